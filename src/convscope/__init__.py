@@ -1,0 +1,68 @@
+"""convscope: look inside convolutional networks, live, in a notebook.
+
+The layers, from data to pixels:
+
+- ``convscope.data``: MNIST and the user's own images as uint8 arrays;
+- ``convscope.engine``: the only TensorFlow/Keras code; lazy, cached, compiled activations;
+- ``convscope.render``: numpy and matplotlib; activations to pixels, grids and figures;
+- ``convscope.widget``: the Explorer widget and its controller.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from convscope.data import load_image, load_mnist, sample_images
+from convscope.render.normalise import normalise_channels
+
+if TYPE_CHECKING:
+    from convscope.api import get_activations, plot_channel, plot_feature_maps
+    from convscope.engine.activations import ActivationEngine
+    from convscope.engine.layers import LayerInfo
+    from convscope.engine.loading import load_model
+    from convscope.engine.mnist_cnn import mnist_cnn, train_mnist_cnn
+    from convscope.widget.explorer import Explorer
+
+__version__ = "0.1.0"
+
+# TensorFlow takes seconds to import, so the names that need it load on first use.
+_LAZY = {
+    "ActivationEngine": "convscope.engine.activations",
+    "LayerInfo": "convscope.engine.layers",
+    "load_model": "convscope.engine.loading",
+    "mnist_cnn": "convscope.engine.mnist_cnn",
+    "train_mnist_cnn": "convscope.engine.mnist_cnn",
+    "get_activations": "convscope.api",
+    "plot_feature_maps": "convscope.api",
+    "plot_channel": "convscope.api",
+    "Explorer": "convscope.widget.explorer",
+}
+
+__all__ = [
+    "ActivationEngine",
+    "Explorer",
+    "LayerInfo",
+    "__version__",
+    "get_activations",
+    "load_image",
+    "load_mnist",
+    "load_model",
+    "mnist_cnn",
+    "normalise_channels",
+    "plot_channel",
+    "plot_feature_maps",
+    "sample_images",
+    "train_mnist_cnn",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the TensorFlow-backed parts of the API on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'convscope' has no attribute {name!r}")
+    from importlib import import_module  # noqa: PLC0415
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,69 @@
+"""The ``convscope`` command: ``demo`` opens the notebooks, ``quickstart`` writes a picture."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``convscope`` command line."""
+    parser = argparse.ArgumentParser(prog="convscope", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="open JupyterLab on the quickstart notebook")
+    demo.add_argument("--dir", default="convscope-notebooks", help="where to copy the notebooks")
+    demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    demo.add_argument("--port", type=int, default=None)
+
+    quick = commands.add_parser("quickstart", help="write a feature-map PNG of one MNIST digit")
+    quick.add_argument("--out", default="convscope-feature-maps.png")
+    quick.add_argument("--layer", default="conv1")
+    quick.add_argument("--sample", type=int, default=0)
+    quick.add_argument("--dpi", type=int, default=100)
+
+    args = parser.parse_args(argv)
+    if args.command == "quickstart":
+        return _quickstart(args.out, args.layer, args.sample, args.dpi)
+    return _demo(Path(args.dir), no_browser=args.no_browser, port=args.port)
+
+
+def _quickstart(out: str, layer: str, sample: int, dpi: int) -> int:
+    import numpy as np  # noqa: PLC0415 - keep `convscope --help` instant
+
+    import convscope  # noqa: PLC0415
+
+    images, labels = convscope.load_mnist("test")
+    model = convscope.mnist_cnn()
+    probabilities = convscope.get_activations(model, images[sample], "predictions")["predictions"]
+    figure = convscope.plot_feature_maps(
+        model,
+        images[sample],
+        layer,
+        title=f"{layer} on MNIST test digit {sample}: label {labels[sample]}, "
+        f"predicted {int(np.argmax(probabilities))}",
+    )
+    figure.savefig(out, dpi=dpi)
+    print(f"wrote {out}")  # noqa: T201
+    return 0
+
+
+def _demo(folder: Path, *, no_browser: bool, port: int | None) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    shipped = resources.files("convscope") / "notebooks"
+    for notebook in shipped.iterdir():
+        target = folder / notebook.name
+        if notebook.name.endswith(".ipynb") and not target.exists():
+            with resources.as_file(notebook) as source:
+                shutil.copyfile(source, target)
+    command = [sys.executable, "-m", "jupyter", "lab", str(folder / "quickstart.ipynb")]
+    if no_browser:
+        command.append("--no-browser")
+    if port is not None:
+        command.append(f"--port={port}")
+    print(f"copied the notebooks to {folder.resolve()}; starting JupyterLab")  # noqa: T201
+    return subprocess.call(command)  # noqa: S603 - our own interpreter and arguments

@@ -1,0 +1,1 @@
+"""Engine: the only layer that imports TensorFlow/Keras. Models in, numpy activations out."""

@@ -1,0 +1,78 @@
+"""Turn what the user passes as images into the float32 batch a model takes, or explain why not."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convscope.engine.errors import ImageInputError
+
+_GREY = 1
+
+
+def as_image_batch(images: object, input_shape: tuple[int | None, ...]) -> np.ndarray:
+    """Return ``images`` as a float32 batch ``(N, H, W, C)`` matching ``input_shape``.
+
+    One image or a batch is accepted; for single-channel models the channel axis may be left
+    out (MNIST's ``(N, 28, 28)``). Values are not rescaled: pass what the model was trained on.
+
+    Parameters
+    ----------
+    images : array-like
+        ``(H, W)``, ``(H, W, C)``, ``(N, H, W)`` or ``(N, H, W, C)``; any real dtype.
+    input_shape : tuple
+        The model's input shape without the batch axis; ``None`` means any size.
+
+    Returns
+    -------
+    np.ndarray
+        C-contiguous float32 array ``(N, H, W, C)``.
+
+    Raises
+    ------
+    ImageInputError
+        For a non-numeric dtype, NaN or Inf values, or a shape the model cannot take.
+
+    """
+    array = np.asarray(images)
+    if array.dtype == bool or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise ImageInputError(
+            f"Images must be real numbers (uint8 pixels or floats), got dtype {array.dtype}. "
+            "Convert with np.asarray(images, dtype=np.float32)."
+        )
+    batch = _with_batch_and_channels(array, input_shape)
+    batch = np.ascontiguousarray(batch, dtype=np.float32)
+    if not np.isfinite(batch).all():
+        bad = int(np.count_nonzero(~np.isfinite(batch)))
+        raise ImageInputError(
+            f"Images contain {bad} NaN or Inf value(s). Replace them first, e.g. "
+            "np.nan_to_num(images), or fix the step that produced them."
+        )
+    return batch
+
+
+def _with_batch_and_channels(array: np.ndarray, input_shape: tuple[int | None, ...]) -> np.ndarray:
+    height, width, channels = input_shape
+    if channels == _GREY and array.ndim in (2, 3) and array.shape[-1] != _GREY:
+        array = array[..., np.newaxis]
+    if array.ndim == len(input_shape):
+        array = array[np.newaxis]
+    if array.ndim != len(input_shape) + 1 or not _fits(array.shape[1:], input_shape):
+        raise ImageInputError(
+            f"The model takes images of shape {_shape_text(input_shape)} (one image) or "
+            f"(N, {_shape_text(input_shape)[1:-1]}) (a batch), but got {array.shape}. Resize "
+            f"with convscope.load_image(path_or_array, size=({height}, {width}), "
+            f"mode={'grey' if channels == _GREY else 'rgb'!r})."
+        )
+    if array.shape[0] == 0:
+        raise ImageInputError("Got an empty batch (0 images). Pass at least one image.")
+    return array
+
+
+def _fits(shape: tuple[int, ...], expected: tuple[int | None, ...]) -> bool:
+    return all(want is None or want == got for got, want in zip(shape, expected, strict=True))
+
+
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    return "(" + ", ".join("H" if dim is None else str(dim) for dim in shape) + ")"

@@ -1,0 +1,141 @@
+"""Tile the channels of one activation into a grid or a strip, and colour it, in one numpy pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from matplotlib import colormaps
+
+GAP_RGB = (255, 255, 255)
+
+
+@dataclass(frozen=True)
+class MosaicLayout:
+    """Where each channel sits in a mosaic.
+
+    Attributes
+    ----------
+    rows, columns : int
+        Grid size in cells.
+    cell_height, cell_width : int
+        One channel's size in pixels.
+    gap : int
+        Pixels between cells.
+
+    """
+
+    rows: int
+    columns: int
+    cell_height: int
+    cell_width: int
+    gap: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Height and width of the whole mosaic in pixels."""
+        return (
+            self.rows * (self.cell_height + self.gap) - self.gap,
+            self.columns * (self.cell_width + self.gap) - self.gap,
+        )
+
+    def cell_box(self, channel: int) -> tuple[float, float, float, float]:
+        """Return ``(x, y, width, height)`` of a channel's cell, in imshow data coordinates."""
+        row, column = divmod(channel, self.columns)
+        x = column * (self.cell_width + self.gap) - 0.5
+        y = row * (self.cell_height + self.gap) - 0.5
+        return x, y, float(self.cell_width), float(self.cell_height)
+
+
+def as_maps(activation: np.ndarray) -> np.ndarray:
+    """View any one-image activation as channel maps ``(H, W, C)``: vectors become ``(1, 1, C)``."""
+    activation = np.asarray(activation)
+    if activation.ndim == 3:  # noqa: PLR2004
+        return activation
+    return activation.reshape(1, 1, -1)
+
+
+def mosaic_layout(
+    channels: int, cell: tuple[int, int], images_per_row: int = 16, gap: int = 1
+) -> MosaicLayout:
+    """Plan a grid of ``channels`` cells, ``images_per_row`` wide (fewer if there are fewer)."""
+    if images_per_row < 1:
+        raise ValueError(f"images_per_row must be >= 1, got {images_per_row}.")
+    columns = min(images_per_row, channels)
+    rows = -(-channels // columns)
+    return MosaicLayout(rows, columns, cell[0], cell[1], gap)
+
+
+def channel_grid(
+    pixels: np.ndarray, images_per_row: int = 16, gap: int = 1, fill: int = 0
+) -> tuple[np.ndarray, MosaicLayout]:
+    """Tile channel maps ``(H, W, C)`` into one 2-D image, row by row; the last row is padded.
+
+    Parameters
+    ----------
+    pixels : np.ndarray
+        ``(H, W, C)`` values of any dtype (usually ``uint8`` from ``normalise_channels``).
+    images_per_row : int
+        Cells per row. Use ``C`` for a horizontal strip.
+    gap : int
+        Pixels between cells.
+    fill : int
+        Value of the gaps and of the empty cells at the end of the last row.
+
+    Returns
+    -------
+    mosaic : np.ndarray
+        2-D array of ``layout.shape``.
+    layout : MosaicLayout
+        Where each channel landed.
+
+    """
+    height, width, channels = pixels.shape
+    layout = mosaic_layout(channels, (height, width), images_per_row, gap)
+    cells = np.full(
+        (layout.rows * layout.columns, height + gap, width + gap), fill, dtype=pixels.dtype
+    )
+    cells[:channels, :height, :width] = np.moveaxis(pixels, -1, 0)
+    tiled = cells.reshape(layout.rows, layout.columns, height + gap, width + gap)
+    tiled = tiled.transpose(0, 2, 1, 3).reshape(
+        layout.rows * (height + gap), layout.columns * (width + gap)
+    )
+    return tiled[: layout.shape[0], : layout.shape[1]], layout
+
+
+@lru_cache(maxsize=32)
+def colour_table(cmap: str) -> np.ndarray:
+    """Return a ``(257, 3)`` uint8 lookup table: 256 colormap entries, then the gap colour.
+
+    Raises
+    ------
+    ValueError
+        When matplotlib has no colormap of that name.
+
+    """
+    try:
+        colormap = colormaps[cmap]
+    except KeyError as error:
+        raise ValueError(
+            f"Unknown colormap {cmap!r}. Use a matplotlib name such as 'viridis', 'gray', "
+            "'magma' or 'RdBu_r'."
+        ) from error
+    table = np.empty((257, 3), dtype=np.uint8)
+    table[:256] = np.round(colormap(np.linspace(0.0, 1.0, 256))[:, :3] * 255)
+    table[256] = GAP_RGB
+    table.setflags(write=False)
+    return table
+
+
+def colourise(indices: np.ndarray, cmap: str) -> np.ndarray:
+    """Map ``uint8`` values (or 256 for gaps) to RGB through ``cmap``: ``(..., 3)`` uint8."""
+    return colour_table(cmap)[indices]
+
+
+def coloured_grid(
+    pixels: np.ndarray, cmap: str, images_per_row: int = 16, gap: int = 1
+) -> tuple[np.ndarray, MosaicLayout]:
+    """Tile ``uint8`` channel maps ``(H, W, C)`` and colour them; gaps come out white."""
+    indices, layout = channel_grid(pixels.astype(np.uint16), images_per_row, gap, fill=256)
+    return colourise(indices, cmap), layout

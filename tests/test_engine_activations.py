@@ -1,0 +1,114 @@
+"""Lazy, cached, compiled activations, and the bad input that must not get through."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from convscope import ActivationEngine
+from convscope.engine.cache import ActivationCache
+from convscope.engine.errors import ImageInputError
+
+
+def test_activations_match_keras_reference(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    images, _ = mnist_test
+    engine = ActivationEngine(model)
+    reference = keras.Model(model.inputs, model.get_layer("conv2").output)
+    expected = reference.predict(images[:16, ..., None].astype(np.float32), verbose=0)
+    np.testing.assert_allclose(engine.compute("conv2", images[:16]), expected, atol=1e-5)
+    np.testing.assert_allclose(engine.activation("conv2", images[3]), expected[3], atol=1e-5)
+
+
+def test_only_the_layer_asked_for_is_compiled(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    images, _ = mnist_test
+    engine = ActivationEngine(model)
+    assert engine.compiled_layers == []
+    engine.activation("conv3", images[0])
+    assert engine.compiled_layers == [("conv3",)]
+
+
+def test_repeated_requests_come_from_the_cache(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    images, _ = mnist_test
+    engine = ActivationEngine(model)
+    first = engine.activation("conv1", images[7], key=7)
+    again = engine.activation("conv1", images[7], key=7)
+    assert again is first
+    assert (engine.cache.hits, engine.cache.misses) == (1, 1)
+    by_content = engine.activation("conv1", images[7])  # no key: the pixels are hashed
+    np.testing.assert_array_equal(by_content, first)
+    assert not first.flags.writeable  # callers cannot corrupt the cache
+
+
+def test_cache_never_holds_more_than_its_bound(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    images, _ = mnist_test
+    bound = 2 * 2**20  # 2 MiB: about 27 conv1 maps of 75 KiB
+    engine = ActivationEngine(model, cache_bytes=bound)
+    for index in range(300):
+        engine.activation("conv1", images[index], key=index)
+        assert engine.cache.nbytes <= bound
+    assert 20 <= len(engine.cache) <= 28
+    # the newest are kept, the oldest evicted
+    assert engine.cache.get(("conv1", 299)) is not None
+    assert engine.cache.get(("conv1", 0)) is None
+
+
+def test_cache_rejects_negative_bound() -> None:
+    with pytest.raises(ValueError, match=">= 0"):
+        ActivationCache(-1)
+
+
+def test_channel_ranges_cover_the_data_set(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    images, _ = mnist_test
+    engine = ActivationEngine(model)
+    low, high = engine.channel_ranges("conv1", images[:2000], quantile=1.0, progress=False)
+    maps = engine.compute("conv1", images[:2000])
+    np.testing.assert_allclose(high, maps.max(axis=(0, 1, 2)), rtol=1e-6)
+    np.testing.assert_allclose(low, maps.min(axis=(0, 1, 2)), rtol=1e-6)
+    _robust_low, robust_high = engine.channel_ranges("conv1", images[:2000], progress=False)
+    assert np.all(robust_high <= high)
+    assert robust_high.shape == (24,)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (np.zeros((32, 32), np.uint8), r"shape \(28, 28, 1\)"),
+        (np.zeros((2, 28, 28, 3), np.uint8), r"got \(2, 28, 28, 3\)"),
+        (np.zeros((0, 28, 28), np.uint8), "empty batch"),
+        (np.array([["a"] * 28] * 28), "real numbers"),
+        (np.zeros((28, 28), bool), "real numbers"),
+        (np.full((28, 28), np.nan, np.float32), "NaN or Inf"),
+        (np.full((28, 28), np.inf, np.float32), "NaN or Inf"),
+    ],
+)
+def test_bad_images_get_clear_errors_and_leave_no_state(
+    model: keras.Model, bad: np.ndarray, message: str
+) -> None:
+    engine = ActivationEngine(model)
+    with pytest.raises(ImageInputError, match=message):
+        engine.activation("conv1", bad)
+    with pytest.raises(ImageInputError, match=message):
+        engine.compute("conv1", bad)
+    assert len(engine.cache) == 0
+    assert engine.cache.misses == 0
+
+
+def test_grey_images_may_omit_the_channel_axis(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    images, _ = mnist_test
+    engine = ActivationEngine(model)
+    with_axis = engine.compute("pool1", images[:4, ..., None])
+    np.testing.assert_array_equal(engine.compute("pool1", images[:4]), with_axis)
+    np.testing.assert_allclose(engine.compute("pool1", images[0])[0], with_axis[0], atol=1e-6)
