@@ -27,6 +27,22 @@ def engine_for(model: keras.Model) -> ActivationEngine:
     return engine
 
 
+def _show_in_notebooks(figure: Figure) -> Figure:
+    """Let IPython draw returned figures as PNG, as it does pyplot's, without pyplot's registry."""
+    try:
+        from IPython import get_ipython  # noqa: PLC0415
+        from IPython.core.pylabtools import select_figure_formats  # noqa: PLC0415
+    except ImportError:
+        return figure
+    shell = get_ipython()
+    if (
+        shell is not None
+        and Figure not in shell.display_formatter.formatters["image/png"].type_printers
+    ):
+        select_figure_formats(shell, {"png"})
+    return figure
+
+
 def get_activations(
     model: keras.Model,
     x: object,
@@ -124,7 +140,7 @@ def plot_feature_maps(
     info = engine.layer(layer)
     image = _pick(engine.prepare(x), sample)
     activation = engine.compute(layer, image)[0]
-    return feature_maps_figure(
+    figure = feature_maps_figure(
         activation,
         spatial=info.spatial,
         layout=layout,
@@ -135,6 +151,7 @@ def plot_feature_maps(
         title=title if title is not None else f"{info.name} ({info.kind}, {info.shape_text})",
         width=width,
     )
+    return _show_in_notebooks(figure)
 
 
 def plot_channel(
@@ -178,7 +195,8 @@ def plot_channel(
     activation = engine.compute(layer, image)[0]
     channel_map = activation[..., channel] if info.spatial else np.ravel(activation)[[channel]]
     default = f"{info.name} channel {channel} (max {float(channel_map.max()):.3g})"
-    return channel_figure(channel_map, cmap=cmap, title=title if title is not None else default)
+    figure = channel_figure(channel_map, cmap=cmap, title=title if title is not None else default)
+    return _show_in_notebooks(figure)
 
 
 def _pick(batch: np.ndarray, sample: int) -> np.ndarray:

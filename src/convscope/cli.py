@@ -52,14 +52,24 @@ def _quickstart(out: str, layer: str, sample: int, dpi: int) -> int:
     return 0
 
 
-def _demo(folder: Path, *, no_browser: bool, port: int | None) -> int:
+def copy_notebooks(folder: Path) -> list[Path]:
+    """Copy the bundled notebooks into ``folder``, leaving any the user already has alone."""
     folder.mkdir(parents=True, exist_ok=True)
     shipped = resources.files("convscope") / "notebooks"
+    if not shipped.is_dir():  # an editable install: the repository's own folder
+        shipped = Path(__file__).resolve().parents[2] / "notebooks"
+    copied = []
     for notebook in shipped.iterdir():
         target = folder / notebook.name
         if notebook.name.endswith(".ipynb") and not target.exists():
             with resources.as_file(notebook) as source:
                 shutil.copyfile(source, target)
+            copied.append(target)
+    return copied
+
+
+def _demo(folder: Path, *, no_browser: bool, port: int | None) -> int:
+    copy_notebooks(folder)
     command = [sys.executable, "-m", "jupyter", "lab", str(folder / "quickstart.ipynb")]
     if no_browser:
         command.append("--no-browser")

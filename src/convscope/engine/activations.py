@@ -184,6 +184,7 @@ class ActivationEngine:
         quantile: float = 0.995,
         batch_size: int = 500,
         progress: bool = True,
+        on_batch: Callable[[int, int], None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per-channel value ranges of ``layer`` over a data set, for a colour scale that holds.
 
@@ -203,6 +204,8 @@ class ActivationEngine:
             Images per compiled call.
         progress : bool
             Show Keras's progress bar.
+        on_batch : callable, optional
+            Called as ``on_batch(done, total)`` after every batch, for a progress display.
 
         Returns
         -------
@@ -212,7 +215,8 @@ class ActivationEngine:
         """
         info = self.layer(layer) if layer else None
         lows, highs = [], []
-        for (out,) in self._batches((layer,), self.prepare(images), batch_size, progress):
+        batch = self.prepare(images)
+        for (out,) in self._batches((layer,), batch, batch_size, progress):
             flat = (
                 out.reshape(out.shape[0], -1, out.shape[-1])
                 if info and info.spatial
@@ -220,6 +224,8 @@ class ActivationEngine:
             )
             lows.append(flat.min(axis=1))
             highs.append(flat.max(axis=1))
+            if on_batch is not None:
+                on_batch(sum(len(low) for low in lows), len(batch))
         low = np.quantile(np.concatenate(lows), 1.0 - quantile, axis=0).astype(np.float32)
         high = np.quantile(np.concatenate(highs), quantile, axis=0).astype(np.float32)
         return low, high

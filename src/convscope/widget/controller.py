@@ -1,0 +1,209 @@
+"""Kernel-side state of the Explorer: validate a change, compute only the layer in view, draw."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from convscope.engine.activations import ActivationEngine
+from convscope.engine.errors import IndexOutOfRangeError
+from convscope.engine.layers import LayerInfo
+from convscope.render.explorer_figure import ExplorerFigure, ExplorerView
+from convscope.render.mosaic import as_maps, colour_table, coloured_grid, colourise
+from convscope.render.normalise import NORM_MODES, normalise_channels
+
+_GRID_ASPECT = 1.16  # width / height of the grid panel, so cells fill it
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """What the Explorer shows: one layer, one channel, one sample, and how to colour them."""
+
+    layer: str
+    channel: int
+    sample: int
+    cmap: str = "viridis"
+    norm: str = "standard"
+
+
+class ExplorerController:
+    """Turn state changes into figure updates, touching only the layer in view.
+
+    Parameters
+    ----------
+    engine : ActivationEngine
+        Computes and caches activations.
+    images : np.ndarray
+        The samples, as the model takes them (one per row).
+    labels : np.ndarray or None
+        True class of every sample, if known.
+    class_names : list of str
+        Names of the model's output classes.
+    figure : matplotlib.figure.Figure
+        An empty figure to draw into (Agg or ipympl).
+    layer : str, optional
+        Layer to start on; by default the first convolution.
+
+    """
+
+    def __init__(
+        self,
+        engine: ActivationEngine,
+        images: np.ndarray,
+        labels: np.ndarray | None,
+        class_names: list[str],
+        figure: Figure,
+        *,
+        layer: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.images = engine.prepare(images)
+        self.display_images = display_pixels(self.images)
+        self.labels = None if labels is None else np.asarray(labels).astype(np.int64)
+        if self.labels is not None and len(self.labels) != len(self.images):
+            raise ValueError(
+                f"Got {len(self.images)} images but {len(self.labels)} labels; pass one label "
+                "per image, or labels=None."
+            )
+        self.probabilities = class_probabilities(engine.predict(self.images))
+        self.class_names = class_names
+        self.view = ExplorerFigure(figure, class_names)
+        self.renders = 0
+        self._ranges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        start = layer if layer is not None else default_layer(engine.layers)
+        self.state = ViewState(layer=engine.layer(start).name, channel=0, sample=0)
+        self.apply()
+
+    @property
+    def predictions(self) -> np.ndarray | None:
+        """Predicted class of every sample, or ``None`` when the output is not a class vector."""
+        return None if self.probabilities is None else self.probabilities.argmax(axis=1)
+
+    def resolve(self, **changes: object) -> ViewState:
+        """Return the state after ``changes``, or raise a clear error; nothing is modified.
+
+        Switching layer keeps the channel when the new layer has it, else the last channel.
+        """
+        state = self.state
+        if "layer" in changes and changes["layer"] is not None:
+            info = self.engine.layer(str(changes["layer"]))
+            state = replace(state, layer=info.name, channel=min(state.channel, info.channels - 1))
+        if changes.get("channel") is not None:
+            channels = self.engine.layer(state.layer).channels
+            state = replace(state, channel=_index("channel", changes["channel"], channels))
+        if changes.get("sample") is not None:
+            state = replace(state, sample=_index("sample", changes["sample"], len(self.images)))
+        if changes.get("cmap") is not None:
+            colour_table(str(changes["cmap"]))  # raises for unknown names
+            state = replace(state, cmap=str(changes["cmap"]))
+        if changes.get("norm") is not None:
+            if changes["norm"] not in NORM_MODES:
+                raise ValueError(
+                    f"Unknown normalisation {changes['norm']!r}; choose one of {NORM_MODES}."
+                )
+            state = replace(state, norm=str(changes["norm"]))
+        return state
+
+    def apply(
+        self, on_progress: Callable[[int, int], None] | None = None, **changes: object
+    ) -> ViewState:
+        """Validate ``changes``, compute the view and draw it; on error nothing changes."""
+        state = self.resolve(**changes)
+        view = self.build_view(state, on_progress)
+        self.view.show(view)
+        self.state = state
+        self.renders += 1
+        return state
+
+    def build_view(
+        self, state: ViewState, on_progress: Callable[[int, int], None] | None = None
+    ) -> ExplorerView:
+        """Compute what ``state`` shows: one compiled pass for its layer, or the cache."""
+        info = self.engine.layer(state.layer)
+        image = self.images[state.sample]
+        maps = as_maps(self.engine.activation(state.layer, image, key=state.sample))
+        fixed = state.norm == "fixed"
+        value_range = self.channel_ranges(state.layer, on_progress) if fixed else None
+        pixels = normalise_channels(maps, state.norm, value_range)  # type: ignore[arg-type]
+        columns = grid_columns(maps.shape[-1])
+        grid, layout = coloured_grid(pixels, state.cmap, columns, gap=max(1, maps.shape[0] // 14))
+        channel = colourise(pixels[..., state.channel], state.cmap)
+        values = maps[..., state.channel]
+        label = None if self.labels is None else int(self.labels[state.sample])
+        label_text = "" if label is None else f"  ·  label {self._class_name(label)}"
+        unit = "channel" if info.spatial else "unit"
+        return ExplorerView(
+            image=self.display_images[state.sample],
+            grid=grid,
+            outline=layout.cell_box(state.channel),
+            channel=channel,
+            probabilities=None if self.probabilities is None else self.probabilities[state.sample],
+            label=label,
+            image_title=f"sample {state.sample}{label_text}",
+            grid_title=f"{info.name}  ·  {info.kind}  ·  {info.shape_text}",
+            channel_title=f"{unit} {state.channel}  ·  max {float(values.max()):.3g}",
+        )
+
+    def channel_ranges(
+        self, layer: str, on_progress: Callable[[int, int], None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Data-set-wide per-channel ranges of ``layer``, computed once per layer."""
+        ranges = self._ranges.get(layer)
+        if ranges is None:
+            ranges = self.engine.channel_ranges(
+                layer, self.images, progress=False, on_batch=on_progress
+            )
+            self._ranges[layer] = ranges
+        return ranges
+
+    def _class_name(self, index: int) -> str:
+        return self.class_names[index] if 0 <= index < len(self.class_names) else str(index)
+
+
+def default_layer(layers: tuple[LayerInfo, ...]) -> str:
+    """Pick the layer to open on: the first convolution, else the first spatial layer."""
+    for info in layers:
+        if info.spatial and "Conv" in info.kind:
+            return info.name
+    spatial = [info.name for info in layers if info.spatial]
+    return spatial[0] if spatial else layers[0].name
+
+
+def grid_columns(channels: int) -> int:
+    """Columns that make square cells fill the grid panel best."""
+    return max(1, min(channels, math.ceil(math.sqrt(channels * _GRID_ASPECT))))
+
+
+def class_probabilities(outputs: np.ndarray) -> np.ndarray | None:
+    """Read a model's output as class probabilities; logits get a softmax; other shapes None."""
+    if outputs.ndim != 2 or outputs.shape[1] < 2:  # noqa: PLR2004
+        return None
+    rows_sum_to_one = np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3) and outputs.min() >= 0
+    if rows_sum_to_one:
+        return outputs
+    shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def display_pixels(images: np.ndarray) -> np.ndarray:
+    """Return images as display ``uint8``: ``(N, H, W)`` grey or ``(N, H, W, 3)``, any scale."""
+    pixels = images[..., 0] if images.shape[-1] == 1 else images[..., :3]
+    low, high = float(pixels.min()), float(pixels.max())
+    if low >= 0 and high <= 255 and high > 1:  # noqa: PLR2004 - already 0..255
+        return pixels.astype(np.uint8)
+    span = high - low if high > low else 1.0
+    return ((pixels - low) / span * 255).astype(np.uint8)
+
+
+def _index(what: str, value: object, size: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} must be an integer, got {value!r}.")
+    if not 0 <= int(value) < size:
+        raise IndexOutOfRangeError(
+            f"{what} {value} is out of range: there are {size} {what}s, so use 0..{size - 1}."
+        )
+    return int(value)

@@ -1,0 +1,359 @@
+"""The Explorer: an anywidget that scrubs layers, channels and samples of a Keras CNN live."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import ipywidgets
+import keras
+import numpy as np
+import traitlets
+
+from convscope.data.mnist import load_mnist
+from convscope.engine.activations import ActivationEngine
+from convscope.engine.cache import DEFAULT_CACHE_BYTES
+from convscope.engine.mnist_cnn import CLASS_NAMES, mnist_cnn
+from convscope.render.normalise import NORM_MODES
+from convscope.widget.controller import ExplorerController
+from convscope.widget.figure_display import FigureMode, choose_mode, make_figure, png_bytes
+from convscope.widget.samples import SamplePicker
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+_STATIC = _PACKAGE / "static"
+_SOURCE = _PACKAGE.parent.parent / "js"  # an editable install reads the sources directly
+_ASSETS = _STATIC if (_STATIC / "widget.js").is_file() else _SOURCE
+_VIEW_FIELDS = ("layer", "channel", "sample", "cmap", "norm")
+CMAPS = ["viridis", "magma", "inferno", "cividis", "gray", "RdBu_r"]
+
+
+class Explorer(anywidget.AnyWidget):
+    """Scrub through the layers, channels and samples of a CNN and watch its feature maps.
+
+    With no arguments it shows the bundled MNIST CNN on the 10,000 MNIST test digits.
+
+    Parameters
+    ----------
+    model : keras.Model or path-like, optional
+        A built Keras 3 model with one image input, or a ``.keras`` file.
+    images : array-like, optional
+        Samples in the units the model takes: ``(N, H, W, C)``, or ``(N, H, W)`` for grey.
+    labels : array-like, optional
+        True class per sample; enables the "true class" and "misclassified" filters.
+    class_names : list of str, optional
+        Names of the output classes (default: their indices).
+    layer : str, optional
+        Layer to open on; by default the first convolution.
+    figure : {"auto", "ipympl", "png"}
+        How the figure reaches the page: an ipympl canvas updated in place (JupyterLab,
+        Notebook 7) or PNG images inside the widget (Colab, VS Code, anywhere).
+    cache_bytes : int
+        Bound on the activation cache.
+
+    Examples
+    --------
+    >>> ex = convscope.Explorer()
+    >>> ex.layer = "conv2"; ex.channel = 5; ex.sample = 42
+    >>> ex.save("conv2.png", dpi=150)
+
+    """
+
+    _esm = _ASSETS / "widget.js"
+    _css = _ASSETS / "widget.css"
+
+    layer_options = traitlets.List(traitlets.Dict()).tag(sync=True)
+    layer_index = traitlets.Int(0).tag(sync=True)
+    channel_index = traitlets.Int(0).tag(sync=True)
+    channel_count = traitlets.Int(1).tag(sync=True)
+    unit_name = traitlets.Unicode("channel").tag(sync=True)
+    sample_index = traitlets.Int(0).tag(sync=True)
+    sample_count = traitlets.Int(1).tag(sync=True)
+    sample_text = traitlets.Unicode("").tag(sync=True)
+    cmap = traitlets.Unicode("viridis").tag(sync=True)
+    cmap_options = traitlets.List(traitlets.Unicode(), CMAPS).tag(sync=True)
+    norm = traitlets.Unicode("standard").tag(sync=True)
+    norm_options = traitlets.List(traitlets.Unicode(), list(NORM_MODES)).tag(sync=True)
+    class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    has_labels = traitlets.Bool(False).tag(sync=True)
+    has_predictions = traitlets.Bool(False).tag(sync=True)
+
+    figure_mode = traitlets.Unicode("png").tag(sync=True)
+    figure_png = traitlets.Bytes(b"").tag(sync=True)
+
+    thumbs = traitlets.Bytes(b"").tag(sync=True)
+    thumb_meta = traitlets.List(traitlets.Dict()).tag(sync=True)
+    thumb_shape = traitlets.List(traitlets.Int(), [28, 28, 1]).tag(sync=True)
+    page = traitlets.Int(0).tag(sync=True)
+    page_count = traitlets.Int(1).tag(sync=True)
+    filter_true = traitlets.Int(-1).tag(sync=True)
+    filter_predicted = traitlets.Int(-1).tag(sync=True)
+    misclassified_only = traitlets.Bool(False).tag(sync=True)
+    filtered_count = traitlets.Int(0).tag(sync=True)
+
+    error = traitlets.Unicode("").tag(sync=True)
+    status = traitlets.Unicode("").tag(sync=True)
+    ack = traitlets.Int(0).tag(sync=True)
+
+    def __init__(
+        self,
+        model: keras.Model | str | os.PathLike[str] | None = None,
+        images: Any = None,
+        labels: Any = None,
+        class_names: list[str] | None = None,
+        *,
+        layer: str | None = None,
+        figure: FigureMode = "auto",
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+    ) -> None:
+        super().__init__()
+        model, images, labels, class_names = _defaults(model, images, labels, class_names)
+        engine = ActivationEngine(model, cache_bytes=cache_bytes)
+        self.figure_mode = choose_mode(figure)
+        self._controller = ExplorerController(
+            engine, images, labels, class_names, make_figure(self.figure_mode), layer=layer
+        )
+        controller = self._controller
+        self._picker = SamplePicker(
+            controller.display_images, controller.labels, controller.predictions
+        )
+        self._filtered = self._picker.filtered()
+        self._pending: dict[str, Any] = {}
+        self._box: ipywidgets.VBox | None = None
+        self._flush_scheduled = False
+
+        self.layer_options = [
+            {
+                "name": info.name,
+                "kind": info.kind,
+                "shape": info.shape_text,
+                "channels": info.channels,
+            }
+            for info in engine.layers
+        ]
+        self.class_names = list(class_names)
+        self.sample_count = len(controller.images)
+        self.has_labels = controller.labels is not None
+        self.has_predictions = controller.predictions is not None
+        self.thumb_shape = self._picker.thumb_shape
+        self.on_msg(self._on_frontend_message)
+        self._publish()
+        self._publish_page(0)
+
+    # ----- state from Python ---------------------------------------------------------------
+    @property
+    def layers(self) -> list[str]:
+        """Names of the layers that can be shown, in model order."""
+        return self._controller.engine.layer_names
+
+    @property
+    def layer(self) -> str:
+        """Name of the layer in view. Setting it redraws."""
+        return self._controller.state.layer
+
+    @layer.setter
+    def layer(self, name: str) -> None:
+        self.update(layer=name)
+
+    @property
+    def channel(self) -> int:
+        """Index of the selected channel (unit, for dense layers). Setting it redraws."""
+        return self._controller.state.channel
+
+    @channel.setter
+    def channel(self, index: int) -> None:
+        self.update(channel=index)
+
+    @property
+    def sample(self) -> int:
+        """Index of the sample in view. Setting it redraws."""
+        return self._controller.state.sample
+
+    @sample.setter
+    def sample(self, index: int) -> None:
+        self.update(sample=index)
+
+    @property
+    def figure(self) -> Any:
+        """The matplotlib Figure that every change updates in place."""
+        return self._controller.view.figure
+
+    @property
+    def engine(self) -> ActivationEngine:
+        """The activation engine (model, layers, cache) behind this Explorer."""
+        return self._controller.engine
+
+    def update(self, **changes: Any) -> None:
+        """Change several of ``layer``, ``channel``, ``sample``, ``cmap``, ``norm`` at once.
+
+        Raises
+        ------
+        UnknownLayerError, IndexOutOfRangeError, ValueError
+            For a bad value; the view and the state stay as they were.
+
+        """
+        self._controller.apply(on_progress=self._show_progress, **changes)
+        self.error = ""
+        self._publish()
+
+    def save(self, path: str | os.PathLike[str], dpi: float = 100) -> None:
+        """Write the current view to an image file (format from the extension)."""
+        self.figure.savefig(path, dpi=dpi)
+
+    @property
+    def display_widget(self) -> ipywidgets.DOMWidget:
+        """What a notebook shows: the ipympl canvas above these controls, or just the controls.
+
+        Use it to place the Explorer in your own layout, e.g. ``HBox([ex.display_widget, ...])``.
+        """
+        if self.figure_mode != "ipympl":
+            return self
+        if self._box is None:
+            self._box = ipywidgets.VBox([self.figure.canvas, self])
+        return self._box
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """Show :attr:`display_widget`: the ipympl canvas is a sibling widget of the controls."""
+        if self.figure_mode == "ipympl":
+            return self.display_widget._repr_mimebundle_(**kwargs)
+        return super()._repr_mimebundle_(**kwargs)
+
+    # ----- messages from the frontend ------------------------------------------------------
+    def _on_frontend_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        """Merge a request into the pending one; the newest value of each field wins."""
+        kind = content.get("type")
+        pending = self._pending
+        if kind == "view":
+            pending.update({key: content[key] for key in _VIEW_FIELDS if key in content})
+            if "sample" in content:  # an absolute sample replaces any pending steps
+                pending.pop("step", None)
+        elif kind == "step":
+            pending["step"] = pending.get("step", 0) + int(content.get("delta", 0))
+        elif kind == "filter":
+            pending["filter"] = content
+        elif kind == "page":
+            pending["page"] = int(content.get("page", 0))
+        pending["seq"] = max(int(content.get("seq", 0)), pending.get("seq", 0))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            try:
+                asyncio.get_running_loop().call_soon(self._flush)
+            except RuntimeError:  # no event loop (scripts, tests): apply now
+                self._flush()
+
+    def _flush(self) -> None:
+        """Apply everything that arrived since the last flush as one update."""
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        try:
+            if "filter" in pending:
+                self._apply_filter(pending["filter"])
+            changes = {key: pending[key] for key in _VIEW_FIELDS if key in pending}
+            if "step" in pending:
+                changes["sample"] = self._stepped(
+                    changes.get("sample", self.sample), pending["step"]
+                )
+            if changes:
+                self.update(**changes)
+            if "page" in pending:
+                self._publish_page(pending["page"])
+            elif "sample" in changes or "filter" in pending:
+                self._publish_page(self._page_of_sample())
+        except Exception as error:  # noqa: BLE001 - the widget shows every failure and lives on
+            self.error = f"{type(error).__name__}: {error}"
+            self.status = ""
+            self._publish()
+        finally:
+            self.ack = pending.get("seq", self.ack)
+
+    def _apply_filter(self, content: dict[str, Any]) -> None:
+        true = int(content.get("true", -1))
+        predicted = int(content.get("predicted", -1))
+        misclassified = bool(content.get("misclassified", False))
+        filtered = self._picker.filtered(true, predicted, misclassified)
+        self._filtered = filtered
+        self.filter_true, self.filter_predicted = true, predicted
+        self.misclassified_only = misclassified
+        if len(filtered) and self.sample not in set(filtered.tolist()):
+            self.update(sample=int(filtered[0]))
+
+    def _stepped(self, start: int, delta: int) -> int:
+        """Move ``delta`` places from ``start`` through the filtered samples, wrapping round."""
+        filtered = self._filtered if len(self._filtered) else np.arange(self.sample_count)
+        position = int(np.searchsorted(filtered, start))
+        if position < len(filtered) and filtered[position] == start:
+            return int(filtered[(position + delta) % len(filtered)])
+        return int(filtered[position % len(filtered)] if delta > 0 else filtered[position - 1])
+
+    def _page_of_sample(self) -> int:
+        position = int(np.searchsorted(self._filtered, self.sample))
+        return min(position // self._picker.page_size, self._picker.page_count(self._filtered) - 1)
+
+    # ----- publishing state to the frontend ------------------------------------------------
+    def _publish(self) -> None:
+        controller = self._controller
+        state = controller.state
+        info = controller.engine.layer(state.layer)
+        with self.hold_sync():
+            self.layer_index = self.layers.index(state.layer)
+            self.channel_count = info.channels
+            self.unit_name = "channel" if info.spatial else "unit"
+            self.channel_index = state.channel
+            self.sample_index = state.sample
+            self.cmap, self.norm = state.cmap, state.norm
+            self.sample_text = self._describe_sample(state.sample)
+            self.status = ""
+            if self.figure_mode == "png":
+                self.figure_png = png_bytes(self.figure)
+        if self.figure_mode == "ipympl":
+            self.figure.canvas.draw_idle()
+
+    def _publish_page(self, page: int) -> None:
+        page = int(np.clip(page, 0, self._picker.page_count(self._filtered) - 1))
+        data, meta = self._picker.page(self._filtered, page)
+        with self.hold_sync():
+            self.page = page
+            self.page_count = self._picker.page_count(self._filtered)
+            self.filtered_count = len(self._filtered)
+            self.thumb_meta = meta
+            self.thumbs = data
+
+    def _describe_sample(self, sample: int) -> str:
+        controller = self._controller
+        parts = [f"sample {sample}"]
+        if controller.labels is not None:
+            parts.append(f"label {controller._class_name(int(controller.labels[sample]))}")  # noqa: SLF001
+        if controller.probabilities is not None:
+            probabilities = controller.probabilities[sample]
+            best = int(probabilities.argmax())
+            parts.append(f"predicted {controller._class_name(best)} ({probabilities[best]:.1%})")  # noqa: SLF001
+        return "  ·  ".join(parts)
+
+    def _show_progress(self, done: int, total: int) -> None:
+        self.status = f"data-set colour scale: {done:,}/{total:,} images"
+
+
+def _defaults(
+    model: Any, images: Any, labels: Any, class_names: list[str] | None
+) -> tuple[keras.Model, Any, Any, list[str]]:
+    """Fill in the bundled MNIST CNN and test digits where the caller gave nothing."""
+    from convscope.engine.loading import load_model  # noqa: PLC0415
+
+    if model is None:
+        model = mnist_cnn()
+        class_names = class_names or list(CLASS_NAMES)
+    elif not isinstance(model, keras.Model):
+        model = load_model(model)
+    if images is None:
+        if labels is not None:
+            raise ValueError("labels were given without images; pass images=... too.")
+        images, labels = load_mnist("test")
+    if class_names is None:
+        outputs = model.outputs[0].shape
+        count = int(outputs[-1]) if len(outputs) == 2 and outputs[-1] else 0  # noqa: PLR2004
+        class_names = [str(index) for index in range(count)]
+    return model, images, labels, list(class_names)

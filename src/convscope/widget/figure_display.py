@@ -1,0 +1,78 @@
+"""Where the Explorer's figure lives: an ipympl canvas in Jupyter, PNG bytes everywhere else."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from typing import Literal
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+FigureMode = Literal["auto", "ipympl", "png"]
+
+
+def choose_mode(requested: str = "auto") -> Literal["ipympl", "png"]:
+    """Pick ``"ipympl"`` in a Jupyter kernel whose frontend can show it, else ``"png"``.
+
+    Colab (without its custom widget manager) and VS Code do not render ipympl canvases out of
+    the box, and outside a kernel there is nothing to render them; the PNG path works there.
+    ``CONVSCOPE_FIGURE`` overrides the choice, as does ``requested``.
+    """
+    requested = os.environ.get("CONVSCOPE_FIGURE", requested)
+    if requested in ("ipympl", "png"):
+        return requested  # type: ignore[return-value]
+    if requested != "auto":
+        raise ValueError(f"figure must be 'auto', 'ipympl' or 'png', not {requested!r}.")
+    if "google.colab" in sys.modules or "VSCODE_PID" in os.environ:
+        return "png"
+    if not _in_kernel():
+        return "png"
+    try:
+        import ipympl  # noqa: F401, PLC0415
+    except ImportError:
+        return "png"
+    return "ipympl"
+
+
+def make_figure(mode: Literal["ipympl", "png"]) -> Figure:
+    """Create an empty figure on the canvas that ``mode`` needs, outside pyplot's registry."""
+    figure = Figure()
+    if mode == "ipympl":
+        from ipympl.backend_nbagg import Canvas, FigureManager  # noqa: PLC0415
+
+        canvas = Canvas(figure)
+        FigureManager(canvas, 0)
+        canvas.header_visible = False
+        canvas.footer_visible = False
+        canvas.toolbar_visible = False
+        canvas.resizable = False
+    else:
+        FigureCanvasAgg(figure)
+    return figure
+
+
+def png_bytes(figure: Figure) -> bytes:
+    """Draw ``figure`` with Agg and encode it as PNG, favouring speed over file size."""
+    canvas = figure.canvas
+    if not isinstance(canvas, FigureCanvasAgg):
+        canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(
+        buffer, format="png", compress_level=1
+    )
+    return buffer.getvalue()
+
+
+def _in_kernel() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    from IPython import get_ipython  # noqa: PLC0415
+
+    ip = get_ipython()
+    return ip is not None and getattr(ip, "kernel", None) is not None

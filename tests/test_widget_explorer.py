@@ -1,0 +1,239 @@
+"""The Explorer widget, driven from Python and by frontend messages, on real MNIST."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import ipywidgets
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import convscope
+from convscope.engine.errors import IndexOutOfRangeError, UnknownLayerError
+from convscope.widget.figure_display import choose_mode
+
+
+@pytest.fixture(scope="module")
+def explorer(model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]) -> convscope.Explorer:
+    images, labels = mnist_test
+    return convscope.Explorer(model, images, labels, figure="png")
+
+
+@pytest.fixture(autouse=True)
+def _reset(explorer: convscope.Explorer) -> None:
+    explorer._on_frontend_message(
+        explorer, {"type": "filter", "true": -1, "predicted": -1, "misclassified": False}, []
+    )
+    explorer.update(layer="conv1", channel=0, sample=0, norm="standard", cmap="viridis")
+
+
+def grid_pixels(explorer: convscope.Explorer) -> np.ndarray:
+    return np.asarray(explorer.figure.axes[1].images[0].get_array()).copy()
+
+
+def outline(explorer: convscope.Explorer) -> tuple[float, float]:
+    return explorer.figure.axes[1].patches[0].get_xy()
+
+
+def send(explorer: convscope.Explorer, **content: object) -> None:
+    explorer._on_frontend_message(explorer, content, [])
+
+
+def test_opens_on_the_first_convolution_of_the_mnist_cnn(explorer: convscope.Explorer) -> None:
+    assert explorer.layer == "conv1"
+    assert explorer.layers[:3] == ["rescale", "conv1", "pool1"]
+    assert explorer.sample_count == 10_000
+    assert explorer.channel_count == 24
+    assert "label 7" in explorer.sample_text  # the first MNIST test digit is a 7
+    assert "predicted 7" in explorer.sample_text
+
+
+def test_setting_state_from_python_changes_the_figure(explorer: convscope.Explorer) -> None:
+    before, png_before = grid_pixels(explorer), explorer.figure_png
+    explorer.layer = "conv2"
+    after = grid_pixels(explorer)
+    assert after.shape != before.shape  # 48 maps of 14×14 instead of 24 of 28×28
+    assert explorer.layer_index == explorer.layers.index("conv2")
+    assert explorer.channel_count == 48
+    assert explorer.figure_png != png_before
+
+    explorer.sample = 1
+    assert np.mean(grid_pixels(explorer) != after) > 0.2
+    assert explorer.sample_index == 1
+
+    start = outline(explorer)
+    explorer.channel = 9
+    assert outline(explorer) != start
+    assert explorer.channel_index == 9
+
+
+def test_layer_switch_keeps_the_channel_in_range(explorer: convscope.Explorer) -> None:
+    explorer.update(layer="conv3", channel=60)
+    explorer.layer = "conv1"
+    assert explorer.channel == 23
+
+
+def test_dense_layers_show_units(explorer: convscope.Explorer) -> None:
+    explorer.layer = "dense"
+    assert explorer.unit_name == "unit"
+    assert explorer.channel_count == 128
+    explorer.channel = 127  # the last unit is selectable
+
+
+def test_bad_values_from_python_raise_and_change_nothing(explorer: convscope.Explorer) -> None:
+    explorer.update(layer="conv2", channel=3, sample=5)
+    png, pixels = explorer.figure_png, grid_pixels(explorer)
+    with pytest.raises(UnknownLayerError, match="conv_9"):
+        explorer.layer = "conv_9"
+    with pytest.raises(IndexOutOfRangeError, match=r"0\.\.47"):
+        explorer.channel = 48
+    with pytest.raises(IndexOutOfRangeError, match=r"0\.\.9999"):
+        explorer.sample = 10_000
+    with pytest.raises(ValueError, match="Unknown colormap"):
+        explorer.update(cmap="nope")
+    with pytest.raises(UnknownLayerError):  # atomic: the good channel is not applied either
+        explorer.update(channel=1, layer="nope")
+    assert (explorer.layer, explorer.channel, explorer.sample) == ("conv2", 3, 5)
+    assert explorer.figure_png == png
+    np.testing.assert_array_equal(grid_pixels(explorer), pixels)
+
+
+def test_frontend_error_is_shown_and_the_last_good_view_kept(explorer: convscope.Explorer) -> None:
+    send(explorer, type="view", seq=1, sample=3)
+    good_png = explorer.figure_png
+    send(explorer, type="view", seq=2, layer="conv1", channel=99)
+    assert "channel 99 is out of range" in explorer.error
+    assert explorer.figure_png == good_png
+    assert explorer.channel == 0
+    assert explorer.ack == 2  # the request is answered, so the frontend is not stuck
+    send(explorer, type="view", seq=3, channel=2)
+    assert explorer.error == ""
+    assert explorer.channel == 2
+
+
+def test_rapid_frontend_messages_are_coalesced_into_one_render(
+    explorer: convscope.Explorer,
+) -> None:
+    renders = explorer._controller.renders
+
+    async def burst() -> None:
+        for seq in range(1, 31):
+            send(explorer, type="view", seq=seq, channel=seq % 24, sample=seq)
+        send(explorer, type="step", seq=31, delta=2)
+        await asyncio.sleep(0)  # the kernel's loop gets a turn: one flush
+        await asyncio.sleep(0)
+
+    asyncio.run(burst())
+    assert explorer._controller.renders == renders + 1
+    assert explorer.channel == 30 % 24
+    assert explorer.sample == 32  # the last absolute sample, then two steps on
+    assert explorer.ack == 31
+
+
+def test_misclassified_filter_and_thumbnail_pages(explorer: convscope.Explorer) -> None:
+    controller = explorer._controller
+    wrong = np.flatnonzero(controller.labels != controller.predictions)
+    send(explorer, type="filter", seq=1, true=-1, predicted=-1, misclassified=True)
+    assert explorer.filtered_count == len(wrong)
+    assert 0 < len(wrong) < 300  # the bundled model is >= 97 % right
+    assert explorer.sample == wrong[0]  # jumps to the first sample that passes
+    assert all(meta["label"] != meta["predicted"] for meta in explorer.thumb_meta)
+    height, width, channels = explorer.thumb_shape
+    assert len(explorer.thumbs) == len(explorer.thumb_meta) * height * width * channels
+    send(explorer, type="step", seq=2, delta=1)
+    assert explorer.sample == wrong[1]
+    send(explorer, type="step", seq=3, delta=-2)
+    assert explorer.sample == wrong[-1]  # wraps around
+
+
+def test_filter_by_true_digit_pages_through_only_that_digit(explorer: convscope.Explorer) -> None:
+    send(explorer, type="filter", seq=1, true=3, predicted=-1, misclassified=False)
+    controller = explorer._controller
+    assert explorer.filtered_count == int(np.sum(controller.labels == 3))
+    send(explorer, type="page", seq=2, page=2)
+    assert explorer.page == 2
+    assert {meta["label"] for meta in explorer.thumb_meta} == {3}
+
+
+def test_fixed_scale_keeps_colours_from_jumping(explorer: convscope.Explorer) -> None:
+    def background_colours(norm: str) -> set[tuple[int, ...]]:
+        explorer.update(layer="conv1", channel=0, norm=norm)
+        colours = set()
+        for sample in range(6):
+            explorer.sample = sample
+            channel = explorer.figure.axes[2].images[0].get_array()
+            colours.add(tuple(np.asarray(channel)[0, 0]))  # a corner: zero activation
+        return colours
+
+    assert len(background_colours("standard")) > 1  # per-digit scaling shifts the colours
+    assert len(background_colours("fixed")) == 1
+    assert explorer.status == ""  # progress text cleared once the ranges are known
+
+
+def test_png_fallback_is_a_real_900x450_png(explorer: convscope.Explorer, tmp_path: Path) -> None:
+    assert explorer.figure_mode == "png"  # no kernel here, so no ipympl
+    image = Image.open(io.BytesIO(explorer.figure_png))
+    assert image.size == (900, 450)
+    assert np.asarray(image.convert("L")).std() > 30
+    explorer.save(tmp_path / "view.png", dpi=50)
+    assert Image.open(tmp_path / "view.png").size == (450, 225)
+
+
+def test_figure_mode_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert choose_mode("auto") == "png"
+    assert choose_mode("ipympl") == "ipympl"
+    monkeypatch.setenv("CONVSCOPE_FIGURE", "png")
+    assert choose_mode("ipympl") == "png"
+    monkeypatch.delenv("CONVSCOPE_FIGURE")
+    with pytest.raises(ValueError, match="'auto', 'ipympl' or 'png'"):
+        choose_mode("svg")
+
+
+def test_ipympl_mode_updates_a_canvas_widget_in_place(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    images, labels = mnist_test
+    explorer = convscope.Explorer(model, images[:50], labels[:50], figure="ipympl")
+    canvas = explorer.figure.canvas
+    assert isinstance(canvas, ipywidgets.DOMWidget)
+    assert explorer.figure_png == b""  # pixels travel through the canvas, not the trait
+    box = explorer.display_widget
+    assert list(box.children) == [canvas, explorer]  # the figure above the controls
+    bundle = explorer._repr_mimebundle_()
+    view = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert view["application/vnd.jupyter.widget-view+json"]["model_id"] == box.model_id
+    explorer.layer = "conv3"
+    assert explorer.figure.canvas is canvas  # same figure, same canvas: updated in place
+
+
+def test_your_own_rgb_model_without_labels() -> None:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((64, 64, 3)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="c1"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, name="logits"),  # logits: shown through a softmax
+        ]
+    )
+    images, _ = convscope.sample_images(size=(64, 64))
+    explorer = convscope.Explorer(model, images, class_names=["a", "b", "c"], figure="png")
+    assert explorer.layer == "c1"
+    assert not explorer.has_labels
+    assert explorer.has_predictions
+    assert explorer.thumb_shape == [32, 32, 3]
+    probabilities = explorer.figure.axes[3].patches
+    assert sum(bar.get_height() for bar in probabilities) == pytest.approx(1.0, abs=1e-5)
+    explorer.sample = len(images) - 1
+
+
+def test_mismatched_labels_are_refused(model: keras.Model, mnist_test) -> None:
+    images, labels = mnist_test
+    with pytest.raises(ValueError, match="100 images but 99 labels"):
+        convscope.Explorer(model, images[:100], labels[:99], figure="png")
