@@ -193,7 +193,7 @@ function render({ model, el }) {
     const layers = model.get("layer_options");
     layerSlider.max = String(layers.length - 1);
     if (dragging !== layerSlider) layerSlider.value = String(model.get("layer_index"));
-    layerLabel.textContent = layerText(Number(layerSlider.value));
+    layerLabel.textContent = layerLabel.title = layerText(Number(layerSlider.value));
   }
 
   function showChannel() {
@@ -287,7 +287,7 @@ function render({ model, el }) {
   }
 
   onSlide(layerSlider, (index) => {
-    layerLabel.textContent = layerText(index);
+    layerLabel.textContent = layerLabel.title = layerText(index);
     request.view({ layer: model.get("layer_options")[index].name });
   });
   onSlide(channelSlider, (index) => {

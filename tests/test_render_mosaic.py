@@ -30,18 +30,19 @@ def test_strip_is_one_row() -> None:
 
 def test_cell_box_points_at_the_channel() -> None:
     layout = mosaic_layout(48, (14, 14), images_per_row=16, gap=1)
-    assert layout.cell_box(0) == (-0.5, -0.5, 14.0, 14.0)
-    assert layout.cell_box(17) == (1 * 15 - 0.5, 1 * 15 - 0.5, 14.0, 14.0)
+    assert layout.cell_box(0) == (-0.5, -0.5, 15, 15)  # the cell plus half a gap around it
+    assert layout.cell_box(17) == (1 * 15 - 0.5, 1 * 15 - 0.5, 15, 15)
 
 
 def test_colouring_uses_the_colormap_and_white_gaps() -> None:
     maps = np.zeros((2, 2, 3), np.uint8)
     maps[..., 1] = 255
     rgb, _ = coloured_grid(maps, "gray", images_per_row=3, gap=1)
-    assert rgb.shape == (2, 8, 3)
-    np.testing.assert_array_equal(rgb[0, 0], [0, 0, 0])
-    np.testing.assert_array_equal(rgb[0, 3], [255, 255, 255])
-    np.testing.assert_array_equal(rgb[0, 2], [255, 255, 255])  # gap
+    assert rgb.shape == (2, 8, 4)  # RGBA, opaque
+    assert np.all(rgb[..., 3] == 255)
+    np.testing.assert_array_equal(rgb[0, 0, :3], [0, 0, 0])
+    np.testing.assert_array_equal(rgb[0, 3, :3], [255, 255, 255])
+    np.testing.assert_array_equal(rgb[0, 2, :3], [255, 255, 255])  # gap
     viridis_low = colour_table("viridis")[0]
     assert tuple(viridis_low) == (68, 1, 84)
 

@@ -32,11 +32,11 @@ def _reset(explorer: convscope.Explorer) -> None:
 
 
 def grid_pixels(explorer: convscope.Explorer) -> np.ndarray:
-    return np.asarray(explorer.figure.axes[1].images[0].get_array()).copy()
+    return explorer.panels.grid_panel.pixels.copy()
 
 
-def outline(explorer: convscope.Explorer) -> tuple[float, float]:
-    return explorer.figure.axes[1].patches[0].get_xy()
+def outline(explorer: convscope.Explorer) -> tuple[float, float, float, float] | None:
+    return explorer.panels.grid_panel.outline
 
 
 def send(explorer: convscope.Explorer, **content: object) -> None:
@@ -77,11 +77,13 @@ def test_layer_switch_keeps_the_channel_in_range(explorer: convscope.Explorer) -
     assert explorer.channel == 23
 
 
-def test_dense_layers_show_units(explorer: convscope.Explorer) -> None:
+def test_dense_layers_show_units_on_one_scale(explorer: convscope.Explorer) -> None:
     explorer.layer = "dense"
     assert explorer.unit_name == "unit"
     assert explorer.channel_count == 128
     explorer.channel = 127  # the last unit is selectable
+    colours = {tuple(pixel) for pixel in grid_pixels(explorer).reshape(-1, 3)}
+    assert len(colours) > 10  # units differ in colour, not all mid-grey
 
 
 def test_bad_values_from_python_raise_and_change_nothing(explorer: convscope.Explorer) -> None:
@@ -165,8 +167,8 @@ def test_fixed_scale_keeps_colours_from_jumping(explorer: convscope.Explorer) ->
         colours = set()
         for sample in range(6):
             explorer.sample = sample
-            channel = explorer.figure.axes[2].images[0].get_array()
-            colours.add(tuple(np.asarray(channel)[0, 0]))  # a corner: zero activation
+            channel = explorer.panels.channel_panel.pixels
+            colours.add(tuple(channel[0, 0]))  # a corner: zero activation
         return colours
 
     assert len(background_colours("standard")) > 1  # per-digit scaling shifts the colours
@@ -176,11 +178,27 @@ def test_fixed_scale_keeps_colours_from_jumping(explorer: convscope.Explorer) ->
 
 def test_png_fallback_is_a_real_900x450_png(explorer: convscope.Explorer, tmp_path: Path) -> None:
     assert explorer.figure_mode == "png"  # no kernel here, so no ipympl
-    image = Image.open(io.BytesIO(explorer.figure_png))
-    assert image.size == (900, 450)
-    assert np.asarray(image.convert("L")).std() > 30
+    image = np.asarray(Image.open(io.BytesIO(explorer.figure_png)).convert("RGB"))
+    assert image.shape == (450, 900, 3)
+    assert image.std() > 30
+    outline = np.all(image == (255, 45, 85), axis=-1)  # the selected channel's outline
+    assert outline.sum() > 100
     explorer.save(tmp_path / "view.png", dpi=50)
     assert Image.open(tmp_path / "view.png").size == (450, 225)
+
+
+def test_outline_follows_the_channel_in_the_drawn_pixels(explorer: convscope.Explorer) -> None:
+    def outline_centre() -> np.ndarray:
+        image = np.asarray(Image.open(io.BytesIO(explorer.figure_png)).convert("RGB"))
+        rows, cols = np.nonzero(np.all(image == (255, 45, 85), axis=-1))
+        return np.array([rows.mean(), cols.mean()])
+
+    explorer.channel = 0
+    first = outline_centre()
+    explorer.channel = 5  # conv1's grid is 6 wide: the end of the first row
+    moved = outline_centre()
+    assert moved[1] - first[1] > 100  # same row, further right
+    assert abs(moved[0] - first[0]) < 3
 
 
 def test_figure_mode_choice(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -189,7 +207,7 @@ def test_figure_mode_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONVSCOPE_FIGURE", "png")
     assert choose_mode("ipympl") == "png"
     monkeypatch.delenv("CONVSCOPE_FIGURE")
-    with pytest.raises(ValueError, match="'auto', 'ipympl' or 'png'"):
+    with pytest.raises(ValueError, match="'auto', 'ipympl', 'png' or 'none'"):
         choose_mode("svg")
 
 
@@ -228,8 +246,8 @@ def test_your_own_rgb_model_without_labels() -> None:
     assert not explorer.has_labels
     assert explorer.has_predictions
     assert explorer.thumb_shape == [32, 32, 3]
-    probabilities = explorer.figure.axes[3].patches
-    assert sum(bar.get_height() for bar in probabilities) == pytest.approx(1.0, abs=1e-5)
+    probabilities = explorer._controller.probabilities
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)  # softmax of logits
     explorer.sample = len(images) - 1
 
 

@@ -170,6 +170,52 @@ class ActivationEngine:
         self.cache.put(cache_key, result)
         return result
 
+    def prefetch(
+        self,
+        layer: str,
+        images: object,
+        keys: list[Hashable],
+        *,
+        max_bytes: int = 8 * 2**20,
+    ) -> int:
+        """Compute ``layer`` for the images whose keys are not cached yet, in one batch.
+
+        One batched pass costs far less than one pass per image, so scrubbing forward through
+        a data set mostly reads the cache. The batch stops at ``max_bytes`` of activations.
+
+        Parameters
+        ----------
+        layer : str
+            Layer name or nested path.
+        images : array-like
+            Candidate images, in the order they are likely to be wanted.
+        keys : list of hashable
+            Cache key of each image (as in :meth:`activation`).
+        max_bytes : int
+            Upper bound on the activations computed in this call.
+
+        Returns
+        -------
+        int
+            How many images were computed.
+
+        """
+        info = self.layer(layer)
+        per_image = (
+            4
+            * max(1, info.channels)
+            * (int(np.prod([d or 1 for d in info.output_shape[:-1]])) if info.spatial else 1)
+        )
+        budget = max(1, min(len(keys), max_bytes // per_image, self.cache.max_bytes // per_image))
+        wanted = [i for i, key in enumerate(keys[:budget]) if (layer, key) not in self.cache]
+        if not wanted:
+            return 0
+        batch = self.prepare(np.asarray(images)[wanted])
+        outputs = np.asarray(self._extractor((layer,))(batch)[0])
+        for index, output in zip(wanted, outputs, strict=True):
+            self.cache.put((layer, keys[index]), output.copy())
+        return len(wanted)
+
     def predict(
         self, images: object, *, batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False
     ) -> np.ndarray:

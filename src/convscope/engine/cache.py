@@ -33,6 +33,10 @@ class ActivationCache:
         """Return the number of arrays held."""
         return len(self._items)
 
+    def __contains__(self, key: Hashable) -> bool:
+        """Whether ``key`` is held (without counting a hit or a miss)."""
+        return key in self._items
+
     def get(self, key: Hashable) -> np.ndarray | None:
         """Return the array stored under ``key`` (marking it recently used), or ``None``."""
         array = self._items.get(key)

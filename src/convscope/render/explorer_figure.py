@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+
+from convscope.render.pixel_panel import PixelPanel
 
 FIGSIZE = (9.0, 4.5)  # 900×450 px at dpi 100
-OUTLINE_COLOUR = "#ff2d55"
-_BAR_COLOUR = "#9aa5b1"
-_PREDICTED_COLOUR = "#2f6fdf"
-_TRUE_COLOUR = "#1f9d55"
+OUTLINE_RGB = (255, 45, 85)  # #ff2d55
+_BAR_RGB = (154, 165, 177)
+_PREDICTED_RGB = (47, 111, 223)
+_TRUE_RGB = (31, 157, 85)
+_AXIS_RGB = (87, 96, 106)
+_MAX_NAMED_CLASSES = 12  # more names than that would not fit under the bars
+_LABEL_ROWS = 14  # pixel rows under the bars for the class names
 
 
 @dataclass(frozen=True)
@@ -26,7 +33,7 @@ class ExplorerView:
     grid : np.ndarray
         The coloured channel mosaic ``(h, w, 3)`` ``uint8``.
     outline : (x, y, width, height)
-        The selected channel's cell in mosaic pixel coordinates.
+        Box around the selected channel's cell, in mosaic pixels.
     channel : np.ndarray
         The selected channel, coloured, ``(h, w, 3)`` ``uint8``.
     probabilities : np.ndarray or None
@@ -52,8 +59,10 @@ class ExplorerView:
 class ExplorerFigure:
     """Own a matplotlib figure laid out as input | channel grid | selected channel + classes.
 
-    Every artist is created once; :meth:`show` only swaps data, so a redraw costs one Agg pass
-    and no layout. Axes carry no tick text, which keeps that pass near 10 ms.
+    Each panel is a :class:`PixelPanel`: pixels composed in numpy and copied into the canvas,
+    with no axes, ticks or image pipeline, so a full Agg redraw of the 900×450 figure costs a
+    few milliseconds. Panel titles are text, the costliest thing matplotlib draws, so they are
+    off in the live view (the widget's controls say the same) and on in :meth:`titled` saves.
 
     Parameters
     ----------
@@ -68,74 +77,123 @@ class ExplorerFigure:
         self.figure = figure
         figure.set_size_inches(*FIGSIZE)
         figure.patch.set_facecolor("white")
-        blank = np.zeros((2, 2, 3), np.uint8)
-
-        self.image_axes = figure.add_axes((0.015, 0.45, 0.19, 0.45))
-        self.grid_axes = figure.add_axes((0.225, 0.03, 0.50, 0.86))
-        self.channel_axes = figure.add_axes((0.745, 0.45, 0.24, 0.45))
-        self.class_axes = figure.add_axes((0.775, 0.05, 0.21, 0.32))
-        for axes in (self.image_axes, self.grid_axes, self.channel_axes):
-            axes.set_axis_off()
-
-        self._image = self.image_axes.imshow(blank, cmap="gray", vmin=0, vmax=255)
-        self._grid = self.grid_axes.imshow(blank, interpolation="nearest")
-        self._channel = self.channel_axes.imshow(blank, interpolation="nearest")
-        self._outline = Rectangle((0, 0), 1, 1, fill=False, lw=2.0, ec=OUTLINE_COLOUR)
-        self.grid_axes.add_patch(self._outline)
+        self.image_panel = PixelPanel((0.015, 0.40, 0.19, 0.50))
+        self.grid_panel = PixelPanel((0.225, 0.03, 0.50, 0.87), outline_colour=OUTLINE_RGB)
+        self.channel_panel = PixelPanel((0.745, 0.42, 0.24, 0.48))
+        self.class_panel = PixelPanel((0.765, 0.05, 0.21, 0.29))
+        self.panels = (self.image_panel, self.grid_panel, self.channel_panel, self.class_panel)
+        for panel in self.panels:
+            figure.add_artist(panel)
         self._titles = {
-            axes: axes.set_title("", fontsize=10)
-            for axes in (self.image_axes, self.grid_axes, self.channel_axes)
+            panel: figure.text(
+                panel.box[0] + panel.box[2] / 2,
+                panel.box[1] + panel.box[3] + 0.01,
+                "",
+                ha="center",
+                va="bottom",
+                fontsize=9 if panel is self.class_panel else 10,
+                visible=False,
+            )
+            for panel in self.panels
         }
-
         self.class_names = list(class_names)
-        count = len(self.class_names)
-        self._bars = self.class_axes.bar(
-            np.arange(count), np.zeros(count), color=_BAR_COLOUR, width=0.8
-        )
-        self.class_axes.set_ylim(0, 1)
-        self.class_axes.set_xlim(-0.6, count - 0.4)
-        show_names = count <= 12  # noqa: PLR2004 - more tick labels than that would overlap
-        self.class_axes.set_xticks(
-            np.arange(count) if show_names else [], self.class_names if show_names else []
-        )
-        self.class_axes.tick_params(length=0, labelsize=8, pad=1)
-        self.class_axes.set_yticks([])
-        for side in ("top", "right", "left"):
-            self.class_axes.spines[side].set_visible(False)
-        self._class_title = self.class_axes.set_title("", fontsize=9)
+        self._chart = ClassChart(self.class_names, _pixel_size(self.class_panel.box, figure))
+        self._chart_key: tuple[object, object] | None = None
 
     def show(self, view: ExplorerView) -> None:
         """Put ``view`` into the figure's artists. Drawing is left to the caller."""
-        self._set_image(self._image, self.image_axes, view.image)
-        self._set_image(self._grid, self.grid_axes, view.grid)
-        self._set_image(self._channel, self.channel_axes, view.channel)
-        x, y, width, height = view.outline
-        self._outline.set_bounds(x, y, width, height)
-        self._titles[self.image_axes].set_text(view.image_title)
-        self._titles[self.grid_axes].set_text(view.grid_title)
-        self._titles[self.channel_axes].set_text(view.channel_title)
-        self._show_probabilities(view.probabilities, view.label)
+        self.image_panel.set_pixels(view.image)
+        self.grid_panel.set_pixels(view.grid)
+        self.grid_panel.set_outline(view.outline)
+        self.channel_panel.set_pixels(view.channel)
+        self._titles[self.image_panel].set_text(view.image_title)
+        self._titles[self.grid_panel].set_text(view.grid_title)
+        self._titles[self.channel_panel].set_text(view.channel_title)
+        visible = view.probabilities is not None
+        self.class_panel.set_visible(visible)
+        key = None if view.probabilities is None else (view.probabilities.tobytes(), view.label)
+        if view.probabilities is not None and key != self._chart_key:
+            self._chart_key = key
+            self.class_panel.set_pixels(self._chart.draw(view.probabilities, view.label))
+            predicted = int(np.argmax(view.probabilities))
+            name = self.class_names[predicted] if predicted < len(self.class_names) else predicted
+            self._titles[self.class_panel].set_text(
+                f"predicted {name} ({view.probabilities[predicted]:.0%})"
+            )
 
-    def _show_probabilities(self, probabilities: np.ndarray | None, label: int | None) -> None:
-        self.class_axes.set_visible(probabilities is not None)
-        if probabilities is None:
-            return
+    @contextmanager
+    def titled(self) -> Iterator[None]:
+        """Show the panel titles while the block runs (for saving), then hide them again."""
+        for panel, title in self._titles.items():
+            title.set_visible(panel.get_visible())
+        try:
+            yield
+        finally:
+            for title in self._titles.values():
+                title.set_visible(False)
+
+
+class ClassChart:
+    """A bar chart of class probabilities drawn straight into an RGB array.
+
+    Ten bar patches with ten tick labels cost more to draw than all the feature maps in the
+    figure; one small image costs almost nothing. The class names are rendered once.
+
+    Parameters
+    ----------
+    class_names : list of str
+        One bar per name; the names are written under the bars when there are at most 12.
+    size : (height, width)
+        Size of the chart in pixels.
+
+    """
+
+    def __init__(self, class_names: list[str], size: tuple[int, int]) -> None:
+        self.count = max(1, len(class_names))
+        height, width = size
+        named = len(class_names) <= _MAX_NAMED_CLASSES
+        self.bar_rows = height - (_LABEL_ROWS if named else 0) - 1
+        self.background = np.full((height, width, 3), 255, np.uint8)
+        self.background[self.bar_rows] = _AXIS_RGB
+        if named:
+            self.background[self.bar_rows + 1 :] = _text_strip(
+                class_names, (height - self.bar_rows - 1, width)
+            )
+        # Which bar each pixel column belongs to, or -1 in the gaps between bars.
+        slot = np.arange(width) * self.count / width
+        self.owner = np.where(np.abs(slot % 1 - 0.5) < 0.4, slot.astype(int), -1)  # noqa: PLR2004
+
+    def draw(self, probabilities: np.ndarray, label: int | None) -> np.ndarray:
+        """Return the chart: the predicted class blue, a true class the model missed green."""
+        chart = self.background.copy()
+        colours = np.tile(np.asarray(_BAR_RGB, np.uint8), (self.count, 1))
         predicted = int(np.argmax(probabilities))
-        for index, (bar, value) in enumerate(zip(self._bars, probabilities, strict=False)):
-            bar.set_height(float(value))
-            colour = _PREDICTED_COLOUR if index == predicted else _BAR_COLOUR
-            if label is not None and index == label and label != predicted:
-                colour = _TRUE_COLOUR
-            bar.set_color(colour)
-        name = self.class_names[predicted] if predicted < len(self.class_names) else predicted
-        self._class_title.set_text(f"predicted {name} ({probabilities[predicted]:.0%})")
+        colours[predicted] = _PREDICTED_RGB
+        if label is not None and label != predicted and 0 <= label < self.count:
+            colours[label] = _TRUE_RGB
+        owned = self.owner >= 0
+        bar_index = self.owner.clip(0)
+        heights = np.round(np.clip(probabilities, 0, 1) * (self.bar_rows - 1)).astype(int)
+        rows = np.arange(self.bar_rows)[:, np.newaxis]
+        filled = owned & (rows >= self.bar_rows - heights[bar_index])
+        bars = chart[: self.bar_rows]
+        bars[filled] = np.broadcast_to(colours[bar_index], bars.shape)[filled]
+        return chart
 
-    @staticmethod
-    def _set_image(artist: object, axes: object, pixels: np.ndarray) -> None:
-        height, width = pixels.shape[:2]
-        if artist.get_array().shape[:2] != (height, width):
-            extent = (-0.5, width - 0.5, height - 0.5, -0.5)
-            artist.set_extent(extent)
-            axes.set_xlim(extent[0], extent[1])
-            axes.set_ylim(extent[2], extent[3])
-        artist.set_data(pixels)
+
+def _pixel_size(box: tuple[float, float, float, float], figure: Figure) -> tuple[int, int]:
+    """Height and width in pixels of a figure-fraction ``box`` at the figure's dpi."""
+    width, height = figure.get_size_inches() * figure.dpi
+    return round(box[3] * height), round(box[2] * width)
+
+
+def _text_strip(names: list[str], size: tuple[int, int]) -> np.ndarray:
+    """Render ``names`` centred in equal slots, once, into an RGB array of ``size``."""
+    height, width = size
+    dpi = 100
+    strip = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
+    canvas = FigureCanvasAgg(strip)
+    for index, name in enumerate(names):
+        strip.text((index + 0.5) / len(names), 0.5, name, ha="center", va="center", fontsize=8)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[:height, :width, :3].copy()

@@ -41,11 +41,16 @@ class MosaicLayout:
         )
 
     def cell_box(self, channel: int) -> tuple[float, float, float, float]:
-        """Return ``(x, y, width, height)`` of a channel's cell, in imshow data coordinates."""
+        """Return ``(x, y, width, height)`` of a channel's cell and half the gap around it.
+
+        In mosaic pixels, from the top-left corner: an outline drawn on this box sits in the
+        gaps and leaves the cell's own pixels visible.
+        """
         row, column = divmod(channel, self.columns)
-        x = column * (self.cell_width + self.gap) - 0.5
-        y = row * (self.cell_height + self.gap) - 0.5
-        return x, y, float(self.cell_width), float(self.cell_height)
+        half = self.gap / 2
+        x = column * (self.cell_width + self.gap) - half
+        y = row * (self.cell_height + self.gap) - half
+        return x, y, self.cell_width + self.gap, self.cell_height + self.gap
 
 
 def as_maps(activation: np.ndarray) -> np.ndarray:
@@ -128,14 +133,26 @@ def colour_table(cmap: str) -> np.ndarray:
     return table
 
 
+@lru_cache(maxsize=32)
+def _rgba_words(cmap: str) -> np.ndarray:
+    """Return the colour table as one ``uint32`` RGBA word per entry: one gather per pixel."""
+    table = np.full((257, 4), 255, np.uint8)
+    table[:, :3] = colour_table(cmap)
+    words = table.view(np.uint32)[:, 0]
+    words.setflags(write=False)
+    return words
+
+
 def colourise(indices: np.ndarray, cmap: str) -> np.ndarray:
-    """Map ``uint8`` values (or 256 for gaps) to RGB through ``cmap``: ``(..., 3)`` uint8."""
-    return colour_table(cmap)[indices]
+    """Map ``uint8`` values (or 256 for gaps) through ``cmap`` to RGBA: ``(..., 4)`` uint8."""
+    words = _rgba_words(cmap)[indices]
+    return words.view(np.uint8).reshape(*indices.shape, 4)
 
 
 def coloured_grid(
     pixels: np.ndarray, cmap: str, images_per_row: int = 16, gap: int = 1
 ) -> tuple[np.ndarray, MosaicLayout]:
-    """Tile ``uint8`` channel maps ``(H, W, C)`` and colour them; gaps come out white."""
-    indices, layout = channel_grid(pixels.astype(np.uint16), images_per_row, gap, fill=256)
-    return colourise(indices, cmap), layout
+    """Tile ``uint8`` channel maps ``(H, W, C)`` and colour them (RGBA); gaps come out white."""
+    words = _rgba_words(cmap)
+    tiled, layout = channel_grid(words[pixels], images_per_row, gap, fill=int(words[256]))
+    return tiled.view(np.uint8).reshape(*tiled.shape, 4), layout

@@ -46,25 +46,33 @@ def normalise_channels(
 
     """
     values = np.asarray(maps, dtype=np.float32)
-    axes = tuple(range(values.ndim - 1)) if values.ndim > 1 else None
+    # Rows are pixels, columns channels; a plain vector is one channel.
+    flat = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values.reshape(-1, 1)
     if mode == "standard":
-        mean = values.mean(axis=axes, keepdims=True)
-        std = values.std(axis=axes, keepdims=True)
-        scaled = (values - mean) / np.where(std > 0, std, 1.0) * _STD_SPREAD + _MID_GREY
+        # Sums in float64 (exact enough), then one fused scale-and-shift pass over the data.
+        count = flat.shape[0]
+        mean = flat.sum(axis=0, dtype=np.float64) / count
+        mean_square = np.einsum("ij,ij->j", flat, flat, dtype=np.float64) / count
+        std = np.sqrt(np.maximum(mean_square - mean * mean, 0.0))
+        gain = _STD_SPREAD / np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, np.inf)  # noqa: PLR2004
+        offset = _MID_GREY - mean * gain
     elif mode in ("minmax", "layer", "fixed"):
         if mode == "minmax":
-            low, high = values.min(axis=axes, keepdims=True), values.max(axis=axes, keepdims=True)
+            low, high = flat.min(axis=0), flat.max(axis=0)
         elif mode == "layer":
-            low, high = values.min(), values.max()
+            low, high = flat.min(), flat.max()
         else:
             if value_range is None:
                 raise ValueError(
                     "mode='fixed' needs value_range=(low, high): scalars or one value per "
                     "channel, e.g. from ActivationEngine.channel_ranges(layer, images)."
                 )
-            low, high = (np.asarray(bound, dtype=np.float32) for bound in value_range)
-        span = np.asarray(high - low, dtype=np.float32)
-        scaled = (values - low) / np.where(span > 0, span, 1.0) * 255.0
+            low, high = (np.asarray(bound, dtype=np.float64) for bound in value_range)
+        span = np.asarray(high, np.float64) - low
+        gain = 255.0 / np.where(span > 0, span, np.inf)
+        offset = -np.asarray(low, np.float64) * gain
     else:
         raise ValueError(f"Unknown normalisation mode {mode!r}; choose one of {NORM_MODES}.")
-    return np.clip(scaled, 0.0, 255.0, out=scaled).astype(np.uint8)
+    scaled = flat * gain.astype(np.float32)
+    scaled += np.asarray(offset, np.float32)
+    return np.clip(scaled, 0.0, 255.0, out=scaled).astype(np.uint8).reshape(values.shape)

@@ -13,10 +13,17 @@ from convscope.engine.activations import ActivationEngine
 from convscope.engine.errors import IndexOutOfRangeError
 from convscope.engine.layers import LayerInfo
 from convscope.render.explorer_figure import ExplorerFigure, ExplorerView
-from convscope.render.mosaic import as_maps, colour_table, coloured_grid, colourise
+from convscope.render.mosaic import (
+    MosaicLayout,
+    as_maps,
+    colour_table,
+    coloured_grid,
+    colourise,
+)
 from convscope.render.normalise import NORM_MODES, normalise_channels
 
 _GRID_ASPECT = 1.16  # width / height of the grid panel, so cells fill it
+_PREFETCH = 32  # samples computed together when scrubbing reaches an uncached one
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,8 @@ class ExplorerController:
         self.view = ExplorerFigure(figure, class_names)
         self.renders = 0
         self._ranges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._last_layer_view: tuple[tuple[object, ...], tuple] | None = None
+        self._last_image: tuple[int, np.ndarray] | None = None
         start = layer if layer is not None else default_layer(engine.layers)
         self.state = ViewState(layer=engine.layer(start).name, channel=0, sample=0)
         self.apply()
@@ -124,29 +133,65 @@ class ExplorerController:
     ) -> ExplorerView:
         """Compute what ``state`` shows: one compiled pass for its layer, or the cache."""
         info = self.engine.layer(state.layer)
-        image = self.images[state.sample]
-        maps = as_maps(self.engine.activation(state.layer, image, key=state.sample))
-        fixed = state.norm == "fixed"
-        value_range = self.channel_ranges(state.layer, on_progress) if fixed else None
-        pixels = normalise_channels(maps, state.norm, value_range)  # type: ignore[arg-type]
-        columns = grid_columns(maps.shape[-1])
-        grid, layout = coloured_grid(pixels, state.cmap, columns, gap=max(1, maps.shape[0] // 14))
-        channel = colourise(pixels[..., state.channel], state.cmap)
+        maps, pixels, grid, layout = self._layer_view(state, on_progress)
         values = maps[..., state.channel]
         label = None if self.labels is None else int(self.labels[state.sample])
         label_text = "" if label is None else f"  ·  label {self._class_name(label)}"
         unit = "channel" if info.spatial else "unit"
         return ExplorerView(
-            image=self.display_images[state.sample],
+            image=self._display_image(state.sample),
             grid=grid,
             outline=layout.cell_box(state.channel),
-            channel=channel,
+            channel=colourise(pixels[..., state.channel], state.cmap),
             probabilities=None if self.probabilities is None else self.probabilities[state.sample],
             label=label,
             image_title=f"sample {state.sample}{label_text}",
             grid_title=f"{info.name}  ·  {info.kind}  ·  {info.shape_text}",
             channel_title=f"{unit} {state.channel}  ·  max {float(values.max()):.3g}",
         )
+
+    def _display_image(self, sample: int) -> np.ndarray:
+        """Return the sample's display pixels, as the same object while the sample stays.
+
+        The figure then skips rescaling an unchanged input on a layer or channel switch.
+        """
+        if self._last_image is None or self._last_image[0] != sample:
+            self._last_image = (sample, self.display_images[sample])
+        return self._last_image[1]
+
+    def _layer_view(
+        self, state: ViewState, on_progress: Callable[[int, int], None] | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, MosaicLayout]:
+        """Return the maps, normalised pixels and coloured grid of one layer and sample.
+
+        The last result is kept: a channel switch reuses it and only recolours one channel.
+        """
+        key = (state.layer, state.sample, state.cmap, state.norm)
+        if self._last_layer_view is not None and self._last_layer_view[0] == key:
+            return self._last_layer_view[1]
+        info = self.engine.layer(state.layer)
+        if state.layer == self.state.layer and state.sample != self.state.sample:
+            self._prefetch(state.layer, state.sample)
+        image = self.images[state.sample]
+        maps = as_maps(self.engine.activation(state.layer, image, key=state.sample))
+        fixed = state.norm == "fixed"
+        value_range = self.channel_ranges(state.layer, on_progress) if fixed else None
+        # A unit of a dense layer is one number: per-unit scaling would make every unit
+        # mid-grey, so vectors share one scale across the layer.
+        norm = "layer" if not info.spatial and state.norm in ("standard", "minmax") else state.norm
+        pixels = normalise_channels(maps, norm, value_range)  # type: ignore[arg-type]
+        columns = grid_columns(maps.shape[-1])
+        grid, layout = coloured_grid(pixels, state.cmap, columns, gap=max(1, maps.shape[0] // 14))
+        result = (maps, pixels, grid, layout)
+        self._last_layer_view = (key, result)
+        return result
+
+    def _prefetch(self, layer: str, sample: int) -> None:
+        """While scrubbing samples, compute the next ones in the same batch as this one."""
+        if (layer, sample) in self.engine.cache:
+            return
+        window = (sample + np.arange(_PREFETCH)) % len(self.images)
+        self.engine.prefetch(layer, self.images[window], [int(i) for i in window])
 
     def channel_ranges(
         self, layer: str, on_progress: Callable[[int, int], None] | None = None

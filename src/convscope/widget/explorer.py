@@ -17,6 +17,7 @@ from convscope.data.mnist import load_mnist
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.cache import DEFAULT_CACHE_BYTES
 from convscope.engine.mnist_cnn import CLASS_NAMES, mnist_cnn
+from convscope.render.explorer_figure import ExplorerFigure
 from convscope.render.normalise import NORM_MODES
 from convscope.widget.controller import ExplorerController
 from convscope.widget.figure_display import FigureMode, choose_mode, make_figure, png_bytes
@@ -47,9 +48,10 @@ class Explorer(anywidget.AnyWidget):
         Names of the output classes (default: their indices).
     layer : str, optional
         Layer to open on; by default the first convolution.
-    figure : {"auto", "ipympl", "png"}
+    figure : {"auto", "ipympl", "png", "none"}
         How the figure reaches the page: an ipympl canvas updated in place (JupyterLab,
-        Notebook 7) or PNG images inside the widget (Colab, VS Code, anywhere).
+        Notebook 7), PNG images inside the widget (Colab, VS Code, anywhere), or not at all
+        (``"none"``: scripts and benchmarks draw ``ex.figure`` themselves).
     cache_bytes : int
         Bound on the activation cache.
 
@@ -181,6 +183,11 @@ class Explorer(anywidget.AnyWidget):
         return self._controller.view.figure
 
     @property
+    def panels(self) -> ExplorerFigure:
+        """The figure's panels (input, grid, channel, classes) and what each shows now."""
+        return self._controller.view
+
+    @property
     def engine(self) -> ActivationEngine:
         """The activation engine (model, layers, cache) behind this Explorer."""
         return self._controller.engine
@@ -199,8 +206,9 @@ class Explorer(anywidget.AnyWidget):
         self._publish()
 
     def save(self, path: str | os.PathLike[str], dpi: float = 100) -> None:
-        """Write the current view to an image file (format from the extension)."""
-        self.figure.savefig(path, dpi=dpi)
+        """Write the current view, with panel titles, to an image file (format from the name)."""
+        with self._controller.view.titled():
+            self.figure.savefig(path, dpi=dpi)
 
     @property
     def display_widget(self) -> ipywidgets.DOMWidget:

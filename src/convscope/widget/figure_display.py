@@ -12,21 +12,23 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-FigureMode = Literal["auto", "ipympl", "png"]
+FigureMode = Literal["auto", "ipympl", "png", "none"]
+DisplayMode = Literal["ipympl", "png", "none"]
 
 
-def choose_mode(requested: str = "auto") -> Literal["ipympl", "png"]:
+def choose_mode(requested: str = "auto") -> DisplayMode:
     """Pick ``"ipympl"`` in a Jupyter kernel whose frontend can show it, else ``"png"``.
 
     Colab (without its custom widget manager) and VS Code do not render ipympl canvases out of
     the box, and outside a kernel there is nothing to render them; the PNG path works there.
-    ``CONVSCOPE_FIGURE`` overrides the choice, as does ``requested``.
+    ``"none"`` keeps the figure on a plain Agg canvas and sends no pixels (scripts, benchmarks,
+    or a figure placed in a layout of your own). ``CONVSCOPE_FIGURE`` overrides ``requested``.
     """
     requested = os.environ.get("CONVSCOPE_FIGURE", requested)
-    if requested in ("ipympl", "png"):
+    if requested in ("ipympl", "png", "none"):
         return requested  # type: ignore[return-value]
     if requested != "auto":
-        raise ValueError(f"figure must be 'auto', 'ipympl' or 'png', not {requested!r}.")
+        raise ValueError(f"figure must be 'auto', 'ipympl', 'png' or 'none', not {requested!r}.")
     if "google.colab" in sys.modules or "VSCODE_PID" in os.environ:
         return "png"
     if not _in_kernel():
@@ -38,7 +40,7 @@ def choose_mode(requested: str = "auto") -> Literal["ipympl", "png"]:
     return "ipympl"
 
 
-def make_figure(mode: Literal["ipympl", "png"]) -> Figure:
+def make_figure(mode: DisplayMode) -> Figure:
     """Create an empty figure on the canvas that ``mode`` needs, outside pyplot's registry."""
     figure = Figure()
     if mode == "ipympl":

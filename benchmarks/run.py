@@ -1,0 +1,359 @@
+"""convscope benchmarks: scrubbing speed against the old ways and against the floor, and memory.
+
+Run from the repository root (``pip install -e ".[bench]"`` adds keract for its baseline)::
+
+    python benchmarks/run.py               # the full run: a few minutes, writes JSON
+    python benchmarks/run.py --smoke       # a quick check that everything still runs
+    python benchmarks/run.py --browser     # also slider-to-pixels latency in JupyterLab
+
+Every comparison is measured side by side in the same process and reported as a ratio,
+because absolute times on shared machines are noisy. "Floor" is the least any implementation
+must do for the same view: one compiled forward pass of the layer plus one Agg draw of the
+same figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import keras
+import numpy as np
+import psutil
+
+import convscope
+from baselines import keract_times, timed, tutorial_feature_maps
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def stats(times: list[float]) -> dict[str, float]:
+    """Median and 95th percentile in milliseconds."""
+    values = np.asarray(times) * 1e3
+    return {
+        "median_ms": float(np.median(values)),
+        "p95_ms": float(np.percentile(values, 95)),
+        "n": len(values),
+    }
+
+
+def vgg_like() -> keras.Model:
+    """The VGG-like 160×160×3 network of the cats-vs-dogs tutorial, with random weights."""
+    keras.utils.set_random_seed(0)
+    conv = {"kernel_size": 3, "padding": "same", "activation": "relu"}
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input((160, 160, 3)),
+            layers.Rescaling(1 / 255, name="rescale"),
+            layers.Conv2D(16, name="block1_conv1", **conv),
+            layers.Conv2D(16, name="block1_conv2", **conv),
+            layers.MaxPooling2D(name="block1_pool"),
+            layers.Conv2D(32, name="block2_conv1", **conv),
+            layers.Conv2D(32, name="block2_conv2", **conv),
+            layers.MaxPooling2D(name="block2_pool"),
+            layers.Conv2D(64, name="block3_conv1", **conv),
+            layers.MaxPooling2D(name="block3_pool"),
+            layers.GlobalAveragePooling2D(name="gap"),
+            layers.Dense(2, activation="softmax", name="predictions"),
+        ],
+        name="vgg_like",
+    )
+
+
+def photo_crops(count: int) -> np.ndarray:
+    """Distinct 160×160 RGB crops of scikit-image's photographs, so every sample is new."""
+    photos, _ = convscope.sample_images(size=(320, 320))
+    rng = np.random.default_rng(0)
+    crops = []
+    for index in range(count):
+        photo = photos[index % len(photos)]
+        top, left = rng.integers(0, 160, size=2)
+        crops.append(photo[top : top + 160, left : left + 160])
+    return np.stack(crops)
+
+
+def scrub(explorer: convscope.Explorer, samples: range) -> list[float]:
+    """Set each sample and fully redraw the figure, as the benchmark target defines a scrub."""
+    canvas = explorer.figure.canvas
+
+    def step(index: int) -> None:
+        explorer.sample = samples[index]
+        canvas.draw()
+
+    return timed(step, len(samples))
+
+
+def floor(
+    explorer: convscope.Explorer, images: np.ndarray, layer: str, samples: range
+) -> list[float]:
+    """One compiled forward pass of ``layer`` and one Agg draw of the same figure."""
+    canvas, engine = explorer.figure.canvas, explorer.engine
+
+    def step(index: int) -> None:
+        engine.compute(layer, images[samples[index]])
+        canvas.draw()
+
+    return timed(step, len(samples))
+
+
+def bench_mnist(repeats: int, *, with_keract: bool) -> dict[str, object]:
+    """Sample scrub, layer switch and channel switch on the default MNIST explorer."""
+    images, labels = convscope.load_mnist("test")
+    model = convscope.mnist_cnn()
+    explorer = convscope.Explorer(model, images, labels, figure="none")
+    png_explorer = convscope.Explorer(model, images, labels, figure="png")
+    results: dict[str, object] = {}
+    for layer in ("conv1", "conv2"):
+        explorer.update(layer=layer, sample=0)
+        png_explorer.update(layer=layer, sample=0)
+        explorer.engine.compute(layer, images[:1])  # trace outside the timings
+        scrub(explorer, range(9000, 9005))
+        activation_model = keras.Model(model.inputs, model.get_layer(layer).output, name=layer)
+        start = 100 if layer == "conv1" else 5000
+        fresh = range(start, start + repeats)  # never-seen samples: no cache hits
+        results[f"scrub_{layer}"] = {
+            "convscope": stats(scrub(explorer, fresh)),
+            "floor": stats(
+                floor(explorer, images, layer, range(start + 2000, start + 2000 + repeats))
+            ),
+            "tutorial": stats(
+                timed(
+                    lambda i, s=start: tutorial_feature_maps(activation_model, images[s + i]),
+                    repeats,
+                )
+            ),
+            "convscope_png": stats(
+                timed(lambda i, s=start: setattr(png_explorer, "sample", s + 3000 + i), repeats)
+            ),
+        }
+    if with_keract:
+        keract = keract_times(model, images[100 : 100 + max(5, repeats // 4)])
+        results["scrub_conv1"]["keract"] = (  # type: ignore[index]
+            stats(keract["times"]) if "times" in keract else keract
+        )
+
+    uncached = convscope.Explorer(model, images, labels, figure="none", cache_bytes=0)
+    cycle = ["conv1", "pool1", "conv2", "pool2", "conv3", "pool3", "dense"]
+    for layer in cycle:  # trace every extractor first: a first visit costs one trace
+        uncached.layer = layer
+    canvas = uncached.figure.canvas
+
+    def switch(index: int) -> None:
+        uncached.layer = cycle[index % len(cycle)]
+        canvas.draw()
+
+    def switch_floor(index: int) -> None:
+        uncached.engine.compute(cycle[index % len(cycle)], images[0])
+        canvas.draw()
+
+    results["layer_switch"] = {
+        "convscope": stats(timed(switch, repeats)),
+        "floor": stats(timed(switch_floor, repeats)),
+    }
+
+    explorer.update(layer="conv2", sample=0)
+
+    def channel(index: int) -> None:
+        explorer.channel = index % 48
+        explorer.figure.canvas.draw()
+
+    results["channel_switch"] = {
+        "convscope": stats(timed(channel, repeats)),
+        "floor": stats(timed(lambda _: explorer.figure.canvas.draw(), repeats)),
+    }
+    results["accuracy"] = float(np.mean(explorer.engine.predict(images).argmax(1) == labels))
+    return results
+
+
+def bench_large_model(repeats: int) -> dict[str, object]:
+    """Sample scrub on the first conv layer of a 160×160×3 VGG-like model."""
+    model = vgg_like()
+    images = photo_crops(2 * repeats + 10)
+    explorer = convscope.Explorer(model, images, figure="none", layer="block1_conv1")
+    explorer.engine.compute("block1_conv1", images[:1])
+    scrub(explorer, range(1, 4))
+    return {
+        "scrub_block1_conv1": {
+            "convscope": stats(scrub(explorer, range(5, 5 + repeats))),
+            "floor": stats(
+                floor(explorer, images, "block1_conv1", range(5 + repeats, 5 + 2 * repeats))
+            ),
+        }
+    }
+
+
+def bench_fixed_scale() -> dict[str, object]:
+    """The data-set-wide colour scale of one layer over the 10,000 test digits."""
+    images, _ = convscope.load_mnist("test")
+    engine = convscope.ActivationEngine(convscope.mnist_cnn())
+    engine.channel_ranges("conv1", images[:10], progress=False)  # trace first
+    results = {}
+    for layer in ("conv1", "conv2"):
+        start = time.perf_counter()
+        engine.channel_ranges(layer, images, progress=True)
+        results[layer] = {"seconds": time.perf_counter() - start, "images": len(images)}
+    return results
+
+
+def bench_memory(samples: int) -> dict[str, object]:
+    """RSS growth while every sample is shown at every layer with the default cache bound."""
+    images, labels = convscope.load_mnist("test")
+    explorer = convscope.Explorer(convscope.mnist_cnn(), images, labels, figure="none")
+    process = psutil.Process()
+    for layer in explorer.layers:  # trace first: compiled graphs are not cache
+        explorer.layer = layer
+    gc.collect()
+    before = process.memory_info().rss
+    peak = before
+    for layer in explorer.layers:
+        explorer.layer = layer
+        for sample in range(samples):
+            explorer.sample = sample
+        peak = max(peak, process.memory_info().rss)
+    bound = explorer.engine.cache.max_bytes
+    return {
+        "samples": samples,
+        "layers": len(explorer.layers),
+        "cache_bound_mb": bound / 2**20,
+        "cache_held_mb": explorer.engine.cache.nbytes / 2**20,
+        "rss_growth_mb": (peak - before) / 2**20,
+        "limit_mb": bound / 2**20 + 100,
+    }
+
+
+def bench_browser(repeats: int) -> dict[str, object]:
+    """Slider input event to new figure pixels, in JupyterLab with Chromium (p95 target 100 ms)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from jupyter_harness import measure_slider_latency  # noqa: PLC0415
+
+    return measure_slider_latency(ROOT / "notebooks" / "quickstart.ipynb", repeats=repeats)
+
+
+def ratio(result: dict[str, object], baseline: str, ours: str = "convscope") -> float | None:
+    """How many times faster ``ours`` is than ``baseline`` (medians), or None if missing."""
+    mine, theirs = result.get(ours), result.get(baseline)
+    if not isinstance(mine, dict) or not isinstance(theirs, dict) or "median_ms" not in theirs:
+        return None
+    return theirs["median_ms"] / mine["median_ms"]
+
+
+TARGETS = [
+    # (section, key, baseline, "faster by at least" or "within", threshold)
+    ("mnist", "scrub_conv1", "tutorial", "faster", 8.0),
+    ("mnist", "scrub_conv1", "keract", "faster", 50.0),
+    ("mnist", "scrub_conv1", "floor", "within", 1.5),
+    ("mnist", "scrub_conv2", "tutorial", "faster", 8.0),
+    ("mnist", "scrub_conv2", "floor", "within", 1.5),
+    ("mnist", "layer_switch", "floor", "within", 1.5),
+    ("mnist", "channel_switch", "floor", "within", 1.5),
+    ("large", "scrub_block1_conv1", "floor", "within", 2.0),
+]
+
+
+def report(results: dict[str, object]) -> list[str]:
+    """Print the table; return the targets that were missed."""
+    missed = []
+    print(f"\n{'measurement':42} {'median ms':>10} {'p95 ms':>9}")
+    for section in ("mnist", "large"):
+        for key, value in results.get(section, {}).items():
+            if not isinstance(value, dict):
+                continue
+            for name, timing in value.items():
+                if isinstance(timing, dict) and "median_ms" in timing:
+                    label = f"{section}.{key}.{name}"
+                    print(f"{label:42} {timing['median_ms']:10.2f} {timing['p95_ms']:9.2f}")
+                elif isinstance(timing, dict):
+                    print(f"{section}.{key}.{name:30} {timing.get('error')}")
+    print(f"\n{'target':52} {'ratio':>8}  result")
+    for section, key, baseline, kind, threshold in TARGETS:
+        entry = results.get(section, {}).get(key, {})
+        value = ratio(entry, baseline)
+        if value is None:
+            print(f"{section}.{key} vs {baseline:25} {'n/a':>8}  not measured")
+            continue
+        if kind == "faster":
+            ok, text = value >= threshold, f">= {threshold:g}x faster"
+            shown = value
+        else:
+            shown = 1 / value  # convscope time / floor time
+            ok, text = shown <= threshold, f"within {threshold:g}x of floor"
+        label = f"{section}.{key} vs {baseline} ({text})"
+        print(f"{label:52} {shown:8.2f}  {'ok' if ok else 'MISSED'}")
+        if not ok:
+            missed.append(label)
+    for layer, entry in results.get("fixed_scale", {}).items():
+        ok = entry["seconds"] <= 10.0
+        print(
+            f"{'fixed scale ' + layer + ' over 10,000 images (<= 10 s)':52} {entry['seconds']:7.2f}s  {'ok' if ok else 'MISSED'}"
+        )
+        if not ok:
+            missed.append(f"fixed scale {layer}")
+    memory = results.get("memory")
+    if memory:
+        ok = memory["rss_growth_mb"] <= memory["limit_mb"]
+        label = f"memory: {memory['samples']} samples x {memory['layers']} layers (<= {memory['limit_mb']:.0f} MB)"
+        print(f"{label:52} {memory['rss_growth_mb']:6.0f}MB  {'ok' if ok else 'MISSED'}")
+        if not ok:
+            missed.append("memory")
+    browser = results.get("browser")
+    if browser and "p95_ms" in browser:
+        ok = browser["p95_ms"] <= 100
+        print(
+            f"{'browser slider -> pixels p95 (<= 100 ms)':52} {browser['p95_ms']:6.0f}ms  {'ok' if ok else 'MISSED'}"
+        )
+        if not ok:
+            missed.append("browser p95")
+    return missed
+
+
+def main() -> int:
+    """Run the benchmarks, print the table, write JSON."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--smoke", action="store_true", help="few repeats; checks it all runs")
+    parser.add_argument("--browser", action="store_true", help="also measure in JupyterLab")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "latest.json"))
+    args = parser.parse_args()
+    repeats = args.repeats or (5 if args.smoke else 60)
+
+    results: dict[str, object] = {
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "tensorflow": __import__("tensorflow").__version__,
+            "keras": keras.__version__,
+            "convscope": convscope.__version__,
+        },
+        "mode": "smoke" if args.smoke else "full",
+    }
+    results["mnist"] = bench_mnist(repeats, with_keract=not args.smoke)
+    results["large"] = bench_large_model(max(5, repeats // 2))
+    results["fixed_scale"] = {} if args.smoke else bench_fixed_scale()
+    results["memory"] = bench_memory(20 if args.smoke else 10_000)
+    if args.browser:
+        results["browser"] = bench_browser(repeats)
+    missed = report(results)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"\nwrote {out}")
+    if missed and not args.smoke:
+        print(f"missed: {missed}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""The Explorer in a real JupyterLab, in headless Chromium, driven with the mouse like a user.
+
+One JupyterLab server and one browser serve the whole module: the quickstart notebook is run
+once, then each test drags a slider or clicks a thumbnail and checks what a user would see in
+the figure's pixels. Screenshots of every step go to ``test-artifacts/browser/``. Set
+``CONVSCOPE_README_SCREENSHOT`` to a path to also write the README's picture of the widget.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jupyter_harness import (
+    CHROMIUM,
+    ExplorerHandles,
+    LabNotebook,
+    changed_fraction,
+    chromium_page,
+    colour_bbox,
+    drag_slider,
+    jupyter_lab_server,
+    save_small_png,
+    screenshot,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "notebooks" / "quickstart.ipynb"
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+README_SHOT_LIMIT = 250_000  # bytes
+
+pytestmark = pytest.mark.browser
+
+# The figure is 900×450 px: input digit | channel mosaic | selected channel over the classes.
+INPUT_PANEL = (slice(40, 250), slice(10, 190))  # rows, columns of the input digit and title
+MOSAIC_PANEL = (slice(0, 450), slice(200, 655))
+
+
+def _require_chromium() -> None:
+    if CHROMIUM.is_file():
+        return
+    message = (
+        f"The browser tests need Chromium at {CHROMIUM}; install it with "
+        "`apt-get install -y chromium` (Playwright's own browser downloads are not used)."
+    )
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def explorer(mnist_dir: Path) -> Iterator[ExplorerHandles]:
+    """Run the quickstart notebook in JupyterLab and yield its rendered Explorer."""
+    _require_chromium()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    started = time.monotonic()
+    env = {"CONVSCOPE_MNIST_DIR": str(mnist_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    with jupyter_lab_server([NOTEBOOK], env=env) as server, chromium_page() as page:
+        try:
+            try:
+                lab = LabNotebook.open(page, server, NOTEBOOK.name)
+                lab.run_all_cells(timeout_ms=120_000)
+                handles = lab.wait_for_explorer(timeout_ms=60_000)
+                assert handles.wait_until_settled(), "the Explorer figure never stopped changing"
+            except Exception:
+                page.screenshot(path=ARTIFACTS / "setup-failed-page.png")
+                raise
+            print(f"notebook run and Explorer painted in {time.monotonic() - started:.1f} s")
+            yield handles
+        finally:
+            (ARTIFACTS / "server.log").write_text(server.log_text())
+
+
+def _bring_into_view(explorer: ExplorerHandles) -> None:
+    explorer.box.evaluate("(box) => box.scrollIntoView({ block: 'start' })")
+
+
+def _shoot(explorer: ExplorerHandles, step: str) -> np.ndarray:
+    """Save ``{step}-page.png`` and ``{step}-figure.png``; return the figure's pixels."""
+    _bring_into_view(explorer)
+    explorer.page.screenshot(path=ARTIFACTS / f"{step}-page.png", animations="disabled")
+    return screenshot(explorer.figure, ARTIFACTS / f"{step}-figure.png")
+
+
+def _assert_no_error(explorer: ExplorerHandles) -> None:
+    banner = explorer.error_banner
+    assert not banner.is_visible(), f"the widget shows an error: {banner.text_content()!r}"
+
+
+def _channel_count(explorer: ExplorerHandles) -> int:
+    """Channels of the layer named in the layer label, e.g. ``conv3 · Conv2D · 7×7×64`` → 64."""
+    label = explorer.layer_slider.locator("xpath=following-sibling::span[1]").inner_text()
+    return int(label.split("×")[-1].split()[-1])
+
+
+def _outline(figure: np.ndarray) -> tuple[int, int, int, int]:
+    box = colour_bbox(figure[MOSAIC_PANEL])
+    assert box is not None, "no #ff2d55 channel outline in the mosaic"
+    x0, y0, x1, y1 = box
+    left = MOSAIC_PANEL[1].start
+    return x0 + left, y0, x1 + left, y1
+
+
+def test_explorer_renders_in_jupyterlab(explorer: ExplorerHandles) -> None:
+    _assert_no_error(explorer)
+    figure = _shoot(explorer, "01-initial")
+    assert figure.shape[:2] == (450, 900), f"figure is {figure.shape[1]}×{figure.shape[0]} px"
+    # The notebook's second cell moved the view to conv2, channel 5, sample 42.
+    assert explorer.sample_text.inner_text().startswith("sample 42 ")
+    assert explorer.layer_slider.input_value() == "3"
+    assert explorer.channel_slider.input_value() == "5"
+    x0, y0, x1, y1 = _outline(figure)
+    assert 20 < x1 - x0 < 120, f"outline is {x1 - x0} px wide"
+    assert 20 < y1 - y0 < 120, f"outline is {y1 - y0} px high"
+    # A page of thumbnails with "label→prediction" captions, the current one highlighted.
+    thumbs = explorer.thumbnails
+    assert thumbs.count() == 48
+    assert re.fullmatch(r"\d→\d", thumbs.first.inner_text().strip())
+    current = explorer.controls.locator("button.convscope-thumb.current")
+    assert current.get_attribute("data-index") == "42"
+    layer_box, channel_box = (
+        explorer.layer_slider.bounding_box(),
+        explorer.channel_slider.bounding_box(),
+    )
+    assert layer_box == {**channel_box, "y": layer_box["y"]}, "the two sliders do not line up"
+    for part in (explorer.layer_slider, explorer.channel_slider, thumbs.first):
+        box = part.bounding_box()
+        assert box is not None, part
+        assert box["width"] > 30, part
+        assert box["height"] > 10, part
+
+    widget = explorer.widget_pixels()
+    save_small_png(widget, ARTIFACTS / "01-initial-widget.png")
+    readme = os.environ.get("CONVSCOPE_README_SCREENSHOT")
+    if readme:
+        size = save_small_png(widget, Path(readme))
+        assert size < README_SHOT_LIMIT, f"{readme} is {size:,} bytes, over the README's budget"
+
+
+def test_dragging_the_layer_slider_redraws_the_figure(explorer: ExplorerHandles) -> None:
+    slider = explorer.layer_slider
+    start = int(slider.input_value())
+    target = 5 if start != 5 else 1  # conv3 (7×7×64), or conv1 (28×28×24)
+    before = screenshot(explorer.figure)
+    fingerprint = explorer.fingerprint()
+    width = slider.evaluate("(s) => s.getBoundingClientRect().width")
+
+    reached = drag_slider(explorer.page, slider, target)
+
+    assert reached == target, f"the drag left the layer slider on {reached}, not {target}"
+    # The label next to the slider names the layer; its width must not resize the slider.
+    assert slider.evaluate("(s) => s.getBoundingClientRect().width") == width
+    count = _channel_count(explorer)
+    # The channel count comes back from the kernel: proof that it applied the new layer.
+    channel_label = explorer.controls.locator(".convscope-channel + .convscope-value")
+    channel_label.filter(has_text=re.compile(rf"of {count}$")).wait_for(timeout=30_000)
+    assert explorer.wait_until_settled(changed_from=fingerprint), "the figure was not redrawn"
+    after = _shoot(explorer, "02-layer-dragged")
+    _assert_no_error(explorer)
+    assert slider.input_value() == str(target), "the kernel moved the layer slider back"
+    changed = changed_fraction(before, after)
+    mosaic = changed_fraction(before[MOSAIC_PANEL], after[MOSAIC_PANEL])
+    print(f"layer {start}→{target}: {changed:.1%} of the figure, {mosaic:.1%} of the mosaic")
+    assert changed > 0.15, f"only {changed:.1%} of the figure changed"
+    assert mosaic > 0.30, f"only {mosaic:.1%} of the channel mosaic changed"
+
+
+def test_dragging_the_channel_slider_moves_the_outline(explorer: ExplorerHandles) -> None:
+    slider = explorer.channel_slider
+    count = int(slider.get_attribute("max") or 0) + 1
+    assert count >= 8, f"the layer in view has only {count} channels"
+    start = int(slider.input_value())
+    target = (3 * count) // 4 if start < count // 2 else count // 4
+    before = screenshot(explorer.figure)
+    outline_before = _outline(before)
+    fingerprint = explorer.fingerprint()
+
+    reached = drag_slider(explorer.page, slider, target)
+
+    assert reached == target, f"the drag left the channel slider on {reached}, not {target}"
+    assert explorer.wait_until_settled(changed_from=fingerprint), "the figure was not redrawn"
+    after = _shoot(explorer, "03-channel-dragged")
+    _assert_no_error(explorer)
+    assert slider.input_value() == str(target), "the kernel moved the channel slider back"
+    changed = changed_fraction(before, after)
+    outline_after = _outline(after)
+    print(f"channel {start}→{target}: {changed:.1%} changed, {outline_before}→{outline_after}")
+    assert changed > 0.03, f"only {changed:.1%} of the figure changed"
+    # Same layer, so same cell size; the cell moved in row-major order, as the channel did.
+    sizes = [(x1 - x0, y1 - y0) for x0, y0, x1, y1 in (outline_before, outline_after)]
+    assert np.abs(np.subtract(*sizes)).max() <= 3, f"outline size changed: {sizes}"
+    (bx, by), (ax, ay) = [
+        ((x0 + x1) / 2, (y0 + y1) / 2) for x0, y0, x1, y1 in (outline_before, outline_after)
+    ]
+    assert abs(ax - bx) + abs(ay - by) > 20, "the channel outline did not move"
+    forward = (round(ay) // 8, ax) > (round(by) // 8, bx)
+    assert forward == (target > start), "the outline moved the wrong way through the mosaic"
+
+
+def test_clicking_a_thumbnail_shows_that_sample(explorer: ExplorerHandles) -> None:
+    text_before = explorer.sample_text.inner_text()
+    current = int(text_before.split()[1])
+    label = re.search(r"label (\S+)", text_before)
+    candidates = explorer.thumbnails.evaluate_all(
+        "(cells) => cells.map((c) => [Number(c.dataset.index), c.innerText.trim()])"
+    )
+    # A different digit, so the input panel must change visibly.
+    index = next(
+        i for i, caption in candidates if i != current and caption[0] != (label and label[1])
+    )
+    before = screenshot(explorer.figure)
+    fingerprint = explorer.fingerprint()
+
+    explorer.controls.locator(f'button.convscope-thumb[data-index="{index}"]').click()
+
+    explorer.sample_text.filter(has_text=re.compile(rf"^sample {index}\b")).wait_for(timeout=30_000)
+    assert explorer.wait_until_settled(changed_from=fingerprint), "the figure was not redrawn"
+    after = _shoot(explorer, "04-thumbnail-clicked")
+    _assert_no_error(explorer)
+    text_after = explorer.sample_text.inner_text()
+    assert text_after != text_before
+    current_cell = explorer.controls.locator("button.convscope-thumb.current")
+    assert current_cell.get_attribute("data-index") == str(index)
+    digit = changed_fraction(before[INPUT_PANEL], after[INPUT_PANEL])
+    print(f"sample {current}→{index}: {digit:.1%} of the input panel changed ({text_after!r})")
+    assert digit > 0.05, f"only {digit:.1%} of the input digit panel changed"
+
+
+def test_no_uncaught_errors_in_the_page(explorer: ExplorerHandles) -> None:
+    # Last in the module: covers everything the tests above did in the page.
+    assert explorer.page_errors == []
