@@ -27,7 +27,7 @@ def tutorial_feature_maps(
     ``predict`` on the image, a Python loop that standardises and tiles every channel, a new
     pyplot figure, and a full Agg draw.
     """
-    batch = image[np.newaxis] if image.ndim == 3 else image[np.newaxis, ..., np.newaxis]  # noqa: PLR2004
+    batch = image[np.newaxis] if image.ndim == 3 else image[np.newaxis, ..., np.newaxis]
     activation = activation_model.predict(batch, verbose=0)
     size, channels = activation.shape[1], activation.shape[-1]
     columns = -(-channels // images_per_row)

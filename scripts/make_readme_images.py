@@ -1,5 +1,7 @@
-"""Regenerate the README's pictures with the package itself (the widget screenshot comes from
-the browser test: ``CONVSCOPE_README_SCREENSHOT=docs/images/explorer-jupyterlab.png``).
+"""Regenerate the README's pictures with the package itself.
+
+The screenshot of the widget in JupyterLab comes from the browser test instead:
+``CONVSCOPE_README_SCREENSHOT=docs/images/explorer-jupyterlab.png python -m pytest -m browser``.
 
 Run from the repository root::
 

@@ -69,7 +69,7 @@ _LAB_SETTINGS = {
 _DISABLED_PLUGINS = ("@jupyterlab/apputils-extension:announcements",)
 
 # In-page helpers, defined once per page. ``fingerprint`` hashes every pixel of a canvas so
-# that any repaint, however small, is seen; ``busy`` reads the notebook kernel's status.
+# that any repaint, however small, is seen; ``kernelStatus`` reads the notebook kernel's status.
 _PAGE_HELPERS = """
 () => {
   if (window.__convscope) return;

@@ -14,6 +14,7 @@ from PIL import Image
 
 import convscope
 from convscope.engine.errors import IndexOutOfRangeError, UnknownLayerError
+from convscope.widget.controller import grid_columns
 from convscope.widget.figure_display import choose_mode
 
 
@@ -195,7 +196,7 @@ def test_outline_follows_the_channel_in_the_drawn_pixels(explorer: convscope.Exp
 
     explorer.channel = 0
     first = outline_centre()
-    explorer.channel = 5  # conv1's grid is 6 wide: the end of the first row
+    explorer.channel = grid_columns(24) - 1  # the end of conv1's first row
     moved = outline_centre()
     assert moved[1] - first[1] > 100  # same row, further right
     assert abs(moved[0] - first[0]) < 3

@@ -62,6 +62,11 @@ class ActivationEngine:
         return [info.name for info in self.layers]
 
     @property
+    def output_shape(self) -> tuple[int | None, ...]:
+        """The model's (first) output shape without the batch axis, e.g. ``(10,)``."""
+        return tuple(self.model.outputs[0].shape[1:])
+
+    @property
     def compiled_layers(self) -> list[tuple[str, ...]]:
         """The layer groups that have a compiled extractor so far: proof of laziness."""
         return list(self._compiled)
@@ -173,26 +178,27 @@ class ActivationEngine:
     def prefetch(
         self,
         layer: str,
-        images: object,
-        keys: list[Hashable],
+        images: np.ndarray,
+        indices: list[int],
         *,
         max_bytes: int = 8 * 2**20,
     ) -> int:
-        """Compute ``layer`` for the images whose keys are not cached yet, in one batch.
+        """Compute ``layer`` in one batch for the listed images that are not cached yet.
 
         One batched pass costs far less than one pass per image, so scrubbing forward through
-        a data set mostly reads the cache. The batch stops at ``max_bytes`` of activations.
+        a data set mostly reads the cache. Results are cached under the image's index, as
+        ``activation(layer, images[i], key=i)`` would cache them.
 
         Parameters
         ----------
         layer : str
             Layer name or nested path.
-        images : array-like
-            Candidate images, in the order they are likely to be wanted.
-        keys : list of hashable
-            Cache key of each image (as in :meth:`activation`).
+        images : np.ndarray
+            The data set the indices point into.
+        indices : list of int
+            Images to compute, most wanted first.
         max_bytes : int
-            Upper bound on the activations computed in this call.
+            Upper bound on the activations computed in this call (and a tenth of the cache).
 
         Returns
         -------
@@ -201,19 +207,14 @@ class ActivationEngine:
 
         """
         info = self.layer(layer)
-        per_image = (
-            4
-            * max(1, info.channels)
-            * (int(np.prod([d or 1 for d in info.output_shape[:-1]])) if info.spatial else 1)
-        )
-        budget = max(1, min(len(keys), max_bytes // per_image, self.cache.max_bytes // per_image))
-        wanted = [i for i, key in enumerate(keys[:budget]) if (layer, key) not in self.cache]
+        per_image = 4 * int(np.prod([dim or 1 for dim in info.output_shape]))
+        budget = min(max_bytes, self.cache.max_bytes // 10) // per_image
+        wanted = [i for i in indices[: max(1, budget)] if (layer, i) not in self.cache]
         if not wanted:
             return 0
-        batch = self.prepare(np.asarray(images)[wanted])
-        outputs = np.asarray(self._extractor((layer,))(batch)[0])
+        outputs = np.asarray(self._extractor((layer,))(self.prepare(images[wanted]))[0])
         for index, output in zip(wanted, outputs, strict=True):
-            self.cache.put((layer, keys[index]), output.copy())
+            self.cache.put((layer, index), output.copy())
         return len(wanted)
 
     def predict(

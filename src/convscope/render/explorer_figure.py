@@ -20,6 +20,21 @@ _TRUE_RGB = (31, 157, 85)
 _AXIS_RGB = (87, 96, 106)
 _MAX_NAMED_CLASSES = 12  # more names than that would not fit under the bars
 _LABEL_ROWS = 14  # pixel rows under the bars for the class names
+# Panel boxes (x0, y0, width, height) in figure fractions: input, grid, channel, classes.
+# The live view has no titles (the widget's controls say the same), so panels fill the
+# height; saved figures make room for titles above each panel.
+_LIVE_BOXES = (
+    (0.015, 0.34, 0.19, 0.64),
+    (0.225, 0.02, 0.50, 0.96),
+    (0.745, 0.38, 0.24, 0.60),
+    (0.765, 0.04, 0.21, 0.30),
+)
+_TITLED_BOXES = (
+    (0.015, 0.40, 0.19, 0.50),
+    (0.225, 0.03, 0.50, 0.87),
+    (0.745, 0.42, 0.24, 0.48),
+    (0.765, 0.05, 0.21, 0.29),
+)
 
 
 @dataclass(frozen=True)
@@ -77,27 +92,27 @@ class ExplorerFigure:
         self.figure = figure
         figure.set_size_inches(*FIGSIZE)
         figure.patch.set_facecolor("white")
-        self.image_panel = PixelPanel((0.015, 0.40, 0.19, 0.50))
-        self.grid_panel = PixelPanel((0.225, 0.03, 0.50, 0.87), outline_colour=OUTLINE_RGB)
-        self.channel_panel = PixelPanel((0.745, 0.42, 0.24, 0.48))
-        self.class_panel = PixelPanel((0.765, 0.05, 0.21, 0.29))
+        self.image_panel = PixelPanel(_LIVE_BOXES[0])
+        self.grid_panel = PixelPanel(_LIVE_BOXES[1], outline_colour=OUTLINE_RGB)
+        self.channel_panel = PixelPanel(_LIVE_BOXES[2])
+        self.class_panel = PixelPanel(_LIVE_BOXES[3])
         self.panels = (self.image_panel, self.grid_panel, self.channel_panel, self.class_panel)
         for panel in self.panels:
             figure.add_artist(panel)
         self._titles = {
             panel: figure.text(
-                panel.box[0] + panel.box[2] / 2,
-                panel.box[1] + panel.box[3] + 0.01,
+                box[0] + box[2] / 2,
+                box[1] + box[3] + 0.01,
                 "",
                 ha="center",
                 va="bottom",
                 fontsize=9 if panel is self.class_panel else 10,
                 visible=False,
             )
-            for panel in self.panels
+            for panel, box in zip(self.panels, _TITLED_BOXES, strict=True)
         }
         self.class_names = list(class_names)
-        self._chart = ClassChart(self.class_names, _pixel_size(self.class_panel.box, figure))
+        self._chart = ClassChart(self.class_names, _pixel_size(_LIVE_BOXES[3], figure))
         self._chart_key: tuple[object, object] | None = None
 
     def show(self, view: ExplorerView) -> None:
@@ -123,14 +138,16 @@ class ExplorerFigure:
 
     @contextmanager
     def titled(self) -> Iterator[None]:
-        """Show the panel titles while the block runs (for saving), then hide them again."""
-        for panel, title in self._titles.items():
+        """Make room for panel titles and show them while the block runs (for saving)."""
+        for (panel, title), box in zip(self._titles.items(), _TITLED_BOXES, strict=True):
             title.set_visible(panel.get_visible())
+            panel.box = box
         try:
             yield
         finally:
-            for title in self._titles.values():
+            for (panel, title), box in zip(self._titles.items(), _LIVE_BOXES, strict=True):
                 title.set_visible(False)
+                panel.box = box
 
 
 class ClassChart:

@@ -155,4 +155,5 @@ def coloured_grid(
     """Tile ``uint8`` channel maps ``(H, W, C)`` and colour them (RGBA); gaps come out white."""
     words = _rgba_words(cmap)
     tiled, layout = channel_grid(words[pixels], images_per_row, gap, fill=int(words[256]))
+    tiled = np.ascontiguousarray(tiled)
     return tiled.view(np.uint8).reshape(*tiled.shape, 4), layout

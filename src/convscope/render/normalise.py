@@ -54,7 +54,7 @@ def normalise_channels(
         mean = flat.sum(axis=0, dtype=np.float64) / count
         mean_square = np.einsum("ij,ij->j", flat, flat, dtype=np.float64) / count
         std = np.sqrt(np.maximum(mean_square - mean * mean, 0.0))
-        gain = _STD_SPREAD / np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, np.inf)  # noqa: PLR2004
+        gain = _STD_SPREAD / np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, np.inf)
         offset = _MID_GREY - mean * gain
     elif mode in ("minmax", "layer", "fixed"):
         if mode == "minmax":

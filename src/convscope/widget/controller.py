@@ -22,7 +22,7 @@ from convscope.render.mosaic import (
 )
 from convscope.render.normalise import NORM_MODES, normalise_channels
 
-_GRID_ASPECT = 1.16  # width / height of the grid panel, so cells fill it
+_GRID_ASPECT = 1.04  # width / height of the grid panel, so cells fill it
 _PREFETCH = 32  # samples computed together when scrubbing reaches an uncached one
 
 
@@ -191,7 +191,7 @@ class ExplorerController:
         if (layer, sample) in self.engine.cache:
             return
         window = (sample + np.arange(_PREFETCH)) % len(self.images)
-        self.engine.prefetch(layer, self.images[window], [int(i) for i in window])
+        self.engine.prefetch(layer, self.images, window.tolist())
 
     def channel_ranges(
         self, layer: str, on_progress: Callable[[int, int], None] | None = None

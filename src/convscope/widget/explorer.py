@@ -9,13 +9,13 @@ from typing import Any
 
 import anywidget
 import ipywidgets
-import keras
 import numpy as np
 import traitlets
 
 from convscope.data.mnist import load_mnist
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.cache import DEFAULT_CACHE_BYTES
+from convscope.engine.loading import load_model
 from convscope.engine.mnist_cnn import CLASS_NAMES, mnist_cnn
 from convscope.render.explorer_figure import ExplorerFigure
 from convscope.render.normalise import NORM_MODES
@@ -101,7 +101,7 @@ class Explorer(anywidget.AnyWidget):
 
     def __init__(
         self,
-        model: keras.Model | str | os.PathLike[str] | None = None,
+        model: Any = None,
         images: Any = None,
         labels: Any = None,
         class_names: list[str] | None = None,
@@ -111,8 +111,19 @@ class Explorer(anywidget.AnyWidget):
         cache_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
         super().__init__()
-        model, images, labels, class_names = _defaults(model, images, labels, class_names)
+        if model is None:
+            model, class_names = mnist_cnn(), class_names or list(CLASS_NAMES)
+        elif isinstance(model, (str, os.PathLike)):
+            model = load_model(model)
         engine = ActivationEngine(model, cache_bytes=cache_bytes)
+        if images is None:
+            if labels is not None:
+                raise ValueError("labels were given without images; pass images=... too.")
+            images, labels = load_mnist("test")
+        if class_names is None:
+            outputs = engine.output_shape
+            count = int(outputs[0]) if len(outputs) == 1 and outputs[0] else 0
+            class_names = [str(index) for index in range(count)]
         self.figure_mode = choose_mode(figure)
         self._controller = ExplorerController(
             engine, images, labels, class_names, make_figure(self.figure_mode), layer=layer
@@ -343,25 +354,3 @@ class Explorer(anywidget.AnyWidget):
 
     def _show_progress(self, done: int, total: int) -> None:
         self.status = f"data-set colour scale: {done:,}/{total:,} images"
-
-
-def _defaults(
-    model: Any, images: Any, labels: Any, class_names: list[str] | None
-) -> tuple[keras.Model, Any, Any, list[str]]:
-    """Fill in the bundled MNIST CNN and test digits where the caller gave nothing."""
-    from convscope.engine.loading import load_model  # noqa: PLC0415
-
-    if model is None:
-        model = mnist_cnn()
-        class_names = class_names or list(CLASS_NAMES)
-    elif not isinstance(model, keras.Model):
-        model = load_model(model)
-    if images is None:
-        if labels is not None:
-            raise ValueError("labels were given without images; pass images=... too.")
-        images, labels = load_mnist("test")
-    if class_names is None:
-        outputs = model.outputs[0].shape
-        count = int(outputs[-1]) if len(outputs) == 2 and outputs[-1] else 0  # noqa: PLR2004
-        class_names = [str(index) for index in range(count)]
-    return model, images, labels, list(class_names)

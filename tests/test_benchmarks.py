@@ -1,0 +1,38 @@
+"""The benchmark script still runs end to end (smoke mode); it is not a timed test."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_benchmark_smoke_run_reports_every_section(tmp_path: Path, mnist_dir: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env={**os.environ, "CONVSCOPE_MNIST_DIR": str(mnist_dir)},
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "target" in result.stdout  # the ratio table was printed
+    results = json.loads(out.read_text())
+    scrub = results["mnist"]["scrub_conv1"]
+    for name in ("convscope", "floor", "tutorial", "convscope_png"):
+        assert scrub[name]["median_ms"] > 0
+    assert results["mnist"]["accuracy"] > 0.97
+    assert results["large"]["scrub_block1_conv1"]["floor"]["median_ms"] > 0
+    assert results["memory"]["rss_growth_mb"] < results["memory"]["limit_mb"]
+    # the tutorial's predict-per-move is slower than one compiled pass, whatever the noise
+    assert scrub["tutorial"]["median_ms"] > scrub["floor"]["median_ms"]
