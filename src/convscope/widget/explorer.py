@@ -329,7 +329,9 @@ class Explorer(anywidget.AnyWidget):
             if self.figure_mode == "png":
                 self.figure_png = png_bytes(self.figure)
         if self.figure_mode == "ipympl":
-            self.figure.canvas.draw_idle()
+            # draw(), not draw_idle(): draw_idle asks the page to ask back for a frame, a
+            # second round trip; draw() renders and pushes the changed pixels at once.
+            self.figure.canvas.draw()
 
     def _publish_page(self, page: int) -> None:
         page = int(np.clip(page, 0, self._picker.page_count(self._filtered) - 1))
