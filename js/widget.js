@@ -339,6 +339,7 @@ function render({ model, el }) {
     ["change:sample_text change:sample_index", showSample],
     ["change:thumbs change:thumb_meta change:page change:page_count change:filtered_count", showThumbs],
     ["change:error change:status", showMessages],
+    ["change:ack", () => (root.dataset.ack = String(model.get("ack")))], // for tests and timing
     ["change:cmap change:norm change:filter_true change:filter_predicted change:misclassified_only", showValues],
     ["change:class_names change:has_labels change:has_predictions", showOptions],
   ];

@@ -626,33 +626,40 @@ def drag_slider(page: Page, slider: Locator, value: int, steps: int = 8) -> int:
 
 def measure_slider_latency(
     slider: Locator, canvas: Locator, value: int, timeout_ms: float = 30_000
-) -> float | None:
-    """Milliseconds from a slider's ``input`` event to the first repaint of ``canvas``.
+) -> dict[str, float | None]:
+    """Milliseconds from a slider's ``input`` event to the kernel's answer and to new pixels.
 
-    The input is dispatched in the page, which then checks the canvas pixels on every animation
-    frame; the time is taken in the frame where they first differ, so it includes the round trip
-    to the kernel, the figure's render and ipympl's image transfer and blit. For a benchmark:
-    alternate between two values, and let the figure settle between measurements.
+    The input is dispatched in the page, which then checks on every animation frame whether
+    the Explorer's ``data-ack`` attribute moved (the kernel applied the change and sent its
+    state) and whether the canvas pixels changed (the new frame was painted). The paint time
+    includes the round trip to the kernel, the figure's render, ipympl's image transfer and
+    the blit. For a benchmark: alternate between values and let the figure settle in between.
 
     Returns
     -------
-    float or None
-        The latency, or ``None`` when nothing was painted within ``timeout_ms``.
+    dict
+        ``ack_ms`` and ``paint_ms``; ``None`` for what did not happen within ``timeout_ms``.
 
     """
     return slider.evaluate(
         """async (slider, [canvas, value, timeoutMs]) => {
           const { fingerprint } = window.__convscope;
+          const root = slider.closest(".convscope");
           const before = fingerprint(canvas);
+          const ackBefore = root.dataset.ack;
           const start = performance.now();
+          let ack = null;
           slider.value = String(value);
           slider.dispatchEvent(new Event("input", { bubbles: true }));
           slider.dispatchEvent(new Event("change", { bubbles: true }));
           while (performance.now() - start < timeoutMs) {
             await new Promise((resolve) => requestAnimationFrame(resolve));
-            if (fingerprint(canvas) !== before) return performance.now() - start;
+            if (ack === null && root.dataset.ack !== ackBefore) ack = performance.now() - start;
+            if (fingerprint(canvas) !== before) {
+              return { ack_ms: ack, paint_ms: performance.now() - start };
+            }
           }
-          return null;
+          return { ack_ms: ack, paint_ms: null };
         }""",
         [canvas.element_handle(), value, timeout_ms],
     )

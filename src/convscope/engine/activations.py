@@ -181,7 +181,7 @@ class ActivationEngine:
         images: np.ndarray,
         indices: list[int],
         *,
-        max_bytes: int = 8 * 2**20,
+        max_bytes: int = 32 * 2**20,
     ) -> int:
         """Compute ``layer`` in one batch for the listed images that are not cached yet.
 
@@ -214,7 +214,7 @@ class ActivationEngine:
             return 0
         outputs = np.asarray(self._extractor((layer,))(self.prepare(images[wanted]))[0])
         for index, output in zip(wanted, outputs, strict=True):
-            self.cache.put((layer, index), output.copy())
+            self.cache.put((layer, index), output)
         return len(wanted)
 
     def predict(

@@ -176,25 +176,22 @@ class ClassChart:
             self.background[self.bar_rows + 1 :] = _text_strip(
                 class_names, (height - self.bar_rows - 1, width)
             )
-        # Which bar each pixel column belongs to, or -1 in the gaps between bars.
-        slot = np.arange(width) * self.count / width
-        self.owner = np.where(np.abs(slot % 1 - 0.5) < 0.4, slot.astype(int), -1)  # noqa: PLR2004
+        # Pixel columns of each bar: the middle 80 % of its slot.
+        edges = np.linspace(0, width, self.count + 1)
+        margin = 0.1 * (edges[1] - edges[0])
+        self.columns = np.stack([edges[:-1] + margin, edges[1:] - margin], axis=1).round()
+        self.columns = self.columns.astype(int)
 
     def draw(self, probabilities: np.ndarray, label: int | None) -> np.ndarray:
         """Return the chart: the predicted class blue, a true class the model missed green."""
         chart = self.background.copy()
-        colours = np.tile(np.asarray(_BAR_RGB, np.uint8), (self.count, 1))
         predicted = int(np.argmax(probabilities))
-        colours[predicted] = _PREDICTED_RGB
-        if label is not None and label != predicted and 0 <= label < self.count:
-            colours[label] = _TRUE_RGB
-        owned = self.owner >= 0
-        bar_index = self.owner.clip(0)
         heights = np.round(np.clip(probabilities, 0, 1) * (self.bar_rows - 1)).astype(int)
-        rows = np.arange(self.bar_rows)[:, np.newaxis]
-        filled = owned & (rows >= self.bar_rows - heights[bar_index])
-        bars = chart[: self.bar_rows]
-        bars[filled] = np.broadcast_to(colours[bar_index], bars.shape)[filled]
+        for index, ((left, right), height) in enumerate(zip(self.columns, heights, strict=False)):
+            colour = _PREDICTED_RGB if index == predicted else _BAR_RGB
+            if index == label and label != predicted:
+                colour = _TRUE_RGB
+            chart[self.bar_rows - height : self.bar_rows, left:right] = colour  # one bar per class
         return chart
 
 

@@ -73,7 +73,13 @@ def mosaic_layout(
 
 
 def channel_grid(
-    pixels: np.ndarray, images_per_row: int = 16, gap: int = 1, fill: int = 0
+    pixels: np.ndarray,
+    images_per_row: int = 16,
+    gap: int = 1,
+    fill: int = 0,
+    lookup: np.ndarray | None = None,
+    *,
+    channels_first: bool = False,
 ) -> tuple[np.ndarray, MosaicLayout]:
     """Tile channel maps ``(H, W, C)`` into one 2-D image, row by row; the last row is padded.
 
@@ -87,21 +93,25 @@ def channel_grid(
         Pixels between cells.
     fill : int
         Value of the gaps and of the empty cells at the end of the last row.
+    lookup : np.ndarray, optional
+        A table to pass every value through on the way (a colour table), in the same copy.
+    channels_first : bool
+        ``pixels`` is ``(C, H, W)``, which tiles without a transposing read.
 
     Returns
     -------
     mosaic : np.ndarray
-        2-D array of ``layout.shape``.
+        2-D array of ``layout.shape`` (a view into a slightly larger buffer).
     layout : MosaicLayout
         Where each channel landed.
 
     """
-    height, width, channels = pixels.shape
+    by_channel = pixels if channels_first else np.moveaxis(pixels, -1, 0)
+    channels, height, width = by_channel.shape
     layout = mosaic_layout(channels, (height, width), images_per_row, gap)
-    cells = np.full(
-        (layout.rows * layout.columns, height + gap, width + gap), fill, dtype=pixels.dtype
-    )
-    cells[:channels, :height, :width] = np.moveaxis(pixels, -1, 0)
+    dtype = pixels.dtype if lookup is None else lookup.dtype
+    cells = np.full((layout.rows * layout.columns, height + gap, width + gap), fill, dtype=dtype)
+    cells[:channels, :height, :width] = by_channel if lookup is None else lookup[by_channel]
     tiled = cells.reshape(layout.rows, layout.columns, height + gap, width + gap)
     tiled = tiled.transpose(0, 2, 1, 3).reshape(
         layout.rows * (height + gap), layout.columns * (width + gap)
@@ -145,15 +155,30 @@ def _rgba_words(cmap: str) -> np.ndarray:
 
 def colourise(indices: np.ndarray, cmap: str) -> np.ndarray:
     """Map ``uint8`` values (or 256 for gaps) through ``cmap`` to RGBA: ``(..., 4)`` uint8."""
-    words = _rgba_words(cmap)[indices]
-    return words.view(np.uint8).reshape(*indices.shape, 4)
+    return _as_rgba(_rgba_words(cmap)[indices])
+
+
+def _as_rgba(words: np.ndarray) -> np.ndarray:
+    """View ``uint32`` RGBA words as ``(..., 4)`` bytes, without copying."""
+    return words.view(np.uint8).reshape(*words.shape, 4)
 
 
 def coloured_grid(
-    pixels: np.ndarray, cmap: str, images_per_row: int = 16, gap: int = 1
+    pixels: np.ndarray,
+    cmap: str,
+    images_per_row: int = 16,
+    gap: int = 1,
+    *,
+    channels_first: bool = False,
 ) -> tuple[np.ndarray, MosaicLayout]:
     """Tile ``uint8`` channel maps ``(H, W, C)`` and colour them (RGBA); gaps come out white."""
     words = _rgba_words(cmap)
-    tiled, layout = channel_grid(words[pixels], images_per_row, gap, fill=int(words[256]))
-    tiled = np.ascontiguousarray(tiled)
-    return tiled.view(np.uint8).reshape(*tiled.shape, 4), layout
+    tiled, layout = channel_grid(
+        pixels,
+        images_per_row,
+        gap,
+        fill=int(words[256]),
+        lookup=words,
+        channels_first=channels_first,
+    )
+    return _as_rgba(tiled), layout

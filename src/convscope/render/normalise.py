@@ -16,6 +16,8 @@ def normalise_channels(
     maps: np.ndarray,
     mode: NormMode = "standard",
     value_range: tuple[np.ndarray | float, np.ndarray | float] | None = None,
+    *,
+    channels_first: bool = False,
 ) -> np.ndarray:
     """Scale each channel of an activation to ``uint8`` pixel values.
 
@@ -33,11 +35,15 @@ def normalise_channels(
           from ``ActivationEngine.channel_ranges``), so colours hold while scrubbing.
     value_range : (low, high), optional
         Scalars or per-channel arrays; required for ``"fixed"``.
+    channels_first : bool
+        Return ``(C, H, W)`` instead of ``(H, W, C)``: the layout a mosaic is tiled from,
+        transposed in the same pass that converts to ``uint8``.
 
     Returns
     -------
     np.ndarray
-        ``uint8`` array of the same shape as ``maps``. Never NaN.
+        ``uint8`` array of the same shape as ``maps`` (channels moved first if asked).
+        Never NaN.
 
     Raises
     ------
@@ -49,12 +55,12 @@ def normalise_channels(
     # Rows are pixels, columns channels; a plain vector is one channel.
     flat = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values.reshape(-1, 1)
     if mode == "standard":
-        # Sums in float64 (exact enough), then one fused scale-and-shift pass over the data.
-        count = flat.shape[0]
-        mean = flat.sum(axis=0, dtype=np.float64) / count
-        mean_square = np.einsum("ij,ij->j", flat, flat, dtype=np.float64) / count
+        # float32 sums are exact enough to pick display colours and twice as fast as float64.
+        mean = flat.mean(axis=0, dtype=np.float32)
+        mean_square = np.einsum("ij,ij->j", flat, flat) / np.float32(flat.shape[0])
         std = np.sqrt(np.maximum(mean_square - mean * mean, 0.0))
-        gain = _STD_SPREAD / np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, np.inf)
+        flat_channel = std <= 1e-6 * np.maximum(1.0, np.abs(mean))
+        gain = _STD_SPREAD / np.where(flat_channel, np.inf, std)
         offset = _MID_GREY - mean * gain
     elif mode in ("minmax", "layer", "fixed"):
         if mode == "minmax":
@@ -73,6 +79,9 @@ def normalise_channels(
         offset = -np.asarray(low, np.float64) * gain
     else:
         raise ValueError(f"Unknown normalisation mode {mode!r}; choose one of {NORM_MODES}.")
-    scaled = flat * gain.astype(np.float32)
+    scaled = np.multiply(flat, np.asarray(gain, np.float32), dtype=np.float32)
     scaled += np.asarray(offset, np.float32)
-    return np.clip(scaled, 0.0, 255.0, out=scaled).astype(np.uint8).reshape(values.shape)
+    np.clip(scaled, 0.0, 255.0, out=scaled)
+    if channels_first and values.ndim > 1:
+        return scaled.T.astype(np.uint8).reshape(values.shape[-1], *values.shape[:-1])
+    return scaled.astype(np.uint8).reshape(values.shape)

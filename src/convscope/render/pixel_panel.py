@@ -53,7 +53,8 @@ class PixelPanel(Artist):
         if pixels is self._source:  # unchanged: keep the scaled copy
             return
         self._source = pixels
-        if pixels.ndim == 3 and pixels.shape[2] == 4 and pixels.flags.c_contiguous:  # noqa: PLR2004
+        packed = pixels.ndim == 3 and pixels.shape[2] == 4 and pixels.strides[1:] == (4, 1)  # noqa: PLR2004
+        if packed:  # RGBA with whole pixels adjacent: view each pixel as one word, no copy
             rgba = pixels
         else:
             rgba = np.empty((*pixels.shape[:2], 4), np.uint8)

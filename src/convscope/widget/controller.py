@@ -142,7 +142,7 @@ class ExplorerController:
             image=self._display_image(state.sample),
             grid=grid,
             outline=layout.cell_box(state.channel),
-            channel=colourise(pixels[..., state.channel], state.cmap),
+            channel=colourise(pixels[state.channel], state.cmap),
             probabilities=None if self.probabilities is None else self.probabilities[state.sample],
             label=label,
             image_title=f"sample {state.sample}{label_text}",
@@ -179,9 +179,11 @@ class ExplorerController:
         # A unit of a dense layer is one number: per-unit scaling would make every unit
         # mid-grey, so vectors share one scale across the layer.
         norm = "layer" if not info.spatial and state.norm in ("standard", "minmax") else state.norm
-        pixels = normalise_channels(maps, norm, value_range)  # type: ignore[arg-type]
+        # Channels first: the mosaic tiles whole channels, and one channel is one slice.
+        pixels = normalise_channels(maps, norm, value_range, channels_first=True)  # type: ignore[arg-type]
         columns = grid_columns(maps.shape[-1])
-        grid, layout = coloured_grid(pixels, state.cmap, columns, gap=max(1, maps.shape[0] // 14))
+        gap = max(1, maps.shape[0] // 14)
+        grid, layout = coloured_grid(pixels, state.cmap, columns, gap, channels_first=True)
         result = (maps, pixels, grid, layout)
         self._last_layer_view = (key, result)
         return result
