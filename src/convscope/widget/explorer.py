@@ -268,26 +268,29 @@ class Explorer(anywidget.AnyWidget):
         pending, self._pending = self._pending, {}
         if not pending:
             return
-        try:
-            if "filter" in pending:
-                self._apply_filter(pending["filter"])
-            changes = {key: pending[key] for key in _VIEW_FIELDS if key in pending}
-            if "step" in pending:
-                changes["sample"] = self._stepped(
-                    changes.get("sample", self.sample), pending["step"]
-                )
-            if changes:
-                self.update(**changes)
-            if "page" in pending:
-                self._publish_page(pending["page"])
-            elif "sample" in changes or "filter" in pending:
-                self._publish_page(self._page_of_sample())
-        except Exception as error:  # noqa: BLE001 - the widget shows every failure and lives on
-            self.error = f"{type(error).__name__}: {error}"
-            self.status = ""
-            self._publish()
-        finally:
-            self.ack = pending.get("seq", self.ack)
+        # One state message for the whole request, ack included, sent after the new frame:
+        # fewer round trips for a remote kernel.
+        with self.hold_sync():
+            try:
+                if "filter" in pending:
+                    self._apply_filter(pending["filter"])
+                changes = {key: pending[key] for key in _VIEW_FIELDS if key in pending}
+                if "step" in pending:
+                    changes["sample"] = self._stepped(
+                        changes.get("sample", self.sample), pending["step"]
+                    )
+                if changes:
+                    self.update(**changes)
+                if "page" in pending:
+                    self._publish_page(pending["page"])
+                elif "filter" in pending or self._page_of_sample() != self.page:
+                    self._publish_page(self._page_of_sample())
+            except Exception as error:  # noqa: BLE001 - the widget shows every failure, lives on
+                self.error = f"{type(error).__name__}: {error}"
+                self.status = ""
+                self._publish()
+            finally:
+                self.ack = pending.get("seq", self.ack)
 
     def _apply_filter(self, content: dict[str, Any]) -> None:
         true = int(content.get("true", -1))
@@ -356,3 +359,4 @@ class Explorer(anywidget.AnyWidget):
 
     def _show_progress(self, done: int, total: int) -> None:
         self.status = f"data-set colour scale: {done:,}/{total:,} images"
+        self.send_state("status")  # now, even while a request's state is held back
