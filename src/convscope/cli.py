@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -75,5 +76,7 @@ def _demo(folder: Path, *, no_browser: bool, port: int | None) -> int:
         command.append("--no-browser")
     if port is not None:
         command.append(f"--port={port}")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and Colab-like machines
+        command.append("--allow-root")
     print(f"copied the notebooks to {folder.resolve()}; starting JupyterLab")  # noqa: T201
     return subprocess.call(command)  # noqa: S603 - our own interpreter and arguments
