@@ -98,6 +98,10 @@ def test_bad_values_from_python_raise_and_change_nothing(explorer: convscope.Exp
         explorer.sample = 10_000
     with pytest.raises(ValueError, match="Unknown colormap"):
         explorer.update(cmap="nope")
+    with pytest.raises(TypeError, match="integer"):
+        explorer.sample = 1.5
+    with pytest.raises(TypeError, match="string"):
+        explorer.layer = 3
     with pytest.raises(UnknownLayerError):  # atomic: the good channel is not applied either
         explorer.update(channel=1, layer="nope")
     assert (explorer.layer, explorer.channel, explorer.sample) == ("conv2", 3, 5)

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from convscope.engine.activations import ActivationEngine
-from convscope.engine.errors import IndexOutOfRangeError
+from convscope.engine.errors import check_index
 from convscope.render.figures import Layout, channel_figure, feature_maps_figure
 from convscope.render.normalise import NormMode
 
@@ -190,7 +190,7 @@ def plot_channel(
     """
     engine = engine_for(model)
     info = engine.layer(layer)
-    _check_index("channel", channel, info.channels)
+    check_index("channel", channel, info.channels)
     image = _pick(engine.prepare(x), sample)
     activation = engine.compute(layer, image)[0]
     channel_map = activation[..., channel] if info.spatial else np.ravel(activation)[[channel]]
@@ -200,12 +200,5 @@ def plot_channel(
 
 
 def _pick(batch: np.ndarray, sample: int) -> np.ndarray:
-    _check_index("sample", sample, len(batch))
+    check_index("sample", sample, len(batch))
     return batch[sample : sample + 1]
-
-
-def _check_index(what: str, index: int, size: int) -> None:
-    if not isinstance(index, (int, np.integer)) or isinstance(index, bool) or not 0 <= index < size:
-        raise IndexOutOfRangeError(
-            f"{what} {index!r} is out of range: this has {size} {what}s, so use 0..{size - 1}."
-        )

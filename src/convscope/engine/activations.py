@@ -51,6 +51,7 @@ class ActivationEngine:
     def __init__(self, model: keras.Model, *, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.model = check_model(model)
         self.layers: tuple[LayerInfo, ...] = list_layers(model)
+        self._by_name = {info.name: info for info in self.layers}
         self.input_shape: tuple[int | None, ...] = tuple(model.inputs[0].shape[1:])
         self.cache = ActivationCache(cache_bytes)
         self._compiled: dict[tuple[str, ...], Callable[[np.ndarray], list[tf.Tensor]]] = {}
@@ -73,7 +74,10 @@ class ActivationEngine:
 
     def layer(self, name: str) -> LayerInfo:
         """Return the :class:`LayerInfo` for ``name``; raises ``UnknownLayerError`` if absent."""
-        return find_layer(self.layers, name)
+        if not isinstance(name, str):
+            raise TypeError(f"A layer is named by a string such as 'conv1', got {name!r}.")
+        info = self._by_name.get(name)
+        return info if info is not None else find_layer(self.layers, name)
 
     def prepare(self, images: object) -> np.ndarray:
         """Validate ``images`` and return them as the float32 batch the model takes."""

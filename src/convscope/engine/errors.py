@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 
 class ConvscopeError(ValueError):
     """Base class: something the caller passed cannot be inspected as it is."""
@@ -25,3 +27,23 @@ class ImageInputError(ConvscopeError):
 
 class IndexOutOfRangeError(ConvscopeError, IndexError):
     """A channel or sample index outside the valid range."""
+
+
+def check_index(what: str, value: object, size: int) -> int:
+    """Return ``value`` as an ``int`` if it indexes one of ``size`` things, else raise.
+
+    Raises
+    ------
+    TypeError
+        When ``value`` is not an integer (``True`` and ``2.0`` are refused).
+    IndexOutOfRangeError
+        When ``value`` is outside ``0 .. size - 1``; the message names the valid range.
+
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} must be an integer, got {value!r}.")
+    if not 0 <= int(value) < size:
+        raise IndexOutOfRangeError(
+            f"{what} {value} is out of range: there are {size} {what}s, so use 0..{size - 1}."
+        )
+    return int(value)

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from convscope.engine.activations import ActivationEngine
-from convscope.engine.errors import IndexOutOfRangeError
+from convscope.engine.errors import check_index
 from convscope.engine.layers import LayerInfo
 from convscope.render.explorer_figure import ExplorerFigure, ExplorerView
 from convscope.render.mosaic import (
@@ -103,9 +103,11 @@ class ExplorerController:
             state = replace(state, layer=info.name, channel=min(state.channel, info.channels - 1))
         if changes.get("channel") is not None:
             channels = self.engine.layer(state.layer).channels
-            state = replace(state, channel=_index("channel", changes["channel"], channels))
+            state = replace(state, channel=check_index("channel", changes["channel"], channels))
         if changes.get("sample") is not None:
-            state = replace(state, sample=_index("sample", changes["sample"], len(self.images)))
+            state = replace(
+                state, sample=check_index("sample", changes["sample"], len(self.images))
+            )
         if changes.get("cmap") is not None:
             colour_table(str(changes["cmap"]))  # raises for unknown names
             state = replace(state, cmap=str(changes["cmap"]))
@@ -136,7 +138,7 @@ class ExplorerController:
         maps, pixels, grid, layout = self._layer_view(state, on_progress)
         values = maps[..., state.channel]
         label = None if self.labels is None else int(self.labels[state.sample])
-        label_text = "" if label is None else f"  ·  label {self._class_name(label)}"
+        label_text = "" if label is None else f"  ·  label {self.class_name(label)}"
         unit = "channel" if info.spatial else "unit"
         return ExplorerView(
             image=self._display_image(state.sample),
@@ -207,7 +209,8 @@ class ExplorerController:
             self._ranges[layer] = ranges
         return ranges
 
-    def _class_name(self, index: int) -> str:
+    def class_name(self, index: int) -> str:
+        """Return the name of class ``index``, or the index itself when there is no name."""
         return self.class_names[index] if 0 <= index < len(self.class_names) else str(index)
 
 
@@ -244,13 +247,3 @@ def display_pixels(images: np.ndarray) -> np.ndarray:
         return pixels.astype(np.uint8)
     span = high - low if high > low else 1.0
     return ((pixels - low) / span * 255).astype(np.uint8)
-
-
-def _index(what: str, value: object, size: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{what} must be an integer, got {value!r}.")
-    if not 0 <= int(value) < size:
-        raise IndexOutOfRangeError(
-            f"{what} {value} is out of range: there are {size} {what}s, so use 0..{size - 1}."
-        )
-    return int(value)

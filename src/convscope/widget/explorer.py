@@ -350,11 +350,11 @@ class Explorer(anywidget.AnyWidget):
         controller = self._controller
         parts = [f"sample {sample}"]
         if controller.labels is not None:
-            parts.append(f"label {controller._class_name(int(controller.labels[sample]))}")  # noqa: SLF001
+            parts.append(f"label {controller.class_name(int(controller.labels[sample]))}")
         if controller.probabilities is not None:
             probabilities = controller.probabilities[sample]
             best = int(probabilities.argmax())
-            parts.append(f"predicted {controller._class_name(best)} ({probabilities[best]:.1%})")  # noqa: SLF001
+            parts.append(f"predicted {controller.class_name(best)} ({probabilities[best]:.1%})")
         return "  ·  ".join(parts)
 
     def _show_progress(self, done: int, total: int) -> None:
