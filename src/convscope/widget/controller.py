@@ -99,7 +99,7 @@ class ExplorerController:
         """
         state = self.state
         if "layer" in changes and changes["layer"] is not None:
-            info = self.engine.layer(str(changes["layer"]))
+            info = self.engine.layer(changes["layer"])  # type: ignore[arg-type]
             state = replace(state, layer=info.name, channel=min(state.channel, info.channels - 1))
         if changes.get("channel") is not None:
             channels = self.engine.layer(state.layer).channels
