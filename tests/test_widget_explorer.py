@@ -260,3 +260,8 @@ def test_mismatched_labels_are_refused(model: keras.Model, mnist_test) -> None:
     images, labels = mnist_test
     with pytest.raises(ValueError, match="100 images but 99 labels"):
         convscope.Explorer(model, images[:100], labels[:99], figure="png")
+
+
+@pytest.mark.parametrize(("channels", "columns"), [(16, 4), (24, 5), (48, 7), (64, 8), (1, 1)])
+def test_grid_shape_gives_the_largest_cells(channels: int, columns: int) -> None:
+    assert grid_columns(channels) == columns

@@ -12,6 +12,8 @@ Box = tuple[float, float, float, float]
 class PixelPanel(Artist):
     """Draw an ``(h, w, 3)`` uint8 array into a box of the figure, nearest-neighbour, centred.
 
+    Enlargement is by a whole factor, so every cell of a mosaic comes out the same size.
+
     matplotlib's image pipeline converts, resamples and composites on every draw, which
     costs several milliseconds per panel. This artist scales its pixels once per size with
     numpy index arrays, caches the result, and hands it to ``renderer.draw_image``: a redraw
@@ -99,6 +101,8 @@ class PixelPanel(Artist):
         avail_w, avail_h = box_width * figure_width, box_height * figure_height
         source_h, source_w = self._pixels.shape[:2]
         scale = min(avail_w / source_w, avail_h / source_h)
+        if scale >= 1:  # enlarge by a whole factor: every source pixel the same size, crisp
+            scale = float(int(scale))
         width, height = max(1, round(source_w * scale)), max(1, round(source_h * scale))
         left = round(x0 * figure_width + (avail_w - width) / 2)
         bottom = round(y0 * figure_height + (avail_h - height) / 2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -223,9 +222,17 @@ def default_layer(layers: tuple[LayerInfo, ...]) -> str:
     return spatial[0] if spatial else layers[0].name
 
 
-def grid_columns(channels: int) -> int:
-    """Columns that make square cells fill the grid panel best."""
-    return max(1, min(channels, math.ceil(math.sqrt(channels * _GRID_ASPECT))))
+def grid_columns(channels: int, aspect: float = _GRID_ASPECT) -> int:
+    """Columns that give the largest square cells in a panel of ``aspect`` (width / height).
+
+    Ties go to the layout with fewer empty cells: 16 channels make a 4×4 grid, not 5×4.
+    """
+    candidates = np.arange(1, channels + 1)
+    rows = -(-channels // candidates)
+    cell = np.minimum(aspect / candidates, 1.0 / rows)
+    empty = candidates * rows - channels
+    best = np.lexsort((empty, -np.round(cell, 9)))[0]
+    return int(candidates[best])
 
 
 def class_probabilities(outputs: np.ndarray) -> np.ndarray | None:
