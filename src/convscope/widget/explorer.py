@@ -110,7 +110,8 @@ class Explorer(anywidget.AnyWidget):
         figure: FigureMode = "auto",
         cache_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
-        super().__init__()
+        # Everything that can fail runs before the widget exists: a bad argument raises
+        # without leaving a half-made widget open in the kernel.
         if model is None:
             model, class_names = mnist_cnn(), class_names or list(CLASS_NAMES)
         elif isinstance(model, (str, os.PathLike)):
@@ -124,11 +125,13 @@ class Explorer(anywidget.AnyWidget):
             outputs = engine.output_shape
             count = int(outputs[0]) if len(outputs) == 1 and outputs[0] else 0
             class_names = [str(index) for index in range(count)]
-        self.figure_mode = choose_mode(figure)
-        self._controller = ExplorerController(
-            engine, images, labels, class_names, make_figure(self.figure_mode), layer=layer
+        mode = choose_mode(figure)
+        controller = ExplorerController(
+            engine, images, labels, class_names, make_figure(mode), layer=layer
         )
-        controller = self._controller
+        super().__init__()
+        self.figure_mode = mode
+        self._controller = controller
         self._picker = SamplePicker(
             controller.display_images, controller.labels, controller.predictions
         )
