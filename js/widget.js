@@ -33,7 +33,9 @@ function makeRequester(model) {
 
   function pump() {
     if (inflight || Object.keys(queued).length === 0) return;
-    seq += 1;
+    // Time-based, so that two views of one widget (the same widget shown in two cells) never
+    // wait on each other: the kernel acknowledges the largest number it has handled.
+    seq = Math.max(seq + 1, Date.now());
     inflight = seq;
     const batch = queued;
     queued = {};
