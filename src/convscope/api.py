@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable
+from typing import Any
 
-import keras
 import numpy as np
 from matplotlib.figure import Figure
 
-from convscope.engine.activations import ActivationEngine
+from convscope.engine.activations import engine_for
 from convscope.engine.errors import check_index
 from convscope.render.figures import Layout, channel_figure, feature_maps_figure
 from convscope.render.normalise import NormMode
-
-# One engine per live model, so repeated calls reuse its compiled extractors.
-_ENGINES: weakref.WeakKeyDictionary[keras.Model, ActivationEngine] = weakref.WeakKeyDictionary()
-
-
-def engine_for(model: keras.Model) -> ActivationEngine:
-    """Return the shared uncached :class:`ActivationEngine` of ``model``, made on first use."""
-    engine = _ENGINES.get(model) if isinstance(model, keras.Model) else None
-    if engine is None:
-        engine = ActivationEngine(model, cache_bytes=0)
-        _ENGINES[model] = engine
-    return engine
 
 
 def _show_in_notebooks(figure: Figure) -> Figure:
@@ -44,7 +31,7 @@ def _show_in_notebooks(figure: Figure) -> Figure:
 
 
 def get_activations(
-    model: keras.Model,
+    model: Any,
     x: object,
     layers: str | Iterable[str] | None = None,
     *,
@@ -90,7 +77,7 @@ def get_activations(
 
 
 def plot_feature_maps(
-    model: keras.Model,
+    model: Any,
     x: object,
     layer: str,
     *,
@@ -155,7 +142,7 @@ def plot_feature_maps(
 
 
 def plot_channel(
-    model: keras.Model,
+    model: Any,
     x: object,
     layer: str,
     channel: int,

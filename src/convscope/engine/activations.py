@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import weakref
 from collections.abc import Callable, Hashable, Iterator
 
 import keras
@@ -304,6 +305,22 @@ class ActivationEngine:
             compiled = tf.function(forward, input_signature=[self._signature])
             self._compiled[layers] = compiled
         return compiled
+
+
+# One uncached engine per live model, so repeated static-API calls reuse compiled extractors.
+_SHARED: weakref.WeakKeyDictionary[keras.Model, ActivationEngine] = weakref.WeakKeyDictionary()
+
+
+def engine_for(model: keras.Model) -> ActivationEngine:
+    """Return the shared uncached :class:`ActivationEngine` of ``model``, made on first use.
+
+    Raises as :class:`ActivationEngine` does for anything that is not an inspectable model.
+    """
+    engine = _SHARED.get(model) if isinstance(model, keras.Model) else None
+    if engine is None:
+        engine = ActivationEngine(model, cache_bytes=0)
+        _SHARED[model] = engine
+    return engine
 
 
 def _forward(
