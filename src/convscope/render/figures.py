@@ -84,12 +84,10 @@ def _unit_strip_figure(  # noqa: PLR0917 - private helper with the public call's
     title: str | None,
     width: float,
 ) -> Figure:
-    pixels = normalise_channels(
-        units, "layer" if norm in ("standard", "minmax") else norm, value_range
-    )
+    pixels = normalise_channels(units[np.newaxis], norm, value_range)  # one row of units
     figure = Figure(figsize=(width, 1.4 if title else 1.0), layout="constrained")
     axes = figure.add_subplot()
-    axes.imshow(colourise(pixels[np.newaxis, :], cmap), aspect="auto", interpolation="nearest")
+    axes.imshow(colourise(pixels, cmap), aspect="auto", interpolation="nearest")
     axes.set_yticks([])
     axes.set_xlabel(f"unit (0..{units.size - 1})")
     if title:

@@ -30,6 +30,8 @@ def normalise_channels(
         - ``"standard"``: ``(x - mean) / std * 64 + 128`` per channel, clipped, as in the
           Keras tutorial. A flat channel is drawn mid-grey.
         - ``"minmax"``: each channel stretched to its own 0..255. A flat channel is drawn 0.
+          When every channel holds a single value (dense units as ``(1, 1, C)``), these two
+          modes fall back to ``"layer"``.
         - ``"layer"``: one range for the whole layer, so channels compare with each other.
         - ``"fixed"``: ``value_range`` given from outside (for example data-set-wide ranges
           from ``ActivationEngine.channel_ranges``), so colours hold while scrubbing.
@@ -54,6 +56,10 @@ def normalise_channels(
     values = np.asarray(maps, dtype=np.float32)
     # Rows are pixels, columns channels; a plain vector is one channel.
     flat = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values.reshape(-1, 1)
+    if flat.shape[0] == 1 and mode in ("standard", "minmax"):
+        # One value per channel (the units of a dense layer as 1×1 maps) has no spread of its
+        # own: scaling each alone would paint every unit alike, so they share one scale.
+        mode = "layer"
     if mode == "standard":
         # float32 sums are exact enough to pick display colours and twice as fast as float64.
         mean = flat.mean(axis=0, dtype=np.float32)

@@ -170,18 +170,14 @@ class ExplorerController:
         key = (state.layer, state.sample, state.cmap, state.norm)
         if self._last_layer_view is not None and self._last_layer_view[0] == key:
             return self._last_layer_view[1]
-        info = self.engine.layer(state.layer)
         if state.layer == self.state.layer and state.sample != self.state.sample:
             self._prefetch(state.layer, state.sample)
         image = self.images[state.sample]
         maps = as_maps(self.engine.activation(state.layer, image, key=state.sample))
         fixed = state.norm == "fixed"
         value_range = self.channel_ranges(state.layer, on_progress) if fixed else None
-        # A unit of a dense layer is one number: per-unit scaling would make every unit
-        # mid-grey, so vectors share one scale across the layer.
-        norm = "layer" if not info.spatial and state.norm in ("standard", "minmax") else state.norm
         # Channels first: the mosaic tiles whole channels, and one channel is one slice.
-        pixels = normalise_channels(maps, norm, value_range, channels_first=True)  # type: ignore[arg-type]
+        pixels = normalise_channels(maps, state.norm, value_range, channels_first=True)  # type: ignore[arg-type]
         columns = grid_columns(maps.shape[-1])
         gap = max(1, maps.shape[0] // 14)
         grid, layout = coloured_grid(pixels, state.cmap, columns, gap, channels_first=True)

@@ -59,9 +59,7 @@ def make_figure(mode: DisplayMode) -> Figure:
 
 def png_bytes(figure: Figure) -> bytes:
     """Draw ``figure`` with Agg and encode it as PNG, favouring speed over file size."""
-    canvas = figure.canvas
-    if not isinstance(canvas, FigureCanvasAgg):
-        canvas = FigureCanvasAgg(figure)
+    canvas = figure.canvas  # Agg, or ipympl's canvas, which is Agg underneath
     canvas.draw()
     buffer = io.BytesIO()
     Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(
