@@ -22,14 +22,36 @@ def test_activations_match_keras_reference(
     np.testing.assert_allclose(engine.activation("conv2", images[3]), expected[3], atol=1e-5)
 
 
-def test_only_the_layer_asked_for_is_compiled(
+def test_first_look_is_eager_and_scrubbing_compiles_only_that_layer(
     model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
 ) -> None:
     images, _ = mnist_test
     engine = ActivationEngine(model)
     assert engine.compiled_layers == []
-    engine.activation("conv3", images[0])
+    first = engine.activation("conv3", images[0], key=0)
+    assert engine.compiled_layers == []  # a first look traces nothing
+    hits = engine.cache.hits
+    visited = engine.activation("conv1", images[0], key=0)  # every row of image 0 came along
+    assert engine.cache.hits == hits + 1
+    assert visited.shape == (28, 28, 24)
+    engine.activation("conv3", images[1], key=1)  # scrubbing: now the layer is worth a trace
     assert engine.compiled_layers == [("conv3",)]
+    reference = keras.Model(model.inputs, model.get_layer("conv3").output)
+    expected = reference.predict(images[:2, ..., None].astype(np.float32), verbose=0)
+    np.testing.assert_allclose(first, expected[0], atol=1e-5)
+    np.testing.assert_allclose(engine.activation("conv3", images[1], key=1), expected[1], atol=1e-5)
+
+
+def test_background_compile_serves_eagerly_until_the_trace_is_ready(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    images, _ = mnist_test
+    engine = ActivationEngine(model, background_compile=True)
+    eager = engine.activation("conv2", images[5], key=5)
+    engine.wait_compiled(timeout=60)
+    assert engine.compiled_layers == [("conv2",)]
+    engine.cache.clear()
+    np.testing.assert_allclose(engine.activation("conv2", images[5], key=5), eager, atol=1e-5)
 
 
 def test_repeated_requests_come_from_the_cache(

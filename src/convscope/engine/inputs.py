@@ -10,7 +10,15 @@ _GREY = 1
 
 
 def as_image_batch(images: object, input_shape: tuple[int | None, ...]) -> np.ndarray:
-    """Return ``images`` as a float32 batch ``(N, H, W, C)`` matching ``input_shape``.
+    """Return ``images`` as a C-contiguous float32 batch ``(N, H, W, C)``; see :func:`check_images`."""
+    return np.ascontiguousarray(check_images(images, input_shape), dtype=np.float32)
+
+
+def check_images(images: object, input_shape: tuple[int | None, ...]) -> np.ndarray:
+    """Return ``images`` as a batch ``(N, H, W, C)`` matching ``input_shape``, in their own dtype.
+
+    Nothing is copied when the array already has both axes, so a large uint8 data set can be
+    converted to float32 one batch at a time.
 
     One image or a batch is accepted; for single-channel models the channel axis may be left
     out (MNIST's ``(N, 28, 28)``). Values are not rescaled: pass what the model was trained on.
@@ -25,7 +33,7 @@ def as_image_batch(images: object, input_shape: tuple[int | None, ...]) -> np.nd
     Returns
     -------
     np.ndarray
-        C-contiguous float32 array ``(N, H, W, C)``.
+        ``(N, H, W, C)``, the dtype given (integers or floats).
 
     Raises
     ------
@@ -42,14 +50,23 @@ def as_image_batch(images: object, input_shape: tuple[int | None, ...]) -> np.nd
             "Convert with np.asarray(images, dtype=np.float32)."
         )
     batch = _with_batch_and_channels(array, input_shape)
-    batch = np.ascontiguousarray(batch, dtype=np.float32)
-    if not np.isfinite(batch).all():
-        bad = int(np.count_nonzero(~np.isfinite(batch)))
+    bad = _count_non_finite(batch)
+    if bad:
         raise ImageInputError(
             f"Images contain {bad} NaN or Inf value(s). Replace them first, e.g. "
             "np.nan_to_num(images), or fix the step that produced them."
         )
     return batch
+
+
+def _count_non_finite(batch: np.ndarray, chunk: int = 256) -> int:
+    """Count NaN and Inf values, a chunk of images at a time so no full-size mask is made."""
+    if not np.issubdtype(batch.dtype, np.floating):
+        return 0
+    return sum(
+        int(np.count_nonzero(~np.isfinite(batch[start : start + chunk])))
+        for start in range(0, len(batch), chunk)
+    )
 
 
 def _with_batch_and_channels(array: np.ndarray, input_shape: tuple[int | None, ...]) -> np.ndarray:

@@ -1,55 +1,18 @@
-"""Check that a Keras model can be inspected, list its layers, and build per-layer extractors."""
+"""Check that a Keras model can be inspected, and find its layers by name."""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import keras
 
 from convscope.engine.errors import ModelNotSupportedError, UnknownLayerError
+from convscope.engine.graph import LayerInfo
+
+__all__ = ["LayerInfo", "check_model", "find_layer"]
 
 _IMAGE_RANK = 4  # (batch, height, width, channels)
-_SPATIAL_RANK = 4
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    """One inspectable layer.
-
-    Attributes
-    ----------
-    name : str
-        Its path: ``"conv1"``, or ``"mobilenetv2/block_1_expand"`` inside a nested model.
-    kind : str
-        The layer's class name, such as ``"Conv2D"``.
-    output_shape : tuple of int or None
-        Output shape without the batch axis.
-    spatial : bool
-        Whether the output is a stack of 2-D maps ``(height, width, channels)``.
-
-    """
-
-    name: str
-    kind: str
-    output_shape: tuple[int | None, ...]
-    spatial: bool
-
-    @property
-    def channels(self) -> int:
-        """Channels of a spatial output, or units of any other output (all axes flattened)."""
-        if self.spatial:
-            return int(self.output_shape[-1] or 0)
-        size = 1
-        for dim in self.output_shape:
-            size *= int(dim or 1)
-        return size
-
-    @property
-    def shape_text(self) -> str:
-        """The output shape as people write it: ``28×28×24`` or ``128``."""
-        return "×".join("?" if dim is None else str(dim) for dim in self.output_shape)
 
 
 def check_model(model: object) -> keras.Model:
@@ -108,54 +71,40 @@ def check_model(model: object) -> keras.Model:
     return model
 
 
-def list_layers(model: keras.Model) -> tuple[LayerInfo, ...]:
-    """List the layers of ``model`` that have one output, nested models flattened into paths.
+def find_layer(
+    layers: tuple[LayerInfo, ...], name: str, opaque: Mapping[str, str] | None = None
+) -> LayerInfo:
+    """Return the layer called ``name``, or raise with the closest names as suggestions.
 
     Parameters
     ----------
-    model : keras.Model
-        A model accepted by :func:`check_model`.
-
-    Returns
-    -------
-    tuple of LayerInfo
-        In the model's order; a nested model appears as itself and then as its own layers.
-
-    """
-    return tuple(_walk(model, prefix=""))
-
-
-def _walk(model: keras.Model, prefix: str) -> list[LayerInfo]:
-    found: list[LayerInfo] = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        path = f"{prefix}{layer.name}"
-        try:
-            output = layer.output
-        except (AttributeError, ValueError):  # shared or multi-output layers: no single map
-            continue
-        if isinstance(output, (list, tuple, dict)):
-            continue
-        shape = tuple(output.shape)[1:]
-        found.append(LayerInfo(path, type(layer).__name__, shape, len(shape) + 1 == _SPATIAL_RANK))
-        if isinstance(layer, keras.Model):
-            found.extend(_walk(layer, prefix=f"{path}/"))
-    return found
-
-
-def find_layer(layers: tuple[LayerInfo, ...], name: str) -> LayerInfo:
-    """Return the layer called ``name``, or raise with the closest names as suggestions.
+    layers : tuple of LayerInfo
+        The model's rows.
+    name : str
+        The path asked for.
+    opaque : mapping of str to str, optional
+        Nested models whose inside cannot be read, with the reason: a path inside one gets
+        that reason instead of a list of suggestions.
 
     Raises
     ------
     UnknownLayerError
         When no layer has that name.
+    ModelNotSupportedError
+        When ``name`` lies inside a nested model that cannot be entered.
 
     """
     for info in layers:
         if info.name == name:
             return info
+    for model_path, reason in (opaque or {}).items():
+        if str(name).startswith(f"{model_path}/"):
+            raise ModelNotSupportedError(
+                f"Cannot show {name!r}: convscope cannot see inside nested model "
+                f"{model_path!r} because {reason}. Its own output is the row {model_path!r}; "
+                f"to look inside it, inspect it on its own: "
+                f"model.get_layer({model_path.rsplit('/', 1)[-1]!r})."
+            )
     names = [info.name for info in layers]
     close = difflib.get_close_matches(str(name), names, n=3)
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
@@ -163,83 +112,3 @@ def find_layer(layers: tuple[LayerInfo, ...], name: str) -> LayerInfo:
         f"No layer {name!r} in this model.{hint} Valid names: {', '.join(names[:40])}"
         + (" ..." if len(names) > 40 else "")  # noqa: PLR2004
     )
-
-
-def layers_extractor(model: keras.Model, paths: tuple[str, ...]) -> Callable[..., list[object]]:
-    """Build one Keras callable that returns the outputs of several layers in one pass.
-
-    Top-level layers share one multi-output ``keras.Model``; layers inside nested models get
-    their own chain (see :func:`layer_extractor`).
-
-    Parameters
-    ----------
-    model : keras.Model
-        The outer model.
-    paths : tuple of str
-        Layer paths, as in :class:`LayerInfo`.
-
-    Returns
-    -------
-    callable
-        Maps a batch of model inputs to a list of outputs, one per path.
-
-    """
-    top = [path for path in paths if "/" not in path]
-    shared = (
-        keras.Model(model.inputs, [model.get_layer(path).output for path in top]) if top else None
-    )
-    nested = {path: layer_extractor(model, path) for path in paths if "/" in path}
-
-    def extract(batch: object, training: bool = False) -> list[object]:
-        outputs: dict[str, object] = {}
-        if shared is not None:
-            result = shared(batch, training=training)
-            outputs.update(zip(top, result if len(top) > 1 else [result], strict=True))
-        outputs.update({path: fn(batch, training=training) for path, fn in nested.items()})
-        return [outputs[path] for path in paths]
-
-    return extract
-
-
-def layer_extractor(model: keras.Model, path: str) -> Callable[..., object]:
-    """Build a Keras callable from the model's input to the output of the layer at ``path``.
-
-    A nested model is entered by running the outer model up to the nested model's input,
-    then the nested model's own extractor. That input is the previous layer's output, so
-    nested models must sit in a chain (as in ``Sequential([preprocess, base, head])``).
-
-    Parameters
-    ----------
-    model : keras.Model
-        The outer model.
-    path : str
-        ``"/"``-separated layer path, as in :class:`LayerInfo`.
-
-    Returns
-    -------
-    callable
-        Maps a batch of model inputs to that layer's output.
-
-    """
-    head, _, rest = path.partition("/")
-    layer = model.get_layer(head)
-    if not rest:
-        return keras.Model(model.inputs, layer.output, name=f"extract_{head}")
-    inner = layer_extractor(layer, rest)
-    position = model.layers.index(layer)
-    previous = [
-        lay for lay in model.layers[:position] if not isinstance(lay, keras.layers.InputLayer)
-    ]
-    feed = previous[-1].output if previous else model.inputs[0]
-    if tuple(feed.shape[1:]) != tuple(layer.inputs[0].shape[1:]):
-        raise ModelNotSupportedError(
-            f"Cannot find what feeds nested model {head!r}: the layer before it gives "
-            f"{tuple(feed.shape[1:])} but it takes {tuple(layer.inputs[0].shape[1:])}. "
-            f"Inspect the nested model on its own: model.get_layer({head!r})."
-        )
-    to_nested = keras.Model(model.inputs, feed, name=f"feed_{head}")
-
-    def extract(batch: object, training: bool = False) -> object:
-        return inner(to_nested(batch, training=training), training=training)
-
-    return extract
