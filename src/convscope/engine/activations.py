@@ -225,7 +225,8 @@ class ActivationEngine:
             return result
         # A first look through the eager path: every row of this image in the same pass.
         outputs = _eager(self._extractor(self._all_rows), batch)
-        found = {name: np.asarray(out)[0] for name, out in zip(self._all_rows, outputs, strict=True)}
+        rows = zip(self._all_rows, outputs, strict=True)
+        found = {name: np.asarray(out)[0] for name, out in rows}
         for name, output in found.items():
             self.cache.put((name, image_key), output)
         return found[layer]
@@ -427,7 +428,7 @@ def engine_for(model: keras.Model) -> ActivationEngine:
 
 
 def output_names(model: keras.Model, count: int) -> list[tuple[str, ...]]:
-    """The names each of the model's ``count`` flattened outputs answers to."""
+    """Return the names each of the model's ``count`` flattened outputs answers to."""
     names: list[list[str]] = [[] for _ in range(count)]
     try:
         layer_names = list(model.output_names)
@@ -461,8 +462,7 @@ def _output_index(output: int | str | None, names: list[tuple[str, ...]]) -> int
         )
     if not 0 <= int(output) < len(names):
         raise ModelNotSupportedError(
-            f"output={output} is out of range: the model has {len(names)} output(s) "
-            f"({described})."
+            f"output={output} is out of range: the model has {len(names)} output(s) ({described})."
         )
     return int(output)
 

@@ -10,7 +10,10 @@ _GREY = 1
 
 
 def as_image_batch(images: object, input_shape: tuple[int | None, ...]) -> np.ndarray:
-    """Return ``images`` as a C-contiguous float32 batch ``(N, H, W, C)``; see :func:`check_images`."""
+    """Return ``images`` as a C-contiguous float32 batch ``(N, H, W, C)``.
+
+    See :func:`check_images` for what is accepted.
+    """
     return np.ascontiguousarray(check_images(images, input_shape), dtype=np.float32)
 
 
