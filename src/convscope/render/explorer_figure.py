@@ -57,6 +57,8 @@ class ExplorerView:
         The true class, highlighted in the probability panel when known.
     image_title, grid_title, channel_title : str
         Panel titles.
+    notice : str
+        Something the viewer should know about this view (NaN values, say), or ``""``.
 
     """
 
@@ -69,6 +71,7 @@ class ExplorerView:
     image_title: str
     grid_title: str
     channel_title: str
+    notice: str = ""
 
 
 class ExplorerFigure:
@@ -85,10 +88,12 @@ class ExplorerFigure:
         An empty figure (Agg, or an ipympl canvas). It is resized to 9×4.5 inches.
     class_names : sequence of str
         Names of the model's output classes, for the probability panel.
+    caption : str
+        A line written above the bars, such as which of several model outputs they show.
 
     """
 
-    def __init__(self, figure: Figure, class_names: list[str]) -> None:
+    def __init__(self, figure: Figure, class_names: list[str], caption: str = "") -> None:
         self.figure = figure
         figure.set_size_inches(*FIGSIZE)
         figure.patch.set_facecolor("white")
@@ -112,7 +117,9 @@ class ExplorerFigure:
             for panel, box in zip(self.panels, _TITLED_BOXES, strict=True)
         }
         self.class_names = list(class_names)
-        self._chart = ClassChart(self.class_names, _pixel_size(_LIVE_BOXES[3], figure))
+        self._chart = ClassChart(
+            self.class_names, _pixel_size(_LIVE_BOXES[3], figure), caption=caption
+        )
         self._chart_key: tuple[object, object] | None = None
 
     def show(self, view: ExplorerView) -> None:
@@ -162,15 +169,21 @@ class ClassChart:
         One bar per name; the names are written under the bars when there are at most 12.
     size : (height, width)
         Size of the chart in pixels.
+    caption : str
+        A line of text above the bars, rendered once; ``""`` for none.
 
     """
 
-    def __init__(self, class_names: list[str], size: tuple[int, int]) -> None:
+    def __init__(self, class_names: list[str], size: tuple[int, int], caption: str = "") -> None:
         self.count = max(1, len(class_names))
         height, width = size
         named = len(class_names) <= _MAX_NAMED_CLASSES
         self.bar_rows = height - (_LABEL_ROWS if named else 0) - 1
         self.background = np.full((height, width, 3), 255, np.uint8)
+        self.top = 0
+        if caption:
+            self.top = _LABEL_ROWS
+            self.background[: self.top] = _text_strip([caption], (self.top, width))
         self.background[self.bar_rows] = _AXIS_RGB
         if named:
             self.background[self.bar_rows + 1 :] = _text_strip(
@@ -186,7 +199,8 @@ class ClassChart:
         """Return the chart: the predicted class blue, a true class the model missed green."""
         chart = self.background.copy()
         predicted = int(np.argmax(probabilities))
-        heights = np.round(np.clip(probabilities, 0, 1) * (self.bar_rows - 1)).astype(int)
+        heights = np.round(np.clip(probabilities, 0, 1) * (self.bar_rows - self.top - 1))
+        heights = heights.astype(int)
         for index, ((left, right), height) in enumerate(zip(self.columns, heights, strict=False)):
             colour = _PREDICTED_RGB if index == predicted else _BAR_RGB
             if index == label and label != predicted:

@@ -182,3 +182,28 @@ def coloured_grid(
         channels_first=channels_first,
     )
     return _as_rgba(tiled), layout
+
+
+def mark_pixels(
+    rgba: np.ndarray, mask: np.ndarray, layout: MosaicLayout | None, rgb: tuple[int, int, int]
+) -> np.ndarray:
+    """Paint ``rgb`` over the pixels that ``mask`` flags, in place, and return ``rgba``.
+
+    Parameters
+    ----------
+    rgba : np.ndarray
+        A coloured image ``(h, w, 4)``: one channel, or a mosaic of ``layout``.
+    mask : np.ndarray
+        ``(H, W)`` for one channel, or ``(C, H, W)`` channel maps tiled like the mosaic.
+    layout : MosaicLayout or None
+        The mosaic's layout, or ``None`` for a single channel.
+    rgb : tuple of int
+        The marker colour.
+
+    """
+    if layout is not None:
+        mask, _ = channel_grid(
+            mask.astype(np.uint8), layout.columns, layout.gap, channels_first=True
+        )
+    rgba[mask.astype(bool), :3] = rgb
+    return rgba

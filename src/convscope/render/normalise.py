@@ -7,6 +7,7 @@ from typing import Literal
 import numpy as np
 
 NormMode = Literal["standard", "minmax", "layer", "fixed"]
+NON_FINITE_RGB = (255, 0, 255)  # magenta: no colormap here uses it, so a marked pixel stands out
 NORM_MODES: tuple[str, ...] = ("standard", "minmax", "layer", "fixed")
 _STD_SPREAD = 64.0  # the tutorial's (x - mean) / std * 64 + 128
 _MID_GREY = 128.0
@@ -45,7 +46,8 @@ def normalise_channels(
     -------
     np.ndarray
         ``uint8`` array of the same shape as ``maps`` (channels moved first if asked).
-        Never NaN.
+        NaN and Inf values take no part in any scale: they are drawn as their channel's
+        mean, and :func:`non_finite_mask` says where they are, for marking.
 
     Raises
     ------
@@ -56,6 +58,8 @@ def normalise_channels(
     values = np.asarray(maps, dtype=np.float32)
     # Rows are pixels, columns channels; a plain vector is one channel.
     flat = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values.reshape(-1, 1)
+    if _has_non_finite(flat):
+        flat = _fill_non_finite(flat)
     if flat.shape[0] == 1 and mode in ("standard", "minmax"):
         # One value per channel (the units of a dense layer as 1×1 maps) has no spread of its
         # own: scaling each alone would paint every unit alike, so they share one scale.
@@ -91,3 +95,28 @@ def normalise_channels(
     if channels_first and values.ndim > 1:
         return scaled.T.astype(np.uint8).reshape(values.shape[-1], *values.shape[:-1])
     return scaled.astype(np.uint8).reshape(values.shape)
+
+
+def non_finite_mask(maps: np.ndarray) -> np.ndarray | None:
+    """Return where ``maps`` holds NaN or Inf, or ``None`` (cheaply) when it holds none."""
+    values = np.asarray(maps)
+    if not _has_non_finite(values.reshape(-1)):
+        return None
+    return ~np.isfinite(values)
+
+
+def _has_non_finite(values: np.ndarray) -> bool:
+    """One summing pass: NaN and Inf survive a sum (a huge finite sum only costs a look)."""
+    with np.errstate(all="ignore"):
+        return not bool(np.isfinite(values.sum(dtype=np.float32)))
+
+
+def _fill_non_finite(flat: np.ndarray) -> np.ndarray:
+    """Replace NaN and Inf by the channel's finite mean, so no scale is computed from them."""
+    finite = np.isfinite(flat)
+    if finite.all():
+        return flat
+    counts = finite.sum(axis=0)
+    sums = np.where(finite, flat, 0.0).sum(axis=0, dtype=np.float64)
+    means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    return np.where(finite, flat, means.astype(np.float32))

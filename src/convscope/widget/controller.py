@@ -18,8 +18,14 @@ from convscope.render.mosaic import (
     colour_table,
     coloured_grid,
     colourise,
+    mark_pixels,
 )
-from convscope.render.normalise import NORM_MODES, normalise_channels
+from convscope.render.normalise import (
+    NON_FINITE_RGB,
+    NORM_MODES,
+    non_finite_mask,
+    normalise_channels,
+)
 
 _GRID_ASPECT = 1.04  # width / height of the grid panel, so cells fill it
 _PREFETCH = 32  # samples computed together when scrubbing reaches an uncached one
@@ -77,7 +83,8 @@ class ExplorerController:
             )
         self.probabilities = class_probabilities(engine.predict(self.images))
         self.class_names = class_names
-        self.view = ExplorerFigure(figure, class_names)
+        self.notice = ""  # what the status line says about the view, e.g. NaN in a layer
+        self.view = ExplorerFigure(figure, class_names, caption=self.head_text.strip(" ·"))
         self.renders = 0
         self._ranges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._last_layer_view: tuple[tuple[object, ...], tuple] | None = None
@@ -88,8 +95,22 @@ class ExplorerController:
 
     @property
     def predictions(self) -> np.ndarray | None:
-        """Predicted class of every sample, or ``None`` when the output is not a class vector."""
-        return None if self.probabilities is None else self.probabilities.argmax(axis=1)
+        """Predicted class of every sample (-1 where the output is not finite), or ``None``.
+
+        ``None`` when the output is not a class vector.
+        """
+        if self.probabilities is None:
+            return None
+        valid = np.isfinite(self.probabilities).all(axis=1)
+        return np.where(valid, np.nan_to_num(self.probabilities).argmax(axis=1), -1)
+
+    @property
+    def head_text(self) -> str:
+        """Which output the probabilities come from, for a model with several; else ``""``."""
+        if len(self.engine.output_names) < 2:  # noqa: PLR2004
+            return ""
+        names = self.engine.output_names[self.engine.output_index]
+        return f"  ·  output {names[0] if names else self.engine.output_index}"
 
     def resolve(self, **changes: object) -> ViewState:
         """Return the state after ``changes``, or raise a clear error; nothing is modified.
@@ -126,6 +147,7 @@ class ExplorerController:
         view = self.build_view(state, on_progress)
         self.view.show(view)
         self.state = state
+        self.notice = view.notice
         self.renders += 1
         return state
 
@@ -134,21 +156,36 @@ class ExplorerController:
     ) -> ExplorerView:
         """Compute what ``state`` shows: one compiled pass for its layer, or the cache."""
         info = self.engine.layer(state.layer)
-        maps, pixels, grid, layout = self._layer_view(state, on_progress)
+        maps, pixels, grid, layout, bad = self._layer_view(state, on_progress)
         values = maps[..., state.channel]
         label = None if self.labels is None else int(self.labels[state.sample])
         label_text = "" if label is None else f"  ·  label {self.class_name(label)}"
         unit = "channel" if info.spatial else "unit"
+        channel = colourise(pixels[state.channel], state.cmap)
+        notices = []
+        if bad is not None:
+            mark_pixels(channel, bad[state.channel], None, NON_FINITE_RGB)
+            notices.append(
+                f"{info.name}: {int(bad.sum()):,} NaN/Inf value(s) for sample {state.sample}, "
+                "marked magenta and left out of the colour scale"
+            )
+        probabilities = None if self.probabilities is None else self.probabilities[state.sample]
+        if probabilities is not None and not np.isfinite(probabilities).all():
+            notices.append(f"the model's output for sample {state.sample} is NaN/Inf")
+            probabilities = None
+        finite = values[np.isfinite(values)]
+        peak = f"{float(finite.max()):.3g}" if finite.size else "n/a"
         return ExplorerView(
             image=self._display_image(state.sample),
             grid=grid,
             outline=layout.cell_box(state.channel),
-            channel=colourise(pixels[state.channel], state.cmap),
-            probabilities=None if self.probabilities is None else self.probabilities[state.sample],
+            channel=channel,
+            probabilities=probabilities,
             label=label,
             image_title=f"sample {state.sample}{label_text}",
             grid_title=f"{info.name}  ·  {info.kind}  ·  {info.shape_text}",
-            channel_title=f"{unit} {state.channel}  ·  max {float(values.max()):.3g}",
+            channel_title=f"{unit} {state.channel}  ·  max {peak}",
+            notice="; ".join(notices),
         )
 
     def _display_image(self, sample: int) -> np.ndarray:
@@ -162,10 +199,11 @@ class ExplorerController:
 
     def _layer_view(
         self, state: ViewState, on_progress: Callable[[int, int], None] | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, MosaicLayout]:
-        """Return the maps, normalised pixels and coloured grid of one layer and sample.
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, MosaicLayout, np.ndarray | None]:
+        """Return the maps, pixels, coloured grid, layout and NaN/Inf mask of one layer view.
 
         The last result is kept: a channel switch reuses it and only recolours one channel.
+        The mask is ``(C, H, W)``, or ``None`` when every value is finite.
         """
         key = (state.layer, state.sample, state.cmap, state.norm)
         if self._last_layer_view is not None and self._last_layer_view[0] == key:
@@ -173,7 +211,9 @@ class ExplorerController:
         if state.layer == self.state.layer and state.sample != self.state.sample:
             self._prefetch(state.layer, state.sample)
         image = self.images[state.sample]
-        maps = as_maps(self.engine.activation(state.layer, image, key=state.sample))
+        info = self.engine.layer(state.layer)
+        activation = self.engine.activation(state.layer, image, key=state.sample)
+        maps = as_maps(np.moveaxis(activation, 0, -1) if info.channels_first else activation)
         fixed = state.norm == "fixed"
         value_range = self.channel_ranges(state.layer, on_progress) if fixed else None
         # Channels first: the mosaic tiles whole channels, and one channel is one slice.
@@ -181,7 +221,11 @@ class ExplorerController:
         columns = grid_columns(maps.shape[-1])
         gap = max(1, maps.shape[0] // 14)
         grid, layout = coloured_grid(pixels, state.cmap, columns, gap, channels_first=True)
-        result = (maps, pixels, grid, layout)
+        bad = non_finite_mask(maps)
+        if bad is not None:
+            bad = np.moveaxis(bad, -1, 0)
+            mark_pixels(grid, bad, layout, NON_FINITE_RGB)
+        result = (maps, pixels, grid, layout, bad)
         self._last_layer_view = (key, result)
         return result
 
@@ -232,14 +276,21 @@ def grid_columns(channels: int, aspect: float = _GRID_ASPECT) -> int:
 
 
 def class_probabilities(outputs: np.ndarray) -> np.ndarray | None:
-    """Read a model's output as class probabilities; logits get a softmax; other shapes None."""
+    """Read a model's output as class probabilities; logits get a softmax; other shapes None.
+
+    A row with NaN or Inf comes out all NaN: it has no probabilities to show.
+    """
     if outputs.ndim != 2 or outputs.shape[1] < 2:  # noqa: PLR2004
         return None
-    rows_sum_to_one = np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3) and outputs.min() >= 0
-    if rows_sum_to_one:
-        return outputs
-    shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    valid = np.isfinite(outputs).all(axis=1, keepdims=True)
+    finite = np.where(valid, outputs, 0.0)
+    rows_sum_to_one = np.allclose(finite.sum(axis=1)[valid[:, 0]], 1.0, atol=1e-3)
+    if rows_sum_to_one and finite.min() >= 0:
+        probabilities = finite
+    else:
+        shifted = np.exp(finite - finite.max(axis=1, keepdims=True))
+        probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+    return np.where(valid, probabilities, np.nan).astype(np.float32)
 
 
 def display_pixels(images: np.ndarray) -> np.ndarray:

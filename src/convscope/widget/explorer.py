@@ -54,6 +54,9 @@ class Explorer(anywidget.AnyWidget):
         (``"none"``: scripts and benchmarks draw ``ex.figure`` themselves).
     cache_bytes : int
         Bound on the activation cache.
+    output : int or str, optional
+        For a model with several outputs, the one shown as class probabilities: its index or
+        its name. By default the first; the widget says which one it shows.
 
     Examples
     --------
@@ -109,6 +112,7 @@ class Explorer(anywidget.AnyWidget):
         layer: str | None = None,
         figure: FigureMode = "auto",
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        output: int | str | None = None,
     ) -> None:
         # Everything that can fail runs before the widget exists: a bad argument raises
         # without leaving a half-made widget open in the kernel.
@@ -116,7 +120,9 @@ class Explorer(anywidget.AnyWidget):
             model, class_names = mnist_cnn(), class_names or list(CLASS_NAMES)
         elif isinstance(model, (str, os.PathLike)):
             model = load_model(model)
-        engine = ActivationEngine(model, cache_bytes=cache_bytes)
+        engine = ActivationEngine(
+            model, cache_bytes=cache_bytes, output=output, background_compile=True
+        )
         if images is None:
             if labels is not None:
                 raise ValueError("labels were given without images; pass images=... too.")
@@ -331,7 +337,7 @@ class Explorer(anywidget.AnyWidget):
             self.sample_index = state.sample
             self.cmap, self.norm = state.cmap, state.norm
             self.sample_text = self._describe_sample(state.sample)
-            self.status = ""
+            self.status = controller.notice
             if self.figure_mode == "png":
                 self.figure_png = png_bytes(self.figure)
         if self.figure_mode == "ipympl":
@@ -356,8 +362,12 @@ class Explorer(anywidget.AnyWidget):
             parts.append(f"label {controller.class_name(int(controller.labels[sample]))}")
         if controller.probabilities is not None:
             probabilities = controller.probabilities[sample]
-            best = int(probabilities.argmax())
-            parts.append(f"predicted {controller.class_name(best)} ({probabilities[best]:.1%})")
+            if not np.isfinite(probabilities).all():
+                parts.append("output NaN/Inf")
+            else:
+                best = int(probabilities.argmax())
+                predicted = f"{controller.class_name(best)} ({probabilities[best]:.1%})"
+                parts.append(f"predicted {predicted}{controller.head_text}")
         return "  ·  ".join(parts)
 
     def _show_progress(self, done: int, total: int) -> None:
