@@ -84,12 +84,16 @@ def test_nan_and_inf_in_a_layer_are_marked_and_named_never_drawn_as_colour() -> 
 
 
 def test_channels_first_maps_are_drawn_one_cell_per_channel() -> None:
+    # TensorFlow's CPU kernels have no channels-first convolution; padding has one.
     inputs = keras.Input((16, 16, 3))
-    x = keras.layers.Permute((3, 1, 2), name="to_nchw")(inputs)
-    x = keras.layers.Conv2D(6, 3, data_format="channels_first", name="conv_cf")(x)
+    x = keras.layers.Conv2D(6, 3, name="conv")(inputs)
+    x = keras.layers.Permute((3, 1, 2), name="to_nchw")(x)
+    x = keras.layers.ZeroPadding2D((2, 1), data_format="channels_first", name="pad_cf")(x)
     model = keras.Model(inputs, keras.layers.Flatten()(x))
-    explorer = convscope.Explorer(model, images(), figure="none", layer="conv_cf")
+    explorer = convscope.Explorer(model, images(), figure="none", layer="pad_cf")
     assert explorer.channel_count == 6
     explorer.channel = 5
-    assert explorer.channel == 5
-    assert explorer.panels.channel_panel.pixels.shape[:2] != (6, 14)  # a 14×14 map, not 6×14
+    maps = explorer.engine.activation("pad_cf", images(1)[0])
+    assert maps.shape == (6, 18, 16)
+    reference = explorer.engine.activation("conv", images(1)[0])
+    np.testing.assert_allclose(maps[5, 2:-2, 1:-1], reference[..., 5], atol=1e-6)

@@ -126,7 +126,7 @@ def plot_feature_maps(
     engine = engine_for(model)
     info = engine.layer(layer)
     image = _pick(engine.prepare(x), sample)
-    activation = engine.compute(layer, image)[0]
+    activation = info.channels_last(engine.compute(layer, image)[0])
     figure = feature_maps_figure(
         activation,
         spatial=info.spatial,
@@ -179,7 +179,7 @@ def plot_channel(
     info = engine.layer(layer)
     check_index("channel", channel, info.channels)
     image = _pick(engine.prepare(x), sample)
-    activation = engine.compute(layer, image)[0]
+    activation = info.channels_last(engine.compute(layer, image)[0])
     channel_map = activation[..., channel] if info.spatial else np.ravel(activation)[[channel]]
     default = f"{info.name} channel {channel} (max {float(channel_map.max()):.3g})"
     figure = channel_figure(channel_map, cmap=cmap, title=title if title is not None else default)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import keras
+import numpy as np
 
 _SPATIAL_RANK = 4  # (batch, height, width, channels)
 
@@ -64,6 +65,10 @@ class LayerInfo:
     def shape_text(self) -> str:
         """The output shape as people write it: ``28×28×24`` or ``128``."""
         return "×".join("?" if dim is None else str(dim) for dim in self.output_shape)
+
+    def channels_last(self, activation: Any) -> Any:
+        """Return one image's maps as ``(height, width, channels)``, whatever the layout."""
+        return np.moveaxis(activation, 0, -1) if self.channels_first else activation
 
     @property
     def nbytes(self) -> int:

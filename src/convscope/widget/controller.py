@@ -213,7 +213,7 @@ class ExplorerController:
         image = self.images[state.sample]
         info = self.engine.layer(state.layer)
         activation = self.engine.activation(state.layer, image, key=state.sample)
-        maps = as_maps(np.moveaxis(activation, 0, -1) if info.channels_first else activation)
+        maps = as_maps(info.channels_last(activation))
         fixed = state.norm == "fixed"
         value_range = self.channel_ranges(state.layer, on_progress) if fixed else None
         # Channels first: the mosaic tiles whole channels, and one channel is one slice.
