@@ -47,11 +47,13 @@ def test_background_compile_serves_eagerly_until_the_trace_is_ready(
 ) -> None:
     images, _ = mnist_test
     engine = ActivationEngine(model, background_compile=True)
-    eager = engine.activation("conv2", images[5], key=5)
+    first = engine.activation("conv2", images[5], key=5)  # a first look: no trace asked for
+    second = engine.activation("conv2", images[6], key=6)  # scrubbing: the trace starts
     engine.wait_compiled(timeout=60)
     assert engine.compiled_layers == [("conv2",)]
     engine.cache.clear()
-    np.testing.assert_allclose(engine.activation("conv2", images[5], key=5), eager, atol=1e-5)
+    np.testing.assert_allclose(engine.activation("conv2", images[5], key=5), first, atol=1e-5)
+    np.testing.assert_allclose(engine.activation("conv2", images[6], key=6), second, atol=1e-5)
 
 
 def test_repeated_requests_come_from_the_cache(

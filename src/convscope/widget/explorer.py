@@ -135,6 +135,9 @@ class Explorer(anywidget.AnyWidget):
         controller = ExplorerController(
             engine, images, labels, class_names, make_figure(mode), layer=layer
         )
+        # The engine traced its every-row pass in the background while the predictions and
+        # the first view were computed; with it ready, a first visit to any layer is one pass.
+        engine.wait_compiled()
         super().__init__()
         self.figure_mode = mode
         self._controller = controller
