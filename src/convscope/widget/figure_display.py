@@ -6,7 +6,7 @@ import io
 import os
 import sys
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -109,19 +109,18 @@ def png_bytes(figure: Figure) -> bytes:
 
 
 def _user_namespace() -> Mapping[str, object]:
-    if "IPython" not in sys.modules:
-        return {}
-    from IPython import get_ipython  # noqa: PLC0415
-
-    shell = get_ipython()
+    shell = _shell()
     return getattr(shell, "user_ns", None) or {}
 
 
 def _in_kernel() -> bool:
-    shell = sys.modules.get("IPython")
-    if shell is None:
-        return False
-    from IPython import get_ipython  # noqa: PLC0415
+    return getattr(_shell(), "kernel", None) is not None
 
-    ip = get_ipython()
-    return ip is not None and getattr(ip, "kernel", None) is not None
+
+def _shell() -> Any:
+    """IPython's shell, or ``None`` outside IPython (IPython is only imported if loaded)."""
+    if "IPython" not in sys.modules:
+        return None
+    from IPython.core.getipython import get_ipython  # noqa: PLC0415
+
+    return get_ipython()  # type: ignore[no-untyped-call]

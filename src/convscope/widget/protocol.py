@@ -187,7 +187,8 @@ def parse_request(content: object) -> Request:
     if schema is None:
         raise UnknownRequestError(f"unknown request type {kind!r}")
     fields = typing.get_type_hints(schema)
-    _check_field_names(kind, content, fields, schema.__required_keys__)
+    required: frozenset[str] = typing.cast("typing.Any", schema).__required_keys__
+    _check_field_names(kind, content, fields, required)
     for name, value in content.items():
         if name != "type":
             _check_field_value(kind, name, value, fields[name])
