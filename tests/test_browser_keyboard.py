@@ -82,10 +82,22 @@ class Lab:
         self.page, self.notebook = page, notebook
 
     def cells(self) -> list[str]:
-        """Each cell's type, in order."""
+        """Each cell's type, in order, as the page shows them."""
         return self.page.evaluate(
-            "(path) => window.__convscope.panel(path).content.widgets.map((c) => c.model.type)",
+            """(path) => {
+              const notebook = window.__convscope.panel(path).content.node;
+              return [...notebook.querySelectorAll(".jp-Cell")].map((cell) =>
+                ["Code", "Markdown", "Raw"]
+                  .find((kind) => cell.classList.contains(`jp-${kind}Cell`))
+                  ?.toLowerCase());
+            }""",
             NOTEBOOK,
+        )
+
+    def execution_count(self, cell: int) -> int | None:
+        return self.page.evaluate(
+            "([path, i]) => window.__convscope.panel(path).content.widgets[i].model.executionCount",
+            [NOTEBOOK, cell],
         )
 
     def active_cell(self) -> int:
@@ -224,3 +236,19 @@ def test_keyboard_focus_is_visible_in_jupyterlab(lab: Lab) -> None:
         }"""
     )
     assert style == ["convscope-channel", "solid", "2px"]
+
+
+def test_shift_enter_still_runs_the_cell(lab: Lab) -> None:
+    """Last: it runs the PNG Explorer's cell again, which replaces that widget."""
+    page, slider = lab.page, lab.explorer(1).locator("input.convscope-channel")
+    runs = lab.execution_count(2)
+    slider.focus()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_function(
+        "([path, runs]) => window.__convscope.panel(path).content.widgets[2].model.executionCount"
+        " > runs",
+        arg=[NOTEBOOK, runs],
+        timeout=60_000,
+    )
+    assert lab.active_cell() == 3  # run and select the next cell, as anywhere in the notebook
+    assert lab.cells() == ["markdown", "code", "code", "markdown", "code"]
