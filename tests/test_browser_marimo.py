@@ -56,7 +56,6 @@ def marimo_run(app: Path, env: dict[str, str], timeout: float = 60.0) -> Iterato
     marimo's settings, caches and state go to a temporary folder, and it does not check for a
     newer version, so nothing here reaches the network.
     """
-    pytest.importorskip("marimo")
     workdir = Path(tempfile.mkdtemp(prefix="convscope-marimo-"))
     port = free_port()
     server_env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
