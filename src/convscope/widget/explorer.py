@@ -416,17 +416,18 @@ class Explorer(anywidget.AnyWidget):
         except protocol.MalformedRequestError as problem:
             self._problems.append(f"Ignored a malformed message from the page: {problem}.")
             return
-        kind, pending = request["type"], self._pending
+        fields: dict[str, Any] = dict(request)
+        kind, pending = fields["type"], self._pending
         if kind == protocol.VIEW:
-            pending.update({key: request[key] for key in _VIEW_FIELDS if key in request})  # type: ignore[literal-required]
-            if "sample" in request:  # an absolute sample replaces any pending steps
+            pending.update({key: fields[key] for key in _VIEW_FIELDS if key in fields})
+            if "sample" in fields:  # an absolute sample replaces any pending steps
                 pending.pop("step", None)
         elif kind == protocol.STEP:
-            pending["step"] = pending.get("step", 0) + request["delta"]  # type: ignore[typeddict-item]
+            pending["step"] = pending.get("step", 0) + fields["delta"]
         elif kind == protocol.FILTER:
-            pending["filter"] = request
+            pending["filter"] = fields
         elif kind == protocol.PAGE:
-            pending["page"] = request["page"]  # type: ignore[typeddict-item]
+            pending["page"] = fields["page"]
 
     def _schedule_flush(self) -> None:
         if self._flush_scheduled:
