@@ -1,46 +1,202 @@
 // convscope Explorer frontend: sliders, sample picker and (outside ipympl) the figure itself.
-// Hand-written ESM with no dependencies, loaded by anywidget. State lives in the kernel; this
-// file sends requests and draws what the kernel publishes. At most one request is in flight:
-// while the kernel works, newer slider values replace older ones, so only the latest is computed.
+// Hand-written ESM with no dependencies, loaded by anywidget in any host: JupyterLab, Notebook,
+// Colab, VS Code, marimo. State lives in the kernel; this file sends requests and draws what the
+// kernel publishes. The contract between the two is src/convscope/widget/protocol.py: the
+// typedefs below mirror it, and tests/test_widget_protocol.py checks that they agree.
+// At most one request is in flight: while the kernel works, newer values replace older ones.
 
 const PLAY_INTERVAL_MS = 250;
-const ACK_TIMEOUT_MS = 8000;
+const ACK_TIMEOUT_MS = 8000; // see the seq/ack rule in protocol.py
+// JupyterLab (Lumino) runs no shortcut for a key event whose target carries this attribute.
+const SUPPRESS_SHORTCUTS = "data-lm-suppress-shortcuts";
+const FOCUSABLE_TAGS = new Set(["button", "input", "select"]);
 
+// ----- the contract, mirrored from protocol.py ------------------------------------------------
+
+/**
+ * @typedef {Object} LayerOption
+ * @property {string} name
+ * @property {string} kind
+ * @property {string} shape
+ * @property {number} channels
+ */
+
+/**
+ * @typedef {Object} ThumbMeta
+ * @property {number} index
+ * @property {number} label
+ * @property {number} predicted
+ */
+
+/**
+ * Every synced trait: what the kernel publishes and the page draws.
+ * @typedef {Object} ExplorerState
+ * @property {LayerOption[]} _layer_options
+ * @property {number} _layer_index
+ * @property {number} _channel_index
+ * @property {number} _channel_count
+ * @property {string} _unit_name
+ * @property {number} _sample_index
+ * @property {string} _sample_text
+ * @property {string} _cmap
+ * @property {string[]} _cmap_options
+ * @property {string} _norm
+ * @property {string[]} _norm_options
+ * @property {string[]} _class_names
+ * @property {boolean} _has_labels
+ * @property {boolean} _has_predictions
+ * @property {string} _figure_mode
+ * @property {DataView} _figure_png
+ * @property {DataView} _thumbs
+ * @property {ThumbMeta[]} _thumb_meta
+ * @property {number[]} _thumb_shape
+ * @property {number} _page
+ * @property {number} _page_count
+ * @property {number} _filter_true
+ * @property {number} _filter_predicted
+ * @property {boolean} _misclassified_only
+ * @property {number} _filtered_count
+ * @property {string} _error
+ * @property {string} _status
+ * @property {number} _ack
+ */
+
+/**
+ * @typedef {Object} ViewRequest
+ * @property {"view"} type
+ * @property {number} seq
+ * @property {string} [layer]
+ * @property {number} [channel]
+ * @property {number} [sample]
+ * @property {string} [cmap]
+ * @property {string} [norm]
+ */
+
+/**
+ * @typedef {Object} StepRequest
+ * @property {"step"} type
+ * @property {number} seq
+ * @property {number} delta
+ */
+
+/**
+ * @typedef {Object} FilterRequest
+ * @property {"filter"} type
+ * @property {number} seq
+ * @property {number} true
+ * @property {number} predicted
+ * @property {boolean} misclassified
+ */
+
+/**
+ * @typedef {Object} PageRequest
+ * @property {"page"} type
+ * @property {number} seq
+ * @property {number} page
+ */
+
+/**
+ * The host-neutral part of anywidget's model that this file uses: one event name per `on`.
+ * @typedef {Object} Model
+ * @property {<K extends keyof ExplorerState>(name: K) => ExplorerState[K]} get
+ * @property {(event: string, handler: () => void) => void} on
+ * @property {(event: string, handler: () => void) => void} off
+ * @property {(content: ViewRequest | StepRequest | FilterRequest | PageRequest) => void} send
+ */
+
+// ----- small helpers ----------------------------------------------------------------------------
+
+/**
+ * Create an element. Focusable ones carry SUPPRESS_SHORTCUTS, so that JupyterLab's command-mode
+ * keys (`a`, `b`, `d d`...) never act on the notebook while the widget has the focus.
+ * @param {string} tag
+ * @param {Record<string, string>} [props] `class`, `text`, or attributes
+ * @param {(Node | string)[]} [children]
+ * @returns {HTMLElement}
+ */
 function h(tag, props = {}, children = []) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
     if (key === "class") node.className = value;
     else if (key === "text") node.textContent = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value);
   }
-  for (const child of children) node.append(child);
+  if (FOCUSABLE_TAGS.has(tag) || "tabindex" in props) node.setAttribute(SUPPRESS_SHORTCUTS, "true");
+  node.append(...children);
   return node;
 }
 
+/**
+ * @param {string | number} value
+ * @param {string} label
+ */
 function option(value, label) {
-  const node = h("option", { value: String(value) });
-  node.textContent = label;
-  return node;
+  return h("option", { value: String(value), text: label });
 }
 
-/** Queue of requests to the kernel, merged by type, sent one batch at a time. */
+/**
+ * Add a DOM event listener; return the function that removes it.
+ * @param {EventTarget} target
+ * @param {string} type
+ * @param {(event: any) => void} handler
+ * @returns {() => void}
+ */
+function listen(target, type, handler) {
+  target.addEventListener(type, handler);
+  return () => target.removeEventListener(type, handler);
+}
+
+/**
+ * Run `handler` when any of the traits `names` changes: one `model.on` per event, as every
+ * anywidget host supports (Backbone's space-separated event lists are not host-neutral).
+ * @param {Model} model
+ * @param {(keyof ExplorerState)[]} names
+ * @param {() => void} handler
+ * @returns {() => void} removes the listeners
+ */
+function onChange(model, names, handler) {
+  const events = names.map((name) => `change:${name}`);
+  for (const event of events) model.on(event, handler);
+  return () => {
+    for (const event of events) model.off(event, handler);
+  };
+}
+
+/**
+ * @param {DataView | ArrayBuffer | Uint8Array | null | undefined} value
+ * @returns {Uint8Array}
+ */
+function asBytes(value) {
+  if (!value) return new Uint8Array(0);
+  if (value instanceof DataView) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  return new Uint8Array(value.buffer ?? value);
+}
+
+// ----- requests to the kernel -------------------------------------------------------------------
+
+/**
+ * Queue of requests to the kernel, merged by kind, sent one batch at a time (protocol.py's
+ * seq/ack rule).
+ * @param {Model} model
+ */
 function makeRequester(model) {
   let seq = 0;
   let inflight = 0;
-  let timer = null;
+  let timer = 0;
+  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}}} */
   let queued = {};
 
   function pump() {
     if (inflight || Object.keys(queued).length === 0) return;
     // Time-based, so that two views of one widget (the same widget shown in two cells) never
-    // wait on each other: the kernel acknowledges the largest number it has handled.
+    // wait on each other: the kernel acknowledges the largest number it has seen.
     seq = Math.max(seq + 1, Date.now());
     inflight = seq;
     const batch = queued;
     queued = {};
     for (const [type, content] of Object.entries(batch)) {
-      model.send({ type, seq, ...content });
+      model.send(/** @type {any} */ ({ type, seq, ...content }));
     }
     clearTimeout(timer);
     timer = setTimeout(release, ACK_TIMEOUT_MS); // never wedge if an ack is lost
@@ -51,313 +207,544 @@ function makeRequester(model) {
     pump();
   }
 
-  model.on("change:ack", () => {
-    if (model.get("ack") >= inflight) release();
+  const offAck = onChange(model, ["_ack"], () => {
+    if (model.get("_ack") >= inflight) release();
   });
 
   return {
+    /** @param {Partial<ViewRequest>} fields */
     view(fields) {
       queued.view = { ...(queued.view || {}), ...fields };
       if ("sample" in fields) delete queued.step;
       pump();
     },
+    /** @param {number} delta */
     step(delta) {
-      const pending = queued.step ? queued.step.delta : 0;
-      queued.step = { delta: pending + delta };
+      queued.step = { delta: (queued.step ? queued.step.delta : 0) + delta };
       if (queued.view) delete queued.view.sample;
       pump();
     },
+    /** @param {{true: number, predicted: number, misclassified: boolean}} fields */
     filter(fields) {
       queued.filter = fields;
       pump();
     },
+    /** @param {number} page */
     page(page) {
       queued.page = { page };
       pump();
     },
     dispose() {
       clearTimeout(timer);
+      offAck();
     },
   };
 }
 
+// ----- building the controls --------------------------------------------------------------------
+
+/**
+ * @typedef {Object} Controls
+ * @property {HTMLElement} root
+ * @property {HTMLImageElement} figure
+ * @property {HTMLElement} errorBox
+ * @property {HTMLElement} statusBox
+ * @property {HTMLInputElement} layerSlider
+ * @property {HTMLElement} layerLabel
+ * @property {HTMLInputElement} channelSlider
+ * @property {HTMLElement} channelLabel
+ * @property {HTMLButtonElement} prevButton
+ * @property {HTMLButtonElement} playButton
+ * @property {HTMLButtonElement} nextButton
+ * @property {HTMLElement} sampleLabel
+ * @property {HTMLSelectElement} trueSelect
+ * @property {HTMLSelectElement} predSelect
+ * @property {HTMLInputElement} wrongBox
+ * @property {HTMLSelectElement} cmapSelect
+ * @property {HTMLSelectElement} normSelect
+ * @property {HTMLElement} thumbs
+ * @property {HTMLButtonElement} pagePrev
+ * @property {HTMLButtonElement} pageNext
+ * @property {HTMLElement} pageLabel
+ */
+
+/** @returns {Controls} the widget's elements, laid out under `root` */
+function buildControls() {
+  const c = /** @type {Controls} */ ({
+    // Focusable, so that a click on the figure keeps ←/→ in the widget (PNG mode only; in
+    // ipympl mode the canvas is a sibling widget above the controls).
+    figure: h("img", { class: "convscope-figure", alt: "convscope feature maps", tabindex: "-1" }),
+    errorBox: h("div", { class: "convscope-error", role: "alert" }),
+    statusBox: h("div", { class: "convscope-status" }),
+    layerSlider: h("input", { type: "range", min: "0", step: "1", class: "convscope-layer", "aria-label": "layer" }),
+    layerLabel: h("span", { class: "convscope-value" }),
+    channelSlider: h("input", { type: "range", min: "0", step: "1", class: "convscope-channel", "aria-label": "channel" }),
+    channelLabel: h("span", { class: "convscope-value" }),
+    prevButton: h("button", { class: "convscope-prev", title: "previous sample (←)", text: "◀" }),
+    playButton: h("button", { class: "convscope-play", title: "play through the samples", text: "▶ play" }),
+    nextButton: h("button", { class: "convscope-next", title: "next sample (→)", text: "▶" }),
+    sampleLabel: h("span", { class: "convscope-sample-text" }),
+    trueSelect: h("select", { class: "convscope-filter-true", title: "true class" }),
+    predSelect: h("select", { class: "convscope-filter-pred", title: "predicted class" }),
+    wrongBox: h("input", { type: "checkbox", class: "convscope-misclassified" }),
+    cmapSelect: h("select", { class: "convscope-cmap", title: "colormap" }),
+    normSelect: h("select", { class: "convscope-norm", title: "normalisation" }),
+    thumbs: h("div", { class: "convscope-thumbs" }),
+    pagePrev: h("button", { class: "convscope-page-prev", title: "previous page", text: "‹" }),
+    pageNext: h("button", { class: "convscope-page-next", title: "next page", text: "›" }),
+    pageLabel: h("span", { class: "convscope-page-text" }),
+  });
+  const row = (/** @type {string} */ label, /** @type {Node[]} */ ...children) =>
+    h("div", { class: "convscope-row" }, [h("span", { class: "convscope-key", text: label }), ...children]);
+  c.root = h("div", { class: "convscope", tabindex: "0" }, [
+    c.figure,
+    c.errorBox,
+    c.statusBox,
+    row("layer", c.layerSlider, c.layerLabel),
+    row("channel", c.channelSlider, c.channelLabel),
+    row("sample", c.prevButton, c.playButton, c.nextButton, c.sampleLabel),
+    h("div", { class: "convscope-row convscope-options" }, [
+      h("label", {}, ["true ", c.trueSelect]),
+      h("label", {}, ["predicted ", c.predSelect]),
+      h("label", {}, [c.wrongBox, " misclassified only"]),
+      h("label", {}, ["colours ", c.cmapSelect]),
+      h("label", {}, ["scale ", c.normSelect]),
+    ]),
+    c.thumbs,
+    h("div", { class: "convscope-row convscope-pages" }, [c.pagePrev, c.pageLabel, c.pageNext]),
+  ]);
+  return c;
+}
+
+/**
+ * @param {HTMLCanvasElement} canvas
+ * @param {Uint8Array} bytes
+ * @param {number} offset
+ * @param {number[]} shape `[height, width, channels]`
+ */
 function drawThumbnail(canvas, bytes, offset, [height, width, channels]) {
   canvas.width = width;
   canvas.height = height;
-  const context = canvas.getContext("2d");
+  const context = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
   const image = context.createImageData(width, height);
   const pixels = image.data;
   for (let i = 0, j = offset; i < width * height; i += 1) {
-    if (channels === 1) {
-      const v = bytes[j];
-      j += 1;
-      pixels[4 * i] = v;
-      pixels[4 * i + 1] = v;
-      pixels[4 * i + 2] = v;
-    } else {
-      pixels[4 * i] = bytes[j];
-      pixels[4 * i + 1] = bytes[j + 1];
-      pixels[4 * i + 2] = bytes[j + 2];
-      j += 3;
-    }
+    const grey = channels === 1;
+    pixels[4 * i] = bytes[j];
+    pixels[4 * i + 1] = bytes[grey ? j : j + 1];
+    pixels[4 * i + 2] = bytes[grey ? j : j + 2];
     pixels[4 * i + 3] = 255;
+    j += grey ? 1 : 3;
   }
   context.putImageData(image, 0, 0);
 }
 
-function asBytes(value) {
-  if (!value) return new Uint8Array(0);
-  if (value instanceof DataView) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  return new Uint8Array(value.buffer ?? value);
+// ----- kernel state -> page ---------------------------------------------------------------------
+
+/**
+ * State shared by the two directions of binding.
+ * @typedef {Object} Ui
+ * @property {HTMLInputElement | null} dragging the slider under the pointer: the kernel's
+ *   echo of an older value must not move it back
+ */
+
+/**
+ * The PNG figure: each frame becomes a blob URL, and every URL is revoked once it is replaced,
+ * including one whose image never loaded.
+ * @param {HTMLImageElement} img
+ */
+function makeFigureView(img) {
+  /** @type {string | null} */
+  let shown = null;
+  /** @type {string | null} */
+  let loading = null;
+
+  /**
+   * @param {string} url
+   * @param {boolean} loaded
+   */
+  function settle(url, loaded) {
+    if (url !== loading) return;
+    loading = null;
+    if (!loaded) {
+      URL.revokeObjectURL(url);
+      return;
+    }
+    if (shown) URL.revokeObjectURL(shown);
+    shown = url;
+  }
+
+  return {
+    /** @param {Model} model */
+    show(model) {
+      const isPng = model.get("_figure_mode") === "png";
+      const png = model.get("_figure_png");
+      img.style.display = isPng ? "" : "none";
+      if (!isPng || !png || png.byteLength === 0) return;
+      const url = URL.createObjectURL(new Blob([asBytes(png)], { type: "image/png" }));
+      const superseded = loading;
+      loading = url;
+      img.onload = () => settle(url, true);
+      img.onerror = () => settle(url, false);
+      img.src = url;
+      if (superseded) URL.revokeObjectURL(superseded); // replaced before it loaded
+    },
+    dispose() {
+      img.onload = img.onerror = null;
+      for (const url of [shown, loading]) if (url) URL.revokeObjectURL(url);
+      shown = loading = null;
+    },
+  };
 }
 
-function render({ model, el }) {
-  const request = makeRequester(model);
-  const root = h("div", { class: "convscope", tabindex: "0" });
+/**
+ * @param {Model} model
+ * @param {number} index
+ */
+function layerText(model, index) {
+  const info = model.get("_layer_options")[index];
+  return info ? `${info.name}  ·  ${info.kind}  ·  ${info.shape}` : "";
+}
 
-  // Figure (PNG mode only; in ipympl mode the canvas is a sibling widget above us).
-  const figure = h("img", { class: "convscope-figure", alt: "convscope feature maps" });
-  let figureUrl = null;
+/**
+ * @param {Model} model
+ * @param {number} index
+ */
+function channelText(model, index) {
+  return `${model.get("_unit_name")} ${index} of ${model.get("_channel_count")}`;
+}
 
-  const errorBox = h("div", { class: "convscope-error", role: "alert" });
-  const statusBox = h("div", { class: "convscope-status" });
+/**
+ * @param {Model} model
+ * @param {Controls} c
+ * @param {Ui} ui
+ */
+function showLayer(model, c, ui) {
+  c.layerSlider.max = String(model.get("_layer_options").length - 1);
+  if (ui.dragging !== c.layerSlider) c.layerSlider.value = String(model.get("_layer_index"));
+  c.layerLabel.textContent = c.layerLabel.title = layerText(model, Number(c.layerSlider.value));
+}
 
-  // Layer and channel sliders.
-  const layerSlider = h("input", { type: "range", min: "0", step: "1", class: "convscope-layer" });
-  const layerLabel = h("span", { class: "convscope-value" });
-  const channelSlider = h("input", { type: "range", min: "0", step: "1", class: "convscope-channel" });
-  const channelLabel = h("span", { class: "convscope-value" });
+/**
+ * @param {Model} model
+ * @param {Controls} c
+ * @param {Ui} ui
+ */
+function showChannel(model, c, ui) {
+  c.channelSlider.max = String(model.get("_channel_count") - 1);
+  if (ui.dragging !== c.channelSlider) c.channelSlider.value = String(model.get("_channel_index"));
+  c.channelLabel.textContent = channelText(model, Number(c.channelSlider.value));
+}
 
-  // Sample controls.
-  const prevButton = h("button", { class: "convscope-prev", title: "previous sample (←)", text: "◀" });
-  const playButton = h("button", { class: "convscope-play", title: "play through the samples", text: "▶ play" });
-  const nextButton = h("button", { class: "convscope-next", title: "next sample (→)", text: "▶" });
-  const sampleLabel = h("span", { class: "convscope-sample-text" });
+/**
+ * @param {Model} model
+ * @param {HTMLSelectElement} select
+ * @param {boolean} enabled
+ */
+function fillClassSelect(model, select, enabled) {
+  select.replaceChildren(option(-1, "any"), ...model.get("_class_names").map((name, i) => option(i, name)));
+  select.disabled = !enabled;
+}
 
-  // Filters and colours.
-  const trueSelect = h("select", { class: "convscope-filter-true", title: "true class" });
-  const predSelect = h("select", { class: "convscope-filter-pred", title: "predicted class" });
-  const wrongBox = h("input", { type: "checkbox", class: "convscope-misclassified" });
-  const cmapSelect = h("select", { class: "convscope-cmap", title: "colormap" });
-  const normSelect = h("select", { class: "convscope-norm", title: "normalisation" });
-
-  // Thumbnails.
-  const thumbs = h("div", { class: "convscope-thumbs" });
-  const pagePrev = h("button", { class: "convscope-page-prev", text: "‹" });
-  const pageNext = h("button", { class: "convscope-page-next", text: "›" });
-  const pageLabel = h("span", { class: "convscope-page-text" });
-
-  const row = (label, ...children) =>
-    h("div", { class: "convscope-row" }, [h("span", { class: "convscope-key", text: label }), ...children]);
-
-  root.append(
-    figure,
-    errorBox,
-    statusBox,
-    row("layer", layerSlider, layerLabel),
-    row("channel", channelSlider, channelLabel),
-    row("sample", prevButton, playButton, nextButton, sampleLabel),
-    h("div", { class: "convscope-row convscope-options" }, [
-      h("label", {}, ["true ", trueSelect]),
-      h("label", {}, ["predicted ", predSelect]),
-      h("label", {}, [wrongBox, " misclassified only"]),
-      h("label", {}, ["colours ", cmapSelect]),
-      h("label", {}, ["scale ", normSelect]),
-    ]),
-    thumbs,
-    h("div", { class: "convscope-row convscope-pages" }, [pagePrev, pageLabel, pageNext]),
+/**
+ * @param {Model} model
+ * @param {Controls} c
+ */
+function showOptions(model, c) {
+  fillClassSelect(model, c.trueSelect, model.get("_has_labels"));
+  fillClassSelect(model, c.predSelect, model.get("_has_predictions"));
+  c.wrongBox.disabled = !(model.get("_has_labels") && model.get("_has_predictions"));
+  c.cmapSelect.replaceChildren(...model.get("_cmap_options").map((name) => option(name, name)));
+  c.normSelect.replaceChildren(
+    ...model.get("_norm_options").map((name) => option(name, name === "fixed" ? "fixed (data set)" : name)),
   );
-  el.append(root);
+  showValues(model, c);
+}
 
-  // ----- kernel state -> page ------------------------------------------------------------
-  let dragging = null;
+/**
+ * @param {Model} model
+ * @param {Controls} c
+ */
+function showValues(model, c) {
+  c.trueSelect.value = String(model.get("_filter_true"));
+  c.predSelect.value = String(model.get("_filter_predicted"));
+  c.wrongBox.checked = model.get("_misclassified_only");
+  c.cmapSelect.value = model.get("_cmap");
+  c.normSelect.value = model.get("_norm");
+}
 
-  function showFigure() {
-    const png = model.get("figure_png");
-    const isPng = model.get("figure_mode") === "png";
-    figure.style.display = isPng ? "" : "none";
-    if (!isPng || !png || png.byteLength === 0) return;
-    const url = URL.createObjectURL(new Blob([asBytes(png)], { type: "image/png" }));
-    figure.onload = () => {
-      if (figureUrl) URL.revokeObjectURL(figureUrl);
-      figureUrl = url;
-    };
-    figure.src = url;
+/**
+ * @param {Model} model
+ * @param {Controls} c
+ */
+function showSample(model, c) {
+  c.sampleLabel.textContent = model.get("_sample_text");
+  const current = String(model.get("_sample_index"));
+  for (const cell of /** @type {HTMLElement[]} */ ([...c.thumbs.children])) {
+    cell.classList.toggle("current", cell.dataset.index === current);
   }
+}
 
-  function layerText(index) {
-    const info = model.get("layer_options")[index];
-    return info ? `${info.name}  ·  ${info.kind}  ·  ${info.shape}` : "";
-  }
+/**
+ * @param {Model} model
+ * @param {ThumbMeta} meta
+ */
+function thumbCaption(model, meta) {
+  const names = model.get("_class_names");
+  return [
+    meta.label >= 0 ? names[meta.label] ?? meta.label : "",
+    meta.predicted >= 0 ? `→${names[meta.predicted] ?? meta.predicted}` : "",
+  ].join("");
+}
 
-  function showLayer() {
-    const layers = model.get("layer_options");
-    layerSlider.max = String(layers.length - 1);
-    if (dragging !== layerSlider) layerSlider.value = String(model.get("layer_index"));
-    layerLabel.textContent = layerLabel.title = layerText(Number(layerSlider.value));
-  }
-
-  function showChannel() {
-    const count = model.get("channel_count");
-    channelSlider.max = String(count - 1);
-    if (dragging !== channelSlider) channelSlider.value = String(model.get("channel_index"));
-    channelLabel.textContent = `${model.get("unit_name")} ${channelSlider.value} of ${count}`;
-  }
-
-  function fillClassSelect(select, enabled) {
-    select.replaceChildren(option(-1, "any"));
-    model.get("class_names").forEach((name, index) => select.append(option(index, name)));
-    select.disabled = !enabled;
-  }
-
-  function showOptions() {
-    fillClassSelect(trueSelect, model.get("has_labels"));
-    fillClassSelect(predSelect, model.get("has_predictions"));
-    wrongBox.disabled = !(model.get("has_labels") && model.get("has_predictions"));
-    cmapSelect.replaceChildren(...model.get("cmap_options").map((name) => option(name, name)));
-    normSelect.replaceChildren(
-      ...model.get("norm_options").map((name) => option(name, name === "fixed" ? "fixed (data set)" : name)),
-    );
-    showValues();
-  }
-
-  function showValues() {
-    trueSelect.value = String(model.get("filter_true"));
-    predSelect.value = String(model.get("filter_predicted"));
-    wrongBox.checked = model.get("misclassified_only");
-    cmapSelect.value = model.get("cmap");
-    normSelect.value = model.get("norm");
-  }
-
-  function showSample() {
-    sampleLabel.textContent = model.get("sample_text");
-    for (const cell of thumbs.children) {
-      cell.classList.toggle("current", Number(cell.dataset.index) === model.get("sample_index"));
-    }
-  }
-
-  function showThumbs() {
-    const bytes = asBytes(model.get("thumbs"));
-    const shape = model.get("thumb_shape");
-    const size = shape[0] * shape[1] * shape[2];
-    const names = model.get("class_names");
-    const cells = model.get("thumb_meta").map((meta, i) => {
-      const canvas = h("canvas");
-      drawThumbnail(canvas, bytes, i * size, shape);
-      const wrong = meta.label >= 0 && meta.predicted >= 0 && meta.label !== meta.predicted;
-      const caption = [
-        meta.label >= 0 ? names[meta.label] ?? meta.label : "",
-        meta.predicted >= 0 ? `→${names[meta.predicted] ?? meta.predicted}` : "",
-      ].join("");
-      const cell = h(
-        "button",
-        {
-          class: `convscope-thumb${wrong ? " wrong" : ""}`,
-          title: `sample ${meta.index}`,
-          "data-index": String(meta.index),
-          onclick: () => request.view({ sample: meta.index }),
-        },
-        [canvas, h("span", { text: caption })],
-      );
-      return cell;
-    });
-    thumbs.replaceChildren(...cells);
-    pageLabel.textContent =
-      `page ${model.get("page") + 1} of ${model.get("page_count")}  ·  ${model.get("filtered_count")} samples`;
-    showSample();
-  }
-
-  function showMessages() {
-    errorBox.textContent = model.get("error");
-    errorBox.style.display = model.get("error") ? "" : "none";
-    statusBox.textContent = model.get("status");
-    statusBox.style.display = model.get("status") ? "" : "none";
-  }
-
-  // ----- page -> kernel requests ---------------------------------------------------------
-  function onSlide(slider, send) {
-    slider.addEventListener("pointerdown", () => {
-      dragging = slider;
-    });
-    const stop = () => {
-      if (dragging === slider) dragging = null;
-    };
-    slider.addEventListener("pointerup", stop);
-    slider.addEventListener("change", stop);
-    slider.addEventListener("input", () => send(Number(slider.value)));
-  }
-
-  onSlide(layerSlider, (index) => {
-    layerLabel.textContent = layerLabel.title = layerText(index);
-    request.view({ layer: model.get("layer_options")[index].name });
+/**
+ * Redraw the page of thumbnails. Focus on a thumbnail that is replaced moves to its successor
+ * (or the widget), so that ←/→ keep working instead of reaching the notebook.
+ * @param {Model} model
+ * @param {Controls} c
+ */
+function showThumbs(model, c) {
+  const bytes = asBytes(model.get("_thumbs"));
+  const shape = model.get("_thumb_shape");
+  const size = shape[0] * shape[1] * shape[2];
+  const cells = model.get("_thumb_meta").map((meta, i) => {
+    const canvas = /** @type {HTMLCanvasElement} */ (h("canvas"));
+    drawThumbnail(canvas, bytes, i * size, shape);
+    const wrong = meta.label >= 0 && meta.predicted >= 0 && meta.label !== meta.predicted;
+    const attributes = { class: `convscope-thumb${wrong ? " wrong" : ""}`, title: `sample ${meta.index}` };
+    return h("button", { ...attributes, "data-index": String(meta.index) }, [
+      canvas,
+      h("span", { text: thumbCaption(model, meta) }),
+    ]);
   });
-  onSlide(channelSlider, (index) => {
-    channelLabel.textContent = `${model.get("unit_name")} ${index} of ${model.get("channel_count")}`;
-    request.view({ channel: index });
-  });
+  const focused = /** @type {Document | ShadowRoot} */ (c.root.getRootNode()).activeElement;
+  const hadFocus = focused !== null && c.thumbs.contains(focused);
+  c.thumbs.replaceChildren(...cells);
+  c.pageLabel.textContent =
+    `page ${model.get("_page") + 1} of ${model.get("_page_count")}  ·  ${model.get("_filtered_count")} samples`;
+  showSample(model, c);
+  if (hadFocus) {
+    const next = /** @type {HTMLElement | null} */ (c.thumbs.querySelector(".current")) ?? c.root;
+    next.focus({ preventScroll: true });
+  }
+}
 
-  let playing = null;
-  function stopPlaying() {
+/**
+ * @param {Model} model
+ * @param {Controls} c
+ */
+function showMessages(model, c) {
+  for (const [box, text] of [
+    [c.errorBox, model.get("_error")],
+    [c.statusBox, model.get("_status")],
+  ]) {
+    const node = /** @type {HTMLElement} */ (box);
+    node.textContent = /** @type {string} */ (text);
+    node.style.display = text ? "" : "none";
+  }
+}
+
+/**
+ * Draw the kernel's state and redraw each part when its traits change.
+ * @param {Model} model
+ * @param {Controls} c
+ * @param {Ui} ui
+ * @returns {() => void} removes every model listener and revokes the figure's URLs
+ */
+function bindModel(model, c, ui) {
+  const figure = makeFigureView(c.figure);
+  /** @type {[(keyof ExplorerState)[], () => void][]} */
+  const parts = [
+    [["_figure_png", "_figure_mode"], () => figure.show(model)],
+    [["_layer_index", "_layer_options"], () => showLayer(model, c, ui)],
+    [["_channel_index", "_channel_count", "_unit_name"], () => showChannel(model, c, ui)],
+    [["_class_names", "_has_labels", "_has_predictions", "_cmap_options", "_norm_options"], () => showOptions(model, c)],
+    [["_cmap", "_norm", "_filter_true", "_filter_predicted", "_misclassified_only"], () => showValues(model, c)],
+    [["_thumbs", "_thumb_meta", "_thumb_shape", "_page", "_page_count", "_filtered_count"], () => showThumbs(model, c)],
+    [["_sample_text", "_sample_index"], () => showSample(model, c)],
+    [["_error", "_status"], () => showMessages(model, c)],
+    [["_ack"], () => (c.root.dataset.ack = String(model.get("_ack")))], // for tests and timing
+  ];
+  const offs = parts.map(([names, show]) => {
+    show();
+    return onChange(model, names, show);
+  });
+  return () => {
+    for (const off of offs) off();
+    figure.dispose();
+  };
+}
+
+// ----- page -> kernel requests ------------------------------------------------------------------
+
+/**
+ * Send a slider's value on every `input`; remember which slider is being dragged.
+ * @param {HTMLInputElement} slider
+ * @param {Ui} ui
+ * @param {(value: number) => void} send
+ * @returns {(() => void)[]}
+ */
+function onSlide(slider, ui, send) {
+  const stop = () => {
+    if (ui.dragging === slider) ui.dragging = null;
+  };
+  return [
+    listen(slider, "pointerdown", () => (ui.dragging = slider)),
+    listen(slider, "pointerup", stop),
+    listen(slider, "change", stop),
+    listen(slider, "input", () => send(Number(slider.value))),
+  ];
+}
+
+/**
+ * The play button: one step every PLAY_INTERVAL_MS until pressed again.
+ * @param {HTMLButtonElement} button
+ * @param {ReturnType<typeof makeRequester>} request
+ */
+function makePlayer(button, request) {
+  let playing = 0;
+  const stop = () => {
     clearInterval(playing);
-    playing = null;
-    playButton.textContent = "▶ play";
-  }
-  playButton.addEventListener("click", () => {
-    if (playing) return stopPlaying();
+    playing = 0;
+    button.textContent = "▶ play";
+  };
+  const toggle = () => {
+    if (playing) return stop();
     playing = setInterval(() => request.step(1), PLAY_INTERVAL_MS);
-    playButton.textContent = "❚❚ pause";
-  });
-  prevButton.addEventListener("click", () => request.step(-1));
-  nextButton.addEventListener("click", () => request.step(1));
-  root.addEventListener("keydown", (event) => {
-    if (event.target instanceof HTMLSelectElement) return;
-    const moves = { ArrowRight: 1, ArrowLeft: -1 };
-    if (event.key in moves && !(event.target instanceof HTMLInputElement && event.target.type === "range")) {
-      request.step(moves[event.key]);
-      event.preventDefault();
-    }
-  });
+    button.textContent = "❚❚ pause";
+  };
+  return { toggle, stop };
+}
 
+/**
+ * Turn the user's input into requests to the kernel.
+ * @param {Model} model
+ * @param {Controls} c
+ * @param {Ui} ui
+ * @param {ReturnType<typeof makeRequester>} request
+ * @returns {() => void} stops playing and removes the listeners
+ */
+function bindInputs(model, c, ui, request) {
+  const player = makePlayer(c.playButton, request);
   const sendFilter = () =>
     request.filter({
-      true: Number(trueSelect.value),
-      predicted: Number(predSelect.value),
-      misclassified: wrongBox.checked,
+      true: Number(c.trueSelect.value),
+      predicted: Number(c.predSelect.value),
+      misclassified: c.wrongBox.checked,
     });
-  trueSelect.addEventListener("change", sendFilter);
-  predSelect.addEventListener("change", sendFilter);
-  wrongBox.addEventListener("change", sendFilter);
-  cmapSelect.addEventListener("change", () => request.view({ cmap: cmapSelect.value }));
-  normSelect.addEventListener("change", () => request.view({ norm: normSelect.value }));
-  pagePrev.addEventListener("click", () => request.page(Math.max(0, model.get("page") - 1)));
-  pageNext.addEventListener("click", () => request.page(model.get("page") + 1));
-
-  // ----- wiring --------------------------------------------------------------------------
-  const handlers = [
-    ["change:figure_png change:figure_mode", showFigure],
-    ["change:layer_index change:layer_options", showLayer],
-    ["change:channel_index change:channel_count change:unit_name", showChannel],
-    ["change:sample_text change:sample_index", showSample],
-    ["change:thumbs change:thumb_meta change:page change:page_count change:filtered_count", showThumbs],
-    ["change:error change:status", showMessages],
-    ["change:ack", () => (root.dataset.ack = String(model.get("ack")))], // for tests and timing
-    ["change:cmap change:norm change:filter_true change:filter_predicted change:misclassified_only", showValues],
-    ["change:class_names change:has_labels change:has_predictions", showOptions],
+  const offs = [
+    ...onSlide(c.layerSlider, ui, (index) => {
+      c.layerLabel.textContent = c.layerLabel.title = layerText(model, index);
+      request.view({ layer: model.get("_layer_options")[index].name });
+    }),
+    ...onSlide(c.channelSlider, ui, (index) => {
+      c.channelLabel.textContent = channelText(model, index);
+      request.view({ channel: index });
+    }),
+    listen(c.playButton, "click", player.toggle),
+    listen(c.prevButton, "click", () => request.step(-1)),
+    listen(c.nextButton, "click", () => request.step(1)),
+    listen(c.trueSelect, "change", sendFilter),
+    listen(c.predSelect, "change", sendFilter),
+    listen(c.wrongBox, "change", sendFilter),
+    listen(c.cmapSelect, "change", () => request.view({ cmap: c.cmapSelect.value })),
+    listen(c.normSelect, "change", () => request.view({ norm: c.normSelect.value })),
+    listen(c.thumbs, "click", (/** @type {MouseEvent} */ event) => {
+      const cell = /** @type {HTMLElement} */ (event.target).closest("button.convscope-thumb");
+      if (cell instanceof HTMLElement) request.view({ sample: Number(cell.dataset.index) });
+    }),
+    listen(c.pagePrev, "click", () => request.page(Math.max(0, model.get("_page") - 1))),
+    listen(c.pageNext, "click", () => request.page(model.get("_page") + 1)),
   ];
-  for (const [events, handler] of handlers) model.on(events, handler);
-  showFigure();
-  showLayer();
-  showChannel();
-  showOptions();
-  showThumbs();
-  showMessages();
-
   return () => {
-    stopPlaying();
+    player.stop();
+    for (const off of offs) off();
+  };
+}
+
+// ----- the keyboard -----------------------------------------------------------------------------
+
+/**
+ * Chords with Ctrl, Alt or Meta, and Shift+Enter, belong to the notebook (save, run the cell);
+ * every other key pressed in the widget stays in it.
+ * @param {KeyboardEvent} event
+ */
+function belongsToHost(event) {
+  return event.ctrlKey || event.altKey || event.metaKey || (event.shiftKey && event.key === "Enter");
+}
+
+/**
+ * ←/→ step through the samples, except where the focused control uses them itself.
+ * @param {KeyboardEvent} event
+ * @returns {number} -1, 1, or 0 for no step
+ */
+function arrowStep(event) {
+  const step = { ArrowLeft: -1, ArrowRight: 1 }[event.key] ?? 0;
+  const target = event.target;
+  if (event.shiftKey || target instanceof HTMLSelectElement) return 0;
+  if (target instanceof HTMLInputElement && target.type === "range") return 0;
+  return step;
+}
+
+/**
+ * Let one chord reach JupyterLab's shortcuts: lift SUPPRESS_SHORTCUTS from the target and the
+ * root until the event has been dispatched. (JupyterLab ≥ 4.1 handles shortcuts as the event
+ * bubbles up to the document, after this listener on the widget's root.)
+ * @param {KeyboardEvent} event
+ * @param {HTMLElement} root
+ */
+function liftSuppression(event, root) {
+  const marked = [event.target, root].filter(
+    (node) => node instanceof Element && node.hasAttribute(SUPPRESS_SHORTCUTS),
+  );
+  for (const node of /** @type {Element[]} */ (marked)) node.removeAttribute(SUPPRESS_SHORTCUTS);
+  setTimeout(() => {
+    for (const node of /** @type {Element[]} */ (marked)) node.setAttribute(SUPPRESS_SHORTCUTS, "true");
+  });
+}
+
+/**
+ * Keys in the widget: ←/→ step, and no single key reaches the host's shortcuts. Stopping the
+ * event covers hosts that listen while it bubbles (JupyterLab ≥ 4.1, Notebook 7, marimo,
+ * classic Notebook); SUPPRESS_SHORTCUTS covers JupyterLab builds that listen while it is
+ * captured, before any listener of ours can run.
+ * @param {Controls} c
+ * @param {ReturnType<typeof makeRequester>} request
+ * @returns {() => void}
+ */
+function bindKeys(c, request) {
+  return listen(c.root, "keydown", (/** @type {KeyboardEvent} */ event) => {
+    if (belongsToHost(event)) {
+      liftSuppression(event, c.root);
+      return;
+    }
+    event.stopPropagation();
+    const step = arrowStep(event);
+    if (step) {
+      event.preventDefault();
+      request.step(step);
+    }
+  });
+}
+
+// ----- the widget -------------------------------------------------------------------------------
+
+/**
+ * anywidget's entry point: build the controls in `el`, bind them both ways, and return the
+ * cleanup that removes every listener.
+ * @param {{model: Model, el: HTMLElement}} context
+ */
+function render({ model, el }) {
+  const controls = buildControls();
+  el.append(controls.root);
+  const request = makeRequester(model);
+  /** @type {Ui} */
+  const ui = { dragging: null };
+  const unbind = [bindModel(model, controls, ui), bindInputs(model, controls, ui, request), bindKeys(controls, request)];
+  return () => {
+    for (const off of unbind) off();
     request.dispose();
-    for (const [events, handler] of handlers) model.off(events, handler);
-    if (figureUrl) URL.revokeObjectURL(figureUrl);
+    controls.root.remove();
   };
 }
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 from pathlib import Path
 
 import ipywidgets
 import keras
 import numpy as np
 import pytest
+from matplotlib.backend_bases import KeyEvent
 from PIL import Image
 
 import convscope
@@ -26,9 +28,7 @@ def explorer(model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]) -> c
 
 @pytest.fixture(autouse=True)
 def _reset(explorer: convscope.Explorer) -> None:
-    explorer._on_frontend_message(
-        explorer, {"type": "filter", "true": -1, "predicted": -1, "misclassified": False}, []
-    )
+    explorer.filter()
     explorer.update(layer="conv1", channel=0, sample=0, norm="standard", cmap="viridis")
 
 
@@ -40,36 +40,42 @@ def outline(explorer: convscope.Explorer) -> tuple[float, float, float, float] |
     return explorer.panels.grid_panel.outline
 
 
-def send(explorer: convscope.Explorer, **content: object) -> None:
-    explorer._on_frontend_message(explorer, content, [])
+_SEQ = itertools.count(1)
+
+
+def send(explorer: convscope.Explorer, **content: object) -> int:
+    """Send a request as the page would, numbered after every earlier one; return its seq."""
+    seq = next(_SEQ)
+    explorer._on_frontend_message(explorer, {**content, "seq": seq}, [])
+    return seq
 
 
 def test_opens_on_the_first_convolution_of_the_mnist_cnn(explorer: convscope.Explorer) -> None:
     assert explorer.layer == "conv1"
     assert explorer.layers[:3] == ["rescale", "conv1", "pool1"]
-    assert explorer.sample_count == 10_000
-    assert explorer.channel_count == 24
-    assert "label 7" in explorer.sample_text  # the first MNIST test digit is a 7
-    assert "predicted 7" in explorer.sample_text
+    assert len(explorer.filtered_samples) == 10_000
+    assert explorer._channel_count == 24
+    assert "label 7" in explorer._sample_text  # the first MNIST test digit is a 7
+    assert "predicted 7" in explorer._sample_text
 
 
 def test_setting_state_from_python_changes_the_figure(explorer: convscope.Explorer) -> None:
-    before, png_before = grid_pixels(explorer), explorer.figure_png
+    before, png_before = grid_pixels(explorer), explorer._figure_png
     explorer.layer = "conv2"
     after = grid_pixels(explorer)
     assert after.shape != before.shape  # 48 maps of 14×14 instead of 24 of 28×28
-    assert explorer.layer_index == explorer.layers.index("conv2")
-    assert explorer.channel_count == 48
-    assert explorer.figure_png != png_before
+    assert explorer._layer_index == explorer.layers.index("conv2")
+    assert explorer._channel_count == 48
+    assert explorer._figure_png != png_before
 
     explorer.sample = 1
     assert np.mean(grid_pixels(explorer) != after) > 0.2
-    assert explorer.sample_index == 1
+    assert explorer._sample_index == 1
 
     start = outline(explorer)
     explorer.channel = 9
     assert outline(explorer) != start
-    assert explorer.channel_index == 9
+    assert explorer._channel_index == 9
 
 
 def test_layer_switch_keeps_the_channel_in_range(explorer: convscope.Explorer) -> None:
@@ -80,8 +86,8 @@ def test_layer_switch_keeps_the_channel_in_range(explorer: convscope.Explorer) -
 
 def test_dense_layers_show_units_on_one_scale(explorer: convscope.Explorer) -> None:
     explorer.layer = "dense"
-    assert explorer.unit_name == "unit"
-    assert explorer.channel_count == 128
+    assert explorer._unit_name == "unit"
+    assert explorer._channel_count == 128
     explorer.channel = 127  # the last unit is selectable
     colours = {tuple(pixel) for pixel in grid_pixels(explorer).reshape(-1, 3)}
     assert len(colours) > 10  # units differ in colour, not all mid-grey
@@ -89,7 +95,7 @@ def test_dense_layers_show_units_on_one_scale(explorer: convscope.Explorer) -> N
 
 def test_bad_values_from_python_raise_and_change_nothing(explorer: convscope.Explorer) -> None:
     explorer.update(layer="conv2", channel=3, sample=5)
-    png, pixels = explorer.figure_png, grid_pixels(explorer)
+    png, pixels = explorer._figure_png, grid_pixels(explorer)
     with pytest.raises(UnknownLayerError, match="conv_9"):
         explorer.layer = "conv_9"
     with pytest.raises(IndexOutOfRangeError, match=r"0\.\.47"):
@@ -105,19 +111,19 @@ def test_bad_values_from_python_raise_and_change_nothing(explorer: convscope.Exp
     with pytest.raises(UnknownLayerError):  # atomic: the good channel is not applied either
         explorer.update(channel=1, layer="nope")
     assert (explorer.layer, explorer.channel, explorer.sample) == ("conv2", 3, 5)
-    assert explorer.figure_png == png
+    assert explorer._figure_png == png
     np.testing.assert_array_equal(grid_pixels(explorer), pixels)
 
 
 def test_frontend_error_is_shown_and_the_last_good_view_kept(explorer: convscope.Explorer) -> None:
-    send(explorer, type="view", seq=1, sample=3)
-    good_png = explorer.figure_png
-    send(explorer, type="view", seq=2, layer="conv1", channel=99)
+    send(explorer, type="view", sample=3)
+    good_png = explorer._figure_png
+    seq = send(explorer, type="view", layer="conv1", channel=99)
     assert "channel 99 is out of range" in explorer.error
-    assert explorer.figure_png == good_png
+    assert explorer._figure_png == good_png
     assert explorer.channel == 0
-    assert explorer.ack == 2  # the request is answered, so the frontend is not stuck
-    send(explorer, type="view", seq=3, channel=2)
+    assert explorer._ack == seq  # the request is answered, so the frontend is not stuck
+    send(explorer, type="view", channel=2)
     assert explorer.error == ""
     assert explorer.channel == 2
 
@@ -127,43 +133,47 @@ def test_rapid_frontend_messages_are_coalesced_into_one_render(
 ) -> None:
     renders = explorer._controller.renders
 
-    async def burst() -> None:
+    async def burst() -> int:
         for seq in range(1, 31):
-            send(explorer, type="view", seq=seq, channel=seq % 24, sample=seq)
-        send(explorer, type="step", seq=31, delta=2)
+            send(explorer, type="view", channel=seq % 24, sample=seq)
+        return send(explorer, type="step", delta=2)
+
+    async def burst_and_flush() -> int:
+        last = await burst()
         await asyncio.sleep(0)  # the kernel's loop gets a turn: one flush
         await asyncio.sleep(0)
+        return last
 
-    asyncio.run(burst())
+    last = asyncio.run(burst_and_flush())
     assert explorer._controller.renders == renders + 1
     assert explorer.channel == 30 % 24
     assert explorer.sample == 32  # the last absolute sample, then two steps on
-    assert explorer.ack == 31
+    assert explorer._ack == last
 
 
 def test_misclassified_filter_and_thumbnail_pages(explorer: convscope.Explorer) -> None:
     controller = explorer._controller
     wrong = np.flatnonzero(controller.labels != controller.predictions)
-    send(explorer, type="filter", seq=1, true=-1, predicted=-1, misclassified=True)
-    assert explorer.filtered_count == len(wrong)
+    send(explorer, type="filter", true=-1, predicted=-1, misclassified=True)
+    assert explorer._filtered_count == len(wrong)
     assert 0 < len(wrong) < 300  # the bundled model is >= 97 % right
     assert explorer.sample == wrong[0]  # jumps to the first sample that passes
-    assert all(meta["label"] != meta["predicted"] for meta in explorer.thumb_meta)
-    height, width, channels = explorer.thumb_shape
-    assert len(explorer.thumbs) == len(explorer.thumb_meta) * height * width * channels
-    send(explorer, type="step", seq=2, delta=1)
+    assert all(meta["label"] != meta["predicted"] for meta in explorer._thumb_meta)
+    height, width, channels = explorer._thumb_shape
+    assert len(explorer._thumbs) == len(explorer._thumb_meta) * height * width * channels
+    send(explorer, type="step", delta=1)
     assert explorer.sample == wrong[1]
-    send(explorer, type="step", seq=3, delta=-2)
+    send(explorer, type="step", delta=-2)
     assert explorer.sample == wrong[-1]  # wraps around
 
 
 def test_filter_by_true_digit_pages_through_only_that_digit(explorer: convscope.Explorer) -> None:
-    send(explorer, type="filter", seq=1, true=3, predicted=-1, misclassified=False)
+    send(explorer, type="filter", true=3, predicted=-1, misclassified=False)
     controller = explorer._controller
-    assert explorer.filtered_count == int(np.sum(controller.labels == 3))
-    send(explorer, type="page", seq=2, page=2)
+    assert explorer._filtered_count == int(np.sum(controller.labels == 3))
+    send(explorer, type="page", page=2)
     assert explorer.page == 2
-    assert {meta["label"] for meta in explorer.thumb_meta} == {3}
+    assert {meta["label"] for meta in explorer._thumb_meta} == {3}
 
 
 def test_fixed_scale_keeps_colours_from_jumping(explorer: convscope.Explorer) -> None:
@@ -178,12 +188,12 @@ def test_fixed_scale_keeps_colours_from_jumping(explorer: convscope.Explorer) ->
 
     assert len(background_colours("standard")) > 1  # per-digit scaling shifts the colours
     assert len(background_colours("fixed")) == 1
-    assert explorer.status == ""  # progress text cleared once the ranges are known
+    assert explorer._status == ""  # progress text cleared once the ranges are known
 
 
 def test_png_fallback_is_a_real_900x450_png(explorer: convscope.Explorer, tmp_path: Path) -> None:
     assert explorer.figure_mode == "png"  # no kernel here, so no ipympl
-    image = np.asarray(Image.open(io.BytesIO(explorer.figure_png)).convert("RGB"))
+    image = np.asarray(Image.open(io.BytesIO(explorer._figure_png)).convert("RGB"))
     assert image.shape == (450, 900, 3)
     assert image.std() > 30
     outline = np.all(image == (255, 45, 85), axis=-1)  # the selected channel's outline
@@ -194,7 +204,7 @@ def test_png_fallback_is_a_real_900x450_png(explorer: convscope.Explorer, tmp_pa
 
 def test_outline_follows_the_channel_in_the_drawn_pixels(explorer: convscope.Explorer) -> None:
     def outline_centre() -> np.ndarray:
-        image = np.asarray(Image.open(io.BytesIO(explorer.figure_png)).convert("RGB"))
+        image = np.asarray(Image.open(io.BytesIO(explorer._figure_png)).convert("RGB"))
         rows, cols = np.nonzero(np.all(image == (255, 45, 85), axis=-1))
         return np.array([rows.mean(), cols.mean()])
 
@@ -223,7 +233,7 @@ def test_ipympl_mode_updates_a_canvas_widget_in_place(
     explorer = convscope.Explorer(model, images[:50], labels[:50], figure="ipympl")
     canvas = explorer.figure.canvas
     assert isinstance(canvas, ipywidgets.DOMWidget)
-    assert explorer.figure_png == b""  # pixels travel through the canvas, not the trait
+    assert explorer._figure_png == b""  # pixels travel through the canvas, not the trait
     box = explorer.display_widget
     assert list(box.children) == [canvas, explorer]  # the figure above the controls
     bundle = explorer._repr_mimebundle_()
@@ -248,9 +258,9 @@ def test_your_own_rgb_model_without_labels() -> None:
     images, _ = convscope.sample_images(size=(64, 64))
     explorer = convscope.Explorer(model, images, class_names=["a", "b", "c"], figure="png")
     assert explorer.layer == "c1"
-    assert not explorer.has_labels
-    assert explorer.has_predictions
-    assert explorer.thumb_shape == [32, 32, 3]
+    assert not explorer._has_labels
+    assert explorer._has_predictions
+    assert explorer._thumb_shape == [32, 32, 3]
     probabilities = explorer._controller.probabilities
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)  # softmax of logits
     explorer.sample = len(images) - 1
@@ -265,3 +275,110 @@ def test_mismatched_labels_are_refused(model: keras.Model, mnist_test) -> None:
 @pytest.mark.parametrize(("channels", "columns"), [(16, 4), (24, 5), (48, 7), (64, 8), (1, 1)])
 def test_grid_shape_gives_the_largest_cells(channels: int, columns: int) -> None:
     assert grid_columns(channels) == columns
+
+
+# ----- the Python API does what the widget's controls do -------------------------------------
+def test_colormap_and_scale_from_python_redraw(explorer: convscope.Explorer) -> None:
+    before, png = grid_pixels(explorer), explorer._figure_png
+    explorer.cmap = "magma"
+    assert explorer.cmap == "magma"
+    assert explorer._cmap == "magma"  # the dropdown follows
+    magma = grid_pixels(explorer)
+    assert np.mean(magma != before) > 0.2
+    assert explorer._figure_png != png
+    explorer.norm = "minmax"
+    assert (explorer.norm, explorer._norm) == ("minmax", "minmax")
+    assert np.mean(grid_pixels(explorer) != magma) > 0.05
+
+
+def test_filter_from_python_shows_only_that_class(explorer: convscope.Explorer) -> None:
+    labels = explorer._controller.labels
+    explorer.filter(true=3)
+    assert set(labels[explorer.filtered_samples]) == {3}
+    assert explorer._filter_true == 3  # the dropdown follows
+    assert explorer.sample == explorer.filtered_samples[0]  # jumped to the first 3
+    assert "label 3" in explorer._sample_text
+    assert {meta["label"] for meta in explorer._thumb_meta} == {3}
+    assert explorer._filtered_count == int(np.sum(labels == 3))
+
+    explorer.filter(predicted="5", misclassified=True)  # a class name works too
+    shown = explorer.filtered_samples
+    predictions = explorer._controller.predictions
+    assert len(shown) > 0
+    assert set(predictions[shown]) == {5}
+    assert np.all(labels[shown] != 5)
+    assert (explorer._filter_true, explorer._filter_predicted) == (-1, 5)
+    assert explorer._misclassified_only
+
+    explorer.filter()
+    assert len(explorer.filtered_samples) == 10_000
+    assert (explorer._filter_true, explorer._misclassified_only) == (-1, False)
+
+
+def test_page_from_python_shows_that_page_of_thumbnails(explorer: convscope.Explorer) -> None:
+    explorer.page = 2
+    assert explorer.page == 2
+    assert explorer._page == 2
+    assert explorer._thumb_meta[0]["index"] == 2 * 48
+    assert explorer.page_count == -(-10_000 // 48)
+
+
+def test_setting_the_sample_turns_to_its_thumbnail_page(explorer: convscope.Explorer) -> None:
+    explorer.sample = 500
+    assert explorer.page == 500 // 48
+    assert 500 in [meta["index"] for meta in explorer._thumb_meta]
+
+
+def test_bad_values_for_the_new_properties_raise_and_change_nothing(
+    explorer: convscope.Explorer,
+) -> None:
+    explorer.update(layer="conv2", channel=3, sample=5, cmap="magma")
+    explorer.filter(true=7)
+    explorer.page = 1
+    traits = explorer.get_state()
+    pixels = grid_pixels(explorer)
+    with pytest.raises(ValueError, match="Unknown colormap 'nope'"):
+        explorer.cmap = "nope"
+    with pytest.raises(ValueError, match="Unknown normalisation 'loud'"):
+        explorer.norm = "loud"
+    with pytest.raises(TypeError, match="cmap cannot be None"):
+        explorer.cmap = None  # type: ignore[assignment]
+    with pytest.raises(IndexOutOfRangeError, match=r"page 99 is out of range.*0\.\.\d"):
+        explorer.page = 99
+    with pytest.raises(IndexOutOfRangeError, match=r"true=10 is not a class: use 0\.\.9"):
+        explorer.filter(true=10)
+    with pytest.raises(ValueError, match="Unknown class 'cat'"):
+        explorer.filter(predicted="cat")
+    with pytest.raises(TypeError, match="class index, a class name or None"):
+        explorer.filter(true=2.5)  # type: ignore[arg-type]
+    assert explorer.get_state() == traits  # dropdowns, thumbnails, figure: all as they were
+    np.testing.assert_array_equal(grid_pixels(explorer), pixels)
+    assert (explorer.cmap, explorer.norm, explorer.page) == ("magma", "standard", 1)
+
+
+def test_update_refuses_a_misspelt_argument(explorer: convscope.Explorer) -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument 'chanel'"):
+        explorer.update(chanel=3)  # type: ignore[call-arg]
+    assert explorer.channel == 0
+
+
+def test_filters_that_need_labels_say_so(model: keras.Model, mnist_test) -> None:
+    images, _ = mnist_test
+    explorer = convscope.Explorer(model, images[:60], figure="none")
+    with pytest.raises(ValueError, match=r"Filtering by true class needs labels=\.\.\."):
+        explorer.filter(true=1)
+    with pytest.raises(ValueError, match="misclassified=True needs labels"):
+        explorer.filter(misclassified=True)
+    explorer.filter(predicted=1)  # predictions come from the model, labels or not
+    assert len(explorer.filtered_samples) > 0
+
+
+def test_arrow_keys_on_the_ipympl_canvas_step_through_samples(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    images, labels = mnist_test
+    explorer = convscope.Explorer(model, images[:50], labels[:50], figure="ipympl")
+    canvas = explorer.figure.canvas
+    for key, expected in [("right", 1), ("right", 2), ("left", 1), ("a", 1), ("left", 0)]:
+        canvas.callbacks.process("key_press_event", KeyEvent("key_press_event", canvas, key))
+        assert explorer.sample == expected, key

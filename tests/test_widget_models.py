@@ -35,11 +35,11 @@ def test_heads_of_different_sizes_show_the_first_and_say_which(structure: str) -
 
     explorer = convscope.Explorer(model, images(), figure="png")
     assert explorer.engine.predict(images(4)).shape == (4, 10)
-    assert "output digit" in explorer.sample_text
+    assert "output digit" in explorer._sample_text
     assert len(explorer.class_names) == 10
     chosen = convscope.Explorer(model, images(), figure="none", output="size")
     assert chosen.engine.predict(images(4)).shape == (4, 3)
-    assert "output size" in chosen.sample_text
+    assert "output size" in chosen._sample_text
     assert len(chosen.class_names) == 3
     chosen.layer = "conv"
     chosen.sample = 5
@@ -78,7 +78,7 @@ def test_nan_and_inf_in_a_layer_are_marked_and_named_never_drawn_as_colour() -> 
     assert has_colour(grid, NON_FINITE_RGB) > 0.5 * grid.shape[0] * grid.shape[1] * 0.5
     assert has_colour(explorer.panels.channel_panel.pixels, NON_FINITE_RGB) > 0
     assert not explorer.panels.class_panel.get_visible()  # no NaN probability drawn
-    assert "output NaN/Inf" in explorer.sample_text
+    assert "output NaN/Inf" in explorer._sample_text
     explorer.layer = "conv"
     assert "inf_minus_inf" not in explorer.status
 
@@ -91,7 +91,7 @@ def test_channels_first_maps_are_drawn_one_cell_per_channel() -> None:
     x = keras.layers.ZeroPadding2D((2, 1), data_format="channels_first", name="pad_cf")(x)
     model = keras.Model(inputs, keras.layers.Flatten()(x))
     explorer = convscope.Explorer(model, images(), figure="none", layer="pad_cf")
-    assert explorer.channel_count == 6
+    assert explorer._channel_count == 6
     explorer.channel = 5
     maps = explorer.engine.activation("pad_cf", images(1)[0])
     assert maps.shape == (6, 18, 16)

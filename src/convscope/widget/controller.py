@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -112,37 +113,45 @@ class ExplorerController:
         names = self.engine.output_names[self.engine.output_index]
         return f"  ·  output {names[0] if names else self.engine.output_index}"
 
-    def resolve(self, **changes: object) -> ViewState:
-        """Return the state after ``changes``, or raise a clear error; nothing is modified.
+    def resolve(
+        self,
+        *,
+        layer: str | None = None,
+        channel: int | None = None,
+        sample: int | None = None,
+        cmap: str | None = None,
+        norm: str | None = None,
+    ) -> ViewState:
+        """Return the state after the changes given, or raise a clear error; nothing is modified.
 
-        Switching layer keeps the channel when the new layer has it, else the last channel.
+        ``None`` keeps a value. Switching layer keeps the channel when the new layer has it,
+        else the last channel. An unknown argument name raises ``TypeError``.
         """
         state = self.state
-        if "layer" in changes and changes["layer"] is not None:
-            info = self.engine.layer(changes["layer"])  # type: ignore[arg-type]
+        if layer is not None:
+            info = self.engine.layer(layer)
             state = replace(state, layer=info.name, channel=min(state.channel, info.channels - 1))
-        if changes.get("channel") is not None:
+        if channel is not None:
             channels = self.engine.layer(state.layer).channels
-            state = replace(state, channel=check_index("channel", changes["channel"], channels))
-        if changes.get("sample") is not None:
-            state = replace(
-                state, sample=check_index("sample", changes["sample"], len(self.images))
-            )
-        if changes.get("cmap") is not None:
-            colour_table(str(changes["cmap"]))  # raises for unknown names
-            state = replace(state, cmap=str(changes["cmap"]))
-        if changes.get("norm") is not None:
-            if changes["norm"] not in NORM_MODES:
-                raise ValueError(
-                    f"Unknown normalisation {changes['norm']!r}; choose one of {NORM_MODES}."
-                )
-            state = replace(state, norm=str(changes["norm"]))
+            state = replace(state, channel=check_index("channel", channel, channels))
+        if sample is not None:
+            state = replace(state, sample=check_index("sample", sample, len(self.images)))
+        if cmap is not None:
+            colour_table(str(cmap))  # raises for unknown names
+            state = replace(state, cmap=str(cmap))
+        if norm is not None:
+            if norm not in NORM_MODES:
+                raise ValueError(f"Unknown normalisation {norm!r}; choose one of {NORM_MODES}.")
+            state = replace(state, norm=str(norm))
         return state
 
     def apply(
-        self, on_progress: Callable[[int, int], None] | None = None, **changes: object
+        self, on_progress: Callable[[int, int], None] | None = None, **changes: Any
     ) -> ViewState:
-        """Validate ``changes``, compute the view and draw it; on error nothing changes."""
+        """Validate ``changes`` (see :meth:`resolve`), compute the view and draw it.
+
+        On error nothing changes.
+        """
         state = self.resolve(**changes)
         view = self.build_view(state, on_progress)
         self.view.show(view)

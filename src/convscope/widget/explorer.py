@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anywidget
 import ipywidgets
@@ -15,10 +16,12 @@ import traitlets
 from convscope.data.mnist import load_mnist
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.cache import DEFAULT_CACHE_BYTES
+from convscope.engine.errors import IndexOutOfRangeError, check_index
 from convscope.engine.loading import load_model
 from convscope.engine.mnist_cnn import CLASS_NAMES, mnist_cnn
 from convscope.render.explorer_figure import ExplorerFigure
 from convscope.render.normalise import NORM_MODES
+from convscope.widget import protocol
 from convscope.widget.controller import ExplorerController
 from convscope.widget.figure_display import FigureMode, choose_mode, make_figure, png_bytes
 from convscope.widget.samples import SamplePicker
@@ -28,6 +31,8 @@ _STATIC = _PACKAGE / "static"
 _SOURCE = _PACKAGE.parent.parent / "js"  # an editable install reads the sources directly
 _ASSETS = _STATIC if (_STATIC / "widget.js").is_file() else _SOURCE
 _VIEW_FIELDS = ("layer", "channel", "sample", "cmap", "norm")
+_LOG = logging.getLogger("convscope")
+_T = TypeVar("_T")
 CMAPS = ["viridis", "magma", "inferno", "cividis", "gray", "RdBu_r"]
 
 
@@ -69,38 +74,39 @@ class Explorer(anywidget.AnyWidget):
     _esm = _ASSETS / "widget.js"
     _css = _ASSETS / "widget.css"
 
-    layer_options = traitlets.List(traitlets.Dict()).tag(sync=True)
-    layer_index = traitlets.Int(0).tag(sync=True)
-    channel_index = traitlets.Int(0).tag(sync=True)
-    channel_count = traitlets.Int(1).tag(sync=True)
-    unit_name = traitlets.Unicode("channel").tag(sync=True)
-    sample_index = traitlets.Int(0).tag(sync=True)
-    sample_count = traitlets.Int(1).tag(sync=True)
-    sample_text = traitlets.Unicode("").tag(sync=True)
-    cmap = traitlets.Unicode("viridis").tag(sync=True)
-    cmap_options = traitlets.List(traitlets.Unicode(), CMAPS).tag(sync=True)
-    norm = traitlets.Unicode("standard").tag(sync=True)
-    norm_options = traitlets.List(traitlets.Unicode(), list(NORM_MODES)).tag(sync=True)
-    class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    has_labels = traitlets.Bool(False).tag(sync=True)
-    has_predictions = traitlets.Bool(False).tag(sync=True)
+    # The page's state: private, synced, named in protocol.ExplorerState. The Python API is the
+    # properties below; each goes through the controller, as the widget's controls do.
+    _layer_options = traitlets.List(traitlets.Dict()).tag(sync=True)
+    _layer_index = traitlets.Int(0).tag(sync=True)
+    _channel_index = traitlets.Int(0).tag(sync=True)
+    _channel_count = traitlets.Int(1).tag(sync=True)
+    _unit_name = traitlets.Unicode("channel").tag(sync=True)
+    _sample_index = traitlets.Int(0).tag(sync=True)
+    _sample_text = traitlets.Unicode("").tag(sync=True)
+    _cmap = traitlets.Unicode("viridis").tag(sync=True)
+    _cmap_options = traitlets.List(traitlets.Unicode(), CMAPS).tag(sync=True)
+    _norm = traitlets.Unicode("standard").tag(sync=True)
+    _norm_options = traitlets.List(traitlets.Unicode(), list(NORM_MODES)).tag(sync=True)
+    _class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    _has_labels = traitlets.Bool(False).tag(sync=True)
+    _has_predictions = traitlets.Bool(False).tag(sync=True)
 
-    figure_mode = traitlets.Unicode("png").tag(sync=True)
-    figure_png = traitlets.Bytes(b"").tag(sync=True)
+    _figure_mode = traitlets.Unicode("png").tag(sync=True)
+    _figure_png = traitlets.Bytes(b"").tag(sync=True)
 
-    thumbs = traitlets.Bytes(b"").tag(sync=True)
-    thumb_meta = traitlets.List(traitlets.Dict()).tag(sync=True)
-    thumb_shape = traitlets.List(traitlets.Int(), [28, 28, 1]).tag(sync=True)
-    page = traitlets.Int(0).tag(sync=True)
-    page_count = traitlets.Int(1).tag(sync=True)
-    filter_true = traitlets.Int(-1).tag(sync=True)
-    filter_predicted = traitlets.Int(-1).tag(sync=True)
-    misclassified_only = traitlets.Bool(False).tag(sync=True)
-    filtered_count = traitlets.Int(0).tag(sync=True)
+    _thumbs = traitlets.Bytes(b"").tag(sync=True)
+    _thumb_meta = traitlets.List(traitlets.Dict()).tag(sync=True)
+    _thumb_shape = traitlets.List(traitlets.Int(), [28, 28, 1]).tag(sync=True)
+    _page = traitlets.Int(0).tag(sync=True)
+    _page_count = traitlets.Int(1).tag(sync=True)
+    _filter_true = traitlets.Int(-1).tag(sync=True)
+    _filter_predicted = traitlets.Int(-1).tag(sync=True)
+    _misclassified_only = traitlets.Bool(False).tag(sync=True)
+    _filtered_count = traitlets.Int(0).tag(sync=True)
 
-    error = traitlets.Unicode("").tag(sync=True)
-    status = traitlets.Unicode("").tag(sync=True)
-    ack = traitlets.Int(0).tag(sync=True)
+    _error = traitlets.Unicode("").tag(sync=True)
+    _status = traitlets.Unicode("").tag(sync=True)
+    _ack = traitlets.Int(0).tag(sync=True)
 
     def __init__(
         self,
@@ -139,17 +145,19 @@ class Explorer(anywidget.AnyWidget):
         # the first view were computed; with it ready, a first visit to any layer is one pass.
         engine.wait_compiled()
         super().__init__()
-        self.figure_mode = mode
+        self._figure_mode = mode
         self._controller = controller
         self._picker = SamplePicker(
             controller.display_images, controller.labels, controller.predictions
         )
         self._filtered = self._picker.filtered()
         self._pending: dict[str, Any] = {}
+        self._problems: list[str] = []  # malformed requests since the last flush
+        self._seen_seq = 0  # the highest valid seq of any message so far
         self._box: ipywidgets.VBox | None = None
         self._flush_scheduled = False
 
-        self.layer_options = [
+        self._layer_options = [
             {
                 "name": info.name,
                 "kind": info.kind,
@@ -158,12 +166,13 @@ class Explorer(anywidget.AnyWidget):
             }
             for info in engine.layers
         ]
-        self.class_names = list(class_names)
-        self.sample_count = len(controller.images)
-        self.has_labels = controller.labels is not None
-        self.has_predictions = controller.predictions is not None
-        self.thumb_shape = self._picker.thumb_shape
+        self._class_names = list(class_names)
+        self._has_labels = controller.labels is not None
+        self._has_predictions = controller.predictions is not None
+        self._thumb_shape = self._picker.thumb_shape
         self.on_msg(self._on_frontend_message)
+        if mode == "ipympl":  # a click on the canvas focuses it: its arrow keys come here
+            self.figure.canvas.mpl_connect("key_press_event", self._on_figure_key)
         self._publish()
         self._publish_page(0)
 
@@ -180,7 +189,7 @@ class Explorer(anywidget.AnyWidget):
 
     @layer.setter
     def layer(self, name: str) -> None:
-        self.update(layer=name)
+        self.update(layer=_not_none("layer", name))
 
     @property
     def channel(self) -> int:
@@ -189,16 +198,73 @@ class Explorer(anywidget.AnyWidget):
 
     @channel.setter
     def channel(self, index: int) -> None:
-        self.update(channel=index)
+        self.update(channel=_not_none("channel", index))
 
     @property
     def sample(self) -> int:
-        """Index of the sample in view. Setting it redraws."""
+        """Index of the sample in view. Setting it redraws and turns to its thumbnail page."""
         return self._controller.state.sample
 
     @sample.setter
     def sample(self, index: int) -> None:
-        self.update(sample=index)
+        self.update(sample=_not_none("sample", index))
+
+    @property
+    def cmap(self) -> str:
+        """Matplotlib colormap of the feature maps. Setting it redraws."""
+        return self._controller.state.cmap
+
+    @cmap.setter
+    def cmap(self, name: str) -> None:
+        self.update(cmap=_not_none("cmap", name))
+
+    @property
+    def norm(self) -> str:
+        """Colour scale: ``standard``, ``minmax``, ``layer`` or ``fixed``. Setting it redraws."""
+        return self._controller.state.norm
+
+    @norm.setter
+    def norm(self, mode: str) -> None:
+        self.update(norm=_not_none("norm", mode))
+
+    @property
+    def page(self) -> int:
+        """Index of the page of thumbnails in view. Setting it shows that page."""
+        return self._page
+
+    @page.setter
+    def page(self, index: int) -> None:
+        self._publish_page(check_index("page", index, self.page_count))
+
+    @property
+    def page_count(self) -> int:
+        """Pages of thumbnails of the samples that pass the filter."""
+        return self._picker.page_count(self._filtered)
+
+    @property
+    def filtered_samples(self) -> np.ndarray:
+        """Indices of the samples that pass the filter (all of them when there is none)."""
+        return self._filtered.copy()
+
+    @property
+    def class_names(self) -> list[str]:
+        """Names of the model's output classes."""
+        return list(self._class_names)
+
+    @property
+    def figure_mode(self) -> str:
+        """How the figure reaches the page: ``"ipympl"``, ``"png"`` or ``"none"``."""
+        return self._figure_mode
+
+    @property
+    def status(self) -> str:
+        """What the widget's status line says: progress, or NaN/Inf in the view; else ``""``."""
+        return self._status
+
+    @property
+    def error(self) -> str:
+        """The message in the widget's error banner; empty while there is none."""
+        return self._error
 
     @property
     def figure(self) -> Any:
@@ -215,18 +281,104 @@ class Explorer(anywidget.AnyWidget):
         """The activation engine (model, layers, cache) behind this Explorer."""
         return self._controller.engine
 
-    def update(self, **changes: Any) -> None:
-        """Change several of ``layer``, ``channel``, ``sample``, ``cmap``, ``norm`` at once.
+    def update(
+        self,
+        *,
+        layer: str | None = None,
+        channel: int | None = None,
+        sample: int | None = None,
+        cmap: str | None = None,
+        norm: str | None = None,
+    ) -> None:
+        """Change several of the layer, channel, sample, colormap and scale at once.
+
+        Arguments left at ``None`` keep their value.
 
         Raises
         ------
-        UnknownLayerError, IndexOutOfRangeError, ValueError
-            For a bad value; the view and the state stay as they were.
+        UnknownLayerError, IndexOutOfRangeError, ValueError, TypeError
+            For a bad value or an unknown argument; the view and the state stay as they were.
 
         """
-        self._controller.apply(on_progress=self._show_progress, **changes)
-        self.error = ""
+        self._controller.apply(
+            on_progress=self._show_progress,
+            layer=layer,
+            channel=channel,
+            sample=sample,
+            cmap=cmap,
+            norm=norm,
+        )
+        self._error = ""
         self._publish()
+        if sample is not None and self._page_of_sample() != self._page:
+            self._publish_page(self._page_of_sample())
+
+    def filter(
+        self,
+        true: int | str | None = None,
+        predicted: int | str | None = None,
+        misclassified: bool = False,
+    ) -> None:
+        """Show only the samples of one true class, one predicted class, or only the mistakes.
+
+        The filter replaces the previous one; ``ex.filter()`` shows every sample again. When the
+        sample in view does not pass, the first one that does is shown. ←, → and play move
+        through the samples that pass.
+
+        Parameters
+        ----------
+        true, predicted : int or str, optional
+            A class index or class name; ``None`` for any class.
+        misclassified : bool
+            Only the samples whose prediction differs from their label.
+
+        Raises
+        ------
+        ValueError, IndexOutOfRangeError
+            For an unknown class, or a filter that needs labels the Explorer was not given;
+            nothing changes.
+
+        """
+        true_index = self._class_index("true", true, self._has_labels)
+        predicted_index = self._class_index("predicted", predicted, self._has_predictions)
+        if misclassified and not (self._has_labels and self._has_predictions):
+            raise ValueError(
+                "misclassified=True needs labels and class predictions; pass labels=... to "
+                "the Explorer."
+            )
+        filtered = self._picker.filtered(true_index, predicted_index, bool(misclassified))
+        previous, self._filtered = self._filtered, filtered
+        try:
+            with self.hold_sync():
+                if len(filtered) and self.sample not in set(filtered.tolist()):
+                    self.update(sample=int(filtered[0]))
+                self._filter_true, self._filter_predicted = true_index, predicted_index
+                self._misclassified_only = bool(misclassified)
+                self._publish_page(self._page_of_sample())
+        except Exception:
+            self._filtered = previous
+            raise
+
+    def _class_index(self, which: str, value: int | str | None, known: bool) -> int:
+        """Resolve a filter's class (index, name or ``None``) to an index, ``-1`` for any."""
+        names = self._class_names
+        if value is None or (_is_int(value) and value == -1):
+            return -1
+        if not isinstance(value, str) and not _is_int(value):
+            raise TypeError(f"{which} must be a class index, a class name or None, not {value!r}.")
+        if not known:
+            source = "labels=..." if which == "true" else "a model with a class output"
+            raise ValueError(f"Filtering by {which} class needs {source}.")
+        if isinstance(value, str):
+            if value not in names:
+                raise ValueError(f"Unknown class {value!r} for {which}=; the classes are {names}.")
+            return names.index(value)
+        if not 0 <= int(value) < len(names):
+            raise IndexOutOfRangeError(
+                f"{which}={value} is not a class: use 0..{len(names) - 1}, a class name, or "
+                "None for any class."
+            )
+        return int(value)
 
     def save(self, path: str | os.PathLike[str], dpi: float = 100) -> None:
         """Write the current view, with panel titles, to an image file (format from the name)."""
@@ -239,7 +391,7 @@ class Explorer(anywidget.AnyWidget):
 
         Use it to place the Explorer in your own layout, e.g. ``HBox([ex.display_widget, ...])``.
         """
-        if self.figure_mode != "ipympl":
+        if self._figure_mode != "ipympl":
             return self
         if self._box is None:
             self._box = ipywidgets.VBox([self.figure.canvas, self])
@@ -247,85 +399,122 @@ class Explorer(anywidget.AnyWidget):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """Show :attr:`display_widget`: the ipympl canvas is a sibling widget of the controls."""
-        if self.figure_mode == "ipympl":
+        if self._figure_mode == "ipympl":
             return self.display_widget._repr_mimebundle_(**kwargs)
         return super()._repr_mimebundle_(**kwargs)
 
     # ----- messages from the frontend ------------------------------------------------------
-    def _on_frontend_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
-        """Merge a request into the pending one; the newest value of each field wins."""
-        kind = content.get("type")
-        pending = self._pending
-        if kind == "view":
-            pending.update({key: content[key] for key in _VIEW_FIELDS if key in content})
-            if "sample" in content:  # an absolute sample replaces any pending steps
+    def _on_frontend_message(self, _widget: Any, content: object, _buffers: Any) -> None:
+        """Take one request from the page. Never raises: whatever arrives, the page gets an ack.
+
+        A valid request is merged into the pending one (the newest value of each field wins)
+        and applied at the next turn of the event loop; a malformed one is reported in the
+        error banner; an unknown kind is logged and ignored. See :mod:`protocol`.
+        """
+        try:
+            self._receive(content)
+        except Exception:  # noqa: BLE001 - a bug here must not break the widget's comm
+            _LOG.exception("convscope: failed to take a message from the page")
+        finally:
+            self._schedule_flush()
+
+    def _receive(self, content: object) -> None:
+        seq = protocol.seq_of(content)
+        if seq is not None:
+            self._seen_seq = max(self._seen_seq, seq)
+        try:
+            request = protocol.parse_request(content)
+        except protocol.UnknownRequestError as unknown:
+            _LOG.warning("convscope: ignored a message from the page: %s", unknown)
+            return
+        except protocol.MalformedRequestError as problem:
+            self._problems.append(f"Ignored a malformed message from the page: {problem}.")
+            return
+        fields: dict[str, Any] = dict(request)
+        kind, pending = fields["type"], self._pending
+        if kind == protocol.VIEW:
+            pending.update({key: fields[key] for key in _VIEW_FIELDS if key in fields})
+            if "sample" in fields:  # an absolute sample replaces any pending steps
                 pending.pop("step", None)
-        elif kind == "step":
-            pending["step"] = pending.get("step", 0) + int(content.get("delta", 0))
-        elif kind == "filter":
-            pending["filter"] = content
-        elif kind == "page":
-            pending["page"] = int(content.get("page", 0))
-        pending["seq"] = max(int(content.get("seq", 0)), pending.get("seq", 0))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            try:
-                asyncio.get_running_loop().call_soon(self._flush)
-            except RuntimeError:  # no event loop (scripts, tests): apply now
-                self._flush()
+        elif kind == protocol.STEP:
+            pending["step"] = pending.get("step", 0) + fields["delta"]
+        elif kind == protocol.FILTER:
+            pending["filter"] = fields
+        elif kind == protocol.PAGE:
+            pending["page"] = fields["page"]
+
+    def _schedule_flush(self) -> None:
+        if self._flush_scheduled:
+            return
+        self._flush_scheduled = True
+        try:
+            asyncio.get_running_loop().call_soon(self._flush)
+        except RuntimeError:  # no event loop (scripts, tests): apply now
+            self._flush()
 
     def _flush(self) -> None:
-        """Apply everything that arrived since the last flush as one update."""
+        """Apply everything that arrived since the last flush as one update, then ack it."""
         self._flush_scheduled = False
         pending, self._pending = self._pending, {}
-        if not pending:
-            return
+        problems, self._problems = self._problems, []
         # One state message for the whole request, ack included, sent after the new frame:
         # fewer round trips for a remote kernel.
         with self.hold_sync():
             try:
-                if "filter" in pending:
-                    self._apply_filter(pending["filter"])
-                changes = {key: pending[key] for key in _VIEW_FIELDS if key in pending}
-                if "step" in pending:
-                    changes["sample"] = self._stepped(
-                        changes.get("sample", self.sample), pending["step"]
-                    )
-                if changes:
-                    self.update(**changes)
-                if "page" in pending:
-                    self._publish_page(pending["page"])
-                elif "filter" in pending or self._page_of_sample() != self.page:
-                    self._publish_page(self._page_of_sample())
+                self._apply_pending(pending)
             except Exception as error:  # noqa: BLE001 - the widget shows every failure, lives on
-                self.error = f"{type(error).__name__}: {error}"
-                self.status = ""
-                self._publish()
-            finally:
-                self.ack = pending.get("seq", self.ack)
+                problems.insert(0, f"{type(error).__name__}: {error}")
+                self._status = ""
+                self._republish()
+            if problems:
+                self._error = "\n".join(problems)
+            self._ack = max(self._ack, self._seen_seq)
 
-    def _apply_filter(self, content: dict[str, Any]) -> None:
-        true = int(content.get("true", -1))
-        predicted = int(content.get("predicted", -1))
-        misclassified = bool(content.get("misclassified", False))
-        filtered = self._picker.filtered(true, predicted, misclassified)
-        self._filtered = filtered
-        self.filter_true, self.filter_predicted = true, predicted
-        self.misclassified_only = misclassified
-        if len(filtered) and self.sample not in set(filtered.tolist()):
-            self.update(sample=int(filtered[0]))
+    def _apply_pending(self, pending: dict[str, Any]) -> None:
+        if "filter" in pending:
+            request = pending["filter"]
+            self.filter(request["true"], request["predicted"], request["misclassified"])
+        changes = {key: pending[key] for key in _VIEW_FIELDS if key in pending}
+        if "step" in pending:
+            changes["sample"] = self._stepped(changes.get("sample", self.sample), pending["step"])
+        if changes:
+            self.update(**changes)
+        if "page" in pending:
+            page = min(max(pending["page"], 0), self.page_count - 1)
+            self._publish_page(page)
+
+    def _republish(self) -> None:
+        """Show the last good view again after a failure; log if even that fails."""
+        try:
+            self._publish()
+        except Exception:  # noqa: BLE001 - logged; the banner already says what failed
+            _LOG.exception("convscope: could not redraw the last good view")
+
+    def _on_figure_key(self, event: Any) -> None:
+        """←/→ on the ipympl canvas step through the samples, like the widget's own keys."""
+        delta = {"left": -1, "right": 1}.get(event.key)
+        if delta is None:
+            return
+        try:
+            self.update(sample=self._stepped(self.sample, delta))
+        except Exception as error:  # noqa: BLE001 - shown in the banner, as for the controls
+            self._error = f"{type(error).__name__}: {error}"
 
     def _stepped(self, start: int, delta: int) -> int:
         """Move ``delta`` places from ``start`` through the filtered samples, wrapping round."""
-        filtered = self._filtered if len(self._filtered) else np.arange(self.sample_count)
+        filtered = self._filtered if len(self._filtered) else np.arange(self._sample_count)
         position = int(np.searchsorted(filtered, start))
         if position < len(filtered) and filtered[position] == start:
             return int(filtered[(position + delta) % len(filtered)])
         return int(filtered[position % len(filtered)] if delta > 0 else filtered[position - 1])
 
+    @property
+    def _sample_count(self) -> int:
+        return len(self._controller.images)
+
     def _page_of_sample(self) -> int:
         position = int(np.searchsorted(self._filtered, self.sample))
-        return min(position // self._picker.page_size, self._picker.page_count(self._filtered) - 1)
+        return min(position // self._picker.page_size, self.page_count - 1)
 
     # ----- publishing state to the frontend ------------------------------------------------
     def _publish(self) -> None:
@@ -333,30 +522,29 @@ class Explorer(anywidget.AnyWidget):
         state = controller.state
         info = controller.engine.layer(state.layer)
         with self.hold_sync():
-            self.layer_index = self.layers.index(state.layer)
-            self.channel_count = info.channels
-            self.unit_name = "channel" if info.spatial else "unit"
-            self.channel_index = state.channel
-            self.sample_index = state.sample
-            self.cmap, self.norm = state.cmap, state.norm
-            self.sample_text = self._describe_sample(state.sample)
-            self.status = controller.notice
-            if self.figure_mode == "png":
-                self.figure_png = png_bytes(self.figure)
-        if self.figure_mode == "ipympl":
+            self._layer_index = self.layers.index(state.layer)
+            self._channel_count = info.channels
+            self._unit_name = "channel" if info.spatial else "unit"
+            self._channel_index = state.channel
+            self._sample_index = state.sample
+            self._cmap, self._norm = state.cmap, state.norm
+            self._sample_text = self._describe_sample(state.sample)
+            self._status = controller.notice
+            if self._figure_mode == "png":
+                self._figure_png = png_bytes(self.figure)
+        if self._figure_mode == "ipympl":
             # draw(), not draw_idle(): draw_idle asks the page to ask back for a frame, a
             # second round trip; draw() renders and pushes the changed pixels at once.
             self.figure.canvas.draw()
 
     def _publish_page(self, page: int) -> None:
-        page = int(np.clip(page, 0, self._picker.page_count(self._filtered) - 1))
         data, meta = self._picker.page(self._filtered, page)
         with self.hold_sync():
-            self.page = page
-            self.page_count = self._picker.page_count(self._filtered)
-            self.filtered_count = len(self._filtered)
-            self.thumb_meta = meta
-            self.thumbs = data
+            self._page = page
+            self._page_count = self.page_count
+            self._filtered_count = len(self._filtered)
+            self._thumb_meta = meta
+            self._thumbs = data
 
     def _describe_sample(self, sample: int) -> str:
         controller = self._controller
@@ -374,5 +562,16 @@ class Explorer(anywidget.AnyWidget):
         return "  ·  ".join(parts)
 
     def _show_progress(self, done: int, total: int) -> None:
-        self.status = f"data-set colour scale: {done:,}/{total:,} images"
-        self.send_state("status")  # now, even while a request's state is held back
+        self._status = f"data-set colour scale: {done:,}/{total:,} images"
+        self.send_state("_status")  # now, even while a request's state is held back
+
+
+def _not_none(name: str, value: _T | None) -> _T:
+    """Refuse ``ex.layer = None``, which would otherwise silently keep the old value."""
+    if value is None:
+        raise TypeError(f"{name} cannot be None.")
+    return value
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

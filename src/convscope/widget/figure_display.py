@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import os
 import sys
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -14,6 +15,19 @@ from PIL import Image
 
 FigureMode = Literal["auto", "ipympl", "png", "none"]
 DisplayMode = Literal["ipympl", "png", "none"]
+
+# What VS Code leaves in a kernel: its Jupyter extension defines ``__vsc_ipynb_file__`` (the
+# notebook's path) in every kernel it starts, local or on a remote Jupyter server, and a local
+# kernel inherits the editor's environment: VSCODE_PID and VSCODE_CWD on a desktop, the VS Code
+# server's VSCODE_AGENT_FOLDER and VSCODE_IPC_HOOK_CLI over Remote-SSH, WSL and dev containers,
+# where VSCODE_PID is missing. TERM_PROGRAM=vscode marks its integrated terminal.
+_VSCODE_VARIABLES = (
+    "VSCODE_PID",
+    "VSCODE_CWD",
+    "VSCODE_IPC_HOOK",
+    "VSCODE_IPC_HOOK_CLI",
+    "VSCODE_AGENT_FOLDER",
+)
 
 
 def choose_mode(requested: str = "auto") -> DisplayMode:
@@ -29,7 +43,7 @@ def choose_mode(requested: str = "auto") -> DisplayMode:
         return requested  # type: ignore[return-value]
     if requested != "auto":
         raise ValueError(f"figure must be 'auto', 'ipympl', 'png' or 'none', not {requested!r}.")
-    if "google.colab" in sys.modules or "VSCODE_PID" in os.environ:
+    if "google.colab" in sys.modules or in_vscode():
         return "png"
     if not _in_kernel():
         return "png"
@@ -38,6 +52,32 @@ def choose_mode(requested: str = "auto") -> DisplayMode:
     except ImportError:
         return "png"
     return "ipympl"
+
+
+def in_vscode(
+    environ: Mapping[str, str] | None = None, namespace: Mapping[str, object] | None = None
+) -> bool:
+    """Whether VS Code's notebook editor is the frontend of this kernel.
+
+    Parameters
+    ----------
+    environ : mapping, optional
+        The kernel's environment (default: ``os.environ``).
+    namespace : mapping, optional
+        The notebook's user namespace (default: IPython's, when there is one).
+
+    """
+    environ = os.environ if environ is None else environ
+    namespace = _user_namespace() if namespace is None else namespace
+    if "__vsc_ipynb_file__" in namespace:
+        return True
+    if environ.get("JPY_SESSION_NAME"):
+        # A Jupyter server started this kernel for its own page: JupyterLab started from VS
+        # Code's terminal inherits the VSCODE_ variables, yet its page is JupyterLab's.
+        return False
+    return environ.get("TERM_PROGRAM") == "vscode" or any(
+        name in environ for name in _VSCODE_VARIABLES
+    )
 
 
 def make_figure(mode: DisplayMode) -> Figure:
@@ -68,11 +108,19 @@ def png_bytes(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _in_kernel() -> bool:
-    shell = sys.modules.get("IPython")
-    if shell is None:
-        return False
-    from IPython import get_ipython  # noqa: PLC0415
+def _user_namespace() -> Mapping[str, object]:
+    shell = _shell()
+    return getattr(shell, "user_ns", None) or {}
 
-    ip = get_ipython()
-    return ip is not None and getattr(ip, "kernel", None) is not None
+
+def _in_kernel() -> bool:
+    return getattr(_shell(), "kernel", None) is not None
+
+
+def _shell() -> Any:
+    """IPython's shell, or ``None`` outside IPython (IPython is only imported if loaded)."""
+    if "IPython" not in sys.modules:
+        return None
+    from IPython.core.getipython import get_ipython  # noqa: PLC0415
+
+    return get_ipython()  # type: ignore[no-untyped-call]

@@ -1,0 +1,245 @@
+"""The one contract between the Explorer's kernel side and its page (``js/widget.js``).
+
+State travels from the kernel to the page as synced traits, one per field of
+:class:`ExplorerState`; the page only reads them. Requests travel from the page to the kernel as
+custom messages, one kind per user action (:data:`REQUESTS`). ``js/widget.js`` mirrors every
+``TypedDict`` here as a JSDoc ``@typedef`` of the same name, and a test checks that the two agree.
+
+The seq/ack rule
+----------------
+Every request carries ``seq``, a whole number from 0 to ``2**53 - 1`` (JavaScript's safe
+integers). The page sends ``max(last seq + 1, Date.now())``, so two views of one widget never
+reuse each other's numbers, and keeps at most one batch of requests in flight. The kernel applies
+what arrived in one turn of its event loop as one update, then sets ``_ack`` to the highest valid
+``seq`` it has seen: whether the requests were applied, refused (their problem shown in the
+``_error`` banner, the last good view kept) or ignored (a kind it does not know). The page sends
+its next batch once ``_ack`` reaches the ``seq`` of the batch in flight, and after
+``ACK_TIMEOUT_MS`` in ``widget.js`` even without an ack, so that a lost ack cannot wedge it.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Final, TypedDict
+
+VIEW: Final = "view"
+"""Show a layer, channel, sample, colormap or scale (any subset of them)."""
+STEP: Final = "step"
+"""Move ``delta`` places through the samples that pass the filters (←, →, play)."""
+FILTER: Final = "filter"
+"""Show only one true class, one predicted class, or only the misclassified samples."""
+PAGE: Final = "page"
+"""Show another page of thumbnails."""
+
+SEQ_MAX: Final = 2**53 - 1  # Number.MAX_SAFE_INTEGER
+
+
+class Request(TypedDict):
+    """Fields every request has."""
+
+    type: str
+    seq: int
+
+
+class ViewRequest(Request, total=False):
+    """``type: "view"``: the fields to change; the rest stay as they are."""
+
+    layer: str
+    channel: int
+    sample: int
+    cmap: str
+    norm: str
+
+
+class StepRequest(Request):
+    """``type: "step"``: ``delta`` places on (negative: back), wrapping round."""
+
+    delta: int
+
+
+class FilterRequest(Request):
+    """``type: "filter"``: the whole filter; ``-1`` is any class."""
+
+    true: int
+    predicted: int
+    misclassified: bool
+
+
+class PageRequest(Request):
+    """``type: "page"``: the thumbnail page to show (clipped to the pages there are)."""
+
+    page: int
+
+
+REQUESTS: Final[dict[str, type[Request]]] = {
+    VIEW: ViewRequest,
+    STEP: StepRequest,
+    FILTER: FilterRequest,
+    PAGE: PageRequest,
+}
+
+
+class LayerOption(TypedDict):
+    """One entry of ``_layer_options``: a layer the layer slider can show."""
+
+    name: str
+    kind: str
+    shape: str
+    channels: int
+
+
+class ThumbMeta(TypedDict):
+    """One entry of ``_thumb_meta``: a thumbnail's sample and its classes (``-1``: unknown)."""
+
+    index: int
+    label: int
+    predicted: int
+
+
+class ExplorerState(TypedDict):
+    """Every synced trait of the Explorer: what the kernel publishes and the page draws.
+
+    The names start with ``_``: the page's state is not the Python API. Setting ``ex.cmap``
+    goes through the controller and redraws; these traits only report the result.
+    """
+
+    _layer_options: list[LayerOption]
+    _layer_index: int
+    _channel_index: int
+    _channel_count: int
+    _unit_name: str
+    _sample_index: int
+    _sample_text: str
+    _cmap: str
+    _cmap_options: list[str]
+    _norm: str
+    _norm_options: list[str]
+    _class_names: list[str]
+    _has_labels: bool
+    _has_predictions: bool
+    _figure_mode: str
+    _figure_png: bytes
+    _thumbs: bytes
+    _thumb_meta: list[ThumbMeta]
+    _thumb_shape: list[int]
+    _page: int
+    _page_count: int
+    _filter_true: int
+    _filter_predicted: int
+    _misclassified_only: bool
+    _filtered_count: int
+    _error: str
+    _status: str
+    _ack: int
+
+
+TRAITS: Final = tuple(ExplorerState.__annotations__)
+
+
+class MalformedRequestError(ValueError):
+    """A message from the page that does not match the protocol; the text says how."""
+
+
+class UnknownRequestError(ValueError):
+    """A well-formed message of a kind this kernel does not know (say, a newer page)."""
+
+
+_EXPECTED = {int: "an integer", str: "a string", bool: "true or false"}
+
+
+def seq_of(content: object) -> int | None:
+    """Return the valid ``seq`` of ``content``, or ``None``, however malformed the rest is."""
+    if not isinstance(content, dict):
+        return None
+    seq = content.get("seq")
+    return seq if _is_int(seq) and 0 <= seq <= SEQ_MAX else None  # type: ignore[operator]
+
+
+def parse_request(content: object) -> Request:
+    """Check one message from the page against the request ``TypedDict`` of its kind.
+
+    Returns
+    -------
+    Request
+        ``content`` itself, now known to be a :class:`ViewRequest`, :class:`StepRequest`,
+        :class:`FilterRequest` or :class:`PageRequest`.
+
+    Raises
+    ------
+    MalformedRequestError
+        Not a JSON object, no ``type``, a missing or unknown field, or a field of the wrong
+        type; the message names the field and what was expected.
+    UnknownRequestError
+        A ``type`` that is a string but not one of :data:`REQUESTS`.
+
+    """
+    if not isinstance(content, dict):
+        raise MalformedRequestError(
+            f"a message from the page must be a JSON object, got {_describe(content)}"
+        )
+    kind = content.get("type")
+    if not isinstance(kind, str):
+        raise MalformedRequestError(
+            f"a message from the page needs a 'type', one of {_names(REQUESTS)}; "
+            f"got {_describe(kind) if 'type' in content else 'none'}"
+        )
+    schema = REQUESTS.get(kind)
+    if schema is None:
+        raise UnknownRequestError(f"unknown request type {kind!r}")
+    fields = typing.get_type_hints(schema)
+    required: frozenset[str] = typing.cast("typing.Any", schema).__required_keys__
+    _check_field_names(kind, content, fields, required)
+    for name, value in content.items():
+        if name != "type":
+            _check_field_value(kind, name, value, fields[name])
+    return typing.cast("Request", content)
+
+
+def _check_field_names(
+    kind: str, content: dict[object, object], fields: dict[str, type], required: frozenset[str]
+) -> None:
+    for name in content:
+        if name not in fields:
+            raise MalformedRequestError(
+                f"{kind!r} request: unknown field {_describe_key(name)}; "
+                f"its fields are {_names(fields)}"
+            )
+    for name in sorted(required):
+        if name not in content:
+            expected = _EXPECTED[fields[name]]
+            raise MalformedRequestError(f"{kind!r} request: {name!r} is missing ({expected})")
+
+
+def _check_field_value(kind: str, name: str, value: object, expected_type: type) -> None:
+    if name == "seq":
+        valid, expected = seq_of({"seq": value}) is not None, "an integer from 0 to 2**53 - 1"
+    else:
+        valid = _is_int(value) if expected_type is int else isinstance(value, expected_type)
+        expected = _EXPECTED[expected_type]
+    if not valid:
+        raise MalformedRequestError(
+            f"{kind!r} request: {name!r} must be {expected}, got {_describe(value)}"
+        )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _names(names: typing.Iterable[str]) -> str:
+    return ", ".join(repr(name) for name in names)
+
+
+def _describe_key(key: object) -> str:
+    return _shorten(repr(key))
+
+
+def _describe(value: object) -> str:
+    """``'abc'`` for a string, ``None``, ``3.5``; a type and a short repr for the rest."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return _shorten(repr(value))
+    return f"{type(value).__name__} {_shorten(repr(value))}"
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,199 @@
+"""The Explorer in marimo, an anywidget host that is not Jupyter, in headless Chromium.
+
+``marimo run`` serves ``tests/marimo_explorer.py`` (the Explorer on 200 real MNIST test digits,
+PNG figure) on a loopback port with no token; the test scrubs it as a user would and checks the
+figure's pixels. marimo's model takes one event per ``model.on`` call: a frontend that registers
+Backbone-style ``"change:a change:b"`` lists draws the first frame and then never updates.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playwright.sync_api import Page
+
+from jupyter_harness import (
+    changed_fraction,
+    chromium_page,
+    colour_bbox,
+    drag_slider,
+    free_port,
+    screenshot,
+)
+from test_browser import ARTIFACTS, _require_chromium
+
+pytestmark = pytest.mark.browser
+
+APP = Path(__file__).resolve().parent / "marimo_explorer.py"
+# Panels as fractions of the figure (rows, columns): marimo shows it narrower than 900 px.
+INPUT_PANEL = ((0.09, 0.56), (0.01, 0.21))  # the input digit
+CHANNEL_PANEL = ((0.0, 0.47), (0.73, 1.0))  # the selected channel, large
+
+
+def panel(figure: np.ndarray, where: tuple[tuple[float, float], tuple[float, float]]) -> np.ndarray:
+    (top, bottom), (left, right) = where
+    height, width = figure.shape[:2]
+    return figure[int(top * height) : int(bottom * height), int(left * width) : int(right * width)]
+
+
+@contextmanager
+def marimo_run(app: Path, env: dict[str, str], timeout: float = 60.0) -> Iterator[str]:
+    """Serve ``app`` with ``marimo run`` on a free loopback port; yield its URL.
+
+    marimo's settings, caches and state go to a temporary folder, and it does not check for a
+    newer version, so nothing here reaches the network.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="convscope-marimo-"))
+    port = free_port()
+    server_env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
+    server_env.update(env)
+    server_env.update(
+        {
+            "MARIMO_SKIP_UPDATE_CHECK": "1",
+            "XDG_CONFIG_HOME": str(workdir / "config"),
+            "XDG_CACHE_HOME": str(workdir / "cache"),
+            "XDG_STATE_HOME": str(workdir / "state"),
+        }
+    )
+    command = [sys.executable, "-m", "marimo", "run", str(app), "--headless", "--no-token"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-sandbox"]
+    log_path = workdir / "marimo.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+            command,
+            cwd=workdir,
+            env=server_env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"marimo did not serve {url}:\n{log_path.read_text()}")
+            with suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    break
+            time.sleep(0.25)
+        yield url
+    finally:
+        (ARTIFACTS / "marimo.log").write_text(log_path.read_text(errors="replace"))
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class MarimoExplorer:
+    """The Explorer as rendered by marimo (inside a shadow root; locators pierce it)."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.controls = page.locator(".convscope").first
+        self.figure = self.controls.locator("img.convscope-figure")
+
+    def wait_for_figure(self, old_src: str | None = None, timeout_ms: float = 90_000) -> None:
+        """Wait until the figure shows a loaded frame, other than ``old_src`` when given."""
+        self.figure.wait_for(state="visible", timeout=timeout_ms)
+        self.page.wait_for_function(
+            "([img, old]) => img.src !== old && img.complete && img.naturalWidth > 0",
+            arg=[self.figure.element_handle(), old_src or ""],
+            timeout=timeout_ms,
+        )
+        time.sleep(0.2)  # let the page paint the loaded image
+
+    def shot(self, name: str) -> np.ndarray:
+        self.figure.scroll_into_view_if_needed()
+        return screenshot(self.figure, ARTIFACTS / f"marimo-{name}.png")
+
+    def sample_text(self) -> str:
+        return self.controls.locator(".convscope-sample-text").inner_text()
+
+
+@pytest.fixture(scope="module")
+def explorer(mnist_dir: Path) -> Iterator[MarimoExplorer]:
+    _require_chromium()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    env = {"CONVSCOPE_MNIST_DIR": str(mnist_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    with marimo_run(APP, env) as url, chromium_page() as page:
+        shown = MarimoExplorer(page)
+        page.goto(url, wait_until="domcontentloaded")
+        try:
+            shown.wait_for_figure()
+        except Exception:
+            page.screenshot(path=ARTIFACTS / "marimo-setup-failed.png")
+            raise
+        yield shown
+
+
+def _assert_no_error(explorer: MarimoExplorer) -> None:
+    banner = explorer.controls.locator(".convscope-error")
+    assert not banner.is_visible(), f"the widget shows an error: {banner.inner_text()!r}"
+
+
+def test_the_explorer_renders_in_marimo(explorer: MarimoExplorer) -> None:
+    natural = explorer.figure.evaluate("(img) => [img.naturalWidth, img.naturalHeight]")
+    assert natural == [900, 450]
+    figure = explorer.shot("01-initial")
+    assert figure.std() > 30  # feature maps, not a blank image
+    assert colour_bbox(figure) is not None  # the selected channel's outline
+    assert explorer.sample_text().startswith("sample 0 ")
+    assert explorer.controls.locator("button.convscope-thumb").count() == 48
+    # This checkout's frontend, not an installed one: it marks its controls for JupyterLab.
+    assert explorer.controls.get_attribute("data-lm-suppress-shortcuts") == "true"
+    _assert_no_error(explorer)
+
+
+def test_the_channel_slider_redraws_the_figure(explorer: MarimoExplorer) -> None:
+    before, old_src = explorer.shot("02-before"), explorer.figure.get_attribute("src")
+    slider = explorer.controls.locator("input.convscope-channel")
+    assert drag_slider(explorer.page, slider, 22) == 22  # a map unlike channel 0's
+    explorer.controls.locator(".convscope-channel + .convscope-value").filter(
+        has_text=re.compile(r"^channel 22 of 24$")
+    ).wait_for()
+    explorer.wait_for_figure(old_src, timeout_ms=30_000)
+    after = explorer.shot("03-channel-dragged")
+    channel = changed_fraction(panel(before, CHANNEL_PANEL), panel(after, CHANNEL_PANEL))
+    assert channel > 0.08, f"only {channel:.1%} of the selected channel's panel changed"
+    assert colour_bbox(after) != colour_bbox(before), "the channel outline did not move"
+    _assert_no_error(explorer)
+
+
+def test_next_shows_the_next_digit(explorer: MarimoExplorer) -> None:
+    before, old_src = explorer.shot("04-before-next"), explorer.figure.get_attribute("src")
+    explorer.controls.locator("button.convscope-next").click()
+    explorer.controls.locator(".convscope-sample-text").filter(
+        has_text=re.compile(r"^sample 1 ")
+    ).wait_for(timeout=30_000)
+    explorer.wait_for_figure(old_src, timeout_ms=30_000)
+    after = explorer.shot("05-next")
+    digit = changed_fraction(panel(before, INPUT_PANEL), panel(after, INPUT_PANEL))
+    assert digit > 0.05, f"only {digit:.1%} of the input digit panel changed"
+    _assert_no_error(explorer)
+
+
+def test_no_uncaught_errors_in_the_page(explorer: MarimoExplorer) -> None:
+    assert explorer.errors == []

@@ -1,0 +1,313 @@
+"""js/widget.js in headless Chromium against a minimal host, wired to a real Explorer.
+
+The fake model offers only anywidget's host-neutral API (``get``, ``on`` and ``off`` with one
+event each, ``send``), as marimo does. Every message the page sends goes through the protocol's
+check and into a real Explorer's handler, and the Explorer's changed traits come back, as they
+would through a comm. No Jupyter server: each test takes about a second.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from playwright.sync_api import Page
+
+import convscope
+from convscope.widget import protocol
+from jupyter_harness import chromium_page
+from test_browser import _require_chromium
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+FAKE_HOST = """
+async ([source, css, state]) => {
+  const decode = (value) =>
+    value && value.__bytes__ !== undefined
+      ? new DataView(Uint8Array.from(atob(value.__bytes__), (c) => c.charCodeAt(0)).buffer)
+      : value;
+  const listeners = new Map();
+  const sent = [];
+  const model = {
+    state: {},
+    get(name) {
+      if (!(name in this.state)) throw new Error(`the page read an unknown trait ${name}`);
+      return this.state[name];
+    },
+    on(event, handler) {
+      if (/\\s/.test(event)) throw new Error(`one event per on(), got "${event}"`);
+      if (!listeners.has(event)) listeners.set(event, new Set());
+      listeners.get(event).add(handler);
+    },
+    off(event, handler) {
+      listeners.get(event)?.delete(handler);
+    },
+    send(content) {
+      sent.push(JSON.parse(JSON.stringify(content)));
+    },
+    update(changes) {
+      for (const [name, value] of Object.entries(changes)) this.state[name] = decode(value);
+      for (const name of Object.keys(changes)) {
+        for (const handler of [...(listeners.get(`change:${name}`) ?? [])]) handler();
+      }
+    },
+  };
+  for (const [name, value] of Object.entries(state)) model.state[name] = decode(value);
+  const style = document.createElement("style");
+  style.textContent = css;
+  document.head.append(style);
+  const moduleUrl = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  const widget = (await import(moduleUrl)).default;
+  URL.revokeObjectURL(moduleUrl);
+  // From here on, count the page's blob URLs.
+  const created = new Set();
+  const revoked = new Set();
+  const create = URL.createObjectURL.bind(URL);
+  const revoke = URL.revokeObjectURL.bind(URL);
+  URL.createObjectURL = (blob) => {
+    const url = create(blob);
+    created.add(url);
+    return url;
+  };
+  URL.revokeObjectURL = (url) => {
+    revoked.add(url);
+    revoke(url);
+  };
+  const el = document.createElement("div");
+  document.body.append(el);
+  const cleanup = widget.render({ model, el });
+  const listenerCount = () => [...listeners.values()].reduce((n, set) => n + set.size, 0);
+  window.fake = { model, sent, cleanup, created, revoked, listenerCount, el };
+}
+"""
+
+
+def encode(value: object) -> object:
+    if isinstance(value, (bytes, memoryview)):
+        return {"__bytes__": base64.b64encode(bytes(value)).decode()}
+    return value
+
+
+class Host:
+    """Carries messages page → Explorer and changed traits Explorer → page, like a comm."""
+
+    def __init__(self, page: Page, explorer: convscope.Explorer) -> None:
+        self.page, self.explorer = page, explorer
+        self.pushed = self.state()
+        self.kinds: set[str] = set()
+        source = (ROOT / "js" / "widget.js").read_text()
+        css = (ROOT / "js" / "widget.css").read_text()
+        page.goto("about:blank")
+        page.evaluate(FAKE_HOST, [source, css, {k: encode(v) for k, v in self.pushed.items()}])
+
+    def state(self) -> dict[str, object]:
+        full = self.explorer.get_state()
+        return {name: full[name] for name in protocol.TRAITS}
+
+    def deliver(self) -> list[dict[str, object]]:
+        """Run requests and answers until the page has nothing more to send."""
+        delivered = []
+        while messages := self.page.evaluate("() => window.fake.sent.splice(0)"):
+            for message in messages:
+                protocol.parse_request(message)  # raises if the page breaks the contract
+                self.kinds.add(message["type"])
+                self.explorer._on_frontend_message(self.explorer, message, [])
+            # Playwright runs an event loop here, so the Explorer scheduled its flush on it,
+            # as in a kernel; run it now rather than at Playwright's next turn.
+            if self.explorer._flush_scheduled:
+                self.explorer._flush()
+            delivered += messages
+            self.push()
+        return delivered
+
+    def push(self) -> None:
+        state = self.state()
+        changed = {k: encode(v) for k, v in state.items() if v != self.pushed[k]}
+        self.pushed = state
+        self.page.evaluate("(changes) => window.fake.model.update(changes)", changed)
+
+    def text(self, selector: str) -> str:
+        return self.page.locator(f".convscope {selector}").first.inner_text()
+
+
+@pytest.fixture(scope="module")
+def browser_page() -> Iterator[Page]:
+    _require_chromium()
+    with chromium_page() as page:
+        yield page
+
+
+@pytest.fixture
+def host(browser_page: Page, model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]) -> Host:
+    images, labels = mnist_test
+    errors: list[str] = []
+    browser_page.on("pageerror", lambda error: errors.append(str(error)))
+    explorer = convscope.Explorer(model, images[:200], labels[:200], figure="png")
+    host = Host(browser_page, explorer)
+    host.errors = errors  # type: ignore[attr-defined]
+    return host
+
+
+def change(page: Page, selector: str, value: str, event: str = "change") -> None:
+    page.locator(f".convscope {selector}").evaluate(
+        "(el, [value, event]) => { el.value = value; el.dispatchEvent(new Event(event)); }",
+        [value, event],
+    )
+
+
+def test_every_request_the_page_sends_is_one_the_kernel_accepts(host: Host) -> None:
+    page, explorer = host.page, host.explorer
+    change(page, "input.convscope-layer", str(explorer.layers.index("conv2")), "input")
+    host.deliver()
+    assert explorer.layer == "conv2"
+    assert host.text(".convscope-channel + .convscope-value") == "channel 0 of 48"
+    change(page, "input.convscope-channel", "7", "input")
+    host.deliver()
+    assert explorer.channel == 7
+    page.click(".convscope-next")
+    page.click(".convscope-next")
+    page.click(".convscope-prev")
+    host.deliver()
+    assert explorer.sample == 1
+    assert host.text(".convscope-sample-text").startswith("sample 1 ")
+    change(page, "select.convscope-cmap", "magma")
+    change(page, "select.convscope-norm", "minmax")
+    host.deliver()
+    assert (explorer.cmap, explorer.norm) == ("magma", "minmax")
+    change(page, "select.convscope-filter-true", "3")
+    host.deliver()
+    assert explorer._filter_true == 3
+    captions = page.locator(".convscope-thumb span").all_inner_texts()
+    assert captions
+    assert all(caption.startswith("3") for caption in captions)
+    change(page, "select.convscope-filter-true", "-1")
+    page.click(".convscope-page-next")
+    host.deliver()
+    assert explorer.page == 1
+    thumb = page.locator(".convscope-thumb").nth(5)
+    index = int(thumb.get_attribute("data-index") or -1)
+    thumb.click()
+    host.deliver()
+    assert explorer.sample == index
+    assert page.locator(".convscope-thumb.current").get_attribute("data-index") == str(index)
+    page.keyboard.press("ArrowRight")  # focus is on the thumbnail just clicked
+    host.deliver()
+    assert explorer.sample == index + 1
+    assert host.kinds == set(protocol.REQUESTS)
+    assert explorer.error == ""
+    assert host.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_banner_shows_the_kernels_error(host: Host) -> None:
+    host.explorer._on_frontend_message(host.explorer, {"type": "step", "seq": 1, "delta": "x"}, [])
+    host.explorer._flush()
+    host.push()
+    banner = host.page.locator(".convscope-error")
+    assert banner.is_visible()
+    assert "'delta' must be an integer" in banner.inner_text()
+
+
+def test_cleanup_removes_every_listener_and_revokes_every_url(host: Host) -> None:
+    page, explorer = host.page, host.explorer
+    assert page.evaluate("() => window.fake.listenerCount()") > 0
+    frames = []
+    for channel in (1, 2, 3):  # three frames in one go: two are replaced before they load
+        explorer.channel = channel
+        frames.append(encode(explorer._figure_png))
+    page.evaluate(
+        "(frames) => frames.forEach((png) => window.fake.model.update({ _figure_png: png }))",
+        frames,
+    )
+    page.evaluate(  # a frame that is not a PNG: it fails to load
+        "(png) => window.fake.model.update({ _figure_png: png })",
+        encode(b"not a png"),
+    )
+    page.evaluate("(png) => window.fake.model.update({ _figure_png: png })", frames[-1])
+    page.wait_for_function("() => document.querySelector('.convscope-figure').complete")
+    live = page.evaluate(
+        "() => [...window.fake.created].filter((u) => !window.fake.revoked.has(u))"
+    )
+    assert len(live) == 1  # only the frame on screen
+    assert page.evaluate("() => document.querySelector('.convscope-figure').src") == live[0]
+
+    page.evaluate("() => window.fake.cleanup()")
+
+    assert page.evaluate("() => window.fake.listenerCount()") == 0
+    assert page.evaluate("() => [...window.fake.created].every((u) => window.fake.revoked.has(u))")
+    assert page.evaluate("() => window.fake.el.childElementCount") == 0
+    assert host.errors == []  # type: ignore[attr-defined]
+
+
+KEYS_REACHING_THE_PAGE = """() => {
+  window.reached = [];
+  document.addEventListener("keydown", (event) => {
+    window.reached.push({
+      key: event.key,
+      ctrl: event.ctrlKey,
+      suppressed: event.target.hasAttribute?.("data-lm-suppress-shortcuts") ?? false,
+    });
+    event.preventDefault();  // no browser save dialog for Ctrl+S
+  });
+}"""
+
+
+def test_single_keys_stay_in_the_widget_and_chords_pass(host: Host) -> None:
+    page = host.page
+    page.evaluate(KEYS_REACHING_THE_PAGE)
+    focusables = page.locator(
+        ".convscope, .convscope-figure, .convscope button, .convscope input, .convscope select"
+    )
+    count = focusables.count()
+    assert count > 10
+    for i in range(count):
+        element = focusables.nth(i)
+        assert element.get_attribute("data-lm-suppress-shortcuts") == "true", i
+        element.focus()
+        for key in ("d", "d", "a", "b", "x", "z", "m", "y", "Enter", "Escape", "ArrowUp"):
+            page.keyboard.press(key)
+    assert page.evaluate("() => window.reached") == []  # nothing reached the notebook's level
+
+    page.locator(".convscope-channel").focus()
+    page.keyboard.press("Control+s")
+    page.keyboard.press("Shift+Enter")
+    reached = [r for r in page.evaluate("() => window.reached") if r["key"] != "Control"]
+    assert [(r["key"], r["ctrl"]) for r in reached] == [("s", True), ("Enter", False)]
+    assert not any(r["suppressed"] for r in reached)  # Lumino would run these shortcuts
+    page.wait_for_timeout(50)
+    assert page.locator(".convscope-channel").get_attribute("data-lm-suppress-shortcuts") == "true"
+    assert page.locator(".convscope").first.get_attribute("data-lm-suppress-shortcuts") == "true"
+
+
+def test_arrows_step_from_the_figure_and_the_buttons_but_move_sliders(host: Host) -> None:
+    page, explorer = host.page, host.explorer
+    page.click(".convscope-figure")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    host.deliver()
+    assert explorer.sample == 2
+    page.locator(".convscope-channel").focus()
+    page.keyboard.press("ArrowRight")  # the slider's own key: the next channel, not a sample
+    assert [m["type"] for m in host.deliver()] == ["view"]
+    assert (explorer.sample, explorer.channel) == (2, 1)
+
+
+def test_keyboard_focus_is_visible(host: Host) -> None:
+    page = host.page
+    page.locator("body").click(position={"x": 1, "y": 1})
+    outlines = []
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        outlines.append(
+            page.evaluate(
+                """() => {
+                  const style = getComputedStyle(document.activeElement);
+                  return [document.activeElement.className, style.outlineStyle, style.outlineWidth];
+                }"""
+            )
+        )
+    assert all(style == "solid" and width == "2px" for _, style, width in outlines), outlines

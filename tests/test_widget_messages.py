@@ -1,0 +1,259 @@
+"""Whatever the page sends, the Explorer's message handler never raises and always acks.
+
+A malformed request is named in the error banner and changes nothing; an unknown kind is logged
+and ignored; the kernel acknowledges the highest valid ``seq`` so the page never waits for its
+8-second safety release. The examples run on a small Explorer: the bundled model on 200 real
+MNIST test digits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import typing
+from datetime import timedelta
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+import convscope
+from convscope.render.mosaic import colour_table
+from convscope.render.normalise import NORM_MODES
+from convscope.widget import protocol
+
+SAMPLES = 200
+_SEQ = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def explorer(model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]) -> convscope.Explorer:
+    images, labels = mnist_test
+    explorer = convscope.Explorer(model, images[:SAMPLES], labels[:SAMPLES], figure="none")
+    for layer in explorer.layers:  # compile every layer and measure its colour scale once
+        explorer.update(layer=layer, norm="fixed")
+    explorer.update(layer="conv1", norm="standard")
+    return explorer
+
+
+def send(explorer: convscope.Explorer, content: object) -> None:
+    explorer._on_frontend_message(explorer, content, [])
+
+
+def view_of(explorer: convscope.Explorer) -> tuple[object, ...]:
+    """Everything a user sees change: the view, the filter and the thumbnail page."""
+    return (
+        explorer.layer,
+        explorer.channel,
+        explorer.sample,
+        explorer.cmap,
+        explorer.norm,
+        explorer._filter_true,
+        explorer._filter_predicted,
+        explorer._misclassified_only,
+        explorer.page,
+    )
+
+
+def assert_valid(explorer: convscope.Explorer) -> None:
+    """The state is in range, the page's traits agree with it, and the figure draws."""
+    layer = explorer.engine.layer(explorer.layer)
+    assert 0 <= explorer.channel < layer.channels
+    assert 0 <= explorer.sample < SAMPLES
+    assert explorer.norm in NORM_MODES
+    colour_table(explorer.cmap)
+    assert 0 <= explorer.page < explorer.page_count
+    assert explorer._layer_index == explorer.layers.index(explorer.layer)
+    assert (explorer._channel_index, explorer._sample_index) == (explorer.channel, explorer.sample)
+    assert (explorer._cmap, explorer._norm, explorer._page) == (
+        explorer.cmap,
+        explorer.norm,
+        explorer.page,
+    )
+    explorer.figure.canvas.draw()
+
+
+# ----- specific messages that used to raise or go unanswered ---------------------------------
+@pytest.mark.parametrize("content", ["view", None, [1, 2], 3, b"\x00"])
+def test_content_that_is_not_an_object_is_reported(explorer, content) -> None:
+    before = view_of(explorer)
+    send(explorer, content)
+    assert "must be a JSON object" in explorer.error
+    assert view_of(explorer) == before
+    assert_valid(explorer)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ({"type": "step", "delta": "abc"}, "'delta' must be an integer, got 'abc'"),
+        ({"type": "page", "page": "x"}, "'page' must be an integer, got 'x'"),
+        ({"type": "view", "channel": 2.5}, "'channel' must be an integer, got 2.5"),
+        ({"type": "view", "layer": ["conv2"]}, "'layer' must be a string, got list ['conv2']"),
+        ({"type": "filter", "true": 3}, "'misclassified' is missing (true or false)"),
+        ({"type": "view", "chanel": 3}, "unknown field 'chanel'"),
+        ({"delta": 1}, "needs a 'type', one of 'view', 'step', 'filter', 'page'; got none"),
+        ({"type": 7}, "needs a 'type'"),
+    ],
+)
+def test_a_malformed_request_is_named_in_the_banner_and_acked(explorer, content, expected) -> None:
+    explorer.update(sample=4)
+    before = view_of(explorer)
+    seq = next(_SEQ)
+    send(explorer, {**content, "seq": seq})
+    assert expected in explorer.error
+    assert explorer.error.startswith("Ignored a malformed message from the page:")
+    assert view_of(explorer) == before
+    assert explorer._ack >= seq  # answered: the page sends its next request at once
+    assert_valid(explorer)
+
+
+def test_a_bad_seq_is_reported_and_the_last_good_one_still_acked(explorer) -> None:
+    seq = next(_SEQ)
+    send(explorer, {"type": "step", "seq": seq, "delta": 1})
+    for bad in ("abc", -1, 2**53, True, None):
+        send(explorer, {"type": "step", "seq": bad, "delta": 1})
+        assert "'seq' must be an integer from 0 to 2**53 - 1" in explorer.error
+        assert explorer._ack == seq
+    send(explorer, {})
+    assert "needs a 'type'" in explorer.error
+    assert explorer._ack == seq
+
+
+def test_an_unknown_kind_is_logged_and_ignored(explorer, caplog) -> None:
+    explorer.update(sample=2)
+    before, seq = view_of(explorer), next(_SEQ)
+    with caplog.at_level(logging.WARNING, logger="convscope"):
+        send(explorer, {"type": "zoom", "seq": seq, "factor": 2})
+    assert explorer.error == ""  # nothing the user did went wrong
+    assert view_of(explorer) == before
+    assert explorer._ack == seq
+    assert any("unknown request type 'zoom'" in record.getMessage() for record in caplog.records)
+
+
+def test_a_good_request_clears_the_banner(explorer) -> None:
+    send(explorer, {"type": "page", "seq": next(_SEQ), "page": "x"})
+    assert explorer.error
+    send(explorer, {"type": "view", "seq": next(_SEQ), "channel": 3})
+    assert explorer.error == ""
+    assert explorer.channel == 3
+
+
+# ----- any content whatsoever ----------------------------------------------------------------
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=8)
+    | st.sampled_from(["view", "step", "filter", "page", "conv2", "magma", "fixed"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+LAYERS = ["rescale", "conv1", "pool1", "conv2", "pool2", "conv3", "flatten", "dense", "nope"]
+PLAUSIBLE = {
+    "type": st.sampled_from(["view", "step", "filter", "page", "zoom", ""]),
+    "seq": st.integers(-2, 2**54),
+    "layer": st.sampled_from(LAYERS),
+    "channel": st.integers(-2, 130),
+    "sample": st.integers(-2, SAMPLES + 2),
+    "cmap": st.sampled_from(["viridis", "magma", "gray", "nope"]),
+    "norm": st.sampled_from([*NORM_MODES, "loud"]),
+    "delta": st.integers(-(2**40), 2**40),
+    "true": st.integers(-2, 11),
+    "predicted": st.integers(-2, 11),
+    "misclassified": st.booleans(),
+    "page": st.integers(-3, 2**40),
+}
+# Known fields with plausible values or junk, plus fields the protocol does not have.
+DICTS = st.builds(
+    lambda known, unknown: {**unknown, **known},
+    st.fixed_dictionaries({}, optional={k: v | JSON for k, v in PLAUSIBLE.items()}),
+    st.dictionaries(st.text(max_size=6), JSON, max_size=2),
+)
+
+
+def _request(kind: str) -> st.SearchStrategy[dict[str, object]]:
+    """Well-formed requests of one kind (values may still be out of range)."""
+    schema = protocol.REQUESTS[kind]
+    fields = {k: v for k, v in PLAUSIBLE.items() if k in typing.get_type_hints(schema)}
+    fields["seq"] = st.integers(0, 2**53 - 1)
+    required = {k: fields[k] for k in schema.__required_keys__ if k != "type"}
+    optional = {k: fields[k] for k in schema.__optional_keys__}
+    return st.fixed_dictionaries({"type": st.just(kind), **required}, optional=optional)
+
+
+REQUESTS = st.one_of([_request(kind) for kind in protocol.REQUESTS])
+
+
+def _well_formed(content: object) -> bool:
+    """The protocol's TypedDicts, read independently of the handler's own check."""
+    if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+        return False
+    if content["type"] not in protocol.REQUESTS:
+        return False
+    schema = protocol.REQUESTS[content["type"]]
+    hints = typing.get_type_hints(schema)
+    if not set(schema.__required_keys__) <= set(content) <= set(hints):
+        return False
+    for name, value in content.items():
+        expected = hints[name]
+        if expected is int and (
+            type(value) is not int or (name == "seq" and not 0 <= value < 2**53)
+        ):
+            return False
+        if expected is not int and type(value) is not expected:
+            return False
+    return True
+
+
+@settings(
+    max_examples=400,
+    deadline=timedelta(seconds=2),
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(content=JSON | DICTS | REQUESTS)
+def test_any_message_keeps_the_widget_valid_and_is_acked(explorer, content) -> None:
+    before, ack_before = view_of(explorer), explorer._ack
+    explorer._error = ""
+    seq = content.get("seq") if isinstance(content, dict) else None
+    valid_seq = type(seq) is int and 0 <= seq < 2**53
+
+    send(explorer, content)  # never raises
+
+    assert_valid(explorer)
+    assert explorer._ack >= ack_before
+    if valid_seq:
+        assert explorer._ack >= seq
+    unknown_kind = (
+        isinstance(content, dict)
+        and isinstance(content.get("type"), str)
+        and content["type"] not in protocol.REQUESTS
+    )
+    if unknown_kind:  # logged and ignored
+        event("unknown kind")
+        assert view_of(explorer) == before
+        assert explorer.error == ""
+    elif not _well_formed(content):  # refused, and the user is told
+        event("malformed")
+        assert view_of(explorer) == before
+        assert explorer.error.startswith("Ignored a malformed message from the page")
+    elif explorer.error:  # a well-formed request with a bad value: refused, told
+        event("refused value")
+        assert view_of(explorer) == before
+    else:  # applied
+        event(f"applied {content['type']}")
+        for name in ("layer", "channel", "sample", "cmap", "norm"):
+            if content["type"] == "view" and name in content:
+                assert getattr(explorer, name) == content[name]
+        if content["type"] == "filter":
+            assert (explorer._filter_true, explorer._filter_predicted) == (
+                content["true"],
+                content["predicted"],
+            )

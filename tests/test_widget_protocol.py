@@ -1,0 +1,103 @@
+"""The Python side (``widget/protocol.py``, the Explorer) and ``js/widget.js`` agree.
+
+The JSDoc typedefs in widget.js mirror protocol.py's TypedDicts field for field; the trait names
+the page reads are exactly the Explorer's synced traits; and the page registers one event per
+``model.on`` call, the host-neutral form every anywidget host supports.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from pathlib import Path
+
+import anywidget
+import pytest
+
+from convscope.widget import protocol
+from convscope.widget.explorer import Explorer
+
+ROOT = Path(__file__).resolve().parent.parent
+WIDGET_JS = (ROOT / "js" / "widget.js").read_text()
+TYPEDEF = re.compile(r"/\*\*((?:(?!\*/).)*?)@typedef \{Object\} (\w+)(.*?)\*/", re.DOTALL)
+PROPERTY = re.compile(r"@property \{([^}]*)\} (\[?)(\w+)\]?")
+SHARED = [
+    "LayerOption",
+    "ThumbMeta",
+    "ExplorerState",
+    *(t.__name__ for t in protocol.REQUESTS.values()),
+]
+
+
+def js_typedefs(source: str = WIDGET_JS) -> dict[str, dict[str, tuple[str, bool]]]:
+    """``{typedef: {property: (JS type, optional)}}`` from the JSDoc comments of ``source``."""
+    return {
+        name: {prop: (kind, bool(optional)) for kind, optional, prop in PROPERTY.findall(body)}
+        for _, name, body in TYPEDEF.findall(source)
+    }
+
+
+def js_type(python: object) -> str:
+    """The JSDoc spelling of a protocol field's Python type."""
+    simple = {int: "number", str: "string", bool: "boolean", bytes: "DataView"}
+    if python in simple:
+        return simple[python]  # type: ignore[index]
+    if typing.get_origin(python) is list:
+        return f"{js_type(typing.get_args(python)[0])}[]"
+    return python.__name__  # type: ignore[attr-defined]  # a TypedDict: its typedef's name
+
+
+def code_of(source: str) -> str:
+    """``source`` without its comments, so that only what the code does is checked."""
+    return re.sub(r"/\*.*?\*/|//[^\n]*", "", source, flags=re.DOTALL)
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_each_typedef_matches_its_typeddict(name: str) -> None:
+    typeddict = getattr(protocol, name)
+    hints = typing.get_type_hints(typeddict)
+    expected = {
+        field: (js_type(kind), field in typeddict.__optional_keys__)
+        for field, kind in hints.items()
+    }
+    kinds = {schema: kind for kind, schema in protocol.REQUESTS.items()}
+    if typeddict in kinds:  # a request's "type" is the literal kind in JS
+        expected["type"] = (f'"{kinds[typeddict]}"', False)
+    assert js_typedefs().get(name) == expected
+
+
+def test_the_page_reads_exactly_the_synced_traits() -> None:
+    # Every trait name in the code is a string literal starting with "_": model.get("_cmap"),
+    # onChange(model, ["_cmap", ...]).
+    used = set(re.findall(r"[\"'](_[a-z_]+)[\"']", code_of(WIDGET_JS)))
+    assert used == set(protocol.TRAITS)
+
+
+def test_the_explorer_syncs_exactly_the_protocols_traits_all_private() -> None:
+    base = set(anywidget.AnyWidget.class_trait_names(sync=True))
+    synced = set(Explorer.class_trait_names(sync=True)) - base
+    assert synced == set(protocol.TRAITS)
+    assert all(name.startswith("_") for name in synced)
+
+
+def test_the_request_kinds_are_the_protocols() -> None:
+    # The requester keys its queue by kind: queued.view, queued.step, ...
+    queued = set(re.findall(r"queued\.(\w+) =", code_of(WIDGET_JS)))
+    assert queued == set(protocol.REQUESTS)
+
+
+def test_every_model_listener_takes_one_event() -> None:
+    code = code_of(WIDGET_JS)
+    # Backbone accepts "change:a change:b"; marimo and other hosts would register one event
+    # literally named so, which never fires.
+    assert not re.search(r"[\"'`][^\"'`]*change:[^\"'`]*\s[^\"'`]*change:", code)
+    assert not re.search(r"\.(on|off)\(\s*[\"'`][^\"'`]*\s", code)
+    # Every listener goes through onChange(), whose remover the view's cleanup calls.
+    assert re.findall(r"model\.(on|off)\(", code) == ["on", "off"], "use onChange()"
+
+
+def test_a_changed_field_is_caught() -> None:
+    # The checks above are not vacuous: a typedef that drifts from protocol.py fails them.
+    drifted = WIDGET_JS.replace("@property {number} [channel]", "@property {number} [chanel]")
+    assert js_typedefs(drifted)["ViewRequest"] != js_typedefs()["ViewRequest"]
+    assert "chanel" in js_typedefs(drifted)["ViewRequest"]
