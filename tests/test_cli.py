@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from convscope.cli import copy_notebooks, main
 
 
-def test_quickstart_writes_a_feature_map_png(tmp_path: Path, mnist_dir: Path) -> None:
+@pytest.mark.usefixtures("real_mnist")
+def test_quickstart_writes_a_feature_map_png(tmp_path: Path) -> None:
     out = tmp_path / "maps.png"
     assert main(["quickstart", "--out", str(out), "--layer", "conv2", "--dpi", "60"]) == 0
     image = np.asarray(Image.open(out).convert("L"))
