@@ -223,7 +223,11 @@ def _read_keras(
     if not download:
         return None
     try:
-        import keras  # noqa: PLC0415 - TensorFlow only loads when Keras really has to download
+        # TensorFlow only loads when Keras really has to download, without its start-up logs.
+        from convscope.engine.tensorflow_import import import_tensorflow  # noqa: PLC0415
+
+        import_tensorflow()
+        import keras  # noqa: PLC0415
 
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception:  # noqa: BLE001 - any failure (offline, proxy, corrupt cache) means "not here"
