@@ -136,6 +136,42 @@ def test_offline_fallback_warns_and_shows_only_unseen_digits(
     assert not any(image.tobytes() in seen for image in images)
 
 
+def test_offline_test_digits_are_shuffled_so_the_first_page_shows_every_digit() -> None:
+    images, labels = offline_digits("test")
+    assert set(labels[:48].tolist()) == set(range(10))  # the Explorer's first page of 48
+    again_images, again_labels = offline_digits("test")
+    np.testing.assert_array_equal(again_labels, labels)  # the same order every time
+    np.testing.assert_array_equal(again_images, images)
+
+
+def _force_offline_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(MNIST_DIR_ENV, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty Keras cache
+    monkeypatch.setattr("convscope.data.mnist._read_keras", lambda *_, **__: None)
+
+
+def test_offline_fallback_warning_points_at_the_users_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _force_offline_fallback(tmp_path, monkeypatch)
+    with pytest.warns(UserWarning, match="held-out digits") as caught:
+        load_mnist("test")
+    assert caught[0].filename == __file__
+
+
+@pytest.mark.slow
+def test_explorers_offline_warning_points_at_the_users_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import convscope
+
+    _force_offline_fallback(tmp_path, monkeypatch)
+    with pytest.warns(UserWarning, match="held-out digits") as caught:
+        explorer = convscope.Explorer(figure="none")
+    assert caught[0].filename == __file__  # not explorer.py: the user's cell
+    explorer.close()
+
+
 def test_unknown_split_is_refused() -> None:
     with pytest.raises(ValueError, match="'train' or 'test'"):
         load_mnist("validation")  # type: ignore[arg-type]
