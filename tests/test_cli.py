@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,8 @@ import pytest
 from PIL import Image
 
 from convscope.cli import copy_notebooks, main
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.usefixtures("real_mnist")
@@ -34,6 +37,16 @@ def test_demo_copies_the_notebooks_without_overwriting(tmp_path: Path) -> None:
     (tmp_path / "quickstart.ipynb").write_text("mine")
     assert copy_notebooks(tmp_path) == []
     assert (tmp_path / "quickstart.ipynb").read_text() == "mine"
+
+
+def test_demo_run_in_the_repository_leaves_git_status_clean() -> None:
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(  # noqa: S603
+        [git, "check-ignore", "-q", "convscope-notebooks/quickstart.ipynb"], cwd=ROOT, check=False
+    )
+    assert ignored.returncode == 0, "convscope-notebooks/ (the demo's default --dir) is not ignored"
 
 
 def _free_port() -> int:

@@ -27,6 +27,16 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
             assert cell.execution_count is None
 
 
+def test_quickstart_says_which_digits_it_shows() -> None:
+    from convscope.data.mnist import offline_digits
+
+    notebook = nbformat.read(NOTEBOOKS[0].parent / "quickstart.ipynb", as_version=4)
+    intro = " ".join(notebook.cells[0].source.split())
+    _, offline_labels = offline_digits("test")
+    assert "the 10,000 MNIST *test* digits" in intro
+    assert f"offline without MNIST, {len(offline_labels)} held-out digits, with a warning" in intro
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_notebook_runs_top_to_bottom(
