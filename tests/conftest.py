@@ -40,6 +40,16 @@ def mnist_env(real_mnist: RealMnist) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def mnist_dir(real_mnist: RealMnist, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the real test set, for tests that pass a folder on (prefer ``mnist_env``)."""
+    if real_mnist.source.kind == "folder":
+        return Path(os.environ["CONVSCOPE_MNIST_DIR"])
+    folder = tmp_path_factory.mktemp("mnist")
+    np.savez(folder / "mnist.npz", x_test=real_mnist.images, y_test=real_mnist.labels)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def model():
     from convscope import mnist_cnn
 
