@@ -17,6 +17,7 @@ SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 # tests find it as a user's load_mnist does (Keras's cache or download) or skip.
 if not os.environ.get("CONVSCOPE_MNIST_DIR") and SHARED_MNIST.is_dir():
     os.environ["CONVSCOPE_MNIST_DIR"] = str(SHARED_MNIST)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
