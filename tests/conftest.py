@@ -8,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from real_mnist import RealMnist, find_real_mnist
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
-# Tests read the real MNIST test set; CI points at it through this variable.
+# A checkout beside ../shared (as in CI) reads the real MNIST test set from there; elsewhere the
+# tests find it as a user's load_mnist does (Keras's cache or download) or skip.
 if not os.environ.get("CONVSCOPE_MNIST_DIR") and SHARED_MNIST.is_dir():
     os.environ["CONVSCOPE_MNIST_DIR"] = str(SHARED_MNIST)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -19,21 +22,32 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture(scope="session")
-def mnist_dir() -> Path:
-    folder = os.environ.get("CONVSCOPE_MNIST_DIR")
-    if not folder or not (Path(folder) / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.fail(
-            "The real MNIST test set is needed: set CONVSCOPE_MNIST_DIR to a folder with "
-            "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (CI uses ../shared)."
-        )
-    return Path(folder)
+def real_mnist() -> RealMnist:
+    found = find_real_mnist()
+    if isinstance(found, str):
+        pytest.skip(found)
+    return found
 
 
 @pytest.fixture(scope="session")
-def mnist_test(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    from convscope import load_mnist
+def mnist_test(real_mnist: RealMnist) -> tuple[np.ndarray, np.ndarray]:
+    return real_mnist.images, real_mnist.labels
 
-    return load_mnist("test", path=mnist_dir)
+
+@pytest.fixture(scope="session")
+def mnist_env(real_mnist: RealMnist) -> dict[str, str]:
+    """What a kernel or subprocess needs in its environment to read the same test set."""
+    return real_mnist.env
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(real_mnist: RealMnist, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the real test set, for tests that pass a folder on (prefer ``mnist_env``)."""
+    if real_mnist.source.kind == "folder":
+        return Path(os.environ["CONVSCOPE_MNIST_DIR"])
+    folder = tmp_path_factory.mktemp("mnist")
+    np.savez(folder / "mnist.npz", x_test=real_mnist.images, y_test=real_mnist.labels)
+    return folder
 
 
 @pytest.fixture(scope="session")

