@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import keras
 
-from convscope.engine.errors import ModelNotSupportedError, UnknownLayerError
+from convscope.engine.errors import ArgumentTypeError, ModelNotSupportedError, UnknownLayerError
 
 _IMAGE_RANK = 4  # (batch, height, width, channels)
 _SPATIAL_RANK = 4
@@ -67,14 +67,14 @@ def check_model(model: object) -> keras.Model:
 
     Raises
     ------
-    TypeError
-        When ``model`` is not a Keras model.
+    ArgumentTypeError
+        When ``model`` is not a Keras model (a ``TypeError`` too).
     ModelNotSupportedError
         When the model is not built, or does not have exactly one image input.
 
     """
     if not isinstance(model, keras.Model):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"Expected a keras.Model, got {type(model).__name__}. Load a saved model with "
             "convscope.load_model('model.keras') or keras.saving.load_model."
         )

@@ -8,14 +8,21 @@ from dataclasses import dataclass, replace
 import numpy as np
 from matplotlib.figure import Figure
 
+from convscope.data.labels import class_labels
 from convscope.engine.activations import ActivationEngine
-from convscope.engine.errors import check_index
 from convscope.engine.layers import LayerInfo
+from convscope.errors import (
+    ArgumentTypeError,
+    ImageInputError,
+    check_choice,
+    check_index,
+    check_layer_name,
+)
 from convscope.render.explorer_figure import ExplorerFigure, ExplorerView
 from convscope.render.mosaic import (
     MosaicLayout,
     as_maps,
-    colour_table,
+    check_cmap,
     coloured_grid,
     colourise,
 )
@@ -23,6 +30,8 @@ from convscope.render.normalise import NORM_MODES, normalise_channels
 
 _GRID_ASPECT = 1.04  # width / height of the grid panel, so cells fill it
 _PREFETCH = 32  # samples computed together when scrubbing reaches an uncached one
+_VIEW_FIELDS = ("layer", "channel", "sample", "cmap", "norm")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -43,47 +52,52 @@ class ExplorerController:
     ----------
     engine : ActivationEngine
         Computes and caches activations.
-    images : np.ndarray
+    images : array-like
         The samples, as the model takes them (one per row).
-    labels : np.ndarray or None
-        True class of every sample, if known.
-    class_names : list of str
-        Names of the model's output classes.
+    labels : array-like or None
+        True class of every sample, if known: indices, one-hot rows or class names; see
+        :func:`convscope.data.labels.class_labels`.
+    class_names : list of str or None
+        Names of the model's output classes; by default their indices.
     figure : matplotlib.figure.Figure
         An empty figure to draw into (Agg or ipympl).
     layer : str, optional
         Layer to start on; by default the first convolution.
+
+    Raises
+    ------
+    ConvscopeError
+        A subclass that names the problem, before any forward pass or drawing.
 
     """
 
     def __init__(
         self,
         engine: ActivationEngine,
-        images: np.ndarray,
-        labels: np.ndarray | None,
-        class_names: list[str],
+        images: object,
+        labels: object,
+        class_names: object,
         figure: Figure,
         *,
         layer: str | None = None,
     ) -> None:
         self.engine = engine
         self.images = engine.prepare(images)
+        self.labels, self.class_names = class_labels(
+            labels, class_names, samples=len(self.images), classes=output_classes(engine)
+        )
+        start = default_layer(engine.layers) if layer is None else check_layer_name(layer)
+        start = engine.layer(start).name
+        outputs = engine.predict(self.images)
+        check_finite_outputs(outputs, self.images)
+        self.probabilities = class_probabilities(outputs)
         self.display_images = display_pixels(self.images)
-        self.labels = None if labels is None else np.asarray(labels).astype(np.int64)
-        if self.labels is not None and len(self.labels) != len(self.images):
-            raise ValueError(
-                f"Got {len(self.images)} images but {len(self.labels)} labels; pass one label "
-                "per image, or labels=None."
-            )
-        self.probabilities = class_probabilities(engine.predict(self.images))
-        self.class_names = class_names
-        self.view = ExplorerFigure(figure, class_names)
+        self.view = ExplorerFigure(figure, self.class_names)
         self.renders = 0
         self._ranges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._last_layer_view: tuple[tuple[object, ...], tuple] | None = None
         self._last_image: tuple[int, np.ndarray] | None = None
-        start = layer if layer is not None else default_layer(engine.layers)
-        self.state = ViewState(layer=engine.layer(start).name, channel=0, sample=0)
+        self.state = ViewState(layer=start, channel=0, sample=0)
         self.apply()
 
     @property
@@ -95,10 +109,16 @@ class ExplorerController:
         """Return the state after ``changes``, or raise a clear error; nothing is modified.
 
         Switching layer keeps the channel when the new layer has it, else the last channel.
+        A value of ``None`` leaves that field as it is.
         """
+        unknown = sorted(set(changes) - set(_VIEW_FIELDS))
+        if unknown:
+            raise ArgumentTypeError(
+                f"Unknown view field(s) {unknown}; change any of {list(_VIEW_FIELDS)}."
+            )
         state = self.state
-        if "layer" in changes and changes["layer"] is not None:
-            info = self.engine.layer(changes["layer"])  # type: ignore[arg-type]
+        if changes.get("layer") is not None:
+            info = self.engine.layer(check_layer_name(changes["layer"]))
             state = replace(state, layer=info.name, channel=min(state.channel, info.channels - 1))
         if changes.get("channel") is not None:
             channels = self.engine.layer(state.layer).channels
@@ -108,14 +128,10 @@ class ExplorerController:
                 state, sample=check_index("sample", changes["sample"], len(self.images))
             )
         if changes.get("cmap") is not None:
-            colour_table(str(changes["cmap"]))  # raises for unknown names
-            state = replace(state, cmap=str(changes["cmap"]))
+            state = replace(state, cmap=check_cmap(changes["cmap"]))
         if changes.get("norm") is not None:
-            if changes["norm"] not in NORM_MODES:
-                raise ValueError(
-                    f"Unknown normalisation {changes['norm']!r}; choose one of {NORM_MODES}."
-                )
-            state = replace(state, norm=str(changes["norm"]))
+            norm = check_choice("norm", changes["norm"], NORM_MODES, "normalisation mode")
+            state = replace(state, norm=norm)
         return state
 
     def apply(
@@ -231,15 +247,42 @@ def grid_columns(channels: int, aspect: float = _GRID_ASPECT) -> int:
     return int(candidates[best])
 
 
+def output_classes(engine: ActivationEngine) -> int | None:
+    """Classes of the model's output when it is a class vector ``(classes,)``, else ``None``."""
+    shape = engine.output_shape
+    return int(shape[0]) if len(shape) == 1 and shape[0] and shape[0] > 1 else None
+
+
+def check_finite_outputs(outputs: np.ndarray, images: np.ndarray) -> None:
+    """Refuse images for which the model's output is NaN or Inf: nothing in them can be shown.
+
+    Raises
+    ------
+    ImageInputError
+        Naming how many images, the first of them, and the largest input value.
+
+    """
+    bad = ~np.isfinite(outputs.reshape(len(outputs), -1)).all(axis=1)
+    if bad.any():
+        largest = float(np.abs(images).max())
+        raise ImageInputError(
+            f"The model's output is NaN or Inf for {int(bad.sum())} of {len(images)} images "
+            f"(first: sample {int(np.argmax(bad))}). The images reach {largest:.3g}: pass them "
+            "in the units the model was trained on (the bundled MNIST CNN takes 0..255 pixels), "
+            "or check the model's weights."
+        )
+
+
 def class_probabilities(outputs: np.ndarray) -> np.ndarray | None:
     """Read a model's output as class probabilities; logits get a softmax; other shapes None."""
     if outputs.ndim != 2 or outputs.shape[1] < 2:  # noqa: PLR2004
         return None
-    rows_sum_to_one = np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3) and outputs.min() >= 0
-    if rows_sum_to_one:
-        return outputs
-    shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge logits still give probabilities
+        rows_sum_to_one = np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3) and outputs.min() >= 0
+        if rows_sum_to_one:
+            return outputs
+        shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def display_pixels(images: np.ndarray) -> np.ndarray:
@@ -249,4 +292,6 @@ def display_pixels(images: np.ndarray) -> np.ndarray:
     if low >= 0 and high <= 255 and high > 1:  # noqa: PLR2004 - already 0..255
         return pixels.astype(np.uint8)
     span = high - low if high > low else 1.0
+    if span > _FLOAT32_MAX:  # pixels near float32's limits: halve first, so nothing overflows
+        return ((pixels / 2 - low / 2) / (span / 2) * 255).astype(np.uint8)
     return ((pixels - low) / span * 255).astype(np.uint8)
