@@ -109,17 +109,29 @@ def check_number(name: str, value: object, *, maximum: float, example: float) ->
         When ``value`` is NaN, not positive, or above ``maximum``.
 
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        raise ArgumentTypeError(f"{name} must be a number such as {example}, got {value!r}.")
-    number = float(value)
+    number = check_real(name, value, example)
     if not 0 < number <= maximum:  # NaN fails this too
         raise InvalidArgumentError(
             f"{name} must be a number above 0 and at most {maximum:g}, got {value!r}; "
             f"use e.g. {name}={example}."
         )
     return number
+
+
+def check_real(name: str, value: object, example: float) -> float:
+    """Return ``value`` as a ``float`` if it is a real number (not ``True``), else raise.
+
+    Raises
+    ------
+    ArgumentTypeError
+        When ``value`` is not a real number.
+
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise ArgumentTypeError(f"{name} must be a number such as {example}, got {value!r}.")
+    return float(value)
 
 
 def check_choice(

@@ -119,7 +119,6 @@ def channel_grid(
     return tiled[: layout.shape[0], : layout.shape[1]], layout
 
 
-@lru_cache(maxsize=32)
 def check_cmap(cmap: object) -> str:
     """Return ``cmap`` if matplotlib has a colormap of that name, else raise.
 
@@ -143,6 +142,7 @@ def check_cmap(cmap: object) -> str:
     return cmap
 
 
+@lru_cache(maxsize=32)
 def colour_table(cmap: str) -> np.ndarray:
     """Return a ``(257, 3)`` uint8 lookup table: 256 colormap entries, then the gap colour.
 

@@ -14,7 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from convscope.errors import ArgumentTypeError, InvalidArgumentError, check_number
+from convscope.errors import ArgumentTypeError, InvalidArgumentError, check_real
 
 FigureMode = Literal["auto", "ipympl", "png", "none"]
 DisplayMode = Literal["ipympl", "png", "none"]
@@ -106,16 +106,16 @@ def check_save(figure: Figure, path: object, dpi: object) -> tuple[Path, str, fl
     formats = [name for name in SAVE_FORMATS if name in figure.canvas.get_supported_filetypes()]
     if "\0" in str(target):
         raise InvalidArgumentError(f"path {str(target)!r} holds a NUL character; no file can.")
+    if target.is_dir():
+        raise InvalidArgumentError(
+            f"{target} is a folder; name a file in it, e.g. {target}/view.png."
+        )
     extension = target.suffix.lower().lstrip(".")
     if extension not in formats:
         listed = ", ".join(f".{name}" for name in formats)
         raise InvalidArgumentError(
             f"Cannot tell an image format from {str(target)!r}: end the file name with one of "
             f"{listed}, e.g. 'view.png'."
-        )
-    if target.is_dir():
-        raise InvalidArgumentError(
-            f"{target} is a folder; name a file in it, e.g. {target}/view.png."
         )
     if not target.parent.is_dir():
         raise InvalidArgumentError(
@@ -124,11 +124,15 @@ def check_save(figure: Figure, path: object, dpi: object) -> tuple[Path, str, fl
         )
     width, height = figure.get_size_inches()
     most = math.floor(math.sqrt(MAX_SAVED_MEGAPIXELS * 1e6 / (width * height)))
-    dots = check_number("dpi", dpi, maximum=math.inf, example=150)
-    if not 1 <= dots <= most:
-        pixels = f"{round(width * dots):,}×{round(height * dots):,} pixels"
+    dots = check_real("dpi", dpi, example=150)
+    if not 1 <= dots <= most:  # NaN fails this too
+        problem = (
+            f"would save a {round(width * dots):,}×{round(height * dots):,} pixels image"
+            if math.isfinite(dots)
+            else "is not a finite number"
+        )
         raise InvalidArgumentError(
-            f"dpi={dpi!r} would save a {pixels} image; use a dpi from 1 to {most}, which keeps "
+            f"dpi={dpi!r} {problem}; use a dpi from 1 to {most}, which keeps "
             f"this {width:g}×{height:g}-inch figure within {MAX_SAVED_MEGAPIXELS} megapixels, "
             "e.g. dpi=150."
         )
