@@ -58,7 +58,9 @@ def test_a_single_number_as_labels_is_refused(model: keras.Model, digits: Digits
 
 
 def test_class_names_must_be_strings(model: keras.Model, digits: Digits) -> None:
-    with pytest.raises(LabelError, match=r"class_names must be strings, got 0, 1, 2, 3, 4, \.\.\."):
+    with pytest.raises(
+        LabelError, match=r"class_names must be strings, got 0, 1, 2, 3, 4, \.\.\.; convert"
+    ):
         convscope.Explorer(model, *digits, class_names=list(range(10)), figure="none")
 
 

@@ -99,7 +99,7 @@ def _class_names(class_names: object, classes: int | None) -> list[str]:
     not_text = [name for name in names if not isinstance(name, str)]
     if not_text:
         raise LabelError(
-            f"class_names must be strings, got {_listed(not_text)}. Convert them, e.g. "
+            f"class_names must be strings, got {_listed(not_text)}; convert them, e.g. "
             "class_names=[str(name) for name in names]."
         )
     if classes is not None and len(names) != classes:
