@@ -42,11 +42,13 @@ def as_image_batch(images: object, input_shape: tuple[int | None, ...]) -> np.nd
             "Convert with np.asarray(images, dtype=np.float32)."
         )
     batch = _with_batch_and_channels(array, input_shape)
-    batch = np.ascontiguousarray(batch, dtype=np.float32)
+    with np.errstate(over="ignore"):  # beyond float32's range is Inf, refused just below
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
     if not np.isfinite(batch).all():
         bad = int(np.count_nonzero(~np.isfinite(batch)))
         raise ImageInputError(
-            f"Images contain {bad} NaN or Inf value(s). Replace them first, e.g. "
+            f"Images contain {bad} NaN or Inf value(s) as float32, which the model computes in "
+            "(values beyond ±3.4e38 become Inf). Replace them first, e.g. "
             "np.nan_to_num(images), or fix the step that produced them."
         )
     return batch
