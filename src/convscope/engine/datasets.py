@@ -168,13 +168,19 @@ def _endless(images: object) -> bool:
 
 
 def _one_image(shape: tf.TensorShape, input_shape: tuple[int | None, ...]) -> bool:
-    """Whether elements of ``shape`` are single images (``(H, W, C)``, or ``(H, W)`` if grey)."""
+    """Whether elements of ``shape`` are single images that fit the model.
+
+    ``(H, W, C)``, or ``(H, W)`` for a grey model, every size known: a batch has an unknown
+    first axis, and a single image of unknown size cannot be batched with the others anyway.
+    """
     if shape.rank is None:
         return False
-    channels = input_shape[-1]
-    if input_shape[-1] == _GREY and shape.rank == len(input_shape) - 1:
-        return True
-    return shape.rank == len(input_shape) and shape[-1] is not None and shape[-1] == channels
+    dims = shape.as_list()
+    if input_shape[-1] == _GREY and len(dims) == len(input_shape) - 1:
+        dims = [*dims, _GREY]
+    return len(dims) == len(input_shape) and all(
+        got is not None and want in (None, got) for got, want in zip(dims, input_shape, strict=True)
+    )
 
 
 def _split(element: object) -> tuple[np.ndarray, np.ndarray | None]:
