@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -116,21 +116,20 @@ def _class_names(class_names: object, classes: int | None) -> list[str]:
 def _indices_of_names(array: np.ndarray, names: list[str]) -> np.ndarray:
     if array.ndim != 1:
         raise LabelError(f"Class-name labels must be one name per image (N,), got {array.shape}.")
-    values = [_as_text(value) for value in array.tolist()]
+    values = [str(_as_text(value)) for value in array.tolist()]  # all text: checked by the caller
     if not names:
         raise LabelError(
-            f"labels are class names ({_listed(sorted(set(values)))}); pass "  # type: ignore[type-var]
-            "class_names=[...] too, in the "
-            "order of the model's outputs, so that each name maps to its class index."
+            f"labels are class names ({_listed(sorted(set(values)))}); pass class_names=[...] "
+            "too, in the order of the model's outputs, so that each name maps to its index."
         )
     index = {name: position for position, name in enumerate(names)}
-    unknown = sorted({value for value in values if value not in index})  # type: ignore[misc]
+    unknown = sorted({value for value in values if value not in index})
     if unknown:
         raise LabelError(
             f"labels name classes that are not in class_names: {unknown[:_SHOWN]}"
-            f"{' and more' if len(unknown) > _SHOWN else ''}. class_names is {names}."
+            f"{' and more' if len(unknown) > _SHOWN else ''}; class_names holds {_listed(names)}."
         )
-    return np.array([index[value] for value in values], dtype=np.int64)  # type: ignore[index]
+    return np.array([index[value] for value in values], dtype=np.int64)
 
 
 def _indices_of_numbers(array: np.ndarray, count: int | None) -> np.ndarray:
@@ -181,6 +180,6 @@ def _as_text(value: object) -> str | None:
     return None
 
 
-def _listed(values: list[object]) -> str:
+def _listed(values: Sequence[object]) -> str:
     shown = ", ".join(repr(value) for value in values[:_SHOWN])
     return shown + (", ..." if len(values) > _SHOWN else "")
