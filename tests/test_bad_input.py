@@ -163,10 +163,10 @@ def test_save_needs_an_existing_folder_and_a_sane_dpi(
         InvalidArgumentError, match=r"no folder .*missing to save view\.png in\. Create it"
     ):
         explorer.save(tmp_path / "missing" / "view.png")
-    with pytest.raises(InvalidArgumentError, match="use a dpi from 1 to 1111"):
+    with pytest.raises(InvalidArgumentError, match="use a dpi from 10 to 1111"):
         explorer.save(tmp_path / "view.png", dpi=1112)
-    with pytest.raises(InvalidArgumentError, match="use a dpi from 1 to 1111"):
-        explorer.save(tmp_path / "view.png", dpi=0)
+    with pytest.raises(InvalidArgumentError, match="use a dpi from 10 to 1111"):
+        explorer.save(tmp_path / "view.png", dpi=9)
     with pytest.raises(ArgumentTypeError, match="dpi must be a number"):
         explorer.save(tmp_path / "view.png", dpi="high")
     with pytest.raises(InvalidArgumentError, match="is a folder"):

@@ -395,7 +395,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dpi=or_junk(
         st.one_of(
             st.floats(-10, 60),
-            st.sampled_from([1111, 1111.5, 1112, 5000, 1e9, math.inf, math.nan]),
+            st.sampled_from([9.99, 10, 1111.5, 1112, 5000, 1e9, math.inf, math.nan]),
         )
     ),
 )

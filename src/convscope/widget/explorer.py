@@ -247,7 +247,7 @@ class Explorer(anywidget.AnyWidget):
             A file name ending in an image format (``.png``, ``.jpg``, ``.pdf``, ``.svg``,
             ...), in a folder that exists.
         dpi : float
-            Dots per inch, from 1 up to what keeps the image within 50 megapixels (1111 for
+            Dots per inch, from 10 up to what keeps the image within 50 megapixels (1111 for
             the 9×4.5-inch view).
 
         Raises

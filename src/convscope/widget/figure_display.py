@@ -22,6 +22,7 @@ _MODES = ("auto", "ipympl", "png", "none")
 # Formats a saved view can take: matplotlib's, less those that need LaTeX or are raw bytes.
 SAVE_FORMATS = ("png", "jpg", "jpeg", "webp", "tif", "tiff", "gif", "pdf", "svg", "svgz", "eps")
 MAX_SAVED_MEGAPIXELS = 50  # Pillow refuses to open images much larger than this by default
+MIN_SAVED_DPI = 10  # below about 4, FreeType cannot draw the titles' letters at all
 
 
 def choose_mode(requested: str = "auto") -> DisplayMode:
@@ -82,7 +83,7 @@ def check_save(figure: Figure, path: object, dpi: object) -> tuple[Path, str, fl
     path : path-like
         A file name whose extension names the format, in a folder that exists.
     dpi : float
-        Dots per inch: at least 1, and at most what keeps the image within 50 megapixels.
+        Dots per inch: at least 10, and at most what keeps the image within 50 megapixels.
 
     Returns
     -------
@@ -97,7 +98,7 @@ def check_save(figure: Figure, path: object, dpi: object) -> tuple[Path, str, fl
         When ``path`` is not a path or ``dpi`` not a number.
     InvalidArgumentError
         When the extension is not an image format, the folder does not exist, or ``dpi`` is
-        below 1 or would make an image above 50 megapixels.
+        below 10 or would make an image above 50 megapixels.
 
     """
     if not isinstance(path, (str, os.PathLike)):
@@ -125,14 +126,14 @@ def check_save(figure: Figure, path: object, dpi: object) -> tuple[Path, str, fl
     width, height = figure.get_size_inches()
     most = math.floor(math.sqrt(MAX_SAVED_MEGAPIXELS * 1e6 / (width * height)))
     dots = check_real("dpi", dpi, example=150)
-    if not 1 <= dots <= most:  # NaN fails this too
+    if not MIN_SAVED_DPI <= dots <= most:  # NaN fails this too
         problem = (
             f"would save a {round(width * dots):,}×{round(height * dots):,} pixels image"
             if math.isfinite(dots)
             else "is not a finite number"
         )
         raise InvalidArgumentError(
-            f"dpi={dpi!r} {problem}; use a dpi from 1 to {most}, which keeps "
+            f"dpi={dpi!r} {problem}; use a dpi from {MIN_SAVED_DPI} to {most}, which keeps "
             f"this {width:g}×{height:g}-inch figure within {MAX_SAVED_MEGAPIXELS} megapixels, "
             "e.g. dpi=150."
         )
