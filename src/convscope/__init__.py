@@ -13,6 +13,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from convscope.data import load_image, load_mnist, sample_images
+from convscope.errors import (
+    ArgumentTypeError,
+    ConvscopeError,
+    ImageInputError,
+    IndexOutOfRangeError,
+    InvalidArgumentError,
+    LabelError,
+    MnistNotFoundError,
+    ModelFileError,
+    ModelNotSupportedError,
+    UnknownLayerError,
+)
 from convscope.render.normalise import normalise_channels
 
 if TYPE_CHECKING:
@@ -40,8 +52,18 @@ _LAZY = {
 
 __all__ = [
     "ActivationEngine",
+    "ArgumentTypeError",
+    "ConvscopeError",
     "Explorer",
+    "ImageInputError",
+    "IndexOutOfRangeError",
+    "InvalidArgumentError",
+    "LabelError",
     "LayerInfo",
+    "MnistNotFoundError",
+    "ModelFileError",
+    "ModelNotSupportedError",
+    "UnknownLayerError",
     "__version__",
     "get_activations",
     "load_image",

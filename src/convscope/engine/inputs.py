@@ -56,20 +56,22 @@ def check_images(images: object, input_shape: tuple[int | None, ...]) -> np.ndar
     bad = _count_non_finite(batch)
     if bad:
         raise ImageInputError(
-            f"Images contain {bad} NaN or Inf value(s). Replace them first, e.g. "
+            f"Images contain {bad} NaN or Inf value(s) as float32, which the model computes in "
+            "(values beyond ±3.4e38 become Inf). Replace them first, e.g. "
             "np.nan_to_num(images), or fix the step that produced them."
         )
     return batch
 
 
 def _count_non_finite(batch: np.ndarray, chunk: int = 256) -> int:
-    """Count NaN and Inf values, a chunk of images at a time so no full-size mask is made."""
+    """Count values that are NaN or Inf as float32, a chunk at a time (no full-size copy)."""
     if not np.issubdtype(batch.dtype, np.floating):
         return 0
-    return sum(
-        int(np.count_nonzero(~np.isfinite(batch[start : start + chunk])))
-        for start in range(0, len(batch), chunk)
-    )
+    with np.errstate(over="ignore"):  # beyond float32's range is Inf: counted, then refused
+        return sum(
+            int(np.count_nonzero(~np.isfinite(batch[start : start + chunk].astype(np.float32))))
+            for start in range(0, len(batch), chunk)
+        )
 
 
 def _with_batch_and_channels(array: np.ndarray, input_shape: tuple[int | None, ...]) -> np.ndarray:

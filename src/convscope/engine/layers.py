@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import keras
 
-from convscope.engine.errors import ModelNotSupportedError, UnknownLayerError
+from convscope.engine.errors import ArgumentTypeError, ModelNotSupportedError, UnknownLayerError
 from convscope.engine.graph import LayerInfo
 
 __all__ = ["LayerInfo", "check_model", "find_layer"]
@@ -30,14 +30,14 @@ def check_model(model: object) -> keras.Model:
 
     Raises
     ------
-    TypeError
-        When ``model`` is not a Keras model.
+    ArgumentTypeError
+        When ``model`` is not a Keras model (a ``TypeError`` too).
     ModelNotSupportedError
         When the model is not built, or does not have exactly one image input.
 
     """
     if not isinstance(model, keras.Model):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"Expected a keras.Model, got {type(model).__name__}. Load a saved model with "
             "convscope.load_model('model.keras') or keras.saving.load_model."
         )

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import keras
 
-
-class ModelFileError(ValueError):
-    """A model file that is missing, corrupt or not a Keras model."""
+from convscope.errors import ArgumentTypeError, ModelFileError
 
 
 def load_model(path: str | os.PathLike[str], *, compile: bool = True) -> keras.Model:  # noqa: A002 - Keras's own name
@@ -29,11 +27,18 @@ def load_model(path: str | os.PathLike[str], *, compile: bool = True) -> keras.M
 
     Raises
     ------
+    ArgumentTypeError
+        When ``path`` is not a path.
     ModelFileError
         When the file is missing, is not a ``.keras`` zip archive, or Keras cannot rebuild it.
         Safe mode stays on: a file that needs arbitrary code (a ``Lambda`` layer) is refused.
 
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentTypeError(
+            f"A model file is named by a path such as 'model.keras', got {path!r}. Pass a "
+            "keras.Model itself to the Explorer and the static API."
+        )
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"No model file at {path}. Pass the path of a .keras file.")

@@ -113,6 +113,7 @@ class ExplorerFigure:
                 va="bottom",
                 fontsize=9 if panel is self.class_panel else 10,
                 visible=False,
+                parse_math=False,  # class names are text: "$5" is not maths
             )
             for panel, box in zip(self.panels, _TITLED_BOXES, strict=True)
         }
@@ -222,6 +223,14 @@ def _text_strip(names: list[str], size: tuple[int, int]) -> np.ndarray:
     strip = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
     canvas = FigureCanvasAgg(strip)
     for index, name in enumerate(names):
-        strip.text((index + 0.5) / len(names), 0.5, name, ha="center", va="center", fontsize=8)
+        strip.text(
+            (index + 0.5) / len(names),
+            0.5,
+            name,
+            ha="center",
+            va="center",
+            fontsize=8,
+            parse_math=False,  # class names are text: "$5" is not maths
+        )
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[:height, :width, :3].copy()

@@ -7,6 +7,7 @@ from typing import Literal
 import numpy as np
 from matplotlib.figure import Figure
 
+from convscope.errors import check_choice
 from convscope.render.mosaic import as_maps, coloured_grid, colourise
 from convscope.render.normalise import NormMode, normalise_channels
 
@@ -54,8 +55,7 @@ def feature_maps_figure(
     matplotlib.figure.Figure
 
     """
-    if layout not in ("grid", "strip"):
-        raise ValueError(f"layout must be 'grid' or 'strip', not {layout!r}.")
+    check_choice("layout", layout, ("grid", "strip"))
     if not spatial:
         return _unit_strip_figure(
             np.ravel(activation), norm, value_range, cmap, title, width or _STRIP_WIDTH_IN

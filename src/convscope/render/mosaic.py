@@ -8,6 +8,8 @@ from functools import lru_cache
 import numpy as np
 from matplotlib import colormaps
 
+from convscope.errors import ArgumentTypeError, InvalidArgumentError, check_int
+
 GAP_RGB = (255, 255, 255)
 
 
@@ -65,9 +67,7 @@ def mosaic_layout(
     channels: int, cell: tuple[int, int], images_per_row: int = 16, gap: int = 1
 ) -> MosaicLayout:
     """Plan a grid of ``channels`` cells, ``images_per_row`` wide (fewer if there are fewer)."""
-    if images_per_row < 1:
-        raise ValueError(f"images_per_row must be >= 1, got {images_per_row}.")
-    columns = min(images_per_row, channels)
+    columns = min(check_int("images_per_row", images_per_row), channels)
     rows = -(-channels // columns)
     return MosaicLayout(rows, columns, cell[0], cell[1], gap)
 
@@ -119,23 +119,40 @@ def channel_grid(
     return tiled[: layout.shape[0], : layout.shape[1]], layout
 
 
+def check_cmap(cmap: object) -> str:
+    """Return ``cmap`` if matplotlib has a colormap of that name, else raise.
+
+    Raises
+    ------
+    ArgumentTypeError
+        When ``cmap`` is not a string (colormaps are named, e.g. ``"viridis"``).
+    InvalidArgumentError
+        When matplotlib has no colormap of that name.
+
+    """
+    if not isinstance(cmap, str):
+        raise ArgumentTypeError(
+            f"cmap must be a matplotlib colormap name such as 'viridis', got {cmap!r}."
+        )
+    if cmap not in colormaps:
+        raise InvalidArgumentError(
+            f"Unknown colormap {cmap!r}. Use a matplotlib name such as 'viridis', 'gray', "
+            "'magma' or 'RdBu_r'."
+        )
+    return cmap
+
+
 @lru_cache(maxsize=32)
 def colour_table(cmap: str) -> np.ndarray:
     """Return a ``(257, 3)`` uint8 lookup table: 256 colormap entries, then the gap colour.
 
     Raises
     ------
-    ValueError
-        When matplotlib has no colormap of that name.
+    ArgumentTypeError, InvalidArgumentError
+        When ``cmap`` is not the name of a matplotlib colormap.
 
     """
-    try:
-        colormap = colormaps[cmap]
-    except KeyError as error:
-        raise ValueError(
-            f"Unknown colormap {cmap!r}. Use a matplotlib name such as 'viridis', 'gray', "
-            "'magma' or 'RdBu_r'."
-        ) from error
+    colormap = colormaps[check_cmap(cmap)]
     table = np.empty((257, 3), dtype=np.uint8)
     table[:256] = np.round(colormap(np.linspace(0.0, 1.0, 256))[:, :3] * 255)
     table[256] = GAP_RGB

@@ -6,6 +6,8 @@ from typing import Literal
 
 import numpy as np
 
+from convscope.errors import InvalidArgumentError, check_choice
+
 NormMode = Literal["standard", "minmax", "layer", "fixed"]
 NON_FINITE_RGB = (255, 0, 255)  # magenta: no colormap here uses it, so a marked pixel stands out
 NORM_MODES: tuple[str, ...] = ("standard", "minmax", "layer", "fixed")
@@ -51,15 +53,35 @@ def normalise_channels(
 
     Raises
     ------
-    ValueError
+    ArgumentTypeError, InvalidArgumentError
         For an unknown mode, or ``"fixed"`` without ``value_range``.
 
     """
-    values = np.asarray(maps, dtype=np.float32)
-    # Rows are pixels, columns channels; a plain vector is one channel.
-    flat = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values.reshape(-1, 1)
-    if _has_non_finite(flat):
-        flat = _fill_non_finite(flat)
+    check_choice("norm", mode, NORM_MODES, "normalisation mode")
+    # Inf and NaN activations are drawn, not warned about: the numbers are the model's own.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        values = np.asarray(maps, dtype=np.float32)
+        # Rows are pixels, columns channels; a plain vector is one channel.
+        flat = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values.reshape(-1, 1)
+        if _has_non_finite(flat):
+            flat = _fill_non_finite(flat)
+        gain, offset = _gain_and_offset(flat, mode, value_range)
+        scaled = np.multiply(flat, np.asarray(gain, np.float32), dtype=np.float32)
+        scaled += np.asarray(offset, np.float32)
+        np.clip(scaled, 0.0, 255.0, out=scaled)
+        if np.isnan(scaled.sum()):  # one cheap pass; only non-finite activations get here
+            np.nan_to_num(scaled, copy=False, nan=0.0)
+    if channels_first and values.ndim > 1:
+        return scaled.T.astype(np.uint8).reshape(values.shape[-1], *values.shape[:-1])
+    return scaled.astype(np.uint8).reshape(values.shape)
+
+
+def _gain_and_offset(
+    flat: np.ndarray,
+    mode: str,
+    value_range: tuple[np.ndarray | float, np.ndarray | float] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel ``gain`` and ``offset`` that map ``flat`` (pixels × channels) to 0..255."""
     if flat.shape[0] == 1 and mode in ("standard", "minmax"):
         # One value per channel (the units of a dense layer as 1×1 maps) has no spread of its
         # own: scaling each alone would paint every unit alike, so they share one scale.
@@ -71,30 +93,21 @@ def normalise_channels(
         std = np.sqrt(np.maximum(mean_square - mean * mean, 0.0))
         flat_channel = std <= 1e-6 * np.maximum(1.0, np.abs(mean))
         gain = _STD_SPREAD / np.where(flat_channel, np.inf, std)
-        offset = _MID_GREY - mean * gain
-    elif mode in ("minmax", "layer", "fixed"):
-        if mode == "minmax":
-            low, high = flat.min(axis=0), flat.max(axis=0)
-        elif mode == "layer":
-            low, high = flat.min(), flat.max()
-        else:
-            if value_range is None:
-                raise ValueError(
-                    "mode='fixed' needs value_range=(low, high): scalars or one value per "
-                    "channel, e.g. from ActivationEngine.channel_ranges(layer, images)."
-                )
-            low, high = (np.asarray(bound, dtype=np.float64) for bound in value_range)
-        span = np.asarray(high, np.float64) - low
-        gain = 255.0 / np.where(span > 0, span, np.inf)
-        offset = -np.asarray(low, np.float64) * gain
+        return gain, _MID_GREY - mean * gain
+    if mode == "minmax":
+        low, high = flat.min(axis=0), flat.max(axis=0)
+    elif mode == "layer":
+        low, high = flat.min(), flat.max()
     else:
-        raise ValueError(f"Unknown normalisation mode {mode!r}; choose one of {NORM_MODES}.")
-    scaled = np.multiply(flat, np.asarray(gain, np.float32), dtype=np.float32)
-    scaled += np.asarray(offset, np.float32)
-    np.clip(scaled, 0.0, 255.0, out=scaled)
-    if channels_first and values.ndim > 1:
-        return scaled.T.astype(np.uint8).reshape(values.shape[-1], *values.shape[:-1])
-    return scaled.astype(np.uint8).reshape(values.shape)
+        if value_range is None:
+            raise InvalidArgumentError(
+                "mode='fixed' needs value_range=(low, high): scalars or one value per "
+                "channel, e.g. from ActivationEngine.channel_ranges(layer, images)."
+            )
+        low, high = (np.asarray(bound, dtype=np.float64) for bound in value_range)
+    span = np.asarray(high, np.float64) - low
+    gain = 255.0 / np.where(span > 0, span, np.inf)
+    return gain, -np.asarray(low, np.float64) * gain
 
 
 def non_finite_mask(maps: np.ndarray) -> np.ndarray | None:

@@ -9,14 +9,19 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from convscope.data.labels import class_labels
 from convscope.engine.activations import ActivationEngine
-from convscope.engine.errors import check_index
 from convscope.engine.layers import LayerInfo
+from convscope.errors import (
+    check_choice,
+    check_index,
+    check_layer_name,
+)
 from convscope.render.explorer_figure import ExplorerFigure, ExplorerView
 from convscope.render.mosaic import (
     MosaicLayout,
     as_maps,
-    colour_table,
+    check_cmap,
     coloured_grid,
     colourise,
     mark_pixels,
@@ -30,6 +35,8 @@ from convscope.render.normalise import (
 
 _GRID_ASPECT = 1.04  # width / height of the grid panel, so cells fill it
 _PREFETCH = 32  # samples computed together when scrubbing reaches an uncached one
+_VIEW_FIELDS = ("layer", "channel", "sample", "cmap", "norm")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -50,48 +57,52 @@ class ExplorerController:
     ----------
     engine : ActivationEngine
         Computes and caches activations.
-    images : np.ndarray
+    images : array-like
         The samples, as the model takes them (one per row).
-    labels : np.ndarray or None
-        True class of every sample, if known.
-    class_names : list of str
-        Names of the model's output classes.
+    labels : array-like or None
+        True class of every sample, if known: indices, one-hot rows or class names; see
+        :func:`convscope.data.labels.class_labels`.
+    class_names : list of str or None
+        Names of the model's output classes; by default their indices.
     figure : matplotlib.figure.Figure
         An empty figure to draw into (Agg or ipympl).
     layer : str, optional
         Layer to start on; by default the first convolution.
+
+    Raises
+    ------
+    ConvscopeError
+        A subclass that names the problem, before any forward pass or drawing.
 
     """
 
     def __init__(
         self,
         engine: ActivationEngine,
-        images: np.ndarray,
-        labels: np.ndarray | None,
-        class_names: list[str],
+        images: object,
+        labels: object,
+        class_names: object,
         figure: Figure,
         *,
         layer: str | None = None,
     ) -> None:
         self.engine = engine
         self.images = engine.prepare(images)
-        self.display_images = display_pixels(self.images)
-        self.labels = None if labels is None else np.asarray(labels).astype(np.int64)
-        if self.labels is not None and len(self.labels) != len(self.images):
-            raise ValueError(
-                f"Got {len(self.images)} images but {len(self.labels)} labels; pass one label "
-                "per image, or labels=None."
-            )
+        self.labels, self.class_names = class_labels(
+            labels, class_names, samples=len(self.images), classes=output_classes(engine)
+        )
+        start = default_layer(engine.layers) if layer is None else check_layer_name(layer)
+        start = engine.layer(start).name
+        # Samples whose output is NaN or Inf stay: their maps show where the values broke.
         self.probabilities = class_probabilities(engine.predict(self.images))
-        self.class_names = class_names
+        self.display_images = display_pixels(self.images)
         self.notice = ""  # what the status line says about the view, e.g. NaN in a layer
-        self.view = ExplorerFigure(figure, class_names, caption=self.head_text.strip(" ·"))
+        self.view = ExplorerFigure(figure, self.class_names, caption=self.head_text.strip(" ·"))
         self.renders = 0
         self._ranges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._last_layer_view: tuple[tuple[object, ...], tuple] | None = None
         self._last_image: tuple[int, np.ndarray] | None = None
-        start = layer if layer is not None else default_layer(engine.layers)
-        self.state = ViewState(layer=engine.layer(start).name, channel=0, sample=0)
+        self.state = ViewState(layer=start, channel=0, sample=0)
         self.apply()
 
     @property
@@ -129,7 +140,7 @@ class ExplorerController:
         """
         state = self.state
         if layer is not None:
-            info = self.engine.layer(layer)
+            info = self.engine.layer(check_layer_name(layer))
             state = replace(state, layer=info.name, channel=min(state.channel, info.channels - 1))
         if channel is not None:
             channels = self.engine.layer(state.layer).channels
@@ -137,12 +148,10 @@ class ExplorerController:
         if sample is not None:
             state = replace(state, sample=check_index("sample", sample, len(self.images)))
         if cmap is not None:
-            colour_table(str(cmap))  # raises for unknown names
-            state = replace(state, cmap=str(cmap))
+            state = replace(state, cmap=check_cmap(cmap))
         if norm is not None:
-            if norm not in NORM_MODES:
-                raise ValueError(f"Unknown normalisation {norm!r}; choose one of {NORM_MODES}.")
-            state = replace(state, norm=str(norm))
+            norm = check_choice("norm", norm, NORM_MODES, "normalisation mode")
+            state = replace(state, norm=norm)
         return state
 
     def apply(
@@ -284,6 +293,12 @@ def grid_columns(channels: int, aspect: float = _GRID_ASPECT) -> int:
     return int(candidates[best])
 
 
+def output_classes(engine: ActivationEngine) -> int | None:
+    """Classes of the model's output when it is a class vector ``(classes,)``, else ``None``."""
+    shape = engine.output_shape
+    return int(shape[0]) if len(shape) == 1 and shape[0] and shape[0] > 1 else None
+
+
 def class_probabilities(outputs: np.ndarray) -> np.ndarray | None:
     """Read a model's output as class probabilities; logits get a softmax; other shapes None.
 
@@ -293,12 +308,13 @@ def class_probabilities(outputs: np.ndarray) -> np.ndarray | None:
         return None
     valid = np.isfinite(outputs).all(axis=1, keepdims=True)
     finite = np.where(valid, outputs, 0.0)
-    rows_sum_to_one = np.allclose(finite.sum(axis=1)[valid[:, 0]], 1.0, atol=1e-3)
-    if rows_sum_to_one and finite.min() >= 0:
-        probabilities = finite
-    else:
-        shifted = np.exp(finite - finite.max(axis=1, keepdims=True))
-        probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge logits still give probabilities
+        rows_sum_to_one = np.allclose(finite.sum(axis=1)[valid[:, 0]], 1.0, atol=1e-3)
+        if rows_sum_to_one and finite.min() >= 0:
+            probabilities = finite
+        else:
+            shifted = np.exp(finite - finite.max(axis=1, keepdims=True))
+            probabilities = shifted / shifted.sum(axis=1, keepdims=True)
     return np.where(valid, probabilities, np.nan).astype(np.float32)
 
 
@@ -309,4 +325,6 @@ def display_pixels(images: np.ndarray) -> np.ndarray:
     if low >= 0 and high <= 255 and high > 1:  # noqa: PLR2004 - already 0..255
         return pixels.astype(np.uint8)
     span = high - low if high > low else 1.0
+    if span > _FLOAT32_MAX:  # pixels near float32's limits: halve first, so nothing overflows
+        return ((pixels / 2 - low / 2) / (span / 2) * 255).astype(np.uint8)
     return ((pixels - low) / span * 255).astype(np.uint8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import os
 from pathlib import Path
@@ -16,16 +17,25 @@ import traitlets
 from convscope.data.mnist import load_mnist
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.cache import DEFAULT_CACHE_BYTES
+from convscope.engine.datasets import collect, is_stream
 from convscope.engine.errors import IndexOutOfRangeError, check_index
 from convscope.engine.loading import load_model
-from convscope.engine.mnist_cnn import CLASS_NAMES, mnist_cnn
+from convscope.engine.mnist_cnn import mnist_cnn
+from convscope.errors import ArgumentTypeError, LabelError, check_int, check_layer_name
 from convscope.render.explorer_figure import ExplorerFigure
 from convscope.render.normalise import NORM_MODES
 from convscope.widget import protocol
 from convscope.widget.controller import ExplorerController
-from convscope.widget.figure_display import FigureMode, choose_mode, make_figure, png_bytes
+from convscope.widget.figure_display import (
+    FigureMode,
+    check_save,
+    choose_mode,
+    make_figure,
+    png_bytes,
+)
 from convscope.widget.samples import SamplePicker
 
+_UPDATE_ARGUMENTS = ("layer", "channel", "sample", "cmap", "norm")
 _PACKAGE = Path(__file__).resolve().parent.parent
 _STATIC = _PACKAGE / "static"
 _SOURCE = _PACKAGE.parent.parent / "js"  # an editable install reads the sources directly
@@ -45,12 +55,17 @@ class Explorer(anywidget.AnyWidget):
     ----------
     model : keras.Model or path-like, optional
         A built Keras 3 model with one image input, or a ``.keras`` file.
-    images : array-like, optional
+    images : array-like or tf.data.Dataset, optional
         Samples in the units the model takes: ``(N, H, W, C)``, or ``(N, H, W)`` for grey.
+        A ``tf.data.Dataset`` (or another iterable) of image batches or of ``(images, labels)``
+        batches is read whole, labels included: the Explorer keeps every sample to scrub.
     labels : array-like, optional
-        True class per sample; enables the "true class" and "misclassified" filters.
+        True class per sample; enables the "true class" and "misclassified" filters. Class
+        indices ``(N,)``; one-hot rows ``(N, classes)``, of which the argmax is taken; or class
+        names ``(N,)`` when ``class_names`` is given.
     class_names : list of str, optional
-        Names of the output classes (default: their indices).
+        Names of the output classes, as strings, one per output unit when the model's output
+        is a class vector (default: their indices).
     layer : str, optional
         Layer to open on; by default the first convolution.
     figure : {"auto", "ipympl", "png", "none"}
@@ -58,10 +73,15 @@ class Explorer(anywidget.AnyWidget):
         Notebook 7), PNG images inside the widget (Colab, VS Code, anywhere), or not at all
         (``"none"``: scripts and benchmarks draw ``ex.figure`` themselves).
     cache_bytes : int
-        Bound on the activation cache.
+        Bound on the activation cache, >= 0.
     output : int or str, optional
         For a model with several outputs, the one shown as class probabilities: its index or
         its name. By default the first; the widget says which one it shows.
+
+    Raises
+    ------
+    ConvscopeError
+        A subclass that names the problem and the fix, before the widget opens.
 
     Examples
     --------
@@ -121,23 +141,24 @@ class Explorer(anywidget.AnyWidget):
         output: int | str | None = None,
     ) -> None:
         # Everything that can fail runs before the widget exists: a bad argument raises
-        # without leaving a half-made widget open in the kernel.
+        # without leaving a half-made widget open in the kernel. The cheap checks go first.
+        mode = choose_mode(figure)
+        cache_bytes = check_int("cache_bytes", cache_bytes, minimum=0, example=2**28)
+        layer = None if layer is None else check_layer_name(layer)
+        if images is None and labels is not None:
+            raise LabelError("labels were given without images; pass images=... too.")
         if model is None:
-            model, class_names = mnist_cnn(), class_names or list(CLASS_NAMES)
+            model = mnist_cnn()
         elif isinstance(model, (str, os.PathLike)):
             model = load_model(model)
         engine = ActivationEngine(
             model, cache_bytes=cache_bytes, output=output, background_compile=True
         )
         if images is None:
-            if labels is not None:
-                raise ValueError("labels were given without images; pass images=... too.")
             images, labels = load_mnist("test")
-        if class_names is None:
-            outputs = engine.output_shape
-            count = int(outputs[0]) if len(outputs) == 1 and outputs[0] else 0
-            class_names = [str(index) for index in range(count)]
-        mode = choose_mode(figure)
+        elif is_stream(images):
+            images, stream_labels = collect(images, engine.input_shape)
+            labels = stream_labels if labels is None else labels
         controller = ExplorerController(
             engine, images, labels, class_names, make_figure(mode), layer=layer
         )
@@ -166,7 +187,7 @@ class Explorer(anywidget.AnyWidget):
             }
             for info in engine.layers
         ]
-        self._class_names = list(class_names)
+        self._class_names = list(controller.class_names)
         self._has_labels = controller.labels is not None
         self._has_predictions = controller.predictions is not None
         self._thumb_shape = self._picker.thumb_shape
@@ -289,6 +310,7 @@ class Explorer(anywidget.AnyWidget):
         sample: int | None = None,
         cmap: str | None = None,
         norm: str | None = None,
+        **unknown: object,
     ) -> None:
         """Change several of the layer, channel, sample, colormap and scale at once.
 
@@ -296,10 +318,20 @@ class Explorer(anywidget.AnyWidget):
 
         Raises
         ------
-        UnknownLayerError, IndexOutOfRangeError, ValueError, TypeError
-            For a bad value or an unknown argument; the view and the state stay as they were.
+        ConvscopeError
+            For a bad value (``UnknownLayerError``, ``IndexOutOfRangeError``...) or a name
+            that is not one of the arguments (``ArgumentTypeError``, also a ``TypeError``);
+            the view and the state stay as they were.
 
         """
+        if unknown:
+            names = ", ".join(map(repr, sorted(unknown)))
+            close = difflib.get_close_matches(next(iter(unknown)), _UPDATE_ARGUMENTS, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ArgumentTypeError(
+                f"update() got unknown argument(s) {names}.{hint} It takes "
+                f"{', '.join(_UPDATE_ARGUMENTS)}."
+            )
         self._controller.apply(
             on_progress=self._show_progress,
             layer=layer,
@@ -381,9 +413,26 @@ class Explorer(anywidget.AnyWidget):
         return int(value)
 
     def save(self, path: str | os.PathLike[str], dpi: float = 100) -> None:
-        """Write the current view, with panel titles, to an image file (format from the name)."""
+        """Write the current view, with panel titles, to an image file (format from the name).
+
+        Parameters
+        ----------
+        path : path-like
+            A file name ending in an image format (``.png``, ``.jpg``, ``.pdf``, ``.svg``,
+            ...), in a folder that exists.
+        dpi : float
+            Dots per inch, from 10 up to what keeps the image within 50 megapixels (1111 for
+            the 9×4.5-inch view).
+
+        Raises
+        ------
+        ArgumentTypeError, InvalidArgumentError
+            For a bad path or dpi; nothing is written.
+
+        """
+        target, extension, dpi = check_save(self.figure, path, dpi)
         with self._controller.view.titled():
-            self.figure.savefig(path, dpi=dpi)
+            self.figure.savefig(target, dpi=dpi, format=extension)
 
     @property
     def display_widget(self) -> ipywidgets.DOMWidget:
@@ -502,14 +551,15 @@ class Explorer(anywidget.AnyWidget):
 
     def _stepped(self, start: int, delta: int) -> int:
         """Move ``delta`` places from ``start`` through the filtered samples, wrapping round."""
-        filtered = self._filtered if len(self._filtered) else np.arange(self._sample_count)
+        filtered = self._filtered if len(self._filtered) else np.arange(self.sample_count)
         position = int(np.searchsorted(filtered, start))
         if position < len(filtered) and filtered[position] == start:
             return int(filtered[(position + delta) % len(filtered)])
         return int(filtered[position % len(filtered)] if delta > 0 else filtered[position - 1])
 
     @property
-    def _sample_count(self) -> int:
+    def sample_count(self) -> int:
+        """How many samples the Explorer holds."""
         return len(self._controller.images)
 
     def _page_of_sample(self) -> int:

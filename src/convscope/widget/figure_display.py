@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -13,8 +15,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
+from convscope.errors import ArgumentTypeError, InvalidArgumentError, check_real
+
 FigureMode = Literal["auto", "ipympl", "png", "none"]
 DisplayMode = Literal["ipympl", "png", "none"]
+_MODES = ("auto", "ipympl", "png", "none")
+# Formats a saved view can take: matplotlib's, less those that need LaTeX or are raw bytes.
+SAVE_FORMATS = ("png", "jpg", "jpeg", "webp", "tif", "tiff", "gif", "pdf", "svg", "svgz", "eps")
+MAX_SAVED_MEGAPIXELS = 50  # Pillow refuses to open images much larger than this by default
+MIN_SAVED_DPI = 10  # below about 4, FreeType cannot draw the titles' letters at all
 
 # What VS Code leaves in a kernel: its Jupyter extension defines ``__vsc_ipynb_file__`` (the
 # notebook's path) in every kernel it starts, local or on a remote Jupyter server, and a local
@@ -38,11 +47,16 @@ def choose_mode(requested: str = "auto") -> DisplayMode:
     ``"none"`` keeps the figure on a plain Agg canvas and sends no pixels (scripts, benchmarks,
     or a figure placed in a layout of your own). ``CONVSCOPE_FIGURE`` overrides ``requested``.
     """
+    if not isinstance(requested, str) or requested not in _MODES:
+        error = InvalidArgumentError if isinstance(requested, str) else ArgumentTypeError
+        raise error(f"figure must be 'auto', 'ipympl', 'png' or 'none', not {requested!r}.")
     requested = os.environ.get("CONVSCOPE_FIGURE", requested)
     if requested in ("ipympl", "png", "none"):
         return requested  # type: ignore[return-value]
     if requested != "auto":
-        raise ValueError(f"figure must be 'auto', 'ipympl', 'png' or 'none', not {requested!r}.")
+        raise InvalidArgumentError(
+            f"CONVSCOPE_FIGURE must be 'auto', 'ipympl', 'png' or 'none', not {requested!r}."
+        )
     if "google.colab" in sys.modules or in_vscode():
         return "png"
     if not _in_kernel():
@@ -95,6 +109,75 @@ def make_figure(mode: DisplayMode) -> Figure:
     else:
         FigureCanvasAgg(figure)
     return figure
+
+
+def check_save(figure: Figure, path: object, dpi: object) -> tuple[Path, str, float]:
+    """Return where, in which format and at what dpi ``figure`` can be saved, or raise.
+
+    Nothing is written: a bad path or dpi is refused before any file is touched.
+
+    Parameters
+    ----------
+    figure : matplotlib.figure.Figure
+        The figure to save.
+    path : path-like
+        A file name whose extension names the format, in a folder that exists.
+    dpi : float
+        Dots per inch: at least 10, and at most what keeps the image within 50 megapixels.
+
+    Returns
+    -------
+    path : Path
+    format : str
+        The extension, lower case, without the dot.
+    dpi : float
+
+    Raises
+    ------
+    ArgumentTypeError
+        When ``path`` is not a path or ``dpi`` not a number.
+    InvalidArgumentError
+        When the extension is not an image format, the folder does not exist, or ``dpi`` is
+        below 10 or would make an image above 50 megapixels.
+
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentTypeError(f"path must be a file name such as 'view.png', got {path!r}.")
+    target = Path(path).expanduser()
+    formats = [name for name in SAVE_FORMATS if name in figure.canvas.get_supported_filetypes()]
+    if "\0" in str(target):
+        raise InvalidArgumentError(f"path {str(target)!r} holds a NUL character; no file can.")
+    if target.is_dir():
+        raise InvalidArgumentError(
+            f"{target} is a folder; name a file in it, e.g. {target}/view.png."
+        )
+    extension = target.suffix.lower().lstrip(".")
+    if extension not in formats:
+        listed = ", ".join(f".{name}" for name in formats)
+        raise InvalidArgumentError(
+            f"Cannot tell an image format from {str(target)!r}: end the file name with one of "
+            f"{listed}, e.g. 'view.png'."
+        )
+    if not target.parent.is_dir():
+        raise InvalidArgumentError(
+            f"There is no folder {target.parent} to save {target.name} in. Create it first, "
+            f"e.g. Path({str(target.parent)!r}).mkdir(parents=True), or save somewhere else."
+        )
+    width, height = figure.get_size_inches()
+    most = math.floor(math.sqrt(MAX_SAVED_MEGAPIXELS * 1e6 / (width * height)))
+    dots = check_real("dpi", dpi, example=150)
+    if not MIN_SAVED_DPI <= dots <= most:  # NaN fails this too
+        problem = (
+            f"would save a {round(width * dots):,}×{round(height * dots):,} pixels image"
+            if math.isfinite(dots)
+            else "is not a finite number"
+        )
+        raise InvalidArgumentError(
+            f"dpi={dpi!r} {problem}; use a dpi from {MIN_SAVED_DPI} to {most}, which keeps "
+            f"this {width:g}×{height:g}-inch figure within {MAX_SAVED_MEGAPIXELS} megapixels, "
+            "e.g. dpi=150."
+        )
+    return target, extension, dots
 
 
 def png_bytes(figure: Figure) -> bytes:
