@@ -49,3 +49,16 @@ def test_render_and_data_load_without_tensorflow() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.split() == ["False", "False"]
+
+
+@pytest.mark.slow
+def test_mypy_strict_is_clean() -> None:
+    """``py.typed`` ships, so the types are a promise: ``mypy --strict`` on ``src/`` passes."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "src/convscope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -9,6 +9,7 @@ only numpy, so every layer (data, engine, render, widget) can raise these errors
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 
 import numpy as np
@@ -71,11 +72,11 @@ def check_index(what: str, value: object, size: int) -> int:
     """
     if not _is_int(value):
         raise ArgumentTypeError(f"{what} must be an integer, got {value!r}.")
-    if not 0 <= int(value) < size:  # type: ignore[call-overload]
+    if not 0 <= operator.index(value) < size:  # type: ignore[arg-type]
         raise IndexOutOfRangeError(
             f"{what} {value} is out of range: there are {size} {what}s, so use 0..{size - 1}."
         )
-    return int(value)  # type: ignore[call-overload]
+    return operator.index(value)  # type: ignore[arg-type]
 
 
 def check_int(name: str, value: object, *, minimum: int = 1, example: int = 16) -> int:
@@ -91,11 +92,11 @@ def check_int(name: str, value: object, *, minimum: int = 1, example: int = 16) 
     """
     if not _is_int(value):
         raise ArgumentTypeError(f"{name} must be an integer such as {example}, got {value!r}.")
-    if int(value) < minimum:  # type: ignore[call-overload]
+    if operator.index(value) < minimum:  # type: ignore[arg-type]
         raise InvalidArgumentError(
             f"{name} must be >= {minimum}, got {value}; use e.g. {name}={example}."
         )
-    return int(value)  # type: ignore[call-overload]
+    return operator.index(value)  # type: ignore[arg-type]
 
 
 def check_number(name: str, value: object, *, maximum: float, example: float) -> float:

@@ -100,7 +100,8 @@ def _to_pil(source: str | os.PathLike[str] | np.ndarray) -> Image.Image:
     try:
         with Image.open(path) as opened:
             opened.load()
-            return opened.copy()
+            copied: Image.Image = opened.copy()
+            return copied
     except UnidentifiedImageError as error:
         raise ImageInputError(
             f"{path} is not an image file PIL can read (PNG, JPEG, ...)."

@@ -169,7 +169,7 @@ def _indices_of_one_hot(rows: np.ndarray, count: int | None) -> np.ndarray:
             f"{int(np.argmax(tied))}), so their class is unclear. Each row needs one 1, or one "
             "highest probability."
         )
-    return indices.astype(np.int64)
+    return np.asarray(indices, dtype=np.int64)
 
 
 def _as_text(value: object) -> str | None:

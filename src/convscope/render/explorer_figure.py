@@ -207,7 +207,7 @@ class ClassChart:
             if index == label and label != predicted:
                 colour = _TRUE_RGB
             chart[self.bar_rows - height : self.bar_rows, left:right] = colour  # one bar per class
-        return chart
+        return np.asarray(chart)
 
 
 def _pixel_size(box: tuple[float, float, float, float], figure: Figure) -> tuple[int, int]:
@@ -232,5 +232,6 @@ def _text_strip(names: list[str], size: tuple[int, int]) -> np.ndarray:
             fontsize=8,
             parse_math=False,  # class names are text: "$5" is not maths
         )
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[:height, :width, :3].copy()
+    canvas.draw()  # type: ignore[no-untyped-call]
+    rgba = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
+    return np.array(np.asarray(rgba)[:height, :width, :3])

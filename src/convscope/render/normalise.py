@@ -72,8 +72,8 @@ def normalise_channels(
         if np.isnan(scaled.sum()):  # one cheap pass; only non-finite activations get here
             np.nan_to_num(scaled, copy=False, nan=0.0)
     if channels_first and values.ndim > 1:
-        return scaled.T.astype(np.uint8).reshape(values.shape[-1], *values.shape[:-1])
-    return scaled.astype(np.uint8).reshape(values.shape)
+        return np.asarray(scaled.T.astype(np.uint8).reshape(values.shape[-1], *values.shape[:-1]))
+    return np.asarray(scaled.astype(np.uint8).reshape(values.shape))
 
 
 def _gain_and_offset(
@@ -115,7 +115,7 @@ def non_finite_mask(maps: np.ndarray) -> np.ndarray | None:
     values = np.asarray(maps)
     if not _has_non_finite(values.reshape(-1)):
         return None
-    return ~np.isfinite(values)
+    return np.asarray(~np.isfinite(values))
 
 
 def _has_non_finite(values: np.ndarray) -> bool:

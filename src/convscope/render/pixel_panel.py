@@ -124,7 +124,7 @@ class PixelPanel(Artist):
         height, width = rgba.shape[:2]
         source_h, source_w = self._pixels.shape[:2]
         x, y, box_w, box_h = self._outline  # type: ignore[misc]
-        thick = max(1, round(renderer.points_to_pixels(self.outline_width)))
+        thick = max(1, round(float(np.asarray(renderer.points_to_pixels(self.outline_width)))))
         left = int(np.clip(round(x * width / source_w), 0, width - 1))
         top = int(np.clip(round(y * height / source_h), 0, height - 1))
         right = int(np.clip(round((x + box_w) * width / source_w), left + 1, width))

@@ -100,7 +100,7 @@ class ExplorerController:
         self.view = ExplorerFigure(figure, self.class_names, caption=self.head_text.strip(" ·"))
         self.renders = 0
         self._ranges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._last_layer_view: tuple[tuple[object, ...], tuple] | None = None
+        self._last_layer_view: tuple[tuple[object, ...], tuple[Any, ...]] | None = None
         self._last_image: tuple[int, np.ndarray] | None = None
         self.state = ViewState(layer=start, channel=0, sample=0)
         self.apply()

@@ -265,7 +265,7 @@ class Explorer(anywidget.AnyWidget):
     @property
     def filtered_samples(self) -> np.ndarray:
         """Indices of the samples that pass the filter (all of them when there is none)."""
-        return self._filtered.copy()
+        return np.array(self._filtered)
 
     @property
     def class_names(self) -> list[str]:

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -182,12 +182,11 @@ def check_save(figure: Figure, path: object, dpi: object) -> tuple[Path, str, fl
 
 def png_bytes(figure: Figure) -> bytes:
     """Draw ``figure`` with Agg and encode it as PNG, favouring speed over file size."""
-    canvas = figure.canvas  # Agg, or ipympl's canvas, which is Agg underneath
-    canvas.draw()
+    canvas = cast("FigureCanvasAgg", figure.canvas)  # Agg, or ipympl's Agg-based canvas
+    canvas.draw()  # type: ignore[no-untyped-call]
     buffer = io.BytesIO()
-    Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(
-        buffer, format="png", compress_level=1
-    )
+    rgba = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
+    Image.fromarray(np.asarray(rgba)[..., :3]).save(buffer, format="png", compress_level=1)
     return buffer.getvalue()
 
 
@@ -206,4 +205,4 @@ def _shell() -> Any:
         return None
     from IPython.core.getipython import get_ipython  # noqa: PLC0415
 
-    return get_ipython()  # type: ignore[no-untyped-call]
+    return get_ipython()
