@@ -219,7 +219,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
 
     Raises
     ------
-    ValueError
+    InvalidArgumentError
         When the file is not an IDX file of unsigned bytes, or is truncated.
 
     """
@@ -228,21 +228,27 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     with opener(path, "rb") as stream:
         raw = stream.read()
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:  # noqa: PLR2004 - the 4-byte IDX magic
-        raise ValueError(f"{path} is not an IDX file: its first bytes are not the IDX magic.")
+        raise InvalidArgumentError(
+            f"{path} is not an IDX file: its first bytes are not the IDX magic."
+        )
     dtype_code, ndim = raw[2], raw[3]
     if dtype_code != _IDX_DTYPE:
-        raise ValueError(f"{path} holds IDX type 0x{dtype_code:02x}; MNIST uses 0x08 (ubyte).")
+        raise InvalidArgumentError(
+            f"{path} holds IDX type 0x{dtype_code:02x}; MNIST uses 0x08 (ubyte)."
+        )
     header = 4 + 4 * ndim
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     data = np.frombuffer(raw, dtype=np.uint8, offset=header)
     if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path} is truncated: header says {shape}, found {data.size} values.")
+        raise InvalidArgumentError(
+            f"{path} is truncated: header says {shape}, found {data.size} values."
+        )
     return data.reshape(shape)
 
 
 def _check_pair(images: np.ndarray, labels: np.ndarray, where: str) -> None:
     if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:  # noqa: PLR2004
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{where}: expected images (N, 28, 28) and labels (N,), got {images.shape} and"
             f" {labels.shape}."
         )

@@ -15,7 +15,11 @@ import numpy as np
 import tensorflow as tf
 
 from convscope.engine.cache import DEFAULT_CACHE_BYTES, ActivationCache
-from convscope.engine.errors import ModelNotSupportedError
+from convscope.engine.errors import (
+    ArgumentTypeError,
+    InvalidArgumentError,
+    ModelNotSupportedError,
+)
 from convscope.engine.graph import LayerInfo, read_graph
 from convscope.engine.inputs import check_images
 from convscope.engine.layers import check_model, find_layer
@@ -126,7 +130,7 @@ class ActivationEngine:
     def layer(self, name: str) -> LayerInfo:
         """Return the :class:`LayerInfo` for ``name``; raises ``UnknownLayerError`` if absent."""
         if not isinstance(name, str):
-            raise TypeError(f"A layer is named by a string such as 'conv1', got {name!r}.")
+            raise ArgumentTypeError(f"A layer is named by a string such as 'conv1', got {name!r}.")
         info = self._by_name.get(name)
         return info if info is not None else find_layer(self.layers, name, self.graph.opaque)
 
@@ -225,7 +229,7 @@ class ActivationEngine:
         self.layer(layer)
         batch = self.prepare(image)
         if batch.shape[0] != 1:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"activation() takes one image, got a batch of {batch.shape[0]}. Use compute()."
             )
         image_key = key if key is not None else _digest(batch)
@@ -477,7 +481,7 @@ def _output_index(output: int | str | None, names: list[tuple[str, ...]]) -> int
     if output is None:
         return 0
     if isinstance(output, bool) or not isinstance(output, (int, np.integer, str)):
-        raise TypeError(f"output must be an index or a name, got {output!r}.")
+        raise ArgumentTypeError(f"output must be an index or a name, got {output!r}.")
     if isinstance(output, str):
         for index, found in enumerate(names):
             if output in found:

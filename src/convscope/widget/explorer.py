@@ -366,7 +366,7 @@ class Explorer(anywidget.AnyWidget):
 
         Raises
         ------
-        ValueError, IndexOutOfRangeError
+        LabelError, IndexOutOfRangeError
             For an unknown class, or a filter that needs labels the Explorer was not given;
             nothing changes.
 
@@ -374,7 +374,7 @@ class Explorer(anywidget.AnyWidget):
         true_index = self._class_index("true", true, self._has_labels)
         predicted_index = self._class_index("predicted", predicted, self._has_predictions)
         if misclassified and not (self._has_labels and self._has_predictions):
-            raise ValueError(
+            raise LabelError(
                 "misclassified=True needs labels and class predictions; pass labels=... to "
                 "the Explorer."
             )
@@ -397,13 +397,15 @@ class Explorer(anywidget.AnyWidget):
         if value is None or (_is_int(value) and value == -1):
             return -1
         if not isinstance(value, str) and not _is_int(value):
-            raise TypeError(f"{which} must be a class index, a class name or None, not {value!r}.")
+            raise ArgumentTypeError(
+                f"{which} must be a class index, a class name or None, not {value!r}."
+            )
         if not known:
             source = "labels=..." if which == "true" else "a model with a class output"
-            raise ValueError(f"Filtering by {which} class needs {source}.")
+            raise LabelError(f"Filtering by {which} class needs {source}.")
         if isinstance(value, str):
             if value not in names:
-                raise ValueError(f"Unknown class {value!r} for {which}=; the classes are {names}.")
+                raise LabelError(f"Unknown class {value!r} for {which}=; the classes are {names}.")
             return names.index(value)
         if not 0 <= int(value) < len(names):
             raise IndexOutOfRangeError(
@@ -619,7 +621,7 @@ class Explorer(anywidget.AnyWidget):
 def _not_none(name: str, value: _T | None) -> _T:
     """Refuse ``ex.layer = None``, which would otherwise silently keep the old value."""
     if value is None:
-        raise TypeError(f"{name} cannot be None.")
+        raise ArgumentTypeError(f"{name} cannot be None; give a value, e.g. ex.{name} = ....")
     return value
 
 
