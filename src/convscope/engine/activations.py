@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import warnings
 import weakref
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import keras
 import numpy as np
@@ -24,6 +25,7 @@ from convscope.engine.graph import LayerInfo, read_graph
 from convscope.engine.inputs import check_images
 from convscope.engine.layers import check_model, find_layer
 
+_LOG = logging.getLogger("convscope")
 DEFAULT_BATCH_SIZE = 256
 _BATCH_BYTES = 64 * 2**20  # outputs of one compiled call, so memory stays near the result's
 _MODEL_OUTPUT = ""  # the row name of the model's (selected) output
@@ -87,6 +89,7 @@ class ActivationEngine:
         self._compiled: dict[tuple[str, ...], Forward] = {}
         self._tracing: dict[tuple[str, ...], Future[Forward]] = {}
         self._requests: Counter[tuple[str, ...]] = Counter()
+        self._failed: set[tuple[str, ...]] = set()  # background traces that raised
         self._worker = ThreadPoolExecutor(1, "convscope-trace") if background_compile else None
         self._all_rows = tuple(info.name for info in self.layers)
         self._all_rows_bytes = sum(info.nbytes for info in self.layers)
@@ -123,8 +126,7 @@ class ActivationEngine:
 
     def wait_compiled(self, timeout: float | None = None) -> None:
         """Block until every background trace has finished (for tests and benchmarks)."""
-        for future in list(self._tracing.values()):
-            future.result(timeout)
+        wait(list(self._tracing.values()), timeout)
         self._collect_traced()
 
     def layer(self, name: str) -> LayerInfo:
@@ -400,11 +402,14 @@ class ActivationEngine:
         self._requests[rows] += 1
         if calls > 1 or (self._worker is None and self._requests[rows] > 1):
             pending = self._tracing.pop(rows, None)
-            extractor = self._extractor(rows)
-            compiled = pending.result() if pending else self._trace(extractor, warm=False)
+            if pending is not None and pending.exception() is None:  # waits for it to finish
+                compiled = pending.result()
+            else:
+                compiled = self._trace(self._extractor(rows), warm=False)
             self._compiled[rows] = compiled
             return compiled, True
-        if self._worker is not None and self._requests[rows] > 1 and rows not in self._tracing:
+        wanted = self._requests[rows] > 1 and rows not in self._tracing and rows not in self._failed
+        if self._worker is not None and wanted:
             # Only the newest wish is worth a trace: drop queued ones that have not started.
             queued = [key for key in self._tracing if key != self._all_rows]
             for waiting in [key for key in queued if self._tracing[key].cancel()]:
@@ -435,10 +440,18 @@ class ActivationEngine:
         return compiled  # type: ignore[no-any-return]
 
     def _collect_traced(self) -> None:
+        """Take in finished background traces; a failed one leaves its rows on the eager path."""
         for rows, future in list(self._tracing.items()):
-            if future.done():
-                del self._tracing[rows]
-                self._compiled[rows] = future.result()
+            if not future.done():
+                continue
+            del self._tracing[rows]
+            if future.cancelled():
+                continue
+            if future.exception() is not None:
+                self._failed.add(rows)
+                _LOG.warning("Tracing %s failed (%s); it stays eager.", rows, future.exception())
+                continue
+            self._compiled[rows] = future.result()
 
 
 # One uncached engine per live model, so repeated static-API calls reuse compiled extractors.
