@@ -382,3 +382,26 @@ def test_arrow_keys_on_the_ipympl_canvas_step_through_samples(
     for key, expected in [("right", 1), ("right", 2), ("left", 1), ("a", 1), ("left", 0)]:
         canvas.callbacks.process("key_press_event", KeyEvent("key_press_event", canvas, key))
         assert explorer.sample == expected, key
+
+
+def test_a_jump_computes_one_sample_and_a_scrub_prefetches_its_way(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    images, labels = mnist_test
+    explorer = convscope.Explorer(model, images[:400], labels[:400], figure="none")
+    explorer.layer = "conv2"
+    explorer.sample = 1  # scrubbing: by the second new sample, the layer's pass is traced
+    explorer.sample = 2
+    explorer.engine.wait_compiled(timeout=60)
+    cache = explorer.engine.cache
+
+    def cached(samples: range) -> list[int]:
+        return [sample for sample in samples if ("conv2", sample) in cache]
+
+    explorer.sample = 250  # a thumbnail click
+    assert cached(range(200, 300)) == [250]
+    explorer.sample = 249  # one step back: the next ones that way come in the same batch
+    assert cached(range(200, 300)) == list(range(218, 251))
+    explorer.sample = 100
+    explorer.sample = 101  # one step forward
+    assert cached(range(100, 140)) == list(range(100, 133))

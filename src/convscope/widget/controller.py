@@ -35,6 +35,7 @@ from convscope.render.normalise import (
 
 _GRID_ASPECT = 1.04  # width / height of the grid panel, so cells fill it
 _PREFETCH = 32  # samples computed together when scrubbing reaches an uncached one
+_SCRUB_STEP = 2  # a sample move this small is a scrub (arrows, play, slider); larger, a jump
 _VIEW_FIELDS = ("layer", "channel", "sample", "cmap", "norm")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -226,8 +227,9 @@ class ExplorerController:
         key = (state.layer, state.sample, state.cmap, state.norm)
         if self._last_layer_view is not None and self._last_layer_view[0] == key:
             return self._last_layer_view[1]
-        if state.layer == self.state.layer and state.sample != self.state.sample:
-            self._prefetch(state.layer, state.sample)
+        step = state.sample - self.state.sample
+        if state.layer == self.state.layer and 0 < abs(step) <= _SCRUB_STEP:
+            self._prefetch(state.layer, state.sample, 1 if step > 0 else -1)
         image = self.images[state.sample]
         info = self.engine.layer(state.layer)
         activation = self.engine.activation(state.layer, image, key=state.sample)
@@ -247,11 +249,15 @@ class ExplorerController:
         self._last_layer_view = (key, result)
         return result
 
-    def _prefetch(self, layer: str, sample: int) -> None:
-        """While scrubbing samples, compute the next ones in the same batch as this one."""
+    def _prefetch(self, layer: str, sample: int, direction: int) -> None:
+        """While scrubbing one way, compute the next samples that way in the same batch.
+
+        A jump (a thumbnail click) computes only the sample asked for: a batch would cost
+        more than it saves.
+        """
         if (layer, sample) in self.engine.cache:
             return
-        window = (sample + np.arange(_PREFETCH)) % len(self.images)
+        window = (sample + direction * np.arange(_PREFETCH)) % len(self.images)
         self.engine.prefetch(layer, self.images, window.tolist())
 
     def channel_ranges(
