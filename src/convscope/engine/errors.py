@@ -47,3 +47,7 @@ def check_index(what: str, value: object, size: int) -> int:
             f"{what} {value} is out of range: there are {size} {what}s, so use 0..{size - 1}."
         )
     return int(value)
+
+
+class NotSpatialLayerError(ConvscopeError):
+    """A layer asked for maps (Grad-CAM, heatmaps, filter patterns) whose output has none."""

@@ -1,0 +1,738 @@
+"""Gradients through a model's real graph: Grad-CAM, channel heatmaps and gradient ascent.
+
+Everything here differentiates a *class score before the softmax* (the "linear swap"): the
+gradient of a saturated probability is close to zero for a confident prediction, so maps and
+images made from it are noise. :func:`find_class_scores` finds that score with public API:
+
+- the output layer is a ``Softmax`` layer, or an ``Activation`` layer with softmax or sigmoid:
+  the scores are the tensor that layer is called on;
+- the output layer is a ``Dense`` with ``activation="softmax"`` (or sigmoid), as in the bundled
+  MNIST CNN and ``keras.applications`` classifiers: the scores are its input times its public
+  ``kernel``, plus its ``bias``;
+- the output comes out of a nested model: the same rules, inside it;
+- any other output is taken as the scores as it is (a linear ``Dense``, say);
+- any other layer with a softmax or sigmoid inside (``Conv2D(..., activation="softmax")``)
+  raises :class:`~convscope.engine.errors.ModelNotSupportedError`, which says how to split it.
+
+For Grad-CAM the score must be computed *from* the watched layer output. A nested row and the
+model's output are computed by different Keras models (see :mod:`convscope.engine.graph`), so
+one forward pass cannot give both. :class:`SplitModel` splits the graph instead, with
+``keras.Model([scope_input, row_tensor], ...)`` in each scope between the row and the scores:
+the row's output is fed back in where the row was, and every branch that does not pass through
+it (a skip connection) is computed from the scope's input as before.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from convscope.engine.activations import ActivationEngine, engine_for
+from convscope.engine.errors import (
+    ConvscopeError,
+    ImageInputError,
+    IndexOutOfRangeError,
+    ModelNotSupportedError,
+    NotSpatialLayerError,
+    check_index,
+)
+from convscope.engine.graph import GraphScope, LayerInfo, ModelGraph
+from convscope.engine.pattern_cache import PatternStore, settings_key, weights_digest
+
+_SQUASHING = (keras.activations.softmax, keras.activations.sigmoid)
+_LINEAR = keras.activations.linear
+_LEAK = 0.1  # how much gradient ascent also climbs a pre-activation
+_DECAY = 0.02  # class maximisation's pull towards the model's zero input, per step
+_ASCENT_BYTES = 1024 * 2**20  # activations kept for one ascent batch's backward pass
+_PATTERN_VERSION = 1  # part of the disk cache key: bump when the search changes
+
+Scores = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class GraphValue:
+    """A value computed from one tensor of the recorded graph: class scores, a pre-activation.
+
+    Attributes
+    ----------
+    calls : tuple of str
+        The nested model calls from the top model to the scope that holds ``tensor``.
+    tensor : KerasTensor
+        The tensor the value is computed from.
+    compute : callable
+        Turns the value of ``tensor`` into the value wanted (the identity, or a ``Dense``'s
+        kernel and bias).
+    description : str
+        Says where the value comes from, for documentation and errors.
+
+    """
+
+    calls: tuple[str, ...]
+    tensor: Any
+    compute: Scores
+    description: str
+
+
+def find_class_scores(graph: ModelGraph, output: int) -> GraphValue:
+    """Find the class scores before the softmax of the model's output number ``output``.
+
+    Raises
+    ------
+    ModelNotSupportedError
+        When the output layer applies a softmax inside itself and is not a ``Dense``.
+
+    """
+    calls: tuple[str, ...] = ()
+    scope = graph.root
+    tensor = scope.outputs[output]
+    while True:
+        name = next((row for row, value in scope.tensors.items() if value is tensor), None)
+        if name is None:  # not a recorded row: take it as it is
+            return GraphValue(calls, tensor, _identity, "the model's output, as it is")
+        layer, layer_input = scope.called[name]
+        if name in scope.nested and len(scope.nested[name][1].outputs) == 1:
+            calls = (*calls, name)
+            scope = scope.nested[name][1]
+            tensor = scope.outputs[0]
+            continue
+        activation = getattr(layer, "activation", None)
+        if isinstance(layer, keras.layers.Softmax) or (
+            isinstance(layer, keras.layers.Activation) and activation in _SQUASHING
+        ):
+            where = f"the input of {name!r} ({type(layer).__name__})"
+            return GraphValue(calls, layer_input, _identity, where)
+        if activation in _SQUASHING:
+            if isinstance(layer, keras.layers.Dense):
+                where = f"{name!r} before its {activation.__name__} (its kernel and bias)"
+                return GraphValue(calls, layer_input, functools.partial(_dense, layer), where)
+            raise ModelNotSupportedError(
+                f"The model's output layer {name!r} ({type(layer).__name__}) applies a "
+                f"{activation.__name__} inside itself, so convscope cannot read the class scores "
+                "before it, and the gradients of saturated probabilities are close to zero. "
+                "Rebuild the output as the same layer with activation=None followed by "
+                f"keras.layers.Activation({activation.__name__!r}) (the weights are the same)."
+            )
+        return GraphValue(calls, tensor, _identity, f"the output of {name!r}, as it is")
+
+
+def find_pre_activation(graph: ModelGraph, row: str) -> tuple[GraphValue, Scores]:
+    """Find ``row``'s value before its activation, and the activation that turns it into the row.
+
+    A ReLU unit that is off everywhere on an image has no gradient to climb. Gradient ascent
+    therefore also climbs the pre-activation a little (a leaky ReLU's gradient): it is the
+    input of an ``Activation`` or ``ReLU`` layer, or a ``Conv2D``'s public
+    ``convolution_op`` with its kernel and bias. Any other row is its own pre-activation.
+    """
+    calls = _calls_to(graph, row)
+    scope = _scopes(graph, calls)[-1]
+    layer, layer_input = scope.called[row]
+    if isinstance(layer, (keras.layers.Activation, keras.layers.ReLU)):
+        return GraphValue(calls, layer_input, _identity, f"the input of {row!r}"), layer
+    activation = getattr(layer, "activation", None)
+    if isinstance(layer, keras.layers.Conv2D) and activation not in (None, _LINEAR):
+        where = f"{row!r} before its activation"
+        return GraphValue(calls, layer_input, functools.partial(_conv, layer), where), activation
+    return GraphValue(calls, scope.tensors[row], _identity, f"{row!r} itself"), _identity
+
+
+class SplitModel:
+    """A model split at one row: images → the row's output, and that output → a value further on.
+
+    The value is the class scores for Grad-CAM, or a layer's pre-activation for ascent.
+
+    Parameters
+    ----------
+    graph : ModelGraph
+        The model's recorded graph.
+    row : str or None
+        The row to split at; ``None`` computes the value straight from the images.
+    target : GraphValue
+        The value, downstream of ``row``.
+
+    """
+
+    def __init__(self, graph: ModelGraph, row: str | None, target: GraphValue) -> None:
+        row_calls = _calls_to(graph, row) if row is not None else ()
+        common = _common_prefix(row_calls, target.calls)
+        row_scopes = _scopes(graph, row_calls)
+        target_scopes = _scopes(graph, target.calls)
+        self._depth, self._common = len(row_calls), len(common)
+        self._compute = target.compute
+        # images → the input of each scope down to the row's
+        self._feeds = [
+            keras.Model(scope.input, scope.nested[call][0])
+            for scope, call in zip(row_scopes, row_calls, strict=False)
+        ]
+        leaf = row_scopes[-1]
+        self._row = keras.Model(leaf.input, leaf.tensors[row]) if row is not None else None
+        # the row's output → up through the nested models that hold it, to the common scope
+        replaced = leaf.tensors[row] if row is not None else None
+        self._ups = []
+        for depth in range(self._depth, self._common, -1):
+            scope = row_scopes[depth]
+            if len(scope.outputs) != 1:
+                raise ModelNotSupportedError(
+                    f"Cannot follow gradients out of nested model {row_calls[depth - 1]!r}: it "
+                    "has several outputs. Inspect a layer outside it, or the nested model alone."
+                )
+            self._ups.append(keras.Model([scope.input, replaced], scope.outputs[0]))
+            replaced = row_scopes[depth - 1].tensors[row_calls[depth - 1]]
+        # across the common scope, then down the nested models that hold the target
+        targets = [
+            scope.nested[call][0] for scope, call in zip(target_scopes, target.calls, strict=False)
+        ] + [target.tensor]
+        across = row_scopes[self._common]
+        inputs = across.input if replaced is None else [across.input, replaced]
+        self._across = keras.Model(inputs, targets[self._common])
+        self._downs = [
+            keras.Model(target_scopes[depth].input, targets[depth])
+            for depth in range(self._common + 1, len(target.calls) + 1)
+        ]
+
+    def row_output(self, images: Any) -> tuple[list[Any], Any]:
+        """Return the input of every scope down to the row's, and the row's output."""
+        inputs = [images]
+        for feed in self._feeds:
+            inputs.append(feed(inputs[-1], training=False))
+        if self._row is None:
+            return inputs, images
+        return inputs, self._row(inputs[-1], training=False)
+
+    def value(self, inputs: list[Any], row_output: Any | None = None) -> Any:
+        """Return the target computed from ``row_output`` (``None``: from the images)."""
+        value = row_output
+        for depth, model in zip(range(self._depth, self._common, -1), self._ups, strict=True):
+            value = model([inputs[depth], value], training=False)
+        across_input = inputs[self._common]
+        value = self._across(
+            across_input if value is None else [across_input, value], training=False
+        )
+        for model in self._downs:
+            value = model(value, training=False)
+        return tf.cast(self._compute(value), tf.float32)
+
+
+class GradientEngine:
+    """Grad-CAM, heatmaps, filter patterns and class maximisation for one model.
+
+    Compiled functions are made per layer on first use and kept; the class is a tensor
+    argument, so every class shares one trace.
+
+    Parameters
+    ----------
+    engine : ActivationEngine
+        The model's activation engine (its graph, layers, selected output and input checks).
+
+    """
+
+    def __init__(self, engine: ActivationEngine) -> None:
+        self.engine = engine
+        self._scores: GraphValue | None = None
+        self._grad_cam: dict[str, Callable[..., Any]] = {}
+        self._ascent: dict[str, Callable[..., Any]] = {}
+        self._maximise: Callable[..., Any] | None = None
+        self._images_spec = tf.TensorSpec((None, *engine.input_shape), tf.float32)
+
+    # ----- what the model offers ------------------------------------------------------------
+    @property
+    def class_scores(self) -> GraphValue:
+        """Where the class scores before the softmax are (found on first use)."""
+        if self._scores is None:
+            shape = self.engine.output_shape
+            if len(shape) != 1:
+                raise ModelNotSupportedError(
+                    f"The model's output has shape {shape}, not one score per class. Grad-CAM "
+                    "and class maximisation need a classifier's output, shape (classes,); for "
+                    "a model with several outputs, pick one with ActivationEngine(output=...)."
+                )
+            self._scores = find_class_scores(self.engine.graph, self.engine.output_index)
+        return self._scores
+
+    @property
+    def class_count(self) -> int:
+        """How many classes the selected output scores."""
+        return int(self.engine.output_shape[-1] or 0)
+
+    def last_spatial_layer(self) -> LayerInfo:
+        """Return Grad-CAM's default layer: the last one with a spatial output.
+
+        Pooling layers and whole nested models are passed over: a pooling layer's maps are a
+        coarser copy of the maps before it, and a nested model's output is its own last row.
+        What is left is the last convolutional block, where Selvaraju et al. and Chollet take
+        Grad-CAM (on the bundled CNN, ``conv3`` at 7×7 rather than ``pool3`` at 3×3).
+        """
+        spatial = [info for info in self.engine.layers if info.spatial]
+        if not spatial:
+            raise ModelNotSupportedError(
+                "Grad-CAM needs a layer with a spatial output (height × width × channels), and "
+                "this model has none: every layer's output is a vector. Use a model with "
+                "convolutional layers, or look at get_activations() for its vectors."
+            )
+        nested = _nested_calls(self.engine.graph.root)
+        preferred = [
+            info for info in spatial if "Pooling" not in info.kind and info.name not in nested
+        ]
+        return (preferred or spatial)[-1]
+
+    def spatial_layer(self, layer: str | None, purpose: str) -> LayerInfo:
+        """Return ``layer``'s info if its output is a stack of maps; ``None`` means the last one."""
+        info = self.last_spatial_layer() if layer is None else self.engine.layer(layer)
+        if not info.spatial:
+            names = [row.name for row in self.engine.layers if row.spatial]
+            raise NotSpatialLayerError(
+                f"{purpose} needs a layer with a spatial output, and {info.name!r} "
+                f"({info.kind}, {info.shape_text}) has none. Pick one of the convolutional or "
+                f"pooling layers: {', '.join(names[-12:]) or 'none in this model'}."
+            )
+        return info
+
+    def classes(self, class_index: object, count: int) -> np.ndarray:
+        """Return ``count`` class indices as int32; ``None`` gives -1, the predicted class."""
+        if class_index is None:
+            return np.full(count, -1, np.int32)
+        wanted = np.atleast_1d(np.asarray(class_index, dtype=object))
+        if wanted.ndim != 1 or len(wanted) not in (1, count):
+            raise ValueError(
+                f"class_index must be one class or one per image ({count}), got {class_index!r}."
+            )
+        checked = [self._check_class(value) for value in wanted]
+        return np.resize(np.asarray(checked, np.int32), count)
+
+    def _check_class(self, value: object) -> int:
+        try:
+            return check_index("class_index", value, self.class_count)
+        except IndexOutOfRangeError:
+            raise IndexOutOfRangeError(
+                f"class_index {value} is out of range: the model scores {self.class_count} "
+                f"classes, so use 0..{self.class_count - 1} (or None for the predicted class)."
+            ) from None
+
+    # ----- Grad-CAM and heatmaps ------------------------------------------------------------
+    def grad_cam(
+        self, images: np.ndarray, classes: np.ndarray, layer: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return Grad-CAM maps ``(N, H, W)`` in [0, 1], the classes explained, the predicted.
+
+        Parameters
+        ----------
+        images : np.ndarray
+            A float32 batch, as :meth:`ActivationEngine.prepare` returns it.
+        classes : np.ndarray
+            int32, one per image; -1 means the predicted class.
+        layer : str, optional
+            The row to explain; by default the last spatial one.
+
+        """
+        info = self.spatial_layer(layer, "Grad-CAM")
+        compiled = self._grad_cam.get(info.name)
+        if compiled is None:
+            path = SplitModel(self.engine.graph, info.name, self.class_scores)
+            compiled = tf.function(
+                functools.partial(_grad_cam, path, info),
+                input_signature=[self._images_spec, tf.TensorSpec((None,), tf.int32)],
+                autograph=False,
+            )
+            self._grad_cam[info.name] = compiled
+        maps, chosen, predicted = compiled(images, classes)
+        return np.asarray(maps), np.asarray(chosen), np.asarray(predicted)
+
+    def heatmap(self, images: np.ndarray, layer: str) -> np.ndarray:
+        """Return ``layer``'s channel mean, upsampled to the images, ``(N, H, W)`` in [0, 1].
+
+        Each map is scaled by its own minimum and maximum; a flat map is all zeros.
+        """
+        info = self.spatial_layer(layer, "An activation heatmap")
+        activation = self.engine.compute(info.name, images)
+        mean = activation.mean(axis=1 if info.channels_first else -1, dtype=np.float32)
+        upsampled = np.asarray(_upsample(mean, images.shape[1:3]))
+        low = upsampled.min(axis=(1, 2), keepdims=True)
+        span = upsampled.max(axis=(1, 2), keepdims=True) - low
+        return np.divide(upsampled - low, span, out=np.zeros_like(upsampled), where=span > 0)
+
+    # ----- gradient ascent ------------------------------------------------------------------
+    def filter_patterns(
+        self,
+        layer: str,
+        channels: Sequence[int] | None,
+        *,
+        steps: int,
+        size: tuple[int, int] | None,
+        seed: int,
+        input_range: tuple[float, float],
+        progress: bool,
+    ) -> np.ndarray:
+        """Return one image per channel that maximises its mean activation, in [0, 1].
+
+        See :func:`convscope.api.filter_patterns`; cached on disk by
+        :class:`~convscope.engine.pattern_cache.PatternStore`.
+        """
+        info = self.spatial_layer(layer, "Filter patterns")
+        wanted = self._channels(info, channels)
+        shape = self._pattern_shape(size)
+        low, high = _check_range(input_range)
+        steps = _check_steps(steps)
+        store = PatternStore(
+            settings_key(
+                _PATTERN_VERSION,
+                weights_digest(self.engine.model),
+                [(row.name, row.kind, row.output_shape) for row in self.engine.layers],
+                info.name,
+                steps,
+                shape,
+                seed,
+                (low, high),
+            )
+        )
+        known = store.load()
+        missing = [channel for channel in dict.fromkeys(wanted) if channel not in known]
+        if missing:
+            found = self._ascend(info, missing, steps, shape, seed, (low, high), progress)
+            known.update(zip(missing, found, strict=True))
+            store.save(known)
+        return np.stack([known[channel] for channel in wanted])
+
+    def _ascend(  # noqa: PLR0917 - private, called once with the public call's options
+        self,
+        info: LayerInfo,
+        channels: list[int],
+        steps: int,
+        shape: tuple[int, int, int],
+        seed: int,
+        input_range: tuple[float, float],
+        progress: bool,
+    ) -> np.ndarray:
+        compiled = self._ascent.get(info.name)
+        if compiled is None:
+            target, activation = find_pre_activation(self.engine.graph, info.name)
+            path = SplitModel(self.engine.graph, None, target)
+            compiled = tf.function(
+                functools.partial(_ascent_step, path, activation, info.channels_first),
+                input_signature=[
+                    self._images_spec,
+                    tf.TensorSpec((None,), tf.int32),
+                    tf.TensorSpec((), tf.float32),
+                    tf.TensorSpec((2,), tf.float32),
+                ],
+                autograph=False,
+            )
+            self._ascent[info.name] = compiled
+        low, high = input_range
+        per_image = 3 * sum(row.nbytes for row in self._rows_up_to(info.name))
+        chunks = -(-len(channels) // max(1, _ASCENT_BYTES // max(per_image, 1)))
+        size = -(-len(channels) // chunks)  # equal chunks: 32 + 32, not 58 + 6
+        bar = keras.utils.Progbar(steps * chunks, unit_name="step") if progress else None
+        results = []
+        for start in range(0, len(channels), size):
+            chunk = channels[start : start + size]
+            images = tf.constant(_noise(chunk, shape, seed, low, high))
+            indices = tf.constant(chunk, tf.int32)
+            bounds = tf.constant([low, high], tf.float32)
+            for step in range(steps):
+                images = compiled(images, indices, _step_size(step, steps, high - low), bounds)
+                if bar is not None:
+                    bar.add(1)
+            results.append((np.asarray(images) - low) / (high - low))
+        return np.concatenate(results).astype(np.float32)
+
+    def maximize_class(
+        self,
+        classes: np.ndarray,
+        *,
+        steps: int,
+        seed: int,
+        input_range: tuple[float, float],
+        progress: bool,
+    ) -> np.ndarray:
+        """Return one image per class that maximises its score before the softmax, in [0, 1].
+
+        Gradient ascent from grey noise with three light regularisers, so the images look like
+        something: random jitter of up to 1/14 of the image each step, a pull back towards grey
+        (0.5 % a step), and a slight blur every fourth step.
+        """
+        low, high = _check_range(input_range)
+        steps = _check_steps(steps)
+        shape = self._pattern_shape(None)
+        if self._maximise is None:
+            path = SplitModel(self.engine.graph, None, self.class_scores)
+            self._maximise = tf.function(
+                functools.partial(_maximise_step, path),
+                input_signature=[
+                    self._images_spec,
+                    tf.TensorSpec((None,), tf.int32),
+                    tf.TensorSpec((), tf.float32),
+                    tf.TensorSpec((2,), tf.float32),
+                    tf.TensorSpec((2,), tf.int32),
+                    tf.TensorSpec((), tf.bool),
+                ],
+                autograph=False,
+            )
+        rng = np.random.default_rng(seed)
+        jitter = max(1, min(shape[:2]) // 14)
+        images = tf.constant(_noise(classes.tolist(), shape, seed, low, high))
+        indices = tf.constant(classes, tf.int32)
+        bounds = tf.constant([low, high], tf.float32)
+        bar = keras.utils.Progbar(steps, unit_name="step") if progress else None
+        for step in range(steps):
+            polishing = step >= 0.75 * steps  # the last quarter: no jitter, no blur
+            offsets = rng.integers(-jitter, jitter + 1, size=2) * (not polishing)
+            shift = tf.constant(offsets, tf.int32)
+            blur = tf.constant(step % 4 == 3 and not polishing)  # noqa: PLR2004
+            size = _step_size(step, steps, high - low)
+            images = self._maximise(images, indices, size, bounds, shift, blur)
+            if bar is not None:
+                bar.add(1)
+        return ((np.asarray(images) - low) / (high - low)).astype(np.float32)
+
+    # ----- helpers ----------------------------------------------------------------------------
+    def _channels(self, info: LayerInfo, channels: Sequence[int] | None) -> list[int]:
+        if channels is None:
+            return list(range(info.channels))
+        listed = [channels] if isinstance(channels, (int, np.integer)) else list(channels)
+        if not listed:
+            raise ValueError("channels is empty: pass channel indices, or None for all of them.")
+        return [check_index("channel", channel, info.channels) for channel in listed]
+
+    def _pattern_shape(self, size: tuple[int, int] | int | None) -> tuple[int, int, int]:
+        height, width, depth = self.engine.input_shape
+        if isinstance(size, (int, np.integer)):
+            size = (int(size), int(size))
+        if size is None:
+            if height is None or width is None:
+                raise ImageInputError(
+                    "This model takes images of any size, so say which: size=(height, width)."
+                )
+            return int(height), int(width), int(depth or 1)
+        fixed = (height, width)
+        if any(want is not None and want != got for want, got in zip(fixed, size, strict=True)):
+            raise ImageInputError(
+                f"This model takes {height}×{width} images, so patterns are {height}×{width}: "
+                f"leave size=None (got size={size})."
+            )
+        return int(size[0]), int(size[1]), int(depth or 1)
+
+    def _rows_up_to(self, name: str) -> list[LayerInfo]:
+        rows = []
+        for info in self.engine.layers:
+            rows.append(info)
+            if info.name == name:
+                break
+        return rows
+
+
+# One per live model, so repeated static-API calls reuse compiled functions.
+_SHARED: weakref.WeakKeyDictionary[keras.Model, GradientEngine] = weakref.WeakKeyDictionary()
+
+
+def gradients_for(model: keras.Model) -> GradientEngine:
+    """Return the shared :class:`GradientEngine` of ``model``, made on first use."""
+    engine = engine_for(model)
+    gradients = _SHARED.get(engine.model)
+    if gradients is None or gradients.engine is not engine:
+        gradients = GradientEngine(engine)
+        _SHARED[engine.model] = gradients
+    return gradients
+
+
+# ----- traced functions: module level, so each trace is counted once ------------------------
+def _grad_cam(path: SplitModel, info: LayerInfo, images: tf.Tensor, classes: tf.Tensor) -> Any:
+    """Selvaraju et al. (2017), step by step as Chollet writes it out."""
+    inputs, maps = path.row_output(images)
+    maps = tf.cast(maps, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(maps)
+        scores = path.value(inputs, maps)
+        predicted = tf.argmax(scores, axis=-1, output_type=tf.int32)
+        chosen = tf.where(classes < 0, predicted, classes)
+        score = tf.reduce_sum(tf.gather(scores, chosen, batch_dims=1))
+    grads = tape.gradient(score, maps)
+    if grads is None:
+        raise ConvscopeError(
+            f"The class scores do not depend on {info.name!r}, so it has no Grad-CAM. Pick a "
+            "layer on the way from the input to the output."
+        )
+    if info.channels_first:
+        maps, grads = tf.transpose(maps, (0, 2, 3, 1)), tf.transpose(grads, (0, 2, 3, 1))
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # one per channel
+    cam = tf.nn.relu(tf.reduce_sum(maps * weights, axis=-1))
+    cam = _upsample(cam, tf.shape(images)[1:3])
+    peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
+    return tf.math.divide_no_nan(cam, peak), chosen, predicted
+
+
+def _upsample(maps: Any, size: Any) -> Any:
+    """Resize ``(N, h, w)`` maps bilinearly to ``size``."""
+    return tf.image.resize(maps[..., tf.newaxis], size, method="bilinear")[..., 0]
+
+
+def _ascent_step(  # noqa: PLR0917 - the traced signature
+    path: SplitModel,
+    activation: Scores,
+    channels_first: bool,
+    images: tf.Tensor,
+    channels: tf.Tensor,
+    step_size: tf.Tensor,
+    bounds: tf.Tensor,
+) -> tf.Tensor:
+    """One step of every image up the mean activation of its own channel, kept in range."""
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        before = path.value([images])
+        after = tf.cast(activation(before), tf.float32)
+        if channels_first:
+            before = tf.transpose(before, (0, 2, 3, 1))
+            after = tf.transpose(after, (0, 2, 3, 1))
+        own = tf.gather(after, channels, axis=-1, batch_dims=1)  # (N, h, w)
+        own_before = tf.gather(before, channels, axis=-1, batch_dims=1)
+        total = tf.reduce_sum(tf.reduce_mean(own + _LEAK * own_before, axis=(1, 2)))
+    grads = _normalised(tape.gradient(total, images))
+    return tf.clip_by_value(images + step_size * grads, bounds[0], bounds[1])
+
+
+def _maximise_step(  # noqa: PLR0917 - the traced signature
+    path: SplitModel,
+    images: tf.Tensor,
+    classes: tf.Tensor,
+    step_size: tf.Tensor,
+    bounds: tf.Tensor,
+    shift: tf.Tensor,
+    blur: tf.Tensor,
+) -> tf.Tensor:
+    """One step of every image up its class score, with jitter, a pull to grey and blur."""
+    moved = tf.roll(images, shift, axis=(1, 2))
+    with tf.GradientTape() as tape:
+        tape.watch(moved)
+        scores = path.value([moved])
+        total = tf.reduce_sum(tf.gather(scores, classes, batch_dims=1))
+    grads = tf.roll(_normalised(tape.gradient(total, moved)), -shift, axis=(1, 2))
+    zero = tf.clip_by_value(0.0, bounds[0], bounds[1])  # the model's own zero: an L2 penalty
+    images = zero + (images + step_size * grads - zero) * (1.0 - _DECAY)
+    images = tf.cond(blur, lambda: _blur(images), lambda: images)
+    return tf.clip_by_value(images, bounds[0], bounds[1])
+
+
+def _normalised(grads: tf.Tensor) -> tf.Tensor:
+    """Scale each image's gradient to unit root mean square, so steps have a known size."""
+    rms = tf.sqrt(tf.reduce_mean(tf.square(grads), axis=(1, 2, 3), keepdims=True))
+    return tf.math.divide_no_nan(grads, rms)
+
+
+def _blur(images: tf.Tensor) -> tf.Tensor:
+    """Blur every colour channel with a 3×3 binomial kernel (edges repeat the border pixels)."""
+    taps = tf.constant([0.25, 0.5, 0.25])
+    kernel = (taps[:, tf.newaxis] * taps[tf.newaxis, :])[:, :, tf.newaxis, tf.newaxis]
+    kernel = tf.tile(kernel, (1, 1, tf.shape(images)[-1], 1))
+    padded = tf.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="SYMMETRIC")
+    return tf.nn.depthwise_conv2d(padded, kernel, (1, 1, 1, 1), "VALID")
+
+
+def _step_size(step: int, steps: int, span: float) -> tf.Tensor:
+    """Return step ``step``'s size: from 10 % to 1 % of the input range, coarse then fine."""
+    fraction = 0.1 - 0.09 * step / max(steps - 1, 1)
+    return tf.constant(fraction * span, tf.float32)
+
+
+def _noise(
+    seeds: list[int], shape: tuple[int, int, int], seed: int, low: float, high: float
+) -> np.ndarray:
+    """Smooth noise, one image per entry of ``seeds``, each from its own seeded generator.
+
+    Uniform noise blurred twice (about one pixel), with a mean of half the input range and a
+    standard deviation of a quarter of it: a unit whose ReLU is off everywhere has no gradient
+    to climb, and this much contrast switches more of them on than flat grey noise does. An
+    image depends only on ``(seed, its entry)``, not on what else is in the batch, so a
+    channel's pattern is the same whichever channels are asked for with it.
+    """
+    noise = np.stack([np.random.default_rng([seed, entry]).random(shape) for entry in seeds])
+    smooth = np.asarray(_blur(_blur(tf.constant(noise, tf.float32))))
+    centred = smooth - smooth.mean(axis=(1, 2, 3), keepdims=True)
+    spread = centred.std(axis=(1, 2, 3), keepdims=True)
+    standard = np.divide(centred, spread, out=np.zeros_like(centred), where=spread > 0)
+    fractions = np.clip(0.5 + 0.25 * standard, 0.0, 1.0)
+    return (low + (high - low) * fractions).astype(np.float32)
+
+
+def _dense(layer: keras.layers.Dense, inputs: Any) -> Any:
+    """Compute a ``Dense`` layer's output before its activation, from its kernel and bias."""
+    kernel = layer.kernel
+    outputs = keras.ops.matmul(keras.ops.cast(inputs, kernel.dtype), kernel)
+    return outputs if layer.bias is None else outputs + layer.bias
+
+
+def _conv(layer: keras.layers.Conv2D, inputs: Any) -> Any:
+    """Compute a ``Conv2D``'s output before its activation, with its public convolution."""
+    outputs = layer.convolution_op(keras.ops.cast(inputs, layer.kernel.dtype), layer.kernel)
+    if layer.bias is None:
+        return outputs
+    shape = (1, -1, 1, 1) if layer.data_format == "channels_first" else (1, 1, 1, -1)
+    return outputs + keras.ops.reshape(layer.bias, shape)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _check_range(input_range: tuple[float, float]) -> tuple[float, float]:
+    try:
+        low, high = (float(value) for value in input_range)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"input_range must be (low, high), the values the model takes, got {input_range!r}."
+        ) from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(
+            f"input_range must be finite with low < high, got {input_range!r}; the bundled "
+            "model takes (0, 255)."
+        )
+    return low, high
+
+
+def _check_steps(steps: object) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}.")
+    return int(steps)
+
+
+def _calls_to(graph: ModelGraph, row: str) -> tuple[str, ...]:
+    """Return the nested model calls from the top model to the scope that holds ``row``."""
+    calls: list[str] = []
+    scope = graph.root
+    while row not in scope.tensors:
+        name, scope = next(
+            (name, child)
+            for name, (_, child) in scope.nested.items()
+            if row.startswith(f"{name}/") and child.holds(row)
+        )
+        calls.append(name)
+    return tuple(calls)
+
+
+def _scopes(graph: ModelGraph, calls: tuple[str, ...]) -> list[GraphScope]:
+    """Return the scopes along ``calls``, the top model's first."""
+    scopes = [graph.root]
+    for call in calls:
+        scopes.append(scopes[-1].nested[call][1])
+    return scopes
+
+
+def _nested_calls(scope: GraphScope) -> set[str]:
+    """Return the rows, in ``scope`` and the scopes inside it, that are nested model calls."""
+    found = set(scope.nested)
+    for _, child in scope.nested.values():
+        found |= _nested_calls(child)
+    return found
+
+
+def _common_prefix(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+    common = []
+    for one, other in zip(first, second, strict=False):
+        if one != other:
+            break
+        common.append(one)
+    return tuple(common)
