@@ -182,15 +182,13 @@ class SplitModel:
                     f"Cannot follow gradients out of nested model {row_calls[depth - 1]!r}: it "
                     "has several outputs. Inspect a layer outside it, or the nested model alone."
                 )
-            self._ups.append(keras.Model([scope.input, replaced], scope.outputs[0]))
+            self._ups.append(_replacing(scope.input, replaced, scope.outputs[0]))
             replaced = row_scopes[depth - 1].tensors[row_calls[depth - 1]]
         # across the common scope, then down the nested models that hold the target
         targets = [
             scope.nested[call][0] for scope, call in zip(target_scopes, target.calls, strict=False)
         ] + [target.tensor]
-        across = row_scopes[self._common]
-        inputs = across.input if replaced is None else [across.input, replaced]
-        self._across = keras.Model(inputs, targets[self._common])
+        self._across = _replacing(row_scopes[self._common].input, replaced, targets[self._common])
         self._downs = [
             keras.Model(target_scopes[depth].input, targets[depth])
             for depth in range(self._common + 1, len(target.calls) + 1)
@@ -209,11 +207,8 @@ class SplitModel:
         """Return the target computed from ``row_output`` (``None``: from the images)."""
         value = row_output
         for depth, model in zip(range(self._depth, self._common, -1), self._ups, strict=True):
-            value = model([inputs[depth], value], training=False)
-        across_input = inputs[self._common]
-        value = self._across(
-            across_input if value is None else [across_input, value], training=False
-        )
+            value = model(inputs[depth], value)
+        value = self._across(inputs[self._common], value)
         for model in self._downs:
             value = model(value, training=False)
         return tf.cast(self._compute(value), tf.float32)
@@ -719,6 +714,21 @@ def _scopes(graph: ModelGraph, calls: tuple[str, ...]) -> list[GraphScope]:
     for call in calls:
         scopes.append(scopes[-1].nested[call][1])
     return scopes
+
+
+def _replacing(scope_input: Any, replaced: Any, output: Any) -> Callable[[Any, Any], Any]:
+    """Return ``(scope input, value) -> output`` with ``value`` standing in for ``replaced``.
+
+    Branches that do not pass through ``replaced`` (skip connections) are computed from the
+    scope's input as before; with no ``replaced``, the output comes from the input alone.
+    """
+    if replaced is None:
+        model = keras.Model(scope_input, output)
+        return lambda inputs, _: model(inputs, training=False)
+    if output is replaced:  # the row is this scope's output, or the scores' input itself
+        return lambda _, value: value
+    model = keras.Model([scope_input, replaced], output)
+    return lambda inputs, value: model([inputs, value], training=False)
 
 
 def _nested_calls(scope: GraphScope) -> set[str]:
