@@ -295,7 +295,7 @@ def filter_patterns(
     """Return, per channel, an image that excites it: gradient ascent from seeded noise.
 
     All the channels ascend together, one image each in one batch (in a few batches when the
-    layer is large), on the mean activation of the image's own channel, plus a tenth of its
+    layer is large), on the mean activation of the image's own channel, plus a fifth of its
     pre-activation where one exists (a leaky ReLU's gradient, so a unit that is off everywhere
     can still climb). Steps are normalised and shrink from 10 % to 1 % of ``input_range``,
     and the images are kept inside it, so a pattern is an input the model could really get.

@@ -48,7 +48,7 @@ from convscope.engine.pattern_cache import PatternStore, settings_key, weights_d
 
 _SQUASHING = (keras.activations.softmax, keras.activations.sigmoid)
 _LINEAR = keras.activations.linear
-_LEAK = 0.1  # how much gradient ascent also climbs a pre-activation
+_LEAK = 0.2  # how much gradient ascent also climbs a pre-activation
 _DECAY = 0.02  # class maximisation's pull towards the model's zero input, per step
 _ASCENT_BYTES = 1024 * 2**20  # activations kept for one ascent batch's backward pass
 _PATTERN_VERSION = 1  # part of the disk cache key: bump when the search changes
