@@ -27,6 +27,16 @@ def test_one_image_gives_one_map_and_a_batch_gives_a_batch(
         convscope.grad_cam(model, images[:4], class_index=[1, 2])
 
 
+def test_large_batches_are_computed_in_parts_with_the_same_result(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    images, labels = mnist_test
+    maps = convscope.grad_cam(model, images[:300], class_index=labels[:300])
+    for index in (0, 255, 256, 299):
+        alone = convscope.grad_cam(model, images[index], class_index=labels[index])
+        np.testing.assert_allclose(maps[index], alone, atol=1e-5)
+
+
 def test_the_predicted_class_is_the_default(
     model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
 ) -> None:

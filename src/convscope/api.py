@@ -563,9 +563,9 @@ def plot_maximize_class(
 
 def _is_one_image(x: object, input_shape: tuple[int | None, ...]) -> bool:
     """Whether ``x`` is one image (no batch axis), as ``check_images`` reads it."""
-    rank = np.ndim(x)
-    grey_without_channel = input_shape[-1] == 1 and rank in (2, 3) and np.shape(x)[-1] != 1
-    return rank + grey_without_channel == len(input_shape)
+    shape = np.shape(np.asarray(x))
+    grey_without_channel = input_shape[-1] == 1 and len(shape) in (2, 3) and shape[-1] != 1
+    return len(shape) + grey_without_channel == len(input_shape)
 
 
 def _class_namer(class_names: Sequence[str] | None) -> Callable[[int], str]:

@@ -50,7 +50,8 @@ _SQUASHING = (keras.activations.softmax, keras.activations.sigmoid)
 _LINEAR = keras.activations.linear
 _LEAK = 0.2  # how much gradient ascent also climbs a pre-activation
 _DECAY = 0.02  # class maximisation's pull towards the model's zero input, per step
-_ASCENT_BYTES = 1024 * 2**20  # activations kept for one ascent batch's backward pass
+_ASCENT_BYTES = 1024 * 2**20  # activations kept for one batch's backward pass
+_GRAD_CAM_BATCH = 256
 _PATTERN_VERSION = 1  # part of the disk cache key: bump when the search changes
 
 Scores = Callable[[Any], Any]
@@ -335,8 +336,17 @@ class GradientEngine:
                 autograph=False,
             )
             self._grad_cam[info.name] = compiled
-        maps, chosen, predicted = compiled(images, classes)
-        return np.asarray(maps), np.asarray(chosen), np.asarray(predicted)
+        every_row = 3 * sum(row.nbytes for row in self.engine.layers)  # forward and backward
+        size = max(1, min(_GRAD_CAM_BATCH, _ASCENT_BYTES // max(every_row, 1)))
+        found = [
+            [
+                np.asarray(out)
+                for out in compiled(images[start : start + size], classes[start : start + size])
+            ]
+            for start in range(0, len(images), size)
+        ]
+        maps, chosen, predicted = (np.concatenate(parts) for parts in zip(*found, strict=True))
+        return maps, chosen, predicted
 
     def heatmap(self, images: np.ndarray, layer: str) -> np.ndarray:
         """Return ``layer``'s channel mean, upsampled to the images, ``(N, H, W)`` in [0, 1].
@@ -346,7 +356,7 @@ class GradientEngine:
         info = self.spatial_layer(layer, "An activation heatmap")
         activation = self.engine.compute(info.name, images)
         mean = activation.mean(axis=1 if info.channels_first else -1, dtype=np.float32)
-        upsampled = np.asarray(_upsample(mean, images.shape[1:3]))
+        upsampled: np.ndarray = np.asarray(_upsample(mean, images.shape[1:3]))
         low = upsampled.min(axis=(1, 2), keepdims=True)
         span = upsampled.max(axis=(1, 2), keepdims=True) - low
         return np.divide(upsampled - low, span, out=np.zeros_like(upsampled), where=span > 0)
@@ -645,7 +655,7 @@ def _noise(
     channel's pattern is the same whichever channels are asked for with it.
     """
     noise = np.stack([np.random.default_rng([seed, entry]).random(shape) for entry in seeds])
-    smooth = np.asarray(_blur(_blur(tf.constant(noise, tf.float32))))
+    smooth: np.ndarray = np.asarray(_blur(_blur(tf.constant(noise, tf.float32))))
     centred = smooth - smooth.mean(axis=(1, 2, 3), keepdims=True)
     spread = centred.std(axis=(1, 2, 3), keepdims=True)
     standard = np.divide(centred, spread, out=np.zeros_like(centred), where=spread > 0)

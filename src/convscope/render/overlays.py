@@ -70,7 +70,7 @@ def overlay(
     if base.shape[:2] != np.shape(heat):
         raise ValueError(f"heat {np.shape(heat)} and image {base.shape[:2]} differ in size.")
     levels = np.round(np.clip(heat, 0.0, 1.0) * 255).astype(np.intp)
-    coloured = colour_table(cmap)[levels].astype(np.float32) / 255
+    coloured: np.ndarray = colour_table(cmap)[levels].astype(np.float32) / 255
     blended = (1.0 - alpha) * base + alpha * coloured
     return np.round(blended * 255).astype(np.uint8)
 
