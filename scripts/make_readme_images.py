@@ -39,7 +39,7 @@ def looking_deeper(model: object, images: object) -> None:
     convscope.plot_grad_cam(model, images[0]).savefig(OUT / "grad-cam.png", dpi=70)
     convscope.plot_heatmap(model, images[0], "conv1").savefig(OUT / "heatmap-conv1.png", dpi=70)
     figure = convscope.plot_filter_patterns(model, "conv2", images_per_row=16, width=8)
-    figure.savefig(OUT / "filter-patterns-conv2.png", dpi=80)
+    figure.savefig(OUT / "filter-patterns-conv2.png", dpi=64)
     figure = convscope.plot_maximize_class(model, width=8)
     figure.savefig(OUT / "maximize-class.png", dpi=80)
 
