@@ -333,3 +333,14 @@ def test_a_softmax_inside_another_layer_is_refused_with_the_fix() -> None:
     )
     with pytest.raises(ModelNotSupportedError, match=r"activation=None .*Activation\('softmax'\)"):
         convscope.maximize_class(model, 0, progress=False)
+
+
+def test_an_unwritable_cache_only_costs_the_next_call(
+    model: keras.Model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(blocked))
+    patterns = convscope.filter_patterns(model, "conv1", [1], steps=2, progress=False)
+    assert patterns.shape == (1, 28, 28, 1)
+    assert blocked.read_text() == "not a folder"

@@ -73,16 +73,19 @@ class PatternStore:
         A read-only or full cache folder only costs the next call its recomputation.
         """
         channels = sorted(patterns)
+        temporary: Path | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(
                 dir=self.path.parent, suffix=".npz.tmp", delete=False
             ) as handle:
+                temporary = Path(handle.name)
                 np.savez(
                     handle,
                     channels=np.asarray(channels, np.int64),
                     patterns=np.stack([patterns[c] for c in channels]),
                 )
-            Path(handle.name).replace(self.path)
+            temporary.replace(self.path)
         except OSError:
-            return
+            if temporary is not None:
+                temporary.unlink(missing_ok=True)
