@@ -30,7 +30,18 @@ def main() -> None:
     explorer = convscope.Explorer(model, images, labels, figure="png")
     explorer.update(layer="conv2", channel=13, sample=42)
     explorer.save(OUT / "explorer-view.png", dpi=80)
+    looking_deeper(model, images)
     print(f"wrote {sorted(path.name for path in OUT.glob('*.png'))}")
+
+
+def looking_deeper(model: object, images: object) -> None:
+    """Write the pictures of the "Looking deeper" section: one per view, small."""
+    convscope.plot_grad_cam(model, images[0]).savefig(OUT / "grad-cam.png", dpi=70)
+    convscope.plot_heatmap(model, images[0], "conv1").savefig(OUT / "heatmap-conv1.png", dpi=70)
+    figure = convscope.plot_filter_patterns(model, "conv2", images_per_row=16, width=8)
+    figure.savefig(OUT / "filter-patterns-conv2.png", dpi=64)
+    figure = convscope.plot_maximize_class(model, width=8)
+    figure.savefig(OUT / "maximize-class.png", dpi=80)
 
 
 if __name__ == "__main__":

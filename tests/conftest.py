@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,11 @@ SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 if not os.environ.get("CONVSCOPE_MNIST_DIR") and SHARED_MNIST.is_dir():
     os.environ["CONVSCOPE_MNIST_DIR"] = str(SHARED_MNIST)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Filter patterns are cached on disk: never in the user's cache during tests (notebook kernels
+# inherit this too).
+_CACHE = tempfile.mkdtemp(prefix="convscope-test-cache-")
+os.environ["CONVSCOPE_CACHE_DIR"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 

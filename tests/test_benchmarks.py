@@ -38,3 +38,28 @@ def test_benchmark_smoke_run_reports_every_section(
     assert results["memory"]["rss_growth_mb"] < results["memory"]["limit_mb"]
     # the tutorial's predict-per-move is slower than one compiled pass, whatever the noise
     assert scrub["tutorial"]["median_ms"] > scrub["floor"]["median_ms"]
+
+
+@pytest.mark.slow
+def test_looking_deeper_benchmark_smoke_run(tmp_path: Path, mnist_dir: Path) -> None:
+    out = tmp_path / "deeper.json"
+    result = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "looking_deeper.py"),
+            "--smoke",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env={**os.environ, "CONVSCOPE_MNIST_DIR": str(mnist_dir)},
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "target ≤ 5 s" in result.stdout
+    results = json.loads(out.read_text())
+    assert results["grad_cam"]["grad_cam_conv3"]["median_ms"] > 0
+    assert results["patterns"]["vgg_like_block3_conv1_64_channels_160px_s"] > 0

@@ -15,6 +15,7 @@ def test_there_are_notebooks() -> None:
     assert {path.name for path in NOTEBOOKS} >= {
         "quickstart.ipynb",
         "bring_your_own_model.ipynb",
+        "looking_deeper.ipynb",
     }
 
 

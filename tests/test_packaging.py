@@ -28,6 +28,7 @@ def test_wheel_ships_frontend_weights_and_notebooks(tmp_path: Path) -> None:
         "convscope/weights/mnist_cnn.keras",
         "convscope/notebooks/quickstart.ipynb",
         "convscope/notebooks/bring_your_own_model.ipynb",
+        "convscope/notebooks/looking_deeper.ipynb",
         "convscope/py.typed",
     } <= names
     assert not [name for name in names if "ubyte" in name or name.endswith(".npz")]  # no MNIST

@@ -23,12 +23,25 @@ from convscope.errors import (
     MnistNotFoundError,
     ModelFileError,
     ModelNotSupportedError,
+    NotSpatialLayerError,
     UnknownLayerError,
 )
 from convscope.render.normalise import normalise_channels
 
 if TYPE_CHECKING:
-    from convscope.api import get_activations, plot_channel, plot_feature_maps
+    from convscope.api import (
+        activation_heatmap,
+        filter_patterns,
+        get_activations,
+        grad_cam,
+        maximize_class,
+        plot_channel,
+        plot_feature_maps,
+        plot_filter_patterns,
+        plot_grad_cam,
+        plot_heatmap,
+        plot_maximize_class,
+    )
     from convscope.engine.activations import ActivationEngine
     from convscope.engine.layers import LayerInfo
     from convscope.engine.loading import load_model
@@ -47,6 +60,14 @@ _LAZY = {
     "get_activations": "convscope.api",
     "plot_feature_maps": "convscope.api",
     "plot_channel": "convscope.api",
+    "grad_cam": "convscope.api",
+    "activation_heatmap": "convscope.api",
+    "filter_patterns": "convscope.api",
+    "maximize_class": "convscope.api",
+    "plot_grad_cam": "convscope.api",
+    "plot_heatmap": "convscope.api",
+    "plot_filter_patterns": "convscope.api",
+    "plot_maximize_class": "convscope.api",
     "Explorer": "convscope.widget.explorer",
 }
 
@@ -63,16 +84,25 @@ __all__ = [
     "MnistNotFoundError",
     "ModelFileError",
     "ModelNotSupportedError",
+    "NotSpatialLayerError",
     "UnknownLayerError",
     "__version__",
+    "activation_heatmap",
+    "filter_patterns",
     "get_activations",
+    "grad_cam",
     "load_image",
     "load_mnist",
     "load_model",
+    "maximize_class",
     "mnist_cnn",
     "normalise_channels",
     "plot_channel",
     "plot_feature_maps",
+    "plot_filter_patterns",
+    "plot_grad_cam",
+    "plot_heatmap",
+    "plot_maximize_class",
     "sample_images",
     "train_mnist_cnn",
 ]

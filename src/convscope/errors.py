@@ -55,6 +55,10 @@ class IndexOutOfRangeError(ConvscopeError, IndexError):
     """A channel or sample index outside the valid range."""
 
 
+class NotSpatialLayerError(ConvscopeError):
+    """A layer asked for maps (Grad-CAM, heatmaps, filter patterns) whose output has none."""
+
+
 class MnistNotFoundError(ConvscopeError, FileNotFoundError):
     """No source holds the requested MNIST split."""
 

@@ -10,6 +10,7 @@ from convscope.errors import (
     InvalidArgumentError,
     ModelFileError,
     ModelNotSupportedError,
+    NotSpatialLayerError,
     UnknownLayerError,
     check_index,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "InvalidArgumentError",
     "ModelFileError",
     "ModelNotSupportedError",
+    "NotSpatialLayerError",
     "UnknownLayerError",
     "check_index",
 ]

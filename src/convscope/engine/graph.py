@@ -93,6 +93,9 @@ class GraphScope:
         Per nested model call: the tensor of this scope that feeds it, and its own scope.
     outputs : list of KerasTensor
         The model's outputs in this scope, flattened.
+    called : dict of str to (Layer, KerasTensor)
+        Per row of ``tensors``: the layer called and the first tensor passed to it (what
+        gradients need to reach a class score before its softmax).
 
     """
 
@@ -100,6 +103,7 @@ class GraphScope:
     tensors: dict[str, Any] = field(default_factory=dict)
     nested: dict[str, tuple[Any, GraphScope]] = field(default_factory=dict)
     outputs: list[Any] = field(default_factory=list)
+    called: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     def holds(self, path: str) -> bool:
         """Whether ``path`` is a row of this scope or of a scope nested in it."""
@@ -308,6 +312,7 @@ class _Recorder:
             LayerInfo(name, type(layer).__name__, shape, spatial, spatial and channels_first)
         )
         scope.tensors[name] = outputs
+        scope.called[name] = (layer, first_input)
 
 
 def _enterable(layer: keras.Layer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
