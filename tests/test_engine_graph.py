@@ -54,7 +54,7 @@ def test_a_nested_model_fed_from_a_branch_gets_its_real_input() -> None:
     assert listed[listed.index("base") - 1] == "negate"
 
     engine = assert_rows_match_reference(model, images())
-    direct = keras.Model(base.inputs, base.get_layer("b2").output)(images() * 2.0)
+    direct = keras.Model(base.inputs[0], base.get_layer("b2").output)(images() * 2.0)
     np.testing.assert_allclose(engine.compute("base/b2", images()), direct, **TOLERANCE)
 
 
