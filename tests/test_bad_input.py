@@ -268,3 +268,17 @@ def test_class_names_are_drawn_as_text_not_maths(
     explorer = convscope.Explorer(model, *digits, class_names=names, figure="png")
     explorer.save(tmp_path / "view.png", dpi=30)
     assert Image.open(tmp_path / "view.png").size == (270, 135)
+
+
+def test_the_deeper_views_check_their_options_with_the_project_errors(
+    model: object, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    digit = mnist_test[0][0]
+    with pytest.raises(ArgumentTypeError, match="alpha must be a number"):
+        convscope.plot_grad_cam(model, digit, alpha="a")
+    with pytest.raises(InvalidArgumentError, match="alpha must be between 0 and 1"):
+        convscope.plot_heatmap(model, digit, "conv1", alpha=2)
+    with pytest.raises(ArgumentTypeError, match="title must be a string"):
+        convscope.plot_grad_cam(model, digit, title=3)
+    with pytest.raises(InvalidArgumentError, match="steps must be >= 1"):
+        convscope.filter_patterns(model, "conv1", steps=0, progress=False)

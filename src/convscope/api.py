@@ -530,6 +530,7 @@ def plot_grad_cam(
     matplotlib.figure.Figure
 
     """
+    title = check_text("title", title)
     gradients = gradients_for(model)
     image = _pick(gradients.engine, x, sample)
     info = gradients.spatial_layer(layer, "Grad-CAM")
@@ -571,6 +572,7 @@ def plot_heatmap(
     matplotlib.figure.Figure
 
     """
+    title = check_text("title", title)
     gradients = gradients_for(model)
     image = _pick(gradients.engine, x, sample)
     info = gradients.spatial_layer(layer, "An activation heatmap")

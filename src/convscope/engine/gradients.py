@@ -35,6 +35,7 @@ from convscope.engine.split import (
     find_pre_activation,
     nested_calls,
 )
+from convscope.errors import ArgumentTypeError, InvalidArgumentError, check_int
 
 _LEAK = 0.2  # how much gradient ascent also climbs a pre-activation
 _DECAY = 0.02  # class maximisation's pull towards the model's zero input, per step
@@ -123,7 +124,7 @@ class GradientEngine:
             return np.full(count, -1, np.int32)
         wanted = np.atleast_1d(np.asarray(class_index, dtype=object))
         if wanted.ndim != 1 or len(wanted) not in (1, count):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"class_index must be one class or one per image ({count}), got {class_index!r}."
             )
         checked = [self._check_class(value) for value in wanted]
@@ -331,7 +332,9 @@ class GradientEngine:
             return list(range(info.channels))
         listed = [channels] if isinstance(channels, (int, np.integer)) else list(channels)
         if not listed:
-            raise ValueError("channels is empty: pass channel indices, or None for all of them.")
+            raise InvalidArgumentError(
+                "channels is empty: pass channel indices, or None for all of them."
+            )
         return [check_index("channel", channel, info.channels) for channel in listed]
 
     def _pattern_shape(self, size: tuple[int, int] | int | None) -> tuple[int, int, int]:
@@ -497,11 +500,11 @@ def _check_range(input_range: tuple[float, float]) -> tuple[float, float]:
     try:
         low, high = (float(value) for value in input_range)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise ArgumentTypeError(
             f"input_range must be (low, high), the values the model takes, got {input_range!r}."
         ) from None
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"input_range must be finite with low < high, got {input_range!r}; the bundled "
             "model takes (0, 255)."
         )
@@ -509,6 +512,4 @@ def _check_range(input_range: tuple[float, float]) -> tuple[float, float]:
 
 
 def _check_steps(steps: object) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}.")
-    return int(steps)
+    return check_int("steps", steps, minimum=1, example=20)

@@ -10,6 +10,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from convscope.errors import InvalidArgumentError, check_real
 from convscope.render.mosaic import MosaicLayout, channel_grid, colour_table
 
 _RGB = 3
@@ -64,11 +65,14 @@ def overlay(
         ``(H, W, 3)`` uint8.
 
     """
+    alpha = check_real("alpha", alpha, 0.5)
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}.")
+        raise InvalidArgumentError(f"alpha must be between 0 and 1, got {alpha!r}; e.g. 0.5.")
     base = display_rgb(image)
     if base.shape[:2] != np.shape(heat):
-        raise ValueError(f"heat {np.shape(heat)} and image {base.shape[:2]} differ in size.")
+        raise InvalidArgumentError(
+            f"heat {np.shape(heat)} and image {base.shape[:2]} differ in size."
+        )
     levels = np.round(np.clip(heat, 0.0, 1.0) * 255).astype(np.intp)
     coloured: np.ndarray = colour_table(cmap)[levels].astype(np.float32) / 255
     blended = (1.0 - alpha) * base + alpha * coloured
@@ -143,7 +147,9 @@ def image_grid(
     """
     stack = np.asarray(images, dtype=np.float32)
     if stack.ndim != 4:  # noqa: PLR2004
-        raise ValueError(f"Expected images of shape (count, H, W, channels), got {stack.shape}.")
+        raise InvalidArgumentError(
+            f"Expected images of shape (count, H, W, channels), got {stack.shape}."
+        )
     if stack.shape[-1] != _RGB:
         stack = stack.mean(axis=-1, keepdims=True)
     pixels = np.round(np.clip(stack, 0.0, 1.0) * 255).astype(np.uint8)
