@@ -10,6 +10,13 @@ const ACK_TIMEOUT_MS = 8000; // see the seq/ack rule in protocol.py
 // JupyterLab (Lumino) runs no shortcut for a key event whose target carries this attribute.
 const SUPPRESS_SHORTCUTS = "data-lm-suppress-shortcuts";
 const FOCUSABLE_TAGS = new Set(["button", "input", "select"]);
+/** @type {Record<string, string>} the view control's words for each of views.VIEWS */
+const VIEW_NAMES = {
+  maps: "feature maps",
+  heatmap: "activation heatmap",
+  "grad-cam": "Grad-CAM",
+  pattern: "filter patterns",
+};
 
 // ----- the contract, mirrored from protocol.py ------------------------------------------------
 
@@ -42,6 +49,9 @@ const FOCUSABLE_TAGS = new Set(["button", "input", "select"]);
  * @property {string[]} _cmap_options
  * @property {string} _norm
  * @property {string[]} _norm_options
+ * @property {string} _view
+ * @property {string[]} _view_options
+ * @property {number} _target_class
  * @property {string[]} _class_names
  * @property {boolean} _has_labels
  * @property {boolean} _has_predictions
@@ -70,6 +80,8 @@ const FOCUSABLE_TAGS = new Set(["button", "input", "select"]);
  * @property {number} [sample]
  * @property {string} [cmap]
  * @property {string} [norm]
+ * @property {string} [view]
+ * @property {number} [target_class]
  */
 
 /**
@@ -262,6 +274,9 @@ function makeRequester(model) {
  * @property {HTMLInputElement} wrongBox
  * @property {HTMLSelectElement} cmapSelect
  * @property {HTMLSelectElement} normSelect
+ * @property {HTMLSelectElement} viewSelect
+ * @property {HTMLSelectElement} classSelect
+ * @property {HTMLElement} classLabel
  * @property {HTMLElement} thumbs
  * @property {HTMLButtonElement} pagePrev
  * @property {HTMLButtonElement} pageNext
@@ -289,6 +304,9 @@ function buildControls() {
     wrongBox: h("input", { type: "checkbox", class: "convscope-misclassified" }),
     cmapSelect: h("select", { class: "convscope-cmap", title: "colormap" }),
     normSelect: h("select", { class: "convscope-norm", title: "normalisation" }),
+    viewSelect: h("select", { class: "convscope-view", title: "what the big panel shows" }),
+    classSelect: h("select", { class: "convscope-target-class", title: "the class Grad-CAM explains" }),
+    classLabel: h("label", { class: "convscope-target" }),
     thumbs: h("div", { class: "convscope-thumbs" }),
     pagePrev: h("button", { class: "convscope-page-prev", title: "previous page", text: "‹" }),
     pageNext: h("button", { class: "convscope-page-next", title: "next page", text: "›" }),
@@ -296,6 +314,7 @@ function buildControls() {
   });
   const row = (/** @type {string} */ label, /** @type {Node[]} */ ...children) =>
     h("div", { class: "convscope-row" }, [h("span", { class: "convscope-key", text: label }), ...children]);
+  c.classLabel.append(" explaining class ", c.classSelect);
   c.root = h("div", { class: "convscope", tabindex: "0" }, [
     c.figure,
     c.errorBox,
@@ -303,6 +322,7 @@ function buildControls() {
     row("layer", c.layerSlider, c.layerLabel),
     row("channel", c.channelSlider, c.channelLabel),
     row("sample", c.prevButton, c.playButton, c.nextButton, c.sampleLabel),
+    row("view", c.viewSelect, c.classLabel),
     h("div", { class: "convscope-row convscope-options" }, [
       h("label", {}, ["true ", c.trueSelect]),
       h("label", {}, ["predicted ", c.predSelect]),
@@ -458,6 +478,11 @@ function showOptions(model, c) {
   c.normSelect.replaceChildren(
     ...model.get("_norm_options").map((name) => option(name, name === "fixed" ? "fixed (data set)" : name)),
   );
+  c.viewSelect.replaceChildren(...model.get("_view_options").map((name) => option(name, VIEW_NAMES[name] ?? name)));
+  c.classSelect.replaceChildren(
+    option(-1, "the predicted one"),
+    ...model.get("_class_names").map((name, i) => option(i, name)),
+  );
   showValues(model, c);
 }
 
@@ -471,6 +496,9 @@ function showValues(model, c) {
   c.wrongBox.checked = model.get("_misclassified_only");
   c.cmapSelect.value = model.get("_cmap");
   c.normSelect.value = model.get("_norm");
+  c.viewSelect.value = model.get("_view");
+  c.classSelect.value = String(model.get("_target_class"));
+  c.classLabel.hidden = model.get("_view") !== "grad-cam";
 }
 
 /**
@@ -558,8 +586,14 @@ function bindModel(model, c, ui) {
     [["_figure_png", "_figure_mode"], () => figure.show(model)],
     [["_layer_index", "_layer_options"], () => showLayer(model, c, ui)],
     [["_channel_index", "_channel_count", "_unit_name"], () => showChannel(model, c, ui)],
-    [["_class_names", "_has_labels", "_has_predictions", "_cmap_options", "_norm_options"], () => showOptions(model, c)],
-    [["_cmap", "_norm", "_filter_true", "_filter_predicted", "_misclassified_only"], () => showValues(model, c)],
+    [
+      ["_class_names", "_has_labels", "_has_predictions", "_cmap_options", "_norm_options", "_view_options"],
+      () => showOptions(model, c),
+    ],
+    [
+      ["_cmap", "_norm", "_view", "_target_class", "_filter_true", "_filter_predicted", "_misclassified_only"],
+      () => showValues(model, c),
+    ],
     [["_thumbs", "_thumb_meta", "_thumb_shape", "_page", "_page_count", "_filtered_count"], () => showThumbs(model, c)],
     [["_sample_text", "_sample_index"], () => showSample(model, c)],
     [["_error", "_status"], () => showMessages(model, c)],
@@ -649,6 +683,8 @@ function bindInputs(model, c, ui, request) {
     listen(c.wrongBox, "change", sendFilter),
     listen(c.cmapSelect, "change", () => request.view({ cmap: c.cmapSelect.value })),
     listen(c.normSelect, "change", () => request.view({ norm: c.normSelect.value })),
+    listen(c.viewSelect, "change", () => request.view({ view: c.viewSelect.value })),
+    listen(c.classSelect, "change", () => request.view({ target_class: Number(c.classSelect.value) })),
     listen(c.thumbs, "click", (/** @type {MouseEvent} */ event) => {
       const cell = /** @type {HTMLElement} */ (event.target).closest("button.convscope-thumb");
       if (cell instanceof HTMLElement) request.view({ sample: Number(cell.dataset.index) });

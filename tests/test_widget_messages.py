@@ -163,6 +163,8 @@ PLAUSIBLE = {
     "sample": st.integers(-2, SAMPLES + 2),
     "cmap": st.sampled_from(["viridis", "magma", "gray", "nope"]),
     "norm": st.sampled_from([*NORM_MODES, "loud"]),
+    "view": st.sampled_from(["maps", "heatmap", "grad-cam", "pattern", "x-ray"]),
+    "target_class": st.integers(-2, 11),
     "delta": st.integers(-(2**40), 2**40),
     "true": st.integers(-2, 11),
     "predicted": st.integers(-2, 11),

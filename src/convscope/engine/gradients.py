@@ -184,13 +184,7 @@ class GradientEngine:
         """
         info = self.spatial_layer(layer, "An activation heatmap")
         activation = self.engine.compute(info.name, images)
-        mean = activation.mean(axis=1 if info.channels_first else -1, dtype=np.float32)
-        upsampled: np.ndarray = np.asarray(_upsample(mean, images.shape[1:3]))
-        low = upsampled.min(axis=(1, 2), keepdims=True)
-        span = upsampled.max(axis=(1, 2), keepdims=True) - low
-        return np.asarray(
-            np.divide(upsampled - low, span, out=np.zeros_like(upsampled), where=span > 0)
-        )
+        return heatmap_of(activation, images.shape[1:3], channels_first=info.channels_first)
 
     # ----- gradient ascent ------------------------------------------------------------------
     def filter_patterns(
@@ -203,11 +197,13 @@ class GradientEngine:
         seed: int,
         input_range: tuple[float, float],
         progress: bool,
+        on_step: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
         """Return one image per channel that maximises its mean activation, in [0, 1].
 
         See :func:`convscope.api.filter_patterns`; cached on disk by
-        :class:`~convscope.engine.pattern_cache.PatternStore`.
+        :class:`~convscope.engine.pattern_cache.PatternStore`. ``on_step(done, total)`` is
+        called after every gradient step, for a progress line of the caller's own.
         """
         info = self.spatial_layer(layer, "Filter patterns")
         wanted = self._channels(info, channels)
@@ -229,7 +225,7 @@ class GradientEngine:
         known = store.load()
         missing = [channel for channel in dict.fromkeys(wanted) if channel not in known]
         if missing:
-            found = self._ascend(info, missing, steps, shape, seed, (low, high), progress)
+            found = self._ascend(info, missing, steps, shape, seed, (low, high), progress, on_step)
             known.update(zip(missing, found, strict=True))
             store.save(known)
         return np.stack([known[channel] for channel in wanted])
@@ -243,6 +239,7 @@ class GradientEngine:
         seed: int,
         input_range: tuple[float, float],
         progress: bool,
+        on_step: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
         compiled = self._ascent.get(info.name)
         if compiled is None:
@@ -264,7 +261,7 @@ class GradientEngine:
         chunks = -(-len(channels) // max(1, _ASCENT_BYTES // max(per_image, 1)))
         size = -(-len(channels) // chunks)  # equal chunks: 32 + 32, not 58 + 6
         bar = keras.utils.Progbar(steps * chunks, unit_name="step") if progress else None
-        results = []
+        results: list[np.ndarray] = []
         for start in range(0, len(channels), size):
             chunk = channels[start : start + size]
             images = tf.constant(_noise(chunk, shape, seed, low, high))
@@ -274,6 +271,8 @@ class GradientEngine:
                 images = compiled(images, indices, _step_size(step, steps, high - low), bounds)
                 if bar is not None:
                     bar.add(1)
+                if on_step is not None:
+                    on_step(len(results) * steps + step + 1, steps * chunks)
             results.append((np.asarray(images) - low) / (high - low))
         return np.concatenate(results).astype(np.float32)
 
@@ -402,6 +401,25 @@ def _grad_cam(path: SplitModel, info: LayerInfo, images: tf.Tensor, classes: tf.
     cam = _upsample(cam, tf.shape(images)[1:3])
     peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
     return tf.math.divide_no_nan(cam, peak), chosen, predicted
+
+
+def heatmap_of(
+    activation: np.ndarray, size: tuple[int, ...], *, channels_first: bool = False
+) -> np.ndarray:
+    """Return the heatmaps of activations already computed: ``(N, *size)`` in [0, 1].
+
+    Each ``(N, h, w, C)`` map (``(N, C, h, w)`` with ``channels_first``) is averaged over its
+    channels, upsampled bilinearly to ``size`` and scaled by its own minimum and maximum; a
+    flat map is all zeros. The Explorer passes the activation it has cached, so its heatmap
+    view costs no forward pass of its own.
+    """
+    mean = activation.mean(axis=1 if channels_first else -1, dtype=np.float32)
+    upsampled: np.ndarray = np.asarray(_upsample(mean, tuple(size)))
+    low = upsampled.min(axis=(1, 2), keepdims=True)
+    span = upsampled.max(axis=(1, 2), keepdims=True) - low
+    return np.asarray(
+        np.divide(upsampled - low, span, out=np.zeros_like(upsampled), where=span > 0)
+    )
 
 
 def _upsample(maps: Any, size: Any) -> Any:

@@ -47,8 +47,8 @@ class ExplorerView:
         The input, ``(H, W)`` grey or ``(H, W, 3)`` RGB ``uint8``.
     grid : np.ndarray
         The coloured channel mosaic ``(h, w, 3)`` ``uint8``.
-    outline : (x, y, width, height)
-        Box around the selected channel's cell, in mosaic pixels.
+    outline : (x, y, width, height) or None
+        Box around the selected channel's cell, in mosaic pixels; ``None`` for none.
     channel : np.ndarray
         The selected channel, coloured, ``(h, w, 3)`` ``uint8``.
     probabilities : np.ndarray or None
@@ -64,7 +64,7 @@ class ExplorerView:
 
     image: np.ndarray
     grid: np.ndarray
-    outline: tuple[float, float, float, float]
+    outline: tuple[float, float, float, float] | None
     channel: np.ndarray
     probabilities: np.ndarray | None
     label: int | None

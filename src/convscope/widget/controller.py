@@ -13,6 +13,7 @@ from convscope.data.labels import class_labels
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.layers import LayerInfo
 from convscope.errors import (
+    IndexOutOfRangeError,
     check_choice,
     check_index,
     check_layer_name,
@@ -32,23 +33,29 @@ from convscope.render.normalise import (
     non_finite_mask,
     normalise_channels,
 )
+from convscope.render.overlays import image_grid, overlay
+from convscope.widget.views import PREDICTED, VIEWS, DeeperViews
 
 _GRID_ASPECT = 1.04  # width / height of the grid panel, so cells fill it
 _PREFETCH = 32  # samples computed together when scrubbing reaches an uncached one
 _SCRUB_STEP = 2  # a sample move this small is a scrub (arrows, play, slider); larger, a jump
-_VIEW_FIELDS = ("layer", "channel", "sample", "cmap", "norm")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
 class ViewState:
-    """What the Explorer shows: one layer, one channel, one sample, and how to colour them."""
+    """What the Explorer shows: one layer, channel and sample, how to colour them, which view.
+
+    ``target_class`` is the class Grad-CAM explains; ``PREDICTED`` (-1) follows the model.
+    """
 
     layer: str
     channel: int
     sample: int
     cmap: str = "viridis"
     norm: str = "standard"
+    view: str = "maps"
+    target_class: int = PREDICTED
 
 
 class ExplorerController:
@@ -98,6 +105,9 @@ class ExplorerController:
         self.probabilities = class_probabilities(engine.predict(self.images))
         self.display_images = display_pixels(self.images)
         self.notice = ""  # what the status line says about the view, e.g. NaN in a layer
+        low, high = float(self.images.min()), float(self.images.max())
+        self.views = DeeperViews(engine, (low, max(high, low + 1.0)), self._patterns_update)
+        self.on_patterns: Callable[[str, bool], None] | None = None  # set by the Explorer
         self.view = ExplorerFigure(figure, self.class_names, caption=self.head_text.strip(" ·"))
         self.renders = 0
         self._ranges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -133,11 +143,15 @@ class ExplorerController:
         sample: int | None = None,
         cmap: str | None = None,
         norm: str | None = None,
+        view: str | None = None,
+        target_class: int | None = None,
     ) -> ViewState:
         """Return the state after the changes given, or raise a clear error; nothing is modified.
 
         ``None`` keeps a value. Switching layer keeps the channel when the new layer has it,
-        else the last channel. An unknown argument name raises ``TypeError``.
+        else the last channel. An unknown argument name raises ``TypeError``. A deeper view
+        (see :data:`~convscope.widget.views.VIEWS`) is checked against the layer it would
+        show, so a layer without maps, or a model without classes, is refused before drawing.
         """
         state = self.state
         if layer is not None:
@@ -153,7 +167,25 @@ class ExplorerController:
         if norm is not None:
             norm = check_choice("norm", norm, NORM_MODES, "normalisation mode")
             state = replace(state, norm=norm)
+        if view is not None:
+            state = replace(state, view=check_choice("view", view, VIEWS, "view"))
+        if target_class is not None:
+            state = replace(state, target_class=self.check_class(target_class))
+        self.views.check(state.view, self.engine.layer(state.layer), state.target_class)
         return state
+
+    def check_class(self, value: object) -> int:
+        """Return a class to explain as an index: an index, a class name, or -1 (predicted)."""
+        if isinstance(value, str):
+            if value not in self.class_names:
+                raise IndexOutOfRangeError(
+                    f"Unknown class {value!r}; the classes are {list(self.class_names)}, or use "
+                    "None for the predicted class."
+                )
+            return self.class_names.index(value)
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == -1:
+            return PREDICTED
+        return int(self.views.gradients.classes(value, 1)[0])
 
     def apply(
         self, on_progress: Callable[[int, int], None] | None = None, **changes: Any
@@ -194,7 +226,7 @@ class ExplorerController:
             probabilities = None
         finite = values[np.isfinite(values)]
         peak = f"{float(finite.max()):.3g}" if finite.size else "n/a"
-        return ExplorerView(
+        view = ExplorerView(
             image=self._display_image(state.sample),
             grid=grid,
             outline=layout.cell_box(state.channel),
@@ -206,6 +238,48 @@ class ExplorerController:
             channel_title=f"{unit} {state.channel}  ·  max {peak}",
             notice="; ".join(notices),
         )
+        if state.view == "maps":
+            return view
+        return self._deeper_view(state, info, maps, view)
+
+    def _deeper_view(
+        self, state: ViewState, info: LayerInfo, maps: np.ndarray, view: ExplorerView
+    ) -> ExplorerView:
+        """Replace the feature-map mosaic of ``view`` with the picture of a deeper view."""
+        image = self.display_images[state.sample]
+        if state.view == "heatmap":
+            heat = self.views.heatmap(maps, image.shape[:2])
+            title = f"heatmap  ·  {info.name}  ·  mean of its {info.channels} channels"
+            grid = overlay(image, heat, state.cmap)
+            return replace(view, grid=grid, outline=None, grid_title=title)
+        if state.view == "grad-cam":
+            heat, chosen = self.views.grad_cam(
+                state.layer, self.images, state.sample, state.target_class
+            )
+            which = "predicted" if state.target_class == PREDICTED else "chosen"
+            title = f"Grad-CAM  ·  {info.name}  ·  class {self.class_name(chosen)} ({which})"
+            grid = overlay(image, heat, state.cmap)
+            return replace(view, grid=grid, outline=None, grid_title=title)
+        patterns = self.views.patterns(state.layer)
+        if patterns is None:  # computing in the background: the maps meanwhile, and progress
+            progress = self.views.progress(state.layer)
+            return replace(view, notice="; ".join(filter(None, [progress, view.notice])))
+        gap = max(1, patterns.shape[1] // 14)
+        grid, layout = image_grid(patterns, grid_columns(len(patterns)), gap)
+        pattern = np.round(np.clip(patterns[state.channel], 0.0, 1.0) * 255).astype(np.uint8)
+        return replace(
+            view,
+            grid=grid,
+            outline=layout.cell_box(state.channel),
+            channel=pattern[..., 0] if pattern.shape[-1] == 1 else pattern,
+            grid_title=f"filter patterns  ·  {info.name}  ·  what excites each channel",
+            channel_title=f"channel {state.channel}  ·  its pattern",
+        )
+
+    def _patterns_update(self, layer: str, finished: bool) -> None:
+        """Pass the worker thread's news on to the Explorer (which redraws on its own thread)."""
+        if self.on_patterns is not None:
+            self.on_patterns(layer, finished)
 
     def _display_image(self, sample: int) -> np.ndarray:
         """Return the sample's display pixels, as the same object while the sample stays.

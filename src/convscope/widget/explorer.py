@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import logging
 import os
@@ -34,13 +35,14 @@ from convscope.widget.figure_display import (
     png_bytes,
 )
 from convscope.widget.samples import SamplePicker
+from convscope.widget.views import PREDICTED, VIEWS
 
-_UPDATE_ARGUMENTS = ("layer", "channel", "sample", "cmap", "norm")
+_UPDATE_ARGUMENTS = ("layer", "channel", "sample", "cmap", "norm", "view", "target_class")
 _PACKAGE = Path(__file__).resolve().parent.parent
 _STATIC = _PACKAGE / "static"
 _SOURCE = _PACKAGE.parent.parent / "js"  # an editable install reads the sources directly
 _ASSETS = _STATIC if (_STATIC / "widget.js").is_file() else _SOURCE
-_VIEW_FIELDS = ("layer", "channel", "sample", "cmap", "norm")
+_VIEW_FIELDS = ("layer", "channel", "sample", "cmap", "norm", "view", "target_class")
 _LOG = logging.getLogger("convscope")
 _T = TypeVar("_T")
 CMAPS = ["viridis", "magma", "inferno", "cividis", "gray", "RdBu_r"]
@@ -107,6 +109,9 @@ class Explorer(anywidget.AnyWidget):
     _cmap_options = traitlets.List(traitlets.Unicode(), CMAPS).tag(sync=True)
     _norm = traitlets.Unicode("standard").tag(sync=True)
     _norm_options = traitlets.List(traitlets.Unicode(), list(NORM_MODES)).tag(sync=True)
+    _view = traitlets.Unicode("maps").tag(sync=True)
+    _view_options = traitlets.List(traitlets.Unicode(), list(VIEWS)).tag(sync=True)
+    _target_class = traitlets.Int(PREDICTED).tag(sync=True)
     _class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     _has_labels = traitlets.Bool(False).tag(sync=True)
     _has_predictions = traitlets.Bool(False).tag(sync=True)
@@ -191,6 +196,9 @@ class Explorer(anywidget.AnyWidget):
         self._has_labels = controller.labels is not None
         self._has_predictions = controller.predictions is not None
         self._thumb_shape = self._picker.thumb_shape
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._remember_loop()
+        controller.on_patterns = self._on_patterns
         self.on_msg(self._on_frontend_message)
         if mode == "ipympl":  # a click on the canvas focuses it: its arrow keys come here
             self.figure.canvas.mpl_connect("key_press_event", self._on_figure_key)
@@ -247,6 +255,42 @@ class Explorer(anywidget.AnyWidget):
     @norm.setter
     def norm(self, mode: str) -> None:
         self.update(norm=_not_none("norm", mode))
+
+    @property
+    def view(self) -> str:
+        """What the big panel shows: ``maps``, ``heatmap``, ``grad-cam`` or ``pattern``.
+
+        ``heatmap`` and ``grad-cam`` draw over the input, per sample, for the layer in view;
+        ``pattern`` tiles the image that most excites each of its channels, computed on first
+        use in the background (the feature maps show meanwhile, with progress in
+        :attr:`status`; :meth:`wait` blocks until it is there). Setting it redraws.
+        """
+        return self._controller.state.view
+
+    @view.setter
+    def view(self, name: str) -> None:
+        self.update(view=_not_none("view", name))
+
+    @property
+    def target_class(self) -> int | None:
+        """The class Grad-CAM explains: an index, or ``None`` for each sample's prediction.
+
+        Set it to an index, a class name, or ``None``. Setting it redraws.
+        """
+        target = self._controller.state.target_class
+        return None if target == PREDICTED else target
+
+    @target_class.setter
+    def target_class(self, value: int | str | None) -> None:
+        self.update(target_class=PREDICTED if value is None else value)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until background work (filter patterns) is done, then show its result.
+
+        In a notebook the view updates by itself; scripts call this before saving.
+        """
+        self._controller.views.wait(timeout)
+        self._patterns_ready()
 
     @property
     def page(self) -> int:
@@ -310,11 +354,14 @@ class Explorer(anywidget.AnyWidget):
         sample: int | None = None,
         cmap: str | None = None,
         norm: str | None = None,
+        view: str | None = None,
+        target_class: int | str | None = None,
         **unknown: object,
     ) -> None:
-        """Change several of the layer, channel, sample, colormap and scale at once.
+        """Change several of the layer, channel, sample, colormap, scale and view at once.
 
-        Arguments left at ``None`` keep their value.
+        Arguments left at ``None`` keep their value; ``target_class=-1`` explains each
+        sample's predicted class again.
 
         Raises
         ------
@@ -332,6 +379,7 @@ class Explorer(anywidget.AnyWidget):
                 f"update() got unknown argument(s) {names}.{hint} It takes "
                 f"{', '.join(_UPDATE_ARGUMENTS)}."
             )
+        self._remember_loop()
         self._controller.apply(
             on_progress=self._show_progress,
             layer=layer,
@@ -339,6 +387,8 @@ class Explorer(anywidget.AnyWidget):
             sample=sample,
             cmap=cmap,
             norm=norm,
+            view=view,
+            target_class=target_class,
         )
         self._error = ""
         self._publish()
@@ -580,6 +630,7 @@ class Explorer(anywidget.AnyWidget):
             self._channel_index = state.channel
             self._sample_index = state.sample
             self._cmap, self._norm = state.cmap, state.norm
+            self._view, self._target_class = state.view, state.target_class
             self._sample_text = self._describe_sample(state.sample)
             self._status = controller.notice
             if self._figure_mode == "png":
@@ -612,6 +663,40 @@ class Explorer(anywidget.AnyWidget):
                 predicted = f"{controller.class_name(best)} ({probabilities[best]:.1%})"
                 parts.append(f"predicted {predicted}{controller.head_text}")
         return "  ·  ".join(parts)
+
+    def _remember_loop(self) -> None:
+        """Keep the kernel's event loop, for news from the pattern worker's thread."""
+        with contextlib.suppress(RuntimeError):  # a script has no loop: wait() redraws
+            self._loop = asyncio.get_running_loop()
+
+    def _on_patterns(self, layer: str, finished: bool) -> None:
+        """On the worker thread: hand the news to the kernel's event loop, if there is one."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # a script: wait() redraws
+        if finished:
+            loop.call_soon_threadsafe(self._patterns_ready)
+        else:
+            loop.call_soon_threadsafe(self._patterns_progress, layer)
+
+    def _patterns_ready(self) -> None:
+        """Redraw the pattern view once its layer's patterns are there, or show what failed."""
+        state = self._controller.state
+        if state.view != "pattern":
+            return
+        with self.hold_sync():
+            try:
+                self._controller.apply()
+                self._error = ""
+            except Exception as error:  # noqa: BLE001 - shown in the banner, with the maps
+                self._error = f"Filter patterns failed: {type(error).__name__}: {error}"
+                self._controller.apply(view="maps")
+            self._publish()
+
+    def _patterns_progress(self, layer: str) -> None:
+        state = self._controller.state
+        if state.view == "pattern" and state.layer == layer:
+            self._status = self._controller.views.progress(layer)
 
     def _show_progress(self, done: int, total: int) -> None:
         self._status = f"data-set colour scale: {done:,}/{total:,} images"

@@ -23,7 +23,7 @@ import typing
 from typing import Final, TypedDict
 
 VIEW: Final = "view"
-"""Show a layer, channel, sample, colormap or scale (any subset of them)."""
+"""Show a layer, channel, sample, colormap, scale, view or Grad-CAM class (any subset)."""
 STEP: Final = "step"
 """Move ``delta`` places through the samples that pass the filters (←, →, play)."""
 FILTER: Final = "filter"
@@ -49,6 +49,8 @@ class ViewRequest(Request, total=False):
     sample: int
     cmap: str
     norm: str
+    view: str
+    target_class: int
 
 
 class StepRequest(Request):
@@ -114,6 +116,9 @@ class ExplorerState(TypedDict):
     _cmap_options: list[str]
     _norm: str
     _norm_options: list[str]
+    _view: str
+    _view_options: list[str]
+    _target_class: int
     _class_names: list[str]
     _has_labels: bool
     _has_predictions: bool
