@@ -24,9 +24,11 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import numpy as np
+
 import convscope
 from baselines import timed
-from run import stats, vgg_like
+from run import scrub, stats, vgg_like
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,6 +57,31 @@ def bench_grad_cam(repeats: int) -> dict[str, object]:
         "predict": stats(timed(lambda i: engine.predict(images[start + i]), repeats)),
         "grad_cam_per_image_in_a_batch_of_256_ms": batched * 1e3,
     }
+
+
+def bench_explorer_views(repeats: int) -> dict[str, object]:
+    """Scrubbing samples in the Explorer's Grad-CAM and heatmap views against its feature maps.
+
+    Each step sets ``ex.sample`` and fully redraws the figure with Agg, on the default
+    Explorer's layer for Grad-CAM (``conv3``); every view scrubs samples it has never seen,
+    one after another, and then the same count of random ones (thumbnail clicks).
+    """
+    images, labels = convscope.load_mnist("test")
+    explorer = convscope.Explorer(convscope.mnist_cnn(), images, labels, figure="none")
+    explorer.layer = "conv3"
+    results: dict[str, object] = {}
+    rng = np.random.default_rng(0)
+    for number, view in enumerate(("maps", "grad-cam", "heatmap")):
+        explorer.view = view
+        scrub(explorer, range(9000 + 10 * number, 9005 + 10 * number))  # traces, outside
+        explorer.engine.wait_compiled()
+        start = 1000 + 2 * number * repeats
+        results[view] = {
+            "sequential": stats(scrub(explorer, range(start, start + repeats))),
+            "random": stats(scrub(explorer, rng.permutation(10_000)[:repeats].tolist())),
+        }
+    explorer.view = "maps"
+    return results
 
 
 def patterns_seconds(model: object, layer: str, **settings: int) -> float:
@@ -95,6 +122,18 @@ def report(results: dict[str, dict[str, object]]) -> list[str]:
         f"  Grad-CAM / feature maps                {grad_cam / forward:8.1f} ×",
         f"Grad-CAM per digit in a batch of 256     {per_image:8.2f} ms",
     ]
+    views = results.get("views")
+    if views:
+        maps = views["maps"]  # type: ignore[index]
+        for view in ("grad-cam", "heatmap"):
+            for order in ("sequential", "random"):
+                ms = views[view][order]["median_ms"]  # type: ignore[index]
+                ratio = ms / maps[order]["median_ms"]
+                target = "  target ≤ 2×: " + ("met" if ratio <= 2 else "MISSED")
+                lines.append(
+                    f"{view} scrub, {order:10s} conv3     {ms:8.2f} ms  "
+                    f"{ratio:4.2f}× the maps scrub{target if view == 'grad-cam' else ''}"
+                )
     targets = [
         ("MNIST conv1, 24 patterns", "mnist_conv1_24_channels_s", 5.0),
         ("MNIST conv2, 48 patterns", "mnist_conv2_48_channels_s", None),
@@ -124,6 +163,7 @@ def main() -> int:
     args = parser.parse_args()
     results = {
         "grad_cam": bench_grad_cam(5 if args.smoke else 60),
+        "views": bench_explorer_views(10 if args.smoke else 200),
         "patterns": bench_patterns(2 if args.smoke else None),
         "machine": {
             "python": platform.python_version(),

@@ -21,6 +21,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -82,7 +83,7 @@ def photo_crops(count: int, size: int = 160) -> np.ndarray:
     return np.stack(crops)
 
 
-def scrub(explorer: convscope.Explorer, samples: range) -> list[float]:
+def scrub(explorer: convscope.Explorer, samples: Sequence[int]) -> list[float]:
     """Set each sample and fully redraw the figure, as the benchmark target defines a scrub."""
     canvas = explorer.figure.canvas
 

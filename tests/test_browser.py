@@ -236,6 +236,43 @@ def test_clicking_a_thumbnail_shows_that_sample(explorer: ExplorerHandles) -> No
     assert digit > 0.05, f"only {digit:.1%} of the input digit panel changed"
 
 
+def test_switching_views_changes_the_picture(explorer: ExplorerHandles) -> None:
+    select = explorer.controls.locator("select.convscope-view")
+    options = select.evaluate("(s) => [...s.options].map((o) => o.value)")
+    assert options == ["maps", "heatmap", "grad-cam", "pattern"]
+    class_picker = explorer.controls.locator("select.convscope-target-class")
+    assert not class_picker.is_visible(), "the Grad-CAM class picker shows in the maps view"
+    maps = screenshot(explorer.figure)
+    pictures = {}
+    for step, view in enumerate(("heatmap", "grad-cam", "pattern"), start=5):
+        fingerprint = explorer.fingerprint()
+        select.select_option(view)
+        # Patterns take a few seconds, in the background: the figure changes when they are there.
+        settled = explorer.wait_until_settled(changed_from=fingerprint, timeout_ms=90_000)
+        assert settled, f"the figure was not redrawn for the {view} view"
+        pictures[view] = _shoot(explorer, f"0{step}-view-{view}")
+        _assert_no_error(explorer)
+        assert class_picker.is_visible() == (view == "grad-cam")
+        mosaic = changed_fraction(maps[MOSAIC_PANEL], pictures[view][MOSAIC_PANEL])
+        print(f"view {view}: {mosaic:.1%} of the big panel changed")
+        assert mosaic > 0.30, f"only {mosaic:.1%} of the big panel changed for {view}"
+        if view == "grad-cam":  # another class, another map
+            fingerprint = explorer.fingerprint()
+            predicted = class_picker.input_value()
+            class_picker.select_option(index=3 if predicted != "2" else 4)
+            assert explorer.wait_until_settled(changed_from=fingerprint), "class change not drawn"
+            changed = changed_fraction(
+                pictures[view][MOSAIC_PANEL], screenshot(explorer.figure)[MOSAIC_PANEL]
+            )
+            assert changed > 0.02, f"only {changed:.1%} changed for another class"
+    assert explorer.controls.locator(".convscope-status").inner_text().strip() == ""
+    fingerprint = explorer.fingerprint()
+    select.select_option("maps")
+    assert explorer.wait_until_settled(changed_from=fingerprint)
+    back = screenshot(explorer.figure)
+    assert changed_fraction(maps[MOSAIC_PANEL], back[MOSAIC_PANEL]) < 0.01, "maps did not come back"
+
+
 def test_no_uncaught_errors_in_the_page(explorer: ExplorerHandles) -> None:
     # Last in the module: covers everything the tests above did in the page.
     assert explorer.page_errors == []

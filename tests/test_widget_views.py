@@ -174,3 +174,19 @@ def test_in_a_kernel_the_pattern_view_redraws_by_itself(
     assert any("step" in status and "/20" in status for status in statuses)
     assert statuses[-1] == ""
     assert not np.array_equal(before, after)  # a new frame went to the page
+
+
+def test_a_grad_cam_scrub_computes_ahead_and_a_jump_computes_one(
+    explorer: convscope.Explorer,
+) -> None:
+    views = explorer._controller.views
+    explorer.update(view="grad-cam", layer="conv3", sample=200)
+    cached = len(views._cams)
+    explorer.sample = 250  # a jump: that digit only
+    assert len(views._cams) == cached + 1
+    explorer.sample = 251  # a scrub: the next 32 in one batch
+    assert len(views._cams) == cached + 33
+    before = len(views._cams)
+    for sample in range(252, 260):  # served from that batch
+        explorer.sample = sample
+    assert len(views._cams) == before

@@ -254,7 +254,7 @@ class ExplorerController:
             return replace(view, grid=grid, outline=None, grid_title=title)
         if state.view == "grad-cam":
             heat, chosen = self.views.grad_cam(
-                state.layer, self.images, state.sample, state.target_class
+                state.layer, self.images, state.sample, state.target_class, self._ahead(state)
             )
             which = "predicted" if state.target_class == PREDICTED else "chosen"
             title = f"Grad-CAM  ·  {info.name}  ·  class {self.class_name(chosen)} ({which})"
@@ -301,9 +301,9 @@ class ExplorerController:
         key = (state.layer, state.sample, state.cmap, state.norm)
         if self._last_layer_view is not None and self._last_layer_view[0] == key:
             return self._last_layer_view[1]
-        step = state.sample - self.state.sample
-        if state.layer == self.state.layer and 0 < abs(step) <= _SCRUB_STEP:
-            self._prefetch(state.layer, state.sample, 1 if step > 0 else -1)
+        ahead = self._ahead(state)
+        if ahead is not None and (state.layer, state.sample) not in self.engine.cache:
+            self.engine.prefetch(state.layer, self.images, ahead.tolist())
         image = self.images[state.sample]
         info = self.engine.layer(state.layer)
         activation = self.engine.activation(state.layer, image, key=state.sample)
@@ -323,16 +323,18 @@ class ExplorerController:
         self._last_layer_view = (key, result)
         return result
 
-    def _prefetch(self, layer: str, sample: int, direction: int) -> None:
-        """While scrubbing one way, compute the next samples that way in the same batch.
+    def _ahead(self, state: ViewState) -> np.ndarray | None:
+        """The samples to compute in one batch with ``state``'s, or ``None`` for a jump.
 
-        A jump (a thumbnail click) computes only the sample asked for: a batch would cost
-        more than it saves.
+        While scrubbing one way (a step of at most ``_SCRUB_STEP`` on the same layer), the next
+        ``_PREFETCH`` samples that way, from the one asked for. A jump (a thumbnail click)
+        computes only the sample asked for: a batch would cost more than it saves.
         """
-        if (layer, sample) in self.engine.cache:
-            return
-        window = (sample + direction * np.arange(_PREFETCH)) % len(self.images)
-        self.engine.prefetch(layer, self.images, window.tolist())
+        step = state.sample - self.state.sample
+        if state.layer != self.state.layer or not 0 < abs(step) <= _SCRUB_STEP:
+            return None
+        direction = 1 if step > 0 else -1
+        return (state.sample + direction * np.arange(_PREFETCH)) % len(self.images)
 
     def channel_ranges(
         self, layer: str, on_progress: Callable[[int, int], None] | None = None

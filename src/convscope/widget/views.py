@@ -89,24 +89,36 @@ class DeeperViews:
         return heat
 
     def grad_cam(
-        self, layer: str, images: np.ndarray, sample: int, target_class: int
+        self,
+        layer: str,
+        images: np.ndarray,
+        sample: int,
+        target_class: int,
+        ahead: np.ndarray | None = None,
     ) -> tuple[np.ndarray, int]:
         """Return the Grad-CAM map of ``images[sample]`` at ``layer``, and the class it explains.
 
-        ``target_class`` is a class index, or :data:`PREDICTED`.
+        ``target_class`` is a class index, or :data:`PREDICTED`. On a miss, the samples in
+        ``ahead`` (the next ones of a scrub) are computed in the same batch: one call for many
+        maps costs little more than one call for one.
         """
         key = (layer, sample, target_class)
         found = self._cams.get(key)
-        if found is None:
-            classes = np.array([target_class], np.int32)
-            maps, chosen, _ = self.gradients.grad_cam(images[sample : sample + 1], classes, layer)
-            found = (maps[0], int(chosen[0]))
-            self._cams[key] = found
-            if len(self._cams) > _CAM_ENTRIES:
-                self._cams.popitem(last=False)
-        else:
+        if found is not None:
             self._cams.move_to_end(key)
-        return found
+            return found
+        wanted = [sample] + [
+            int(other)
+            for other in ([] if ahead is None else ahead)
+            if (layer, int(other), target_class) not in self._cams and other != sample
+        ]
+        classes = np.full(len(wanted), target_class, np.int32)
+        maps, chosen, _ = self.gradients.grad_cam(images[wanted], classes, layer)
+        for index, heat, explained in zip(wanted, maps, chosen, strict=True):
+            self._cams[layer, index, target_class] = (heat, int(explained))
+        while len(self._cams) > _CAM_ENTRIES:
+            self._cams.popitem(last=False)
+        return self._cams[key]
 
     # ----- per layer, in the background ----------------------------------------------------------
     def patterns(self, layer: str) -> np.ndarray | None:
