@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PIL import Image
+
 import convscope
 
 OUT = Path("docs/images")
@@ -30,8 +32,23 @@ def main() -> None:
     explorer = convscope.Explorer(model, images, labels, figure="png")
     explorer.update(layer="conv2", channel=13, sample=42)
     explorer.save(OUT / "explorer-view.png", dpi=80)
+    explorer_views(explorer)
     looking_deeper(model, images)
     print(f"wrote {sorted(path.name for path in OUT.glob('*.png'))}")
+
+
+def explorer_views(explorer: convscope.Explorer) -> None:
+    """Write one picture per Explorer view of the same digit, as ``explorer.save`` draws them."""
+    explorer.update(layer="conv3", channel=7, sample=42)
+    for view in ("heatmap", "grad-cam", "pattern"):
+        explorer.view = view
+        explorer.wait()  # the patterns are computed in the background
+        path = OUT / f"explorer-{view}.png"
+        explorer.save(path, dpi=56)
+        with Image.open(path) as saved:  # 64 colours: a quarter of the bytes, the same look
+            small = saved.convert("RGB").quantize(64)
+        small.save(path, optimize=True)
+    explorer.view = "maps"
 
 
 def looking_deeper(model: object, images: object) -> None:
