@@ -10,6 +10,13 @@ const ACK_TIMEOUT_MS = 8000; // see the seq/ack rule in protocol.py
 // JupyterLab (Lumino) runs no shortcut for a key event whose target carries this attribute.
 const SUPPRESS_SHORTCUTS = "data-lm-suppress-shortcuts";
 const FOCUSABLE_TAGS = new Set(["button", "input", "select"]);
+/** @type {Record<string, string>} the sort control's words for each of samples.SORTS */
+const SORT_NAMES = {
+  index: "by index",
+  confidence: "least confident first",
+  loss: "highest loss first",
+  activation: "channel's strongest first",
+};
 /** @type {Record<string, string>} the view control's words for each of views.VIEWS */
 const VIEW_NAMES = {
   maps: "feature maps",
@@ -66,6 +73,9 @@ const VIEW_NAMES = {
  * @property {number} _filter_predicted
  * @property {boolean} _misclassified_only
  * @property {number} _filtered_count
+ * @property {number[][]} _confusion
+ * @property {string} _sort
+ * @property {string[]} _sort_options
  * @property {string} _error
  * @property {string} _status
  * @property {number} _ack
@@ -108,12 +118,19 @@ const VIEW_NAMES = {
  */
 
 /**
+ * @typedef {Object} SortRequest
+ * @property {"sort"} type
+ * @property {number} seq
+ * @property {string} sort
+ */
+
+/**
  * The host-neutral part of anywidget's model that this file uses: one event name per `on`.
  * @typedef {Object} Model
  * @property {<K extends keyof ExplorerState>(name: K) => ExplorerState[K]} get
  * @property {(event: string, handler: () => void) => void} on
  * @property {(event: string, handler: () => void) => void} off
- * @property {(content: ViewRequest | StepRequest | FilterRequest | PageRequest) => void} send
+ * @property {(content: ViewRequest | StepRequest | FilterRequest | PageRequest | SortRequest) => void} send
  */
 
 // ----- small helpers ----------------------------------------------------------------------------
@@ -196,7 +213,7 @@ function makeRequester(model) {
   let seq = 0;
   let inflight = 0;
   let timer = 0;
-  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}}} */
+  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}}} */
   let queued = {};
 
   function pump() {
@@ -246,6 +263,11 @@ function makeRequester(model) {
       queued.page = { page };
       pump();
     },
+    /** @param {string} order */
+    sort(order) {
+      queued.sort = { sort: order };
+      pump();
+    },
     dispose() {
       clearTimeout(timer);
       offAck();
@@ -277,6 +299,9 @@ function makeRequester(model) {
  * @property {HTMLSelectElement} viewSelect
  * @property {HTMLSelectElement} classSelect
  * @property {HTMLElement} classLabel
+ * @property {HTMLSelectElement} sortSelect
+ * @property {HTMLDetailsElement} confusion
+ * @property {HTMLTableElement} confusionTable
  * @property {HTMLElement} thumbs
  * @property {HTMLButtonElement} pagePrev
  * @property {HTMLButtonElement} pageNext
@@ -307,6 +332,9 @@ function buildControls() {
     viewSelect: h("select", { class: "convscope-view", title: "what the big panel shows" }),
     classSelect: h("select", { class: "convscope-target-class", title: "the class Grad-CAM explains" }),
     classLabel: h("label", { class: "convscope-target" }),
+    sortSelect: h("select", { class: "convscope-sort", title: "the order of the samples" }),
+    confusion: h("details", { class: "convscope-confusion" }),
+    confusionTable: h("table", { class: "convscope-confusion-table" }),
     thumbs: h("div", { class: "convscope-thumbs" }),
     pagePrev: h("button", { class: "convscope-page-prev", title: "previous page", text: "‹" }),
     pageNext: h("button", { class: "convscope-page-next", title: "next page", text: "›" }),
@@ -327,12 +355,18 @@ function buildControls() {
       h("label", {}, ["true ", c.trueSelect]),
       h("label", {}, ["predicted ", c.predSelect]),
       h("label", {}, [c.wrongBox, " misclassified only"]),
+      h("label", {}, ["sort ", c.sortSelect]),
       h("label", {}, ["colours ", c.cmapSelect]),
       h("label", {}, ["scale ", c.normSelect]),
     ]),
     c.thumbs,
     h("div", { class: "convscope-row convscope-pages" }, [c.pagePrev, c.pageLabel, c.pageNext]),
+    c.confusion,
   ]);
+  c.confusion.append(
+    h("summary", { text: "confusion matrix: click a cell to show those samples" }),
+    c.confusionTable,
+  );
   return c;
 }
 
@@ -478,6 +512,7 @@ function showOptions(model, c) {
   c.normSelect.replaceChildren(
     ...model.get("_norm_options").map((name) => option(name, name === "fixed" ? "fixed (data set)" : name)),
   );
+  c.sortSelect.replaceChildren(...model.get("_sort_options").map((name) => option(name, SORT_NAMES[name] ?? name)));
   c.viewSelect.replaceChildren(...model.get("_view_options").map((name) => option(name, VIEW_NAMES[name] ?? name)));
   c.classSelect.replaceChildren(
     option(-1, "the predicted one"),
@@ -497,6 +532,7 @@ function showValues(model, c) {
   c.cmapSelect.value = model.get("_cmap");
   c.normSelect.value = model.get("_norm");
   c.viewSelect.value = model.get("_view");
+  c.sortSelect.value = model.get("_sort");
   c.classSelect.value = String(model.get("_target_class"));
   c.classLabel.hidden = model.get("_view") !== "grad-cam";
 }
@@ -558,6 +594,41 @@ function showThumbs(model, c) {
 }
 
 /**
+ * The confusion matrix: counts of (true, predicted) pairs, each a button that filters to them.
+ * @param {Model} model
+ * @param {Controls} c
+ */
+function showConfusion(model, c) {
+  const counts = model.get("_confusion");
+  c.confusion.hidden = counts.length === 0;
+  const names = model.get("_class_names");
+  const top = Math.log1p(Math.max(1, ...counts.flat()));
+  const chosen = [model.get("_filter_true"), model.get("_filter_predicted")];
+  const header = h("tr", {}, [
+    h("th", { text: "true \\ predicted" }),
+    ...names.map((name) => h("th", { text: name })),
+  ]);
+  const rows = counts.map((row, t) =>
+    h("tr", {}, [
+      h("th", { text: names[t] ?? String(t) }),
+      ...row.map((count, p) => {
+        const here = t === chosen[0] && p === chosen[1];
+        const cell = h("button", {
+          class: `convscope-cell${t === p ? " diagonal" : ""}${here ? " current" : ""}`,
+          "data-true": String(t),
+          "data-predicted": String(p),
+          title: `${count} samples: true ${names[t]}, predicted ${names[p]}`,
+          text: String(count),
+        });
+        cell.style.setProperty("--level", (Math.log1p(count) / top).toFixed(3));
+        return h("td", {}, [cell]);
+      }),
+    ]),
+  );
+  c.confusionTable.replaceChildren(header, ...rows);
+}
+
+/**
  * @param {Model} model
  * @param {Controls} c
  */
@@ -587,13 +658,14 @@ function bindModel(model, c, ui) {
     [["_layer_index", "_layer_options"], () => showLayer(model, c, ui)],
     [["_channel_index", "_channel_count", "_unit_name"], () => showChannel(model, c, ui)],
     [
-      ["_class_names", "_has_labels", "_has_predictions", "_cmap_options", "_norm_options", "_view_options"],
+      ["_class_names", "_has_labels", "_has_predictions", "_cmap_options", "_norm_options", "_view_options", "_sort_options"],
       () => showOptions(model, c),
     ],
     [
-      ["_cmap", "_norm", "_view", "_target_class", "_filter_true", "_filter_predicted", "_misclassified_only"],
+      ["_cmap", "_norm", "_view", "_target_class", "_sort", "_filter_true", "_filter_predicted", "_misclassified_only"],
       () => showValues(model, c),
     ],
+    [["_confusion", "_class_names", "_filter_true", "_filter_predicted"], () => showConfusion(model, c)],
     [["_thumbs", "_thumb_meta", "_thumb_shape", "_page", "_page_count", "_filtered_count"], () => showThumbs(model, c)],
     [["_sample_text", "_sample_index"], () => showSample(model, c)],
     [["_error", "_status"], () => showMessages(model, c)],
@@ -684,6 +756,15 @@ function bindInputs(model, c, ui, request) {
     listen(c.cmapSelect, "change", () => request.view({ cmap: c.cmapSelect.value })),
     listen(c.normSelect, "change", () => request.view({ norm: c.normSelect.value })),
     listen(c.viewSelect, "change", () => request.view({ view: c.viewSelect.value })),
+    listen(c.sortSelect, "change", () => request.sort(c.sortSelect.value)),
+    listen(c.confusionTable, "click", (/** @type {MouseEvent} */ event) => {
+      const cell = /** @type {HTMLElement} */ (event.target).closest("button.convscope-cell");
+      if (!(cell instanceof HTMLElement)) return;
+      const pair = [Number(cell.dataset.true), Number(cell.dataset.predicted)];
+      const again = pair[0] === model.get("_filter_true") && pair[1] === model.get("_filter_predicted");
+      // A second click on the chosen cell clears the filter.
+      request.filter({ true: again ? -1 : pair[0], predicted: again ? -1 : pair[1], misclassified: false });
+    }),
     listen(c.classSelect, "change", () => request.view({ target_class: Number(c.classSelect.value) })),
     listen(c.thumbs, "click", (/** @type {MouseEvent} */ event) => {
       const cell = /** @type {HTMLElement} */ (event.target).closest("button.convscope-thumb");

@@ -160,6 +160,32 @@ def change(page: Page, selector: str, value: str, event: str = "change") -> None
     )
 
 
+def _choose_view_order_and_cell(page: Page, host: Host) -> None:
+    """The view and class pickers, the sort and a confusion-matrix cell, as a user picks them."""
+    explorer = host.explorer
+    assert not page.locator(".convscope-target-class").is_visible()
+    change(page, "select.convscope-view", "grad-cam")
+    host.deliver()
+    assert explorer.view == "grad-cam"
+    assert page.locator(".convscope-target-class").is_visible()
+    change(page, "select.convscope-target-class", "2")
+    host.deliver()
+    assert explorer.target_class == 2
+    change(page, "select.convscope-sort", "loss")
+    host.deliver()
+    assert explorer.sort == "loss"
+    assert page.locator("select.convscope-sort").input_value() == "loss"
+    page.locator(".convscope-confusion summary").click()
+    cell = page.locator('.convscope-cell[data-true="4"][data-predicted="4"]')
+    count = int(cell.inner_text())
+    cell.click()
+    host.deliver()
+    assert (explorer._filter_true, explorer._filter_predicted) == (4, 4)
+    assert len(explorer.filtered_samples) == count
+    assert page.locator(".convscope-cell.current").get_attribute("data-true") == "4"
+    assert set(page.locator(".convscope-thumb span").all_inner_texts()) == {"4→4"}
+
+
 def test_every_request_the_page_sends_is_one_the_kernel_accepts(host: Host) -> None:
     page, explorer = host.page, host.explorer
     change(page, "input.convscope-layer", str(explorer.layers.index("conv2")), "input")
@@ -198,6 +224,7 @@ def test_every_request_the_page_sends_is_one_the_kernel_accepts(host: Host) -> N
     page.keyboard.press("ArrowRight")  # focus is on the thumbnail just clicked
     host.deliver()
     assert explorer.sample == index + 1
+    _choose_view_order_and_cell(page, host)
     assert host.kinds == set(protocol.REQUESTS)
     assert explorer.error == ""
     assert host.errors == []  # type: ignore[attr-defined]

@@ -344,24 +344,53 @@ class ActivationEngine:
             float32 arrays with one value per channel (per unit for non-spatial layers).
 
         """
+        lows, highs = self.channel_extremes(
+            layer, images, batch_size=batch_size, progress=progress, on_batch=on_batch
+        )
+        low = _finite_quantile(lows, 1.0 - quantile)
+        high = _finite_quantile(highs, quantile)
+        return low, high
+
+    def channel_extremes(
+        self,
+        layer: str,
+        images: object,
+        *,
+        batch_size: int = 500,
+        progress: bool = True,
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each image's minimum and maximum of each channel of ``layer``, streamed in batches.
+
+        Only these two numbers per image and channel are kept, so memory stays small for
+        10,000 images. NaN and Inf values are left out (an all-NaN map gives +Inf and -Inf).
+        Arguments as :meth:`channel_ranges`.
+
+        Returns
+        -------
+        lows, highs : np.ndarray
+            float32 ``(N, C)``: one column per channel (per unit for non-spatial layers).
+
+        """
         info = self.layer(layer) if layer else None
-        lows, highs = [], []
         batch = check_images(images, self.input_shape)
         rows = (self._row(layer),)
+        lows = highs = np.empty((0, 0), np.float32)
         for start, (out,) in self._batches(rows, batch, batch_size, progress):
             if info is not None and info.spatial:
                 by_channel = np.moveaxis(out, 1, -1) if info.channels_first else out
                 flat = by_channel.reshape(out.shape[0], -1, by_channel.shape[-1])
             else:
                 flat = out.reshape(out.shape[0], 1, -1)
+            if start == 0:
+                lows = np.empty((len(batch), flat.shape[-1]), np.float32)
+                highs = np.empty_like(lows)
             finite = np.isfinite(flat)
-            lows.append(np.where(finite, flat, np.inf).min(axis=1))
-            highs.append(np.where(finite, flat, -np.inf).max(axis=1))
+            lows[start : start + len(out)] = np.where(finite, flat, np.inf).min(axis=1)
+            highs[start : start + len(out)] = np.where(finite, flat, -np.inf).max(axis=1)
             if on_batch is not None:
                 on_batch(start + len(out), len(batch))
-        low = _finite_quantile(np.concatenate(lows), 1.0 - quantile)
-        high = _finite_quantile(np.concatenate(highs), quantile)
-        return low, high
+        return lows, highs
 
     # ----- forward passes ------------------------------------------------------------------
     def _row(self, name: str) -> str:

@@ -111,6 +111,7 @@ class ExplorerController:
         self.view = ExplorerFigure(figure, self.class_names, caption=self.head_text.strip(" ·"))
         self.renders = 0
         self._ranges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._peaks: dict[str, np.ndarray] = {}
         self._last_layer_view: tuple[tuple[object, ...], tuple[Any, ...]] | None = None
         self._last_image: tuple[int, np.ndarray] | None = None
         self.state = ViewState(layer=start, channel=0, sample=0)
@@ -324,7 +325,7 @@ class ExplorerController:
         return result
 
     def _ahead(self, state: ViewState) -> np.ndarray | None:
-        """The samples to compute in one batch with ``state``'s, or ``None`` for a jump.
+        """Return the samples to compute in one batch with ``state``'s, or ``None`` for a jump.
 
         While scrubbing one way (a step of at most ``_SCRUB_STEP`` on the same layer), the next
         ``_PREFETCH`` samples that way, from the one asked for. A jump (a thumbnail click)
@@ -347,6 +348,21 @@ class ExplorerController:
             )
             self._ranges[layer] = ranges
         return ranges
+
+    def channel_peaks(
+        self, layer: str, on_progress: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
+        """Each sample's peak of each channel of ``layer``, ``(N, C)``, computed once per layer.
+
+        A sample whose map is all NaN/Inf gets -Inf: it sorts last.
+        """
+        peaks = self._peaks.get(layer)
+        if peaks is None:
+            _, peaks = self.engine.channel_extremes(
+                layer, self.images, progress=False, on_batch=on_progress
+            )
+            self._peaks[layer] = peaks
+        return peaks
 
     def class_name(self, index: int) -> str:
         """Return the name of class ``index``, or the index itself when there is no name."""

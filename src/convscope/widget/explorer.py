@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
+import functools
 import logging
 import os
 from pathlib import Path
@@ -22,7 +23,13 @@ from convscope.engine.datasets import collect, is_stream
 from convscope.engine.errors import IndexOutOfRangeError, check_index
 from convscope.engine.loading import load_model
 from convscope.engine.mnist_cnn import mnist_cnn
-from convscope.errors import ArgumentTypeError, LabelError, check_int, check_layer_name
+from convscope.errors import (
+    ArgumentTypeError,
+    LabelError,
+    check_choice,
+    check_int,
+    check_layer_name,
+)
 from convscope.render.explorer_figure import ExplorerFigure
 from convscope.render.normalise import NORM_MODES
 from convscope.widget import protocol
@@ -34,7 +41,7 @@ from convscope.widget.figure_display import (
     make_figure,
     png_bytes,
 )
-from convscope.widget.samples import SamplePicker
+from convscope.widget.samples import SORTS, SamplePicker
 from convscope.widget.views import PREDICTED, VIEWS
 
 _UPDATE_ARGUMENTS = ("layer", "channel", "sample", "cmap", "norm", "view", "target_class")
@@ -128,6 +135,9 @@ class Explorer(anywidget.AnyWidget):
     _filter_predicted = traitlets.Int(-1).tag(sync=True)
     _misclassified_only = traitlets.Bool(False).tag(sync=True)
     _filtered_count = traitlets.Int(0).tag(sync=True)
+    _confusion = traitlets.List(traitlets.List(traitlets.Int())).tag(sync=True)
+    _sort = traitlets.Unicode("index").tag(sync=True)
+    _sort_options = traitlets.List(traitlets.Unicode(), ["index"]).tag(sync=True)
 
     _error = traitlets.Unicode("").tag(sync=True)
     _status = traitlets.Unicode("").tag(sync=True)
@@ -174,7 +184,10 @@ class Explorer(anywidget.AnyWidget):
         self._figure_mode = mode
         self._controller = controller
         self._picker = SamplePicker(
-            controller.display_images, controller.labels, controller.predictions
+            controller.display_images,
+            controller.labels,
+            controller.predictions,
+            controller.probabilities,
         )
         self._filtered = self._picker.filtered()
         self._pending: dict[str, Any] = {}
@@ -196,6 +209,8 @@ class Explorer(anywidget.AnyWidget):
         self._has_labels = controller.labels is not None
         self._has_predictions = controller.predictions is not None
         self._thumb_shape = self._picker.thumb_shape
+        self._confusion = self._picker.confusion(len(controller.class_names))
+        self._sort_options = self._picker.sorts
         self._loop: asyncio.AbstractEventLoop | None = None
         self._remember_loop()
         controller.on_patterns = self._on_patterns
@@ -312,6 +327,29 @@ class Explorer(anywidget.AnyWidget):
         return np.array(self._filtered)
 
     @property
+    def sort(self) -> str:
+        """The order of the sample picker, of ←/→ and of play: one of :attr:`sorts`.
+
+        ``index`` (the data set's order), ``confidence`` (the least sure predictions first),
+        ``loss`` (the worst mistakes first: the lowest probability of the true class) or
+        ``activation`` (the samples that excite the selected channel most first; it follows
+        the layer and the channel, and costs one pass over the data set per layer, once).
+        Setting it shows the first page of the new order; the sample in view stays.
+        """
+        return self._sort
+
+    @sort.setter
+    def sort(self, order: str) -> None:
+        order = check_choice("sort", order, SORTS, "sample order")
+        self._picker.check_sort(order)
+        self._reorder(order)
+
+    @property
+    def sorts(self) -> list[str]:
+        """The orders these samples can be sorted in (loss needs labels, say)."""
+        return list(self._picker.sorts)
+
+    @property
     def class_names(self) -> list[str]:
         """Names of the model's output classes."""
         return list(self._class_names)
@@ -392,7 +430,9 @@ class Explorer(anywidget.AnyWidget):
         )
         self._error = ""
         self._publish()
-        if sample is not None and self._page_of_sample() != self._page:
+        if self._sort == "activation" and (layer is not None or channel is not None):
+            self._reorder("activation")  # the order of another channel
+        elif sample is not None and self._page_of_sample() != self._page:
             self._publish_page(self._page_of_sample())
 
     def filter(
@@ -428,7 +468,9 @@ class Explorer(anywidget.AnyWidget):
                 "misclassified=True needs labels and class predictions; pass labels=... to "
                 "the Explorer."
             )
-        filtered = self._picker.filtered(true_index, predicted_index, bool(misclassified))
+        filtered = self._ordered(
+            self._picker.filtered(true_index, predicted_index, bool(misclassified)), self._sort
+        )
         previous, self._filtered = self._filtered, filtered
         try:
             with self.hold_sync():
@@ -440,6 +482,29 @@ class Explorer(anywidget.AnyWidget):
         except Exception:
             self._filtered = previous
             raise
+
+    def _ordered(self, indices: np.ndarray, order: str) -> np.ndarray:
+        """Return ``indices`` in ``order`` (by activation: of the layer and channel in view)."""
+        peaks = None
+        if order == "activation":
+            state = self._controller.state
+            peaks = self._controller.channel_peaks(
+                state.layer,
+                functools.partial(self._say_progress, f"each sample's peak in {state.layer}"),
+            )
+            peaks = peaks[:, state.channel]
+        return self._picker.ordered(indices, order, peaks)
+
+    def _reorder(self, order: str) -> None:
+        """Put the samples that pass the filter in ``order`` and show its first page.
+
+        The sample in view stays; ←/→ go on from its place in the new order.
+        """
+        filtered = self._ordered(np.sort(self._filtered), order)
+        with self.hold_sync():
+            self._filtered, self._sort = filtered, order
+            self._status = self._controller.notice
+            self._publish_page(0)
 
     def _class_index(self, which: str, value: int | str | None, known: bool) -> int:
         """Resolve a filter's class (index, name or ``None``) to an index, ``-1`` for any."""
@@ -543,6 +608,8 @@ class Explorer(anywidget.AnyWidget):
             pending["filter"] = fields
         elif kind == protocol.PAGE:
             pending["page"] = fields["page"]
+        elif kind == protocol.SORT:
+            pending["sort"] = fields["sort"]
 
     def _schedule_flush(self) -> None:
         if self._flush_scheduled:
@@ -580,6 +647,8 @@ class Explorer(anywidget.AnyWidget):
             changes["sample"] = self._stepped(changes.get("sample", self.sample), pending["step"])
         if changes:
             self.update(**changes)
+        if "sort" in pending:
+            self.sort = pending["sort"]
         if "page" in pending:
             page = min(max(pending["page"], 0), self.page_count - 1)
             self._publish_page(page)
@@ -602,12 +671,19 @@ class Explorer(anywidget.AnyWidget):
             self._error = f"{type(error).__name__}: {error}"
 
     def _stepped(self, start: int, delta: int) -> int:
-        """Move ``delta`` places from ``start`` through the filtered samples, wrapping round."""
+        """Move ``delta`` places from ``start`` through the filtered samples, wrapping round.
+
+        From a sample that does not pass the filter, →/← go to the next/previous one that does
+        (by index), or in another order to the first/last one.
+        """
         filtered = self._filtered if len(self._filtered) else np.arange(self.sample_count)
-        position = int(np.searchsorted(filtered, start))
-        if position < len(filtered) and filtered[position] == start:
+        position = self._picker.position(filtered, start)
+        if position is not None:
             return int(filtered[(position + delta) % len(filtered)])
-        return int(filtered[position % len(filtered)] if delta > 0 else filtered[position - 1])
+        if self._sort != "index":
+            return int(filtered[0] if delta > 0 else filtered[-1])
+        after = int(np.searchsorted(filtered, start))
+        return int(filtered[after % len(filtered)] if delta > 0 else filtered[after - 1])
 
     @property
     def sample_count(self) -> int:
@@ -615,7 +691,9 @@ class Explorer(anywidget.AnyWidget):
         return len(self._controller.images)
 
     def _page_of_sample(self) -> int:
-        position = int(np.searchsorted(self._filtered, self.sample))
+        position = self._picker.position(self._filtered, self.sample)
+        if position is None:  # not shown: by index, where it would be; else the first page
+            position = int(np.searchsorted(self._filtered, self.sample)) * (self._sort == "index")
         return min(position // self._picker.page_size, self.page_count - 1)
 
     # ----- publishing state to the frontend ------------------------------------------------
@@ -699,7 +777,10 @@ class Explorer(anywidget.AnyWidget):
             self._status = self._controller.views.progress(layer)
 
     def _show_progress(self, done: int, total: int) -> None:
-        self._status = f"data-set colour scale: {done:,}/{total:,} images"
+        self._say_progress("data-set colour scale", done, total)
+
+    def _say_progress(self, what: str, done: int, total: int) -> None:
+        self._status = f"{what}: {done:,}/{total:,} images"
         self.send_state("_status")  # now, even while a request's state is held back
 
 

@@ -30,6 +30,8 @@ FILTER: Final = "filter"
 """Show only one true class, one predicted class, or only the misclassified samples."""
 PAGE: Final = "page"
 """Show another page of thumbnails."""
+SORT: Final = "sort"
+"""Put the sample picker in another order."""
 
 SEQ_MAX: Final = 2**53 - 1  # Number.MAX_SAFE_INTEGER
 
@@ -73,11 +75,18 @@ class PageRequest(Request):
     page: int
 
 
+class SortRequest(Request):
+    """``type: "sort"``: the picker's order, one of ``_sort_options``."""
+
+    sort: str
+
+
 REQUESTS: Final[dict[str, type[Request]]] = {
     VIEW: ViewRequest,
     STEP: StepRequest,
     FILTER: FilterRequest,
     PAGE: PageRequest,
+    SORT: SortRequest,
 }
 
 
@@ -133,6 +142,9 @@ class ExplorerState(TypedDict):
     _filter_predicted: int
     _misclassified_only: bool
     _filtered_count: int
+    _confusion: list[list[int]]
+    _sort: str
+    _sort_options: list[str]
     _error: str
     _status: str
     _ack: int
@@ -167,7 +179,7 @@ def parse_request(content: object) -> Request:
     -------
     Request
         ``content`` itself, now known to be a :class:`ViewRequest`, :class:`StepRequest`,
-        :class:`FilterRequest` or :class:`PageRequest`.
+        :class:`FilterRequest`, :class:`PageRequest` or :class:`SortRequest`.
 
     Raises
     ------

@@ -1,0 +1,107 @@
+"""The sample picker's orders and the confusion matrix, against numpy references on real MNIST."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+import convscope
+from convscope.errors import InvalidArgumentError, LabelError
+
+SAMPLES = 1000
+
+
+@pytest.fixture(scope="module")
+def explorer(model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]) -> convscope.Explorer:
+    images, labels = mnist_test
+    return convscope.Explorer(model, images[:SAMPLES], labels[:SAMPLES], figure="none")
+
+
+@pytest.fixture(scope="module")
+def probabilities(model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    return np.asarray(model.predict(mnist_test[0][:SAMPLES], verbose=0))
+
+
+@pytest.fixture(autouse=True)
+def _reset(explorer: convscope.Explorer) -> None:
+    explorer.filter()
+    explorer.sort = "index"
+    explorer.update(layer="conv2", channel=0, sample=0)
+
+
+def test_confidence_and_loss_put_the_doubtful_and_the_wrong_first(
+    explorer: convscope.Explorer,
+    probabilities: np.ndarray,
+    mnist_test: tuple[np.ndarray, np.ndarray],
+) -> None:
+    labels = mnist_test[1][:SAMPLES]
+    explorer.sort = "confidence"
+    order = explorer.filtered_samples
+    np.testing.assert_allclose(
+        probabilities.max(axis=1)[order[:20]], np.sort(probabilities.max(axis=1))[:20], atol=1e-4
+    )
+    assert explorer.page == 0
+    assert explorer._thumb_meta[0]["index"] == order[0]  # the page shows the new order
+
+    explorer.sort = "loss"
+    order = explorer.filtered_samples
+    loss = -np.log(np.maximum(probabilities[np.arange(SAMPLES), labels], 1e-30))
+    np.testing.assert_allclose(loss[order[:20]], np.sort(loss)[::-1][:20], rtol=1e-3)
+    assert labels[order[0]] != probabilities[order[0]].argmax()  # the worst loss is a mistake
+
+    # ← and → follow the order, from the sample in view's place in it.
+    explorer.sample = int(order[5])
+    explorer._on_figure_key(type("Key", (), {"key": "right"})())
+    assert explorer.sample == order[6]
+
+
+def test_activation_order_is_the_channels_peak_and_follows_the_channel(
+    explorer: convscope.Explorer, model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    conv2 = keras.Model(model.inputs, model.get_layer("conv2").output)
+    peaks = np.asarray(conv2.predict(mnist_test[0][:SAMPLES], verbose=0)).max(axis=(1, 2))
+    explorer.update(channel=7)
+    explorer.sort = "activation"
+    np.testing.assert_array_equal(
+        explorer.filtered_samples, np.argsort(-peaks[:, 7], kind="stable")
+    )
+    explorer.channel = 11  # the order of the new channel
+    np.testing.assert_array_equal(
+        explorer.filtered_samples, np.argsort(-peaks[:, 11], kind="stable")
+    )
+    explorer.filter(true=3)  # a filter keeps the order within the samples that pass
+    threes = np.flatnonzero(mnist_test[1][:SAMPLES] == 3)
+    expected = threes[np.argsort(-peaks[threes, 11], kind="stable")]
+    np.testing.assert_array_equal(explorer.filtered_samples, expected)
+
+
+def test_confusion_matrix_counts_every_pair(
+    explorer: convscope.Explorer,
+    probabilities: np.ndarray,
+    mnist_test: tuple[np.ndarray, np.ndarray],
+) -> None:
+    labels = mnist_test[1][:SAMPLES]
+    predicted = probabilities.argmax(axis=1)
+    counts = np.asarray(explorer._confusion)
+    assert counts.shape == (10, 10)
+    assert counts.sum() == SAMPLES
+    for true, guess in [(3, 3), (4, 9), (7, 2)]:
+        assert counts[true, guess] == np.sum((labels == true) & (predicted == guess))
+
+
+def test_bad_orders_name_the_fix_and_change_nothing(
+    explorer: convscope.Explorer, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    explorer.sort = "confidence"
+    before = explorer.filtered_samples
+    with pytest.raises(InvalidArgumentError, match="choose one of 'index', 'confidence'"):
+        explorer.sort = "random"
+    assert explorer.sort == "confidence"
+    np.testing.assert_array_equal(explorer.filtered_samples, before)
+
+    unlabelled = convscope.Explorer(images=mnist_test[0][:50], figure="none")
+    assert unlabelled.sorts == ["index", "confidence", "activation"]
+    with pytest.raises(LabelError, match="Sorting by loss needs labels"):
+        unlabelled.sort = "loss"
+    assert unlabelled.sort == "index"
