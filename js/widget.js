@@ -9,7 +9,7 @@ const PLAY_INTERVAL_MS = 250;
 const ACK_TIMEOUT_MS = 8000; // see the seq/ack rule in protocol.py
 // JupyterLab (Lumino) runs no shortcut for a key event whose target carries this attribute.
 const SUPPRESS_SHORTCUTS = "data-lm-suppress-shortcuts";
-const FOCUSABLE_TAGS = new Set(["button", "input", "select"]);
+const FOCUSABLE_TAGS = new Set(["button", "input", "select", "summary"]);
 /** @type {Record<string, string>} the sort control's words for each of samples.SORTS */
 const SORT_NAMES = {
   index: "by index",
@@ -40,6 +40,12 @@ const VIEW_NAMES = {
  * @property {number} index
  * @property {number} label
  * @property {number} predicted
+ */
+
+/**
+ * @typedef {Object} PanelThumb
+ * @property {number} index
+ * @property {number} peak
  */
 
 /**
@@ -74,6 +80,10 @@ const VIEW_NAMES = {
  * @property {boolean} _misclassified_only
  * @property {number} _filtered_count
  * @property {number[][]} _confusion
+ * @property {boolean} _panel_open
+ * @property {string} _panel_text
+ * @property {DataView} _panel_thumbs
+ * @property {PanelThumb[]} _panel_meta
  * @property {string} _sort
  * @property {string[]} _sort_options
  * @property {string} _error
@@ -125,12 +135,19 @@ const VIEW_NAMES = {
  */
 
 /**
+ * @typedef {Object} PanelRequest
+ * @property {"panel"} type
+ * @property {number} seq
+ * @property {boolean} open
+ */
+
+/**
  * The host-neutral part of anywidget's model that this file uses: one event name per `on`.
  * @typedef {Object} Model
  * @property {<K extends keyof ExplorerState>(name: K) => ExplorerState[K]} get
  * @property {(event: string, handler: () => void) => void} on
  * @property {(event: string, handler: () => void) => void} off
- * @property {(content: ViewRequest | StepRequest | FilterRequest | PageRequest | SortRequest) => void} send
+ * @property {(content: ViewRequest | StepRequest | FilterRequest | PageRequest | SortRequest | PanelRequest) => void} send
  */
 
 // ----- small helpers ----------------------------------------------------------------------------
@@ -213,7 +230,7 @@ function makeRequester(model) {
   let seq = 0;
   let inflight = 0;
   let timer = 0;
-  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}}} */
+  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}}} */
   let queued = {};
 
   function pump() {
@@ -268,6 +285,11 @@ function makeRequester(model) {
       queued.sort = { sort: order };
       pump();
     },
+    /** @param {boolean} open */
+    panel(open) {
+      queued.panel = { open };
+      pump();
+    },
     dispose() {
       clearTimeout(timer);
       offAck();
@@ -301,6 +323,9 @@ function makeRequester(model) {
  * @property {HTMLElement} classLabel
  * @property {HTMLSelectElement} sortSelect
  * @property {HTMLDetailsElement} confusion
+ * @property {HTMLDetailsElement} panel
+ * @property {HTMLElement} panelText
+ * @property {HTMLElement} panelThumbs
  * @property {HTMLTableElement} confusionTable
  * @property {HTMLElement} thumbs
  * @property {HTMLButtonElement} pagePrev
@@ -334,6 +359,9 @@ function buildControls() {
     classLabel: h("label", { class: "convscope-target" }),
     sortSelect: h("select", { class: "convscope-sort", title: "the order of the samples" }),
     confusion: h("details", { class: "convscope-confusion" }),
+    panel: h("details", { class: "convscope-panel" }),
+    panelText: h("div", { class: "convscope-panel-text" }),
+    panelThumbs: h("div", { class: "convscope-panel-thumbs" }),
     confusionTable: h("table", { class: "convscope-confusion-table" }),
     thumbs: h("div", { class: "convscope-thumbs" }),
     pagePrev: h("button", { class: "convscope-page-prev", title: "previous page", text: "‹" }),
@@ -351,6 +379,7 @@ function buildControls() {
     row("channel", c.channelSlider, c.channelLabel),
     row("sample", c.prevButton, c.playButton, c.nextButton, c.sampleLabel),
     row("view", c.viewSelect, c.classLabel),
+    c.panel,
     h("div", { class: "convscope-row convscope-options" }, [
       h("label", {}, ["true ", c.trueSelect]),
       h("label", {}, ["predicted ", c.predSelect]),
@@ -363,6 +392,11 @@ function buildControls() {
     h("div", { class: "convscope-row convscope-pages" }, [c.pagePrev, c.pageLabel, c.pageNext]),
     c.confusion,
   ]);
+  c.panel.append(
+    h("summary", { text: "channel panel: its strongest samples, dead or alive" }),
+    c.panelText,
+    c.panelThumbs,
+  );
   c.confusion.append(
     h("summary", { text: "confusion matrix: click a cell to show those samples" }),
     c.confusionTable,
@@ -568,18 +602,15 @@ function thumbCaption(model, meta) {
  * @param {Controls} c
  */
 function showThumbs(model, c) {
-  const bytes = asBytes(model.get("_thumbs"));
-  const shape = model.get("_thumb_shape");
-  const size = shape[0] * shape[1] * shape[2];
-  const cells = model.get("_thumb_meta").map((meta, i) => {
-    const canvas = /** @type {HTMLCanvasElement} */ (h("canvas"));
-    drawThumbnail(canvas, bytes, i * size, shape);
-    const wrong = meta.label >= 0 && meta.predicted >= 0 && meta.label !== meta.predicted;
-    const attributes = { class: `convscope-thumb${wrong ? " wrong" : ""}`, title: `sample ${meta.index}` };
-    return h("button", { ...attributes, "data-index": String(meta.index) }, [
-      canvas,
-      h("span", { text: thumbCaption(model, meta) }),
-    ]);
+  const metas = model.get("_thumb_meta");
+  const cells = thumbButtons(
+    model,
+    model.get("_thumbs"),
+    metas.map((meta) => meta.index),
+    metas.map((meta) => thumbCaption(model, meta)),
+  );
+  metas.forEach((meta, i) => {
+    cells[i].classList.toggle("wrong", meta.label >= 0 && meta.predicted >= 0 && meta.label !== meta.predicted);
   });
   const focused = /** @type {Document | ShadowRoot} */ (c.root.getRootNode()).activeElement;
   const hadFocus = focused !== null && c.thumbs.contains(focused);
@@ -591,6 +622,46 @@ function showThumbs(model, c) {
     const next = /** @type {HTMLElement | null} */ (c.thumbs.querySelector(".current")) ?? c.root;
     next.focus({ preventScroll: true });
   }
+}
+
+/**
+ * Thumbnail buttons, one per sample; `captions` gives each one's text.
+ * @param {Model} model
+ * @param {DataView} data
+ * @param {number[]} indices
+ * @param {string[]} captions
+ */
+function thumbButtons(model, data, indices, captions) {
+  const bytes = asBytes(data);
+  const shape = model.get("_thumb_shape");
+  const size = shape[0] * shape[1] * shape[2];
+  return indices.map((index, i) => {
+    const canvas = /** @type {HTMLCanvasElement} */ (h("canvas"));
+    drawThumbnail(canvas, bytes, i * size, shape);
+    return h("button", { class: "convscope-thumb", title: `sample ${index}`, "data-index": String(index) }, [
+      canvas,
+      h("span", { text: captions[i] }),
+    ]);
+  });
+}
+
+/**
+ * The channel panel: whether the channel is dead, how often it fires, its strongest samples.
+ * @param {Model} model
+ * @param {Controls} c
+ */
+function showPanel(model, c) {
+  c.panel.open = model.get("_panel_open");
+  c.panelText.textContent = model.get("_panel_text");
+  const meta = model.get("_panel_meta");
+  c.panelThumbs.replaceChildren(
+    ...thumbButtons(
+      model,
+      model.get("_panel_thumbs"),
+      meta.map((m) => m.index),
+      meta.map((m) => m.peak.toPrecision(3)),
+    ),
+  );
 }
 
 /**
@@ -666,6 +737,7 @@ function bindModel(model, c, ui) {
       () => showValues(model, c),
     ],
     [["_confusion", "_class_names", "_filter_true", "_filter_predicted"], () => showConfusion(model, c)],
+    [["_panel_open", "_panel_text", "_panel_thumbs", "_panel_meta"], () => showPanel(model, c)],
     [["_thumbs", "_thumb_meta", "_thumb_shape", "_page", "_page_count", "_filtered_count"], () => showThumbs(model, c)],
     [["_sample_text", "_sample_index"], () => showSample(model, c)],
     [["_error", "_status"], () => showMessages(model, c)],
@@ -757,6 +829,13 @@ function bindInputs(model, c, ui, request) {
     listen(c.normSelect, "change", () => request.view({ norm: c.normSelect.value })),
     listen(c.viewSelect, "change", () => request.view({ view: c.viewSelect.value })),
     listen(c.sortSelect, "change", () => request.sort(c.sortSelect.value)),
+    listen(c.panel, "toggle", () => {
+      if (c.panel.open !== model.get("_panel_open")) request.panel(c.panel.open);
+    }),
+    listen(c.panelThumbs, "click", (/** @type {MouseEvent} */ event) => {
+      const cell = /** @type {HTMLElement} */ (event.target).closest("button.convscope-thumb");
+      if (cell instanceof HTMLElement) request.view({ sample: Number(cell.dataset.index) });
+    }),
     listen(c.confusionTable, "click", (/** @type {MouseEvent} */ event) => {
       const cell = /** @type {HTMLElement} */ (event.target).closest("button.convscope-cell");
       if (!(cell instanceof HTMLElement)) return;

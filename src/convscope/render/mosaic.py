@@ -224,3 +224,23 @@ def mark_pixels(
         )
     rgba[mask.astype(bool), :3] = rgb
     return rgba
+
+
+def cross_marks(chosen: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Return ``(C, H, W)`` masks with both diagonals drawn for the ``chosen`` channels.
+
+    Parameters
+    ----------
+    chosen : np.ndarray
+        ``(C,)`` booleans: which channels to cross out (dead ones, say).
+    size : (height, width)
+        One channel map's size.
+
+    """
+    height, width = size
+    rows = np.arange(height)
+    columns = rows * width // height
+    cross = np.zeros(size, bool)
+    cross[rows, columns] = True
+    cross[rows, width - 1 - columns] = True
+    return np.asarray(chosen, bool)[:, np.newaxis, np.newaxis] & cross

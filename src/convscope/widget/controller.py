@@ -25,6 +25,7 @@ from convscope.render.mosaic import (
     check_cmap,
     coloured_grid,
     colourise,
+    cross_marks,
     mark_pixels,
 )
 from convscope.render.normalise import (
@@ -40,6 +41,7 @@ _GRID_ASPECT = 1.04  # width / height of the grid panel, so cells fill it
 _PREFETCH = 32  # samples computed together when scrubbing reaches an uncached one
 _SCRUB_STEP = 2  # a sample move this small is a scrub (arrows, play, slider); larger, a jump
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+DEAD_RGB = (205, 210, 216)  # the cross over a channel that never fires on the data set
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,8 @@ class ExplorerController:
             probabilities = None
         finite = values[np.isfinite(values)]
         peak = f"{float(finite.max()):.3g}" if finite.size else "n/a"
+        dead = self.dead_channels(state.layer)
+        dead_text = "" if dead is None or not dead.any() else f"  ·  {int(dead.sum())} dead (×)"
         view = ExplorerView(
             image=self._display_image(state.sample),
             grid=grid,
@@ -235,7 +239,7 @@ class ExplorerController:
             probabilities=probabilities,
             label=label,
             image_title=f"sample {state.sample}{label_text}",
-            grid_title=f"{info.name}  ·  {info.kind}  ·  {info.shape_text}",
+            grid_title=f"{info.name}  ·  {info.kind}  ·  {info.shape_text}{dead_text}",
             channel_title=f"{unit} {state.channel}  ·  max {peak}",
             notice="; ".join(notices),
         )
@@ -299,7 +303,7 @@ class ExplorerController:
         The last result is kept: a channel switch reuses it and only recolours one channel.
         The mask is ``(C, H, W)``, or ``None`` when every value is finite.
         """
-        key = (state.layer, state.sample, state.cmap, state.norm)
+        key = (state.layer, state.sample, state.cmap, state.norm, state.layer in self._peaks)
         if self._last_layer_view is not None and self._last_layer_view[0] == key:
             return self._last_layer_view[1]
         ahead = self._ahead(state)
@@ -320,6 +324,9 @@ class ExplorerController:
         if bad is not None:
             bad = np.moveaxis(bad, -1, 0)
             mark_pixels(grid, bad, layout, NON_FINITE_RGB)
+        dead = self.dead_channels(state.layer)
+        if dead is not None and dead.any():
+            mark_pixels(grid, cross_marks(dead, maps.shape[:2]), layout, DEAD_RGB)
         result = (maps, pixels, grid, layout, bad)
         self._last_layer_view = (key, result)
         return result
@@ -363,6 +370,31 @@ class ExplorerController:
             )
             self._peaks[layer] = peaks
         return peaks
+
+    def channel_summary(
+        self,
+        layer: str,
+        channel: int,
+        count: int = 9,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Return the ``count`` samples that excite a channel most, their peaks, its firing rate.
+
+        The samples are those with the highest spatial maximum, highest first, ties to the
+        lower index; "fires" is a peak above 0. One pass over the data set per layer, once.
+        """
+        peaks = self.channel_peaks(layer, on_progress)[:, channel]
+        top = np.argsort(-peaks, kind="stable")[:count]
+        return top, peaks[top], float(np.mean(peaks > 0))
+
+    def dead_channels(self, layer: str) -> np.ndarray | None:
+        """Which channels of ``layer`` never rise above 0 on any sample, once peaks are known.
+
+        ``None`` until :meth:`channel_peaks` has run for the layer (the channel panel or the
+        activation order asks for it).
+        """
+        peaks = self._peaks.get(layer)
+        return None if peaks is None else np.asarray(~(peaks > 0).any(axis=0))
 
     def class_name(self, index: int) -> str:
         """Return the name of class ``index``, or the index itself when there is no name."""

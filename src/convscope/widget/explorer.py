@@ -51,6 +51,13 @@ _SOURCE = _PACKAGE.parent.parent / "js"  # an editable install reads the sources
 _ASSETS = _STATIC if (_STATIC / "widget.js").is_file() else _SOURCE
 _VIEW_FIELDS = ("layer", "channel", "sample", "cmap", "norm", "view", "target_class")
 _LOG = logging.getLogger("convscope")
+# Request kinds whose newest request wins: (key in the pending update, field, or None: all).
+_LATEST = {
+    protocol.FILTER: ("filter", None),
+    protocol.PAGE: ("page", "page"),
+    protocol.SORT: ("sort", "sort"),
+    protocol.PANEL: ("panel", "open"),
+}
 _T = TypeVar("_T")
 CMAPS = ["viridis", "magma", "inferno", "cividis", "gray", "RdBu_r"]
 
@@ -136,6 +143,10 @@ class Explorer(anywidget.AnyWidget):
     _misclassified_only = traitlets.Bool(False).tag(sync=True)
     _filtered_count = traitlets.Int(0).tag(sync=True)
     _confusion = traitlets.List(traitlets.List(traitlets.Int())).tag(sync=True)
+    _panel_open = traitlets.Bool(False).tag(sync=True)
+    _panel_text = traitlets.Unicode("").tag(sync=True)
+    _panel_thumbs = traitlets.Bytes(b"").tag(sync=True)
+    _panel_meta = traitlets.List(traitlets.Dict()).tag(sync=True)
     _sort = traitlets.Unicode("index").tag(sync=True)
     _sort_options = traitlets.List(traitlets.Unicode(), ["index"]).tag(sync=True)
 
@@ -190,6 +201,7 @@ class Explorer(anywidget.AnyWidget):
             controller.probabilities,
         )
         self._filtered = self._picker.filtered()
+        self._panel_key: tuple[str, int] | None = None
         self._pending: dict[str, Any] = {}
         self._problems: list[str] = []  # malformed requests since the last flush
         self._seen_seq = 0  # the highest valid seq of any message so far
@@ -343,6 +355,30 @@ class Explorer(anywidget.AnyWidget):
         order = check_choice("sort", order, SORTS, "sample order")
         self._picker.check_sort(order)
         self._reorder(order)
+
+    @property
+    def channel_panel(self) -> bool:
+        """Whether the channel panel is open: the selected channel's 9 strongest samples.
+
+        It also says whether the channel is dead (never above 0 on the data set) and on what
+        share of the samples it fires. Opening it costs one pass over the data set for the
+        layer in view, once (progress in :attr:`status`); dead channels are then crossed out
+        in the grid. A click on one of the 9 shows that sample.
+        """
+        return self._panel_open
+
+    @channel_panel.setter
+    def channel_panel(self, show: bool) -> None:
+        if not isinstance(show, (bool, np.bool_)):
+            raise ArgumentTypeError(f"channel_panel must be True or False, not {show!r}.")
+        self._panel_key = None
+        self._panel_open = bool(show)
+        self._publish()
+
+    @property
+    def channel_top(self) -> np.ndarray:
+        """The samples of the channel panel, strongest first (empty while it is closed)."""
+        return np.array([meta["index"] for meta in self._panel_meta], dtype=np.int64)
 
     @property
     def sorts(self) -> list[str]:
@@ -604,12 +640,9 @@ class Explorer(anywidget.AnyWidget):
                 pending.pop("step", None)
         elif kind == protocol.STEP:
             pending["step"] = pending.get("step", 0) + fields["delta"]
-        elif kind == protocol.FILTER:
-            pending["filter"] = fields
-        elif kind == protocol.PAGE:
-            pending["page"] = fields["page"]
-        elif kind == protocol.SORT:
-            pending["sort"] = fields["sort"]
+        else:  # the newest request of the other kinds replaces the pending one
+            name, field = _LATEST[kind]
+            pending[name] = fields if field is None else fields[field]
 
     def _schedule_flush(self) -> None:
         if self._flush_scheduled:
@@ -649,6 +682,8 @@ class Explorer(anywidget.AnyWidget):
             self.update(**changes)
         if "sort" in pending:
             self.sort = pending["sort"]
+        if "panel" in pending:
+            self.channel_panel = pending["panel"]
         if "page" in pending:
             page = min(max(pending["page"], 0), self.page_count - 1)
             self._publish_page(page)
@@ -711,12 +746,42 @@ class Explorer(anywidget.AnyWidget):
             self._view, self._target_class = state.view, state.target_class
             self._sample_text = self._describe_sample(state.sample)
             self._status = controller.notice
+            self._publish_panel()
             if self._figure_mode == "png":
                 self._figure_png = png_bytes(self.figure)
         if self._figure_mode == "ipympl":
             # draw(), not draw_idle(): draw_idle asks the page to ask back for a frame, a
             # second round trip; draw() renders and pushes the changed pixels at once.
             self.figure.canvas.draw()
+
+    def _publish_panel(self) -> None:
+        """Fill the channel panel for the layer and channel in view, if open and not yet."""
+        state = self._controller.state
+        key = (state.layer, state.channel)
+        if not self._panel_open or key == self._panel_key:
+            return
+        first = self._controller.dead_channels(state.layer) is None
+        top, peaks, active = self._controller.channel_summary(
+            state.layer,
+            state.channel,
+            on_progress=functools.partial(self._say_progress, f"peaks of {state.layer}"),
+        )
+        if first:  # the dead channels are known now: cross them out in the grid
+            self._controller.apply()
+        unit = "channel" if self._controller.engine.layer(state.layer).spatial else "unit"
+        dead = not active
+        self._panel_key = key
+        self._panel_text = (
+            f"{unit} {state.channel} of {state.layer}: "
+            f"{'DEAD, never above 0' if dead else 'alive'}  ·  fires on {active:.1%} of "
+            f"{self.sample_count:,} samples  ·  its {len(top)} strongest:"
+        )
+        self._panel_meta = [
+            {"index": int(index), "peak": float(peak)}
+            for index, peak in zip(top, peaks, strict=True)
+        ]
+        self._panel_thumbs = np.ascontiguousarray(self._picker.thumbnails[top]).tobytes()
+        self._status = self._controller.notice
 
     def _publish_page(self, page: int) -> None:
         data, meta = self._picker.page(self._filtered, page)

@@ -32,6 +32,8 @@ PAGE: Final = "page"
 """Show another page of thumbnails."""
 SORT: Final = "sort"
 """Put the sample picker in another order."""
+PANEL: Final = "panel"
+"""Open or close the channel panel."""
 
 SEQ_MAX: Final = 2**53 - 1  # Number.MAX_SAFE_INTEGER
 
@@ -81,12 +83,19 @@ class SortRequest(Request):
     sort: str
 
 
+class PanelRequest(Request):
+    """``type: "panel"``: open (``true``) or close the channel panel."""
+
+    open: bool
+
+
 REQUESTS: Final[dict[str, type[Request]]] = {
     VIEW: ViewRequest,
     STEP: StepRequest,
     FILTER: FilterRequest,
     PAGE: PageRequest,
     SORT: SortRequest,
+    PANEL: PanelRequest,
 }
 
 
@@ -105,6 +114,13 @@ class ThumbMeta(TypedDict):
     index: int
     label: int
     predicted: int
+
+
+class PanelThumb(TypedDict):
+    """One entry of ``_panel_meta``: a sample of the channel panel and its peak there."""
+
+    index: int
+    peak: float
 
 
 class ExplorerState(TypedDict):
@@ -143,6 +159,10 @@ class ExplorerState(TypedDict):
     _misclassified_only: bool
     _filtered_count: int
     _confusion: list[list[int]]
+    _panel_open: bool
+    _panel_text: str
+    _panel_thumbs: bytes
+    _panel_meta: list[PanelThumb]
     _sort: str
     _sort_options: list[str]
     _error: str
@@ -179,7 +199,8 @@ def parse_request(content: object) -> Request:
     -------
     Request
         ``content`` itself, now known to be a :class:`ViewRequest`, :class:`StepRequest`,
-        :class:`FilterRequest`, :class:`PageRequest` or :class:`SortRequest`.
+        :class:`FilterRequest`, :class:`PageRequest`, :class:`SortRequest` or
+        :class:`PanelRequest`.
 
     Raises
     ------

@@ -1,4 +1,7 @@
-"""The sample picker's orders and the confusion matrix, against numpy references on real MNIST."""
+"""The channel panel, the sample orders and the confusion matrix, against numpy references.
+
+All on 1,000 real MNIST test digits and the bundled CNN.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import pytest
 
 import convscope
 from convscope.errors import InvalidArgumentError, LabelError
+from convscope.widget.controller import grid_columns
 
 SAMPLES = 1000
 
@@ -23,11 +27,71 @@ def probabilities(model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray])
     return np.asarray(model.predict(mnist_test[0][:SAMPLES], verbose=0))
 
 
+@pytest.fixture(scope="module")
+def conv2_peaks(model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Each digit's maximum of each conv2 channel, brute force with a plain Keras model."""
+    conv2 = keras.Model(model.inputs, model.get_layer("conv2").output)
+    return np.asarray(conv2.predict(mnist_test[0][:SAMPLES], verbose=0)).max(axis=(1, 2))
+
+
 @pytest.fixture(autouse=True)
 def _reset(explorer: convscope.Explorer) -> None:
     explorer.filter()
     explorer.sort = "index"
+    explorer.channel_panel = False
     explorer.update(layer="conv2", channel=0, sample=0)
+
+
+def test_channel_panel_shows_the_strongest_samples_and_whether_it_fires(
+    explorer: convscope.Explorer, conv2_peaks: np.ndarray
+) -> None:
+    assert len(explorer.channel_top) == 0  # closed: nothing computed
+    explorer.update(channel=4)
+    explorer.channel_panel = True
+    expected = np.argsort(-conv2_peaks[:, 4], kind="stable")[:9]
+    np.testing.assert_array_equal(explorer.channel_top, expected)
+    peaks = [meta["peak"] for meta in explorer._panel_meta]
+    np.testing.assert_allclose(peaks, conv2_peaks[expected, 4], rtol=1e-4, atol=1e-4)
+    active = np.mean(conv2_peaks[:, 4] > 0)
+    assert f"fires on {active:.1%} of 1,000 samples" in explorer._panel_text
+    assert len(explorer._panel_thumbs) == 9 * 28 * 28  # their thumbnails go to the page
+
+    explorer.channel = 9  # it follows the channel
+    np.testing.assert_array_equal(
+        explorer.channel_top, np.argsort(-conv2_peaks[:, 9], kind="stable")[:9]
+    )
+    # A click on one of them shows it (as the page sends it).
+    explorer._on_frontend_message(
+        explorer, {"type": "view", "sample": int(explorer.channel_top[2]), "seq": 10**9}, []
+    )
+    assert explorer.sample == explorer.channel_top[2]
+
+
+def test_dead_channels_are_crossed_out_once_known(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    # A copy of the CNN with two conv1 channels killed: zero kernel, negative bias.
+    dead_model = keras.models.clone_model(model)
+    dead_model.set_weights(model.get_weights())
+    kernel, bias = dead_model.get_layer("conv1").get_weights()
+    kernel[..., [3, 17]] = 0.0
+    bias[[3, 17]] = -1.0
+    dead_model.get_layer("conv1").set_weights([kernel, bias])
+    ex = convscope.Explorer(dead_model, mnist_test[0][:200], figure="none", layer="conv1")
+    ex.channel = 5
+    before = ex.panels.grid_panel.pixels.copy()
+    ex.channel_panel = True
+    after = ex.panels.grid_panel.pixels
+    np.testing.assert_array_equal(np.flatnonzero(ex._controller.dead_channels("conv1")), [3, 17])
+    changed = np.argwhere((before != after).any(axis=-1))
+    columns, gap = grid_columns(24), max(1, 28 // 14)
+    pitch = 28 + gap
+    cells = {int(y // pitch * columns + x // pitch) for y, x in changed}
+    assert cells == {3, 17}  # the crosses, on those two cells only
+    assert len(changed) > 2 * 28  # both diagonals of each
+    ex.channel = 3
+    assert "DEAD, never above 0" in ex._panel_text
+    assert "fires on 0.0%" in ex._panel_text
 
 
 def test_confidence_and_loss_put_the_doubtful_and_the_wrong_first(
