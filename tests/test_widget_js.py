@@ -183,7 +183,20 @@ def _choose_view_order_and_cell(page: Page, host: Host) -> None:
     assert (explorer._filter_true, explorer._filter_predicted) == (4, 4)
     assert len(explorer.filtered_samples) == count
     assert page.locator(".convscope-cell.current").get_attribute("data-true") == "4"
-    assert set(page.locator(".convscope-thumb span").all_inner_texts()) == {"4→4"}
+    assert set(page.locator(".convscope-thumbs .convscope-thumb span").all_inner_texts()) == {"4→4"}
+    page.locator(".convscope-panel summary").click()
+    # The details element fires "toggle" in a task of its own, after the click.
+    page.wait_for_function("() => window.fake.sent.some((m) => m.type === 'panel')")
+    host.deliver()
+    assert explorer.channel_panel
+    strongest = page.locator(".convscope-panel-thumbs .convscope-thumb")
+    assert strongest.count() == 9
+    assert "strongest" in host.text(".convscope-panel-text")
+    third = int(strongest.nth(2).get_attribute("data-index") or -1)
+    assert third == explorer.channel_top[2]
+    strongest.nth(2).click()
+    host.deliver()
+    assert explorer.sample == third
 
 
 def test_every_request_the_page_sends_is_one_the_kernel_accepts(host: Host) -> None:
