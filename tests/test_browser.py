@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from playwright.sync_api import Locator
 
 from jupyter_harness import (
     CHROMIUM,
@@ -271,6 +272,50 @@ def test_switching_views_changes_the_picture(explorer: ExplorerHandles) -> None:
     assert explorer.wait_until_settled(changed_from=fingerprint)
     back = screenshot(explorer.figure)
     assert changed_fraction(maps[MOSAIC_PANEL], back[MOSAIC_PANEL]) < 0.01, "maps did not come back"
+
+
+def _wait_for_count(explorer: ExplorerHandles, label: Locator, count: int) -> None:
+    """Wait until the pager says ``· {count} samples``."""
+    explorer.page.wait_for_function(
+        r"([label, count]) => label.textContent.replace(/\s+/g, ' ').trim()"
+        r".endsWith(`· ${count} samples`)",
+        arg=[label.element_handle(), count],
+        timeout=30_000,
+    )
+
+
+def test_channel_panel_and_confusion_matrix_lead_to_samples(explorer: ExplorerHandles) -> None:
+    controls = explorer.controls
+    controls.locator(".convscope-panel summary").click()
+    strongest = controls.locator(".convscope-panel-thumbs button.convscope-thumb")
+    strongest.first.wait_for(timeout=60_000)  # one pass over the 10,000 digits, once
+    assert strongest.count() == 9
+    text = controls.locator(".convscope-panel-text").inner_text()
+    assert re.search(r"(alive|DEAD).*fires on [\d.]+% of 10,000 samples", text), text
+    target = strongest.nth(4)
+    index = int(target.get_attribute("data-index") or -1)
+    fingerprint = explorer.fingerprint()
+    target.click()
+    explorer.sample_text.filter(has_text=re.compile(rf"^sample {index}\b")).wait_for(timeout=30_000)
+    assert explorer.wait_until_settled(changed_from=fingerprint), "the figure was not redrawn"
+    _bring_into_view(explorer)
+    save_small_png(explorer.widget_pixels(), ARTIFACTS / "08-channel-panel-widget.png")
+    _assert_no_error(explorer)
+
+    controls.locator(".convscope-confusion summary").click()
+    cell = controls.locator('.convscope-cell[data-true="4"][data-predicted="9"]')
+    count = int(cell.inner_text())
+    assert count > 0, "the bundled CNN reads no 4 of the test set as a 9"
+    cell.click()
+    label = controls.locator(".convscope-page-text")
+    _wait_for_count(explorer, label, count)
+    captions = controls.locator(".convscope-thumbs .convscope-thumb span").all_inner_texts()
+    assert captions == ["4→9"] * count
+    controls.locator(".convscope-confusion").scroll_into_view_if_needed()
+    explorer.page.screenshot(path=ARTIFACTS / "09-confusion-page.png", animations="disabled")
+    cell.click()  # a second click clears the filter
+    _wait_for_count(explorer, label, 10_000)
+    _assert_no_error(explorer)
 
 
 def test_no_uncaught_errors_in_the_page(explorer: ExplorerHandles) -> None:
