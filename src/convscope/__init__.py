@@ -46,6 +46,16 @@ if TYPE_CHECKING:
     from convscope.engine.layers import LayerInfo
     from convscope.engine.loading import load_model
     from convscope.engine.mnist_cnn import mnist_cnn, train_mnist_cnn
+    from convscope.insight import (
+        ChannelStats,
+        channel_stats,
+        confusion,
+        dead_channels,
+        plot_confusion,
+        plot_top_images,
+        receptive_field,
+        top_images,
+    )
     from convscope.widget.explorer import Explorer
 
 __version__ = "0.1.0"
@@ -69,11 +79,20 @@ _LAZY = {
     "plot_filter_patterns": "convscope.api",
     "plot_maximize_class": "convscope.api",
     "Explorer": "convscope.widget.explorer",
+    "ChannelStats": "convscope.insight",
+    "channel_stats": "convscope.insight",
+    "dead_channels": "convscope.insight",
+    "top_images": "convscope.insight",
+    "confusion": "convscope.insight",
+    "receptive_field": "convscope.insight",
+    "plot_top_images": "convscope.insight",
+    "plot_confusion": "convscope.insight",
 }
 
 __all__ = [
     "ActivationEngine",
     "ArgumentTypeError",
+    "ChannelStats",
     "ConvscopeError",
     "Explorer",
     "ImageInputError",
@@ -88,6 +107,9 @@ __all__ = [
     "UnknownLayerError",
     "__version__",
     "activation_heatmap",
+    "channel_stats",
+    "confusion",
+    "dead_channels",
     "filter_patterns",
     "get_activations",
     "grad_cam",
@@ -98,12 +120,16 @@ __all__ = [
     "mnist_cnn",
     "normalise_channels",
     "plot_channel",
+    "plot_confusion",
     "plot_feature_maps",
     "plot_filter_patterns",
     "plot_grad_cam",
     "plot_heatmap",
     "plot_maximize_class",
+    "plot_top_images",
+    "receptive_field",
     "sample_images",
+    "top_images",
     "train_mnist_cnn",
 ]
 

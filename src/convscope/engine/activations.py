@@ -374,14 +374,9 @@ class ActivationEngine:
         """
         info = self.layer(layer) if layer else None
         batch = check_images(images, self.input_shape)
-        rows = (self._row(layer),)
         lows = highs = np.empty((0, 0), np.float32)
-        for start, (out,) in self._batches(rows, batch, batch_size, progress):
-            if info is not None and info.spatial:
-                by_channel = np.moveaxis(out, 1, -1) if info.channels_first else out
-                flat = by_channel.reshape(out.shape[0], -1, by_channel.shape[-1])
-            else:
-                flat = out.reshape(out.shape[0], 1, -1)
+        for start, (out,) in self.stream((layer,), batch, batch_size=batch_size, progress=progress):
+            flat = per_channel(out, info)
             if start == 0:
                 lows = np.empty((len(batch), flat.shape[-1]), np.float32)
                 highs = np.empty_like(lows)
@@ -391,6 +386,41 @@ class ActivationEngine:
             if on_batch is not None:
                 on_batch(start + len(out), len(batch))
         return lows, highs
+
+    def stream(
+        self,
+        layers: tuple[str, ...],
+        images: object,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: bool = False,
+    ) -> Iterator[tuple[int, list[np.ndarray]]]:
+        """Yield several layers' outputs for a data set, one compiled batch at a time.
+
+        For statistics over a data set that must not hold every activation at once: each
+        batch's outputs are dropped once the caller moves on.
+
+        Parameters
+        ----------
+        layers : tuple of str
+            Layer names or nested paths, computed in one forward pass per batch.
+        images : array-like
+            The data set, as :meth:`prepare` takes it.
+        batch_size : int
+            Images per call, fewer when one call's outputs would pass 64 MiB.
+        progress : bool
+            Show Keras's progress bar.
+
+        Yields
+        ------
+        start : int
+            Index of the batch's first image.
+        outputs : list of np.ndarray
+            One float32 array ``(batch, *output_shape)`` per layer, in the order asked for.
+
+        """
+        rows = tuple(self._row(name) for name in layers)
+        yield from self._batches(rows, check_images(images, self.input_shape), batch_size, progress)
 
     # ----- forward passes ------------------------------------------------------------------
     def _row(self, name: str) -> str:
@@ -545,6 +575,18 @@ def _apply(extractor: Forward, batch: tf.Tensor) -> list[object]:
 
 def _eager(extractor: Forward, batch: np.ndarray) -> list[object]:
     return extractor(tf.convert_to_tensor(batch))
+
+
+def per_channel(out: np.ndarray, info: LayerInfo | None) -> np.ndarray:
+    """View a batch of one row's outputs as ``(N, positions, channels)``.
+
+    Maps become their pixels by channel (channels-first ones are moved); any other output is
+    one position of its units. ``info`` is ``None`` for the model's output.
+    """
+    if info is not None and info.spatial:
+        by_channel = np.moveaxis(out, 1, -1) if info.channels_first else out
+        return by_channel.reshape(out.shape[0], -1, by_channel.shape[-1])
+    return out.reshape(out.shape[0], 1, -1)
 
 
 def _finite_quantile(values: np.ndarray, quantile: float) -> np.ndarray:

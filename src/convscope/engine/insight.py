@@ -1,0 +1,130 @@
+"""Channel statistics over a data set, streamed in compiled batches: per-image summaries only.
+
+One forward pass per batch serves every layer asked for; of each batch only each image's peak
+(spatial maximum) per channel and the running sums for the means are kept, so 10,000 digits
+through three layers hold a few megabytes, not every activation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from convscope.engine.activations import DEFAULT_BATCH_SIZE, ActivationEngine, per_channel
+from convscope.engine.errors import NotSpatialLayerError, check_index
+from convscope.engine.graph import LayerInfo
+
+
+@dataclass(frozen=True)
+class ChannelStats:
+    """What each channel of one layer does over a data set.
+
+    Attributes
+    ----------
+    layer : str
+        The layer's name.
+    peaks : np.ndarray
+        float32 ``(N, C)``: each image's spatial maximum of each channel (its value, for a
+        layer of units). NaN and Inf values are left out; a map with no finite value gives
+        ``-inf``.
+    mean : np.ndarray
+        float32 ``(C,)``: each channel's mean over every image and position (finite values).
+
+    """
+
+    layer: str
+    peaks: np.ndarray
+    mean: np.ndarray
+
+    @property
+    def max(self) -> np.ndarray:
+        """float32 ``(C,)``: each channel's largest per-image peak."""
+        return np.asarray(self.peaks.max(axis=0))
+
+    @property
+    def active_fraction(self) -> np.ndarray:
+        """Float ``(C,)``: the share of images where the channel's peak is above 0."""
+        return np.asarray((self.peaks > 0).mean(axis=0))
+
+    def dead(self, threshold: float = 0.0) -> list[int]:
+        """Return the channels whose peak is at most ``threshold`` on every image."""
+        return np.flatnonzero((self.peaks <= threshold).all(axis=0)).tolist()  # type: ignore[no-any-return]
+
+    def top(self, channel: int, k: int = 9) -> np.ndarray:
+        """Return the ``k`` images with the highest peak of ``channel``, highest first.
+
+        Ties go to the lower index.
+        """
+        channel = check_index("channel", channel, self.peaks.shape[1])
+        return np.argsort(-self.peaks[:, channel], kind="stable")[:k]
+
+
+def channel_stats(
+    engine: ActivationEngine,
+    layers: tuple[str, ...],
+    images: np.ndarray,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = True,
+) -> dict[str, ChannelStats]:
+    """Stream ``images`` once through ``layers`` and summarise every channel of each.
+
+    Parameters
+    ----------
+    engine : ActivationEngine
+        The model's engine.
+    layers : tuple of str
+        Rows with channels: maps ``(H, W, C)`` or units ``(C,)``.
+    images : np.ndarray
+        The data set, as :meth:`ActivationEngine.prepare` returns it.
+    batch_size : int
+        Images per compiled call.
+    progress : bool
+        Show Keras's progress bar.
+
+    Raises
+    ------
+    NotSpatialLayerError
+        A layer whose output has neither maps nor a vector of units (a 2-D output, say).
+
+    """
+    infos = [_with_channels(engine.layer(name)) for name in layers]
+    names = tuple(info.name for info in infos)
+    peaks = {info.name: np.empty((len(images), info.channels), np.float32) for info in infos}
+    sums = {info.name: np.zeros(info.channels, np.float64) for info in infos}
+    counts = {info.name: np.zeros(info.channels, np.int64) for info in infos}
+    for start, outputs in engine.stream(names, images, batch_size=batch_size, progress=progress):
+        for info, out in zip(infos, outputs, strict=True):
+            flat = per_channel(out, info)
+            stop = start + len(flat)
+            peak = flat.max(axis=1)
+            total = flat.sum(axis=(0, 1), dtype=np.float64)
+            if np.isfinite(peak).all() and np.isfinite(total).all():
+                peaks[info.name][start:stop] = peak
+                sums[info.name] += total
+                counts[info.name] += flat.shape[0] * flat.shape[1]
+                continue
+            finite = np.isfinite(flat)  # rare: leave the NaN/Inf values out
+            peaks[info.name][start:stop] = np.where(finite, flat, -np.inf).max(axis=1)
+            sums[info.name] += np.where(finite, flat, 0.0).sum(axis=(0, 1), dtype=np.float64)
+            counts[info.name] += finite.sum(axis=(0, 1))
+    return {
+        name: ChannelStats(
+            layer=name,
+            peaks=peaks[name],
+            mean=(sums[name] / np.maximum(counts[name], 1)).astype(np.float32),
+        )
+        for name in names
+    }
+
+
+def _with_channels(info: LayerInfo) -> LayerInfo:
+    """Return ``info`` if its output has channels (maps or units), else raise."""
+    if info.spatial or len(info.output_shape) == 1:
+        return info
+    raise NotSpatialLayerError(
+        f"{info.name!r} ({info.kind}, {info.shape_text}) has no channels: its output is "
+        "neither a stack of maps nor a vector of units. Pick a convolutional, pooling or "
+        "dense layer."
+    )

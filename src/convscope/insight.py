@@ -1,0 +1,278 @@
+"""The static API of data-set insight: what channels do over many images, and where they look.
+
+Also the confusion matrix: where the model fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from convscope.api import _show_in_notebooks
+from convscope.data.labels import class_labels
+from convscope.engine.activations import DEFAULT_BATCH_SIZE, engine_for
+from convscope.engine.insight import ChannelStats
+from convscope.engine.insight import channel_stats as _stream_stats
+from convscope.engine.receptive import Box
+from convscope.engine.receptive import receptive_field as _receptive_field
+from convscope.errors import (
+    ArgumentTypeError,
+    LabelError,
+    check_index,
+    check_int,
+    check_layer_name,
+    check_layer_names,
+    check_real,
+)
+from convscope.render.insight import confusion_figure, top_images_figure
+
+__all__ = [
+    "ChannelStats",
+    "channel_stats",
+    "confusion",
+    "dead_channels",
+    "plot_confusion",
+    "plot_top_images",
+    "receptive_field",
+    "top_images",
+]
+
+
+def channel_stats(
+    model: Any,
+    images: object,
+    layer: str,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = True,
+) -> ChannelStats:
+    """Summarise every channel of ``layer`` over a data set, in one streamed pass.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built model with one image input.
+    images : array-like
+        The data set, in the units the model takes (the 10,000 MNIST test digits, say).
+    layer : str
+        A layer with channels: maps ``(H, W, C)`` or a vector of units.
+    batch_size : int
+        Images per compiled call.
+    progress : bool
+        Show Keras's progress bar.
+
+    Returns
+    -------
+    ChannelStats
+        ``.max``, ``.mean`` and ``.active_fraction`` per channel, and ``.peaks``: each image's
+        spatial maximum of each channel ``(N, C)``, from which ``.dead()`` and ``.top()``.
+
+    """
+    engine = engine_for(model)
+    name = check_layer_name(layer)
+    batch = engine.prepare(images)
+    size = check_int("batch_size", batch_size, minimum=1, example=256)
+    return _stream_stats(engine, (name,), batch, batch_size=size, progress=progress)[
+        engine.layer(name).name
+    ]
+
+
+def dead_channels(
+    model: Any,
+    images: object,
+    layers: str | Iterable[str] | None = None,
+    *,
+    threshold: float = 0.0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = True,
+) -> dict[str, list[int]]:
+    """List, per layer, the channels that never rise above ``threshold`` on any image.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built model with one image input.
+    images : array-like
+        The data set.
+    layers : str or iterable of str, optional
+        The layers to check; by default every layer with a spatial output. All are computed in
+        one forward pass per batch.
+    threshold : float
+        A channel is dead when its spatial maximum is at most this on every image.
+
+    Returns
+    -------
+    dict of str to list of int
+        Layer name to its dead channels (an empty list when every channel fires somewhere).
+
+    """
+    engine = engine_for(model)
+    level = check_real("threshold", threshold, 0.0)
+    wanted = check_layer_names(layers)
+    if wanted is None:
+        names = tuple(info.name for info in engine.layers if info.spatial)
+    else:
+        names = tuple(engine.layer(name).name for name in wanted)
+    stats = _stream_stats(
+        engine, names, engine.prepare(images), batch_size=batch_size, progress=progress
+    )
+    return {name: summary.dead(level) for name, summary in stats.items()}
+
+
+def top_images(
+    model: Any,
+    images: object,
+    layer: str,
+    channel: int,
+    k: int = 9,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = True,
+) -> np.ndarray:
+    """Return the indices of the ``k`` images that excite one channel most, highest first.
+
+    "Most" is the channel's spatial maximum on the image; ties go to the lower index.
+
+    Raises
+    ------
+    NotSpatialLayerError
+        A layer with no channels (neither maps nor units).
+    IndexOutOfRangeError
+        ``channel`` outside the layer's channels.
+
+    """
+    engine = engine_for(model)
+    info = engine.layer(check_layer_name(layer))
+    channel = check_index("channel", channel, max(info.channels, 1))
+    count = check_int("k", k, minimum=1, example=9)
+    stats = channel_stats(model, images, layer, batch_size=batch_size, progress=progress)
+    return stats.top(channel, count)
+
+
+def confusion(
+    model: Any,
+    images: object,
+    labels: object,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> np.ndarray:
+    """Return the confusion matrix ``(classes, classes)``: rows true, columns predicted.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A classifier: its (selected) output is one score per class.
+    images : array-like
+        The data set.
+    labels : array-like
+        One label per image: class indices or one-hot rows.
+
+    Raises
+    ------
+    LabelError
+        Labels and images of different lengths, or labels that are not classes of the model.
+
+    """
+    engine = engine_for(model)
+    batch = engine.prepare(images)
+    shape = engine.output_shape
+    if len(shape) != 1 or not shape[0] or shape[0] < 2:  # noqa: PLR2004
+        raise LabelError(
+            f"A confusion matrix needs a classifier, and the model's output has shape {shape}, "
+            "not one score per class."
+        )
+    classes = int(shape[0])
+    truth, _ = class_labels(labels, None, samples=len(batch), classes=classes)
+    if truth is None:
+        raise ArgumentTypeError("labels is None; pass one label per image.")
+    scores = engine.predict(batch, batch_size=batch_size)
+    valid = np.isfinite(scores).all(axis=1)
+    predicted = scores[valid].argmax(axis=1)
+    pairs = truth[valid] * classes + predicted
+    return np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
+
+
+def receptive_field(model: Any, layer: str, unit: tuple[int, int]) -> Box:
+    """Return the input pixels that can influence one unit: ``(top, left, bottom, right)``.
+
+    Half-open like a slice (``image[top:bottom, left:right]``) and clipped to the image. It is
+    computed from the kernel sizes, strides, dilations, padding and pooling of the layers from
+    the input to ``layer``.
+
+    Raises
+    ------
+    NotSpatialLayerError
+        ``layer`` has no maps.
+    IndexOutOfRangeError
+        ``unit`` is outside its maps.
+    ModelNotSupportedError
+        The way to ``layer`` is not one chain of convolutions, pooling and per-pixel layers.
+
+    """
+    engine = engine_for(model)
+    info = engine.layer(check_layer_name(layer))
+    if not isinstance(unit, Sequence) or len(unit) != 2:  # noqa: PLR2004
+        raise ArgumentTypeError(f"unit must be (row, col), got {unit!r}; e.g. (3, 4).")
+    return _receptive_field(engine.graph, info.name, (unit[0], unit[1]))
+
+
+def plot_top_images(
+    model: Any,
+    images: object,
+    layer: str,
+    channel: int,
+    k: int = 9,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = True,
+) -> Figure:
+    """Draw the ``k`` images that excite one channel most, each with its peak's receptive field.
+
+    The box on each image outlines the input pixels that can reach the unit where the channel
+    peaks on it (layers of units, such as ``Dense``, get no box).
+    """
+    engine = engine_for(model)
+    batch = engine.prepare(images)
+    best = top_images(model, batch, layer, channel, k, batch_size=batch_size, progress=progress)
+    info = engine.layer(layer)
+    maps = engine.compute(info.name, batch[best])
+    values = np.stack([info.channels_last(m) if info.spatial else m for m in maps])
+    boxes = None
+    if info.spatial:
+        plane = values[..., channel].reshape(len(best), -1)
+        width = values.shape[2]
+        boxes = [
+            _receptive_field(engine.graph, info.name, divmod(int(spot), width))
+            for spot in plane.argmax(axis=1)
+        ]
+        peaks = plane.max(axis=1)
+    else:
+        peaks = values[:, channel]
+    unit = "channel" if info.spatial else "unit"
+    figure = top_images_figure(
+        batch[best],
+        best.tolist(),
+        peaks.tolist(),
+        boxes,
+        title=f"the {len(best)} images that excite {unit} {channel} of {info.name} most",
+    )
+    return _show_in_notebooks(figure)
+
+
+def plot_confusion(
+    model: Any,
+    images: object,
+    labels: object,
+    class_names: Sequence[str] | None = None,
+) -> Figure:
+    """Draw the confusion matrix of a classifier on a data set (see :func:`confusion`)."""
+    counts = confusion(model, images, labels)
+    names = list(class_names) if class_names is not None else [str(i) for i in range(len(counts))]
+    if len(names) != len(counts):
+        raise LabelError(
+            f"class_names has {len(names)} names for {len(counts)} classes; give one per class."
+        )
+    return _show_in_notebooks(confusion_figure(counts, names))
