@@ -36,6 +36,7 @@ def test_benchmark_smoke_run_reports_every_section(
     assert results["mnist"]["accuracy"] > 0.97
     assert results["large"]["scrub_block1_conv1"]["floor"]["median_ms"] > 0
     assert results["memory"]["rss_growth_mb"] < results["memory"]["limit_mb"]
+    assert results["insight"]["channels"] == 24 + 48 + 64
     # the tutorial's predict-per-move is slower than one compiled pass, whatever the noise
     assert scrub["tutorial"]["median_ms"] > scrub["floor"]["median_ms"]
 

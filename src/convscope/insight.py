@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from convscope.api import _show_in_notebooks
 from convscope.data.labels import class_labels
 from convscope.engine.activations import DEFAULT_BATCH_SIZE, engine_for
-from convscope.engine.insight import ChannelStats
+from convscope.engine.insight import STATS_BATCH_SIZE, ChannelStats
 from convscope.engine.insight import channel_stats as _stream_stats
 from convscope.engine.receptive import Box
 from convscope.engine.receptive import receptive_field as _receptive_field
@@ -46,7 +46,7 @@ def channel_stats(
     images: object,
     layer: str,
     *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int = STATS_BATCH_SIZE,
     progress: bool = True,
 ) -> ChannelStats:
     """Summarise every channel of ``layer`` over a data set, in one streamed pass.
@@ -73,9 +73,8 @@ def channel_stats(
     """
     engine = engine_for(model)
     name = check_layer_name(layer)
-    batch = engine.prepare(images)
     size = check_int("batch_size", batch_size, minimum=1, example=256)
-    return _stream_stats(engine, (name,), batch, batch_size=size, progress=progress)[
+    return _stream_stats(engine, (name,), images, batch_size=size, progress=progress)[
         engine.layer(name).name
     ]
 
@@ -86,7 +85,7 @@ def dead_channels(
     layers: str | Iterable[str] | None = None,
     *,
     threshold: float = 0.0,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int = STATS_BATCH_SIZE,
     progress: bool = True,
 ) -> dict[str, list[int]]:
     """List, per layer, the channels that never rise above ``threshold`` on any image.
@@ -116,9 +115,7 @@ def dead_channels(
         names = tuple(info.name for info in engine.layers if info.spatial)
     else:
         names = tuple(engine.layer(name).name for name in wanted)
-    stats = _stream_stats(
-        engine, names, engine.prepare(images), batch_size=batch_size, progress=progress
-    )
+    stats = _stream_stats(engine, names, images, batch_size=batch_size, progress=progress)
     return {name: summary.dead(level) for name, summary in stats.items()}
 
 
@@ -129,7 +126,7 @@ def top_images(
     channel: int,
     k: int = 9,
     *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int = STATS_BATCH_SIZE,
     progress: bool = True,
 ) -> np.ndarray:
     """Return the indices of the ``k`` images that excite one channel most, highest first.
@@ -226,7 +223,7 @@ def plot_top_images(
     channel: int,
     k: int = 9,
     *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int = STATS_BATCH_SIZE,
     progress: bool = True,
 ) -> Figure:
     """Draw the ``k`` images that excite one channel most, each with its peak's receptive field.

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from convscope.data.labels import class_labels
 from convscope.engine.activations import ActivationEngine
+from convscope.engine.insight import channel_stats
 from convscope.engine.layers import LayerInfo
 from convscope.errors import (
     IndexOutOfRangeError,
@@ -365,10 +366,10 @@ class ExplorerController:
         """
         peaks = self._peaks.get(layer)
         if peaks is None:
-            _, peaks = self.engine.channel_extremes(
-                layer, self.images, progress=False, on_batch=on_progress
+            stats = channel_stats(
+                self.engine, (layer,), self.images, progress=False, on_batch=on_progress
             )
-            self._peaks[layer] = peaks
+            peaks = self._peaks[layer] = stats[layer].peaks
         return peaks
 
     def channel_summary(
