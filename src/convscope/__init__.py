@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from convscope.engine.activations import ActivationEngine
     from convscope.engine.layers import LayerInfo
     from convscope.engine.loading import load_model
-    from convscope.engine.mnist_cnn import mnist_cnn, train_mnist_cnn
+    from convscope.engine.mnist_cnn import mnist_cnn, mnist_training_run, train_mnist_cnn
+    from convscope.engine.training import TrainingRun
     from convscope.insight import (
         ChannelStats,
         channel_stats,
@@ -67,6 +68,8 @@ _LAZY = {
     "load_model": "convscope.engine.loading",
     "mnist_cnn": "convscope.engine.mnist_cnn",
     "train_mnist_cnn": "convscope.engine.mnist_cnn",
+    "mnist_training_run": "convscope.engine.mnist_cnn",
+    "TrainingRun": "convscope.engine.training",
     "get_activations": "convscope.api",
     "plot_feature_maps": "convscope.api",
     "plot_channel": "convscope.api",
@@ -104,6 +107,7 @@ __all__ = [
     "ModelFileError",
     "ModelNotSupportedError",
     "NotSpatialLayerError",
+    "TrainingRun",
     "UnknownLayerError",
     "__version__",
     "activation_heatmap",
@@ -118,6 +122,7 @@ __all__ = [
     "load_model",
     "maximize_class",
     "mnist_cnn",
+    "mnist_training_run",
     "normalise_channels",
     "plot_channel",
     "plot_confusion",

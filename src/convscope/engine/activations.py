@@ -10,6 +10,7 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
 
 import keras
 import numpy as np
@@ -27,6 +28,7 @@ from convscope.engine.layers import check_model, find_layer
 
 _LOG = logging.getLogger("convscope")
 DEFAULT_BATCH_SIZE = 256
+_WEIGHT_TENSOR_BYTES = 64 * 2**20  # weights kept as tensors for quick swaps, all tags together
 _BATCH_BYTES = 64 * 2**20  # outputs of one compiled call, so memory stays near the result's
 _MODEL_OUTPUT = ""  # the row name of the model's (selected) output
 
@@ -84,6 +86,8 @@ class ActivationEngine:
         self.output_names = output_names(model, self.graph.output_count)
         self.output_index = _output_index(output, self.output_names)
         self.cache = ActivationCache(cache_bytes)
+        self.weights_tag: Hashable = None  # which weights the cached activations are of
+        self._weight_tensors: dict[Hashable, list[Any]] = {}
         self._signature = tf.TensorSpec((None, *self.input_shape), tf.float32)
         self._extractors: dict[tuple[str, ...], Forward] = {}
         self._compiled: dict[tuple[str, ...], Forward] = {}
@@ -235,13 +239,13 @@ class ActivationEngine:
                 f"activation() takes one image, got a batch of {batch.shape[0]}. Use compute()."
             )
         image_key = key if key is not None else _digest(batch)
-        cached = self.cache.get((layer, image_key))
+        cached = self.cache.get(self._key(layer, image_key))
         if cached is not None:
             return cached
         forward, compiled = self._forward((layer,))
         if compiled or not self._first_looks_take_every_row:
             result: np.ndarray = np.asarray(forward(batch)[0])[0]
-            self.cache.put((layer, image_key), result)
+            self.cache.put(self._key(layer, image_key), result)
             return result
         # A first look: every row of this image in the same pass, so that visiting the other
         # layers on this image costs nothing.
@@ -252,8 +256,46 @@ class ActivationEngine:
         rows = zip(self._all_rows, outputs, strict=True)
         found: dict[str, np.ndarray] = {name: np.asarray(out)[0] for name, out in rows}
         for name, output in found.items():
-            self.cache.put((name, image_key), output)
+            self.cache.put(self._key(name, image_key), output)
         return found[layer]
+
+    def is_cached(self, layer: str, key: Hashable) -> bool:
+        """Whether ``layer``'s output for the image ``key`` is in the cache, for these weights."""
+        return self._key(layer, key) in self.cache
+
+    def use_weights(self, weights: list[np.ndarray], tag: Hashable) -> None:
+        """Put other weights of this same model into it, in place (a training epoch, say).
+
+        Nothing is rebuilt and nothing retraced: the compiled passes read the model's variables.
+        Cached activations are kept under the weights' ``tag``, so going back to earlier
+        weights finds theirs, and never serves them for other weights.
+
+        Raises
+        ------
+        ModelNotSupportedError
+            Weights that do not fit the model (another architecture); nothing changes.
+
+        """
+        shapes = [tuple(np.shape(array)) for array in weights]
+        expected = [tuple(variable.shape) for variable in self.model.weights]
+        if shapes != expected:
+            raise ModelNotSupportedError(
+                f"These weights do not fit the model: {len(shapes)} arrays against its "
+                f"{len(expected)} ({sum(a != b for a, b in zip(shapes, expected, strict=False))}"
+                " of different shape). They come from another model."
+            )
+        tensors = self._weight_tensors.get(tag)
+        if tensors is None:
+            tensors = [keras.ops.convert_to_tensor(array) for array in weights]
+            size = sum(int(np.asarray(array).nbytes) for array in weights)
+            if size * (len(self._weight_tensors) + 1) <= _WEIGHT_TENSOR_BYTES:
+                self._weight_tensors[tag] = tensors  # converted once: a swap back is cheaper
+        for variable, value in zip(self.model.weights, tensors, strict=True):
+            variable.assign(value)
+        self.weights_tag = tag
+
+    def _key(self, layer: str, image_key: Hashable) -> Hashable:
+        return (layer, self.weights_tag, image_key)
 
     def prefetch(
         self,
@@ -293,12 +335,12 @@ class ActivationEngine:
         if compiled is None:
             return 0
         budget = min(max_bytes, self.cache.max_bytes // 10) // info.nbytes
-        wanted = [i for i in indices[: max(1, budget)] if (layer, i) not in self.cache]
+        wanted = [i for i in indices[: max(1, budget)] if not self.is_cached(layer, i)]
         if not wanted:
             return 0
         outputs = np.asarray(compiled(self.prepare(images[wanted]))[0])
         for index, output in zip(wanted, outputs, strict=True):
-            self.cache.put((layer, index), output)
+            self.cache.put(self._key(layer, index), output)
         return len(wanted)
 
     def predict(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,11 @@ import keras
 import numpy as np
 
 from convscope.engine.loading import load_model
+from convscope.engine.training import Snapshots, TrainingRun
 
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "weights" / "mnist_cnn.keras"
+REPLAY_PATH = WEIGHTS_PATH.with_name("mnist_cnn_replay.npz")
+REPLAY_EPOCHS = (1, 2, 3, 5, 8, 12, 20, 30)  # and 0: the bundled model's own training
 CLASS_NAMES = tuple(str(digit) for digit in range(10))
 
 
@@ -71,6 +75,19 @@ def mnist_cnn(pretrained: bool = True) -> keras.Model:
     return model
 
 
+def mnist_training_run() -> TrainingRun:
+    """Return the replay of the bundled CNN's own training: epochs 0, 1, 2, 3, 5, 8, 12, 20, 30.
+
+    Written by ``scripts/train_mnist_cnn.py --replay``, from the very training that gave the
+    bundled weights, so its last epoch *is* the bundled model. Open it with
+    ``convscope.Explorer(convscope.mnist_training_run())`` and drag the epoch slider.
+    """
+    run = TrainingRun.load(REPLAY_PATH, build_mnist_cnn())
+    _compile(run.model)
+    run.use(run.epochs[-1])
+    return run
+
+
 def _compile(model: keras.Model, learning_rate: float = 1e-3) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
@@ -90,7 +107,8 @@ def train_mnist_cnn(
     seed: int = 1234,
     verbose: int | str = "auto",
     save_to: str | os.PathLike[str] | None = None,
-) -> tuple[keras.Model, keras.callbacks.History]:
+    snapshots: bool | Iterable[int] = False,
+) -> tuple[keras.Model, keras.callbacks.History] | TrainingRun:
     """Train the tutorial CNN from scratch, with Keras's progress bar.
 
     Parameters
@@ -112,6 +130,10 @@ def train_mnist_cnn(
         Passed to ``fit``: ``"auto"`` shows the progress bar.
     save_to : path-like, optional
         Also save the trained model there as a ``.keras`` file.
+    snapshots : bool or iterable of int
+        Keep the weights after every epoch (``True``) or after the listed ones, plus the
+        weights before training as epoch 0, and return them as a :class:`TrainingRun`. Epoch
+        0's loss and accuracy are measured on the same data after training.
 
     Returns
     -------
@@ -119,6 +141,8 @@ def train_mnist_cnn(
         The trained classifier (without the augmentation layers).
     history : keras.callbacks.History
         What ``fit`` recorded.
+
+    Or, with ``snapshots``, a :class:`TrainingRun` whose model holds the last epoch's weights.
 
     """
     import tensorflow as tf  # noqa: PLC0415 - determinism switch lives in TF, not in Keras
@@ -151,6 +175,9 @@ def train_mnist_cnn(
             np.asarray(validation_data[1], np.int64),
         )
     lr_schedule = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=3)
+    kept = None
+    if snapshots is not False:
+        kept = Snapshots(model, None if snapshots is True else snapshots)
     history = trainer.fit(
         x,
         y,
@@ -158,9 +185,31 @@ def train_mnist_cnn(
         batch_size=batch_size,
         validation_data=validation,
         shuffle=True,
-        callbacks=[lr_schedule],
+        callbacks=[lr_schedule] if kept is None else [lr_schedule, kept],
         verbose=verbose,
     )
     if save_to is not None:
         model.save(save_to)
-    return model, history
+    if kept is None:
+        return model, history
+    return _replay(model, kept, (x, y), validation)
+
+
+def _replay(
+    model: keras.Model,
+    kept: Snapshots,
+    train: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray] | None,
+) -> TrainingRun:
+    """Make the :class:`TrainingRun` of a finished training, measuring epoch 0 as the others."""
+    final = model.get_weights()
+    model.set_weights(kept.weights[0])
+    first = dict(zip(("loss", "accuracy"), model.evaluate(*train, verbose=0), strict=True))
+    if validation is not None:
+        scores = model.evaluate(*validation, verbose=0)
+        first.update(zip(("val_loss", "val_accuracy"), scores, strict=True))
+    model.set_weights(final)
+    logs = [first, *kept.logs[1:]]
+    names = sorted({name for log in logs for name in log})
+    history = {name: [float(log.get(name, np.nan)) for log in logs] for name in names}
+    return TrainingRun(model, kept.epochs, kept.weights, history)

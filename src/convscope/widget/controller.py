@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -113,8 +113,10 @@ class ExplorerController:
         self.on_patterns: Callable[[str, bool], None] | None = None  # set by the Explorer
         self.view = ExplorerFigure(figure, self.class_names, caption=self.head_text.strip(" ·"))
         self.renders = 0
-        self._ranges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._peaks: dict[str, np.ndarray] = {}
+        # Per (weights tag, layer): the data-set colour scale and each sample's channel peaks.
+        self._ranges: dict[tuple[Hashable, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._peaks: dict[tuple[Hashable, str], np.ndarray] = {}
+        self._probabilities = {engine.weights_tag: self.probabilities}
         self._last_layer_view: tuple[tuple[object, ...], tuple[Any, ...]] | None = None
         self._last_image: tuple[int, np.ndarray] | None = None
         self.state = ViewState(layer=start, channel=0, sample=0)
@@ -205,6 +207,21 @@ class ExplorerController:
         self.notice = view.notice
         self.renders += 1
         return state
+
+    def use_weights(self, weights: list[np.ndarray], tag: Hashable) -> None:
+        """Show the same model with other weights (a training epoch), and redraw.
+
+        The predictions of every sample are computed once per ``tag`` (one compiled pass over
+        the data set) and kept; the maps, Grad-CAM and patterns follow the new weights.
+        """
+        self.engine.use_weights(weights, tag)
+        probabilities = self._probabilities.get(tag)
+        if probabilities is None:
+            probabilities = class_probabilities(self.engine.predict(self.images))
+            self._probabilities[tag] = probabilities
+        self.probabilities = probabilities
+        self.views.forget()
+        self.apply()
 
     def build_view(
         self, state: ViewState, on_progress: Callable[[int, int], None] | None = None
@@ -304,11 +321,12 @@ class ExplorerController:
         The last result is kept: a channel switch reuses it and only recolours one channel.
         The mask is ``(C, H, W)``, or ``None`` when every value is finite.
         """
-        key = (state.layer, state.sample, state.cmap, state.norm, state.layer in self._peaks)
+        known = self.dead_channels(state.layer) is not None
+        key = (state.layer, state.sample, state.cmap, state.norm, known, self.engine.weights_tag)
         if self._last_layer_view is not None and self._last_layer_view[0] == key:
             return self._last_layer_view[1]
         ahead = self._ahead(state)
-        if ahead is not None and (state.layer, state.sample) not in self.engine.cache:
+        if ahead is not None and not self.engine.is_cached(state.layer, state.sample):
             self.engine.prefetch(state.layer, self.images, ahead.tolist())
         image = self.images[state.sample]
         info = self.engine.layer(state.layer)
@@ -349,12 +367,13 @@ class ExplorerController:
         self, layer: str, on_progress: Callable[[int, int], None] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Data-set-wide per-channel ranges of ``layer``, computed once per layer."""
-        ranges = self._ranges.get(layer)
+        key = (self.engine.weights_tag, layer)
+        ranges = self._ranges.get(key)
         if ranges is None:
             ranges = self.engine.channel_ranges(
                 layer, self.images, progress=False, on_batch=on_progress
             )
-            self._ranges[layer] = ranges
+            self._ranges[key] = ranges
         return ranges
 
     def channel_peaks(
@@ -364,12 +383,13 @@ class ExplorerController:
 
         A sample whose map is all NaN/Inf gets -Inf: it sorts last.
         """
-        peaks = self._peaks.get(layer)
+        key = (self.engine.weights_tag, layer)
+        peaks = self._peaks.get(key)
         if peaks is None:
             stats = channel_stats(
                 self.engine, (layer,), self.images, progress=False, on_batch=on_progress
             )
-            peaks = self._peaks[layer] = stats[layer].peaks
+            peaks = self._peaks[key] = stats[layer].peaks
         return peaks
 
     def channel_summary(
@@ -394,7 +414,7 @@ class ExplorerController:
         ``None`` until :meth:`channel_peaks` has run for the layer (the channel panel or the
         activation order asks for it).
         """
-        peaks = self._peaks.get(layer)
+        peaks = self._peaks.get((self.engine.weights_tag, layer))
         return None if peaks is None else np.asarray(~(peaks > 0).any(axis=0))
 
     def class_name(self, index: int) -> str:

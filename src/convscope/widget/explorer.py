@@ -23,6 +23,7 @@ from convscope.engine.datasets import collect, is_stream
 from convscope.engine.errors import IndexOutOfRangeError, check_index
 from convscope.engine.loading import load_model
 from convscope.engine.mnist_cnn import mnist_cnn
+from convscope.engine.training import TrainingRun
 from convscope.errors import (
     ArgumentTypeError,
     LabelError,
@@ -57,6 +58,7 @@ _LATEST = {
     protocol.PAGE: ("page", "page"),
     protocol.SORT: ("sort", "sort"),
     protocol.PANEL: ("panel", "open"),
+    protocol.EPOCH: ("epoch", "epoch"),
 }
 _T = TypeVar("_T")
 CMAPS = ["viridis", "magma", "inferno", "cividis", "gray", "RdBu_r"]
@@ -69,8 +71,11 @@ class Explorer(anywidget.AnyWidget):
 
     Parameters
     ----------
-    model : keras.Model or path-like, optional
-        A built Keras 3 model with one image input, or a ``.keras`` file.
+    model : keras.Model, TrainingRun or path-like, optional
+        A built Keras 3 model with one image input, or a ``.keras`` file. A
+        :class:`~convscope.engine.training.TrainingRun` (``convscope.mnist_training_run()``,
+        say) adds an epoch slider that swaps its weights in place, from before training to
+        the end.
     images : array-like or tf.data.Dataset, optional
         Samples in the units the model takes: ``(N, H, W, C)``, or ``(N, H, W)`` for grey.
         A ``tf.data.Dataset`` (or another iterable) of image batches or of ``(images, labels)``
@@ -143,6 +148,9 @@ class Explorer(anywidget.AnyWidget):
     _misclassified_only = traitlets.Bool(False).tag(sync=True)
     _filtered_count = traitlets.Int(0).tag(sync=True)
     _confusion = traitlets.List(traitlets.List(traitlets.Int())).tag(sync=True)
+    _epochs = traitlets.List(traitlets.Int()).tag(sync=True)
+    _epoch = traitlets.Int(0).tag(sync=True)
+    _history = traitlets.Dict().tag(sync=True)
     _panel_open = traitlets.Bool(False).tag(sync=True)
     _panel_text = traitlets.Unicode("").tag(sync=True)
     _panel_thumbs = traitlets.Bytes(b"").tag(sync=True)
@@ -173,13 +181,12 @@ class Explorer(anywidget.AnyWidget):
         layer = None if layer is None else check_layer_name(layer)
         if images is None and labels is not None:
             raise LabelError("labels were given without images; pass images=... too.")
-        if model is None:
-            model = mnist_cnn()
-        elif isinstance(model, (str, os.PathLike)):
-            model = load_model(model)
+        model, run = _open_model(model)
         engine = ActivationEngine(
             model, cache_bytes=cache_bytes, output=output, background_compile=True
         )
+        if run is not None:
+            engine.weights_tag = run.epochs[-1]
         if images is None:
             images, labels = load_mnist("test")
         elif is_stream(images):
@@ -222,6 +229,10 @@ class Explorer(anywidget.AnyWidget):
         self._has_predictions = controller.predictions is not None
         self._thumb_shape = self._picker.thumb_shape
         self._confusion = self._picker.confusion(len(controller.class_names))
+        self._run = run
+        if run is not None:
+            self._epochs, self._epoch = list(run.epochs), run.epochs[-1]
+            self._history = {name: _json_floats(values) for name, values in run.history.items()}
         self._sort_options = self._picker.sorts
         self._loop: asyncio.AbstractEventLoop | None = None
         self._remember_loop()
@@ -355,6 +366,42 @@ class Explorer(anywidget.AnyWidget):
         order = check_choice("sort", order, SORTS, "sample order")
         self._picker.check_sort(order)
         self._reorder(order)
+
+    @property
+    def epochs(self) -> list[int]:
+        """The training epochs the epoch slider can show; empty without a training run."""
+        return list(self._epochs)
+
+    @property
+    def epoch(self) -> int | None:
+        """The training epoch whose weights are shown (``None`` without a training run).
+
+        Setting it swaps the weights in place: nothing is rebuilt or retraced, and the maps,
+        the predictions, the thumbnails' captions and the confusion matrix follow. The first
+        visit to an epoch computes its predictions over the data set, once.
+        """
+        return self._epoch if self._run is not None else None
+
+    @epoch.setter
+    def epoch(self, epoch: int) -> None:
+        run = self._run
+        if run is None:
+            raise LabelError(
+                "This Explorer has no training run to replay; open one with "
+                "convscope.Explorer(convscope.mnist_training_run()) or a TrainingRun of yours."
+            )
+        index = run.index(_not_none("epoch", epoch))
+        controller = self._controller
+        controller.use_weights(run.weights[index], run.epochs[index])
+        self._picker.predictions = controller.predictions
+        self._picker.probabilities = controller.probabilities
+        with self.hold_sync():
+            self._epoch = run.epochs[index]
+            self._confusion = self._picker.confusion(len(controller.class_names))
+            self._panel_key = None
+            self._filtered = self._ordered(np.sort(self._filtered), self._sort)
+            self._publish()
+            self._publish_page(self._page_of_sample())
 
     @property
     def channel_panel(self) -> bool:
@@ -684,6 +731,8 @@ class Explorer(anywidget.AnyWidget):
             self.sort = pending["sort"]
         if "panel" in pending:
             self.channel_panel = pending["panel"]
+        if "epoch" in pending:
+            self.epoch = pending["epoch"]
         if "page" in pending:
             page = min(max(pending["page"], 0), self.page_count - 1)
             self._publish_page(page)
@@ -854,6 +903,23 @@ def _not_none(name: str, value: _T | None) -> _T:
     if value is None:
         raise ArgumentTypeError(f"{name} cannot be None; give a value, e.g. ex.{name} = ....")
     return value
+
+
+def _open_model(model: Any) -> tuple[Any, TrainingRun | None]:
+    """Return the Keras model to show (at a run's last epoch), and the training run if any."""
+    if isinstance(model, TrainingRun):
+        model.use(model.epochs[-1])
+        return model.model, model
+    if model is None:
+        return mnist_cnn(), None
+    if isinstance(model, (str, os.PathLike)):
+        return load_model(model), None
+    return model, None
+
+
+def _json_floats(values: list[float]) -> list[float | None]:
+    """Floats for JSON: NaN (a value training did not record) becomes ``None``."""
+    return [None if value != value else float(value) for value in values]  # noqa: PLR0124
 
 
 def _is_int(value: object) -> bool:

@@ -34,6 +34,8 @@ SORT: Final = "sort"
 """Put the sample picker in another order."""
 PANEL: Final = "panel"
 """Open or close the channel panel."""
+EPOCH: Final = "epoch"
+"""Show the weights of another training epoch (an Explorer of a training run)."""
 
 SEQ_MAX: Final = 2**53 - 1  # Number.MAX_SAFE_INTEGER
 
@@ -89,6 +91,12 @@ class PanelRequest(Request):
     open: bool
 
 
+class EpochRequest(Request):
+    """``type: "epoch"``: the training epoch to show, one of ``_epochs``."""
+
+    epoch: int
+
+
 REQUESTS: Final[dict[str, type[Request]]] = {
     VIEW: ViewRequest,
     STEP: StepRequest,
@@ -96,6 +104,7 @@ REQUESTS: Final[dict[str, type[Request]]] = {
     PAGE: PageRequest,
     SORT: SortRequest,
     PANEL: PanelRequest,
+    EPOCH: EpochRequest,
 }
 
 
@@ -159,6 +168,9 @@ class ExplorerState(TypedDict):
     _misclassified_only: bool
     _filtered_count: int
     _confusion: list[list[int]]
+    _epochs: list[int]
+    _epoch: int
+    _history: dict[str, list[float | None]]
     _panel_open: bool
     _panel_text: str
     _panel_thumbs: bytes
@@ -199,8 +211,8 @@ def parse_request(content: object) -> Request:
     -------
     Request
         ``content`` itself, now known to be a :class:`ViewRequest`, :class:`StepRequest`,
-        :class:`FilterRequest`, :class:`PageRequest`, :class:`SortRequest` or
-        :class:`PanelRequest`.
+        :class:`FilterRequest`, :class:`PageRequest`, :class:`SortRequest`,
+        :class:`PanelRequest` or :class:`EpochRequest`.
 
     Raises
     ------

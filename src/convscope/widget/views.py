@@ -147,6 +147,15 @@ class DeeperViews:
             done, total = self._progress.get(layer, (0, _PATTERN_STEPS))
         return f"filter patterns of {layer}: step {done}/{total}, computing in the background"
 
+    def forget(self) -> None:
+        """Drop the Grad-CAM maps and patterns kept: the model's weights changed.
+
+        Patterns stay in their disk cache, keyed by the weights, so going back is cheap.
+        """
+        with self._lock:
+            self._cams.clear()
+            self._patterns.clear()
+
     def busy(self) -> bool:
         """Whether filter patterns are being computed."""
         with self._lock:
