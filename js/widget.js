@@ -10,6 +10,8 @@ const ACK_TIMEOUT_MS = 8000; // see the seq/ack rule in protocol.py
 // JupyterLab (Lumino) runs no shortcut for a key event whose target carries this attribute.
 const SUPPRESS_SHORTCUTS = "data-lm-suppress-shortcuts";
 const FOCUSABLE_TAGS = new Set(["button", "input", "select", "summary"]);
+const SVG = "http://www.w3.org/2000/svg";
+const CURVE_SIZE = [240, 64]; // the training curve's drawing box, in SVG units
 /** @type {Record<string, string>} the sort control's words for each of samples.SORTS */
 const SORT_NAMES = {
   index: "by index",
@@ -80,6 +82,9 @@ const VIEW_NAMES = {
  * @property {boolean} _misclassified_only
  * @property {number} _filtered_count
  * @property {number[][]} _confusion
+ * @property {number[]} _epochs
+ * @property {number} _epoch
+ * @property {Record<string, (number | null)[]>} _history
  * @property {boolean} _panel_open
  * @property {string} _panel_text
  * @property {DataView} _panel_thumbs
@@ -142,12 +147,19 @@ const VIEW_NAMES = {
  */
 
 /**
+ * @typedef {Object} EpochRequest
+ * @property {"epoch"} type
+ * @property {number} seq
+ * @property {number} epoch
+ */
+
+/**
  * The host-neutral part of anywidget's model that this file uses: one event name per `on`.
  * @typedef {Object} Model
  * @property {<K extends keyof ExplorerState>(name: K) => ExplorerState[K]} get
  * @property {(event: string, handler: () => void) => void} on
  * @property {(event: string, handler: () => void) => void} off
- * @property {(content: ViewRequest | StepRequest | FilterRequest | PageRequest | SortRequest | PanelRequest) => void} send
+ * @property {(content: ViewRequest | StepRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest) => void} send
  */
 
 // ----- small helpers ----------------------------------------------------------------------------
@@ -230,7 +242,7 @@ function makeRequester(model) {
   let seq = 0;
   let inflight = 0;
   let timer = 0;
-  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}}} */
+  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}}} */
   let queued = {};
 
   function pump() {
@@ -290,6 +302,11 @@ function makeRequester(model) {
       queued.panel = { open };
       pump();
     },
+    /** @param {number} epoch */
+    epoch(epoch) {
+      queued.epoch = { epoch };
+      pump();
+    },
     dispose() {
       clearTimeout(timer);
       offAck();
@@ -323,6 +340,10 @@ function makeRequester(model) {
  * @property {HTMLElement} classLabel
  * @property {HTMLSelectElement} sortSelect
  * @property {HTMLDetailsElement} confusion
+ * @property {HTMLElement} epochRow
+ * @property {HTMLInputElement} epochSlider
+ * @property {HTMLElement} epochLabel
+ * @property {SVGSVGElement} curve
  * @property {HTMLDetailsElement} panel
  * @property {HTMLElement} panelText
  * @property {HTMLElement} panelThumbs
@@ -359,6 +380,10 @@ function buildControls() {
     classLabel: h("label", { class: "convscope-target" }),
     sortSelect: h("select", { class: "convscope-sort", title: "the order of the samples" }),
     confusion: h("details", { class: "convscope-confusion" }),
+    epochRow: h("div", { class: "convscope-row convscope-epochs" }),
+    epochSlider: h("input", { type: "range", min: "0", step: "1", class: "convscope-epoch", "aria-label": "epoch" }),
+    epochLabel: h("span", { class: "convscope-value" }),
+    curve: /** @type {SVGSVGElement} */ (document.createElementNS(SVG, "svg")),
     panel: h("details", { class: "convscope-panel" }),
     panelText: h("div", { class: "convscope-panel-text" }),
     panelThumbs: h("div", { class: "convscope-panel-thumbs" }),
@@ -379,6 +404,7 @@ function buildControls() {
     row("channel", c.channelSlider, c.channelLabel),
     row("sample", c.prevButton, c.playButton, c.nextButton, c.sampleLabel),
     row("view", c.viewSelect, c.classLabel),
+    c.epochRow,
     c.panel,
     h("div", { class: "convscope-row convscope-options" }, [
       h("label", {}, ["true ", c.trueSelect]),
@@ -392,6 +418,9 @@ function buildControls() {
     h("div", { class: "convscope-row convscope-pages" }, [c.pagePrev, c.pageLabel, c.pageNext]),
     c.confusion,
   ]);
+  c.curve.setAttribute("class", "convscope-curve");
+  c.curve.setAttribute("viewBox", `0 0 ${CURVE_SIZE[0]} ${CURVE_SIZE[1]}`);
+  c.epochRow.append(h("span", { class: "convscope-key", text: "epoch" }), c.epochSlider, c.epochLabel, c.curve);
   c.panel.append(
     h("summary", { text: "channel panel: its strongest samples, dead or alive" }),
     c.panelText,
@@ -646,6 +675,74 @@ function thumbButtons(model, data, indices, captions) {
 }
 
 /**
+ * The epoch slider and the training curve: accuracy (solid: training, dashed: held out) and
+ * loss (grey), with the epoch shown marked.
+ * @param {Model} model
+ * @param {Controls} c
+ * @param {Ui} ui
+ */
+function showEpoch(model, c, ui) {
+  const epochs = model.get("_epochs");
+  c.epochRow.hidden = epochs.length === 0;
+  if (!epochs.length) return;
+  const index = Math.max(0, epochs.indexOf(model.get("_epoch")));
+  c.epochSlider.max = String(epochs.length - 1);
+  if (ui.dragging !== c.epochSlider) c.epochSlider.value = String(index);
+  c.epochLabel.textContent = epochText(model, index);
+  const [width, height] = CURVE_SIZE;
+  const last = Math.max(1, epochs[epochs.length - 1]);
+  const x = (/** @type {number} */ epoch) => (epoch / last) * (width - 4) + 2;
+  const history = model.get("_history");
+  const loss = history.loss ?? [];
+  const top = Math.max(1e-9, ...loss.filter((v) => v !== null));
+  /** @param {(number | null)[]} values @param {number} scale */
+  const path = (values, scale) =>
+    values
+      .map((v, i) => (v === null ? "" : `${x(epochs[i]).toFixed(1)},${(height - 2 - (v / scale) * (height - 4)).toFixed(1)}`))
+      .filter(Boolean)
+      .join(" ");
+  /** @param {string} tag @param {Record<string, string>} attributes */
+  const shape = (tag, attributes) => {
+    const node = document.createElementNS(SVG, tag);
+    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+    return node;
+  };
+  const lines = [
+    ["loss", loss, top, "#9aa5b1", ""],
+    ["accuracy", history.accuracy ?? [], 1, "#2f6fdf", ""],
+    ["held-out accuracy", history.val_accuracy ?? [], 1, "#2f6fdf", "3 2"],
+  ];
+  const marker = x(epochs[index]).toFixed(1);
+  c.curve.replaceChildren(
+    ...lines.map(([title, values, scale, colour, dash]) => {
+      const line = shape("polyline", {
+        points: path(/** @type {(number | null)[]} */ (values), /** @type {number} */ (scale)),
+        fill: "none",
+        stroke: /** @type {string} */ (colour),
+        "stroke-width": "1.5",
+        "stroke-dasharray": /** @type {string} */ (dash),
+      });
+      line.append(shape("title", {}));
+      /** @type {Element} */ (line.firstChild).textContent = /** @type {string} */ (title);
+      return line;
+    }),
+    shape("line", { x1: marker, x2: marker, y1: "0", y2: String(height), stroke: "#ff2d55", "stroke-width": "1.5" }),
+  );
+}
+
+/**
+ * @param {Model} model
+ * @param {number} index
+ */
+function epochText(model, index) {
+  const epochs = model.get("_epochs");
+  const history = model.get("_history");
+  const accuracy = (history.val_accuracy ?? history.accuracy ?? [])[index];
+  const score = accuracy === null || accuracy === undefined ? "" : `  ·  accuracy ${(100 * accuracy).toFixed(1)}%`;
+  return `epoch ${epochs[index]} of ${epochs[epochs.length - 1]}${score}`;
+}
+
+/**
  * The channel panel: whether the channel is dead, how often it fires, its strongest samples.
  * @param {Model} model
  * @param {Controls} c
@@ -738,6 +835,7 @@ function bindModel(model, c, ui) {
     ],
     [["_confusion", "_class_names", "_filter_true", "_filter_predicted"], () => showConfusion(model, c)],
     [["_panel_open", "_panel_text", "_panel_thumbs", "_panel_meta"], () => showPanel(model, c)],
+    [["_epochs", "_epoch", "_history"], () => showEpoch(model, c, ui)],
     [["_thumbs", "_thumb_meta", "_thumb_shape", "_page", "_page_count", "_filtered_count"], () => showThumbs(model, c)],
     [["_sample_text", "_sample_index"], () => showSample(model, c)],
     [["_error", "_status"], () => showMessages(model, c)],
@@ -818,6 +916,10 @@ function bindInputs(model, c, ui, request) {
     ...onSlide(c.channelSlider, ui, (index) => {
       c.channelLabel.textContent = channelText(model, index);
       request.view({ channel: index });
+    }),
+    ...onSlide(c.epochSlider, ui, (index) => {
+      c.epochLabel.textContent = epochText(model, index);
+      request.epoch(model.get("_epochs")[index]);
     }),
     listen(c.playButton, "click", player.toggle),
     listen(c.prevButton, "click", () => request.step(-1)),

@@ -393,6 +393,7 @@ def test_a_jump_computes_one_sample_and_a_scrub_prefetches_its_way(
     explorer.sample = 1  # scrubbing: by the second new sample, the layer's pass is traced
     explorer.sample = 2
     explorer.engine.wait_compiled(timeout=60)
+
     def cached(samples: range) -> list[int]:
         return [sample for sample in samples if explorer.engine.is_cached("conv2", sample)]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import convscope
-from convscope.errors import InvalidArgumentError, LabelError
+from convscope.errors import IndexOutOfRangeError, InvalidArgumentError, LabelError
 from convscope.widget.controller import grid_columns
 
 SAMPLES = 1000
@@ -169,3 +169,30 @@ def test_bad_orders_name_the_fix_and_change_nothing(
     with pytest.raises(LabelError, match="Sorting by loss needs labels"):
         unlabelled.sort = "loss"
     assert unlabelled.sort == "index"
+
+
+def test_the_epoch_replays_the_training_in_the_explorer(
+    mnist_test: tuple[np.ndarray, np.ndarray],
+) -> None:
+    images, labels = mnist_test[0][:300], mnist_test[1][:300]
+    ex = convscope.Explorer(convscope.mnist_training_run(), images, labels, figure="none")
+    assert ex.epochs == [0, 1, 2, 3, 5, 8, 12, 20, 30]
+    assert ex.epoch == 30
+    trained = (np.trace(ex._confusion), ex.panels.grid_panel.pixels.copy())
+    ex.epoch = 0
+    assert np.trace(ex._confusion) < 0.3 * trained[0]  # near chance before training
+    assert not np.array_equal(ex.panels.grid_panel.pixels, trained[1])
+    assert {meta["predicted"] for meta in ex._thumb_meta} != set(labels[:48].tolist())
+    ex.epoch = 30
+    assert np.trace(ex._confusion) == trained[0]
+    np.testing.assert_array_equal(ex.panels.grid_panel.pixels, trained[1])
+    with pytest.raises(
+        IndexOutOfRangeError, match=r"keeps epochs \[0, 1, 2, 3, 5, 8, 12, 20, 30\]"
+    ):
+        ex.epoch = 4
+    assert ex.epoch == 30
+    plain = convscope.Explorer(images=images, figure="none")
+    assert plain.epoch is None
+    assert plain.epochs == []
+    with pytest.raises(LabelError, match="no training run"):
+        plain.epoch = 3

@@ -238,7 +238,8 @@ def test_every_request_the_page_sends_is_one_the_kernel_accepts(host: Host) -> N
     host.deliver()
     assert explorer.sample == index + 1
     _choose_view_order_and_cell(page, host)
-    assert host.kinds == set(protocol.REQUESTS)
+    assert host.kinds == set(protocol.REQUESTS) - {protocol.EPOCH}  # no training run here
+    assert not page.locator(".convscope-epochs").is_visible()
     assert explorer.error == ""
     assert host.errors == []  # type: ignore[attr-defined]
 
@@ -351,3 +352,30 @@ def test_keyboard_focus_is_visible(host: Host) -> None:
             )
         )
     assert all(style == "solid" and width == "2px" for _, style, width in outlines), outlines
+
+
+def test_the_epoch_slider_replays_the_training(
+    browser_page: Page, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    images, labels = mnist_test
+    explorer = convscope.Explorer(convscope.mnist_training_run(), images[:200], labels[:200])
+    host = Host(browser_page, explorer)
+    page = host.page
+    assert page.locator(".convscope-epochs").is_visible()
+    assert host.text(".convscope-epoch + .convscope-value").startswith("epoch 30 of 30")
+    assert page.locator(".convscope-curve polyline").count() == 3
+    figure = explorer._figure_png
+    change(page, "input.convscope-epoch", "0", "input")
+    delivered = host.deliver()
+    assert [m["epoch"] for m in delivered if m["type"] == "epoch"] == [0]
+    assert explorer.epoch == 0
+    assert host.text(".convscope-epoch + .convscope-value").startswith("epoch 0 of 30")
+    assert explorer._figure_png != figure  # the untrained maps
+    assert "predicted 7" not in host.text(".convscope-sample-text")  # chance, not a 7
+    marker = page.locator(".convscope-curve line")
+    assert float(marker.get_attribute("x1") or -1) < 5  # the mark moved to epoch 0
+    change(page, "input.convscope-epoch", "8", "input")  # index 8: epoch 30 again
+    host.deliver()
+    assert explorer.epoch == 30
+    assert explorer._figure_png == figure
+    assert explorer.error == ""

@@ -128,6 +128,19 @@ class ActivationEngine:
         self._collect_traced()
         return [rows for rows in self._compiled if rows != self._all_rows]
 
+    @property
+    def trace_count(self) -> int:
+        """How many times TensorFlow has traced this engine's compiled passes, all together.
+
+        Each pass is traced once for its fixed input signature; swapping weights
+        (:meth:`use_weights`) must not add to it.
+        """
+        self._collect_traced()
+        return sum(
+            int(compiled.experimental_get_tracing_count())  # type: ignore[attr-defined,misc]
+            for compiled in self._compiled.values()
+        )
+
     def wait_compiled(self, timeout: float | None = None) -> None:
         """Block until every background trace has finished (for tests and benchmarks)."""
         wait(list(self._tracing.values()), timeout)

@@ -116,7 +116,7 @@ class TrainingRun:
                 f"{str(source)!r} is not a convscope training run; write one with "
                 "TrainingRun.save()."
             )
-        count = len(meta["fingerprint"])
+        count = len(meta.get("fingerprint", []))
         try:
             weights = [
                 [arrays[f"e{snapshot}_{n}"] for n in range(count)]
@@ -129,11 +129,9 @@ class TrainingRun:
             ) from None
         if model is None:
             model = keras.models.model_from_json(meta["architecture"])
-        found, expected = (
-            fingerprint(model),
-            [tuple(map(tuple, item)) for item in meta["fingerprint"]],
-        )
-        if [tuple(map(tuple, item)) for item in found] != expected:
+        expected = [_hashable(item) for item in meta["fingerprint"]]
+        found = [_hashable(item) for item in fingerprint(model)]
+        if found != expected:
             raise ModelFileError(
                 f"The training run {str(source)!r} is for another model: its weights "
                 f"({_describe(expected)}) do not fit this one ({_describe(found)}). Load it "
@@ -143,8 +141,12 @@ class TrainingRun:
 
 
 def fingerprint(model: keras.Model) -> list[Any]:
-    """Return what identifies a model's weights: ``[(layer path, [shape, ...]), ...]``."""
-    return [(variable.path.rsplit("/", 1)[0], list(variable.shape)) for variable in model.weights]
+    """Return what identifies a model's weights: ``[(layer name, shape), ...]``.
+
+    One entry per array of ``model.get_weights()``, in its order, named by the model's own
+    layer that holds it (variable paths depend on where the model was built).
+    """
+    return [(layer.name, list(weight.shape)) for layer in model.layers for weight in layer.weights]
 
 
 def _hashable(item: Any) -> tuple[str, tuple[int, ...]]:
