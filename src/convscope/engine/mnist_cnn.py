@@ -210,6 +210,8 @@ def _replay(
         first.update(zip(("val_loss", "val_accuracy"), scores, strict=True))
     model.set_weights(final)
     logs = [first, *kept.logs[1:]]
-    names = [name for name in ("loss", "accuracy", "val_loss", "val_accuracy") if name in first]
+    names: list[str] = [
+        name for name in ("loss", "accuracy", "val_loss", "val_accuracy") if name in first
+    ]
     history = {name: [float(log.get(name, np.nan)) for log in logs] for name in names}
     return TrainingRun(model, kept.epochs, kept.weights, history)
