@@ -88,6 +88,7 @@ class ActivationEngine:
         self.cache = ActivationCache(cache_bytes)
         self.weights_tag: Hashable = None  # which weights the cached activations are of
         self._weight_tensors: dict[Hashable, list[Any]] = {}
+        self._swap: Callable[[list[Any]], Any] | None = None
         self._signature = tf.TensorSpec((None, *self.input_shape), tf.float32)
         self._extractors: dict[tuple[str, ...], Forward] = {}
         self._compiled: dict[tuple[str, ...], Forward] = {}
@@ -303,8 +304,11 @@ class ActivationEngine:
             size = sum(int(np.asarray(array).nbytes) for array in weights)
             if size * (len(self._weight_tensors) + 1) <= _WEIGHT_TENSOR_BYTES:
                 self._weight_tensors[tag] = tensors  # converted once: a swap back is cheaper
-        for variable, value in zip(self.model.weights, tensors, strict=True):
-            variable.assign(value)
+        if self._swap is None:  # one compiled call assigns every variable: half the time
+            self._swap = tf.function(
+                functools.partial(_assign_all, self.model.weights), autograph=False
+            )
+        self._swap(tensors)
         self.weights_tag = tag
 
     def _key(self, layer: str, image_key: Hashable) -> Hashable:
@@ -642,6 +646,13 @@ def per_channel(out: np.ndarray, info: LayerInfo | None) -> np.ndarray:
         by_channel = np.moveaxis(out, 1, -1) if info.channels_first else out
         return by_channel.reshape(out.shape[0], -1, by_channel.shape[-1])
     return out.reshape(out.shape[0], 1, -1)
+
+
+def _assign_all(variables: list[Any], values: list[Any]) -> int:
+    """Assign ``values`` to ``variables``, in order (traced once, for :meth:`use_weights`)."""
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
+    return 0
 
 
 def _finite_quantile(values: np.ndarray, quantile: float) -> np.ndarray:

@@ -117,6 +117,7 @@ class ExplorerController:
         self._ranges: dict[tuple[Hashable, str], tuple[np.ndarray, np.ndarray]] = {}
         self._peaks: dict[tuple[Hashable, str], np.ndarray] = {}
         self._probabilities = {engine.weights_tag: self.probabilities}
+        self._predictions: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
         self._last_layer_view: tuple[tuple[object, ...], tuple[Any, ...]] | None = None
         self._last_image: tuple[int, np.ndarray] | None = None
         self.state = ViewState(layer=start, channel=0, sample=0)
@@ -130,8 +131,12 @@ class ExplorerController:
         """
         if self.probabilities is None:
             return None
-        valid = np.isfinite(self.probabilities).all(axis=1)
-        return np.where(valid, np.nan_to_num(self.probabilities).argmax(axis=1), -1)
+        found = self._predictions.get(self.engine.weights_tag)
+        if found is None or found[0] is not self.probabilities:
+            valid = np.isfinite(self.probabilities).all(axis=1)
+            best = np.where(valid, np.nan_to_num(self.probabilities).argmax(axis=1), -1)
+            found = self._predictions[self.engine.weights_tag] = (self.probabilities, best)
+        return found[1]
 
     @property
     def head_text(self) -> str:

@@ -399,7 +399,11 @@ class Explorer(anywidget.AnyWidget):
             self._epoch = run.epochs[index]
             self._confusion = self._picker.confusion(len(controller.class_names))
             self._panel_key = None
-            self._filtered = self._ordered(np.sort(self._filtered), self._sort)
+            # The predicted-class and mistake filters, and the orders, follow the weights.
+            passing = self._picker.filtered(
+                self._filter_true, self._filter_predicted, self._misclassified_only
+            )
+            self._filtered = self._ordered(passing, self._sort)
             self._publish()
             self._publish_page(self._page_of_sample())
 
