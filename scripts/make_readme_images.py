@@ -1,7 +1,10 @@
 """Regenerate the README's pictures with the package itself.
 
-The screenshot of the widget in JupyterLab comes from the browser test instead:
-``CONVSCOPE_README_SCREENSHOT=docs/images/explorer-jupyterlab.png python -m pytest -m browser``.
+The screenshots of the widget in JupyterLab come from the browser tests instead:
+``CONVSCOPE_README_SCREENSHOT=docs/images/explorer-jupyterlab.png python -m pytest -m browser``
+writes the first; ``docs/images/explorer-insight.png`` is ``test-artifacts/browser/
+insight-02-epoch-0-widget.png`` and ``docs/images/explorer-panel.png`` is
+``08-channel-panel-widget.png`` from the same run.
 
 Run from the repository root::
 
@@ -34,6 +37,7 @@ def main() -> None:
     explorer.save(OUT / "explorer-view.png", dpi=80)
     explorer_views(explorer)
     looking_deeper(model, images)
+    dataset_insight(model, images, labels)
     print(f"wrote {sorted(path.name for path in OUT.glob('*.png'))}")
 
 
@@ -49,6 +53,13 @@ def explorer_views(explorer: convscope.Explorer) -> None:
             small = saved.convert("RGB").quantize(64)
         small.save(path, optimize=True)
     explorer.view = "maps"
+
+
+def dataset_insight(model: object, images: object, labels: object) -> None:
+    """Write the pictures of the "Dataset insight" section."""
+    figure = convscope.plot_top_images(model, images, "conv2", 5, progress=False)
+    figure.savefig(OUT / "top-images-conv2-5.png", dpi=64)
+    convscope.plot_confusion(model, images, labels).savefig(OUT / "confusion.png", dpi=56)
 
 
 def looking_deeper(model: object, images: object) -> None:
