@@ -94,7 +94,7 @@ def test_content_that_is_not_an_object_is_reported(explorer, content) -> None:
         ({"type": "view", "layer": ["conv2"]}, "'layer' must be a string, got list ['conv2']"),
         ({"type": "filter", "true": 3}, "'misclassified' is missing (true or false)"),
         ({"type": "view", "chanel": 3}, "unknown field 'chanel'"),
-        ({"delta": 1}, "'view', 'step', 'filter', 'page', 'sort', 'panel'; got none"),
+        ({"delta": 1}, "'view', 'step', 'filter', 'page', 'sort', 'panel', 'epoch'; got none"),
         ({"type": 7}, "needs a 'type'"),
     ],
 )
@@ -172,6 +172,7 @@ PLAUSIBLE = {
     "page": st.integers(-3, 2**40),
     "sort": st.sampled_from(["index", "confidence", "loss", "activation", "random"]),
     "open": st.booleans(),
+    "epoch": st.integers(-2, 40),
 }
 # Known fields with plausible values or junk, plus fields the protocol does not have.
 DICTS = st.builds(

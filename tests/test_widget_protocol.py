@@ -8,6 +8,7 @@ the page reads are exactly the Explorer's synced traits; and the page registers 
 from __future__ import annotations
 
 import re
+import types
 import typing
 from pathlib import Path
 
@@ -39,11 +40,24 @@ def js_typedefs(source: str = WIDGET_JS) -> dict[str, dict[str, tuple[str, bool]
 
 def js_type(python: object) -> str:
     """The JSDoc spelling of a protocol field's Python type."""
-    simple = {int: "number", str: "string", bool: "boolean", bytes: "DataView"}
+    simple = {
+        int: "number",
+        float: "number",
+        str: "string",
+        bool: "boolean",
+        bytes: "DataView",
+        type(None): "null",
+    }
     if python in simple:
         return simple[python]  # type: ignore[index]
-    if typing.get_origin(python) is list:
-        return f"{js_type(typing.get_args(python)[0])}[]"
+    origin, args = typing.get_origin(python), typing.get_args(python)
+    if origin in (types.UnionType, typing.Union):
+        return " | ".join(js_type(arg) for arg in args)
+    if origin is list:
+        inner = js_type(args[0])
+        return f"({inner})[]" if " | " in inner else f"{inner}[]"
+    if origin is dict:
+        return f"Record<{js_type(args[0])}, {js_type(args[1])}>"
     return python.__name__  # type: ignore[attr-defined]  # a TypedDict: its typedef's name
 
 
