@@ -154,12 +154,20 @@ const VIEW_NAMES = {
  */
 
 /**
+ * @typedef {Object} ProbeRequest
+ * @property {"probe"} type
+ * @property {number} seq
+ * @property {number} x
+ * @property {number} y
+ */
+
+/**
  * The host-neutral part of anywidget's model that this file uses: one event name per `on`.
  * @typedef {Object} Model
  * @property {<K extends keyof ExplorerState>(name: K) => ExplorerState[K]} get
  * @property {(event: string, handler: () => void) => void} on
  * @property {(event: string, handler: () => void) => void} off
- * @property {(content: ViewRequest | StepRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest) => void} send
+ * @property {(content: ViewRequest | StepRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest | ProbeRequest) => void} send
  */
 
 // ----- small helpers ----------------------------------------------------------------------------
@@ -242,7 +250,7 @@ function makeRequester(model) {
   let seq = 0;
   let inflight = 0;
   let timer = 0;
-  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}}} */
+  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}}} */
   let queued = {};
 
   function pump() {
@@ -305,6 +313,11 @@ function makeRequester(model) {
     /** @param {number} epoch */
     epoch(epoch) {
       queued.epoch = { epoch };
+      pump();
+    },
+    /** @param {{x: number, y: number}} point where the figure was clicked, 0..1 from top-left */
+    probe(point) {
+      queued.probe = point;
       pump();
     },
     dispose() {
@@ -920,6 +933,13 @@ function bindInputs(model, c, ui, request) {
     ...onSlide(c.epochSlider, ui, (index) => {
       c.epochLabel.textContent = epochText(model, index);
       request.epoch(model.get("_epochs")[index]);
+    }),
+    listen(c.figure, "click", (/** @type {MouseEvent} */ event) => {
+      // The PNG figure: the kernel finds the unit under the click on the selected channel.
+      const box = c.figure.getBoundingClientRect();
+      if (box.width > 0 && box.height > 0) {
+        request.probe({ x: (event.clientX - box.left) / box.width, y: (event.clientY - box.top) / box.height });
+      }
     }),
     listen(c.playButton, "click", player.toggle),
     listen(c.prevButton, "click", () => request.step(-1)),

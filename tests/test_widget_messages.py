@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import typing
 from datetime import timedelta
 
@@ -94,7 +95,7 @@ def test_content_that_is_not_an_object_is_reported(explorer, content) -> None:
         ({"type": "view", "layer": ["conv2"]}, "'layer' must be a string, got list ['conv2']"),
         ({"type": "filter", "true": 3}, "'misclassified' is missing (true or false)"),
         ({"type": "view", "chanel": 3}, "unknown field 'chanel'"),
-        ({"delta": 1}, "'view', 'step', 'filter', 'page', 'sort', 'panel', 'epoch'; got none"),
+        ({"delta": 1}, "'filter', 'page', 'sort', 'panel', 'epoch', 'probe'; got none"),
         ({"type": 7}, "needs a 'type'"),
     ],
 )
@@ -173,6 +174,8 @@ PLAUSIBLE = {
     "sort": st.sampled_from(["index", "confidence", "loss", "activation", "random"]),
     "open": st.booleans(),
     "epoch": st.integers(-2, 40),
+    "x": st.floats(-0.5, 1.5) | st.integers(-1, 2),
+    "y": st.floats(-0.5, 1.5) | st.integers(-1, 2),
 }
 # Known fields with plausible values or junk, plus fields the protocol does not have.
 DICTS = st.builds(
@@ -195,7 +198,7 @@ def _request(kind: str) -> st.SearchStrategy[dict[str, object]]:
 REQUESTS = st.one_of([_request(kind) for kind in protocol.REQUESTS])
 
 
-def _well_formed(content: object) -> bool:
+def _well_formed(content: object) -> bool:  # noqa: PLR0911 - one return per rule
     """The protocol's TypedDicts, read independently of the handler's own check."""
     if not isinstance(content, dict) or not isinstance(content.get("type"), str):
         return False
@@ -211,7 +214,11 @@ def _well_formed(content: object) -> bool:
             type(value) is not int or (name == "seq" and not 0 <= value < 2**53)
         ):
             return False
-        if expected is not int and type(value) is not expected:
+        if expected is float and not (
+            type(value) is int or (type(value) is float and math.isfinite(value))
+        ):
+            return False  # JSON numbers: an integer is a number too; NaN and Inf are not JSON
+        if expected not in (int, float) and type(value) is not expected:
             return False
     return True
 

@@ -59,6 +59,9 @@ class ExplorerView:
         Panel titles.
     notice : str
         Something the viewer should know about this view (NaN values, say), or ``""``.
+    image_outline, channel_outline : (x, y, width, height) or None
+        Boxes on the input (a receptive field) and on the selected channel (its unit), in
+        their pixels; ``None`` for none.
 
     """
 
@@ -72,6 +75,8 @@ class ExplorerView:
     grid_title: str
     channel_title: str
     notice: str = ""
+    image_outline: tuple[float, float, float, float] | None = None
+    channel_outline: tuple[float, float, float, float] | None = None
 
 
 class ExplorerFigure:
@@ -126,9 +131,11 @@ class ExplorerFigure:
     def show(self, view: ExplorerView) -> None:
         """Put ``view`` into the figure's artists. Drawing is left to the caller."""
         self.image_panel.set_pixels(view.image)
+        self.image_panel.set_outline(view.image_outline)
         self.grid_panel.set_pixels(view.grid)
         self.grid_panel.set_outline(view.outline)
         self.channel_panel.set_pixels(view.channel)
+        self.channel_panel.set_outline(view.channel_outline)
         self._titles[self.image_panel].set_text(view.image_title)
         self._titles[self.grid_panel].set_text(view.grid_title)
         self._titles[self.channel_panel].set_text(view.channel_title)

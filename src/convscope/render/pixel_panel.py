@@ -95,8 +95,30 @@ class PixelPanel(Artist):
         gc.restore()
         self.stale = False
 
+    def pixel_at(self, x: float, y: float, size: tuple[float, float]) -> tuple[int, int] | None:
+        """Return the source pixel ``(row, col)`` drawn at a point, or ``None`` if none is.
+
+        Parameters
+        ----------
+        x, y : float
+            The point in canvas pixels, from the bottom-left corner (matplotlib's events).
+        size : (width, height)
+            The canvas size in pixels.
+
+        """
+        left, bottom, width, height = self._placement(*size)
+        if not (left <= x < left + width and bottom <= y < bottom + height):
+            return None
+        source_h, source_w = self._pixels.shape[:2]
+        row = int((bottom + height - y) * source_h // height)
+        col = int((x - left) * source_w // width)
+        return min(row, source_h - 1), min(col, source_w - 1)
+
     def _target(self, renderer: RendererBase) -> tuple[int, int, int, int]:
-        figure_width, figure_height = renderer.get_canvas_width_height()
+        return self._placement(*renderer.get_canvas_width_height())
+
+    def _placement(self, figure_width: float, figure_height: float) -> tuple[int, int, int, int]:
+        """Return where the pixels land on a canvas of that size: ``(left, bottom, w, h)``."""
         x0, y0, box_width, box_height = self.box
         avail_w, avail_h = box_width * figure_width, box_height * figure_height
         source_h, source_w = self._pixels.shape[:2]

@@ -13,8 +13,12 @@ from convscope.data.labels import class_labels
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.insight import channel_stats
 from convscope.engine.layers import LayerInfo
+from convscope.engine.receptive import receptive_field
 from convscope.errors import (
+    ArgumentTypeError,
     IndexOutOfRangeError,
+    ModelNotSupportedError,
+    NotSpatialLayerError,
     check_choice,
     check_index,
     check_layer_name,
@@ -50,6 +54,8 @@ class ViewState:
     """What the Explorer shows: one layer, channel and sample, how to colour them, which view.
 
     ``target_class`` is the class Grad-CAM explains; ``PREDICTED`` (-1) follows the model.
+    ``probe`` is a position ``(row, col)`` in the layer's maps whose receptive field is
+    outlined on the input, or ``None``.
     """
 
     layer: str
@@ -59,6 +65,7 @@ class ViewState:
     norm: str = "standard"
     view: str = "maps"
     target_class: int = PREDICTED
+    probe: tuple[int, int] | None = None
 
 
 class ExplorerController:
@@ -156,18 +163,22 @@ class ExplorerController:
         norm: str | None = None,
         view: str | None = None,
         target_class: int | None = None,
+        probe: tuple[int, int] | tuple[()] | None = None,
     ) -> ViewState:
         """Return the state after the changes given, or raise a clear error; nothing is modified.
 
         ``None`` keeps a value. Switching layer keeps the channel when the new layer has it,
-        else the last channel. An unknown argument name raises ``TypeError``. A deeper view
+        else the last channel, and forgets the probe; ``probe=()`` forgets it too. An unknown
+        argument name raises ``TypeError``. A deeper view
         (see :data:`~convscope.widget.views.VIEWS`) is checked against the layer it would
         show, so a layer without maps, or a model without classes, is refused before drawing.
         """
         state = self.state
         if layer is not None:
             info = self.engine.layer(check_layer_name(layer))
-            state = replace(state, layer=info.name, channel=min(state.channel, info.channels - 1))
+            kept = min(state.channel, info.channels - 1)
+            held = state.probe if info.name == state.layer else None
+            state = replace(state, layer=info.name, channel=kept, probe=held)
         if channel is not None:
             channels = self.engine.layer(state.layer).channels
             state = replace(state, channel=check_index("channel", channel, channels))
@@ -178,12 +189,29 @@ class ExplorerController:
         if norm is not None:
             norm = check_choice("norm", norm, NORM_MODES, "normalisation mode")
             state = replace(state, norm=norm)
+        if probe is not None:
+            state = replace(state, probe=self._check_probe(state.layer, probe))
         if view is not None:
             state = replace(state, view=check_choice("view", view, VIEWS, "view"))
         if target_class is not None:
             state = replace(state, target_class=self.check_class(target_class))
         self.views.check(state.view, self.engine.layer(state.layer), state.target_class)
         return state
+
+    def _check_probe(self, layer: str, probe: object) -> tuple[int, int] | None:
+        """Return a position in ``layer``'s maps as ``(row, col)``; ``()`` gives ``None``."""
+        if probe == ():
+            return None
+        info = self.engine.layer(layer)
+        if not info.spatial:
+            raise NotSpatialLayerError(
+                f"{info.name!r} ({info.kind}, {info.shape_text}) has no maps to probe; pick a "
+                "convolutional or pooling layer."
+            )
+        if not isinstance(probe, (tuple, list)) or len(probe) != 2:  # noqa: PLR2004
+            raise ArgumentTypeError(f"probe must be (row, col) in the maps, got {probe!r}.")
+        height, width = info.channels_last(np.empty(info.output_shape, bool)).shape[:2]
+        return check_index("row", probe[0], height), check_index("col", probe[1], width)
 
     def check_class(self, value: object) -> int:
         """Return a class to explain as an index: an index, a class name, or -1 (predicted)."""
@@ -266,9 +294,31 @@ class ExplorerController:
             channel_title=f"{unit} {state.channel}  ·  max {peak}",
             notice="; ".join(notices),
         )
+        if state.probe is not None:
+            view = self._with_field(state, view)
         if state.view == "maps":
             return view
         return self._deeper_view(state, info, maps, view)
+
+    def _with_field(self, state: ViewState, view: ExplorerView) -> ExplorerView:
+        """Outline the probed unit on its channel, and its receptive field on the input."""
+        row, col = state.probe  # type: ignore[misc]
+        unit = (col, row, 1, 1)
+        try:
+            top, left, bottom, right = receptive_field(self.engine.graph, state.layer, (row, col))
+        except ModelNotSupportedError as error:  # say why, draw no box on the input
+            notice = f"no receptive field: {error}"
+            return replace(
+                view, channel_outline=unit, notice="; ".join(filter(None, [view.notice, notice]))
+            )
+        seen = f"rows {top}-{bottom - 1}, cols {left}-{right - 1}"
+        title = f"{view.channel_title}  ·  ({row}, {col}) sees {seen}"
+        return replace(
+            view,
+            image_outline=(left, top, right - left, bottom - top),
+            channel_outline=unit,
+            channel_title=title,
+        )
 
     def _deeper_view(
         self, state: ViewState, info: LayerInfo, maps: np.ndarray, view: ExplorerView

@@ -45,7 +45,9 @@ from convscope.widget.figure_display import (
 from convscope.widget.samples import SORTS, SamplePicker
 from convscope.widget.views import PREDICTED, VIEWS
 
-_UPDATE_ARGUMENTS = ("layer", "channel", "sample", "cmap", "norm", "view", "target_class")
+_UPDATE_ARGUMENTS = (
+    "layer", "channel", "sample", "cmap", "norm", "view", "target_class", "probe"
+)  # fmt: skip
 _PACKAGE = Path(__file__).resolve().parent.parent
 _STATIC = _PACKAGE / "static"
 _SOURCE = _PACKAGE.parent.parent / "js"  # an editable install reads the sources directly
@@ -59,6 +61,7 @@ _LATEST = {
     protocol.SORT: ("sort", "sort"),
     protocol.PANEL: ("panel", "open"),
     protocol.EPOCH: ("epoch", "epoch"),
+    protocol.PROBE: ("probe", None),
 }
 _T = TypeVar("_T")
 CMAPS = ["viridis", "magma", "inferno", "cividis", "gray", "RdBu_r"]
@@ -240,6 +243,7 @@ class Explorer(anywidget.AnyWidget):
         self.on_msg(self._on_frontend_message)
         if mode == "ipympl":  # a click on the canvas focuses it: its arrow keys come here
             self.figure.canvas.mpl_connect("key_press_event", self._on_figure_key)
+            self.figure.canvas.mpl_connect("button_press_event", self._on_figure_click)
         self._publish()
         self._publish_page(0)
 
@@ -321,6 +325,21 @@ class Explorer(anywidget.AnyWidget):
     @target_class.setter
     def target_class(self, value: int | str | None) -> None:
         self.update(target_class=PREDICTED if value is None else value)
+
+    @property
+    def probe(self) -> tuple[int, int] | None:
+        """A position ``(row, col)`` in the layer's maps whose receptive field is outlined.
+
+        The input pixels that can influence that unit are boxed on the input, and the unit on
+        the selected channel; a click on the channel's large map sets it. ``None`` for none;
+        moving to another layer clears it. Where the layers on the way cannot be traced (a
+        merge of branches), the status line says why and no box is drawn.
+        """
+        return self._controller.state.probe
+
+    @probe.setter
+    def probe(self, position: tuple[int, int] | None) -> None:
+        self.update(probe=() if position is None else position)
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until background work (filter patterns) is done, then show its result.
@@ -481,12 +500,13 @@ class Explorer(anywidget.AnyWidget):
         norm: str | None = None,
         view: str | None = None,
         target_class: int | str | None = None,
+        probe: tuple[int, int] | tuple[()] | None = None,
         **unknown: object,
     ) -> None:
         """Change several of the layer, channel, sample, colormap, scale and view at once.
 
         Arguments left at ``None`` keep their value; ``target_class=-1`` explains each
-        sample's predicted class again.
+        sample's predicted class again, and ``probe=()`` clears the probe.
 
         Raises
         ------
@@ -514,6 +534,7 @@ class Explorer(anywidget.AnyWidget):
             norm=norm,
             view=view,
             target_class=target_class,
+            probe=probe,
         )
         self._error = ""
         self._publish()
@@ -737,6 +758,10 @@ class Explorer(anywidget.AnyWidget):
             self.channel_panel = pending["panel"]
         if "epoch" in pending:
             self.epoch = pending["epoch"]
+        if "probe" in pending:  # a click on the PNG figure, in fractions of it from top-left
+            width, height = self.figure.canvas.get_width_height()
+            click = pending["probe"]
+            self._probe_at(click["x"] * width, (1.0 - click["y"]) * height)
         if "page" in pending:
             page = min(max(pending["page"], 0), self.page_count - 1)
             self._publish_page(page)
@@ -756,6 +781,24 @@ class Explorer(anywidget.AnyWidget):
         try:
             self.update(sample=self._stepped(self.sample, delta))
         except Exception as error:  # noqa: BLE001 - shown in the banner, as for the controls
+            self._error = f"{type(error).__name__}: {error}"
+
+    def _on_figure_click(self, event: Any) -> None:
+        """Probe the unit under a click on the ipympl canvas, as a click on the PNG does."""
+        self._probe_at(float(event.x), float(event.y))
+
+    def _probe_at(self, x: float, y: float) -> None:
+        """Probe the selected channel's unit drawn at canvas pixel ``(x, y)`` (from bottom-left).
+
+        A click elsewhere does nothing; a failure shows in the banner, as for the controls.
+        """
+        size = tuple(float(v) for v in self.figure.canvas.get_width_height())
+        unit = self.panels.channel_panel.pixel_at(x, y, size)  # type: ignore[arg-type]
+        if unit is None or not self._controller.engine.layer(self.layer).spatial:
+            return
+        try:
+            self.update(probe=unit)
+        except Exception as error:  # noqa: BLE001 - shown in the banner
             self._error = f"{type(error).__name__}: {error}"
 
     def _stepped(self, start: int, delta: int) -> int:

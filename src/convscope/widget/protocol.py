@@ -19,6 +19,7 @@ its next batch once ``_ack`` reaches the ``seq`` of the batch in flight, and aft
 
 from __future__ import annotations
 
+import math
 import typing
 from typing import Final, TypedDict
 
@@ -36,6 +37,8 @@ PANEL: Final = "panel"
 """Open or close the channel panel."""
 EPOCH: Final = "epoch"
 """Show the weights of another training epoch (an Explorer of a training run)."""
+PROBE: Final = "probe"
+"""A click on the PNG figure: probe the unit of the selected channel under it."""
 
 SEQ_MAX: Final = 2**53 - 1  # Number.MAX_SAFE_INTEGER
 
@@ -97,6 +100,13 @@ class EpochRequest(Request):
     epoch: int
 
 
+class ProbeRequest(Request):
+    """``type: "probe"``: where the figure was clicked, in fractions from its top-left."""
+
+    x: float
+    y: float
+
+
 REQUESTS: Final[dict[str, type[Request]]] = {
     VIEW: ViewRequest,
     STEP: StepRequest,
@@ -105,6 +115,7 @@ REQUESTS: Final[dict[str, type[Request]]] = {
     SORT: SortRequest,
     PANEL: PanelRequest,
     EPOCH: EpochRequest,
+    PROBE: ProbeRequest,
 }
 
 
@@ -193,7 +204,7 @@ class UnknownRequestError(ValueError):
     """A well-formed message of a kind this kernel does not know (say, a newer page)."""
 
 
-_EXPECTED = {int: "an integer", str: "a string", bool: "true or false"}
+_EXPECTED = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
 
 def seq_of(content: object) -> int | None:
@@ -212,7 +223,7 @@ def parse_request(content: object) -> Request:
     Request
         ``content`` itself, now known to be a :class:`ViewRequest`, :class:`StepRequest`,
         :class:`FilterRequest`, :class:`PageRequest`, :class:`SortRequest`,
-        :class:`PanelRequest` or :class:`EpochRequest`.
+        :class:`PanelRequest`, :class:`EpochRequest` or :class:`ProbeRequest`.
 
     Raises
     ------
@@ -264,7 +275,12 @@ def _check_field_value(kind: str, name: str, value: object, expected_type: type)
     if name == "seq":
         valid, expected = seq_of({"seq": value}) is not None, "an integer from 0 to 2**53 - 1"
     else:
-        valid = _is_int(value) if expected_type is int else isinstance(value, expected_type)
+        if expected_type is int:
+            valid = _is_int(value)
+        elif expected_type is float:  # JSON has one number type: 1 and 0.5 are both numbers
+            valid = _is_int(value) or (isinstance(value, float) and math.isfinite(value))
+        else:
+            valid = isinstance(value, expected_type)
         expected = _EXPECTED[expected_type]
     if not valid:
         raise MalformedRequestError(
