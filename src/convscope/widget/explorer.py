@@ -8,6 +8,7 @@ import difflib
 import functools
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,6 +43,7 @@ from convscope.widget.figure_display import (
     make_figure,
     png_bytes,
 )
+from convscope.widget.gif import check_gif, frames, steps_of, write_gif
 from convscope.widget.samples import SORTS, SamplePicker
 from convscope.widget.views import PREDICTED, VIEWS
 
@@ -658,6 +660,45 @@ class Explorer(anywidget.AnyWidget):
         target, extension, dpi = check_save(self.figure, path, dpi)
         with self._controller.view.titled():
             self.figure.savefig(target, dpi=dpi, format=extension)
+
+    def save_gif(
+        self,
+        path: str | os.PathLike[str],
+        samples: Iterable[int] | None = None,
+        fps: float = 5,
+        *,
+        channels: Iterable[int] | None = None,
+    ) -> Path:
+        """Write an animated GIF of a scrub, with panel titles, for slides; return its path.
+
+        Parameters
+        ----------
+        path : path-like
+            A ``.gif`` file in a folder that exists.
+        samples : iterable of int, optional
+            The samples to scrub through, one frame each (``range(20)``, say); by default the
+            next 20 from the one in view.
+        fps : float
+            Frames per second, 0.5 to 50.
+        channels : iterable of int, optional
+            Scrub through these channels of the layer in view instead, on the sample in view.
+
+        Raises
+        ------
+        ArgumentTypeError, InvalidArgumentError
+            A bad path, folder, frame rate or index; nothing is written. The Explorer's view is
+            the same afterwards.
+
+        """
+        target, rate = check_gif(path, fps)
+        if channels is not None:
+            field, steps = "channel", steps_of(channels, "channels", self._channel_count)
+        else:
+            chosen = samples if samples is not None else range(self.sample, self.sample + 20)
+            count = self.sample_count
+            field, steps = "sample", steps_of(chosen, "samples", count)
+        write_gif(target, frames(self, field, steps), rate)
+        return target
 
     @property
     def display_widget(self) -> ipywidgets.DOMWidget:
