@@ -85,6 +85,8 @@ const VIEW_NAMES = {
  * @property {number[]} _epochs
  * @property {number} _epoch
  * @property {Record<string, (number | null)[]>} _history
+ * @property {DataView} _download
+ * @property {string} _download_name
  * @property {boolean} _panel_open
  * @property {string} _panel_text
  * @property {DataView} _panel_thumbs
@@ -162,12 +164,19 @@ const VIEW_NAMES = {
  */
 
 /**
+ * @typedef {Object} GifRequest
+ * @property {"gif"} type
+ * @property {number} seq
+ * @property {number} frames
+ */
+
+/**
  * The host-neutral part of anywidget's model that this file uses: one event name per `on`.
  * @typedef {Object} Model
  * @property {<K extends keyof ExplorerState>(name: K) => ExplorerState[K]} get
  * @property {(event: string, handler: () => void) => void} on
  * @property {(event: string, handler: () => void) => void} off
- * @property {(content: ViewRequest | StepRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest | ProbeRequest) => void} send
+ * @property {(content: ViewRequest | StepRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest | ProbeRequest | GifRequest) => void} send
  */
 
 // ----- small helpers ----------------------------------------------------------------------------
@@ -250,7 +259,7 @@ function makeRequester(model) {
   let seq = 0;
   let inflight = 0;
   let timer = 0;
-  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}}} */
+  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}, gif?: {frames: number}}} */
   let queued = {};
 
   function pump() {
@@ -315,6 +324,11 @@ function makeRequester(model) {
       queued.epoch = { epoch };
       pump();
     },
+    /** @param {number} frames */
+    gif(frames) {
+      queued.gif = { frames };
+      pump();
+    },
     /** @param {{x: number, y: number}} point where the figure was clicked, 0..1 from top-left */
     probe(point) {
       queued.probe = point;
@@ -352,6 +366,7 @@ function makeRequester(model) {
  * @property {HTMLSelectElement} classSelect
  * @property {HTMLElement} classLabel
  * @property {HTMLSelectElement} sortSelect
+ * @property {HTMLButtonElement} gifButton
  * @property {HTMLDetailsElement} confusion
  * @property {HTMLElement} epochRow
  * @property {HTMLInputElement} epochSlider
@@ -392,6 +407,11 @@ function buildControls() {
     classSelect: h("select", { class: "convscope-target-class", title: "the class Grad-CAM explains" }),
     classLabel: h("label", { class: "convscope-target" }),
     sortSelect: h("select", { class: "convscope-sort", title: "the order of the samples" }),
+    gifButton: h("button", {
+      class: "convscope-gif",
+      title: "save a GIF of the next 20 samples, with panel titles",
+      text: "save GIF",
+    }),
     confusion: h("details", { class: "convscope-confusion" }),
     epochRow: h("div", { class: "convscope-row convscope-epochs" }),
     epochSlider: h("input", { type: "range", min: "0", step: "1", class: "convscope-epoch", "aria-label": "epoch" }),
@@ -426,6 +446,7 @@ function buildControls() {
       h("label", {}, ["sort ", c.sortSelect]),
       h("label", {}, ["colours ", c.cmapSelect]),
       h("label", {}, ["scale ", c.normSelect]),
+      c.gifButton,
     ]),
     c.thumbs,
     h("div", { class: "convscope-row convscope-pages" }, [c.pagePrev, c.pageLabel, c.pageNext]),
@@ -756,6 +777,19 @@ function epochText(model, index) {
 }
 
 /**
+ * Hand the kernel's file (a GIF) to the browser as a download.
+ * @param {Model} model
+ */
+function offerDownload(model) {
+  const data = model.get("_download");
+  if (!data || data.byteLength === 0) return;
+  const url = URL.createObjectURL(new Blob([asBytes(data)], { type: "image/gif" }));
+  const link = /** @type {HTMLAnchorElement} */ (h("a", { href: url, download: model.get("_download_name") }));
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/**
  * The channel panel: whether the channel is dead, how often it fires, its strongest samples.
  * @param {Model} model
  * @param {Controls} c
@@ -849,6 +883,7 @@ function bindModel(model, c, ui) {
     [["_confusion", "_class_names", "_filter_true", "_filter_predicted"], () => showConfusion(model, c)],
     [["_panel_open", "_panel_text", "_panel_thumbs", "_panel_meta"], () => showPanel(model, c)],
     [["_epochs", "_epoch", "_history"], () => showEpoch(model, c, ui)],
+    [["_download"], () => offerDownload(model)],
     [["_thumbs", "_thumb_meta", "_thumb_shape", "_page", "_page_count", "_filtered_count"], () => showThumbs(model, c)],
     [["_sample_text", "_sample_index"], () => showSample(model, c)],
     [["_error", "_status"], () => showMessages(model, c)],
@@ -951,6 +986,7 @@ function bindInputs(model, c, ui, request) {
     listen(c.normSelect, "change", () => request.view({ norm: c.normSelect.value })),
     listen(c.viewSelect, "change", () => request.view({ view: c.viewSelect.value })),
     listen(c.sortSelect, "change", () => request.sort(c.sortSelect.value)),
+    listen(c.gifButton, "click", () => request.gif(20)),
     listen(c.panel, "toggle", () => {
       if (c.panel.open !== model.get("_panel_open")) request.panel(c.panel.open);
     }),

@@ -197,6 +197,16 @@ def _choose_view_order_and_cell(page: Page, host: Host) -> None:
     strongest.nth(2).click()
     host.deliver()
     assert explorer.sample == third
+    with page.expect_download() as download:  # the GIF button offers the file
+        page.click(".convscope-gif")
+        host.deliver()
+    gif = download.value
+    assert gif.suggested_filename == f"convscope-{explorer.layer}-{third}.gif"
+    assert Path(gif.path()).read_bytes()[:6] == b"GIF89a"
+    figure = page.locator("img.convscope-figure")
+    figure.click(position={"x": 800, "y": 120})  # on the selected channel's large map
+    host.deliver()
+    assert explorer.probe is not None
 
 
 def test_every_request_the_page_sends_is_one_the_kernel_accepts(host: Host) -> None:

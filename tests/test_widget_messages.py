@@ -95,7 +95,7 @@ def test_content_that_is_not_an_object_is_reported(explorer, content) -> None:
         ({"type": "view", "layer": ["conv2"]}, "'layer' must be a string, got list ['conv2']"),
         ({"type": "filter", "true": 3}, "'misclassified' is missing (true or false)"),
         ({"type": "view", "chanel": 3}, "unknown field 'chanel'"),
-        ({"delta": 1}, "'filter', 'page', 'sort', 'panel', 'epoch', 'probe'; got none"),
+        ({"delta": 1}, "'sort', 'panel', 'epoch', 'probe', 'gif'; got none"),
         ({"type": 7}, "needs a 'type'"),
     ],
 )
@@ -174,6 +174,7 @@ PLAUSIBLE = {
     "sort": st.sampled_from(["index", "confidence", "loss", "activation", "random"]),
     "open": st.booleans(),
     "epoch": st.integers(-2, 40),
+    "frames": st.integers(-2, 3),
     "x": st.floats(-0.5, 1.5) | st.integers(-1, 2),
     "y": st.floats(-0.5, 1.5) | st.integers(-1, 2),
 }

@@ -8,6 +8,7 @@ import difflib
 import functools
 import logging
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,6 +65,7 @@ _LATEST = {
     protocol.PANEL: ("panel", "open"),
     protocol.EPOCH: ("epoch", "epoch"),
     protocol.PROBE: ("probe", None),
+    protocol.GIF: ("gif", "frames"),
 }
 _T = TypeVar("_T")
 CMAPS = ["viridis", "magma", "inferno", "cividis", "gray", "RdBu_r"]
@@ -156,6 +158,8 @@ class Explorer(anywidget.AnyWidget):
     _epochs = traitlets.List(traitlets.Int()).tag(sync=True)
     _epoch = traitlets.Int(0).tag(sync=True)
     _history = traitlets.Dict().tag(sync=True)
+    _download = traitlets.Bytes(b"").tag(sync=True)
+    _download_name = traitlets.Unicode("").tag(sync=True)
     _panel_open = traitlets.Bool(False).tag(sync=True)
     _panel_text = traitlets.Unicode("").tag(sync=True)
     _panel_thumbs = traitlets.Bytes(b"").tag(sync=True)
@@ -700,6 +704,18 @@ class Explorer(anywidget.AnyWidget):
         write_gif(target, frames(self, field, steps), rate)
         return target
 
+    def _offer_gif(self, count: int) -> None:
+        """Make a GIF of the next ``count`` samples and hand it to the page as a download."""
+        count = max(1, min(int(count), 100))
+        samples = (self.sample + np.arange(count)) % self.sample_count
+        self._status = f"making a GIF of {count} samples..."
+        self.send_state("_status")
+        with tempfile.TemporaryDirectory() as folder:
+            name = f"convscope-{self.layer.replace('/', '-')}-{self.sample}.gif"
+            path = self.save_gif(Path(folder) / name, samples.tolist(), fps=5)
+            self._download_name, self._download = name, path.read_bytes()
+        self._status = self._controller.notice
+
     @property
     def display_widget(self) -> ipywidgets.DOMWidget:
         """What a notebook shows: the ipympl canvas above these controls, or just the controls.
@@ -799,6 +815,8 @@ class Explorer(anywidget.AnyWidget):
             self.channel_panel = pending["panel"]
         if "epoch" in pending:
             self.epoch = pending["epoch"]
+        if "gif" in pending:
+            self._offer_gif(pending["gif"])
         if "probe" in pending:  # a click on the PNG figure, in fractions of it from top-left
             width, height = self.figure.canvas.get_width_height()
             click = pending["probe"]

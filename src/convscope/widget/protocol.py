@@ -37,6 +37,8 @@ PANEL: Final = "panel"
 """Open or close the channel panel."""
 EPOCH: Final = "epoch"
 """Show the weights of another training epoch (an Explorer of a training run)."""
+GIF: Final = "gif"
+"""Make a GIF of a scrub through the next samples and offer it as a download."""
 PROBE: Final = "probe"
 """A click on the PNG figure: probe the unit of the selected channel under it."""
 
@@ -107,6 +109,12 @@ class ProbeRequest(Request):
     y: float
 
 
+class GifRequest(Request):
+    """``type: "gif"``: a GIF of ``frames`` samples from the one in view (1 to 100)."""
+
+    frames: int
+
+
 REQUESTS: Final[dict[str, type[Request]]] = {
     VIEW: ViewRequest,
     STEP: StepRequest,
@@ -116,6 +124,7 @@ REQUESTS: Final[dict[str, type[Request]]] = {
     PANEL: PanelRequest,
     EPOCH: EpochRequest,
     PROBE: ProbeRequest,
+    GIF: GifRequest,
 }
 
 
@@ -182,6 +191,8 @@ class ExplorerState(TypedDict):
     _epochs: list[int]
     _epoch: int
     _history: dict[str, list[float | None]]
+    _download: bytes
+    _download_name: str
     _panel_open: bool
     _panel_text: str
     _panel_thumbs: bytes
@@ -223,7 +234,8 @@ def parse_request(content: object) -> Request:
     Request
         ``content`` itself, now known to be a :class:`ViewRequest`, :class:`StepRequest`,
         :class:`FilterRequest`, :class:`PageRequest`, :class:`SortRequest`,
-        :class:`PanelRequest`, :class:`EpochRequest` or :class:`ProbeRequest`.
+        :class:`PanelRequest`, :class:`EpochRequest`, :class:`ProbeRequest` or
+        :class:`GifRequest`.
 
     Raises
     ------
