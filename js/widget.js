@@ -1028,16 +1028,26 @@ function belongsToHost(event) {
 }
 
 /**
- * ←/→ step through the samples, except where the focused control uses them itself.
+ * The move a key asks for, except where the focused control uses the key itself: ←/→ step
+ * through the samples, ↑/↓ through the channels, PageUp/PageDown through the layers.
  * @param {KeyboardEvent} event
- * @returns {number} -1, 1, or 0 for no step
+ * @returns {{what: "sample" | "channel" | "layer", delta: number} | null}
  */
-function arrowStep(event) {
-  const step = { ArrowLeft: -1, ArrowRight: 1 }[event.key] ?? 0;
+function keyMove(event) {
+  /** @type {Record<string, ["sample" | "channel" | "layer", number]>} */
+  const moves = {
+    ArrowLeft: ["sample", -1],
+    ArrowRight: ["sample", 1],
+    ArrowUp: ["channel", 1],
+    ArrowDown: ["channel", -1],
+    PageUp: ["layer", -1],
+    PageDown: ["layer", 1],
+  };
+  const move = moves[event.key];
   const target = event.target;
-  if (event.shiftKey || target instanceof HTMLSelectElement) return 0;
-  if (target instanceof HTMLInputElement && target.type === "range") return 0;
-  return step;
+  if (!move || event.shiftKey || target instanceof HTMLSelectElement) return null;
+  if (target instanceof HTMLInputElement && target.type === "range") return null;
+  return { what: move[0], delta: move[1] };
 }
 
 /**
@@ -1058,25 +1068,35 @@ function liftSuppression(event, root) {
 }
 
 /**
- * Keys in the widget: ←/→ step, and no single key reaches the host's shortcuts. Stopping the
+ * Keys in the widget: ←/→ samples, ↑/↓ channels, PageUp/PageDown layers, and no single key
+ * reaches the host's shortcuts. Stopping the
  * event covers hosts that listen while it bubbles (JupyterLab ≥ 4.1, Notebook 7, marimo,
  * classic Notebook); SUPPRESS_SHORTCUTS covers JupyterLab builds that listen while it is
  * captured, before any listener of ours can run.
+ * @param {Model} model
  * @param {Controls} c
  * @param {ReturnType<typeof makeRequester>} request
  * @returns {() => void}
  */
-function bindKeys(c, request) {
+function bindKeys(model, c, request) {
   return listen(c.root, "keydown", (/** @type {KeyboardEvent} */ event) => {
     if (belongsToHost(event)) {
       liftSuppression(event, c.root);
       return;
     }
     event.stopPropagation();
-    const step = arrowStep(event);
-    if (step) {
-      event.preventDefault();
-      request.step(step);
+    const move = keyMove(event);
+    if (!move) return;
+    event.preventDefault();
+    if (move.what === "sample") {
+      request.step(move.delta);
+    } else if (move.what === "channel") {
+      const channel = model.get("_channel_index") + move.delta;
+      if (channel >= 0 && channel < model.get("_channel_count")) request.view({ channel });
+    } else {
+      const options = model.get("_layer_options");
+      const index = model.get("_layer_index") + move.delta;
+      if (index >= 0 && index < options.length) request.view({ layer: options[index].name });
     }
   });
 }
@@ -1094,7 +1114,7 @@ function render({ model, el }) {
   const request = makeRequester(model);
   /** @type {Ui} */
   const ui = { dragging: null };
-  const unbind = [bindModel(model, controls, ui), bindInputs(model, controls, ui, request), bindKeys(controls, request)];
+  const unbind = [bindModel(model, controls, ui), bindInputs(model, controls, ui, request), bindKeys(model, controls, request)];
   return () => {
     for (const off of unbind) off();
     request.dispose();

@@ -345,6 +345,20 @@ def test_arrows_step_from_the_figure_and_the_buttons_but_move_sliders(host: Host
     page.keyboard.press("ArrowRight")  # the slider's own key: the next channel, not a sample
     assert [m["type"] for m in host.deliver()] == ["view"]
     assert (explorer.sample, explorer.channel) == (2, 1)
+    page.click(".convscope-figure")
+    page.keyboard.press("ArrowUp")  # ↑/↓: channels, PageUp/PageDown: layers
+    host.deliver()
+    page.keyboard.press("ArrowUp")
+    host.deliver()
+    assert explorer.channel == 3
+    layer = explorer.layers.index(explorer.layer)
+    page.keyboard.press("PageDown")
+    host.deliver()
+    assert explorer.layers.index(explorer.layer) == layer + 1
+    page.keyboard.press("PageUp")
+    page.keyboard.press("ArrowDown")
+    host.deliver()
+    assert (explorer.layers.index(explorer.layer), explorer.channel) == (layer, 2)
 
 
 def test_keyboard_focus_is_visible(host: Host) -> None:

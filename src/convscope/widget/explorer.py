@@ -833,12 +833,20 @@ class Explorer(anywidget.AnyWidget):
             _LOG.exception("convscope: could not redraw the last good view")
 
     def _on_figure_key(self, event: Any) -> None:
-        """←/→ on the ipympl canvas step through the samples, like the widget's own keys."""
-        delta = {"left": -1, "right": 1}.get(event.key)
-        if delta is None:
-            return
+        """Move as the widget's keys do: ←/→ samples, ↑/↓ channels, PageUp/PageDown layers.
+
+        For keys pressed on the ipympl canvas; at either end nothing moves.
+        """
+        moves = {"left": ("sample", -1), "right": ("sample", 1), "up": ("channel", 1)}
+        moves |= {"down": ("channel", -1), "pageup": ("layer", -1), "pagedown": ("layer", 1)}
+        what, delta = moves.get(event.key, ("", 0))
         try:
-            self.update(sample=self._stepped(self.sample, delta))
+            if what == "sample":
+                self.update(sample=self._stepped(self.sample, delta))
+            elif what == "channel" and 0 <= self.channel + delta < self._channel_count:
+                self.update(channel=self.channel + delta)
+            elif what == "layer" and 0 <= self._layer_index + delta < len(self.layers):
+                self.update(layer=self.layers[self._layer_index + delta])
         except Exception as error:  # noqa: BLE001 - shown in the banner, as for the controls
             self._error = f"{type(error).__name__}: {error}"
 
