@@ -85,6 +85,8 @@ const VIEW_NAMES = {
  * @property {number[]} _epochs
  * @property {number} _epoch
  * @property {Record<string, (number | null)[]>} _history
+ * @property {boolean} _teaching
+ * @property {string[]} _captions
  * @property {DataView} _download
  * @property {string} _download_name
  * @property {boolean} _panel_open
@@ -347,6 +349,7 @@ function makeRequester(model) {
  * @typedef {Object} Controls
  * @property {HTMLElement} root
  * @property {HTMLImageElement} figure
+ * @property {HTMLElement} captions
  * @property {HTMLElement} errorBox
  * @property {HTMLElement} statusBox
  * @property {HTMLInputElement} layerSlider
@@ -388,6 +391,7 @@ function buildControls() {
     // Focusable, so that a click on the figure keeps ←/→ in the widget (PNG mode only; in
     // ipympl mode the canvas is a sibling widget above the controls).
     figure: h("img", { class: "convscope-figure", alt: "convscope feature maps", tabindex: "-1" }),
+    captions: h("div", { class: "convscope-captions" }),
     errorBox: h("div", { class: "convscope-error", role: "alert" }),
     statusBox: h("div", { class: "convscope-status" }),
     layerSlider: h("input", { type: "range", min: "0", step: "1", class: "convscope-layer", "aria-label": "layer" }),
@@ -431,6 +435,7 @@ function buildControls() {
   c.classLabel.append(" explaining class ", c.classSelect);
   c.root = h("div", { class: "convscope", tabindex: "0" }, [
     c.figure,
+    c.captions,
     c.errorBox,
     c.statusBox,
     row("layer", c.layerSlider, c.layerLabel),
@@ -777,6 +782,18 @@ function epochText(model, index) {
 }
 
 /**
+ * Teaching mode: larger type and controls, and a caption under each panel of the figure.
+ * @param {Model} model
+ * @param {Controls} c
+ */
+function showTeaching(model, c) {
+  const on = model.get("_teaching");
+  c.root.classList.toggle("convscope-teaching", on);
+  c.captions.hidden = !on;
+  c.captions.replaceChildren(...model.get("_captions").map((text) => h("span", { text })));
+}
+
+/**
  * Hand the kernel's file (a GIF) to the browser as a download.
  * @param {Model} model
  */
@@ -884,6 +901,7 @@ function bindModel(model, c, ui) {
     [["_panel_open", "_panel_text", "_panel_thumbs", "_panel_meta"], () => showPanel(model, c)],
     [["_epochs", "_epoch", "_history"], () => showEpoch(model, c, ui)],
     [["_download"], () => offerDownload(model)],
+    [["_teaching", "_captions"], () => showTeaching(model, c)],
     [["_thumbs", "_thumb_meta", "_thumb_shape", "_page", "_page_count", "_filtered_count"], () => showThumbs(model, c)],
     [["_sample_text", "_sample_index"], () => showSample(model, c)],
     [["_error", "_status"], () => showMessages(model, c)],

@@ -138,6 +138,21 @@ class ModelGraph:
         """How many (flattened) outputs the model has."""
         return len(self.root.outputs)
 
+    def layer_config(self, path: str) -> dict[str, Any]:
+        """Return the ``get_config()`` of the layer that computes row ``path``.
+
+        ``{}`` for an operation that is not a layer (``x + y``) or a row not in this graph.
+        """
+        scopes = [self.root]
+        while scopes:
+            scope = scopes.pop()
+            if path in scope.called:
+                layer = scope.called[path][0]
+                config = layer.get_config() if hasattr(layer, "get_config") else {}
+                return dict(config) if isinstance(config, dict) else {}
+            scopes.extend(child for _, child in scope.nested.values())
+        return {}
+
     def output_shape(self, index: int) -> tuple[int | None, ...]:
         """Shape of output ``index`` without the batch axis."""
         return tuple(self.root.outputs[index].shape[1:])

@@ -100,6 +100,7 @@ class ExplorerFigure:
 
     def __init__(self, figure: Figure, class_names: list[str], caption: str = "") -> None:
         self.figure = figure
+        self.live_titles = False
         figure.set_size_inches(*FIGSIZE)
         figure.patch.set_facecolor("white")
         self.image_panel = PixelPanel(_LIVE_BOXES[0])
@@ -154,15 +155,20 @@ class ExplorerFigure:
     @contextmanager
     def titled(self) -> Iterator[None]:
         """Make room for panel titles and show them while the block runs (for saving)."""
-        for (panel, title), box in zip(self._titles.items(), _TITLED_BOXES, strict=True):
-            title.set_visible(panel.get_visible())
-            panel.box = box
+        was = self.live_titles
+        self.set_live_titles(True)
         try:
             yield
         finally:
-            for (panel, title), box in zip(self._titles.items(), _LIVE_BOXES, strict=True):
-                title.set_visible(False)
-                panel.box = box
+            self.set_live_titles(was)
+
+    def set_live_titles(self, show: bool) -> None:
+        """Show the panel titles on the live figure too (teaching mode), or hide them."""
+        self.live_titles = show
+        boxes = _TITLED_BOXES if show else _LIVE_BOXES
+        for (panel, title), box in zip(self._titles.items(), boxes, strict=True):
+            title.set_visible(show and panel.get_visible())
+            panel.box = box
 
 
 class ClassChart:

@@ -33,6 +33,7 @@ from convscope.errors import (
     check_int,
     check_layer_name,
 )
+from convscope.render.captions import layer_caption
 from convscope.render.explorer_figure import ExplorerFigure
 from convscope.render.normalise import NORM_MODES
 from convscope.widget import protocol
@@ -105,6 +106,10 @@ class Explorer(anywidget.AnyWidget):
     output : int or str, optional
         For a model with several outputs, the one shown as class probabilities: its index or
         its name. By default the first; the widget says which one it shows.
+    teaching : bool
+        For a projector and for students: larger type and controls, panel titles on the live
+        figure, and under it a plain-language caption of each panel that follows the layer
+        ("conv1 · 24 filters, each 3×3, looking for edges and strokes").
 
     Raises
     ------
@@ -158,6 +163,8 @@ class Explorer(anywidget.AnyWidget):
     _epochs = traitlets.List(traitlets.Int()).tag(sync=True)
     _epoch = traitlets.Int(0).tag(sync=True)
     _history = traitlets.Dict().tag(sync=True)
+    _teaching = traitlets.Bool(False).tag(sync=True)
+    _captions = traitlets.List(traitlets.Unicode()).tag(sync=True)
     _download = traitlets.Bytes(b"").tag(sync=True)
     _download_name = traitlets.Unicode("").tag(sync=True)
     _panel_open = traitlets.Bool(False).tag(sync=True)
@@ -182,10 +189,13 @@ class Explorer(anywidget.AnyWidget):
         figure: FigureMode = "auto",
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         output: int | str | None = None,
+        teaching: bool = False,
     ) -> None:
         # Everything that can fail runs before the widget exists: a bad argument raises
         # without leaving a half-made widget open in the kernel. The cheap checks go first.
         mode = choose_mode(figure)
+        if not isinstance(teaching, (bool, np.bool_)):
+            raise ArgumentTypeError(f"teaching must be True or False, not {teaching!r}.")
         cache_bytes = check_int("cache_bytes", cache_bytes, minimum=0, example=2**28)
         layer = None if layer is None else check_layer_name(layer)
         if images is None and labels is not None:
@@ -238,10 +248,7 @@ class Explorer(anywidget.AnyWidget):
         self._has_predictions = controller.predictions is not None
         self._thumb_shape = self._picker.thumb_shape
         self._confusion = self._picker.confusion(len(controller.class_names))
-        self._run = run
-        if run is not None:
-            self._epochs, self._epoch = list(run.epochs), run.epochs[-1]
-            self._history = {name: _json_floats(values) for name, values in run.history.items()}
+        self._start_modes(run, bool(teaching))
         self._sort_options = self._picker.sorts
         self._loop: asyncio.AbstractEventLoop | None = None
         self._remember_loop()
@@ -252,6 +259,15 @@ class Explorer(anywidget.AnyWidget):
             self.figure.canvas.mpl_connect("button_press_event", self._on_figure_click)
         self._publish()
         self._publish_page(0)
+
+    def _start_modes(self, run: TrainingRun | None, teaching: bool) -> None:
+        """Set up the epoch slider of a training run, and the teaching mode."""
+        self._run = run
+        if run is not None:
+            self._epochs, self._epoch = list(run.epochs), run.epochs[-1]
+            self._history = {name: _json_floats(values) for name, values in run.history.items()}
+        self._teaching = teaching
+        self._controller.view.set_live_titles(teaching)
 
     # ----- state from Python ---------------------------------------------------------------
     @property
@@ -909,6 +925,8 @@ class Explorer(anywidget.AnyWidget):
             self._view, self._target_class = state.view, state.target_class
             self._sample_text = self._describe_sample(state.sample)
             self._status = controller.notice
+            if self._teaching:
+                self._captions = self._describe_panels()
             self._publish_panel()
             if self._figure_mode == "png":
                 self._figure_png = png_bytes(self.figure)
@@ -954,6 +972,23 @@ class Explorer(anywidget.AnyWidget):
             self._filtered_count = len(self._filtered)
             self._thumb_meta = meta
             self._thumbs = data
+
+    def _describe_panels(self) -> list[str]:
+        """Return the teaching captions under the input, the grid and the selected channel."""
+        state, engine = self._controller.state, self._controller.engine
+        info = engine.layer(state.layer)
+        depth = sum("Conv" in row.kind for row in engine.layers[: self._layer_index])
+        what = "digit" if self._controller.class_names == [str(i) for i in range(10)] else "image"
+        unit = (
+            f"channel {state.channel}: where its filter fires on this {what} (bright: strongly)"
+            if info.spatial
+            else f"unit {state.channel}: one number the next layer reads"
+        )
+        return [
+            f"the {what} the network reads",
+            layer_caption(info, engine.graph.layer_config(info.name), depth),
+            f"{unit}; below, the network's guess",
+        ]
 
     def _describe_sample(self, sample: int) -> str:
         controller = self._controller

@@ -191,6 +191,8 @@ class ExplorerState(TypedDict):
     _epochs: list[int]
     _epoch: int
     _history: dict[str, list[float | None]]
+    _teaching: bool
+    _captions: list[str]
     _download: bytes
     _download_name: str
     _panel_open: bool
