@@ -36,6 +36,9 @@ def main() -> None:
     explorer.update(layer="conv2", channel=13, sample=42)
     explorer.save(OUT / "explorer-view.png", dpi=80)
     explorer_views(explorer)
+    explorer.update(layer="conv3", channel=13, sample=42, probe=(2, 4))  # a receptive field
+    explorer.save(OUT / "explorer-probe.png", dpi=64)
+    explorer.probe = None
     looking_deeper(model, images)
     dataset_insight(model, images, labels)
     print(f"wrote {sorted(path.name for path in OUT.glob('*.png'))}")

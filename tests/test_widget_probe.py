@@ -42,7 +42,7 @@ def test_a_click_on_the_channel_boxes_its_receptive_field(explorer: convscope.Ex
     assert explorer.panels.channel_panel.outline == (3, 3, 1, 1)
     assert explorer._figure_png != before  # the boxes reached the page
     titles = explorer.panels._titles
-    assert "(3, 3) sees rows 5-22, cols 5-22" in titles[explorer.panels.channel_panel].get_text()
+    assert "unit (3, 3) sees rows 5-22, cols 5-22" in titles[explorer.panels.grid_panel].get_text()
     assert convscope.receptive_field(explorer.engine.model, "conv3", (3, 3)) == (5, 5, 23, 23)
 
     explorer.channel = 9  # the same unit of another channel: the same field

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -130,8 +131,12 @@ def test_grad_cam_needs_a_classifier() -> None:
 
 
 def test_patterns_compute_in_the_background_while_the_widget_answers(
-    explorer: convscope.Explorer, model: keras.Model
+    explorer: convscope.Explorer,
+    model: keras.Model,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path))  # computed here, not read back
     explorer.update(layer="conv3", channel=5)
     maps = grid(explorer)
     explorer.view = "pattern"
@@ -155,8 +160,13 @@ def test_patterns_compute_in_the_background_while_the_widget_answers(
 
 
 def test_in_a_kernel_the_pattern_view_redraws_by_itself(
-    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+    model: keras.Model,
+    mnist_test: tuple[np.ndarray, np.ndarray],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path))  # computed here, not read back
+
     async def scenario() -> tuple[list[str], np.ndarray, np.ndarray]:
         ex = convscope.Explorer(model, mnist_test[0][:50], figure="png", layer="pool2")
         before = ex._figure_png

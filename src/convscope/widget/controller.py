@@ -312,12 +312,12 @@ class ExplorerController:
                 view, channel_outline=unit, notice="; ".join(filter(None, [view.notice, notice]))
             )
         seen = f"rows {top}-{bottom - 1}, cols {left}-{right - 1}"
-        title = f"{view.channel_title}  ·  ({row}, {col}) sees {seen}"
+        title = f"{state.layer}  ·  unit ({row}, {col}) sees {seen}"
         return replace(
             view,
             image_outline=(left, top, right - left, bottom - top),
             channel_outline=unit,
-            channel_title=title,
+            grid_title=title,
         )
 
     def _deeper_view(
