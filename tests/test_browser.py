@@ -318,6 +318,28 @@ def test_channel_panel_and_confusion_matrix_lead_to_samples(explorer: ExplorerHa
     _assert_no_error(explorer)
 
 
+def test_clicking_the_channel_map_boxes_its_receptive_field(explorer: ExplorerHandles) -> None:
+    _bring_into_view(explorer)
+    before = screenshot(explorer.figure)
+    assert colour_bbox(before[INPUT_PANEL]) is None, "a box on the input before any click"
+    fingerprint = explorer.fingerprint()
+    # The selected channel, large, fills the right-hand panel above the bars: click its middle.
+    box = explorer.canvas.bounding_box()
+    assert box is not None
+    # ipympl lays a transparent canvas (for rubber bands) over the figure: click the page there.
+    explorer.page.mouse.click(box["x"] + 0.865 * box["width"], box["y"] + 0.32 * box["height"])
+    assert explorer.wait_until_settled(changed_from=fingerprint), "the click was not answered"
+    after = _shoot(explorer, "10-probe")
+    _assert_no_error(explorer)
+    field = colour_bbox(after[INPUT_PANEL])
+    assert field is not None, "no receptive-field box on the input"
+    x0, y0, x1, y1 = field
+    print(f"receptive field box on the input: {x1 - x0}×{y1 - y0} px")
+    assert 10 < x1 - x0 < 180
+    assert 10 < y1 - y0 < 180
+    assert changed_fraction(before[MOSAIC_PANEL], after[MOSAIC_PANEL]) < 0.01  # maps stay
+
+
 def test_no_uncaught_errors_in_the_page(explorer: ExplorerHandles) -> None:
     # Last in the module: covers everything the tests above did in the page.
     assert explorer.page_errors == []
