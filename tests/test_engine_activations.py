@@ -85,6 +85,22 @@ def test_cache_never_holds_more_than_its_bound(
     assert not engine.is_cached("conv1", 0)
 
 
+def test_cache_counts_what_it_really_holds() -> None:
+    # One image of a batch is a view that would keep the whole batch alive; a tiny Dense row
+    # costs more in bookkeeping than in data. Both are counted, so the bound is the memory.
+    cache = ActivationCache(64 * 2**10)
+    batch = np.zeros((32, 16, 16, 4), np.float32)  # 128 KiB, twice the bound
+    stored = cache.put(("conv", 0), batch[0])
+    assert stored.base is None
+    assert not stored.flags.writeable
+    assert batch.flags.writeable  # the caller's batch is untouched
+    tiny = ActivationCache(100 * 1024)
+    for index in range(10_000):
+        tiny.put(("dense", index), np.zeros(4, np.float32))  # 16 bytes of data each
+    assert tiny.nbytes <= 100 * 1024
+    assert len(tiny) < 400  # with data alone counted, all 6,400 of them would be kept
+
+
 def test_cache_rejects_negative_bound() -> None:
     with pytest.raises(ValueError, match=">= 0"):
         ActivationCache(-1)

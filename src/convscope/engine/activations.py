@@ -259,8 +259,7 @@ class ActivationEngine:
         forward, compiled = self._forward((layer,))
         if compiled or not self._first_looks_take_every_row:
             result: np.ndarray = np.asarray(forward(batch)[0])[0]
-            self.cache.put(self._key(layer, image_key), result)
-            return result
+            return self.cache.put(self._key(layer, image_key), result)
         # A first look: every row of this image in the same pass, so that visiting the other
         # layers on this image costs nothing.
         every_row = self._compiled.get(self._all_rows)
@@ -268,9 +267,10 @@ class ActivationEngine:
             every_row = functools.partial(_eager, self._extractor(self._all_rows))
         outputs = every_row(batch)
         rows = zip(self._all_rows, outputs, strict=True)
-        found: dict[str, np.ndarray] = {name: np.asarray(out)[0] for name, out in rows}
-        for name, output in found.items():
-            self.cache.put(self._key(name, image_key), output)
+        found = {
+            name: self.cache.put(self._key(name, image_key), np.asarray(out)[0])
+            for name, out in rows
+        }
         return found[layer]
 
     def is_cached(self, layer: str, key: Hashable) -> bool:

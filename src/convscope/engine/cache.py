@@ -10,6 +10,9 @@ import numpy as np
 from convscope.errors import check_int
 
 DEFAULT_CACHE_BYTES = 256 * 2**20
+# What an entry costs beyond its array's data: the ndarray header, the key tuple and the
+# ordered dict's node. Counted, so that many tiny arrays (a Dense row) stay within the bound.
+ENTRY_OVERHEAD_BYTES = 256
 
 
 class ActivationCache:
@@ -52,21 +55,33 @@ class ActivationCache:
         self.hits += 1
         return array
 
-    def put(self, key: Hashable, array: np.ndarray) -> None:
-        """Store ``array`` read-only under ``key``; arrays larger than the bound are not kept."""
-        if array.nbytes > self.max_bytes:
-            return
+    def put(self, key: Hashable, array: np.ndarray) -> np.ndarray:
+        """Store ``array`` read-only under ``key`` and return what is stored.
+
+        A view (one image of a batch, or of a tensor's buffer) is copied first, so that what
+        the cache holds is exactly what it counts: a view would keep its whole base alive.
+        Arrays larger than the bound are not kept, and come back as they were.
+        """
+        if _cost(array) > self.max_bytes:
+            return array
+        if array.base is not None:
+            array = array.copy()
         old = self._items.pop(key, None)
         if old is not None:
-            self.nbytes -= old.nbytes
+            self.nbytes -= _cost(old)
         array.setflags(write=False)
         self._items[key] = array
-        self.nbytes += array.nbytes
+        self.nbytes += _cost(array)
         while self.nbytes > self.max_bytes:
             _, evicted = self._items.popitem(last=False)
-            self.nbytes -= evicted.nbytes
+            self.nbytes -= _cost(evicted)
+        return array
 
     def clear(self) -> None:
         """Drop everything."""
         self._items.clear()
         self.nbytes = 0
+
+
+def _cost(array: np.ndarray) -> int:
+    return array.nbytes + ENTRY_OVERHEAD_BYTES
