@@ -114,7 +114,7 @@ def test_explorer_renders_in_jupyterlab(explorer: ExplorerHandles) -> None:
     _assert_no_error(explorer)
     figure = _shoot(explorer, "01-initial")
     assert figure.shape[:2] == (450, 900), f"figure is {figure.shape[1]}×{figure.shape[0]} px"
-    # The notebook's second cell moved the view to conv2, channel 5, sample 42.
+    # The lesson left its first Explorer on conv2, channel 5, sample 42 (part 6).
     assert explorer.sample_text.inner_text().startswith("sample 42 ")
     assert explorer.layer_slider.input_value() == "3"
     assert explorer.channel_slider.input_value() == "5"
