@@ -11,6 +11,7 @@ import itertools
 import keras
 import numpy as np
 import pytest
+from matplotlib.backend_bases import KeyEvent, MouseEvent
 
 import convscope
 from convscope.errors import ArgumentTypeError, IndexOutOfRangeError, InvalidArgumentError
@@ -258,3 +259,39 @@ def test_a_saved_comparison_titles_a_and_b(explorer: convscope.Explorer, tmp_pat
     assert titles[explorer.panels.image_b_panel].get_text().startswith("B · sample 1")
     assert titles[explorer.panels.class_b_panel].get_text().startswith("B: predicted")
     assert not titles[explorer.panels.image_panel].get_visible()  # live again: no titles
+
+
+def test_the_ipympl_canvas_shows_b_and_its_keys_and_clicks_move_a(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    images, labels = mnist_test
+    explorer = convscope.Explorer(model, images[:50], labels[:50], figure="ipympl")
+    canvas = explorer.figure.canvas
+    width, height = canvas.get_width_height()
+
+    def drawn(box: tuple[float, float, float, float]) -> np.ndarray:
+        """The canvas's pixels inside a figure-fraction box, as last pushed to the page."""
+        rgba = np.asarray(canvas.buffer_rgba())
+        x0, y0, w, h = box
+        rows = slice(round((1 - y0 - h) * height), round((1 - y0) * height))
+        return rgba[rows, round(x0 * width) : round((x0 + w) * width), :3]
+
+    explorer.compare = 9
+    box_b = explorer.panels.image_b_panel.box
+    assert drawn(box_b).min() == 0  # B's black background, where the canvas was white
+    before_b = drawn(box_b).copy()
+    canvas.callbacks.process("key_press_event", KeyEvent("key_press_event", canvas, "right"))
+    assert (explorer.sample, explorer.compare) == (1, 9)  # → moves A; B stays
+    np.testing.assert_array_equal(drawn(box_b), before_b)
+    canvas.callbacks.process("key_press_event", KeyEvent("key_press_event", canvas, "up"))
+    assert explorer.channel == 1
+    # A click on A's selected channel probes the unit under it, on both samples.
+    panel = explorer.panels.channel_panel
+    x0, y0, w, h = panel.box
+    centre = (round((x0 + w * 0.31) * width), round((y0 + h * 0.69) * height))  # events: ints
+    unit = panel.pixel_at(*centre, (width, height))
+    canvas.callbacks.process(
+        "button_press_event", MouseEvent("button_press_event", canvas, *centre, button=1)
+    )
+    assert explorer.probe == unit
+    assert explorer.panels.image_b_panel.outline == explorer.panels.image_panel.outline
