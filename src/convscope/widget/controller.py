@@ -400,7 +400,7 @@ class ExplorerController:
         return replace(
             view,
             grid_title=f"A − B  ·  {info.name}  ·  {scale}",
-            channel_title=f"{unit} {state.channel}  ·  A − B, |A − B| ≤ {largest}",
+            channel_title=f"{unit} {state.channel}  ·  |A − B| ≤ {largest}",
             legend_cmap=difference_cmap(state.cmap),
         )
 
