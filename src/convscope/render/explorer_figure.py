@@ -150,6 +150,10 @@ class ExplorerView:
 class ExplorerFigure:
     """Own a matplotlib figure laid out as input | channel grid | selected channel + classes.
 
+    While two samples are compared it takes one of two more layouts (:data:`_LAYOUTS`): a row
+    per sample, A above B, or A's and B's inputs on the left of one grid of ``A - B`` with a
+    legend of its colours; small "A" and "B" tags mark the rows of the live view.
+
     Each panel is a :class:`PixelPanel`: pixels composed in numpy and copied into the canvas,
     with no axes, ticks or image pipeline, so a full Agg redraw of the 900×450 figure costs a
     few milliseconds. Panel titles are text, the costliest thing matplotlib draws, so they are
