@@ -950,7 +950,8 @@ function bindModel(model, c, ui) {
       () => showOptions(model, c),
     ],
     [
-      ["_cmap", "_norm", "_view", "_target_class", "_sort", "_filter_true", "_filter_predicted", "_misclassified_only"],
+      // and on "_error": a refused choice (a view while comparing, say) shows the kept one again
+      ["_cmap", "_norm", "_view", "_target_class", "_sort", "_filter_true", "_filter_predicted", "_misclassified_only", "_error"],
       () => showValues(model, c),
     ],
     [["_confusion", "_class_names", "_filter_true", "_filter_predicted"], () => showConfusion(model, c)],

@@ -447,6 +447,10 @@ def test_the_compare_control_picks_b_and_keeps_its_keys(host: Host) -> None:
     host.deliver()
     assert "compare 999 is out of range" in host.text(".convscope-error")
     assert explorer.compare == 18  # nothing lost
+    change(page, "select.convscope-view", "grad-cam")  # refused while comparing...
+    host.deliver()
+    assert "Comparing two samples shows their feature maps" in host.text(".convscope-error")
+    assert page.locator("select.convscope-view").input_value() == "maps"  # ...and shown so
     page.click(".convscope-compare-clear")
     host.deliver()
     assert explorer.compare is None
