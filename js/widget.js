@@ -19,6 +19,11 @@ const SORT_NAMES = {
   loss: "highest loss first",
   activation: "channel's strongest first",
 };
+/** @type {Record<string, string>} the compare control's words for each of compare.COMPARE_MODES */
+const COMPARE_MODE_NAMES = {
+  side: "side by side",
+  difference: "difference A − B",
+};
 /** @type {Record<string, string>} the view control's words for each of views.VIEWS */
 const VIEW_NAMES = {
   maps: "feature maps",
@@ -95,6 +100,9 @@ const VIEW_NAMES = {
  * @property {PanelThumb[]} _panel_meta
  * @property {string} _sort
  * @property {string[]} _sort_options
+ * @property {number} _compare
+ * @property {string} _compare_mode
+ * @property {string} _compare_text
  * @property {string} _error
  * @property {string} _status
  * @property {number} _ack
@@ -111,6 +119,8 @@ const VIEW_NAMES = {
  * @property {string} [norm]
  * @property {string} [view]
  * @property {number} [target_class]
+ * @property {number} [compare]
+ * @property {string} [compare_mode]
  */
 
 /**
@@ -360,6 +370,11 @@ function makeRequester(model) {
  * @property {HTMLButtonElement} playButton
  * @property {HTMLButtonElement} nextButton
  * @property {HTMLElement} sampleLabel
+ * @property {HTMLInputElement} compareInput
+ * @property {HTMLButtonElement} comparePick
+ * @property {HTMLSelectElement} compareMode
+ * @property {HTMLButtonElement} compareClear
+ * @property {HTMLElement} compareLabel
  * @property {HTMLSelectElement} trueSelect
  * @property {HTMLSelectElement} predSelect
  * @property {HTMLInputElement} wrongBox
@@ -402,6 +417,23 @@ function buildControls() {
     playButton: h("button", { class: "convscope-play", title: "play through the samples", text: "▶ play" }),
     nextButton: h("button", { class: "convscope-next", title: "next sample (→)", text: "▶" }),
     sampleLabel: h("span", { class: "convscope-sample-text" }),
+    compareInput: h("input", {
+      type: "number",
+      min: "0",
+      step: "1",
+      class: "convscope-compare",
+      placeholder: "sample B",
+      "aria-label": "compare with sample",
+    }),
+    comparePick: h("button", {
+      class: "convscope-compare-pick",
+      title: "then click a thumbnail: it becomes sample B",
+      text: "pick B",
+      "aria-pressed": "false",
+    }),
+    compareMode: h("select", { class: "convscope-compare-mode", title: "how the two samples are shown" }),
+    compareClear: h("button", { class: "convscope-compare-clear", title: "stop comparing", text: "✕" }),
+    compareLabel: h("span", { class: "convscope-compare-text" }),
     trueSelect: h("select", { class: "convscope-filter-true", title: "true class" }),
     predSelect: h("select", { class: "convscope-filter-pred", title: "predicted class" }),
     wrongBox: h("input", { type: "checkbox", class: "convscope-misclassified" }),
@@ -441,6 +473,7 @@ function buildControls() {
     row("layer", c.layerSlider, c.layerLabel),
     row("channel", c.channelSlider, c.channelLabel),
     row("sample", c.prevButton, c.playButton, c.nextButton, c.sampleLabel),
+    row("compare", c.compareInput, c.comparePick, c.compareMode, c.compareClear, c.compareLabel),
     row("view", c.viewSelect, c.classLabel),
     c.epochRow,
     c.panel,
@@ -652,6 +685,28 @@ function showSample(model, c) {
 }
 
 /**
+ * Which sample is B, how the two are shown, and B's thumbnail marked.
+ * @param {Model} model
+ * @param {Controls} c
+ */
+function showCompare(model, c) {
+  const compare = model.get("_compare");
+  const on = compare >= 0;
+  if (c.compareMode.options.length === 0) {
+    c.compareMode.replaceChildren(...Object.entries(COMPARE_MODE_NAMES).map(([mode, name]) => option(mode, name)));
+  }
+  c.compareMode.value = model.get("_compare_mode");
+  const focused = /** @type {Document | ShadowRoot} */ (c.root.getRootNode()).activeElement;
+  if (focused !== c.compareInput) c.compareInput.value = on ? String(compare) : "";
+  c.compareClear.disabled = !on;
+  const where = model.get("_compare_mode") === "side" ? "the lower row" : "A − B in the grid";
+  c.compareLabel.textContent = on ? `B: ${model.get("_compare_text")}  ·  ${where}` : "off";
+  for (const cell of /** @type {HTMLElement[]} */ ([...c.thumbs.children])) {
+    cell.classList.toggle("compared", cell.dataset.index === String(compare));
+  }
+}
+
+/**
  * @param {Model} model
  * @param {ThumbMeta} meta
  */
@@ -686,6 +741,7 @@ function showThumbs(model, c) {
   c.pageLabel.textContent =
     `page ${model.get("_page") + 1} of ${model.get("_page_count")}  ·  ${model.get("_filtered_count")} samples`;
   showSample(model, c);
+  showCompare(model, c);
   if (hadFocus) {
     const next = /** @type {HTMLElement | null} */ (c.thumbs.querySelector(".current")) ?? c.root;
     next.focus({ preventScroll: true });
@@ -894,7 +950,8 @@ function bindModel(model, c, ui) {
       () => showOptions(model, c),
     ],
     [
-      ["_cmap", "_norm", "_view", "_target_class", "_sort", "_filter_true", "_filter_predicted", "_misclassified_only"],
+      // and on "_error": a refused choice (a view while comparing, say) shows the kept one again
+      ["_cmap", "_norm", "_view", "_target_class", "_sort", "_filter_true", "_filter_predicted", "_misclassified_only", "_error"],
       () => showValues(model, c),
     ],
     [["_confusion", "_class_names", "_filter_true", "_filter_predicted"], () => showConfusion(model, c)],
@@ -904,6 +961,7 @@ function bindModel(model, c, ui) {
     [["_teaching", "_captions"], () => showTeaching(model, c)],
     [["_thumbs", "_thumb_meta", "_thumb_shape", "_page", "_page_count", "_filtered_count"], () => showThumbs(model, c)],
     [["_sample_text", "_sample_index"], () => showSample(model, c)],
+    [["_compare", "_compare_mode", "_compare_text", "_error"], () => showCompare(model, c)],
     [["_error", "_status"], () => showMessages(model, c)],
     [["_ack"], () => (c.root.dataset.ack = String(model.get("_ack")))], // for tests and timing
   ];
@@ -1023,7 +1081,21 @@ function bindInputs(model, c, ui, request) {
     listen(c.classSelect, "change", () => request.view({ target_class: Number(c.classSelect.value) })),
     listen(c.thumbs, "click", (/** @type {MouseEvent} */ event) => {
       const cell = /** @type {HTMLElement} */ (event.target).closest("button.convscope-thumb");
-      if (cell instanceof HTMLElement) request.view({ sample: Number(cell.dataset.index) });
+      if (!(cell instanceof HTMLElement)) return;
+      const index = Number(cell.dataset.index);
+      // After "pick B", one click on a thumbnail chooses sample B; A stays.
+      if (armPick(c, false)) request.view({ compare: index });
+      else request.view({ sample: index });
+    }),
+    listen(c.comparePick, "click", () => armPick(c, c.comparePick.getAttribute("aria-pressed") !== "true")),
+    listen(c.compareInput, "change", () => {
+      const text = c.compareInput.value.trim();
+      request.view({ compare: text === "" ? -1 : Number(text) });
+    }),
+    listen(c.compareMode, "change", () => request.view({ compare_mode: c.compareMode.value })),
+    listen(c.compareClear, "click", () => {
+      armPick(c, false);
+      request.view({ compare: -1 });
     }),
     listen(c.pagePrev, "click", () => request.page(Math.max(0, model.get("_page") - 1))),
     listen(c.pageNext, "click", () => request.page(model.get("_page") + 1)),
@@ -1032,6 +1104,19 @@ function bindInputs(model, c, ui, request) {
     player.stop();
     for (const off of offs) off();
   };
+}
+
+/**
+ * Arm (or disarm) "pick B": the next thumbnail click chooses sample B. Returns whether it was
+ * armed before.
+ * @param {Controls} c
+ * @param {boolean} armed
+ */
+function armPick(c, armed) {
+  const was = c.comparePick.getAttribute("aria-pressed") === "true";
+  c.comparePick.setAttribute("aria-pressed", String(armed));
+  c.thumbs.classList.toggle("picking", armed);
+  return was;
 }
 
 // ----- the keyboard -----------------------------------------------------------------------------
@@ -1064,7 +1149,8 @@ function keyMove(event) {
   const move = moves[event.key];
   const target = event.target;
   if (!move || event.shiftKey || target instanceof HTMLSelectElement) return null;
-  if (target instanceof HTMLInputElement && target.type === "range") return null;
+  // A slider or a number field moves by the arrows itself (and ←/→ move a field's caret).
+  if (target instanceof HTMLInputElement && (target.type === "range" || target.type === "number")) return null;
   return { what: move[0], delta: move[1] };
 }
 

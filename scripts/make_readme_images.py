@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 import convscope
@@ -39,9 +40,22 @@ def main() -> None:
     explorer.update(layer="conv3", channel=13, sample=42, probe=(2, 4))  # a receptive field
     explorer.save(OUT / "explorer-probe.png", dpi=64)
     explorer.probe = None
+    explorer_compare(explorer, images, labels)
     looking_deeper(model, images)
     dataset_insight(model, images, labels)
     print(f"wrote {sorted(path.name for path in OUT.glob('*.png'))}")
+
+
+def explorer_compare(explorer: convscope.Explorer, images: np.ndarray, labels: np.ndarray) -> None:
+    """Write "why is this 7 read as a 1?": the 7 read as a 1, beside the 7 read right nearest it."""
+    seven, one = 7, 1
+    predicted = np.asarray(explorer.engine.predict(images)).argmax(axis=1)
+    misread = int(np.flatnonzero((labels == seven) & (predicted == one))[0])
+    right = np.flatnonzero((labels == seven) & (predicted == seven))
+    distance = ((images[right].astype(np.float32) - images[misread]) ** 2).sum(axis=(1, 2))
+    explorer.update(layer="conv3", channel=2, sample=misread, compare=int(right[distance.argmin()]))
+    explorer.save(OUT / "explorer-compare.png")
+    explorer.compare = None
 
 
 def explorer_views(explorer: convscope.Explorer) -> None:

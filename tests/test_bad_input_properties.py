@@ -360,6 +360,8 @@ VIEW_CHANGES = st.fixed_dictionaries(
         "sample": or_junk(st.integers(-1, 8)),
         "cmap": PLOT_OPTIONS["cmap"],
         "norm": PLOT_OPTIONS["norm"],
+        "compare": or_junk(st.integers(-2, 8)),
+        "compare_mode": or_junk(st.sampled_from(["side", "difference", "overlay"])),
     },
 )
 UNKNOWN_FIELD = st.tuples(VIEW_CHANGES, st.integers(0, 9), JUNK).map(
@@ -374,6 +376,10 @@ def test_random_explorer_updates(explorer: convscope.Explorer, changes: dict) ->
     works_or_refuses(explorer.engine, lambda: explorer.update(**changes))
     if explorer._controller.state == state:  # refused, or a change to what was there
         np.testing.assert_array_equal(explorer.panels.grid_panel.pixels, pixels)
+    compared = explorer.compare is not None
+    assert explorer.panels.grid_b_panel.get_visible() == (
+        compared and explorer.compare_mode == "side"
+    )
     explorer.update(layer="conv1", channel=0, sample=0)  # a good call still works
 
 

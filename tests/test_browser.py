@@ -340,6 +340,46 @@ def test_clicking_the_channel_map_boxes_its_receptive_field(explorer: ExplorerHa
     assert changed_fraction(before[MOSAIC_PANEL], after[MOSAIC_PANEL]) < 0.01  # maps stay
 
 
+def test_comparing_two_digits_shows_b_under_a(explorer: ExplorerHandles) -> None:
+    controls = explorer.controls
+    _bring_into_view(explorer)
+    before = screenshot(explorer.figure)
+    lower_left = (slice(300, 430), slice(15, 120))  # white beside one digit; B's input when two
+    assert (before[lower_left] > 200).all(), "something in the lower left before comparing"
+    label = re.search(r"label (\S+)", explorer.sample_text.inner_text())
+    assert label is not None
+    captions = explorer.thumbnails.evaluate_all(
+        "(cells) => cells.map((c) => [Number(c.dataset.index), c.innerText.trim()])"
+    )
+    index = next(i for i, caption in captions if caption.split("→")[0] != label[1])
+    fingerprint = explorer.fingerprint()
+    controls.locator(".convscope-compare-pick").click()
+    controls.locator(f'button.convscope-thumb[data-index="{index}"]').click()
+    text = controls.locator(".convscope-compare-text")
+    text.filter(has_text=re.compile(rf"^B: sample {index}\b")).wait_for(timeout=30_000)
+    assert explorer.wait_until_settled(changed_from=fingerprint), "B was not drawn"
+    side = _shoot(explorer, "11-compare-side")
+    _assert_no_error(explorer)
+    assert (side[lower_left] < 60).mean() > 0.5, "no digit B in the lower left"
+    assert controls.locator("button.convscope-thumb.compared").get_attribute("data-index") == str(
+        index
+    )
+    save_small_png(explorer.widget_pixels(), ARTIFACTS / "11-compare-side-widget.png")
+
+    fingerprint = explorer.fingerprint()
+    controls.locator("select.convscope-compare-mode").select_option("difference")
+    assert explorer.wait_until_settled(changed_from=fingerprint), "the difference was not drawn"
+    difference = _shoot(explorer, "12-compare-difference")
+    assert changed_fraction(side[MOSAIC_PANEL], difference[MOSAIC_PANEL]) > 0.30
+    fingerprint = explorer.fingerprint()
+    controls.locator(".convscope-compare-clear").click()
+    assert explorer.wait_until_settled(changed_from=fingerprint), "the comparison did not stop"
+    after = screenshot(explorer.figure)
+    assert (after[lower_left] > 200).all(), "B is still drawn after ✕"
+    assert text.inner_text() == "off"
+    _assert_no_error(explorer)
+
+
 def test_no_uncaught_errors_in_the_page(explorer: ExplorerHandles) -> None:
     # Last in the module: covers everything the tests above did in the page.
     assert explorer.page_errors == []

@@ -403,3 +403,58 @@ def test_the_epoch_slider_replays_the_training(
     assert explorer.epoch == 30
     assert explorer._figure_png == figure
     assert explorer.error == ""
+
+
+def test_the_compare_control_picks_b_and_keeps_its_keys(host: Host) -> None:
+    page, explorer = host.page, host.explorer
+    page.evaluate(KEYS_REACHING_THE_PAGE)
+    assert host.text(".convscope-compare-text") == "off"
+    figure = explorer._figure_png
+    page.click(".convscope-compare-pick")  # "pick B", then a thumbnail
+    assert page.locator(".convscope-compare-pick").get_attribute("aria-pressed") == "true"
+    thumb = page.locator(".convscope-thumb").nth(4)
+    index = int(thumb.get_attribute("data-index") or -1)
+    thumb.click()
+    host.deliver()
+    assert (explorer.sample, explorer.compare) == (0, index)
+    assert explorer._figure_png != figure  # B's row reached the page
+    assert page.locator(".convscope-thumb.compared").get_attribute("data-index") == str(index)
+    assert host.text(".convscope-compare-text").startswith(f"B: sample {index} · label")
+    assert page.locator(".convscope-compare-pick").get_attribute("aria-pressed") == "false"
+    page.locator(".convscope-thumb").nth(2).click()  # disarmed: a click picks A again
+    host.deliver()
+    assert (explorer.sample, explorer.compare) == (2, index)
+
+    change(page, "select.convscope-compare-mode", "difference")
+    host.deliver()
+    assert explorer.compare_mode == "difference"
+    assert "A − B" in host.text(".convscope-compare-text")
+
+    field = page.locator("input.convscope-compare")
+    field.fill("")  # then typed, as a user does
+    page.keyboard.type("17")
+    page.keyboard.press("Enter")
+    host.deliver()
+    assert explorer.compare == 17
+    channel = explorer.channel
+    page.keyboard.press("ArrowUp")  # the field's own key: B goes to 18, the channel stays
+    page.keyboard.press("Enter")
+    host.deliver()
+    assert (explorer.compare, explorer.channel) == (18, channel)
+    assert page.evaluate("() => window.reached") == []  # no key reached the notebook
+
+    change(page, "input.convscope-compare", "999")
+    host.deliver()
+    assert "compare 999 is out of range" in host.text(".convscope-error")
+    assert explorer.compare == 18  # nothing lost
+    change(page, "select.convscope-view", "grad-cam")  # refused while comparing...
+    host.deliver()
+    assert "Comparing two samples shows their feature maps" in host.text(".convscope-error")
+    assert page.locator("select.convscope-view").input_value() == "maps"  # ...and shown so
+    page.click(".convscope-compare-clear")
+    host.deliver()
+    assert explorer.compare is None
+    assert host.text(".convscope-compare-text") == "off"
+    assert page.locator(".convscope-thumb.compared").count() == 0
+    assert not explorer.panels.image_b_panel.get_visible()  # one sample in the figure again
+    assert host.errors == []  # type: ignore[attr-defined]

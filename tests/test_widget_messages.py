@@ -55,6 +55,8 @@ def view_of(explorer: convscope.Explorer) -> tuple[object, ...]:
         explorer._filter_predicted,
         explorer._misclassified_only,
         explorer.page,
+        explorer.compare,
+        explorer.compare_mode,
     )
 
 
@@ -66,6 +68,9 @@ def assert_valid(explorer: convscope.Explorer) -> None:
     assert explorer.norm in NORM_MODES
     colour_table(explorer.cmap)
     assert 0 <= explorer.page < explorer.page_count
+    assert explorer.compare is None or 0 <= explorer.compare < SAMPLES
+    assert explorer._compare == (-1 if explorer.compare is None else explorer.compare)
+    assert explorer.panels.image_b_panel.get_visible() == (explorer.compare is not None)
     assert explorer._layer_index == explorer.layers.index(explorer.layer)
     assert (explorer._channel_index, explorer._sample_index) == (explorer.channel, explorer.sample)
     assert (explorer._cmap, explorer._norm, explorer._page) == (
@@ -95,6 +100,8 @@ def test_content_that_is_not_an_object_is_reported(explorer, content) -> None:
         ({"type": "view", "layer": ["conv2"]}, "'layer' must be a string, got list ['conv2']"),
         ({"type": "filter", "true": 3}, "'misclassified' is missing (true or false)"),
         ({"type": "view", "chanel": 3}, "unknown field 'chanel'"),
+        ({"type": "view", "compare": "5"}, "'compare' must be an integer, got '5'"),
+        ({"type": "view", "compare_mode": None}, "'compare_mode' must be a string, got None"),
         ({"delta": 1}, "'sort', 'panel', 'epoch', 'probe', 'gif'; got none"),
         ({"type": 7}, "needs a 'type'"),
     ],
@@ -166,6 +173,8 @@ PLAUSIBLE = {
     "norm": st.sampled_from([*NORM_MODES, "loud"]),
     "view": st.sampled_from(["maps", "heatmap", "grad-cam", "pattern", "x-ray"]),
     "target_class": st.integers(-2, 11),
+    "compare": st.integers(-2, SAMPLES + 2),
+    "compare_mode": st.sampled_from(["side", "difference", "overlay"]),
     "delta": st.integers(-(2**40), 2**40),
     "true": st.integers(-2, 11),
     "predicted": st.integers(-2, 11),
@@ -262,9 +271,11 @@ def test_any_message_keeps_the_widget_valid_and_is_acked(explorer, content) -> N
         assert view_of(explorer) == before
     else:  # applied
         event(f"applied {content['type']}")
-        for name in ("layer", "channel", "sample", "cmap", "norm"):
+        for name in ("layer", "channel", "sample", "cmap", "norm", "compare_mode"):
             if content["type"] == "view" and name in content:
                 assert getattr(explorer, name) == content[name]
+        if content["type"] == "view" and "compare" in content:
+            assert explorer._compare == content["compare"]
         if content["type"] == "filter":
             assert (explorer._filter_true, explorer._filter_predicted) == (
                 content["true"],

@@ -15,6 +15,7 @@ from pathlib import Path
 import anywidget
 import pytest
 
+from convscope.render.compare import COMPARE_MODES
 from convscope.widget import protocol
 from convscope.widget.explorer import Explorer
 
@@ -115,3 +116,11 @@ def test_a_changed_field_is_caught() -> None:
     drifted = WIDGET_JS.replace("@property {number} [channel]", "@property {number} [chanel]")
     assert js_typedefs(drifted)["ViewRequest"] != js_typedefs()["ViewRequest"]
     assert "chanel" in js_typedefs(drifted)["ViewRequest"]
+
+
+def test_the_compare_modes_are_the_kernels() -> None:
+    # The compare control offers exactly the modes the controller accepts, each in words.
+    names = re.search(r"const COMPARE_MODE_NAMES = \{(.*?)\};", WIDGET_JS, re.DOTALL)
+    assert names is not None
+    modes = re.findall(r"^\s*\"?([a-z]+)\"?:", names.group(1), re.MULTILINE)
+    assert tuple(modes) == COMPARE_MODES

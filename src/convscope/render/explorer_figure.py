@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from convscope.render.mosaic import colour_table
 from convscope.render.pixel_panel import PixelPanel
 
 FIGSIZE = (9.0, 4.5)  # 900×450 px at dpi 100
@@ -35,6 +36,62 @@ _TITLED_BOXES = (
     (0.745, 0.42, 0.24, 0.48),
     (0.765, 0.05, 0.21, 0.29),
 )
+# Comparing two samples. "side": a row per sample, A above B, each input | grid | channel |
+# classes. "difference": A above B on the left, the grid and channel of A - B, a legend of
+# its colours, and the two samples' classes side by side.
+Boxes = dict[str, tuple[float, float, float, float]]
+
+
+def _rows(y_a: float, y_b: float, height: float, class_height: float) -> Boxes:
+    boxes: Boxes = {}
+    for suffix, y0 in (("", y_a), ("_b", y_b)):
+        boxes["image" + suffix] = (0.010, y0, 0.13, height)
+        boxes["grid" + suffix] = (0.150, y0, 0.52, height)
+        boxes["channel" + suffix] = (0.680, y0, 0.15, height)
+        boxes["classes" + suffix] = (0.845, y0 + (height - class_height) / 2, 0.145, class_height)
+    return boxes
+
+
+def _tagged(boxes: Boxes, y_a: float, y_b: float) -> Boxes:
+    """Add the live view's "A" and "B" tags, left of each input (saves have titles)."""
+    return {**boxes, "tag": (0.0, y_a, 0.03, 0.07), "tag_b": (0.0, y_b, 0.03, 0.07)}
+
+
+_LAYOUTS: dict[str, tuple[Boxes, Boxes]] = {
+    "single": (
+        dict(zip(("image", "grid", "channel", "classes"), _LIVE_BOXES, strict=True)),
+        dict(zip(("image", "grid", "channel", "classes"), _TITLED_BOXES, strict=True)),
+    ),
+    "side": (_tagged(_rows(0.51, 0.02, 0.47, 0.36), 0.90, 0.41), _rows(0.535, 0.05, 0.38, 0.30)),
+    "difference": (
+        {
+            "tag": (0.0, 0.71, 0.03, 0.07),
+            "tag_b": (0.0, 0.22, 0.03, 0.07),
+            "image": (0.035, 0.51, 0.17, 0.47),
+            "image_b": (0.035, 0.02, 0.17, 0.47),
+            "grid": _LIVE_BOXES[1],
+            "channel": (0.745, 0.44, 0.24, 0.54),
+            "legend": (0.745, 0.365, 0.24, 0.06),
+            "classes": (0.745, 0.04, 0.115, 0.30),
+            "classes_b": (0.870, 0.04, 0.115, 0.30),
+        },
+        {
+            "image": (0.015, 0.535, 0.19, 0.38),
+            "image_b": (0.015, 0.05, 0.19, 0.38),
+            "grid": _TITLED_BOXES[1],
+            "channel": (0.745, 0.47, 0.24, 0.43),
+            "legend": (0.745, 0.385, 0.24, 0.06),
+            "classes": (0.745, 0.05, 0.115, 0.26),
+            "classes_b": (0.870, 0.05, 0.115, 0.26),
+        },
+    ),
+}
+
+
+def grid_aspect(layout: str = "single") -> float:
+    """Width / height of the live grid panel in ``layout``, to choose the mosaic's columns."""
+    _, _, width, height = _LAYOUTS[layout][0]["grid"]
+    return (width * FIGSIZE[0]) / (height * FIGSIZE[1])
 
 
 @dataclass(frozen=True)
@@ -62,6 +119,14 @@ class ExplorerView:
     image_outline, channel_outline : (x, y, width, height) or None
         Boxes on the input (a receptive field) and on the selected channel (its unit), in
         their pixels; ``None`` for none.
+    compare : ExplorerView or None
+        Sample B, when two samples are compared; ``None`` shows one sample.
+    mode : {"side", "difference"}
+        How two samples are compared: B's own grid and channel in a row below A's (on the
+        same colour scale), or one grid and channel of ``A - B`` (this view's) with B's input
+        and classes beside A's.
+    legend_cmap : str
+        The diverging colormap of a difference, for its legend.
 
     """
 
@@ -77,10 +142,17 @@ class ExplorerView:
     notice: str = ""
     image_outline: tuple[float, float, float, float] | None = None
     channel_outline: tuple[float, float, float, float] | None = None
+    compare: ExplorerView | None = None
+    mode: str = "side"
+    legend_cmap: str = ""
 
 
 class ExplorerFigure:
     """Own a matplotlib figure laid out as input | channel grid | selected channel + classes.
+
+    While two samples are compared it takes one of two more layouts (:data:`_LAYOUTS`): a row
+    per sample, A above B, or A's and B's inputs on the left of one grid of ``A - B`` with a
+    legend of its colours; small "A" and "B" tags mark the rows of the live view.
 
     Each panel is a :class:`PixelPanel`: pixels composed in numpy and copied into the canvas,
     with no axes, ticks or image pipeline, so a full Agg redraw of the 900×450 figure costs a
@@ -107,50 +179,117 @@ class ExplorerFigure:
         self.grid_panel = PixelPanel(_LIVE_BOXES[1], outline_colour=OUTLINE_RGB)
         self.channel_panel = PixelPanel(_LIVE_BOXES[2])
         self.class_panel = PixelPanel(_LIVE_BOXES[3])
-        self.panels = (self.image_panel, self.grid_panel, self.channel_panel, self.class_panel)
+        # Sample B's panels and the difference's legend, shown while two samples are compared.
+        self.image_b_panel = PixelPanel(_LIVE_BOXES[0])
+        self.grid_b_panel = PixelPanel(_LIVE_BOXES[1], outline_colour=OUTLINE_RGB)
+        self.channel_b_panel = PixelPanel(_LIVE_BOXES[2])
+        self.class_b_panel = PixelPanel(_LIVE_BOXES[3])
+        self.legend_panel = PixelPanel(_LIVE_BOXES[3])
+        self.tag_panel = PixelPanel(_LIVE_BOXES[3])
+        self.tag_b_panel = PixelPanel(_LIVE_BOXES[3])
+        for panel, letter in ((self.tag_panel, "A"), (self.tag_b_panel, "B")):
+            panel.set_pixels(_text_strip([letter], (28, 24), fontsize=16))
+        self._named = {
+            "image": self.image_panel,
+            "grid": self.grid_panel,
+            "channel": self.channel_panel,
+            "classes": self.class_panel,
+            "image_b": self.image_b_panel,
+            "grid_b": self.grid_b_panel,
+            "channel_b": self.channel_b_panel,
+            "classes_b": self.class_b_panel,
+            "legend": self.legend_panel,
+            "tag": self.tag_panel,
+            "tag_b": self.tag_b_panel,
+        }
+        self.panels = tuple(self._named.values())
         for panel in self.panels:
             figure.add_artist(panel)
         self._titles = {
             panel: figure.text(
-                box[0] + box[2] / 2,
-                box[1] + box[3] + 0.01,
+                0,
+                0,
                 "",
                 ha="center",
                 va="bottom",
-                fontsize=9 if panel is self.class_panel else 10,
+                fontsize=9 if panel in (self.class_panel, self.class_b_panel) else 10,
                 visible=False,
                 parse_math=False,  # class names are text: "$5" is not maths
             )
-            for panel, box in zip(self.panels, _TITLED_BOXES, strict=True)
+            for panel in self.panels
+            if panel not in (self.legend_panel, self.tag_panel, self.tag_b_panel)
         }
         self.class_names = list(class_names)
-        self._chart = ClassChart(
-            self.class_names, _pixel_size(_LIVE_BOXES[3], figure), caption=caption
-        )
-        self._chart_key: tuple[object, object] | None = None
+        self._caption = caption
+        self._charts: dict[tuple[int, int], ClassChart] = {}
+        self._chart_keys: dict[PixelPanel, tuple[object, ...]] = {}
+        self._legends: dict[tuple[str, tuple[int, int]], np.ndarray] = {}
+        self.layout = "single"
+        self._has_classes = {self.class_panel: True, self.class_b_panel: True}
+        self._place()
 
     def show(self, view: ExplorerView) -> None:
         """Put ``view`` into the figure's artists. Drawing is left to the caller."""
-        self.image_panel.set_pixels(view.image)
-        self.image_panel.set_outline(view.image_outline)
-        self.grid_panel.set_pixels(view.grid)
-        self.grid_panel.set_outline(view.outline)
-        self.channel_panel.set_pixels(view.channel)
-        self.channel_panel.set_outline(view.channel_outline)
-        self._titles[self.image_panel].set_text(view.image_title)
-        self._titles[self.grid_panel].set_text(view.grid_title)
-        self._titles[self.channel_panel].set_text(view.channel_title)
-        visible = view.probabilities is not None
-        self.class_panel.set_visible(visible)
-        key = None if view.probabilities is None else (view.probabilities.tobytes(), view.label)
-        if view.probabilities is not None and key != self._chart_key:
-            self._chart_key = key
-            self.class_panel.set_pixels(self._chart.draw(view.probabilities, view.label))
-            predicted = int(np.argmax(view.probabilities))
-            name = self.class_names[predicted] if predicted < len(self.class_names) else predicted
-            self._titles[self.class_panel].set_text(
-                f"predicted {name} ({view.probabilities[predicted]:.0%})"
+        other = view.compare
+        layout = "single" if other is None else view.mode
+        tag = "" if other is None else "A"
+        self._show_sample(view, (self.image_panel, self.grid_panel, self.channel_panel), tag)
+        self._show_classes(self.class_panel, view, tag, layout)
+        if other is not None:
+            self._show_sample(
+                other, (self.image_b_panel, self.grid_b_panel, self.channel_b_panel), "B"
             )
+            self._show_classes(self.class_b_panel, other, "B", layout)
+            if layout == "difference":
+                self.legend_panel.set_pixels(self._legend(view.legend_cmap, layout))
+        if layout != self.layout:
+            self.layout = layout
+        self._place()
+
+    def _show_sample(
+        self, view: ExplorerView, panels: tuple[PixelPanel, PixelPanel, PixelPanel], tag: str
+    ) -> None:
+        image, grid, channel = panels
+        image.set_pixels(view.image)
+        image.set_outline(view.image_outline)
+        grid.set_pixels(view.grid)
+        grid.set_outline(view.outline)
+        channel.set_pixels(view.channel)
+        channel.set_outline(view.channel_outline)
+        # Two short lines over a compared sample's narrow input: "A · sample 3", "label 7".
+        title = f"{tag} · {view.image_title}".replace("  ·  ", "\n", 1) if tag else view.image_title
+        self._titles[image].set_text(title)
+        self._titles[grid].set_text(view.grid_title)
+        self._titles[channel].set_text(view.channel_title)
+
+    def _show_classes(self, panel: PixelPanel, view: ExplorerView, tag: str, layout: str) -> None:
+        self._has_classes[panel] = view.probabilities is not None
+        if view.probabilities is None:
+            return
+        size = _pixel_size(
+            _LAYOUTS[layout][0]["classes_b" if tag == "B" else "classes"], self.figure
+        )
+        key = (view.probabilities.tobytes(), view.label, size)
+        if key == self._chart_keys.get(panel):
+            return
+        self._chart_keys[panel] = key
+        chart = self._charts.get(size)
+        if chart is None:
+            chart = self._charts[size] = ClassChart(self.class_names, size, caption=self._caption)
+        panel.set_pixels(chart.draw(view.probabilities, view.label))
+        predicted = int(np.argmax(view.probabilities))
+        name = self.class_names[predicted] if predicted < len(self.class_names) else predicted
+        said = "" if layout == "difference" else "predicted "  # two narrow charts there
+        prefix = f"{tag}: " if tag else ""
+        self._titles[panel].set_text(f"{prefix}{said}{name} ({view.probabilities[predicted]:.0%})")
+
+    def _legend(self, cmap: str, layout: str) -> np.ndarray:
+        """Return the difference's labelled colour bar, rendered once per colormap and size."""
+        size = _pixel_size(_LAYOUTS[layout][0]["legend"], self.figure)
+        legend = self._legends.get((cmap, size))
+        if legend is None:
+            legend = self._legends[(cmap, size)] = difference_legend(cmap, size)
+        return legend
 
     @contextmanager
     def titled(self) -> Iterator[None]:
@@ -165,10 +304,22 @@ class ExplorerFigure:
     def set_live_titles(self, show: bool) -> None:
         """Show the panel titles on the live figure too (teaching mode), or hide them."""
         self.live_titles = show
-        boxes = _TITLED_BOXES if show else _LIVE_BOXES
-        for (panel, title), box in zip(self._titles.items(), boxes, strict=True):
-            title.set_visible(show and panel.get_visible())
-            panel.box = box
+        self._place()
+
+    def _place(self) -> None:
+        """Put each panel of the layout in its box and show it (with its title); hide the rest."""
+        boxes = _LAYOUTS[self.layout][1 if self.live_titles else 0]
+        for name, panel in self._named.items():
+            box = boxes.get(name)
+            visible = box is not None and self._has_classes.get(panel, True)
+            panel.set_visible(visible)
+            if box is not None:
+                panel.box = box
+            title = self._titles.get(panel)
+            if title is not None:
+                title.set_visible(self.live_titles and visible)
+                if box is not None:
+                    title.set_position((box[0] + box[2] / 2, box[1] + box[3] + 0.01))
 
 
 class ClassChart:
@@ -229,7 +380,7 @@ def _pixel_size(box: tuple[float, float, float, float], figure: Figure) -> tuple
     return round(box[3] * height), round(box[2] * width)
 
 
-def _text_strip(names: list[str], size: tuple[int, int]) -> np.ndarray:
+def _text_strip(names: list[str], size: tuple[int, int], fontsize: float = 8) -> np.ndarray:
     """Render ``names`` centred in equal slots, once, into an RGB array of ``size``."""
     height, width = size
     dpi = 100
@@ -242,9 +393,23 @@ def _text_strip(names: list[str], size: tuple[int, int]) -> np.ndarray:
             name,
             ha="center",
             va="center",
-            fontsize=8,
+            fontsize=fontsize,
             parse_math=False,  # class names are text: "$5" is not maths
         )
     canvas.draw()  # type: ignore[no-untyped-call]
     rgba = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
     return np.array(np.asarray(rgba)[:height, :width, :3])
+
+
+def difference_legend(cmap: str, size: tuple[int, int]) -> np.ndarray:
+    """Draw a difference's ``cmap`` as a bar over the words "B stronger · 0 · A stronger"."""
+    height, width = size
+    bar_rows = max(1, height - _LABEL_ROWS)
+    legend = np.full((height, width, 3), 255, np.uint8)
+    entries = np.linspace(1, 255, width).round().astype(int)
+    legend[:bar_rows] = colour_table(cmap)[entries][np.newaxis]
+    if height > bar_rows:
+        legend[bar_rows:] = _text_strip(
+            ["B stronger", "A − B = 0", "A stronger"], (height - bar_rows, width)
+        )
+    return legend

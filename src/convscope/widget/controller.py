@@ -17,13 +17,20 @@ from convscope.engine.receptive import receptive_field
 from convscope.errors import (
     ArgumentTypeError,
     IndexOutOfRangeError,
+    InvalidArgumentError,
     ModelNotSupportedError,
     NotSpatialLayerError,
     check_choice,
     check_index,
     check_layer_name,
 )
-from convscope.render.explorer_figure import ExplorerFigure, ExplorerView
+from convscope.render.compare import (
+    COMPARE_MODES,
+    difference_cmap,
+    difference_pixels,
+    joint_pixels,
+)
+from convscope.render.explorer_figure import ExplorerFigure, ExplorerView, grid_aspect
 from convscope.render.mosaic import (
     MosaicLayout,
     as_maps,
@@ -47,6 +54,9 @@ _PREFETCH = 32  # samples computed together when scrubbing reaches an uncached o
 _SCRUB_STEP = 2  # a sample move this small is a scrub (arrows, play, slider); larger, a jump
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 DEAD_RGB = (205, 210, 216)  # the cross over a channel that never fires on the data set
+# One sample's layer view: raw maps (H, W, C), pixels (C, H, W), grid, layout, NaN/Inf mask.
+MapParts = tuple[np.ndarray, np.ndarray, np.ndarray, MosaicLayout, np.ndarray | None]
+LayerView = tuple[np.ndarray, np.ndarray, np.ndarray, MosaicLayout, np.ndarray | None, Any]
 
 
 @dataclass(frozen=True)
@@ -55,7 +65,8 @@ class ViewState:
 
     ``target_class`` is the class Grad-CAM explains; ``PREDICTED`` (-1) follows the model.
     ``probe`` is a position ``(row, col)`` in the layer's maps whose receptive field is
-    outlined on the input, or ``None``.
+    outlined on the input, or ``None``. ``compare`` is a second sample (B) shown with this one
+    (A), or ``None``; ``compare_mode`` says how: ``"side"`` or ``"difference"``.
     """
 
     layer: str
@@ -66,6 +77,8 @@ class ViewState:
     view: str = "maps"
     target_class: int = PREDICTED
     probe: tuple[int, int] | None = None
+    compare: int | None = None
+    compare_mode: str = "side"
 
 
 class ExplorerController:
@@ -125,8 +138,8 @@ class ExplorerController:
         self._peaks: dict[tuple[Hashable, str], np.ndarray] = {}
         self._probabilities = {engine.weights_tag: self.probabilities}
         self._predictions: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
-        self._last_layer_view: tuple[tuple[object, ...], tuple[Any, ...]] | None = None
-        self._last_image: tuple[int, np.ndarray] | None = None
+        self._last_layer_view: tuple[tuple[object, ...], LayerView] | None = None
+        self._shown_images: dict[int, np.ndarray] = {}
         self.state = ViewState(layer=start, channel=0, sample=0)
         self.apply()
 
@@ -164,11 +177,14 @@ class ExplorerController:
         view: str | None = None,
         target_class: int | None = None,
         probe: tuple[int, int] | tuple[()] | None = None,
+        compare: int | None = None,
+        compare_mode: str | None = None,
     ) -> ViewState:
         """Return the state after the changes given, or raise a clear error; nothing is modified.
 
         ``None`` keeps a value. Switching layer keeps the channel when the new layer has it,
-        else the last channel, and forgets the probe; ``probe=()`` forgets it too. An unknown
+        else the last channel, and forgets the probe; ``probe=()`` forgets it too, and
+        ``compare=-1`` stops comparing. Comparing needs the maps view. An unknown
         argument name raises ``TypeError``. A deeper view
         (see :data:`~convscope.widget.views.VIEWS`) is checked against the layer it would
         show, so a layer without maps, or a model without classes, is refused before drawing.
@@ -195,8 +211,42 @@ class ExplorerController:
             state = replace(state, view=check_choice("view", view, VIEWS, "view"))
         if target_class is not None:
             state = replace(state, target_class=self.check_class(target_class))
+        state = self._resolve_compare(state, compare, compare_mode)
         self.views.check(state.view, self.engine.layer(state.layer), state.target_class)
         return state
+
+    def _resolve_compare(
+        self, state: ViewState, compare: int | None, compare_mode: str | None
+    ) -> ViewState:
+        """Apply a change of sample B or of how the two show; only the maps view compares."""
+        if compare is not None:
+            state = replace(state, compare=self._check_compare(compare))
+        if compare_mode is not None:
+            mode = check_choice("compare_mode", compare_mode, COMPARE_MODES, "comparison mode")
+            state = replace(state, compare_mode=mode)
+        if state.compare is not None and state.view != "maps":
+            raise InvalidArgumentError(
+                f"Comparing two samples shows their feature maps, not the {state.view!r} view; "
+                "set ex.view = 'maps', or ex.compare = None to stop comparing."
+            )
+        return state
+
+    def _check_compare(self, value: object) -> int | None:
+        """Return the sample to compare with, or ``None`` for ``-1`` (stop comparing)."""
+        count = len(self.images)
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            raise ArgumentTypeError(
+                f"compare must be a sample index (an integer 0..{count - 1}), or None to stop "
+                f"comparing; got {value!r}."
+            )
+        if value == -1:
+            return None
+        if not 0 <= value < count:
+            raise IndexOutOfRangeError(
+                f"compare {value} is out of range: there are {count} samples, so use "
+                f"0..{count - 1}, or None to stop comparing."
+            )
+        return int(value)
 
     def _check_probe(self, layer: str, probe: object) -> tuple[int, int] | None:
         """Return a position in ``layer``'s maps as ``(row, col)``; ``()`` gives ``None``."""
@@ -261,44 +311,117 @@ class ExplorerController:
     ) -> ExplorerView:
         """Compute what ``state`` shows: one compiled pass for its layer, or the cache."""
         info = self.engine.layer(state.layer)
-        maps, pixels, grid, layout, bad = self._layer_view(state, on_progress)
+        maps, pixels, grid, layout, bad, other = self._layer_view(state, on_progress)
+        difference = state.compare is not None and state.compare_mode == "difference"
+        view = self._sample_view(state, state.sample, (maps, pixels, grid, layout, bad))
+        if difference:
+            view = self._as_difference(state, view, maps)
+        if state.probe is not None:
+            view = self._with_field(state, view)
+        if state.compare is not None:
+            return self._with_compare(state, view, other)
+        if state.view == "maps":
+            return view
+        return self._deeper_view(state, info, maps, view)
+
+    def _sample_view(
+        self,
+        state: ViewState,
+        sample: int,
+        parts: MapParts,
+    ) -> ExplorerView:
+        """Return the view of one sample's maps (A's, or B's when compared side by side)."""
+        maps, pixels, grid, layout, bad = parts
+        info = self.engine.layer(state.layer)
         values = maps[..., state.channel]
-        label = None if self.labels is None else int(self.labels[state.sample])
-        label_text = "" if label is None else f"  ·  label {self.class_name(label)}"
         unit = "channel" if info.spatial else "unit"
-        channel = colourise(pixels[state.channel], state.cmap)
+        difference = state.compare is not None and state.compare_mode == "difference"
+        cmap = difference_cmap(state.cmap) if difference else state.cmap
+        channel = colourise(pixels[state.channel], cmap)
         notices = []
         if bad is not None:
             mark_pixels(channel, bad[state.channel], None, NON_FINITE_RGB)
+            which = "A − B" if difference else f"sample {sample}"
             notices.append(
-                f"{info.name}: {int(bad.sum()):,} NaN/Inf value(s) for sample {state.sample}, "
+                f"{info.name}: {int(bad.sum()):,} NaN/Inf value(s) for {which}, "
                 "marked magenta and left out of the colour scale"
             )
-        probabilities = None if self.probabilities is None else self.probabilities[state.sample]
-        if probabilities is not None and not np.isfinite(probabilities).all():
-            notices.append(f"the model's output for sample {state.sample} is NaN/Inf")
-            probabilities = None
+        header = self._sample_header(sample)
         finite = values[np.isfinite(values)]
         peak = f"{float(finite.max()):.3g}" if finite.size else "n/a"
         dead = self.dead_channels(state.layer)
         dead_text = "" if dead is None or not dead.any() else f"  ·  {int(dead.sum())} dead (×)"
-        view = ExplorerView(
-            image=self._display_image(state.sample),
+        return replace(
+            header,
             grid=grid,
             outline=layout.cell_box(state.channel),
             channel=channel,
-            probabilities=probabilities,
-            label=label,
-            image_title=f"sample {state.sample}{label_text}",
             grid_title=f"{info.name}  ·  {info.kind}  ·  {info.shape_text}{dead_text}",
             channel_title=f"{unit} {state.channel}  ·  max {peak}",
-            notice="; ".join(notices),
+            notice="; ".join(filter(None, [*notices, header.notice])),
         )
-        if state.probe is not None:
-            view = self._with_field(state, view)
-        if state.view == "maps":
-            return view
-        return self._deeper_view(state, info, maps, view)
+
+    def _sample_header(self, sample: int) -> ExplorerView:
+        """Return a view of one sample's input and classes only, with no maps yet."""
+        label = None if self.labels is None else int(self.labels[sample])
+        label_text = "" if label is None else f"  ·  label {self.class_name(label)}"
+        probabilities = None if self.probabilities is None else self.probabilities[sample]
+        notice = ""
+        if probabilities is not None and not np.isfinite(probabilities).all():
+            notice = f"the model's output for sample {sample} is NaN/Inf"
+            probabilities = None
+        image = self._display_image(sample)
+        return ExplorerView(
+            image=image,
+            grid=image,
+            outline=None,
+            channel=image,
+            probabilities=probabilities,
+            label=label,
+            image_title=f"sample {sample}{label_text}",
+            grid_title="",
+            channel_title="",
+            notice=notice,
+        )
+
+    def _as_difference(
+        self, state: ViewState, view: ExplorerView, maps: np.ndarray
+    ) -> ExplorerView:
+        """Title the grid and channel of ``A - B`` (``maps``) and name its colour scale."""
+        info = self.engine.layer(state.layer)
+        unit = "channel" if info.spatial else "unit"
+        values = np.abs(maps[..., state.channel])
+        finite = values[np.isfinite(values)]
+        largest = f"{float(finite.max()):.3g}" if finite.size else "n/a"
+        scale = {
+            "fixed": "scale: the data set's range",
+            "layer": "one scale for the layer",
+        }.get(state.norm, "each channel to its largest |A − B|")
+        return replace(
+            view,
+            grid_title=f"A − B  ·  {info.name}  ·  {scale}",
+            channel_title=f"{unit} {state.channel}  ·  |A − B| ≤ {largest}",
+            legend_cmap=difference_cmap(state.cmap),
+        )
+
+    def _with_compare(
+        self,
+        state: ViewState,
+        view: ExplorerView,
+        other: MapParts | None,
+    ) -> ExplorerView:
+        """Attach sample B to A's view: its own maps side by side, or its input and classes."""
+        sample = state.compare
+        assert sample is not None  # only called while comparing
+        if other is not None:  # side by side: B's maps, on A's colour scale
+            b_view = self._sample_view(state, sample, other)
+        else:  # the difference: A's view holds A - B; B brings its input and classes
+            b_view = self._sample_header(sample)
+        b_view = replace(
+            b_view, image_outline=view.image_outline, channel_outline=view.channel_outline
+        )
+        notice = "; ".join(filter(None, [view.notice, b_view.notice]))
+        return replace(view, compare=b_view, mode=state.compare_mode, notice=notice)
 
     def _with_field(self, state: ViewState, view: ExplorerView) -> ExplorerView:
         """Outline the probed unit on its channel, and its receptive field on the input."""
@@ -362,38 +485,79 @@ class ExplorerController:
     def _display_image(self, sample: int) -> np.ndarray:
         """Return the sample's display pixels, as the same object while the sample stays.
 
-        The figure then skips rescaling an unchanged input on a layer or channel switch.
+        The figure then skips rescaling an unchanged input on a layer or channel switch. The
+        last two samples are kept: A and B, when two are compared.
         """
-        if self._last_image is None or self._last_image[0] != sample:
-            self._last_image = (sample, self.display_images[sample])
-        return self._last_image[1]
+        image = self._shown_images.pop(sample, None)
+        if image is None:
+            image = self.display_images[sample]
+            if len(self._shown_images) > 1:
+                self._shown_images.pop(next(iter(self._shown_images)))
+        self._shown_images[sample] = image  # the most recently used last
+        return image
 
     def _layer_view(
         self, state: ViewState, on_progress: Callable[[int, int], None] | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, MosaicLayout, np.ndarray | None]:
+    ) -> LayerView:
         """Return the maps, pixels, coloured grid, layout and NaN/Inf mask of one layer view.
 
         The last result is kept: a channel switch reuses it and only recolours one channel.
-        The mask is ``(C, H, W)``, or ``None`` when every value is finite.
+        The mask is ``(C, H, W)``, or ``None`` when every value is finite. While comparing,
+        A's and B's maps share one colour scale and the last item is B's five ("side"), or
+        the first five are those of ``A - B`` and the last is ``None`` ("difference").
         """
         known = self.dead_channels(state.layer) is not None
-        key = (state.layer, state.sample, state.cmap, state.norm, known, self.engine.weights_tag)
+        key = (
+            state.layer,
+            state.sample,
+            state.cmap,
+            state.norm,
+            known,
+            self.engine.weights_tag,
+            state.compare,
+            state.compare_mode,
+        )
         if self._last_layer_view is not None and self._last_layer_view[0] == key:
             return self._last_layer_view[1]
         ahead = self._ahead(state)
         if ahead is not None and not self.engine.is_cached(state.layer, state.sample):
             self.engine.prefetch(state.layer, self.images, ahead.tolist())
-        image = self.images[state.sample]
-        info = self.engine.layer(state.layer)
-        activation = self.engine.activation(state.layer, image, key=state.sample)
-        maps = as_maps(info.channels_last(activation))
+        maps = self._maps(state.layer, state.sample)
         fixed = state.norm == "fixed"
         value_range = self.channel_ranges(state.layer, on_progress) if fixed else None
-        # Channels first: the mosaic tiles whole channels, and one channel is one slice.
-        pixels = normalise_channels(maps, state.norm, value_range, channels_first=True)  # type: ignore[arg-type]
-        columns = grid_columns(maps.shape[-1])
+        norm: Any = state.norm
+        result: tuple[Any, ...]
+        if state.compare is None:
+            # Channels first: the mosaic tiles whole channels, and one channel is one slice.
+            pixels = normalise_channels(maps, norm, value_range, channels_first=True)
+            result = (*self._mosaic(state, maps, pixels, state.cmap), None)
+        elif state.compare_mode == "side":
+            maps_b = self._maps(state.layer, state.compare)
+            pixels, pixels_b = joint_pixels(maps, maps_b, norm, value_range)
+            other = self._mosaic(state, maps_b, pixels_b, state.cmap)
+            result = (*self._mosaic(state, maps, pixels, state.cmap), other)
+        else:
+            maps_b = self._maps(state.layer, state.compare)
+            difference, pixels = difference_pixels(maps, maps_b, norm, value_range)
+            cmap = difference_cmap(state.cmap)
+            result = (*self._mosaic(state, difference, pixels, cmap), None)
+        self._last_layer_view = (key, result)
+        return result
+
+    def _maps(self, layer: str, sample: int) -> np.ndarray:
+        """One sample's activation of ``layer`` as channel maps ``(H, W, C)``, cached."""
+        info = self.engine.layer(layer)
+        activation = self.engine.activation(layer, self.images[sample], key=sample)
+        return as_maps(info.channels_last(activation))
+
+    def _mosaic(
+        self, state: ViewState, maps: np.ndarray, pixels: np.ndarray, cmap: str
+    ) -> MapParts:
+        """Tile and colour ``pixels`` ``(C, H, W)``, marking NaN/Inf and dead channels."""
+        side = state.compare is not None and state.compare_mode == "side"
+        columns = grid_columns(maps.shape[-1], grid_aspect("side" if side else "single"))
         gap = max(1, maps.shape[0] // 14)
-        grid, layout = coloured_grid(pixels, state.cmap, columns, gap, channels_first=True)
+        grid, layout = coloured_grid(pixels, cmap, columns, gap, channels_first=True)
         bad = non_finite_mask(maps)
         if bad is not None:
             bad = np.moveaxis(bad, -1, 0)
@@ -401,9 +565,7 @@ class ExplorerController:
         dead = self.dead_channels(state.layer)
         if dead is not None and dead.any():
             mark_pixels(grid, cross_marks(dead, maps.shape[:2]), layout, DEAD_RGB)
-        result = (maps, pixels, grid, layout, bad)
-        self._last_layer_view = (key, result)
-        return result
+        return maps, pixels, grid, layout, bad
 
     def _ahead(self, state: ViewState) -> np.ndarray | None:
         """Return the samples to compute in one batch with ``state``'s, or ``None`` for a jump.

@@ -50,13 +50,16 @@ from convscope.widget.samples import SORTS, SamplePicker
 from convscope.widget.views import PREDICTED, VIEWS
 
 _UPDATE_ARGUMENTS = (
-    "layer", "channel", "sample", "cmap", "norm", "view", "target_class", "probe"
+    "layer", "channel", "sample", "cmap", "norm", "view", "target_class", "probe", "compare",
+    "compare_mode",
 )  # fmt: skip
 _PACKAGE = Path(__file__).resolve().parent.parent
 _STATIC = _PACKAGE / "static"
 _SOURCE = _PACKAGE.parent.parent / "js"  # an editable install reads the sources directly
 _ASSETS = _STATIC if (_STATIC / "widget.js").is_file() else _SOURCE
-_VIEW_FIELDS = ("layer", "channel", "sample", "cmap", "norm", "view", "target_class")
+_VIEW_FIELDS = (
+    "layer", "channel", "sample", "cmap", "norm", "view", "target_class", "compare", "compare_mode"
+)  # fmt: skip
 _LOG = logging.getLogger("convscope")
 # Request kinds whose newest request wins: (key in the pending update, field, or None: all).
 _LATEST = {
@@ -173,6 +176,9 @@ class Explorer(anywidget.AnyWidget):
     _panel_meta = traitlets.List(traitlets.Dict()).tag(sync=True)
     _sort = traitlets.Unicode("index").tag(sync=True)
     _sort_options = traitlets.List(traitlets.Unicode(), ["index"]).tag(sync=True)
+    _compare = traitlets.Int(-1).tag(sync=True)
+    _compare_mode = traitlets.Unicode("side").tag(sync=True)
+    _compare_text = traitlets.Unicode("").tag(sync=True)
 
     _error = traitlets.Unicode("").tag(sync=True)
     _status = traitlets.Unicode("").tag(sync=True)
@@ -363,6 +369,40 @@ class Explorer(anywidget.AnyWidget):
     def probe(self, position: tuple[int, int] | None) -> None:
         self.update(probe=() if position is None else position)
 
+    @property
+    def compare(self) -> int | None:
+        """A second sample (B) shown with the one in view (A), or ``None``.
+
+        In the ``"side"`` :attr:`compare_mode`, B's input, feature maps, selected channel and
+        classes form a row under A's, on one colour scale for both: each scale of
+        :attr:`norm` is measured over the two samples together (``fixed`` is the data set's),
+        so equal activations get equal colours. Layer, channel and probe moves apply to both;
+        scrubbing moves A, and B stays. A sample may be compared with itself (its difference
+        is 0 everywhere). Only the ``maps`` view compares. Setting it redraws; ``None`` stops.
+        """
+        return self._controller.state.compare
+
+    @compare.setter
+    def compare(self, sample: int | None) -> None:
+        self.update(compare=-1 if sample is None else sample)
+
+    @property
+    def compare_mode(self) -> str:
+        """How two samples are compared: ``"side"`` (by side) or ``"difference"``.
+
+        ``"difference"`` shows one grid and channel of ``A - B`` in a diverging colormap
+        (the colormap in use if it is diverging, else ``RdBu_r``) on a scale symmetric about
+        0, so 0 is white, A stronger red, B stronger blue; a legend under the channel says
+        so. Its bound is each channel's largest ``|A - B|`` for the ``standard`` and
+        ``minmax`` scales, the layer's for ``layer``, the data set's range for ``fixed``.
+        Setting it redraws (while comparing) or sets how the next comparison shows.
+        """
+        return self._controller.state.compare_mode
+
+    @compare_mode.setter
+    def compare_mode(self, mode: str) -> None:
+        self.update(compare_mode=_not_none("compare_mode", mode))
+
     def wait(self, timeout: float | None = None) -> None:
         """Block until background work (filter patterns) is done, then show its result.
 
@@ -523,12 +563,15 @@ class Explorer(anywidget.AnyWidget):
         view: str | None = None,
         target_class: int | str | None = None,
         probe: tuple[int, int] | tuple[()] | None = None,
+        compare: int | None = None,
+        compare_mode: str | None = None,
         **unknown: object,
     ) -> None:
         """Change several of the layer, channel, sample, colormap, scale and view at once.
 
         Arguments left at ``None`` keep their value; ``target_class=-1`` explains each
-        sample's predicted class again, and ``probe=()`` clears the probe.
+        sample's predicted class again, ``probe=()`` clears the probe and ``compare=-1``
+        stops comparing (see :attr:`compare` and :attr:`compare_mode`).
 
         Raises
         ------
@@ -557,6 +600,8 @@ class Explorer(anywidget.AnyWidget):
             view=view,
             target_class=target_class,
             probe=probe,
+            compare=compare,
+            compare_mode=compare_mode,
         )
         self._error = ""
         self._publish()
@@ -924,6 +969,11 @@ class Explorer(anywidget.AnyWidget):
             self._cmap, self._norm = state.cmap, state.norm
             self._view, self._target_class = state.view, state.target_class
             self._sample_text = self._describe_sample(state.sample)
+            self._compare = -1 if state.compare is None else state.compare
+            self._compare_mode = state.compare_mode
+            self._compare_text = (
+                "" if state.compare is None else self._describe_sample(state.compare)
+            )
             self._status = controller.notice
             if self._teaching:
                 self._captions = self._describe_panels()

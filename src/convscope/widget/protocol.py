@@ -24,7 +24,8 @@ import typing
 from typing import Final, TypedDict
 
 VIEW: Final = "view"
-"""Show a layer, channel, sample, colormap, scale, view or Grad-CAM class (any subset)."""
+"""Show a layer, channel, sample, colormap, scale, view, Grad-CAM class or sample to compare
+with (any subset)."""
 STEP: Final = "step"
 """Move ``delta`` places through the samples that pass the filters (←, →, play)."""
 FILTER: Final = "filter"
@@ -53,7 +54,11 @@ class Request(TypedDict):
 
 
 class ViewRequest(Request, total=False):
-    """``type: "view"``: the fields to change; the rest stay as they are."""
+    """``type: "view"``: the fields to change; the rest stay as they are.
+
+    ``compare`` is the sample B to compare with, ``-1`` to stop comparing; ``compare_mode``
+    is ``"side"`` or ``"difference"``.
+    """
 
     layer: str
     channel: int
@@ -62,6 +67,8 @@ class ViewRequest(Request, total=False):
     norm: str
     view: str
     target_class: int
+    compare: int
+    compare_mode: str
 
 
 class StepRequest(Request):
@@ -201,6 +208,9 @@ class ExplorerState(TypedDict):
     _panel_meta: list[PanelThumb]
     _sort: str
     _sort_options: list[str]
+    _compare: int
+    _compare_mode: str
+    _compare_text: str
     _error: str
     _status: str
     _ack: int
