@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from convscope.data.drawing import mnist_digit
 from convscope.data.labels import class_labels
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.insight import channel_stats
@@ -47,6 +48,9 @@ _PREFETCH = 32  # samples computed together when scrubbing reaches an uncached o
 _SCRUB_STEP = 2  # a sample move this small is a scrub (arrows, play, slider); larger, a jump
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 DEAD_RGB = (205, 210, 216)  # the cross over a channel that never fires on the data set
+DRAWN = "drawn"
+"""``sample`` for the digit drawn on the pad (or given to ``Explorer.draw``)."""
+EMPTY_DRAWING = "draw a digit"
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,8 @@ class ViewState:
 
     ``target_class`` is the class Grad-CAM explains; ``PREDICTED`` (-1) follows the model.
     ``probe`` is a position ``(row, col)`` in the layer's maps whose receptive field is
-    outlined on the input, or ``None``.
+    outlined on the input, or ``None``. ``drawn`` shows the drawing instead of ``sample``,
+    which stays the last sample of the data set that was shown.
     """
 
     layer: str
@@ -66,6 +71,7 @@ class ViewState:
     view: str = "maps"
     target_class: int = PREDICTED
     probe: tuple[int, int] | None = None
+    drawn: bool = False
 
 
 class ExplorerController:
@@ -126,7 +132,13 @@ class ExplorerController:
         self._probabilities = {engine.weights_tag: self.probabilities}
         self._predictions: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
         self._last_layer_view: tuple[tuple[object, ...], tuple[Any, ...]] | None = None
-        self._last_image: tuple[int, np.ndarray] | None = None
+        self._last_image: tuple[Hashable, np.ndarray] | None = None
+        self.pad_size = drawing_size(engine.input_shape)
+        self.drawn: np.ndarray | None = None  # the drawing, preprocessed; None: none yet
+        shape = (1, *self.pad_size, 1) if self.pad_size is not None else (0,)
+        self._drawn_input = np.full(shape, low, np.float32)  # in the model's units
+        self._drawn_tag = 0  # one per drawing: its key in the caches
+        self._drawn_probabilities: tuple[Hashable, np.ndarray | None] | None = None
         self.state = ViewState(layer=start, channel=0, sample=0)
         self.apply()
 
@@ -158,7 +170,7 @@ class ExplorerController:
         *,
         layer: str | None = None,
         channel: int | None = None,
-        sample: int | None = None,
+        sample: int | str | None = None,
         cmap: str | None = None,
         norm: str | None = None,
         view: str | None = None,
@@ -169,7 +181,8 @@ class ExplorerController:
 
         ``None`` keeps a value. Switching layer keeps the channel when the new layer has it,
         else the last channel, and forgets the probe; ``probe=()`` forgets it too. An unknown
-        argument name raises ``TypeError``. A deeper view
+        argument name raises ``TypeError``. ``sample="drawn"`` shows the drawing (an empty
+        one, "draw a digit", before anything was drawn). A deeper view
         (see :data:`~convscope.widget.views.VIEWS`) is checked against the layer it would
         show, so a layer without maps, or a model without classes, is refused before drawing.
         """
@@ -182,8 +195,12 @@ class ExplorerController:
         if channel is not None:
             channels = self.engine.layer(state.layer).channels
             state = replace(state, channel=check_index("channel", channel, channels))
-        if sample is not None:
-            state = replace(state, sample=check_index("sample", sample, len(self.images)))
+        if isinstance(sample, str) and sample == DRAWN:
+            self._check_pad()
+            state = replace(state, drawn=True)
+        elif sample is not None:
+            index = check_index("sample", sample, len(self.images))
+            state = replace(state, sample=index, drawn=False)
         if cmap is not None:
             state = replace(state, cmap=check_cmap(cmap))
         if norm is not None:
@@ -241,6 +258,52 @@ class ExplorerController:
         self.renders += 1
         return state
 
+    def draw(self, drawing: object) -> ViewState:
+        """Preprocess ``drawing`` as MNIST's digits were and show it; on error nothing changes.
+
+        See :func:`convscope.data.drawing.mnist_digit`. The digit is painted into the model's
+        input size and scaled to the data set's range of values (0–255 for MNIST).
+        """
+        self._check_pad()
+        digit = mnist_digit(drawing, self.pad_size)  # type: ignore[arg-type]
+        low, high = self.views.input_range
+        before = (self.drawn, self._drawn_input, self._drawn_tag)
+        self.drawn = digit
+        scaled = low + digit.astype(np.float32) * np.float32((high - low) / 255.0)
+        self._drawn_input = scaled.reshape(1, *digit.shape, 1).astype(np.float32)
+        self._drawn_tag += 1
+        try:
+            return self.apply(sample=DRAWN)
+        except Exception:
+            self.drawn, self._drawn_input, self._drawn_tag = before
+            raise
+
+    @property
+    def drawing_is_empty(self) -> bool:
+        """Whether the drawing has no ink (nothing drawn yet, or a cleared pad)."""
+        return self.drawn is None or not self.drawn.any()
+
+    def drawn_probabilities(self) -> np.ndarray | None:
+        """Return the drawing's class probabilities; ``None`` while it is empty or not a class.
+
+        One compiled pass of the model's output, kept until the drawing or the weights change.
+        """
+        key = (self.engine.weights_tag, self._drawn_tag)
+        if self._drawn_probabilities is None or self._drawn_probabilities[0] != key:
+            found = None
+            if not self.drawing_is_empty and self.probabilities is not None:
+                probabilities = class_probabilities(self.engine.predict(self._drawn_input))
+                found = None if probabilities is None else probabilities[0]
+            self._drawn_probabilities = (key, found)
+        return self._drawn_probabilities[1]
+
+    def _check_pad(self) -> None:
+        if self.pad_size is None:
+            raise ModelNotSupportedError(
+                f"Drawing needs a model with one grey input channel, (H, W, 1); this one takes "
+                f"{self.engine.input_shape}. Show your images with Explorer(model, images=...)."
+            )
+
     def use_weights(self, weights: list[np.ndarray], tag: Hashable) -> None:
         """Show the same model with other weights (a training epoch), and redraw.
 
@@ -263,33 +326,36 @@ class ExplorerController:
         info = self.engine.layer(state.layer)
         maps, pixels, grid, layout, bad = self._layer_view(state, on_progress)
         values = maps[..., state.channel]
-        label = None if self.labels is None else int(self.labels[state.sample])
+        label = None if self.labels is None or state.drawn else int(self.labels[state.sample])
         label_text = "" if label is None else f"  ·  label {self.class_name(label)}"
+        name = sample_name(state)
         unit = "channel" if info.spatial else "unit"
         channel = colourise(pixels[state.channel], state.cmap)
         notices = []
         if bad is not None:
             mark_pixels(channel, bad[state.channel], None, NON_FINITE_RGB)
             notices.append(
-                f"{info.name}: {int(bad.sum()):,} NaN/Inf value(s) for sample {state.sample}, "
+                f"{info.name}: {int(bad.sum()):,} NaN/Inf value(s) for {name}, "
                 "marked magenta and left out of the colour scale"
             )
-        probabilities = None if self.probabilities is None else self.probabilities[state.sample]
+        probabilities = self._probabilities_of(state)
         if probabilities is not None and not np.isfinite(probabilities).all():
-            notices.append(f"the model's output for sample {state.sample} is NaN/Inf")
+            notices.append(f"the model's output for {name} is NaN/Inf")
             probabilities = None
+        if state.drawn and self.drawing_is_empty:
+            label_text = f"  ·  {EMPTY_DRAWING}"
         finite = values[np.isfinite(values)]
         peak = f"{float(finite.max()):.3g}" if finite.size else "n/a"
         dead = self.dead_channels(state.layer)
         dead_text = "" if dead is None or not dead.any() else f"  ·  {int(dead.sum())} dead (×)"
         view = ExplorerView(
-            image=self._display_image(state.sample),
+            image=self._display_image(state),
             grid=grid,
             outline=layout.cell_box(state.channel),
             channel=channel,
             probabilities=probabilities,
             label=label,
-            image_title=f"sample {state.sample}{label_text}",
+            image_title=f"{name}{label_text}",
             grid_title=f"{info.name}  ·  {info.kind}  ·  {info.shape_text}{dead_text}",
             channel_title=f"{unit} {state.channel}  ·  max {peak}",
             notice="; ".join(notices),
@@ -324,18 +390,18 @@ class ExplorerController:
         self, state: ViewState, info: LayerInfo, maps: np.ndarray, view: ExplorerView
     ) -> ExplorerView:
         """Replace the feature-map mosaic of ``view`` with the picture of a deeper view."""
-        image = self.display_images[state.sample]
+        image = self._display_image(state)
         if state.view == "heatmap":
             heat = self.views.heatmap(maps, image.shape[:2])
             title = f"heatmap  ·  {info.name}  ·  mean of its {info.channels} channels"
             grid = overlay(image, heat, state.cmap)
             return replace(view, grid=grid, outline=None, grid_title=title)
         if state.view == "grad-cam":
-            heat, chosen = self.views.grad_cam(
-                state.layer, self.images, state.sample, state.target_class, self._ahead(state)
-            )
+            heat, chosen = self._grad_cam(state)
             which = "predicted" if state.target_class == PREDICTED else "chosen"
             title = f"Grad-CAM  ·  {info.name}  ·  class {self.class_name(chosen)} ({which})"
+            if chosen < 0:
+                title = f"Grad-CAM  ·  {info.name}  ·  {EMPTY_DRAWING} first"
             grid = overlay(image, heat, state.cmap)
             return replace(view, grid=grid, outline=None, grid_title=title)
         patterns = self.views.patterns(state.layer)
@@ -359,14 +425,43 @@ class ExplorerController:
         if self.on_patterns is not None:
             self.on_patterns(layer, finished)
 
-    def _display_image(self, sample: int) -> np.ndarray:
-        """Return the sample's display pixels, as the same object while the sample stays.
+    def _display_image(self, state: ViewState) -> np.ndarray:
+        """Return the input's display pixels, as the same object while the input stays.
 
         The figure then skips rescaling an unchanged input on a layer or channel switch.
         """
-        if self._last_image is None or self._last_image[0] != sample:
-            self._last_image = (sample, self.display_images[sample])
+        key = self._image_key(state)
+        if self._last_image is None or self._last_image[0] != key:
+            if state.drawn:
+                pixels = np.zeros(self.display_images.shape[1:], np.uint8)
+                if self.drawn is not None:
+                    pixels = self.drawn
+            else:
+                pixels = self.display_images[state.sample]
+            self._last_image = (key, pixels)
         return self._last_image[1]
+
+    def _image_key(self, state: ViewState) -> Hashable:
+        """Return the input's cache key: its index, or ``("drawn", n)`` for the n-th drawing.
+
+        A drawing never shares a key with a sample of the data set.
+        """
+        return (DRAWN, self._drawn_tag) if state.drawn else state.sample
+
+    def _probabilities_of(self, state: ViewState) -> np.ndarray | None:
+        if state.drawn:
+            return self.drawn_probabilities()
+        return None if self.probabilities is None else self.probabilities[state.sample]
+
+    def _grad_cam(self, state: ViewState) -> tuple[np.ndarray, int]:
+        """Grad-CAM of the input in view; for an empty drawing, nothing (class -1)."""
+        if not state.drawn:
+            return self.views.grad_cam(
+                state.layer, self.images, state.sample, state.target_class, self._ahead(state)
+            )
+        if self.drawing_is_empty:
+            return np.zeros(self.display_images.shape[1:3], np.float32), -1
+        return self.views.grad_cam_of(state.layer, self._drawn_input, state.target_class)
 
     def _layer_view(
         self, state: ViewState, on_progress: Callable[[int, int], None] | None
@@ -377,15 +472,16 @@ class ExplorerController:
         The mask is ``(C, H, W)``, or ``None`` when every value is finite.
         """
         known = self.dead_channels(state.layer) is not None
-        key = (state.layer, state.sample, state.cmap, state.norm, known, self.engine.weights_tag)
+        image_key = self._image_key(state)
+        key = (state.layer, image_key, state.cmap, state.norm, known, self.engine.weights_tag)
         if self._last_layer_view is not None and self._last_layer_view[0] == key:
             return self._last_layer_view[1]
         ahead = self._ahead(state)
         if ahead is not None and not self.engine.is_cached(state.layer, state.sample):
             self.engine.prefetch(state.layer, self.images, ahead.tolist())
-        image = self.images[state.sample]
+        image = self._drawn_input[0] if state.drawn else self.images[state.sample]
         info = self.engine.layer(state.layer)
-        activation = self.engine.activation(state.layer, image, key=state.sample)
+        activation = self.engine.activation(state.layer, image, key=image_key)
         maps = as_maps(info.channels_last(activation))
         fixed = state.norm == "fixed"
         value_range = self.channel_ranges(state.layer, on_progress) if fixed else None
@@ -413,6 +509,8 @@ class ExplorerController:
         computes only the sample asked for: a batch would cost more than it saves.
         """
         step = state.sample - self.state.sample
+        if state.drawn or self.state.drawn:
+            return None
         if state.layer != self.state.layer or not 0 < abs(step) <= _SCRUB_STEP:
             return None
         direction = 1 if step > 0 else -1
@@ -484,6 +582,24 @@ def default_layer(layers: tuple[LayerInfo, ...]) -> str:
             return info.name
     spatial = [info.name for info in layers if info.spatial]
     return spatial[0] if spatial else layers[0].name
+
+
+def sample_name(state: ViewState) -> str:
+    """How titles and notices name the input in view: "sample 7" or "your drawing"."""
+    return "your drawing" if state.drawn else f"sample {state.sample}"
+
+
+def drawing_size(input_shape: tuple[int | None, ...]) -> tuple[int, int] | None:
+    """Return the size to paint a drawing at: a grey input's ``(H, W)``; else ``None``.
+
+    Models with colour inputs, or inputs of no fixed size, get no drawing pad.
+    """
+    if len(input_shape) != 3 or input_shape[-1] != 1:  # noqa: PLR2004
+        return None
+    height, width = input_shape[0], input_shape[1]
+    if height is None or width is None or min(height, width) < 4:  # noqa: PLR2004
+        return None
+    return int(height), int(width)
 
 
 def grid_columns(channels: int, aspect: float = _GRID_ASPECT) -> int:
