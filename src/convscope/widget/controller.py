@@ -137,6 +137,7 @@ class ExplorerController:
         self.drawn: np.ndarray | None = None  # the drawing, preprocessed; None: none yet
         shape = (1, *self.pad_size, 1) if self.pad_size is not None else (0,)
         self._drawn_input = np.full(shape, low, np.float32)  # in the model's units
+        self._drawn_range = (low, high if high > low else low + 255.0)  # black to white
         self._drawn_tag = 0  # one per drawing: its key in the caches
         self._drawn_probabilities: tuple[Hashable, np.ndarray | None] | None = None
         self.state = ViewState(layer=start, channel=0, sample=0)
@@ -266,7 +267,7 @@ class ExplorerController:
         """
         self._check_pad()
         digit = mnist_digit(drawing, self.pad_size)  # type: ignore[arg-type]
-        low, high = self.views.input_range
+        low, high = self._drawn_range
         before = (self.drawn, self._drawn_input, self._drawn_tag)
         self.drawn = digit
         scaled = low + digit.astype(np.float32) * np.float32((high - low) / 255.0)
