@@ -137,7 +137,8 @@ def test_drawing_with_the_mouse_changes_the_prediction_and_the_figure(lab: Lab, 
     if which == 1:  # the README's picture: the figure, the controls and the pad
         widget = screenshot(explorer)
         top, pad_box = explorer.bounding_box(), pad.bounding_box()
-        assert top is not None and pad_box is not None
+        assert top is not None
+        assert pad_box is not None
         bottom = round(pad_box["y"] + pad_box["height"] - top["y"]) + 6
         save_small_png(widget[:bottom], ARTIFACTS / "draw-pad-widget.png", max_width=760)
 
