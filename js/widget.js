@@ -1145,7 +1145,11 @@ function bindPad(c, request) {
     listen(canvas, "pointerdown", (/** @type {PointerEvent} */ event) => {
       event.preventDefault();
       canvas.focus({ preventScroll: true });
-      canvas.setPointerCapture?.(event.pointerId);
+      try {
+        canvas.setPointerCapture(event.pointerId); // the stroke goes on outside the pad
+      } catch {
+        // a pointer the browser does not track (a synthetic event): draw without capture
+      }
       last = at(event);
       stroke(last, last);
       send();
