@@ -133,7 +133,9 @@ def bench_pad_browser(moves: int = 60) -> dict[str, object]:
     pointer event dispatched on the pad, which then waits, frame by frame, until the kernel
     answered and every pixel of the figure's canvas is hashed differently: the preprocessing,
     the layer's pass, the prediction, the figure, ipympl's image transfer and the blit. Moves
-    are 0.15 s apart, as a slow stroke; every 20 moves the pad is cleared.
+    are 0.15 s apart, as a slow stroke; every 20 moves the pad is cleared. The baseline, in
+    the same session: the channel slider's input event to the repainted figure, as
+    ``benchmarks/run.py --browser`` measures it.
     """
     sys.path.insert(0, str(ROOT / "tests"))
     from nbformat import v4, write  # noqa: PLC0415
@@ -142,6 +144,7 @@ def bench_pad_browser(moves: int = 60) -> dict[str, object]:
         LabNotebook,
         chromium_page,
         jupyter_lab_server,
+        measure_slider_latency,
     )
 
     folder = Path(tempfile.mkdtemp(prefix="convscope-pad-"))
@@ -181,13 +184,25 @@ def bench_pad_browser(moves: int = 60) -> dict[str, object]:
                 new_stroke()
             times.append(move(*points[index % 20 + 1]))
             time.sleep(0.15)
+        pad.evaluate("(pad) => pad.dispatchEvent(new PointerEvent('pointerup'))")
+        explorer.controls.locator("button.convscope-thumb").first.click()
+        explorer.wait_until_settled(quiet_ms=400)
+        slider = []
+        for index in range(moves):
+            slider.append(
+                measure_slider_latency(explorer.channel_slider, explorer.canvas, index % 7)
+            )
+            time.sleep(0.15)
         errors = list(lab.page_errors)
+    slider_paint = [t["paint_ms"] / 1e3 for t in slider if t["paint_ms"] is not None]
     paint = [t["paint_ms"] / 1e3 for t in times if t["paint_ms"] is not None]
     ack = [t["ack_ms"] / 1e3 for t in times if t["ack_ms"] is not None]
     return {
         "paint": stats(paint),
         "ack": stats(ack),
         "missed": moves - len(paint),
+        "slider": stats(slider_paint),
+        "ratio_p95": stats(paint)["p95_ms"] / stats(slider_paint)["p95_ms"],
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
         "page_errors": errors,
@@ -222,7 +237,10 @@ def main() -> int:
             f"drawing pad in JupyterLab, pointer move → repainted figure: median "
             f"{paint['median_ms']:.0f} ms, p95 {paint['p95_ms']:.0f} ms over {paint['n']} moves "  # type: ignore[index]
             f"(target p95 ≤ 100 ms: {verdict}); kernel answer median {ack['median_ms']:.0f} ms; "  # type: ignore[index]
-            f"{browser['missed']} missed; load average {browser['load_before']:.1f} before, "
+            f"{browser['missed']} missed; the channel slider in the same session: median "
+            f"{browser['slider']['median_ms']:.0f} ms, p95 {browser['slider']['p95_ms']:.0f} ms "  # type: ignore[index]
+            f"(pad/slider p95 {browser['ratio_p95']:.2f}×); "
+            f"load average {browser['load_before']:.1f} before, "
             f"{browser['load_after']:.1f} after; page errors: {browser['page_errors'] or 'none'}"
         )
     return 0
