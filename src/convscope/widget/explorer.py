@@ -585,7 +585,8 @@ class Explorer(anywidget.AnyWidget):
         """Change several of the layer, channel, sample, colormap, scale and view at once.
 
         Arguments left at ``None`` keep their value; ``target_class=-1`` explains each
-        sample's predicted class again, and ``probe=()`` clears the probe.
+        sample's predicted class again, ``probe=()`` clears the probe, and ``sample="drawn"``
+        shows the drawing (see :meth:`draw`).
 
         Raises
         ------
