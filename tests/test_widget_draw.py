@@ -240,3 +240,18 @@ def test_a_grey_model_of_another_size_gets_the_drawing_at_its_size(mnist_test) -
     assert rows[-1] - rows[0] + 1 <= round(40 * 20 / 28)
     model_input = explorer._controller._drawn_input
     assert 0.0 <= model_input.min() <= model_input.max() <= 1.0  # the data set's range
+
+
+def test_the_drawing_follows_the_epoch_slider(mnist_test) -> None:
+    images, labels = mnist_test
+    explorer = convscope.Explorer(
+        convscope.mnist_training_run(), images[:50], labels[:50], figure="none"
+    )
+    explorer.draw(canvas_of(images[7]))
+    trained = explorer._sample_text
+    assert trained.startswith(f"your drawing  ·  predicted {labels[7]} (")
+    explorer.epoch = explorer.epochs[0]  # before training: another, unsure guess
+    assert explorer.sample == "drawn"
+    assert explorer._sample_text != trained
+    explorer.epoch = explorer.epochs[-1]
+    assert explorer._sample_text == trained

@@ -122,6 +122,7 @@ class Explorer(anywidget.AnyWidget):
     >>> ex = convscope.Explorer()
     >>> ex.layer = "conv2"; ex.channel = 5; ex.sample = 42
     >>> ex.save("conv2.png", dpi=150)
+    >>> ex.draw(canvas)   # your own digit, any grey 2-D array; ex.sample is then "drawn"
 
     """
 
