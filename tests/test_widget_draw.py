@@ -255,3 +255,23 @@ def test_the_drawing_follows_the_epoch_slider(mnist_test) -> None:
     assert explorer._sample_text != trained
     explorer.epoch = explorer.epochs[-1]
     assert explorer._sample_text == trained
+
+
+def test_a_drawing_that_failed_to_show_never_lends_its_maps(
+    explorer, mnist_test, monkeypatch
+) -> None:
+    images = mnist_test[0]
+    explorer.update(layer="conv2")
+    explorer.draw(canvas_of(images[1]))
+    before = what_is_shown(explorer)
+    with monkeypatch.context() as patch:  # the figure fails after the maps were computed
+        patch.setattr(explorer.panels, "show", lambda _view: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            explorer.draw(canvas_of(images[2]))
+    assert what_is_shown(explorer) == before
+    explorer.draw(canvas_of(images[3]))
+    shown = explorer.panels.grid_panel.pixels.copy()
+    explorer.draw(canvas_of(images[3]))  # drawn again: computed afresh, the same picture
+    assert np.array_equal(explorer.panels.grid_panel.pixels, shown)
+    explorer.draw(canvas_of(images[2]))
+    assert not np.array_equal(explorer.panels.grid_panel.pixels, shown)

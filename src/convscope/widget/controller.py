@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -138,7 +139,8 @@ class ExplorerController:
         shape = (1, *self.pad_size, 1) if self.pad_size is not None else (0,)
         self._drawn_input = np.full(shape, low, np.float32)  # in the model's units
         self._drawn_range = (low, high if high > low else low + 255.0)  # black to white
-        self._drawn_tag = 0  # one per drawing: its key in the caches
+        self._drawn_tag = 0  # one per drawing, never reused: its key in the caches
+        self._drawn_tags = itertools.count(1)
         self._drawn_probabilities: tuple[Hashable, np.ndarray | None] | None = None
         self.state = ViewState(layer=start, channel=0, sample=0)
         self.apply()
@@ -272,7 +274,7 @@ class ExplorerController:
         self.drawn = digit
         scaled = low + digit.astype(np.float32) * np.float32((high - low) / 255.0)
         self._drawn_input = scaled.reshape(1, *digit.shape, 1).astype(np.float32)
-        self._drawn_tag += 1
+        self._drawn_tag = next(self._drawn_tags)
         try:
             return self.apply(sample=DRAWN)
         except Exception:
