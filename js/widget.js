@@ -12,6 +12,11 @@ const SUPPRESS_SHORTCUTS = "data-lm-suppress-shortcuts";
 const FOCUSABLE_TAGS = new Set(["button", "input", "select", "summary"]);
 const SVG = "http://www.w3.org/2000/svg";
 const CURVE_SIZE = [240, 64]; // the training curve's drawing box, in SVG units
+const PAD_SIZE = 280; // the drawing pad's own pixels, a side
+const PAD_SENT = 112; // the pad is sent at 112×112 (12.5 kB a stroke), 4× MNIST's 28
+// MNIST's strokes are 2 of its 28 pixels wide (data/drawing.py MNIST_STROKE) when the digit
+// fills the middle 20/28: the pad's dashed box.
+const PAD_BRUSH = (PAD_SIZE * 2) / 28;
 /** @type {Record<string, string>} the sort control's words for each of samples.SORTS */
 const SORT_NAMES = {
   index: "by index",
@@ -65,6 +70,8 @@ const VIEW_NAMES = {
  * @property {string} _unit_name
  * @property {number} _sample_index
  * @property {string} _sample_text
+ * @property {boolean} _drawn
+ * @property {number[]} _pad
  * @property {string} _cmap
  * @property {string[]} _cmap_options
  * @property {string} _norm
@@ -183,12 +190,21 @@ const VIEW_NAMES = {
  */
 
 /**
+ * The pad's pixels travel as the message's one binary buffer: `width × height` grey bytes.
+ * @typedef {Object} DrawRequest
+ * @property {"draw"} type
+ * @property {number} seq
+ * @property {number} width
+ * @property {number} height
+ */
+
+/**
  * The host-neutral part of anywidget's model that this file uses: one event name per `on`.
  * @typedef {Object} Model
  * @property {<K extends keyof ExplorerState>(name: K) => ExplorerState[K]} get
  * @property {(event: string, handler: () => void) => void} on
  * @property {(event: string, handler: () => void) => void} off
- * @property {(content: ViewRequest | StepRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest | ProbeRequest | GifRequest) => void} send
+ * @property {(content: ViewRequest | StepRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest | ProbeRequest | GifRequest | DrawRequest, callbacks?: unknown, buffers?: ArrayBuffer[]) => void} send
  */
 
 // ----- small helpers ----------------------------------------------------------------------------
@@ -271,7 +287,7 @@ function makeRequester(model) {
   let seq = 0;
   let inflight = 0;
   let timer = 0;
-  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}, gif?: {frames: number}}} */
+  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}, gif?: {frames: number}, draw?: {width: number, height: number, read: () => Uint8Array}}} */
   let queued = {};
 
   function pump() {
@@ -283,7 +299,13 @@ function makeRequester(model) {
     const batch = queued;
     queued = {};
     for (const [type, content] of Object.entries(batch)) {
-      model.send(/** @type {any} */ ({ type, seq, ...content }));
+      if (type === "draw") {
+        // Read the pad now, not at the stroke that queued it: the newest pixels go.
+        const { width, height, read } = /** @type {any} */ (content);
+        model.send({ type: "draw", seq, width, height }, undefined, [read().buffer]);
+      } else {
+        model.send(/** @type {any} */ ({ type, seq, ...content }));
+      }
     }
     clearTimeout(timer);
     timer = setTimeout(release, ACK_TIMEOUT_MS); // never wedge if an ack is lost
@@ -302,13 +324,17 @@ function makeRequester(model) {
     /** @param {Partial<ViewRequest>} fields */
     view(fields) {
       queued.view = { ...(queued.view || {}), ...fields };
-      if ("sample" in fields) delete queued.step;
+      if ("sample" in fields) {
+        delete queued.step;
+        delete queued.draw;
+      }
       pump();
     },
     /** @param {number} delta */
     step(delta) {
       queued.step = { delta: (queued.step ? queued.step.delta : 0) + delta };
       if (queued.view) delete queued.view.sample;
+      delete queued.draw;
       pump();
     },
     /** @param {{true: number, predicted: number, misclassified: boolean}} fields */
@@ -344,6 +370,13 @@ function makeRequester(model) {
     /** @param {{x: number, y: number}} point where the figure was clicked, 0..1 from top-left */
     probe(point) {
       queued.probe = point;
+      pump();
+    },
+    /** @param {{width: number, height: number, read: () => Uint8Array}} pad reads its pixels */
+    draw(pad) {
+      queued.draw = pad;
+      delete queued.step;
+      if (queued.view) delete queued.view.sample;
       pump();
     },
     dispose() {
@@ -398,6 +431,9 @@ function makeRequester(model) {
  * @property {HTMLButtonElement} pagePrev
  * @property {HTMLButtonElement} pageNext
  * @property {HTMLElement} pageLabel
+ * @property {HTMLDetailsElement} pad
+ * @property {HTMLCanvasElement} padCanvas
+ * @property {HTMLButtonElement} padClear
  */
 
 /** @returns {Controls} the widget's elements, laid out under `root` */
@@ -461,6 +497,15 @@ function buildControls() {
     pagePrev: h("button", { class: "convscope-page-prev", title: "previous page", text: "‹" }),
     pageNext: h("button", { class: "convscope-page-next", title: "next page", text: "›" }),
     pageLabel: h("span", { class: "convscope-page-text" }),
+    pad: h("details", { class: "convscope-pad" }),
+    padCanvas: h("canvas", {
+      class: "convscope-pad-canvas",
+      width: String(PAD_SIZE),
+      height: String(PAD_SIZE),
+      tabindex: "0",
+      "aria-label": "drawing pad: draw a digit",
+    }),
+    padClear: h("button", { class: "convscope-pad-clear", text: "clear", title: "clear the pad" }),
   });
   const row = (/** @type {string} */ label, /** @type {Node[]} */ ...children) =>
     h("div", { class: "convscope-row" }, [h("span", { class: "convscope-key", text: label }), ...children]);
@@ -475,6 +520,7 @@ function buildControls() {
     row("sample", c.prevButton, c.playButton, c.nextButton, c.sampleLabel),
     row("compare", c.compareInput, c.comparePick, c.compareMode, c.compareClear, c.compareLabel),
     row("view", c.viewSelect, c.classLabel),
+    c.pad,
     c.epochRow,
     c.panel,
     h("div", { class: "convscope-row convscope-options" }, [
@@ -501,6 +547,16 @@ function buildControls() {
   c.confusion.append(
     h("summary", { text: "confusion matrix: click a cell to show those samples" }),
     c.confusionTable,
+  );
+  c.pad.append(
+    h("summary", { text: "drawing pad: draw your own digit" }),
+    h("div", { class: "convscope-pad-row" }, [
+      h("div", { class: "convscope-pad-box" }, [c.padCanvas]),
+      h("div", { class: "convscope-pad-side" }, [
+        h("span", { text: "Draw a digit inside the dashed box; the figure follows as you draw." }),
+        c.padClear,
+      ]),
+    ]),
   );
   return c;
 }
@@ -678,7 +734,9 @@ function showValues(model, c) {
  */
 function showSample(model, c) {
   c.sampleLabel.textContent = model.get("_sample_text");
-  const current = String(model.get("_sample_index"));
+  const drawn = model.get("_drawn");
+  c.pad.classList.toggle("drawn", drawn);
+  const current = drawn ? "" : String(model.get("_sample_index")); // the drawing: no thumbnail
   for (const cell of /** @type {HTMLElement[]} */ ([...c.thumbs.children])) {
     cell.classList.toggle("current", cell.dataset.index === current);
   }
@@ -960,8 +1018,9 @@ function bindModel(model, c, ui) {
     [["_download"], () => offerDownload(model)],
     [["_teaching", "_captions"], () => showTeaching(model, c)],
     [["_thumbs", "_thumb_meta", "_thumb_shape", "_page", "_page_count", "_filtered_count"], () => showThumbs(model, c)],
-    [["_sample_text", "_sample_index"], () => showSample(model, c)],
+    [["_sample_text", "_sample_index", "_drawn"], () => showSample(model, c)],
     [["_compare", "_compare_mode", "_compare_text", "_error"], () => showCompare(model, c)],
+    [["_pad"], () => (c.pad.hidden = model.get("_pad").length === 0)],
     [["_error", "_status"], () => showMessages(model, c)],
     [["_ack"], () => (c.root.dataset.ack = String(model.get("_ack")))], // for tests and timing
   ];
@@ -1119,6 +1178,86 @@ function armPick(c, armed) {
   return was;
 }
 
+/**
+ * The drawing pad: pointer and touch strokes, white on black, with MNIST's stroke width. Each
+ * stroke asks the requester to send the pad; it reads the pixels when the kernel is ready for
+ * them (one request in flight), so a fast stroke sends only its newest state.
+ * @param {Controls} c
+ * @param {ReturnType<typeof makeRequester>} request
+ * @returns {() => void} removes the listeners
+ */
+function bindPad(c, request) {
+  const canvas = c.padCanvas;
+  const pen = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
+  const small = /** @type {HTMLCanvasElement} */ (document.createElement("canvas"));
+  small.width = small.height = PAD_SENT;
+  const shrink = /** @type {CanvasRenderingContext2D} */ (small.getContext("2d", { willReadFrequently: true }));
+  const clear = () => {
+    pen.fillStyle = "#000";
+    pen.fillRect(0, 0, PAD_SIZE, PAD_SIZE);
+  };
+  const read = () => {
+    shrink.imageSmoothingQuality = "high";
+    shrink.drawImage(canvas, 0, 0, PAD_SENT, PAD_SENT);
+    const rgba = shrink.getImageData(0, 0, PAD_SENT, PAD_SENT).data;
+    const grey = new Uint8Array(PAD_SENT * PAD_SENT);
+    for (let i = 0; i < grey.length; i += 1) grey[i] = rgba[4 * i];
+    return grey;
+  };
+  const send = () => request.draw({ width: PAD_SENT, height: PAD_SENT, read });
+  /** @param {PointerEvent} event @returns {[number, number]} */
+  const at = (event) => {
+    const box = canvas.getBoundingClientRect();
+    return [((event.clientX - box.left) / box.width) * PAD_SIZE, ((event.clientY - box.top) / box.height) * PAD_SIZE];
+  };
+  /** @type {[number, number] | null} */
+  let last = null;
+  /** @param {[number, number]} from @param {[number, number]} to */
+  const stroke = (from, to) => {
+    pen.strokeStyle = "#fff";
+    pen.lineWidth = PAD_BRUSH;
+    pen.lineCap = pen.lineJoin = "round";
+    pen.beginPath();
+    pen.moveTo(...from);
+    pen.lineTo(...to);
+    pen.stroke();
+  };
+  const lift = () => {
+    last = null;
+  };
+  clear();
+  const offs = [
+    listen(canvas, "pointerdown", (/** @type {PointerEvent} */ event) => {
+      event.preventDefault();
+      canvas.focus({ preventScroll: true });
+      try {
+        canvas.setPointerCapture(event.pointerId); // the stroke goes on outside the pad
+      } catch {
+        // a pointer the browser does not track (a synthetic event): draw without capture
+      }
+      last = at(event);
+      stroke(last, last);
+      send();
+    }),
+    listen(canvas, "pointermove", (/** @type {PointerEvent} */ event) => {
+      if (!last) return;
+      const point = at(event);
+      stroke(last, point);
+      last = point;
+      send();
+    }),
+    listen(canvas, "pointerup", lift),
+    listen(canvas, "pointercancel", lift),
+    listen(c.padClear, "click", () => {
+      clear();
+      send();
+    }),
+  ];
+  return () => {
+    for (const off of offs) off();
+  };
+}
+
 // ----- the keyboard -----------------------------------------------------------------------------
 
 /**
@@ -1218,7 +1357,12 @@ function render({ model, el }) {
   const request = makeRequester(model);
   /** @type {Ui} */
   const ui = { dragging: null };
-  const unbind = [bindModel(model, controls, ui), bindInputs(model, controls, ui, request), bindKeys(model, controls, request)];
+  const unbind = [
+    bindModel(model, controls, ui),
+    bindInputs(model, controls, ui, request),
+    bindKeys(model, controls, request),
+    bindPad(controls, request),
+  ];
   return () => {
     for (const off of unbind) off();
     request.dispose();

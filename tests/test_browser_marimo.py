@@ -195,5 +195,24 @@ def test_next_shows_the_next_digit(explorer: MarimoExplorer) -> None:
     _assert_no_error(explorer)
 
 
+def test_a_stroke_on_the_pad_reaches_the_kernel(explorer: MarimoExplorer) -> None:
+    """marimo carries the pad's pixels, the message's binary buffer, to the kernel too."""
+    page, old_src = explorer.page, explorer.figure.get_attribute("src")
+    explorer.controls.locator(".convscope-pad summary").click()
+    pad = explorer.controls.locator("canvas.convscope-pad-canvas")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.52, box["y"] + box["height"] * 0.18)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.48, box["y"] + box["height"] * 0.82, steps=6)
+    page.mouse.up()
+    explorer.controls.locator(".convscope-sample-text").filter(
+        has_text=re.compile(r"^your drawing\s+·\s+predicted 1 \(")
+    ).wait_for(timeout=30_000)
+    explorer.wait_for_figure(old_src, timeout_ms=30_000)
+    _assert_no_error(explorer)
+
+
 def test_no_uncaught_errors_in_the_page(explorer: MarimoExplorer) -> None:
     assert explorer.errors == []

@@ -33,6 +33,7 @@ async ([source, css, state]) => {
       : value;
   const listeners = new Map();
   const sent = [];
+  const buffers = []; // each message's binary buffers, as base64, in the order sent
   const model = {
     state: {},
     get(name) {
@@ -47,8 +48,11 @@ async ([source, css, state]) => {
     off(event, handler) {
       listeners.get(event)?.delete(handler);
     },
-    send(content) {
+    send(content, callbacks, binary) {
       sent.push(JSON.parse(JSON.stringify(content)));
+      buffers.push(
+        (binary ?? []).map((b) => btoa(String.fromCharCode(...new Uint8Array(b)))),
+      );
     },
     update(changes) {
       for (const [name, value] of Object.entries(changes)) this.state[name] = decode(value);
@@ -82,7 +86,7 @@ async ([source, css, state]) => {
   document.body.append(el);
   const cleanup = widget.render({ model, el });
   const listenerCount = () => [...listeners.values()].reduce((n, set) => n + set.size, 0);
-  window.fake = { model, sent, cleanup, created, revoked, listenerCount, el };
+  window.fake = { model, sent, buffers, cleanup, created, revoked, listenerCount, el };
 }
 """
 
@@ -112,11 +116,14 @@ class Host:
     def deliver(self) -> list[dict[str, object]]:
         """Run requests and answers until the page has nothing more to send."""
         delivered = []
-        while messages := self.page.evaluate("() => window.fake.sent.splice(0)"):
-            for message in messages:
+        script = "() => [window.fake.sent.splice(0), window.fake.buffers.splice(0)]"
+        while (sent := self.page.evaluate(script))[0]:
+            messages, buffers = sent
+            for message, binary in zip(messages, buffers, strict=True):
                 protocol.parse_request(message)  # raises if the page breaks the contract
                 self.kinds.add(message["type"])
-                self.explorer._on_frontend_message(self.explorer, message, [])
+                data = [base64.b64decode(b) for b in binary]
+                self.explorer._on_frontend_message(self.explorer, message, data)
             # Playwright runs an event loop here, so the Explorer scheduled its flush on it,
             # as in a kernel; run it now rather than at Playwright's next turn.
             if self.explorer._flush_scheduled:
@@ -158,6 +165,33 @@ def change(page: Page, selector: str, value: str, event: str = "change") -> None
         "(el, [value, event]) => { el.value = value; el.dispatchEvent(new Event(event)); }",
         [value, event],
     )
+
+
+def _draw_on_the_pad(page: Page, host: Host) -> None:
+    """A stroke on the drawing pad makes the drawing the sample; its pixels come as bytes."""
+    page.locator(".convscope-pad summary").click()
+    pad = page.locator(".convscope-pad-canvas")
+    box = pad.bounding_box()
+    assert box is not None
+    assert box["width"] == pytest.approx(box["height"])  # a square
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.8, steps=5)
+    page.mouse.up()
+    sent = host.deliver()
+    draws = [message for message in sent if message["type"] == "draw"]
+    assert draws
+    assert (draws[-1]["width"], draws[-1]["height"]) == (112, 112)
+    assert host.explorer.sample == "drawn"
+    assert host.text(".convscope-sample-text").startswith(
+        "your drawing · predicted 1 ("
+    )  # a vertical stroke
+    assert page.locator(".convscope-pad.drawn").count() == 1
+    assert page.locator(".convscope-thumb.current").count() == 0
+    page.click(".convscope-pad-clear")
+    host.deliver()
+    assert host.text(".convscope-sample-text") == "your drawing · draw a digit"
+    assert not host.explorer.drawn.any()
 
 
 def _choose_view_order_and_cell(page: Page, host: Host) -> None:
@@ -247,6 +281,7 @@ def test_every_request_the_page_sends_is_one_the_kernel_accepts(host: Host) -> N
     page.keyboard.press("ArrowRight")  # focus is on the thumbnail just clicked
     host.deliver()
     assert explorer.sample == index + 1
+    _draw_on_the_pad(page, host)
     _choose_view_order_and_cell(page, host)
     assert host.kinds == set(protocol.REQUESTS) - {protocol.EPOCH}  # no training run here
     assert not page.locator(".convscope-epochs").is_visible()

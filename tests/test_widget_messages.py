@@ -39,8 +39,8 @@ def explorer(model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]) -> c
     return explorer
 
 
-def send(explorer: convscope.Explorer, content: object) -> None:
-    explorer._on_frontend_message(explorer, content, [])
+def send(explorer: convscope.Explorer, content: object, buffers: object = ()) -> None:
+    explorer._on_frontend_message(explorer, content, list(buffers))  # type: ignore[call-overload]
 
 
 def view_of(explorer: convscope.Explorer) -> tuple[object, ...]:
@@ -102,7 +102,7 @@ def test_content_that_is_not_an_object_is_reported(explorer, content) -> None:
         ({"type": "view", "chanel": 3}, "unknown field 'chanel'"),
         ({"type": "view", "compare": "5"}, "'compare' must be an integer, got '5'"),
         ({"type": "view", "compare_mode": None}, "'compare_mode' must be a string, got None"),
-        ({"delta": 1}, "'sort', 'panel', 'epoch', 'probe', 'gif'; got none"),
+        ({"delta": 1}, "'sort', 'panel', 'epoch', 'probe', 'gif', 'draw'; got none"),
         ({"type": 7}, "needs a 'type'"),
     ],
 )
@@ -186,6 +186,8 @@ PLAUSIBLE = {
     "frames": st.integers(-2, 3),
     "x": st.floats(-0.5, 1.5) | st.integers(-1, 2),
     "y": st.floats(-0.5, 1.5) | st.integers(-1, 2),
+    "width": st.integers(-1, 2000),
+    "height": st.integers(-1, 2000),
 }
 # Known fields with plausible values or junk, plus fields the protocol does not have.
 DICTS = st.builds(
@@ -281,3 +283,122 @@ def test_any_message_keeps_the_widget_valid_and_is_acked(explorer, content) -> N
                 content["true"],
                 content["predicted"],
             )
+
+
+# ----- the drawing pad: its pixels come as the message's one binary buffer --------------------
+PAD = 112
+
+
+def stroke_pixels(mnist_test: tuple[np.ndarray, np.ndarray], index: int) -> bytes:
+    """A real test digit as the pad would send it: 112×112 grey bytes."""
+    return np.kron(mnist_test[0][index], np.ones((4, 4), np.uint8)).tobytes()
+
+
+def drawn_view(explorer: convscope.Explorer) -> tuple[object, ...]:
+    """What the user sees of the drawing: the sample, its text, the drawn pixels, the input."""
+    drawn = None if explorer.drawn is None else explorer.drawn.tobytes()
+    return (
+        explorer.sample,
+        explorer._sample_text,
+        drawn,
+        explorer.panels.image_panel.pixels.tobytes(),
+    )
+
+
+def test_a_draw_message_shows_the_drawing_and_its_prediction(explorer, mnist_test) -> None:
+    explorer.update(sample=4)
+    seq = next(_SEQ)
+    send(
+        explorer,
+        {"type": "draw", "seq": seq, "width": PAD, "height": PAD},
+        [stroke_pixels(mnist_test, 7)],
+    )
+    assert explorer.error == ""
+    assert explorer.sample == "drawn"
+    label = explorer.class_names[int(mnist_test[1][7])]
+    assert explorer._sample_text.startswith(f"your drawing  ·  predicted {label} (")
+    assert explorer._drawn
+    assert explorer._ack >= seq
+    explorer.update(sample=4)  # a thumbnail leaves the drawing
+    assert explorer.sample == 4
+    assert not explorer._drawn
+
+
+@pytest.mark.parametrize(
+    ("content", "buffers", "expected"),
+    [
+        ({"width": PAD, "height": PAD}, [], "one binary buffer, got 0"),
+        ({"width": PAD, "height": PAD}, [b"\x00" * 10, b"\x00" * 10], "one binary buffer, got 2"),
+        ({"width": PAD, "height": PAD}, [b"\x00" * 100], "has 12544 bytes, got 100"),
+        ({"width": 0, "height": PAD}, [b""], "1 to 1024 pixels a side, got 0×112"),
+        ({"width": 5000, "height": 5000}, [b"\x00"], "1 to 1024 pixels a side"),
+        ({"width": "112", "height": PAD}, [b"\x00" * PAD * PAD], "'width' must be an integer"),
+        ({"height": PAD}, [b"\x00" * PAD * PAD], "'width' is missing"),
+        ({"width": PAD, "height": PAD, "pixels": [0] * 9}, [], "unknown field 'pixels'"),
+    ],
+)
+def test_a_malformed_draw_shows_a_banner_and_keeps_the_last_view(
+    explorer, mnist_test, content, buffers, expected
+) -> None:
+    send(
+        explorer,
+        {"type": "draw", "seq": next(_SEQ), "width": PAD, "height": PAD},
+        [stroke_pixels(mnist_test, 3)],
+    )
+    before = drawn_view(explorer)
+    seq = next(_SEQ)
+    send(explorer, {"type": "draw", "seq": seq, **content}, buffers)
+    assert explorer.error.startswith("Ignored a malformed message from the page:")
+    assert expected in explorer.error
+    assert drawn_view(explorer) == before
+    assert explorer._ack >= seq
+    explorer.figure.canvas.draw()
+    explorer.update(sample=4)
+
+
+def test_the_newest_of_a_stroke_and_a_thumbnail_click_wins(explorer, mnist_test) -> None:
+    explorer.update(sample=4)
+    draw = {"type": "draw", "seq": next(_SEQ), "width": PAD, "height": PAD}
+    explorer._receive(draw, [stroke_pixels(mnist_test, 1)])
+    explorer._receive({"type": "view", "seq": next(_SEQ), "sample": 9})
+    explorer._flush()
+    assert explorer.sample == 9
+    explorer._receive({"type": "view", "seq": next(_SEQ), "sample": 11})
+    explorer._receive({**draw, "seq": next(_SEQ)}, [stroke_pixels(mnist_test, 1)])
+    explorer._flush()
+    assert explorer.sample == "drawn"
+    explorer.update(sample=4)
+
+
+@settings(
+    max_examples=150,
+    deadline=timedelta(seconds=2),
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    content=st.fixed_dictionaries(
+        {"type": st.just("draw"), "seq": st.integers(0, 2**53 - 1)},
+        optional={
+            "width": st.just(PAD) | PLAUSIBLE["width"] | JSON,
+            "height": st.just(PAD) | PLAUSIBLE["height"] | JSON,
+        },
+    ),
+    buffers=st.lists(st.binary(max_size=64) | st.just(b"\x80" * PAD * PAD), max_size=2),
+)
+def test_any_draw_message_keeps_the_widget_valid_and_is_acked(explorer, content, buffers) -> None:
+    explorer.update(sample=4)
+    before = view_of(explorer)
+    send(explorer, content, buffers)
+    assert explorer._ack >= content["seq"]
+    if explorer.error:
+        event("refused draw")
+        assert view_of(explorer) == before
+    else:
+        event("applied draw")
+        assert explorer.sample == "drawn"
+        assert explorer.drawn is not None
+        assert explorer.drawn.shape == (28, 28)
+    explorer.figure.canvas.draw()
+    explorer.update(sample=4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from convscope.data.drawing import mnist_digit
 from convscope.data.labels import class_labels
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.insight import channel_stats
@@ -57,6 +59,11 @@ DEAD_RGB = (205, 210, 216)  # the cross over a channel that never fires on the d
 # One sample's layer view: raw maps (H, W, C), pixels (C, H, W), grid, layout, NaN/Inf mask.
 MapParts = tuple[np.ndarray, np.ndarray, np.ndarray, MosaicLayout, np.ndarray | None]
 LayerView = tuple[np.ndarray, np.ndarray, np.ndarray, MosaicLayout, np.ndarray | None, Any]
+DRAWN = "drawn"
+"""``sample`` for the digit drawn on the pad (or given to ``Explorer.draw``)."""
+EMPTY_DRAWING = "draw a digit"
+Source = int | str
+"""An input of the figure: a sample's index, or :data:`DRAWN`."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,9 @@ class ViewState:
     ``target_class`` is the class Grad-CAM explains; ``PREDICTED`` (-1) follows the model.
     ``probe`` is a position ``(row, col)`` in the layer's maps whose receptive field is
     outlined on the input, or ``None``. ``compare`` is a second sample (B) shown with this one
-    (A), or ``None``; ``compare_mode`` says how: ``"side"`` or ``"difference"``.
+    (A), or ``None``; ``compare_mode`` says how: ``"side"`` or ``"difference"``. ``drawn`` shows
+    the drawing instead of ``sample`` as A, and ``sample`` stays the last sample of the data
+    set that was shown.
     """
 
     layer: str
@@ -79,6 +88,7 @@ class ViewState:
     probe: tuple[int, int] | None = None
     compare: int | None = None
     compare_mode: str = "side"
+    drawn: bool = False
 
 
 class ExplorerController:
@@ -139,7 +149,15 @@ class ExplorerController:
         self._probabilities = {engine.weights_tag: self.probabilities}
         self._predictions: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
         self._last_layer_view: tuple[tuple[object, ...], LayerView] | None = None
-        self._shown_images: dict[int, np.ndarray] = {}
+        self._shown_images: dict[Hashable, np.ndarray] = {}
+        self.pad_size = drawing_size(engine.input_shape)
+        self.drawn: np.ndarray | None = None  # the drawing, preprocessed; None: none yet
+        shape = (1, *self.pad_size, 1) if self.pad_size is not None else (0,)
+        self._drawn_input = np.full(shape, low, np.float32)  # in the model's units
+        self._drawn_range = (low, high if high > low else low + 255.0)  # black to white
+        self._drawn_tag = 0  # one per drawing, never reused: its key in the caches
+        self._drawn_tags = itertools.count(1)
+        self._drawn_probabilities: tuple[Hashable, np.ndarray | None] | None = None
         self.state = ViewState(layer=start, channel=0, sample=0)
         self.apply()
 
@@ -171,7 +189,7 @@ class ExplorerController:
         *,
         layer: str | None = None,
         channel: int | None = None,
-        sample: int | None = None,
+        sample: int | str | None = None,
         cmap: str | None = None,
         norm: str | None = None,
         view: str | None = None,
@@ -185,7 +203,8 @@ class ExplorerController:
         ``None`` keeps a value. Switching layer keeps the channel when the new layer has it,
         else the last channel, and forgets the probe; ``probe=()`` forgets it too, and
         ``compare=-1`` stops comparing. Comparing needs the maps view. An unknown
-        argument name raises ``TypeError``. A deeper view
+        argument name raises ``TypeError``. ``sample="drawn"`` shows the drawing (an empty
+        one, "draw a digit", before anything was drawn). A deeper view
         (see :data:`~convscope.widget.views.VIEWS`) is checked against the layer it would
         show, so a layer without maps, or a model without classes, is refused before drawing.
         """
@@ -198,8 +217,12 @@ class ExplorerController:
         if channel is not None:
             channels = self.engine.layer(state.layer).channels
             state = replace(state, channel=check_index("channel", channel, channels))
-        if sample is not None:
-            state = replace(state, sample=check_index("sample", sample, len(self.images)))
+        if isinstance(sample, str) and sample == DRAWN:
+            self._check_pad()
+            state = replace(state, drawn=True)
+        elif sample is not None:
+            index = check_index("sample", sample, len(self.images))
+            state = replace(state, sample=index, drawn=False)
         if cmap is not None:
             state = replace(state, cmap=check_cmap(cmap))
         if norm is not None:
@@ -291,6 +314,52 @@ class ExplorerController:
         self.renders += 1
         return state
 
+    def draw(self, drawing: object) -> ViewState:
+        """Preprocess ``drawing`` as MNIST's digits were and show it; on error nothing changes.
+
+        See :func:`convscope.data.drawing.mnist_digit`. The digit is painted into the model's
+        input size and scaled to the data set's range of values (0–255 for MNIST).
+        """
+        self._check_pad()
+        digit = mnist_digit(drawing, self.pad_size)  # type: ignore[arg-type]
+        low, high = self._drawn_range
+        before = (self.drawn, self._drawn_input, self._drawn_tag)
+        self.drawn = digit
+        scaled = low + digit.astype(np.float32) * np.float32((high - low) / 255.0)
+        self._drawn_input = scaled.reshape(1, *digit.shape, 1).astype(np.float32)
+        self._drawn_tag = next(self._drawn_tags)
+        try:
+            return self.apply(sample=DRAWN)
+        except Exception:
+            self.drawn, self._drawn_input, self._drawn_tag = before
+            raise
+
+    @property
+    def drawing_is_empty(self) -> bool:
+        """Whether the drawing has no ink (nothing drawn yet, or a cleared pad)."""
+        return self.drawn is None or not self.drawn.any()
+
+    def drawn_probabilities(self) -> np.ndarray | None:
+        """Return the drawing's class probabilities; ``None`` while it is empty or not a class.
+
+        One compiled pass of the model's output, kept until the drawing or the weights change.
+        """
+        key = (self.engine.weights_tag, self._drawn_tag)
+        if self._drawn_probabilities is None or self._drawn_probabilities[0] != key:
+            found = None
+            if not self.drawing_is_empty and self.probabilities is not None:
+                probabilities = class_probabilities(self.engine.predict(self._drawn_input))
+                found = None if probabilities is None else probabilities[0]
+            self._drawn_probabilities = (key, found)
+        return self._drawn_probabilities[1]
+
+    def _check_pad(self) -> None:
+        if self.pad_size is None:
+            raise ModelNotSupportedError(
+                f"Drawing needs a model with one grey input channel, (H, W, 1); this one takes "
+                f"{self.engine.input_shape}. Show your images with Explorer(model, images=...)."
+            )
+
     def use_weights(self, weights: list[np.ndarray], tag: Hashable) -> None:
         """Show the same model with other weights (a training epoch), and redraw.
 
@@ -313,7 +382,7 @@ class ExplorerController:
         info = self.engine.layer(state.layer)
         maps, pixels, grid, layout, bad, other = self._layer_view(state, on_progress)
         difference = state.compare is not None and state.compare_mode == "difference"
-        view = self._sample_view(state, state.sample, (maps, pixels, grid, layout, bad))
+        view = self._sample_view(state, source_of(state), (maps, pixels, grid, layout, bad))
         if difference:
             view = self._as_difference(state, view, maps)
         if state.probe is not None:
@@ -327,10 +396,10 @@ class ExplorerController:
     def _sample_view(
         self,
         state: ViewState,
-        sample: int,
+        sample: Source,
         parts: MapParts,
     ) -> ExplorerView:
-        """Return the view of one sample's maps (A's, or B's when compared side by side)."""
+        """Return the view of one input's maps (A's, or B's when compared side by side)."""
         maps, pixels, grid, layout, bad = parts
         info = self.engine.layer(state.layer)
         values = maps[..., state.channel]
@@ -341,7 +410,7 @@ class ExplorerController:
         notices = []
         if bad is not None:
             mark_pixels(channel, bad[state.channel], None, NON_FINITE_RGB)
-            which = "A − B" if difference else f"sample {sample}"
+            which = "A − B" if difference else source_name(sample)
             notices.append(
                 f"{info.name}: {int(bad.sum()):,} NaN/Inf value(s) for {which}, "
                 "marked magenta and left out of the colour scale"
@@ -361,14 +430,21 @@ class ExplorerController:
             notice="; ".join(filter(None, [*notices, header.notice])),
         )
 
-    def _sample_header(self, sample: int) -> ExplorerView:
-        """Return a view of one sample's input and classes only, with no maps yet."""
-        label = None if self.labels is None else int(self.labels[sample])
-        label_text = "" if label is None else f"  ·  label {self.class_name(label)}"
-        probabilities = None if self.probabilities is None else self.probabilities[sample]
+    def _sample_header(self, sample: Source) -> ExplorerView:
+        """Return a view of one input's pixels and classes only, with no maps yet."""
+        name = source_name(sample)
+        if sample == DRAWN:
+            label = None
+            label_text = f"  ·  {EMPTY_DRAWING}" if self.drawing_is_empty else ""
+            probabilities = self.drawn_probabilities()
+        else:
+            index = int(sample)
+            label = None if self.labels is None else int(self.labels[index])
+            label_text = "" if label is None else f"  ·  label {self.class_name(label)}"
+            probabilities = None if self.probabilities is None else self.probabilities[index]
         notice = ""
         if probabilities is not None and not np.isfinite(probabilities).all():
-            notice = f"the model's output for sample {sample} is NaN/Inf"
+            notice = f"the model's output for {name} is NaN/Inf"
             probabilities = None
         image = self._display_image(sample)
         return ExplorerView(
@@ -378,7 +454,7 @@ class ExplorerController:
             channel=image,
             probabilities=probabilities,
             label=label,
-            image_title=f"sample {sample}{label_text}",
+            image_title=f"{name}{label_text}",
             grid_title="",
             channel_title="",
             notice=notice,
@@ -447,18 +523,18 @@ class ExplorerController:
         self, state: ViewState, info: LayerInfo, maps: np.ndarray, view: ExplorerView
     ) -> ExplorerView:
         """Replace the feature-map mosaic of ``view`` with the picture of a deeper view."""
-        image = self.display_images[state.sample]
+        image = self._display_image(source_of(state))
         if state.view == "heatmap":
             heat = self.views.heatmap(maps, image.shape[:2])
             title = f"heatmap  ·  {info.name}  ·  mean of its {info.channels} channels"
             grid = overlay(image, heat, state.cmap)
             return replace(view, grid=grid, outline=None, grid_title=title)
         if state.view == "grad-cam":
-            heat, chosen = self.views.grad_cam(
-                state.layer, self.images, state.sample, state.target_class, self._ahead(state)
-            )
+            heat, chosen = self._grad_cam(state)
             which = "predicted" if state.target_class == PREDICTED else "chosen"
             title = f"Grad-CAM  ·  {info.name}  ·  class {self.class_name(chosen)} ({which})"
+            if chosen < 0:
+                title = f"Grad-CAM  ·  {info.name}  ·  {EMPTY_DRAWING} first"
             grid = overlay(image, heat, state.cmap)
             return replace(view, grid=grid, outline=None, grid_title=title)
         patterns = self.views.patterns(state.layer)
@@ -482,19 +558,42 @@ class ExplorerController:
         if self.on_patterns is not None:
             self.on_patterns(layer, finished)
 
-    def _display_image(self, sample: int) -> np.ndarray:
-        """Return the sample's display pixels, as the same object while the sample stays.
+    def _display_image(self, sample: Source) -> np.ndarray:
+        """Return the input's display pixels, as the same object while the input stays.
 
         The figure then skips rescaling an unchanged input on a layer or channel switch. The
-        last two samples are kept: A and B, when two are compared.
+        last two inputs are kept: A and B, when two are compared.
         """
-        image = self._shown_images.pop(sample, None)
+        key = self._image_key(sample)
+        image = self._shown_images.pop(key, None)
         if image is None:
-            image = self.display_images[sample]
+            if sample != DRAWN:
+                image = self.display_images[int(sample)]
+            elif self.drawn is not None:
+                image = self.drawn
+            else:
+                image = np.zeros(self.display_images.shape[1:], np.uint8)
             if len(self._shown_images) > 1:
                 self._shown_images.pop(next(iter(self._shown_images)))
-        self._shown_images[sample] = image  # the most recently used last
+        self._shown_images[key] = image  # the most recently used last
         return image
+
+    def _image_key(self, sample: Source) -> Hashable:
+        """Return the input's cache key: its index, or ``("drawn", n)`` for the n-th drawing.
+
+        A drawing never shares a key with a sample of the data set.
+        """
+        return (DRAWN, self._drawn_tag) if sample == DRAWN else sample
+
+    def _grad_cam(self, state: ViewState) -> tuple[np.ndarray, int]:
+        """Grad-CAM of the input in view; for an empty drawing, nothing (class -1)."""
+        if not state.drawn:
+            return self.views.grad_cam(
+                state.layer, self.images, state.sample, state.target_class, self._ahead(state)
+            )
+        if self.drawing_is_empty:
+            return np.zeros(self.display_images.shape[1:3], np.float32), -1
+        return self.views.grad_cam_of(state.layer, self._drawn_input, state.target_class)
 
     def _layer_view(
         self, state: ViewState, on_progress: Callable[[int, int], None] | None
@@ -509,7 +608,7 @@ class ExplorerController:
         known = self.dead_channels(state.layer) is not None
         key = (
             state.layer,
-            state.sample,
+            self._image_key(source_of(state)),
             state.cmap,
             state.norm,
             known,
@@ -522,7 +621,7 @@ class ExplorerController:
         ahead = self._ahead(state)
         if ahead is not None and not self.engine.is_cached(state.layer, state.sample):
             self.engine.prefetch(state.layer, self.images, ahead.tolist())
-        maps = self._maps(state.layer, state.sample)
+        maps = self._maps(state.layer, source_of(state))
         fixed = state.norm == "fixed"
         value_range = self.channel_ranges(state.layer, on_progress) if fixed else None
         norm: Any = state.norm
@@ -544,10 +643,11 @@ class ExplorerController:
         self._last_layer_view = (key, result)
         return result
 
-    def _maps(self, layer: str, sample: int) -> np.ndarray:
-        """One sample's activation of ``layer`` as channel maps ``(H, W, C)``, cached."""
+    def _maps(self, layer: str, sample: Source) -> np.ndarray:
+        """One input's activation of ``layer`` as channel maps ``(H, W, C)``, cached."""
         info = self.engine.layer(layer)
-        activation = self.engine.activation(layer, self.images[sample], key=sample)
+        image = self._drawn_input[0] if sample == DRAWN else self.images[int(sample)]
+        activation = self.engine.activation(layer, image, key=self._image_key(sample))
         return as_maps(info.channels_last(activation))
 
     def _mosaic(
@@ -575,6 +675,8 @@ class ExplorerController:
         computes only the sample asked for: a batch would cost more than it saves.
         """
         step = state.sample - self.state.sample
+        if state.drawn or self.state.drawn:
+            return None
         if state.layer != self.state.layer or not 0 < abs(step) <= _SCRUB_STEP:
             return None
         direction = 1 if step > 0 else -1
@@ -646,6 +748,29 @@ def default_layer(layers: tuple[LayerInfo, ...]) -> str:
             return info.name
     spatial = [info.name for info in layers if info.spatial]
     return spatial[0] if spatial else layers[0].name
+
+
+def source_of(state: ViewState) -> Source:
+    """Return what ``state`` shows as A: the drawing, or its sample's index."""
+    return DRAWN if state.drawn else state.sample
+
+
+def source_name(sample: Source) -> str:
+    """Return how titles name an input: "your drawing", or "sample 42"."""
+    return "your drawing" if sample == DRAWN else f"sample {sample}"
+
+
+def drawing_size(input_shape: tuple[int | None, ...]) -> tuple[int, int] | None:
+    """Return the size to paint a drawing at: a grey input's ``(H, W)``; else ``None``.
+
+    Models with colour inputs, or inputs of no fixed size, get no drawing pad.
+    """
+    if len(input_shape) != 3 or input_shape[-1] != 1:  # noqa: PLR2004
+        return None
+    height, width = input_shape[0], input_shape[1]
+    if height is None or width is None or min(height, width) < 4:  # noqa: PLR2004
+        return None
+    return int(height), int(width)
 
 
 def grid_columns(channels: int, aspect: float = _GRID_ASPECT) -> int:

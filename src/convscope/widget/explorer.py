@@ -9,6 +9,7 @@ import functools
 import logging
 import os
 import tempfile
+import typing
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,7 +38,7 @@ from convscope.render.captions import layer_caption
 from convscope.render.explorer_figure import ExplorerFigure
 from convscope.render.normalise import NORM_MODES
 from convscope.widget import protocol
-from convscope.widget.controller import ExplorerController
+from convscope.widget.controller import DRAWN, EMPTY_DRAWING, ExplorerController
 from convscope.widget.figure_display import (
     FigureMode,
     check_save,
@@ -124,6 +125,7 @@ class Explorer(anywidget.AnyWidget):
     >>> ex = convscope.Explorer()
     >>> ex.layer = "conv2"; ex.channel = 5; ex.sample = 42
     >>> ex.save("conv2.png", dpi=150)
+    >>> ex.draw(canvas)   # your own digit, any grey 2-D array; ex.sample is then "drawn"
 
     """
 
@@ -139,6 +141,8 @@ class Explorer(anywidget.AnyWidget):
     _unit_name = traitlets.Unicode("channel").tag(sync=True)
     _sample_index = traitlets.Int(0).tag(sync=True)
     _sample_text = traitlets.Unicode("").tag(sync=True)
+    _drawn = traitlets.Bool(False).tag(sync=True)
+    _pad = traitlets.List(traitlets.Int()).tag(sync=True)
     _cmap = traitlets.Unicode("viridis").tag(sync=True)
     _cmap_options = traitlets.List(traitlets.Unicode(), CMAPS).tag(sync=True)
     _norm = traitlets.Unicode("standard").tag(sync=True)
@@ -253,6 +257,7 @@ class Explorer(anywidget.AnyWidget):
         self._has_labels = controller.labels is not None
         self._has_predictions = controller.predictions is not None
         self._thumb_shape = self._picker.thumb_shape
+        self._pad = [] if controller.pad_size is None else list(controller.pad_size)
         self._confusion = self._picker.confusion(len(controller.class_names))
         self._start_modes(run, bool(teaching))
         self._sort_options = self._picker.sorts
@@ -300,13 +305,66 @@ class Explorer(anywidget.AnyWidget):
         self.update(channel=_not_none("channel", index))
 
     @property
-    def sample(self) -> int:
-        """Index of the sample in view. Setting it redraws and turns to its thumbnail page."""
-        return self._controller.state.sample
+    def sample(self) -> int | str:
+        """Index of the sample in view, or ``"drawn"`` while the drawing is shown.
+
+        Setting an index redraws and turns to its thumbnail page; setting ``"drawn"`` shows
+        the drawing again (see :meth:`draw`), or the empty pad, "draw a digit" with no
+        prediction, before anything was drawn.
+        """
+        state = self._controller.state
+        return DRAWN if state.drawn else state.sample
 
     @sample.setter
-    def sample(self, index: int) -> None:
-        self.update(sample=_not_none("sample", index))
+    def sample(self, index: int | str) -> None:
+        self.update(sample=typing.cast("int | str", _not_none("sample", index)))
+
+    @property
+    def drawn(self) -> np.ndarray | None:
+        """The drawing as the model sees it: ``uint8`` ``(H, W)``, MNIST-preprocessed.
+
+        ``None`` before anything was drawn; all zeros for a cleared pad. Read-only: change it
+        with :meth:`draw` or the drawing pad.
+        """
+        drawn = self._controller.drawn
+        if drawn is None:
+            return None
+        view: np.ndarray = drawn.view()
+        view.flags.writeable = False
+        return view
+
+    def draw(self, image: object) -> None:
+        """Show a drawing of yours as the sample, as the widget's drawing pad does.
+
+        The drawing is preprocessed as MNIST's digits were
+        (:func:`convscope.data.drawing.mnist_digit`: cropped to its ink, scaled to fit 20×20
+        keeping its aspect ratio, centred by its centre of mass in 28×28) and scaled to the
+        data set's range of values; :attr:`drawn` holds it and :attr:`sample` becomes
+        ``"drawn"``. Every view works on it. Picking a sample (a thumbnail, ←/→) leaves it;
+        ``ex.sample = "drawn"`` comes back to it.
+
+        Only models with one grey input channel ``(H, W, 1)`` take drawings; a grey model of
+        another size gets the drawing painted at its input size, in the same proportions. For
+        colour models the widget shows no pad.
+
+        Parameters
+        ----------
+        image : array-like
+            One grey image ``(H, W)`` or ``(H, W, 1)``, any size up to 8192 a side: a
+            280×280 canvas, a 28×28 digit... Ink bright on black (dark ink on white is
+            inverted); ``uint8`` 0–255, floats 0–1 or 0–255, or booleans. All black gives the
+            empty state, "draw a digit", with no prediction.
+
+        Raises
+        ------
+        ArgumentTypeError, InvalidArgumentError, ModelNotSupportedError
+            For something that is not one grey image, or a colour model; nothing changes.
+
+        """
+        self._remember_loop()
+        self._controller.draw(image)
+        self._error = ""
+        self._publish()
 
     @property
     def cmap(self) -> str:
@@ -557,7 +615,7 @@ class Explorer(anywidget.AnyWidget):
         *,
         layer: str | None = None,
         channel: int | None = None,
-        sample: int | None = None,
+        sample: int | str | None = None,
         cmap: str | None = None,
         norm: str | None = None,
         view: str | None = None,
@@ -570,8 +628,9 @@ class Explorer(anywidget.AnyWidget):
         """Change several of the layer, channel, sample, colormap, scale and view at once.
 
         Arguments left at ``None`` keep their value; ``target_class=-1`` explains each
-        sample's predicted class again, ``probe=()`` clears the probe and ``compare=-1``
-        stops comparing (see :attr:`compare` and :attr:`compare_mode`).
+        sample's predicted class again, ``probe=()`` clears the probe, ``compare=-1`` stops
+        comparing (see :attr:`compare` and :attr:`compare_mode`) and ``sample="drawn"`` shows
+        the drawing (see :meth:`draw`).
 
         Raises
         ------
@@ -649,7 +708,8 @@ class Explorer(anywidget.AnyWidget):
         previous, self._filtered = self._filtered, filtered
         try:
             with self.hold_sync():
-                if len(filtered) and self.sample not in set(filtered.tolist()):
+                drawn = self._controller.state.drawn  # the drawing stays in view
+                if len(filtered) and not drawn and self._index not in set(filtered.tolist()):
                     self.update(sample=int(filtered[0]))
                 self._filter_true, self._filter_predicted = true_index, predicted_index
                 self._misclassified_only = bool(misclassified)
@@ -759,7 +819,7 @@ class Explorer(anywidget.AnyWidget):
         if channels is not None:
             field, steps = "channel", steps_of(channels, "channels", self._channel_count)
         else:
-            chosen = samples if samples is not None else range(self.sample, self.sample + 20)
+            chosen = samples if samples is not None else range(self._index, self._index + 20)
             count = self.sample_count
             field, steps = "sample", steps_of(chosen, "samples", count)
         write_gif(target, frames(self, field, steps), rate)
@@ -768,11 +828,11 @@ class Explorer(anywidget.AnyWidget):
     def _offer_gif(self, count: int) -> None:
         """Make a GIF of the next ``count`` samples and hand it to the page as a download."""
         count = max(1, min(int(count), 100))
-        samples = (self.sample + np.arange(count)) % self.sample_count
+        samples = (self._index + np.arange(count)) % self.sample_count
         self._status = f"making a GIF of {count} samples..."
         self.send_state("_status")
         with tempfile.TemporaryDirectory() as folder:
-            name = f"convscope-{self.layer.replace('/', '-')}-{self.sample}.gif"
+            name = f"convscope-{self.layer.replace('/', '-')}-{self._index}.gif"
             path = self.save_gif(Path(folder) / name, samples.tolist(), fps=5)
             self._download_name, self._download = name, path.read_bytes()
         self._status = self._controller.notice
@@ -796,7 +856,7 @@ class Explorer(anywidget.AnyWidget):
         return super()._repr_mimebundle_(**kwargs)
 
     # ----- messages from the frontend ------------------------------------------------------
-    def _on_frontend_message(self, _widget: Any, content: object, _buffers: Any) -> None:
+    def _on_frontend_message(self, _widget: Any, content: object, buffers: Any) -> None:
         """Take one request from the page. Never raises: whatever arrives, the page gets an ack.
 
         A valid request is merged into the pending one (the newest value of each field wins)
@@ -804,13 +864,13 @@ class Explorer(anywidget.AnyWidget):
         error banner; an unknown kind is logged and ignored. See :mod:`protocol`.
         """
         try:
-            self._receive(content)
+            self._receive(content, buffers)
         except Exception:  # noqa: BLE001 - a bug here must not break the widget's comm
             _LOG.exception("convscope: failed to take a message from the page")
         finally:
             self._schedule_flush()
 
-    def _receive(self, content: object) -> None:
+    def _receive(self, content: object, buffers: object = ()) -> None:
         seq = protocol.seq_of(content)
         if seq is not None:
             self._seen_seq = max(self._seen_seq, seq)
@@ -828,11 +888,27 @@ class Explorer(anywidget.AnyWidget):
             pending.update({key: fields[key] for key in _VIEW_FIELDS if key in fields})
             if "sample" in fields:  # an absolute sample replaces any pending steps
                 pending.pop("step", None)
+                pending.pop("draw", None)
         elif kind == protocol.STEP:
             pending["step"] = pending.get("step", 0) + fields["delta"]
+            pending.pop("draw", None)
+        elif kind == protocol.DRAW:
+            self._receive_drawing(typing.cast("protocol.DrawRequest", request), buffers)
         else:  # the newest request of the other kinds replaces the pending one
             name, field = _LATEST[kind]
             pending[name] = fields if field is None else fields[field]
+
+    def _receive_drawing(self, request: protocol.DrawRequest, buffers: object) -> None:
+        """Keep the pad's pixels as the pending drawing; the newest stroke replaces older ones."""
+        try:
+            data = protocol.drawing_bytes(request, buffers)
+        except protocol.MalformedRequestError as problem:
+            self._problems.append(f"Ignored a malformed message from the page: {problem}.")
+            return
+        pixels = np.frombuffer(data, np.uint8).reshape(request["height"], request["width"])
+        self._pending["draw"] = pixels
+        for moved in ("sample", "step"):  # the drawing is now the sample in view
+            self._pending.pop(moved, None)
 
     def _schedule_flush(self) -> None:
         if self._flush_scheduled:
@@ -862,14 +938,7 @@ class Explorer(anywidget.AnyWidget):
             self._ack = max(self._ack, self._seen_seq)
 
     def _apply_pending(self, pending: dict[str, Any]) -> None:
-        if "filter" in pending:
-            request = pending["filter"]
-            self.filter(request["true"], request["predicted"], request["misclassified"])
-        changes = {key: pending[key] for key in _VIEW_FIELDS if key in pending}
-        if "step" in pending:
-            changes["sample"] = self._stepped(changes.get("sample", self.sample), pending["step"])
-        if changes:
-            self.update(**changes)
+        self._apply_moves(pending)
         if "sort" in pending:
             self.sort = pending["sort"]
         if "panel" in pending:
@@ -885,6 +954,19 @@ class Explorer(anywidget.AnyWidget):
         if "page" in pending:
             page = min(max(pending["page"], 0), self.page_count - 1)
             self._publish_page(page)
+
+    def _apply_moves(self, pending: dict[str, Any]) -> None:
+        """Apply the filter, then the view's fields and ←/→ steps, then a new drawing."""
+        if "filter" in pending:
+            request = pending["filter"]
+            self.filter(request["true"], request["predicted"], request["misclassified"])
+        changes = {key: pending[key] for key in _VIEW_FIELDS if key in pending}
+        if "step" in pending:
+            changes["sample"] = self._stepped(changes.get("sample", self._index), pending["step"])
+        if changes:
+            self.update(**changes)
+        if "draw" in pending:
+            self.draw(pending["draw"])
 
     def _republish(self) -> None:
         """Show the last good view again after a failure; log if even that fails."""
@@ -903,7 +985,7 @@ class Explorer(anywidget.AnyWidget):
         what, delta = moves.get(event.key, ("", 0))
         try:
             if what == "sample":
-                self.update(sample=self._stepped(self.sample, delta))
+                self.update(sample=self._stepped(self._index, delta))
             elif what == "channel" and 0 <= self.channel + delta < self._channel_count:
                 self.update(channel=self.channel + delta)
             elif what == "layer" and 0 <= self._layer_index + delta < len(self.layers):
@@ -949,10 +1031,15 @@ class Explorer(anywidget.AnyWidget):
         """How many samples the Explorer holds."""
         return len(self._controller.images)
 
+    @property
+    def _index(self) -> int:
+        """The sample of the data set in view, or last in view while the drawing is shown."""
+        return self._controller.state.sample
+
     def _page_of_sample(self) -> int:
-        position = self._picker.position(self._filtered, self.sample)
+        position = self._picker.position(self._filtered, self._index)
         if position is None:  # not shown: by index, where it would be; else the first page
-            position = int(np.searchsorted(self._filtered, self.sample)) * (self._sort == "index")
+            position = int(np.searchsorted(self._filtered, self._index)) * (self._sort == "index")
         return min(position // self._picker.page_size, self.page_count - 1)
 
     # ----- publishing state to the frontend ------------------------------------------------
@@ -966,6 +1053,7 @@ class Explorer(anywidget.AnyWidget):
             self._unit_name = "channel" if info.spatial else "unit"
             self._channel_index = state.channel
             self._sample_index = state.sample
+            self._drawn = state.drawn
             self._cmap, self._norm = state.cmap, state.norm
             self._view, self._target_class = state.view, state.target_class
             self._sample_text = self._describe_sample(state.sample)
@@ -1042,6 +1130,8 @@ class Explorer(anywidget.AnyWidget):
 
     def _describe_sample(self, sample: int) -> str:
         controller = self._controller
+        if controller.state.drawn:
+            return self._describe_drawing()
         parts = [f"sample {sample}"]
         if controller.labels is not None:
             parts.append(f"label {controller.class_name(int(controller.labels[sample]))}")
@@ -1054,6 +1144,20 @@ class Explorer(anywidget.AnyWidget):
                 predicted = f"{controller.class_name(best)} ({probabilities[best]:.1%})"
                 parts.append(f"predicted {predicted}{controller.head_text}")
         return "  ·  ".join(parts)
+
+    def _describe_drawing(self) -> str:
+        """Say what the model makes of the drawing: "your drawing  ·  predicted 3 (97.1%)"."""
+        controller = self._controller
+        if controller.drawing_is_empty:
+            return f"your drawing  ·  {EMPTY_DRAWING}"
+        probabilities = controller.drawn_probabilities()
+        if probabilities is None:
+            return "your drawing"
+        if not np.isfinite(probabilities).all():
+            return "your drawing  ·  output NaN/Inf"
+        best = int(probabilities.argmax())
+        guess = f"{controller.class_name(best)} ({probabilities[best]:.1%})"
+        return f"your drawing  ·  predicted {guess}{controller.head_text}"
 
     def _remember_loop(self) -> None:
         """Keep the kernel's event loop, for news from the pattern worker's thread."""

@@ -15,6 +15,11 @@ what arrived in one turn of its event loop as one update, then sets ``_ack`` to 
 ``_error`` banner, the last good view kept) or ignored (a kind it does not know). The page sends
 its next batch once ``_ack`` reaches the ``seq`` of the batch in flight, and after
 ``ACK_TIMEOUT_MS`` in ``widget.js`` even without an ack, so that a lost ack cannot wedge it.
+
+Binary data
+-----------
+One request carries bytes: ``draw`` sends the drawing pad's pixels as the message's one binary
+buffer (``width × height`` grey levels, row by row), never as a JSON list.
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ GIF: Final = "gif"
 """Make a GIF of a scrub through the next samples and offer it as a download."""
 PROBE: Final = "probe"
 """A click on the PNG figure: probe the unit of the selected channel under it."""
+DRAW: Final = "draw"
+"""The drawing pad changed: show its pixels (the message's binary buffer) as the sample."""
+DRAW_MAX_SIDE: Final = 1024
 
 SEQ_MAX: Final = 2**53 - 1  # Number.MAX_SAFE_INTEGER
 
@@ -122,6 +130,17 @@ class GifRequest(Request):
     frames: int
 
 
+class DrawRequest(Request):
+    """``type: "draw"``: the pad's size; its pixels are the message's one buffer.
+
+    ``width * height`` bytes, grey levels 0–255 row by row, ink bright on black; all zeros
+    for a cleared pad.
+    """
+
+    width: int
+    height: int
+
+
 REQUESTS: Final[dict[str, type[Request]]] = {
     VIEW: ViewRequest,
     STEP: StepRequest,
@@ -132,6 +151,7 @@ REQUESTS: Final[dict[str, type[Request]]] = {
     EPOCH: EpochRequest,
     PROBE: ProbeRequest,
     GIF: GifRequest,
+    DRAW: DrawRequest,
 }
 
 
@@ -173,6 +193,8 @@ class ExplorerState(TypedDict):
     _unit_name: str
     _sample_index: int
     _sample_text: str
+    _drawn: bool
+    _pad: list[int]
     _cmap: str
     _cmap_options: list[str]
     _norm: str
@@ -238,6 +260,35 @@ def seq_of(content: object) -> int | None:
     return seq if _is_int(seq) and 0 <= seq <= SEQ_MAX else None  # type: ignore[operator]
 
 
+def drawing_bytes(request: DrawRequest, buffers: object) -> bytes:
+    """Return the pixels of a well-formed ``draw`` request, checked against its size.
+
+    Raises
+    ------
+    MalformedRequestError
+        A size outside 1..``DRAW_MAX_SIDE``, not exactly one buffer, or a buffer whose length
+        is not ``width * height``.
+
+    """
+    width, height = request["width"], request["height"]
+    if not (1 <= width <= DRAW_MAX_SIDE and 1 <= height <= DRAW_MAX_SIDE):
+        raise MalformedRequestError(
+            f"'draw' request: the pad must be 1 to {DRAW_MAX_SIDE} pixels a side, got "
+            f"{width}×{height}"
+        )
+    found = list(buffers) if isinstance(buffers, (list, tuple)) else []
+    if len(found) != 1 or not isinstance(found[0], (bytes, bytearray, memoryview)):
+        raise MalformedRequestError(
+            f"'draw' request: its pixels must come as one binary buffer, got {len(found)}"
+        )
+    data = bytes(found[0])
+    if len(data) != width * height:
+        raise MalformedRequestError(
+            f"'draw' request: a {width}×{height} pad has {width * height} bytes, got {len(data)}"
+        )
+    return data
+
+
 def parse_request(content: object) -> Request:
     """Check one message from the page against the request ``TypedDict`` of its kind.
 
@@ -246,8 +297,8 @@ def parse_request(content: object) -> Request:
     Request
         ``content`` itself, now known to be a :class:`ViewRequest`, :class:`StepRequest`,
         :class:`FilterRequest`, :class:`PageRequest`, :class:`SortRequest`,
-        :class:`PanelRequest`, :class:`EpochRequest`, :class:`ProbeRequest` or
-        :class:`GifRequest`.
+        :class:`PanelRequest`, :class:`EpochRequest`, :class:`ProbeRequest`,
+        :class:`GifRequest` or :class:`DrawRequest`.
 
     Raises
     ------

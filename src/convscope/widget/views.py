@@ -120,6 +120,16 @@ class DeeperViews:
             self._cams.popitem(last=False)
         return self._cams[key]
 
+    def grad_cam_of(
+        self, layer: str, image: np.ndarray, target_class: int
+    ) -> tuple[np.ndarray, int]:
+        """Return the Grad-CAM map of one image ``(1, H, W, C)`` that is not a sample, uncached.
+
+        For the drawing, which changes with every stroke: one compiled call, no cache entry.
+        """
+        maps, chosen, _ = self.gradients.grad_cam(image, np.full(1, target_class, np.int32), layer)
+        return maps[0], int(chosen[0])
+
     # ----- per layer, in the background ----------------------------------------------------------
     def patterns(self, layer: str) -> np.ndarray | None:
         """Return ``layer``'s filter patterns ``(C, H, W, c)`` in [0, 1], or ``None`` for now.
