@@ -275,3 +275,31 @@ def test_a_drawing_that_failed_to_show_never_lends_its_maps(
     assert np.array_equal(explorer.panels.grid_panel.pixels, shown)
     explorer.draw(canvas_of(images[2]))
     assert not np.array_equal(explorer.panels.grid_panel.pixels, shown)
+
+
+def test_a_drawing_is_compared_with_a_test_digit(
+    explorer: convscope.Explorer, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    # "Why does my 1 look like their 7?": the drawing is A, a test digit is B, on one scale.
+    images, labels = mnist_test
+    seven = int(np.flatnonzero(labels[:SAMPLES] == 7)[0])
+    one = int(np.flatnonzero(labels[:SAMPLES] == 1)[0])
+    explorer.draw(canvas_of(images[one]))
+    explorer.update(layer="conv2", channel=3, compare=seven)
+    try:
+        assert explorer.sample == "drawn"
+        panels = explorer.panels
+        np.testing.assert_array_equal(panels.image_panel.pixels[..., 0], explorer.drawn)
+        assert explorer._compare_text.startswith(f"sample {seven}")
+        drawn_maps = explorer.engine.compute("conv2", explorer.drawn)[0]
+        seven_maps = explorer.engine.compute("conv2", images[seven])[0]
+        assert not np.array_equal(drawn_maps, seven_maps)
+        a, b = panels.grid_panel.pixels, panels.grid_b_panel.pixels
+        assert a.shape == b.shape
+        assert not np.array_equal(a, b)  # two different digits, two different grids
+        explorer.compare_mode = "difference"
+        assert not explorer.panels.grid_b_panel.get_visible()  # one grid: A − B
+        explorer.sample = seven  # a thumbnail: A is the test digit again, B stays
+        assert (explorer.sample, explorer.compare) == (seven, seven)
+    finally:
+        explorer.update(compare=-1, compare_mode="side")

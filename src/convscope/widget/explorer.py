@@ -1056,7 +1056,9 @@ class Explorer(anywidget.AnyWidget):
             self._drawn = state.drawn
             self._cmap, self._norm = state.cmap, state.norm
             self._view, self._target_class = state.view, state.target_class
-            self._sample_text = self._describe_sample(state.sample)
+            self._sample_text = (
+                self._describe_drawing() if state.drawn else self._describe_sample(state.sample)
+            )
             self._compare = -1 if state.compare is None else state.compare
             self._compare_mode = state.compare_mode
             self._compare_text = (
@@ -1129,9 +1131,8 @@ class Explorer(anywidget.AnyWidget):
         ]
 
     def _describe_sample(self, sample: int) -> str:
+        """Say which sample it is and what the model reads: "sample 4  ·  label 4  ·  ..."."""
         controller = self._controller
-        if controller.state.drawn:
-            return self._describe_drawing()
         parts = [f"sample {sample}"]
         if controller.labels is not None:
             parts.append(f"label {controller.class_name(int(controller.labels[sample]))}")
