@@ -8,7 +8,6 @@ the layers on it by hand, and take the logit from the output layer's kernel and 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import keras
@@ -240,18 +239,39 @@ def test_filter_patterns_excite_their_channel_more_than_any_test_digit(
 def test_filter_patterns_are_seeded_batched_and_cached_on_disk(
     model: keras.Model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path))
     gradients = gradients_for(model)
-    started = time.perf_counter()
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path / "warm"))
+    convscope.filter_patterns(model, "conv2", [0], steps=1, progress=False)  # compiles the step
+    step = gradients._ascent["conv2"]
+    batches: list[list[int]] = []
+
+    def counted(images: tf.Tensor, channels: tf.Tensor, *rest: tf.Tensor) -> tf.Tensor:
+        assert images.shape[0] == channels.shape[0]  # one image per channel, in one tensor
+        batches.append(channels.numpy().tolist())
+        return step(images, channels, *rest)
+
+    def impossible(*_: tf.Tensor) -> tf.Tensor:
+        raise AssertionError("the ascent ran although the patterns are cached on disk")
+
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setitem(gradients._ascent, "conv2", counted)
     first = convscope.filter_patterns(model, "conv2", [5, 9, 40], steps=5, progress=False)
-    computed = time.perf_counter() - started
+    # batched: five steps, each one call with all three channels, not one ascent per channel
+    assert batches == [[5, 9, 40]] * 5
     files = list((tmp_path / "patterns").glob("*.npz"))
     assert len(files) == 1
 
-    started = time.perf_counter()
+    # served from the disk cache: the ascent cannot run, and the images are the same
+    monkeypatch.setitem(gradients._ascent, "conv2", impossible)
     again = convscope.filter_patterns(model, "conv2", [40, 5], steps=5, progress=False)
-    assert time.perf_counter() - started < computed
     np.testing.assert_array_equal(again, first[[2, 0]])
+    # ...and from that file: without it, the ascent is needed again
+    moved = files[0].rename(tmp_path / "elsewhere.npz")
+    with pytest.raises(AssertionError, match="the ascent ran"):
+        convscope.filter_patterns(model, "conv2", [40, 5], steps=5, progress=False)
+    moved.rename(files[0])
+    monkeypatch.setitem(gradients._ascent, "conv2", step)
+
     # a new setting is a new file; a new seed, a new pattern
     other = convscope.filter_patterns(model, "conv2", [5], steps=5, seed=1, progress=False)
     assert len(list((tmp_path / "patterns").glob("*.npz"))) == 2
