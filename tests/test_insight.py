@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import keras
 import numpy as np
 import pytest
@@ -114,16 +116,46 @@ def test_confusion_matches_numpy(
     model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
 ) -> None:
     images, labels = mnist_test
-    counts = convscope.confusion(model, images, labels)
+    counts = convscope.confusion(model, images, labels, progress=False)
     predicted = model.predict(images, batch_size=500, verbose=0).argmax(axis=1)
     expected = np.zeros((10, 10), np.int64)
     np.add.at(expected, (labels, predicted), 1)
     np.testing.assert_array_equal(counts, expected)
     one_hot = np.eye(10)[labels[:100]]
     np.testing.assert_array_equal(
-        convscope.confusion(model, images[:100], one_hot),
-        convscope.confusion(model, images[:100], labels[:100]),
+        convscope.confusion(model, images[:100], one_hot, progress=False),
+        convscope.confusion(model, images[:100], labels[:100], progress=False),
     )
+    # batches that do not divide the data set count every image once
+    np.testing.assert_array_equal(
+        convscope.confusion(model, images[:1000], labels[:1000], batch_size=37, progress=False),
+        expected - confusion_of(labels[1000:], predicted[1000:]),
+    )
+
+
+def confusion_of(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    counts = np.zeros((10, 10), np.int64)
+    np.add.at(counts, (truth, predicted), 1)
+    return counts
+
+
+def test_confusion_streams_in_batches_with_a_progress_bar(
+    model: keras.Model,
+    mnist_test: tuple[np.ndarray, np.ndarray],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    images, labels = mnist_test
+    convscope.confusion(model, images[:10], labels[:10], progress=False)  # compiles the pass
+    tracemalloc.start()
+    try:
+        counts = convscope.confusion(model, images, labels, progress=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert counts.sum() == len(images)
+    # the uint8 digits are never copied whole to float32 (31 MB): one batch at a time
+    assert peak < images.size * 4 / 10
+    assert "10000/10000" in capsys.readouterr().out  # Keras's bar reached the end
 
 
 def test_figures_show_the_top_images_with_their_fields_and_the_matrix(
