@@ -241,7 +241,8 @@ def plot_top_images(
     """Draw the ``k`` images that excite one channel most, each with its peak's receptive field.
 
     The box on each image outlines the input pixels that can reach the unit where the channel
-    peaks on it (layers of units, such as ``Dense``, get no box).
+    peaks on it, and under each image that crop of it is shown enlarged: what the unit saw
+    (layers of units, such as ``Dense``, get neither box nor crop).
     """
     engine = engine_for(model)
     batch = engine.prepare(images)
@@ -266,7 +267,8 @@ def plot_top_images(
         best.tolist(),
         peaks.tolist(),
         boxes,
-        title=f"the {len(best)} images that excite {unit} {channel} of {info.name} most",
+        title=f"the {len(best)} images that excite {unit} {channel} of {info.name} most"
+        + ("; under each, its peak's receptive field" if info.spatial else ""),
     )
     return _show_in_notebooks(figure)
 
