@@ -342,6 +342,113 @@ def bench_browser(repeats: int) -> dict[str, object]:
     return results
 
 
+def bench_looking_deeper(*, smoke: bool) -> dict[str, object]:
+    """The deeper views' speeds (issue 9), measured by ``looking_deeper.py``'s functions.
+
+    Grad-CAM and heatmap scrubs in the MNIST Explorer against its feature-map scrub, and the
+    filter patterns of all 24 ``conv1`` channels of the MNIST CNN and of all 64 channels of the
+    VGG-like model's ``block3_conv1`` at 160 px, from an empty cache, tracing included. A
+    smoke run scrubs 3 samples per view and climbs 1 ascent step instead of the default 20.
+    """
+    import inspect  # noqa: PLC0415 - only for the default number of steps
+
+    from looking_deeper import (  # noqa: PLC0415 - it imports this module
+        bench_explorer_views,
+        bench_grad_cam,
+        bench_patterns,
+        patterns_seconds,
+    )
+
+    cache = os.environ.get("CONVSCOPE_CACHE_DIR")  # each pattern run sets a temporary one
+    try:
+        if not smoke:
+            default = inspect.signature(convscope.filter_patterns).parameters["steps"].default
+            return {
+                "grad_cam": bench_grad_cam(60),
+                "views": bench_explorer_views(200),
+                "patterns": bench_patterns(None),
+                "steps": default,
+            }
+        mnist, vgg = convscope.mnist_cnn(), vgg_like()
+        return {
+            "views": bench_explorer_views(3),
+            "patterns": {
+                "mnist_conv1_24_channels_s": patterns_seconds(mnist, "conv1", steps=1),
+                "vgg_like_block3_conv1_64_channels_160px_s": patterns_seconds(
+                    vgg, "block3_conv1", steps=1
+                ),
+            },
+            "steps": 1,
+        }
+    finally:
+        if cache is None:
+            os.environ.pop("CONVSCOPE_CACHE_DIR", None)
+        else:
+            os.environ["CONVSCOPE_CACHE_DIR"] = cache
+
+
+def bench_epochs(repeats: int, *, smoke: bool) -> dict[str, object]:
+    """An epoch switch in the training replay's Explorer against a sample scrub (issue 10).
+
+    ``insight.py``'s measurement; a smoke run keeps 500 test digits, since a first visit to
+    an epoch predicts every one.
+    """
+    from insight import bench_epoch_switch  # noqa: PLC0415 - beside bench_insight
+
+    return bench_epoch_switch(repeats, samples=500 if smoke else None)
+
+
+def deeper_timing_rows(results: dict[str, object]) -> list[str]:
+    """The timing lines of the deeper views and of the epoch switch: median and p95."""
+    rows = []
+    views = results.get("looking_deeper", {}).get("views", {})
+    for view, orders in views.items():
+        for order, timing in orders.items():
+            label = f"deeper.scrub_conv3.{view}.{order}"
+            rows.append(f"{label:44} {timing['median_ms']:10.2f} {timing['p95_ms']:9.2f}")
+    epochs = results.get("insight", {}).get("epochs", {})
+    for name in ("epoch_switch", "sample_scrub"):
+        timing = epochs.get(name)
+        if timing:
+            label = f"insight.replay_conv2.{name}"
+            rows.append(f"{label:44} {timing['median_ms']:10.2f} {timing['p95_ms']:9.2f}")
+    return rows
+
+
+def deeper_target_rows(results: dict[str, object]) -> list[tuple[str, str, bool | None]]:
+    """``(target, value, met)`` for the deeper views' targets and the epoch switch's."""
+    rows: list[tuple[str, str, bool | None]] = []
+    deeper = results.get("looking_deeper", {})
+    views = deeper.get("views", {})
+    for order in ("sequential", "random") if "grad-cam" in views else ():
+        # ratio() divides the baseline's median by ours: here Grad-CAM's by the maps'
+        times = ratio({view: timing[order] for view, timing in views.items()}, "grad-cam", "maps")
+        label = f"Grad-CAM scrub ({order}): within 2x of the maps scrub"
+        rows.append(within(label, times, 2.0))
+    steps = deeper.get("steps")
+    limits = (
+        ("mnist_conv1_24_channels_s", "24 conv1 filter patterns", 5.0),
+        ("vgg_like_block3_conv1_64_channels_160px_s", "64 VGG-like patterns, 160 px", 60.0),
+    )
+    for key, what, limit in limits:
+        seconds = deeper.get("patterns", {}).get(key)
+        if seconds is not None:
+            label = f"{what} (steps={steps}): <= {limit:g} s"
+            rows.append((label, f"{seconds:.2f} s", seconds <= limit))
+    epochs = results.get("insight", {}).get("epochs")
+    if epochs:
+        times = ratio(epochs, "epoch_switch", "sample_scrub")
+        rows.append(within("epoch switch in the replay: within 2x of a sample scrub", times, 2.0))
+    return rows
+
+
+def within(label: str, times: float | None, limit: float) -> tuple[str, str, bool | None]:
+    """A target row for "at most ``limit`` times the baseline"; None when not measured."""
+    if times is None:
+        return label, "n/a", None
+    return label, f"{times:.2f}x", times <= limit
+
+
 def ratio(result: dict[str, object], baseline: str, ours: str = "convscope") -> float | None:
     """How many times faster ``ours`` is than ``baseline`` (medians), or None if missing."""
     mine, theirs = result.get(ours), result.get(baseline)
@@ -430,6 +537,7 @@ def target_rows(results: dict[str, object]) -> list[tuple[str, str, bool | None]
         label = "  memory during that pass: <= 100 MB above the start"
         above = insight["rss_peak_above_start_mb"]
         rows.append((label, f"{above:.0f} MB", above <= 100.0))
+    rows.extend(deeper_target_rows(results))
     browser = results.get("browser")
     if browser and "p95_ms" in browser:
         label = "JupyterLab slider input -> new pixels: p95 <= 100 ms"
@@ -439,7 +547,7 @@ def target_rows(results: dict[str, object]) -> list[tuple[str, str, bool | None]
 
 def report(results: dict[str, object]) -> list[str]:
     """Print both tables; return the targets that were missed."""
-    print("\n" + "\n".join(timing_rows(results)))
+    print("\n" + "\n".join(timing_rows(results) + deeper_timing_rows(results)))
     print(f"\n{'target':62} {'value':>9}  result")
     missed = []
     for label, value, met in target_rows(results):
@@ -479,6 +587,8 @@ def main() -> int:
     results["fixed_scale"] = {} if args.smoke else bench_fixed_scale()
     results["memory"] = bench_memory(20 if args.smoke else 10_000)
     results["insight"] = bench_insight()
+    results["insight"]["epochs"] = bench_epochs(repeats, smoke=args.smoke)
+    results["looking_deeper"] = bench_looking_deeper(smoke=args.smoke)
     if args.browser:
         results["browser"] = bench_browser(repeats)
     missed = report(results)

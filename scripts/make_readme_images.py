@@ -76,7 +76,8 @@ def dataset_insight(model: object, images: object, labels: object) -> None:
     """Write the pictures of the "Dataset insight" section."""
     figure = convscope.plot_top_images(model, images, "conv2", 5, progress=False)
     figure.savefig(OUT / "top-images-conv2-5.png", dpi=64)
-    convscope.plot_confusion(model, images, labels).savefig(OUT / "confusion.png", dpi=56)
+    figure = convscope.plot_confusion(model, images, labels, progress=False)
+    figure.savefig(OUT / "confusion.png", dpi=56)
 
 
 def looking_deeper(model: object, images: object) -> None:

@@ -37,6 +37,23 @@ def test_benchmark_smoke_run_reports_every_section(
     assert results["large"]["scrub_block1_conv1"]["floor"]["median_ms"] > 0
     assert results["memory"]["rss_growth_mb"] < results["memory"]["limit_mb"]
     assert results["insight"]["channels"] == 24 + 48 + 64
+    # issue 10's epoch switch and issue 9's deeper views, with their targets in the table
+    epochs = results["insight"]["epochs"]
+    assert epochs["epoch_switch"]["median_ms"] > 0
+    assert epochs["sample_scrub"]["median_ms"] > 0
+    views = results["looking_deeper"]["views"]
+    for view in ("maps", "grad-cam", "heatmap"):
+        assert views[view]["sequential"]["median_ms"] > 0, view
+    patterns = results["looking_deeper"]["patterns"]
+    assert patterns["mnist_conv1_24_channels_s"] > 0
+    assert patterns["vgg_like_block3_conv1_64_channels_160px_s"] > 0
+    for target in (
+        "Grad-CAM scrub (sequential): within 2x of the maps scrub",
+        "24 conv1 filter patterns (steps=1): <= 5 s",
+        "64 VGG-like patterns, 160 px (steps=1): <= 60 s",
+        "epoch switch in the replay: within 2x of a sample scrub",
+    ):
+        assert target in result.stdout, target
     # the tutorial's predict-per-move is slower than one compiled pass, whatever the noise
     assert scrub["tutorial"]["median_ms"] > scrub["floor"]["median_ms"]
 

@@ -8,7 +8,6 @@ the layers on it by hand, and take the logit from the output layer's kernel and 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import keras
@@ -25,7 +24,7 @@ from convscope.engine.errors import (
     ModelNotSupportedError,
     NotSpatialLayerError,
 )
-from convscope.engine.gradients import gradients_for
+from convscope.engine.gradients import _noise, gradients_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from run import vgg_like
@@ -125,6 +124,79 @@ def test_grad_cam_through_nested_models_and_a_skip_connection() -> None:
     assert reference.max() == pytest.approx(1.0)
     np.testing.assert_allclose(ours, reference, atol=1e-5)
     assert "head/probs" in gradients_for(model).class_scores.description
+
+
+def transfer_model() -> keras.Model:
+    """A small functional base first in a Sequential with a new head, as in transfer learning."""
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((16, 16, 3))
+    conv = {"kernel_size": 3, "padding": "same", "activation": "relu"}
+    a = keras.layers.Conv2D(6, name="conv_a", **conv)(inputs)
+    pooled = keras.layers.MaxPooling2D(name="pool_a")(a)
+    b = keras.layers.Conv2D(8, name="conv_b", **conv)(pooled)
+    base = keras.Model(inputs, b, name="base")
+    return keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.Rescaling(1 / 255, name="rescale"),
+            base,
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+            keras.layers.Dense(4, activation="softmax", name="probs"),
+        ]
+    )
+
+
+def inner_output(model: keras.Model, layer: str, images: np.ndarray) -> np.ndarray:
+    """``layer`` of the base, run by a plain Keras model on what reaches the base."""
+    base = model.get_layer("base")
+    probe = keras.Model(base.inputs[0], base.get_layer(layer).output)
+    return np.asarray(probe(model.get_layer("rescale")(images)))
+
+
+def logits_of(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """The class scores before the softmax, from the head's own kernel and bias."""
+    pooled = keras.Model(model.inputs[0], model.get_layer("gap").output)(images)
+    probs = model.get_layer("probs")
+    return np.asarray(pooled @ probs.kernel + probs.bias)
+
+
+def test_activation_heatmap_of_a_layer_inside_a_nested_base() -> None:
+    model = transfer_model()
+    images = np.random.default_rng(6).uniform(0, 255, (4, 16, 16, 3)).astype(np.float32)
+    mean = inner_output(model, "conv_b", images).mean(axis=-1)  # (4, 8, 8)
+    expected = tf.image.resize(mean[..., np.newaxis], (16, 16), method="bilinear")[..., 0]
+    expected = expected.numpy()
+    low = expected.min(axis=(1, 2), keepdims=True)
+    expected = (expected - low) / (expected.max(axis=(1, 2), keepdims=True) - low)
+    heat = convscope.activation_heatmap(model, images, "base/conv_b")
+    assert heat.shape == (4, 16, 16)
+    np.testing.assert_allclose(heat, expected, atol=1e-5)
+
+
+def test_filter_patterns_of_a_layer_inside_a_nested_base(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path))
+    model = transfer_model()
+    patterns = convscope.filter_patterns(model, "base/conv_b", progress=False)
+    assert patterns.shape == (8, 16, 16, 3)
+    assert 0.0 <= patterns.min() <= patterns.max() <= 1.0
+    seeds = _noise(list(range(8)), (16, 16, 3), 0, 0.0, 255.0)  # where each ascent starts
+    own = np.arange(8)
+    found = inner_output(model, "conv_b", patterns * 255).mean(axis=(1, 2))[own, own]
+    start = inner_output(model, "conv_b", seeds).mean(axis=(1, 2))[own, own]
+    assert (found > start).all(), (found, start)
+
+
+def test_maximize_class_raises_the_score_through_a_nested_base() -> None:
+    model = transfer_model()
+    classes = np.arange(4)
+    images = convscope.maximize_class(model, classes.tolist(), progress=False)
+    assert images.shape == (4, 16, 16, 3)
+    seeds = _noise(classes.tolist(), (16, 16, 3), 0, 0.0, 255.0)
+    after = logits_of(model, images * 255)[classes, classes]
+    before = logits_of(model, seeds)[classes, classes]
+    assert (after > before).all(), (after, before)
 
 
 def test_grad_cam_is_traced_once_per_layer_whatever_the_class(
@@ -240,18 +312,39 @@ def test_filter_patterns_excite_their_channel_more_than_any_test_digit(
 def test_filter_patterns_are_seeded_batched_and_cached_on_disk(
     model: keras.Model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path))
     gradients = gradients_for(model)
-    started = time.perf_counter()
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path / "warm"))
+    convscope.filter_patterns(model, "conv2", [0], steps=1, progress=False)  # compiles the step
+    step = gradients._ascent["conv2"]
+    batches: list[list[int]] = []
+
+    def counted(images: tf.Tensor, channels: tf.Tensor, *rest: tf.Tensor) -> tf.Tensor:
+        assert images.shape[0] == channels.shape[0]  # one image per channel, in one tensor
+        batches.append(channels.numpy().tolist())
+        return step(images, channels, *rest)
+
+    def impossible(*_: tf.Tensor) -> tf.Tensor:
+        raise AssertionError("the ascent ran although the patterns are cached on disk")
+
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setitem(gradients._ascent, "conv2", counted)
     first = convscope.filter_patterns(model, "conv2", [5, 9, 40], steps=5, progress=False)
-    computed = time.perf_counter() - started
+    # batched: five steps, each one call with all three channels, not one ascent per channel
+    assert batches == [[5, 9, 40]] * 5
     files = list((tmp_path / "patterns").glob("*.npz"))
     assert len(files) == 1
 
-    started = time.perf_counter()
+    # served from the disk cache: the ascent cannot run, and the images are the same
+    monkeypatch.setitem(gradients._ascent, "conv2", impossible)
     again = convscope.filter_patterns(model, "conv2", [40, 5], steps=5, progress=False)
-    assert time.perf_counter() - started < computed
     np.testing.assert_array_equal(again, first[[2, 0]])
+    # ...and from that file: without it, the ascent is needed again
+    moved = files[0].rename(tmp_path / "elsewhere.npz")
+    with pytest.raises(AssertionError, match="the ascent ran"):
+        convscope.filter_patterns(model, "conv2", [40, 5], steps=5, progress=False)
+    moved.rename(files[0])
+    monkeypatch.setitem(gradients._ascent, "conv2", step)
+
     # a new setting is a new file; a new seed, a new pattern
     other = convscope.filter_patterns(model, "conv2", [5], steps=5, seed=1, progress=False)
     assert len(list((tmp_path / "patterns").glob("*.npz"))) == 2

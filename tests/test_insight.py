@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import keras
 import numpy as np
 import pytest
@@ -114,16 +116,46 @@ def test_confusion_matches_numpy(
     model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
 ) -> None:
     images, labels = mnist_test
-    counts = convscope.confusion(model, images, labels)
+    counts = convscope.confusion(model, images, labels, progress=False)
     predicted = model.predict(images, batch_size=500, verbose=0).argmax(axis=1)
     expected = np.zeros((10, 10), np.int64)
     np.add.at(expected, (labels, predicted), 1)
     np.testing.assert_array_equal(counts, expected)
     one_hot = np.eye(10)[labels[:100]]
     np.testing.assert_array_equal(
-        convscope.confusion(model, images[:100], one_hot),
-        convscope.confusion(model, images[:100], labels[:100]),
+        convscope.confusion(model, images[:100], one_hot, progress=False),
+        convscope.confusion(model, images[:100], labels[:100], progress=False),
     )
+    # batches that do not divide the data set count every image once
+    np.testing.assert_array_equal(
+        convscope.confusion(model, images[:1000], labels[:1000], batch_size=37, progress=False),
+        expected - confusion_of(labels[1000:], predicted[1000:]),
+    )
+
+
+def confusion_of(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    counts = np.zeros((10, 10), np.int64)
+    np.add.at(counts, (truth, predicted), 1)
+    return counts
+
+
+def test_confusion_streams_in_batches_with_a_progress_bar(
+    model: keras.Model,
+    mnist_test: tuple[np.ndarray, np.ndarray],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    images, labels = mnist_test
+    convscope.confusion(model, images[:10], labels[:10], progress=False)  # compiles the pass
+    tracemalloc.start()
+    try:
+        counts = convscope.confusion(model, images, labels, progress=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert counts.sum() == len(images)
+    # the uint8 digits are never copied whole to float32 (31 MB): one batch at a time
+    assert peak < images.size * 4 / 10
+    assert "10000/10000" in capsys.readouterr().out  # Keras's bar reached the end
 
 
 def test_figures_show_the_top_images_with_their_fields_and_the_matrix(
@@ -131,11 +163,31 @@ def test_figures_show_the_top_images_with_their_fields_and_the_matrix(
 ) -> None:
     images, labels = mnist_test
     figure = convscope.plot_top_images(model, images[:1000], "conv2", 5, progress=False)
-    axes = [a for a in figure.axes if a.images]
-    assert len(axes) == 9
+    shown = {a.get_label(): a for a in figure.axes if a.images}
+    assert sorted(shown) == sorted(
+        [f"image {i}" for i in range(9)] + [f"crop {i}" for i in range(9)]
+    )
     top = convscope.top_images(model, images[:1000], "conv2", 5, progress=False)
-    assert axes[0].get_title().startswith(f"#{top[0]}  ·  ")
-    assert all(len(a.patches) == 1 for a in axes)  # one receptive-field box on each
+    assert shown["image 0"].get_title().startswith(f"#{top[0]}  ·  ")
+    maps = keras.Model(model.inputs, model.get_layer("conv2").output).predict(
+        images[top], verbose=0
+    )[..., 5]
+    for position, index in enumerate(top):
+        image, crop = shown[f"image {position}"], shown[f"crop {position}"]
+        (box,) = image.patches  # one receptive-field box on each image
+        unit = np.unravel_index(maps[position].argmax(), maps[position].shape)
+        top_row, left, bottom, right = convscope.receptive_field(model, "conv2", unit)
+        assert (box.get_x(), box.get_y()) == (left - 0.5, top_row - 0.5)
+        assert (box.get_width(), box.get_height()) == (right - left, bottom - top_row)
+        # the crop is the digit's pixels inside that box, on the image's own grey scale
+        pixels = np.asarray(image.images[0].get_array())
+        assert pixels[..., 0].max() == 1.0  # the whole digit, scaled by its own range
+        digit = images[index].astype(np.float32)
+        np.testing.assert_allclose(pixels[..., 0], digit / digit.max())
+        np.testing.assert_array_equal(
+            crop.images[0].get_array(), pixels[top_row:bottom, left:right]
+        )
+        assert crop.images[0].get_array().shape[:2] == (bottom - top_row, right - left)
     figure = convscope.plot_confusion(model, images[:1000], labels[:1000])
     assert "of 1,000 right" in figure.axes[0].get_title()
 

@@ -67,6 +67,30 @@ def test_channel_panel_shows_the_strongest_samples_and_whether_it_fires(
     assert explorer.sample == explorer.channel_top[2]
 
 
+def test_the_channel_panel_reports_its_progress_in_the_status_line(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ex = convscope.Explorer(model, mnist_test[0][:300], figure="none", layer="conv3")
+    ex.channel = 7
+    sent: list[str] = []
+    send_state = ex.send_state
+
+    def record(key: object = None) -> None:  # what reaches the page, as it is sent
+        if key == "_status":
+            sent.append(ex.status)
+        send_state(key)
+
+    monkeypatch.setattr(ex, "send_state", record)
+    ex.channel_panel = True
+    # one line per batch of 64, sent at once while the pass runs, not only at its end
+    assert sent == [f"peaks of conv3: {done}/300 images" for done in (64, 128, 192, 256, 300)]
+    assert ex.status == ""  # cleared once the panel is filled
+    assert len(ex.channel_top) == 9
+    sent.clear()
+    ex.channel = 8  # the layer's peaks are known: no second pass
+    assert sent == []
+
+
 def test_dead_channels_are_crossed_out_once_known(
     model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
 ) -> None:

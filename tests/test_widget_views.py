@@ -92,6 +92,22 @@ def test_grad_cam_follows_the_samples_and_the_chosen_class(
     assert explorer.target_class is None
 
 
+def test_the_heatmap_follows_the_samples_while_scrubbing(
+    explorer: convscope.Explorer, model: keras.Model
+) -> None:
+    explorer.update(view="heatmap", layer="conv3")
+    seen = []
+    for sample in range(40, 48):  # a scrub: the next digits are fetched ahead in a batch
+        explorer.sample = sample
+        seen.append(grid(explorer))
+        x = digit(explorer, sample)
+        heat = convscope.activation_heatmap(model, x, "conv3")
+        expected = overlay(np.asarray(x[..., 0], np.uint8), heat, "viridis")
+        np.testing.assert_array_equal(seen[-1], expected, err_msg=f"sample {sample}")
+    assert all(not np.array_equal(a, b) for a, b in itertools.pairwise(seen))
+    assert "heatmap" in explorer.panels._titles[explorer.panels.grid_panel].get_text()
+
+
 def test_bad_views_and_classes_name_the_fix_and_change_nothing(
     explorer: convscope.Explorer,
 ) -> None:

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from convscope.api import _show_in_notebooks
 from convscope.data.labels import class_labels
 from convscope.engine.activations import DEFAULT_BATCH_SIZE, engine_for
+from convscope.engine.inputs import check_images
 from convscope.engine.insight import STATS_BATCH_SIZE, ChannelStats
 from convscope.engine.insight import channel_stats as _stream_stats
 from convscope.engine.receptive import Box
@@ -155,8 +156,13 @@ def confusion(
     labels: object,
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = True,
 ) -> np.ndarray:
     """Return the confusion matrix ``(classes, classes)``: rows true, columns predicted.
+
+    The images are streamed through the model's compiled pass one batch at a time, each
+    batch converted to float32 on its own: only the running counts are kept, so a large
+    uint8 data set is never copied whole.
 
     Parameters
     ----------
@@ -166,6 +172,10 @@ def confusion(
         The data set.
     labels : array-like
         One label per image: class indices or one-hot rows.
+    batch_size : int
+        Images per compiled call.
+    progress : bool
+        Show Keras's progress bar.
 
     Raises
     ------
@@ -174,7 +184,8 @@ def confusion(
 
     """
     engine = engine_for(model)
-    batch = engine.prepare(images)
+    batch = check_images(images, engine.input_shape)  # uint8 stays uint8: no float copy
+    size = check_int("batch_size", batch_size, minimum=1, example=256)
     shape = engine.output_shape
     if len(shape) != 1 or not shape[0] or shape[0] < 2:  # noqa: PLR2004
         raise LabelError(
@@ -185,11 +196,12 @@ def confusion(
     truth, _ = class_labels(labels, None, samples=len(batch), classes=classes)
     if truth is None:
         raise ArgumentTypeError("labels is None; pass one label per image.")
-    scores = engine.predict(batch, batch_size=batch_size)
-    valid = np.isfinite(scores).all(axis=1)
-    predicted = scores[valid].argmax(axis=1)
-    pairs = truth[valid] * classes + predicted
-    return np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
+    counts = np.zeros(classes * classes, np.int64)
+    for start, (scores,) in engine.stream(("",), batch, batch_size=size, progress=progress):
+        valid = np.isfinite(scores).all(axis=1)
+        pairs = truth[start : start + len(scores)][valid] * classes + scores[valid].argmax(axis=1)
+        counts += np.bincount(pairs, minlength=classes * classes)
+    return counts.reshape(classes, classes)
 
 
 def receptive_field(model: Any, layer: str, unit: tuple[int, int]) -> Box:
@@ -229,7 +241,8 @@ def plot_top_images(
     """Draw the ``k`` images that excite one channel most, each with its peak's receptive field.
 
     The box on each image outlines the input pixels that can reach the unit where the channel
-    peaks on it (layers of units, such as ``Dense``, get no box).
+    peaks on it, and under each image that crop of it is shown enlarged: what the unit saw
+    (layers of units, such as ``Dense``, get neither box nor crop).
     """
     engine = engine_for(model)
     batch = engine.prepare(images)
@@ -254,7 +267,8 @@ def plot_top_images(
         best.tolist(),
         peaks.tolist(),
         boxes,
-        title=f"the {len(best)} images that excite {unit} {channel} of {info.name} most",
+        title=f"the {len(best)} images that excite {unit} {channel} of {info.name} most"
+        + ("; under each, its peak's receptive field" if info.spatial else ""),
     )
     return _show_in_notebooks(figure)
 
@@ -264,9 +278,11 @@ def plot_confusion(
     images: object,
     labels: object,
     class_names: Sequence[str] | None = None,
+    *,
+    progress: bool = True,
 ) -> Figure:
     """Draw the confusion matrix of a classifier on a data set (see :func:`confusion`)."""
-    counts = confusion(model, images, labels)
+    counts = confusion(model, images, labels, progress=progress)
     names = list(class_names) if class_names is not None else [str(i) for i in range(len(counts))]
     if len(names) != len(counts):
         raise LabelError(

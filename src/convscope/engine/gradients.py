@@ -287,9 +287,11 @@ class GradientEngine:
     ) -> np.ndarray:
         """Return one image per class that maximises its score before the softmax, in [0, 1].
 
-        Gradient ascent from grey noise with three light regularisers, so the images look like
-        something: random jitter of up to 1/14 of the image each step, a pull back towards grey
-        (0.5 % a step), and a slight blur every fourth step.
+        Gradient ascent from seeded smooth noise with three light regularisers, so the images
+        look like something: random jitter of up to 1/14 of the image each step, a pull of 2 %
+        a step towards the model's zero input (an L2 penalty; 0 clipped into ``input_range``),
+        and a slight 3×3 blur every fourth step. The last quarter of the steps has no jitter
+        and no blur.
         """
         low, high = _check_range(input_range)
         steps = _check_steps(steps)
@@ -460,7 +462,7 @@ def _maximise_step(  # noqa: PLR0917 - the traced signature
     shift: tf.Tensor,
     blur: tf.Tensor,
 ) -> tf.Tensor:
-    """One step of every image up its class score, with jitter, a pull to grey and blur."""
+    """One step of every image up its class score, with jitter, a pull to zero and blur."""
     moved = tf.roll(images, shift, axis=(1, 2))
     with tf.GradientTape() as tape:
         tape.watch(moved)

@@ -24,16 +24,21 @@ def top_images_figure(
     title: str,
     per_row: int = 9,
 ) -> Figure:
-    """Draw images in a row (or rows), each with its index, its peak and a box over it.
+    """Draw images in a row (or rows), each with its index, its peak, a box and its crop.
+
+    With ``boxes``, each image has its box outlined and, under it, the pixels inside the box
+    enlarged to the image's size: what the peak unit sees. Its axes are labelled
+    ``"crop <position>"`` and the images' axes ``"image <position>"``.
 
     Parameters
     ----------
     images : np.ndarray
-        ``(k, H, W)`` or ``(k, H, W, C)`` in any units; each is scaled by its own range.
+        ``(k, H, W)`` or ``(k, H, W, C)`` in any units; each is scaled by its own range, and
+        its crop by the same.
     indices, peaks : sequence
         Each image's index in the data set and the channel's peak on it, for its title.
     boxes : sequence of (top, left, bottom, right), optional
-        Half-open pixel boxes to outline: where the peak's receptive field lies.
+        Half-open pixel boxes to outline and crop: where the peak's receptive field lies.
     title : str
         Text above the images.
     per_row : int
@@ -47,26 +52,42 @@ def top_images_figure(
     count = len(images)
     columns = max(1, min(per_row, count))
     rows = max(1, -(-count // columns))
-    figure = Figure(figsize=(_CELL_IN * columns, _CELL_IN * rows + 0.5), layout="constrained")
-    grid = np.atleast_1d(figure.subplots(rows, columns, squeeze=False).ravel())
-    for axes in grid:
+    tiers = 1 if boxes is None else 2  # an image, then its crop under it
+    figure = Figure(
+        figsize=(_CELL_IN * columns, _CELL_IN * rows * tiers + 0.5), layout="constrained"
+    )
+    grid = figure.subplots(rows * tiers, columns, squeeze=False)
+    for axes in grid.ravel():
         axes.set_axis_off()
     for position, (image, index, peak) in enumerate(zip(images, indices, peaks, strict=True)):
-        axes = grid[position]
-        axes.imshow(display_rgb(image), interpolation="nearest")
+        row, column = divmod(position, columns)
+        axes = grid[row * tiers, column]
+        shown = display_rgb(image)
+        axes.imshow(shown, interpolation="nearest")
         axes.set_title(f"#{index}  ·  {peak:.3g}", fontsize=8)
-        if boxes is not None:
-            top, left, bottom, right = boxes[position]
-            axes.add_patch(
-                Rectangle(
-                    (left - 0.5, top - 0.5),
-                    right - left,
-                    bottom - top,
-                    fill=False,
-                    edgecolor=OUTLINE,
-                    linewidth=1.5,
-                )
+        axes.set_label(f"image {position}")
+        if boxes is None:
+            continue
+        top, left, bottom, right = boxes[position]
+        axes.add_patch(
+            Rectangle(
+                (left - 0.5, top - 0.5),
+                right - left,
+                bottom - top,
+                fill=False,
+                edgecolor=OUTLINE,
+                linewidth=1.5,
             )
+        )
+        crop = grid[row * tiers + 1, column]
+        crop.imshow(shown[top:bottom, left:right], interpolation="nearest")
+        crop.set_label(f"crop {position}")
+        for spine in crop.spines.values():  # framed in the box's colour: it is the box
+            spine.set_edgecolor(OUTLINE)
+            spine.set_linewidth(1.5)
+        crop.set_axis_on()
+        crop.set_xticks([])
+        crop.set_yticks([])
     figure.suptitle(title, fontsize=10)
     return figure
 
