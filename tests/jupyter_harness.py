@@ -406,8 +406,8 @@ class ExplorerHandles:
 
     @property
     def thumbnails(self) -> Locator:
-        """The thumbnail buttons of the current page."""
-        return self.controls.locator("button.convscope-thumb")
+        """The sample picker's thumbnail buttons of the current page (not the channel panel's)."""
+        return self.controls.locator(".convscope-thumbs > button.convscope-thumb")
 
     @property
     def sample_text(self) -> Locator:

@@ -354,16 +354,15 @@ def test_comparing_two_digits_shows_b_under_a(explorer: ExplorerHandles) -> None
     index = next(i for i, caption in captions if caption.split("→")[0] != label[1])
     fingerprint = explorer.fingerprint()
     controls.locator(".convscope-compare-pick").click()
-    controls.locator(f'button.convscope-thumb[data-index="{index}"]').click()
+    explorer.thumbnails.and_(controls.locator(f'[data-index="{index}"]')).click()
     text = controls.locator(".convscope-compare-text")
     text.filter(has_text=re.compile(rf"^B: sample {index}\b")).wait_for(timeout=30_000)
     assert explorer.wait_until_settled(changed_from=fingerprint), "B was not drawn"
     side = _shoot(explorer, "11-compare-side")
     _assert_no_error(explorer)
     assert (side[lower_left] < 60).mean() > 0.5, "no digit B in the lower left"
-    assert controls.locator("button.convscope-thumb.compared").get_attribute("data-index") == str(
-        index
-    )
+    compared = explorer.thumbnails.and_(controls.locator(".compared"))
+    assert compared.get_attribute("data-index") == str(index)
     save_small_png(explorer.widget_pixels(), ARTIFACTS / "11-compare-side-widget.png")
 
     fingerprint = explorer.fingerprint()
