@@ -203,7 +203,7 @@ def _choose_view_order_and_cell(page: Page, host: Host) -> None:
     gif = download.value
     assert gif.suggested_filename == f"convscope-{explorer.layer}-{third}.gif"
     assert Path(gif.path()).read_bytes()[:6] == b"GIF89a"
-    figure = page.locator("img.convscope-figure")
+    figure = page.locator("canvas.convscope-figure")
     figure.click(position={"x": 800, "y": 120})  # on the selected channel's large map
     host.deliver()
     assert explorer.probe is not None
@@ -248,7 +248,8 @@ def test_every_request_the_page_sends_is_one_the_kernel_accepts(host: Host) -> N
     host.deliver()
     assert explorer.sample == index + 1
     _choose_view_order_and_cell(page, host)
-    assert host.kinds == set(protocol.REQUESTS) - {protocol.EPOCH}  # no training run here
+    # No training run here; and the page held every frame, so it never asked for a whole one.
+    assert host.kinds == set(protocol.REQUESTS) - {protocol.EPOCH, protocol.FRAME}
     assert not page.locator(".convscope-epochs").is_visible()
     assert explorer.error == ""
     assert host.errors == []  # type: ignore[attr-defined]
@@ -263,28 +264,72 @@ def test_the_banner_shows_the_kernels_error(host: Host) -> None:
     assert "'delta' must be an integer" in banner.inner_text()
 
 
-def test_cleanup_removes_every_listener_and_revokes_every_url(host: Host) -> None:
+CANVAS_PIXELS = """async () => {
+  const canvas = document.querySelector("canvas.convscope-figure");
+  const before = canvas.dataset.frame;
+  for (let i = 0; i < 50 && canvas.dataset.frame === before; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+  let text = "";
+  for (let i = 0; i < data.length; i += 0x8000) {
+    text += String.fromCharCode(...data.subarray(i, i + 0x8000));
+  }
+  return [canvas.width, canvas.height, btoa(text)];
+}"""
+
+
+def canvas_pixels(page: Page) -> np.ndarray:
+    """The figure canvas's pixels, once it has painted a frame other than the one it held."""
+    width, height, data = page.evaluate(CANVAS_PIXELS)
+    return np.frombuffer(base64.b64decode(data), np.uint8).reshape(height, width, 4)
+
+
+def agg_pixels(explorer: convscope.Explorer) -> np.ndarray:
+    return np.asarray(explorer.figure.canvas.buffer_rgba())
+
+
+def test_the_canvas_shows_exactly_the_figure_after_each_frame(host: Host) -> None:
+    page, explorer = host.page, host.explorer
+    assert np.array_equal(canvas_pixels(page), agg_pixels(explorer))  # the key frame
+    for sample, layer, channel in ((17, "conv2", 5), (150, "pool1", 20), (3, "conv3", 0)):
+        explorer.update(sample=sample, layer=layer, channel=channel)
+        host.push()
+        assert np.array_equal(canvas_pixels(page), agg_pixels(explorer)), (sample, layer)
+    assert host.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_view_that_missed_frames_asks_for_the_whole_figure(host: Host) -> None:
+    page, explorer = host.page, host.explorer
+    explorer.channel = 1
+    explorer.channel = 2  # the page misses this frame and the one before
+    explorer.sample = 9
+    host.push()  # a frame whose base the page never saw: refused
+    assert [m["type"] for m in page.evaluate("() => window.fake.sent")] == ["frame"]
+    host.deliver()
+    assert np.array_equal(canvas_pixels(page), agg_pixels(explorer))
+    explorer.sample = 10  # and from there on, only what changes
+    host.push()
+    assert np.array_equal(canvas_pixels(page), agg_pixels(explorer))
+    assert page.evaluate("() => window.fake.sent") == []
+
+
+def test_cleanup_removes_every_listener_and_leaves_no_url(host: Host) -> None:
     page, explorer = host.page, host.explorer
     assert page.evaluate("() => window.fake.listenerCount()") > 0
     frames = []
-    for channel in (1, 2, 3):  # three frames in one go: two are replaced before they load
+    for channel in (1, 2, 3):  # three frames in one go, painted in order
         explorer.channel = channel
-        frames.append(encode(explorer._figure_png))
+        frames.append(encode(explorer._figure_frame))
     page.evaluate(
-        "(frames) => frames.forEach((png) => window.fake.model.update({ _figure_png: png }))",
+        "(frames) => frames.forEach((f) => window.fake.model.update({ _figure_frame: f }))",
         frames,
     )
-    page.evaluate(  # a frame that is not a PNG: it fails to load
-        "(png) => window.fake.model.update({ _figure_png: png })",
-        encode(b"not a png"),
+    page.evaluate(  # a frame that is not one: ignored, the figure stays
+        "(f) => window.fake.model.update({ _figure_frame: f })", encode(b"not a frame")
     )
-    page.evaluate("(png) => window.fake.model.update({ _figure_png: png })", frames[-1])
-    page.wait_for_function("() => document.querySelector('.convscope-figure').complete")
-    live = page.evaluate(
-        "() => [...window.fake.created].filter((u) => !window.fake.revoked.has(u))"
-    )
-    assert len(live) == 1  # only the frame on screen
-    assert page.evaluate("() => document.querySelector('.convscope-figure').src") == live[0]
+    host.pushed = host.state()
+    assert np.array_equal(canvas_pixels(page), agg_pixels(explorer))
 
     page.evaluate("() => window.fake.cleanup()")
 
@@ -388,18 +433,18 @@ def test_the_epoch_slider_replays_the_training(
     assert page.locator(".convscope-epochs").is_visible()
     assert host.text(".convscope-epoch + .convscope-value").startswith("epoch 30 of 30")
     assert page.locator(".convscope-curve polyline").count() == 3
-    figure = explorer._figure_png
+    figure = canvas_pixels(page)
     change(page, "input.convscope-epoch", "0", "input")
     delivered = host.deliver()
     assert [m["epoch"] for m in delivered if m["type"] == "epoch"] == [0]
     assert explorer.epoch == 0
     assert host.text(".convscope-epoch + .convscope-value").startswith("epoch 0 of 30")
-    assert explorer._figure_png != figure  # the untrained maps
+    assert not np.array_equal(canvas_pixels(page), figure)  # the untrained maps
     assert "predicted 7" not in host.text(".convscope-sample-text")  # chance, not a 7
     marker = page.locator(".convscope-curve line")
     assert float(marker.get_attribute("x1") or -1) < 5  # the mark moved to epoch 0
     change(page, "input.convscope-epoch", "8", "input")  # index 8: epoch 30 again
     host.deliver()
     assert explorer.epoch == 30
-    assert explorer._figure_png == figure
+    assert np.array_equal(canvas_pixels(page), figure)
     assert explorer.error == ""

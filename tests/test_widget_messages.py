@@ -95,7 +95,7 @@ def test_content_that_is_not_an_object_is_reported(explorer, content) -> None:
         ({"type": "view", "layer": ["conv2"]}, "'layer' must be a string, got list ['conv2']"),
         ({"type": "filter", "true": 3}, "'misclassified' is missing (true or false)"),
         ({"type": "view", "chanel": 3}, "unknown field 'chanel'"),
-        ({"delta": 1}, "'sort', 'panel', 'epoch', 'probe', 'gif'; got none"),
+        ({"delta": 1}, "'probe', 'gif', 'frame'; got none"),
         ({"type": 7}, "needs a 'type'"),
     ],
 )

@@ -43,8 +43,8 @@ from convscope.widget.figure_display import (
     check_save,
     choose_mode,
     make_figure,
-    png_bytes,
 )
+from convscope.widget.frames import FrameEncoder
 from convscope.widget.gif import check_gif, frames, steps_of, write_gif
 from convscope.widget.samples import SORTS, SamplePicker
 from convscope.widget.views import PREDICTED, VIEWS
@@ -67,6 +67,7 @@ _LATEST = {
     protocol.EPOCH: ("epoch", "epoch"),
     protocol.PROBE: ("probe", None),
     protocol.GIF: ("gif", "frames"),
+    protocol.FRAME: ("frame", None),
 }
 _T = TypeVar("_T")
 CMAPS = ["viridis", "magma", "inferno", "cividis", "gray", "RdBu_r"]
@@ -148,7 +149,7 @@ class Explorer(anywidget.AnyWidget):
     _has_predictions = traitlets.Bool(False).tag(sync=True)
 
     _figure_mode = traitlets.Unicode("png").tag(sync=True)
-    _figure_png = traitlets.Bytes(b"").tag(sync=True)
+    _figure_frame = traitlets.Bytes(b"").tag(sync=True)  # see frames.py
 
     _thumbs = traitlets.Bytes(b"").tag(sync=True)
     _thumb_meta = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -233,6 +234,7 @@ class Explorer(anywidget.AnyWidget):
         self._seen_seq = 0  # the highest valid seq of any message so far
         self._box: ipywidgets.VBox | None = None
         self._flush_scheduled = False
+        self._frames = FrameEncoder()
 
         self._layer_options = [
             {
@@ -812,6 +814,9 @@ class Explorer(anywidget.AnyWidget):
                 problems.insert(0, f"{type(error).__name__}: {error}")
                 self._status = ""
                 self._republish()
+            if "frame" in pending and self._figure_mode == "png":
+                self._frames.want_key()  # a view opened, or missed a frame: the whole figure
+                self._publish_frame()
             if problems:
                 self._error = "\n".join(problems)
             self._ack = max(self._ack, self._seen_seq)
@@ -929,11 +934,19 @@ class Explorer(anywidget.AnyWidget):
                 self._captions = self._describe_panels()
             self._publish_panel()
             if self._figure_mode == "png":
-                self._figure_png = png_bytes(self.figure)
+                self._publish_frame()
         if self._figure_mode == "ipympl":
             # draw(), not draw_idle(): draw_idle asks the page to ask back for a frame, a
             # second round trip; draw() renders and pushes the changed pixels at once.
             self.figure.canvas.draw()
+
+    def _publish_frame(self) -> None:
+        """Draw the figure and send the page what changed since the last frame, if anything."""
+        canvas = self.figure.canvas
+        canvas.draw()
+        frame = self._frames.encode(np.asarray(canvas.buffer_rgba()))
+        if frame is not None:
+            self._figure_frame = frame
 
     def _publish_panel(self) -> None:
         """Fill the channel panel for the layer and channel in view, if open and not yet."""

@@ -41,6 +41,8 @@ GIF: Final = "gif"
 """Make a GIF of a scrub through the next samples and offer it as a download."""
 PROBE: Final = "probe"
 """A click on the PNG figure: probe the unit of the selected channel under it."""
+FRAME: Final = "frame"
+"""Send the whole figure as a key frame: a view opened, or missed a frame (see frames.py)."""
 
 SEQ_MAX: Final = 2**53 - 1  # Number.MAX_SAFE_INTEGER
 
@@ -115,6 +117,10 @@ class GifRequest(Request):
     frames: int
 
 
+class FrameRequest(Request):
+    """``type: "frame"``: the next ``_figure_frame`` is a key frame, the whole figure."""
+
+
 REQUESTS: Final[dict[str, type[Request]]] = {
     VIEW: ViewRequest,
     STEP: StepRequest,
@@ -125,6 +131,7 @@ REQUESTS: Final[dict[str, type[Request]]] = {
     EPOCH: EpochRequest,
     PROBE: ProbeRequest,
     GIF: GifRequest,
+    FRAME: FrameRequest,
 }
 
 
@@ -177,7 +184,7 @@ class ExplorerState(TypedDict):
     _has_labels: bool
     _has_predictions: bool
     _figure_mode: str
-    _figure_png: bytes
+    _figure_frame: bytes
     _thumbs: bytes
     _thumb_meta: list[ThumbMeta]
     _thumb_shape: list[int]
@@ -236,8 +243,8 @@ def parse_request(content: object) -> Request:
     Request
         ``content`` itself, now known to be a :class:`ViewRequest`, :class:`StepRequest`,
         :class:`FilterRequest`, :class:`PageRequest`, :class:`SortRequest`,
-        :class:`PanelRequest`, :class:`EpochRequest`, :class:`ProbeRequest` or
-        :class:`GifRequest`.
+        :class:`PanelRequest`, :class:`EpochRequest`, :class:`ProbeRequest`,
+        :class:`GifRequest` or :class:`FrameRequest`.
 
     Raises
     ------
