@@ -565,6 +565,33 @@ class LabNotebook:
         assert not failures, "notebook cells raised:\n" + "\n".join(failures)
         return cells
 
+    def run_code(self, code: str, timeout_ms: float = 60_000) -> None:
+        """Run ``code`` in the notebook's kernel, outside any cell, and wait until it is done.
+
+        Raises
+        ------
+        AssertionError
+            If the code raised; the message gives the error.
+
+        """
+        error = self.page.evaluate(
+            """async ([path, code]) => {
+              const kernel = window.__convscope.panel(path).sessionContext.session.kernel;
+              let error = null;
+              const future = kernel.requestExecute({ code, store_history: false });
+              future.onIOPub = (message) => {
+                if (message.header.msg_type === "error") {
+                  error = `${message.content.ename}: ${message.content.evalue}`;
+                }
+              };
+              await future.done;
+              return error;
+            }""",
+            [self.path, code],
+        )
+        assert error is None, f"{code!r} raised {error}"
+        self.wait_for_kernel_idle(timeout_ms)
+
     def code_cells(self) -> list[dict[str, object]]:
         """Return each code cell's execution count and errors, read from the notebook model."""
         return self.page.evaluate(
@@ -601,6 +628,30 @@ class LabNotebook:
             timeout=timeout_ms,
         )
         return ExplorerHandles(page, self.path, box, figure, canvas, controls, self.page_errors)
+
+
+def write_notebook(path: Path, cells: Iterable[str]) -> Path:
+    """Write a notebook of code cells (no outputs) to ``path``; return ``path``."""
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"cell-{index}",
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
+            for index, source in enumerate(cells)
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    _write_json(path, notebook)
+    return path
 
 
 # ----- interaction ---------------------------------------------------------------------------
