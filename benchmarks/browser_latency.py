@@ -71,7 +71,9 @@ class Echo(anywidget.AnyWidget):
 
 echo = Echo()
 echo'''
-IPYMPL_CELL = 'import convscope\n\nipympl_explorer = convscope.Explorer(figure="ipympl")\nipympl_explorer'
+IPYMPL_CELL = (
+    'import convscope\n\nipympl_explorer = convscope.Explorer(figure="ipympl")\nipympl_explorer'
+)
 CANVAS_CELL = 'canvas_explorer = convscope.Explorer(figure="png")\ncanvas_explorer'
 
 # In-page timing. ``paints(root)`` counts the figure's repaints; ``event`` runs one user input
@@ -102,7 +104,8 @@ _PAGE_TIMING = """
         return result;
       };
     } else {
-      new MutationObserver(bump).observe(own, { attributes: true, attributeFilter: ["data-frame"] });
+      const options = { attributes: true, attributeFilter: ["data-frame"] };
+      new MutationObserver(bump).observe(own, options);
     }
     watchers.set(root, state);
     return state;
@@ -138,7 +141,8 @@ _PAGE_TIMING = """
       slider.dispatchEvent(new Event("change", { bubbles: true }));
     },
     thumbnail(root) {
-      const cells = [...root.querySelectorAll(".convscope-thumbs button.convscope-thumb:not(.current)")];
+      const others = ".convscope-thumbs button.convscope-thumb:not(.current)";
+      const cells = [...root.querySelectorAll(others)];
       cells[Math.floor(Math.random() * cells.length)].click();
     },
   };
@@ -212,7 +216,10 @@ def bench_browser(events: int = 100, gap_ms: float = 150) -> dict[str, object]:
         "CONVSCOPE_MNIST_DIR": os.environ.get("CONVSCOPE_MNIST_DIR", ""),
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
-    results: dict[str, object] = {"events_per_kind": events, "gap_ms": f"{gap_ms:g}-{gap_ms + 100:g}"}
+    results: dict[str, object] = {
+        "events_per_kind": events,
+        "gap_ms": f"{gap_ms:g}-{gap_ms + 100:g}",
+    }
     started = time.monotonic()
     with jupyter_lab_server([notebook], env=env) as server, chromium_page() as page:
         lab = LabNotebook.open(page, server, notebook.name)
