@@ -149,15 +149,20 @@ _PAGE_TIMING = """
   async function event(root, kind, gapMs) {
     const state = watch(root);
     const ackBefore = root.dataset.ack;
+    let acked = null;
+    const ackSeen = new MutationObserver(() => {
+      if (acked === null && root.dataset.ack !== ackBefore) acked = performance.now();
+    });
+    ackSeen.observe(root, { attributes: true, attributeFilter: ["data-ack"] });
     const start = performance.now();
     // A move that changes no pixel (dense to dropout, say) paints nothing: give up 1 s after
     // the kernel's ack.
-    const acked = (async () => {
+    const giveUp = (async () => {
       await settle(root, ackBefore);
       await sleep(1000);
       return null;
     })();
-    const painted = Promise.race([nextPaint(state), acked]);
+    const painted = Promise.race([nextPaint(state), giveUp]);
     actions[kind](root);
     const when = await painted;
     let paint = null;
@@ -166,9 +171,10 @@ _PAGE_TIMING = """
       paint = performance.now() - start;
     }
     await settle(root, ackBefore);
-    const ack = performance.now() - start;
+    ackSeen.disconnect();
+    const ack = acked === null ? null : acked - start;
     await sleep(gapMs + Math.random() * 100);
-    return { paint, ack };
+    return { paint, ack, repaint: when === null ? null : when - start };
   }
   async function turnPage(root) {
     const ackBefore = root.dataset.ack;
@@ -241,7 +247,7 @@ def bench_browser(events: int = 100, gap_ms: float = 150) -> dict[str, object]:
         cells.nth(0).scroll_into_view_if_needed()
         page.evaluate("(n) => window.__latency.floor(5, 100)", 5)  # warm up
         floor = page.evaluate("([n, gap]) => window.__latency.floor(n, gap)", [events, gap_ms])
-        results["floor"] = _stats(floor)
+        results["floor"] = {**_stats(floor), "events": floor}
         for path, root in roots.items():
             root.evaluate("(root) => root.scrollIntoView({ block: 'center' })")
             handle = root.element_handle()
@@ -263,8 +269,9 @@ def bench_browser(events: int = 100, gap_ms: float = 150) -> dict[str, object]:
                 paints = [r["paint"] for r in timings if r["paint"] is not None]
                 entry[kind] = {
                     "paint": _stats(paints),
-                    "ack": _stats([r["ack"] for r in timings]),
+                    "ack": _stats([r["ack"] for r in timings if r["ack"] is not None]),
                     "missed": len(timings) - len(paints),
+                    "events": timings,  # every event: ms to the ack, the repaint, the frame after
                 }
             results[path] = entry
     floor_p95 = results["floor"]["p95_ms"]  # type: ignore[index]

@@ -525,6 +525,8 @@ function drawThumbnail(canvas, bytes, offset, [height, width, channels]) {
  * @property {number} h
  * @property {number[]} rows run lengths of the folded rows
  * @property {number[]} cols run lengths of the folded columns
+ * @property {number} colours palette size; 0: the data are RGBA words
+ * @property {number} index_bytes 1 or 2
  * @property {number} offset
  * @property {number} length
  * @property {boolean} deflate
@@ -546,6 +548,22 @@ function drawThumbnail(canvas, bytes, offset, [height, width, channels]) {
 function inflate(bytes) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
   return new Response(stream).arrayBuffer();
+}
+
+/**
+ * A rectangle's folded pixels as RGBA words, from its palette and indices (or its words).
+ * @param {FrameRect} rect
+ * @param {Uint8Array} bytes its data, inflated
+ * @returns {Uint32Array} `rows.length × cols.length` words
+ */
+function foldedPixels(rect, bytes) {
+  if (!rect.colours) return new Uint32Array(bytes.slice().buffer);
+  const palette = new Uint32Array(bytes.slice(0, 4 * rect.colours).buffer);
+  const rest = bytes.slice(4 * rect.colours).buffer; // copies: aligned for typed arrays
+  const indices = rect.index_bytes === 1 ? new Uint8Array(rest) : new Uint16Array(rest);
+  const words = new Uint32Array(indices.length);
+  for (let i = 0; i < indices.length; i += 1) words[i] = palette[indices[i]];
+  return words;
 }
 
 /**
@@ -605,8 +623,8 @@ function makeFigureView(canvas, askForKey) {
     const data = bytes.subarray(4 + size);
     const blocks = await Promise.all(
       header.rects.map(async (rect) => {
-        const chunk = data.slice(rect.offset, rect.offset + rect.length); // a copy: aligned
-        return new Uint32Array(rect.deflate ? await inflate(chunk) : chunk.buffer);
+        const chunk = data.subarray(rect.offset, rect.offset + rect.length);
+        return foldedPixels(rect, rect.deflate ? new Uint8Array(await inflate(chunk)) : chunk);
       }),
     );
     if (disposed) return;

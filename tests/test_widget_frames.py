@@ -107,3 +107,31 @@ def test_fold_and_boxes_on_known_pixels() -> None:
     changed[2:5, 3:6] = True  # two separate changes, far apart
     changed[30:33, 80:90] = True
     assert changed_boxes(changed) == [(3, 2, 3, 3), (80, 30, 10, 3)]
+
+
+def noisy_frames() -> tuple[list[bytes], list[np.ndarray]]:
+    """Frames whose rectangles take every form: raw words deflated, 2-byte and 1-byte palettes."""
+    rng = np.random.default_rng(0)
+    first = rng.integers(0, 256, (300, 400, 4), dtype=np.uint8)  # 120,000 colours: no palette
+    first[..., 3] = 255
+    second = first.copy()
+    second[10:60, 20:120, :3] = rng.integers(0, 16, (50, 100, 3)) * 16  # 4,096 colours
+    third = second.copy()
+    third[200:210, 300:310] = (255, 45, 85, 255)  # one colour
+    encoder = FrameEncoder()
+    encoder.frame_id = 1000  # numbered apart from any Explorer's frames
+    pictures = [first, second, third]
+    return [encoder.encode(picture) or b"" for picture in pictures], pictures
+
+
+def test_every_form_of_rectangle_comes_back_exactly() -> None:
+    frames, pictures = noisy_frames()
+    forms = set()
+    shown = None
+    for frame, picture in zip(frames, pictures, strict=True):
+        header, _ = read_frame(frame)
+        rects = header["rects"]
+        forms |= {(rect["colours"] > 0, rect["index_bytes"], rect["deflate"]) for rect in rects}
+        shown = apply_frame(shown, frame)
+        assert np.array_equal(shown, picture)
+    assert forms == {(False, 4, True), (True, 2, False), (True, 1, False)}

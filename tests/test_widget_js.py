@@ -21,6 +21,7 @@ import convscope
 from convscope.widget import protocol
 from jupyter_harness import chromium_page
 from test_browser import _require_chromium
+from test_widget_frames import noisy_frames
 
 pytestmark = pytest.mark.browser
 
@@ -296,6 +297,15 @@ def test_the_canvas_shows_exactly_the_figure_after_each_frame(host: Host) -> Non
         explorer.update(sample=sample, layer=layer, channel=channel)
         host.push()
         assert np.array_equal(canvas_pixels(page), agg_pixels(explorer)), (sample, layer)
+    assert host.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_canvas_paints_every_form_of_rectangle(host: Host) -> None:
+    page = host.page
+    frames, pictures = noisy_frames()  # deflated words, then 2- and 1-byte palettes
+    for frame, picture in zip(frames, pictures, strict=True):
+        page.evaluate("(f) => window.fake.model.update({ _figure_frame: f })", encode(frame))
+        assert np.array_equal(canvas_pixels(page), picture)
     assert host.errors == []  # type: ignore[attr-defined]
 
 

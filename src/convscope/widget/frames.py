@@ -4,9 +4,12 @@ Outside ipympl (Colab, VS Code, marimo, ``figure="png"``) the page holds a ``<ca
 the figure's pixels. After each update the kernel compares the new Agg buffer with the last one
 it sent, cuts the changed pixels into a few rectangles (a panel each, roughly), and sends each
 rectangle with its repeated rows and columns folded away: the panels are feature maps enlarged
-by whole factors, so a 450×432 mosaic of conv1 folds to about 170×120 distinct pixels. Large
-rectangles are then deflated (zlib, level 1). No image codec runs on either side, and a frame
-stays within tens of kilobytes, which matters where every message is relayed (Colab, VS Code).
+by whole factors, so a 450×432 mosaic of conv1 folds to about 170×120 distinct pixels. Those
+are sent as indices into the rectangle's own palette (a colormap has 256 colours): one byte a
+pixel, or two beyond 256 colours. Only a rectangle still larger than 64 KB is deflated (zlib,
+level 1), because the page inflates asynchronously, which costs a frame or more. No image codec
+runs on either side, and a frame stays within tens of kilobytes, which matters where every
+message is relayed (Colab, VS Code).
 
 A frame, as bytes: a little-endian ``uint32`` header length, the header as UTF-8 JSON
 (:class:`FrameHeader`), then the rectangles' data back to back. A frame with ``base == 0`` is a
@@ -23,7 +26,8 @@ from typing import TypedDict
 import numpy as np
 
 GAP = 8  # unchanged pixels that split two changed areas into two rectangles
-DEFLATE_ABOVE = 4096  # bytes of folded pixels above which a rectangle is deflated
+DEFLATE_ABOVE = 65_536  # bytes of packed pixels above which a rectangle is deflated
+_PALETTE_LIMIT = 65_536  # colours a palette can hold: indices of at most two bytes
 _LEVEL = 1  # zlib level: the fastest; folding already removed most of the redundancy
 
 
@@ -32,8 +36,10 @@ class FrameRect(TypedDict):
 
     ``rows`` and ``cols`` are run lengths: folded row ``i`` fills ``rows[i]`` rows of the
     rectangle (they sum to ``h``), folded column ``j`` fills ``cols[j]`` columns (sum ``w``).
-    Its data is ``len(rows) × len(cols)`` RGBA pixels, row by row, at ``offset`` in the data
-    after the header, ``length`` bytes long, deflated (zlib) when ``deflate`` is true.
+    Its data, at ``offset`` in the data after the header and ``length`` bytes long, deflated
+    (zlib) when ``deflate`` is true, is ``colours`` RGBA words of the palette, then one index
+    per folded pixel, row by row, of ``index_bytes`` bytes each (1 or 2, little-endian). With
+    ``colours == 0`` there is no palette: the folded pixels are RGBA words themselves.
     """
 
     x: int
@@ -42,6 +48,8 @@ class FrameRect(TypedDict):
     h: int
     rows: list[int]
     cols: list[int]
+    colours: int
+    index_bytes: int
     offset: int
     length: int
     deflate: bool
@@ -100,14 +108,16 @@ class FrameEncoder:
         offset = 0
         for x, y, w, h in boxes:
             rows, cols, folded = fold(words[y : y + h, x : x + w])
-            data = folded.tobytes()
+            palette, indices = paletted(folded)
+            data = palette.tobytes() + indices.tobytes()
             deflate = len(data) > DEFLATE_ABOVE
             if deflate:
                 data = zlib.compress(data, _LEVEL)
             rects.append(
                 FrameRect(
-                    x=x, y=y, w=w, h=h, rows=rows, cols=cols,
-                    offset=offset, length=len(data), deflate=deflate,
+                    x=x, y=y, w=w, h=h, rows=rows, cols=cols, colours=len(palette),
+                    index_bytes=indices.itemsize, offset=offset, length=len(data),
+                    deflate=deflate,
                 )
             )  # fmt: skip
             chunks.append(data)
@@ -151,6 +161,18 @@ def fold(block: np.ndarray) -> tuple[list[int], list[int], np.ndarray]:
     return rows.tolist(), cols.tolist(), np.ascontiguousarray(kept[:, new_col])
 
 
+def paletted(folded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return a palette of ``folded``'s colours and each pixel's index into it, flattened.
+
+    Beyond 65,536 colours there is no palette (an empty one) and the pixels are their own words.
+    """
+    colours, inverse = np.unique(folded, return_inverse=True)
+    if len(colours) > _PALETTE_LIMIT:
+        return np.empty(0, np.uint32), folded.ravel()
+    kind = np.uint8 if len(colours) <= 256 else np.dtype("<u2")  # noqa: PLR2004
+    return colours.astype("<u4"), inverse.ravel().astype(kind)
+
+
 def read_frame(frame: bytes) -> tuple[FrameHeader, list[np.ndarray]]:
     """Split a frame into its header and each rectangle's pixels, unfolded to ``(h, w, 4)``."""
     size = int.from_bytes(frame[:4], "little")
@@ -161,7 +183,13 @@ def read_frame(frame: bytes) -> tuple[FrameHeader, list[np.ndarray]]:
         raw = bytes(data[rect["offset"] : rect["offset"] + rect["length"]])
         if rect["deflate"]:
             raw = zlib.decompress(raw)
-        folded = np.frombuffer(raw, np.uint32).reshape(len(rect["rows"]), len(rect["cols"]))
+        shape = (len(rect["rows"]), len(rect["cols"]))
+        if rect["colours"]:
+            palette = np.frombuffer(raw[: 4 * rect["colours"]], "<u4")
+            kind = np.uint8 if rect["index_bytes"] == 1 else np.dtype("<u2")
+            folded = palette[np.frombuffer(raw[4 * rect["colours"] :], kind)].reshape(shape)
+        else:
+            folded = np.frombuffer(raw, np.uint32).reshape(shape)
         words = np.repeat(np.repeat(folded, rect["rows"], axis=0), rect["cols"], axis=1)
         pixels.append(words.view(np.uint8).reshape(rect["h"], rect["w"], 4))
     return header, pixels
