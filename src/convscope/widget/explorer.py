@@ -100,8 +100,9 @@ class Explorer(anywidget.AnyWidget):
         Layer to open on; by default the first convolution.
     figure : {"auto", "ipympl", "png", "none"}
         How the figure reaches the page: an ipympl canvas updated in place (JupyterLab,
-        Notebook 7), PNG images inside the widget (Colab, VS Code, anywhere), or not at all
-        (``"none"``: scripts and benchmarks draw ``ex.figure`` themselves).
+        Notebook 7), a canvas inside the widget that receives only the changed pixels
+        (``"png"``: Colab, VS Code, anywhere), or not at all (``"none"``: scripts and
+        benchmarks draw ``ex.figure`` themselves).
     cache_bytes : int
         Bound on the activation cache, >= 0.
     output : int or str, optional
