@@ -103,9 +103,11 @@ _PAGE_TIMING = """
         bump();
         return result;
       };
-    } else {
+    } else if (own) {
       const options = { attributes: true, attributeFilter: ["data-frame"] };
       new MutationObserver(bump).observe(own, options);
+    } else {  // an older release: the figure is a PNG in an <img>
+      root.querySelector("img.convscope-figure").addEventListener("load", bump);
     }
     watchers.set(root, state);
     return state;
@@ -240,7 +242,8 @@ def bench_browser(events: int = 100, gap_ms: float = 150) -> dict[str, object]:
         for root in roots.values():
             root.wait_for(state="visible", timeout=120_000)
         page.wait_for_function(
-            "(root) => root.querySelector('canvas.convscope-figure')?.dataset.frame",
+            "(root) => root.querySelector('canvas.convscope-figure')?.dataset.frame"
+            " ?? root.querySelector('img.convscope-figure')?.complete",
             arg=roots["canvas"].element_handle(),
             timeout=60_000,
         )
