@@ -37,6 +37,11 @@ def test_benchmark_smoke_run_reports_every_section(
     assert results["large"]["scrub_block1_conv1"]["floor"]["median_ms"] > 0
     assert results["memory"]["rss_growth_mb"] < results["memory"]["limit_mb"]
     assert results["insight"]["channels"] == 24 + 48 + 64
+    delivery = results["delivery"]
+    for path in ("canvas", "ipympl"):
+        for access in ("sequential", "random"):
+            assert delivery[path][access]["median_ms"] > 0
+    assert delivery["canvas"]["frame_kb_max"] < 100  # what Colab and VS Code relay
     # the tutorial's predict-per-move is slower than one compiled pass, whatever the noise
     assert scrub["tutorial"]["median_ms"] > scrub["floor"]["median_ms"]
 
