@@ -177,6 +177,7 @@ const VIEW_NAMES = {
  * @typedef {Object} FrameRequest
  * @property {"frame"} type
  * @property {number} seq
+ * @property {number} [dpr]
  */
 
 /**
@@ -268,7 +269,7 @@ function makeRequester(model) {
   let seq = 0;
   let inflight = 0;
   let timer = 0;
-  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}, gif?: {frames: number}, frame?: {}}} */
+  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}, gif?: {frames: number}, frame?: {dpr: number}}} */
   let queued = {};
 
   function pump() {
@@ -339,7 +340,7 @@ function makeRequester(model) {
       pump();
     },
     frame() {
-      queued.frame = {};
+      queued.frame = { dpr: window.devicePixelRatio || 1 };
       pump();
     },
     /** @param {{x: number, y: number}} point where the figure was clicked, 0..1 from top-left */
@@ -538,6 +539,7 @@ function drawThumbnail(canvas, bytes, offset, [height, width, channels]) {
  * @property {number} base
  * @property {number} width
  * @property {number} height
+ * @property {number} ratio pixels per CSS pixel it was drawn at
  * @property {FrameRect[]} rects
  */
 
@@ -600,7 +602,13 @@ function paintRect(context, rect, folded) {
  */
 function makeFigureView(canvas, askForKey) {
   const context = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
+  // The width of a frame drawn for this screen: CSS pixels times the device pixel ratio.
+  const wanted = (/** @type {FrameHeader} */ header) => {
+    const ratio = Math.min(Math.max(window.devicePixelRatio || 1, 1), 3);
+    return Math.round((header.width / (header.ratio || 1)) * ratio);
+  };
   let shown = 0; // the frame on screen; 0: none
+  let askedRatio = false;
   let askedAt = -Infinity;
   const ask = () => {
     if (performance.now() - askedAt < ASK_AGAIN_MS) return;
@@ -616,7 +624,11 @@ function makeFigureView(canvas, askForKey) {
     /** @type {FrameHeader} */
     const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + size)));
     if (header.id === shown) return;
-    if (header.base !== 0 && header.base !== shown) {
+    if (header.base === 0 && !askedRatio && header.width !== wanted(header)) {
+      askedRatio = true; // once: two screens showing this widget must not take turns
+      askForKey(); // a key frame for another screen: ask for one at this screen's pixel ratio
+      if (shown) return;
+    } else if (header.base !== 0 && header.base !== shown) {
       ask(); // this view missed a frame: start again from a whole one
       return;
     }

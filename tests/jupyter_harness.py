@@ -329,6 +329,7 @@ def chromium_page(
     executable: Path = CHROMIUM,
     viewport: tuple[int, int] = (1400, 1100),
     default_timeout_ms: float = 30_000,
+    device_scale_factor: float = 1,
 ) -> Iterator[Page]:
     """Launch headless Chromium (network-quiet flags, fresh profile) and yield one page.
 
@@ -337,7 +338,10 @@ def chromium_page(
     executable : pathlib.Path
         The Chromium binary; Playwright's own downloads are not used.
     viewport : (width, height)
-        CSS pixels, at a device scale factor of 1 so screenshots map 1:1 onto the figure.
+        CSS pixels.
+    device_scale_factor : float
+        Device pixels per CSS pixel: 1 by default, so screenshots map 1:1 onto the figure;
+        2 for a HiDPI screen.
     default_timeout_ms : float
         Playwright's default timeout for actions and waits.
 
@@ -355,7 +359,8 @@ def chromium_page(
         )
         try:
             context = browser.new_context(
-                viewport={"width": viewport[0], "height": viewport[1]}, device_scale_factor=1
+                viewport={"width": viewport[0], "height": viewport[1]},
+                device_scale_factor=device_scale_factor,
             )
             page = context.new_page()
             page.set_default_timeout(default_timeout_ms)

@@ -5,7 +5,8 @@ canvas (JupyterLab's default), one on the PNG-free canvas path (what Colab, VS C
 get), both driven by clicks on thumbnails and slider moves. After each round, a screenshot of
 the figure is compared with the figure's own Agg buffer, read from the kernel. Each comparison
 also checks that the figure before the round's last move would not have passed: a page that
-kept showing an older frame fails.
+kept showing an older frame fails. All of it runs at a device scale factor of 1, then of 2 (a
+HiDPI screen, where both paths draw twice the pixels: the screenshot is then 1800×900).
 """
 
 from __future__ import annotations
@@ -54,13 +55,19 @@ class Delivered:
     figures: dict[str, ExplorerHandles]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=[1, 2], ids=["1x", "hidpi-2x"])
 def delivered(
-    mnist_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    mnist_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Delivered]:
+    """The page at a device scale factor of 1, then of 2 (a HiDPI screen)."""
     _require_chromium()
     notebook = write_notebook(tmp_path_factory.mktemp("delivery") / "delivery.ipynb", CELLS)
-    with jupyter_lab_server([notebook], env=mnist_env) as server, chromium_page() as page:
+    with (
+        jupyter_lab_server([notebook], env=mnist_env) as server,
+        chromium_page(device_scale_factor=request.param) as page,
+    ):
         lab = LabNotebook.open(page, server, notebook.name)
         lab.run_all_cells(timeout_ms=180_000)
         cells = page.locator(".jp-Notebook .jp-Cell")
@@ -94,7 +101,7 @@ def _agg_pixels(delivered: Delivered, name: str) -> np.ndarray:
     return np.load(path)
 
 
-def _screen_pixels(handles: ExplorerHandles, name: str, margin: int = 3) -> np.ndarray:
+def _screen_pixels(handles: ExplorerHandles, name: str, margin: int = 2) -> np.ndarray:
     """A screenshot of the figure with ``margin`` pixels around it, RGB.
 
     The figure may sit at a fractional CSS position, which a screenshot rounds: the caller

@@ -9,12 +9,14 @@ would through a comm. No Jupyter server: each test takes about a second.
 from __future__ import annotations
 
 import base64
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import Page
 
 import convscope
@@ -307,6 +309,33 @@ def test_the_canvas_paints_every_form_of_rectangle(host: Host) -> None:
         page.evaluate("(f) => window.fake.model.update({ _figure_frame: f })", encode(frame))
         assert np.array_equal(canvas_pixels(page), picture)
     assert host.errors == []  # type: ignore[attr-defined]
+
+
+def test_on_a_hidpi_screen_the_canvas_gets_twice_the_pixels(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    _require_chromium()
+    images, labels = mnist_test
+    explorer = convscope.Explorer(model, images[:200], labels[:200], figure="png")
+    with chromium_page(device_scale_factor=2) as page:
+        host = Host(page, explorer)
+        asked = page.evaluate("() => window.fake.sent")
+        assert [(m["type"], m.get("dpr")) for m in asked] == [("frame", 2)]
+        host.deliver()
+        assert np.array_equal(canvas_pixels(page), agg_pixels(explorer))
+        assert agg_pixels(explorer).shape == (900, 1800, 4)  # drawn for the screen
+        explorer.update(sample=31, channel=7)
+        host.push()
+        assert np.array_equal(canvas_pixels(page), agg_pixels(explorer))
+        figure = page.locator("canvas.convscope-figure")
+        assert figure.evaluate("(c) => c.getBoundingClientRect().width") == 900  # CSS pixels
+        shot = np.asarray(Image.open(io.BytesIO(figure.screenshot())).convert("RGB"))
+        assert shot.shape == (900, 1800, 3)
+        difference = np.abs(shot.astype(np.int16) - agg_pixels(explorer)[..., :3])
+        assert difference.mean() < 2
+    explorer.save(tmp_path / "view.png")
+    assert Image.open(tmp_path / "view.png").size == (900, 450)  # the figure keeps its size
+    assert tuple(explorer.figure.get_size_inches() * explorer.figure.dpi) == (900, 450)
 
 
 def test_a_view_that_missed_frames_asks_for_the_whole_figure(host: Host) -> None:

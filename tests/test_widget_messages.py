@@ -177,6 +177,7 @@ PLAUSIBLE = {
     "frames": st.integers(-2, 3),
     "x": st.floats(-0.5, 1.5) | st.integers(-1, 2),
     "y": st.floats(-0.5, 1.5) | st.integers(-1, 2),
+    "dpr": st.floats(-1, 5) | st.integers(-1, 5),
 }
 # Known fields with plausible values or junk, plus fields the protocol does not have.
 DICTS = st.builds(

@@ -69,6 +69,7 @@ _LATEST = {
     protocol.GIF: ("gif", "frames"),
     protocol.FRAME: ("frame", None),
 }
+_MAX_PIXEL_RATIO = 3.0  # beyond this a frame would cost more than the sharpness is worth
 _T = TypeVar("_T")
 CMAPS = ["viridis", "magma", "inferno", "cividis", "gray", "RdBu_r"]
 
@@ -236,6 +237,7 @@ class Explorer(anywidget.AnyWidget):
         self._box: ipywidgets.VBox | None = None
         self._flush_scheduled = False
         self._frames = FrameEncoder()
+        self._pixel_ratio = 1.0  # the page's device pixel ratio (canvas path)
 
         self._layer_options = [
             {
@@ -816,6 +818,8 @@ class Explorer(anywidget.AnyWidget):
                 self._status = ""
                 self._republish()
             if "frame" in pending and self._figure_mode == "png":
+                ratio = pending["frame"].get("dpr", self._pixel_ratio)
+                self._pixel_ratio = min(max(float(ratio), 1.0), _MAX_PIXEL_RATIO)
                 self._frames.want_key()  # a view opened, or missed a frame: the whole figure
                 self._publish_frame()
             if problems:
@@ -942,10 +946,21 @@ class Explorer(anywidget.AnyWidget):
             self.figure.canvas.draw()
 
     def _publish_frame(self) -> None:
-        """Draw the figure and send the page what changed since the last frame, if anything."""
-        canvas = self.figure.canvas
-        canvas.draw()
-        frame = self._frames.encode(np.asarray(canvas.buffer_rgba()))
+        """Draw the figure and send the page what changed since the last frame, if anything.
+
+        The figure is drawn at the page's device pixel ratio, then set back to its own dpi, so
+        that ``ex.figure``, saves and GIFs keep their size.
+        """
+        figure, canvas = self.figure, self.figure.canvas
+        dpi = figure.dpi
+        if self._pixel_ratio != 1.0:
+            figure.set_dpi(dpi * self._pixel_ratio)
+        try:
+            canvas.draw()
+        finally:
+            if self._pixel_ratio != 1.0:
+                figure.set_dpi(dpi)
+        frame = self._frames.encode(np.asarray(canvas.buffer_rgba()), self._pixel_ratio)
         if frame is not None:
             self._figure_frame = frame
 

@@ -56,12 +56,17 @@ class FrameRect(TypedDict):
 
 
 class FrameHeader(TypedDict):
-    """What a frame holds: its number, the frame it applies to, the figure size, rectangles."""
+    """What a frame holds: its number, the frame it applies to, the figure size, rectangles.
+
+    ``ratio`` is how many pixels per CSS pixel the figure was drawn at (the page's device
+    pixel ratio): the page shows ``width / ratio`` CSS pixels wide.
+    """
 
     id: int
     base: int
     width: int
     height: int
+    ratio: float
     rects: list[FrameRect]
 
 
@@ -85,10 +90,11 @@ class FrameEncoder:
         """Make the next frame a key frame (a view opened, or lost track of the frames)."""
         self._key_wanted = True
 
-    def encode(self, rgba: np.ndarray) -> bytes | None:
+    def encode(self, rgba: np.ndarray, ratio: float = 1.0) -> bytes | None:
         """Return the frame from the last buffer to ``rgba`` (``(H, W, 4)`` uint8), or ``None``.
 
         ``None`` means nothing changed and no key frame is wanted: there is nothing to send.
+        ``ratio`` is the device pixel ratio it was drawn at.
         """
         words = np.ascontiguousarray(rgba).view(np.uint32)[..., 0]
         height, width = words.shape
@@ -122,7 +128,9 @@ class FrameEncoder:
             )  # fmt: skip
             chunks.append(data)
             offset += len(data)
-        header = FrameHeader(id=self.frame_id, base=base, width=width, height=height, rects=rects)
+        header = FrameHeader(
+            id=self.frame_id, base=base, width=width, height=height, ratio=ratio, rects=rects
+        )
         text = json.dumps(header, separators=(",", ":")).encode()
         return b"".join([len(text).to_bytes(4, "little"), text, *chunks])
 

@@ -117,8 +117,14 @@ class GifRequest(Request):
     frames: int
 
 
-class FrameRequest(Request):
-    """``type: "frame"``: the next ``_figure_frame`` is a key frame, the whole figure."""
+class FrameRequest(Request, total=False):
+    """``type: "frame"``: the next ``_figure_frame`` is a key frame, the whole figure.
+
+    ``dpr`` is the page's device pixel ratio: the canvas path draws that many pixels per CSS
+    pixel (1 to 3), so that the figure is sharp on HiDPI screens.
+    """
+
+    dpr: float
 
 
 REQUESTS: Final[dict[str, type[Request]]] = {
