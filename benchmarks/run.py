@@ -352,6 +352,19 @@ def bench_delivery(repeats: int) -> dict[str, object]:
             explorer.layer = "conv2"
             whole = timed(lambda i, e=explorer, s=start: _whole_png(e, s + 500 + i), repeats)
             results["whole_png"] = {"sequential": stats(whole)}
+            # A HiDPI page (device pixel ratio 2) asks for its frames at twice the pixels.
+            explorer._on_frontend_message(explorer, {"type": "frame", "seq": 1, "dpr": 2}, [])  # noqa: SLF001
+            sizes = []
+
+            def hidpi(index: int, e: convscope.Explorer = explorer, s: int = start) -> None:
+                e.sample = s + 1000 + index
+                sizes.append(len(e._figure_frame))  # noqa: SLF001, B023 - one explorer
+
+            results["canvas_hidpi_2x"] = {
+                "sequential": stats(timed(hidpi, repeats)),
+                "frame_kb_median": float(np.median(sizes)) / 1e3,
+                "frame_kb_max": float(np.max(sizes)) / 1e3,
+            }
             results["floor"] = stats(floor(explorer, images, "conv2", range(6000, 6000 + repeats)))
     first = convscope.Explorer(model, images, labels, figure="png")
     order = [name for name in first.layers if name != first.layer]

@@ -94,7 +94,8 @@ class FrameEncoder:
         """Return the frame from the last buffer to ``rgba`` (``(H, W, 4)`` uint8), or ``None``.
 
         ``None`` means nothing changed and no key frame is wanted: there is nothing to send.
-        ``ratio`` is the device pixel ratio it was drawn at.
+        ``ratio`` is the device pixel ratio it was drawn at; the gap between rectangles
+        follows it, so that a panel stays one rectangle.
         """
         words = np.ascontiguousarray(rgba).view(np.uint32)[..., 0]
         height, width = words.shape
@@ -102,7 +103,7 @@ class FrameEncoder:
         if self._key_wanted or last is None or last.shape != words.shape:
             base, boxes = 0, [(0, 0, width, height)]
         else:
-            boxes = changed_boxes(words != last, self.gap)
+            boxes = changed_boxes(words != last, round(self.gap * ratio))
             if not boxes:
                 return None
             base = self.frame_id
