@@ -312,12 +312,18 @@ def test_the_canvas_paints_every_form_of_rectangle(host: Host) -> None:
 
 
 def test_on_a_hidpi_screen_the_canvas_gets_twice_the_pixels(
-    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray], tmp_path: Path
+    browser_page: Page,
+    model: keras.Model,
+    mnist_test: tuple[np.ndarray, np.ndarray],
+    tmp_path: Path,
 ) -> None:
-    _require_chromium()
     images, labels = mnist_test
     explorer = convscope.Explorer(model, images[:200], labels[:200], figure="png")
-    with chromium_page(device_scale_factor=2) as page:
+    browser = browser_page.context.browser
+    assert browser is not None
+    context = browser.new_context(viewport={"width": 1400, "height": 1100}, device_scale_factor=2)
+    try:
+        page = context.new_page()
         host = Host(page, explorer)
         asked = page.evaluate("() => window.fake.sent")
         assert [(m["type"], m.get("dpr")) for m in asked] == [("frame", 2)]
@@ -333,6 +339,8 @@ def test_on_a_hidpi_screen_the_canvas_gets_twice_the_pixels(
         assert shot.shape == (900, 1800, 3)
         difference = np.abs(shot.astype(np.int16) - agg_pixels(explorer)[..., :3])
         assert difference.mean() < 2
+    finally:
+        context.close()
     explorer.save(tmp_path / "view.png")
     assert Image.open(tmp_path / "view.png").size == (900, 450)  # the figure keeps its size
     assert tuple(explorer.figure.get_size_inches() * explorer.figure.dpi) == (900, 450)
