@@ -7,6 +7,7 @@
 
 const PLAY_INTERVAL_MS = 250;
 const ACK_TIMEOUT_MS = 8000; // see the seq/ack rule in protocol.py
+const ASK_AGAIN_MS = 2000; // a view still without a whole frame asks for one again
 // JupyterLab (Lumino) runs no shortcut for a key event whose target carries this attribute.
 const SUPPRESS_SHORTCUTS = "data-lm-suppress-shortcuts";
 const FOCUSABLE_TAGS = new Set(["button", "input", "select", "summary"]);
@@ -83,7 +84,7 @@ const VIEW_NAMES = {
  * @property {boolean} _has_labels
  * @property {boolean} _has_predictions
  * @property {string} _figure_mode
- * @property {DataView} _figure_png
+ * @property {DataView} _figure_frame
  * @property {DataView} _thumbs
  * @property {ThumbMeta[]} _thumb_meta
  * @property {number[]} _thumb_shape
@@ -199,12 +200,19 @@ const VIEW_NAMES = {
  */
 
 /**
+ * @typedef {Object} FrameRequest
+ * @property {"frame"} type
+ * @property {number} seq
+ * @property {number} [dpr]
+ */
+
+/**
  * The host-neutral part of anywidget's model that this file uses: one event name per `on`.
  * @typedef {Object} Model
  * @property {<K extends keyof ExplorerState>(name: K) => ExplorerState[K]} get
  * @property {(event: string, handler: () => void) => void} on
  * @property {(event: string, handler: () => void) => void} off
- * @property {(content: ViewRequest | StepRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest | ProbeRequest | GifRequest | DrawRequest, callbacks?: unknown, buffers?: ArrayBuffer[]) => void} send
+ * @property {(content: ViewRequest | StepRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest | ProbeRequest | GifRequest | DrawRequest | FrameRequest, callbacks?: unknown, buffers?: ArrayBuffer[]) => void} send
  */
 
 // ----- small helpers ----------------------------------------------------------------------------
@@ -287,7 +295,7 @@ function makeRequester(model) {
   let seq = 0;
   let inflight = 0;
   let timer = 0;
-  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}, gif?: {frames: number}, draw?: {width: number, height: number, read: () => Uint8Array}}} */
+  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}, gif?: {frames: number}, draw?: {width: number, height: number, read: () => Uint8Array}, frame?: {dpr: number}}} */
   let queued = {};
 
   function pump() {
@@ -367,6 +375,10 @@ function makeRequester(model) {
       queued.gif = { frames };
       pump();
     },
+    frame() {
+      queued.frame = { dpr: window.devicePixelRatio || 1 };
+      pump();
+    },
     /** @param {{x: number, y: number}} point where the figure was clicked, 0..1 from top-left */
     probe(point) {
       queued.probe = point;
@@ -391,7 +403,7 @@ function makeRequester(model) {
 /**
  * @typedef {Object} Controls
  * @property {HTMLElement} root
- * @property {HTMLImageElement} figure
+ * @property {HTMLCanvasElement} figure
  * @property {HTMLElement} captions
  * @property {HTMLElement} errorBox
  * @property {HTMLElement} statusBox
@@ -441,7 +453,7 @@ function buildControls() {
   const c = /** @type {Controls} */ ({
     // Focusable, so that a click on the figure keeps ←/→ in the widget (PNG mode only; in
     // ipympl mode the canvas is a sibling widget above the controls).
-    figure: h("img", { class: "convscope-figure", alt: "convscope feature maps", tabindex: "-1" }),
+    figure: h("canvas", { class: "convscope-figure", role: "img", "aria-label": "convscope feature maps", tabindex: "-1" }),
     captions: h("div", { class: "convscope-captions" }),
     errorBox: h("div", { class: "convscope-error", role: "alert" }),
     statusBox: h("div", { class: "convscope-status" }),
@@ -594,50 +606,155 @@ function drawThumbnail(canvas, bytes, offset, [height, width, channels]) {
  */
 
 /**
- * The PNG figure: each frame becomes a blob URL, and every URL is revoked once it is replaced,
- * including one whose image never loaded.
- * @param {HTMLImageElement} img
+ * A frame's header, mirrored from frames.FrameHeader: a key frame has `base` 0; any other frame
+ * paints over the frame numbered `base`.
+ * @typedef {Object} FrameRect
+ * @property {number} x
+ * @property {number} y
+ * @property {number} w
+ * @property {number} h
+ * @property {number[]} rows run lengths of the folded rows
+ * @property {number[]} cols run lengths of the folded columns
+ * @property {number} colours palette size; 0: the data are RGBA words
+ * @property {number} index_bytes 1 or 2
+ * @property {number} offset
+ * @property {number} length
+ * @property {boolean} deflate
  */
-function makeFigureView(img) {
-  /** @type {string | null} */
-  let shown = null;
-  /** @type {string | null} */
-  let loading = null;
 
-  /**
-   * @param {string} url
-   * @param {boolean} loaded
-   */
-  function settle(url, loaded) {
-    if (url !== loading) return;
-    loading = null;
-    if (!loaded) {
-      URL.revokeObjectURL(url);
+/**
+ * @typedef {Object} FrameHeader
+ * @property {number} id
+ * @property {number} base
+ * @property {number} width
+ * @property {number} height
+ * @property {number} ratio pixels per CSS pixel it was drawn at
+ * @property {FrameRect[]} rects
+ */
+
+/**
+ * @param {Uint8Array} bytes
+ * @returns {Promise<ArrayBuffer>} zlib-inflated
+ */
+function inflate(bytes) {
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return new Response(stream).arrayBuffer();
+}
+
+/**
+ * A rectangle's folded pixels as RGBA words, from its palette and indices (or its words).
+ * @param {FrameRect} rect
+ * @param {Uint8Array} bytes its data, inflated
+ * @returns {Uint32Array} `rows.length × cols.length` words
+ */
+function foldedPixels(rect, bytes) {
+  if (!rect.colours) return new Uint32Array(bytes.slice().buffer);
+  const palette = new Uint32Array(bytes.slice(0, 4 * rect.colours).buffer);
+  const rest = bytes.slice(4 * rect.colours).buffer; // copies: aligned for typed arrays
+  const indices = rect.index_bytes === 1 ? new Uint8Array(rest) : new Uint16Array(rest);
+  const words = new Uint32Array(indices.length);
+  for (let i = 0; i < indices.length; i += 1) words[i] = palette[indices[i]];
+  return words;
+}
+
+/**
+ * Unfold a rectangle's distinct pixels into its rows and columns and paint it.
+ * @param {CanvasRenderingContext2D} context
+ * @param {FrameRect} rect
+ * @param {Uint32Array} folded `rows.length × cols.length` RGBA words
+ */
+function paintRect(context, rect, folded) {
+  const image = context.createImageData(rect.w, rect.h);
+  const out = new Uint32Array(image.data.buffer);
+  const across = rect.cols.length;
+  let y = 0;
+  rect.rows.forEach((repeat, row) => {
+    const start = y * rect.w;
+    let x = start;
+    for (let col = 0; col < across; col += 1) {
+      const run = rect.cols[col];
+      out.fill(folded[row * across + col], x, x + run);
+      x += run;
+    }
+    for (let k = 1; k < repeat; k += 1) out.copyWithin(start + k * rect.w, start, start + rect.w);
+    y += repeat;
+  });
+  context.putImageData(image, rect.x, rect.y);
+}
+
+/**
+ * The figure outside ipympl: a canvas that paints the kernel's frames (frames.py), each over
+ * the one before. A view that holds no frame, or another one than a frame's base, asks for a
+ * key frame. `data-frame` names the frame on screen (for tests and timing).
+ * @param {HTMLCanvasElement} canvas
+ * @param {() => void} askForKey
+ */
+function makeFigureView(canvas, askForKey) {
+  const context = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
+  // The width of a frame drawn for this screen: CSS pixels times the device pixel ratio.
+  const wanted = (/** @type {FrameHeader} */ header) => {
+    const ratio = Math.min(Math.max(window.devicePixelRatio || 1, 1), 3);
+    return Math.round((header.width / (header.ratio || 1)) * ratio);
+  };
+  let shown = 0; // the frame on screen; 0: none
+  let askedRatio = false;
+  let askedAt = -Infinity;
+  const ask = () => {
+    if (performance.now() - askedAt < ASK_AGAIN_MS) return;
+    askedAt = performance.now();
+    askForKey();
+  };
+  let queue = Promise.resolve();
+  let disposed = false;
+
+  /** @param {Uint8Array} bytes */
+  async function paint(bytes) {
+    const size = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
+    /** @type {FrameHeader} */
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + size)));
+    if (header.id === shown) return;
+    if (header.base === 0 && !askedRatio && header.width !== wanted(header)) {
+      askedRatio = true; // once: two screens showing this widget must not take turns
+      askForKey(); // a key frame for another screen: ask for one at this screen's pixel ratio
+      if (shown) return;
+    } else if (header.base !== 0 && header.base !== shown) {
+      ask(); // this view missed a frame: start again from a whole one
       return;
     }
-    if (shown) URL.revokeObjectURL(shown);
-    shown = url;
+    const data = bytes.subarray(4 + size);
+    const blocks = await Promise.all(
+      header.rects.map(async (rect) => {
+        const chunk = data.subarray(rect.offset, rect.offset + rect.length);
+        return foldedPixels(rect, rect.deflate ? new Uint8Array(await inflate(chunk)) : chunk);
+      }),
+    );
+    if (disposed) return;
+    if (header.base === 0) {
+      askedAt = -Infinity;
+      if (canvas.width !== header.width) canvas.width = header.width;
+      if (canvas.height !== header.height) canvas.height = header.height;
+    }
+    header.rects.forEach((rect, i) => paintRect(context, rect, blocks[i]));
+    shown = header.id;
+    canvas.dataset.frame = String(shown);
   }
 
   return {
     /** @param {Model} model */
     show(model) {
-      const isPng = model.get("_figure_mode") === "png";
-      const png = model.get("_figure_png");
-      img.style.display = isPng ? "" : "none";
-      if (!isPng || !png || png.byteLength === 0) return;
-      const url = URL.createObjectURL(new Blob([asBytes(png)], { type: "image/png" }));
-      const superseded = loading;
-      loading = url;
-      img.onload = () => settle(url, true);
-      img.onerror = () => settle(url, false);
-      img.src = url;
-      if (superseded) URL.revokeObjectURL(superseded); // replaced before it loaded
+      const own = model.get("_figure_mode") === "png";
+      canvas.style.display = own ? "" : "none";
+      const frame = asBytes(model.get("_figure_frame"));
+      if (!own) return;
+      if (frame.byteLength === 0) {
+        if (!shown) ask();
+        return;
+      }
+      const copy = frame.slice(); // the host may reuse its buffer
+      queue = queue.then(() => paint(copy)).catch((error) => console.error("convscope: bad frame", error));
     },
     dispose() {
-      img.onload = img.onerror = null;
-      for (const url of [shown, loading]) if (url) URL.revokeObjectURL(url);
-      shown = loading = null;
+      disposed = true;
     },
   };
 }
@@ -994,13 +1111,14 @@ function showMessages(model, c) {
  * @param {Model} model
  * @param {Controls} c
  * @param {Ui} ui
- * @returns {() => void} removes every model listener and revokes the figure's URLs
+ * @param {() => void} askForKey asks the kernel for a whole frame of the figure
+ * @returns {() => void} removes every model listener
  */
-function bindModel(model, c, ui) {
-  const figure = makeFigureView(c.figure);
+function bindModel(model, c, ui, askForKey) {
+  const figure = makeFigureView(c.figure, askForKey);
   /** @type {[(keyof ExplorerState)[], () => void][]} */
   const parts = [
-    [["_figure_png", "_figure_mode"], () => figure.show(model)],
+    [["_figure_frame", "_figure_mode"], () => figure.show(model)],
     [["_layer_index", "_layer_options"], () => showLayer(model, c, ui)],
     [["_channel_index", "_channel_count", "_unit_name"], () => showChannel(model, c, ui)],
     [
@@ -1358,7 +1476,7 @@ function render({ model, el }) {
   /** @type {Ui} */
   const ui = { dragging: null };
   const unbind = [
-    bindModel(model, controls, ui),
+    bindModel(model, controls, ui, () => request.frame()),
     bindInputs(model, controls, ui, request),
     bindKeys(model, controls, request),
     bindPad(controls, request),

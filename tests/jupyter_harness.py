@@ -329,6 +329,7 @@ def chromium_page(
     executable: Path = CHROMIUM,
     viewport: tuple[int, int] = (1400, 1100),
     default_timeout_ms: float = 30_000,
+    device_scale_factor: float = 1,
 ) -> Iterator[Page]:
     """Launch headless Chromium (network-quiet flags, fresh profile) and yield one page.
 
@@ -337,7 +338,10 @@ def chromium_page(
     executable : pathlib.Path
         The Chromium binary; Playwright's own downloads are not used.
     viewport : (width, height)
-        CSS pixels, at a device scale factor of 1 so screenshots map 1:1 onto the figure.
+        CSS pixels.
+    device_scale_factor : float
+        Device pixels per CSS pixel: 1 by default, so screenshots map 1:1 onto the figure;
+        2 for a HiDPI screen.
     default_timeout_ms : float
         Playwright's default timeout for actions and waits.
 
@@ -355,7 +359,8 @@ def chromium_page(
         )
         try:
             context = browser.new_context(
-                viewport={"width": viewport[0], "height": viewport[1]}, device_scale_factor=1
+                viewport={"width": viewport[0], "height": viewport[1]},
+                device_scale_factor=device_scale_factor,
             )
             page = context.new_page()
             page.set_default_timeout(default_timeout_ms)
@@ -565,6 +570,33 @@ class LabNotebook:
         assert not failures, "notebook cells raised:\n" + "\n".join(failures)
         return cells
 
+    def run_code(self, code: str, timeout_ms: float = 60_000) -> None:
+        """Run ``code`` in the notebook's kernel, outside any cell, and wait until it is done.
+
+        Raises
+        ------
+        AssertionError
+            If the code raised; the message gives the error.
+
+        """
+        error = self.page.evaluate(
+            """async ([path, code]) => {
+              const kernel = window.__convscope.panel(path).sessionContext.session.kernel;
+              let error = null;
+              const future = kernel.requestExecute({ code, store_history: false });
+              future.onIOPub = (message) => {
+                if (message.header.msg_type === "error") {
+                  error = `${message.content.ename}: ${message.content.evalue}`;
+                }
+              };
+              await future.done;
+              return error;
+            }""",
+            [self.path, code],
+        )
+        assert error is None, f"{code!r} raised {error}"
+        self.wait_for_kernel_idle(timeout_ms)
+
     def code_cells(self) -> list[dict[str, object]]:
         """Return each code cell's execution count and errors, read from the notebook model."""
         return self.page.evaluate(
@@ -601,6 +633,30 @@ class LabNotebook:
             timeout=timeout_ms,
         )
         return ExplorerHandles(page, self.path, box, figure, canvas, controls, self.page_errors)
+
+
+def write_notebook(path: Path, cells: Iterable[str]) -> Path:
+    """Write a notebook of code cells (no outputs) to ``path``; return ``path``."""
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"cell-{index}",
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
+            for index, source in enumerate(cells)
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    _write_json(path, notebook)
+    return path
 
 
 # ----- interaction ---------------------------------------------------------------------------

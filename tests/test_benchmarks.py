@@ -54,6 +54,11 @@ def test_benchmark_smoke_run_reports_every_section(
         "epoch switch in the replay: within 2x of a sample scrub",
     ):
         assert target in result.stdout, target
+    delivery = results["delivery"]
+    for path in ("canvas", "ipympl"):
+        for access in ("sequential", "random"):
+            assert delivery[path][access]["median_ms"] > 0
+    assert delivery["canvas"]["frame_kb_max"] < 100  # what Colab and VS Code relay
     # the tutorial's predict-per-move is slower than one compiled pass, whatever the noise
     assert scrub["tutorial"]["median_ms"] > scrub["floor"]["median_ms"]
 

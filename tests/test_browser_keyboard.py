@@ -160,7 +160,7 @@ def test_command_mode_keys_never_reach_the_notebook(lab: Lab, which: int) -> Non
     page, explorer = lab.page, lab.explorer(which)
     cells = lab.cells()
     assert cells == ["markdown", "code", "code", "markdown", "code"]
-    controls = [*CONTROLS, "img.convscope-figure"] if which == 1 else CONTROLS
+    controls = [*CONTROLS, "canvas.convscope-figure"] if which == 1 else CONTROLS
     for selector in controls:
         control = explorer.locator(selector) if selector != ".convscope" else explorer
         control.focus()
@@ -176,7 +176,7 @@ def test_command_mode_keys_never_reach_the_notebook(lab: Lab, which: int) -> Non
 
 def test_arrows_step_from_the_png_figure_and_move_the_sliders(lab: Lab) -> None:
     page, explorer = lab.page, lab.explorer(1)
-    figure = explorer.locator("img.convscope-figure")
+    figure = explorer.locator("canvas.convscope-figure")
     figure.scroll_into_view_if_needed()
     figure.click()
     start = _sample(explorer)

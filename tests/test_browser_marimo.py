@@ -113,17 +113,17 @@ class MarimoExplorer:
         self.errors: list[str] = []
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.controls = page.locator(".convscope").first
-        self.figure = self.controls.locator("img.convscope-figure")
+        self.figure = self.controls.locator("canvas.convscope-figure")
 
-    def wait_for_figure(self, old_src: str | None = None, timeout_ms: float = 90_000) -> None:
-        """Wait until the figure shows a loaded frame, other than ``old_src`` when given."""
+    def wait_for_figure(self, old_frame: str | None = None, timeout_ms: float = 90_000) -> None:
+        """Wait until the figure shows a frame, other than ``old_frame`` when given."""
         self.figure.wait_for(state="visible", timeout=timeout_ms)
         self.page.wait_for_function(
-            "([img, old]) => img.src !== old && img.complete && img.naturalWidth > 0",
-            arg=[self.figure.element_handle(), old_src or ""],
+            "([canvas, old]) => (canvas.dataset.frame ?? old) !== old",
+            arg=[self.figure.element_handle(), old_frame or ""],
             timeout=timeout_ms,
         )
-        time.sleep(0.2)  # let the page paint the loaded image
+        time.sleep(0.2)  # let the page paint the frame
 
     def shot(self, name: str) -> np.ndarray:
         self.figure.scroll_into_view_if_needed()
@@ -155,7 +155,7 @@ def _assert_no_error(explorer: MarimoExplorer) -> None:
 
 
 def test_the_explorer_renders_in_marimo(explorer: MarimoExplorer) -> None:
-    natural = explorer.figure.evaluate("(img) => [img.naturalWidth, img.naturalHeight]")
+    natural = explorer.figure.evaluate("(canvas) => [canvas.width, canvas.height]")
     assert natural == [900, 450]
     figure = explorer.shot("01-initial")
     assert figure.std() > 30  # feature maps, not a blank image
@@ -168,13 +168,13 @@ def test_the_explorer_renders_in_marimo(explorer: MarimoExplorer) -> None:
 
 
 def test_the_channel_slider_redraws_the_figure(explorer: MarimoExplorer) -> None:
-    before, old_src = explorer.shot("02-before"), explorer.figure.get_attribute("src")
+    before, old_frame = explorer.shot("02-before"), explorer.figure.get_attribute("data-frame")
     slider = explorer.controls.locator("input.convscope-channel")
     assert drag_slider(explorer.page, slider, 22) == 22  # a map unlike channel 0's
     explorer.controls.locator(".convscope-channel + .convscope-value").filter(
         has_text=re.compile(r"^channel 22 of 24$")
     ).wait_for()
-    explorer.wait_for_figure(old_src, timeout_ms=30_000)
+    explorer.wait_for_figure(old_frame, timeout_ms=30_000)
     after = explorer.shot("03-channel-dragged")
     channel = changed_fraction(panel(before, CHANNEL_PANEL), panel(after, CHANNEL_PANEL))
     assert channel > 0.08, f"only {channel:.1%} of the selected channel's panel changed"
@@ -183,12 +183,12 @@ def test_the_channel_slider_redraws_the_figure(explorer: MarimoExplorer) -> None
 
 
 def test_next_shows_the_next_digit(explorer: MarimoExplorer) -> None:
-    before, old_src = explorer.shot("04-before-next"), explorer.figure.get_attribute("src")
+    before, old_frame = explorer.shot("04-before-next"), explorer.figure.get_attribute("data-frame")
     explorer.controls.locator("button.convscope-next").click()
     explorer.controls.locator(".convscope-sample-text").filter(
         has_text=re.compile(r"^sample 1 ")
     ).wait_for(timeout=30_000)
-    explorer.wait_for_figure(old_src, timeout_ms=30_000)
+    explorer.wait_for_figure(old_frame, timeout_ms=30_000)
     after = explorer.shot("05-next")
     digit = changed_fraction(panel(before, INPUT_PANEL), panel(after, INPUT_PANEL))
     assert digit > 0.05, f"only {digit:.1%} of the input digit panel changed"

@@ -36,34 +36,32 @@ def png_widget(mnist_env: dict[str, str]) -> Iterator[tuple[Page, Locator]]:
         lab = LabNotebook.open(page, server, NOTEBOOK.name)
         lab.run_all_cells(timeout_ms=120_000)
         controls = page.locator(".jp-OutputArea-output .convscope").first
-        image = controls.locator("img.convscope-figure")
+        image = controls.locator("canvas.convscope-figure")
         image.wait_for(state="visible", timeout=60_000)
-        page.wait_for_function(
-            "(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle()
-        )
+        page.wait_for_function("(canvas) => canvas.dataset.frame", arg=image.element_handle())
         yield page, controls
 
 
 def _figure(controls: Locator, name: str) -> np.ndarray:
-    image = controls.locator("img.convscope-figure")
+    image = controls.locator("canvas.convscope-figure")
     image.scroll_into_view_if_needed()
     return screenshot(image, ARTIFACTS / f"png-{name}.png")
 
 
-def _wait_for_new_image(page: Page, controls: Locator, old_src: str) -> None:
-    image = controls.locator("img.convscope-figure")
+def _wait_for_new_image(page: Page, controls: Locator, old_frame: str) -> None:
+    image = controls.locator("canvas.convscope-figure")
     page.wait_for_function(
-        "([img, old]) => img.src !== old && img.complete && img.naturalWidth > 0",
-        arg=[image.element_handle(), old_src],
+        "([canvas, old]) => canvas.dataset.frame !== old",
+        arg=[image.element_handle(), old_frame],
         timeout=30_000,
     )
-    time.sleep(0.2)  # let the page paint the loaded image
+    time.sleep(0.2)  # let the page paint the frame
 
 
 def test_png_figure_is_shown_inside_the_widget(png_widget: tuple[Page, Locator]) -> None:
     page, controls = png_widget
-    image = controls.locator("img.convscope-figure")
-    natural = image.evaluate("(img) => [img.naturalWidth, img.naturalHeight]")
+    image = controls.locator("canvas.convscope-figure")
+    natural = image.evaluate("(canvas) => [canvas.width, canvas.height]")
     assert natural == [900, 450]
     assert page.locator(".jupyter-matplotlib-canvas-div").count() == 0  # no ipympl here
     figure = _figure(controls, "01-initial")
@@ -73,13 +71,13 @@ def test_png_figure_is_shown_inside_the_widget(png_widget: tuple[Page, Locator])
 
 def test_png_figure_follows_the_channel_slider(png_widget: tuple[Page, Locator]) -> None:
     page, controls = png_widget
-    image = controls.locator("img.convscope-figure")
-    before, old_src = _figure(controls, "02-before"), image.get_attribute("src") or ""
+    image = controls.locator("canvas.convscope-figure")
+    before, old_frame = _figure(controls, "02-before"), image.get_attribute("data-frame") or ""
     outline_before = colour_bbox(before)
     slider = controls.locator("input.convscope-channel")
     target = 40 if int(slider.input_value()) < 24 else 8
     assert drag_slider(page, slider, target) == target
-    _wait_for_new_image(page, controls, old_src)
+    _wait_for_new_image(page, controls, old_frame)
     after = _figure(controls, "03-channel-dragged")
     assert changed_fraction(before, after) > 0.03
     assert colour_bbox(after) != outline_before, "the channel outline did not move"

@@ -55,7 +55,7 @@ def grid_cells(explorer: convscope.Explorer, grid: np.ndarray, layer: str) -> np
 def test_compare_shows_b_beside_a_and_none_turns_it_off(explorer: convscope.Explorer) -> None:
     explorer.update(layer="conv1", channel=3, sample=0)
     panels = explorer.panels
-    before = explorer._figure_png
+    before = explorer._figure_frame
     assert not panels.image_b_panel.get_visible()
 
     explorer.compare = 7
@@ -69,7 +69,7 @@ def test_compare_shows_b_beside_a_and_none_turns_it_off(explorer: convscope.Expl
         panels.image_panel.pixels[..., 0], explorer._controller.display_images[0]
     )
     assert not np.array_equal(panels.grid_b_panel.pixels, panels.grid_panel.pixels)
-    assert explorer._figure_png != before  # B reached the page
+    assert explorer._figure_frame != before  # B reached the page
     assert (explorer._compare, explorer._compare_mode) == (7, "side")
     assert explorer._compare_text.startswith("sample 7  ·  label ")
 
@@ -194,7 +194,7 @@ def test_the_difference_scale_is_symmetric_about_zero(
 def test_a_bad_compare_names_the_fix_and_changes_nothing(explorer: convscope.Explorer) -> None:
     explorer.update(layer="conv2", channel=2, sample=5, compare=9)
     grid_b = explorer.panels.grid_b_panel.pixels.copy()
-    png = explorer._figure_png
+    png = explorer._figure_frame
     bad = [
         (IndexOutOfRangeError, "compare 200 is out of range: .* use 0..199, or None", 200),
         (IndexOutOfRangeError, "out of range", -2),
@@ -213,7 +213,7 @@ def test_a_bad_compare_names_the_fix_and_changes_nothing(explorer: convscope.Exp
         explorer.update(compar=3)  # type: ignore[call-arg]
     assert (explorer.compare, explorer.compare_mode, explorer.view) == (9, "side", "maps")
     np.testing.assert_array_equal(explorer.panels.grid_b_panel.pixels, grid_b)
-    assert explorer._figure_png == png
+    assert explorer._figure_frame == png
 
 
 def test_the_page_asks_to_compare_and_a_malformed_request_shows_a_banner(
@@ -226,7 +226,7 @@ def test_the_page_asks_to_compare_and_a_malformed_request_shows_a_banner(
     assert explorer.compare_mode == "difference"
     assert explorer.panels.legend_panel.get_visible()
 
-    png = explorer._figure_png
+    png = explorer._figure_frame
     send(explorer, compare="12")
     assert explorer.error.startswith("Ignored a malformed message from the page:")
     assert "'compare' must be an integer, got '12'" in explorer.error
@@ -235,7 +235,7 @@ def test_the_page_asks_to_compare_and_a_malformed_request_shows_a_banner(
     send(explorer, compare_mode=3)
     assert "'compare_mode' must be a string" in explorer.error
     assert (explorer.compare, explorer.compare_mode) == (12, "difference")
-    assert explorer._figure_png == png
+    assert explorer._figure_frame == png
 
     send(explorer, compare=-1)
     assert (explorer.compare, explorer._compare, explorer.error) == (None, -1, "")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import tempfile
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from PIL import Image
 import convscope
 from convscope.data.drawing import mnist_digit
 from convscope.errors import ArgumentTypeError, InvalidArgumentError, ModelNotSupportedError
+from convscope.widget.frames import apply_frame
 
 SAMPLES = 100
 
@@ -42,7 +42,7 @@ def what_is_shown(explorer: convscope.Explorer) -> tuple[object, ...]:
         explorer.sample,
         drawn,
         explorer._sample_text,
-        explorer._figure_png,
+        explorer._figure_frame,
         panels.image_panel.pixels.tobytes(),
         panels.grid_panel.pixels.tobytes(),
     )
@@ -130,11 +130,17 @@ def test_every_view_works_on_the_drawing(explorer, mnist_test) -> None:
     assert explorer.error == ""
 
 
-def test_the_png_figure_shows_the_drawing(explorer, mnist_test) -> None:
+def page_grey(explorer: convscope.Explorer) -> np.ndarray:
+    """What a page that opens now shows (the key frame it asks for), in grey levels."""
+    explorer._on_frontend_message(explorer, {"type": "frame", "seq": 1}, [])
+    return apply_frame(None, explorer._figure_frame)[..., :3].mean(axis=-1)
+
+
+def test_the_canvas_figure_shows_the_drawing(explorer, mnist_test) -> None:
     explorer.draw(canvas_of(mnist_test[0][7]))
-    first = np.asarray(Image.open(io.BytesIO(explorer._figure_png)).convert("L"))
+    first = page_grey(explorer)
     explorer.draw(np.zeros((28, 28)))
-    empty = np.asarray(Image.open(io.BytesIO(explorer._figure_png)).convert("L"))
+    empty = page_grey(explorer)
     width = first.shape[1]
     input_part = (slice(None), slice(0, width // 5))  # the input panel, at the left
     # The same white page around the input; the drawing adds its white strokes on black.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import itertools
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import convscope
 from convscope.engine.errors import IndexOutOfRangeError, UnknownLayerError
 from convscope.widget.controller import grid_columns
 from convscope.widget.figure_display import choose_mode
+from convscope.widget.frames import apply_frame
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +60,13 @@ def test_opens_on_the_first_convolution_of_the_mnist_cnn(explorer: convscope.Exp
 
 
 def test_setting_state_from_python_changes_the_figure(explorer: convscope.Explorer) -> None:
-    before, png_before = grid_pixels(explorer), explorer._figure_png
+    before, png_before = grid_pixels(explorer), explorer._figure_frame
     explorer.layer = "conv2"
     after = grid_pixels(explorer)
     assert after.shape != before.shape  # 48 maps of 14×14 instead of 24 of 28×28
     assert explorer._layer_index == explorer.layers.index("conv2")
     assert explorer._channel_count == 48
-    assert explorer._figure_png != png_before
+    assert explorer._figure_frame != png_before
 
     explorer.sample = 1
     assert np.mean(grid_pixels(explorer) != after) > 0.2
@@ -95,7 +95,7 @@ def test_dense_layers_show_units_on_one_scale(explorer: convscope.Explorer) -> N
 
 def test_bad_values_from_python_raise_and_change_nothing(explorer: convscope.Explorer) -> None:
     explorer.update(layer="conv2", channel=3, sample=5)
-    png, pixels = explorer._figure_png, grid_pixels(explorer)
+    png, pixels = explorer._figure_frame, grid_pixels(explorer)
     with pytest.raises(UnknownLayerError, match="conv_9"):
         explorer.layer = "conv_9"
     with pytest.raises(IndexOutOfRangeError, match=r"0\.\.47"):
@@ -111,16 +111,16 @@ def test_bad_values_from_python_raise_and_change_nothing(explorer: convscope.Exp
     with pytest.raises(UnknownLayerError):  # atomic: the good channel is not applied either
         explorer.update(channel=1, layer="nope")
     assert (explorer.layer, explorer.channel, explorer.sample) == ("conv2", 3, 5)
-    assert explorer._figure_png == png
+    assert explorer._figure_frame == png
     np.testing.assert_array_equal(grid_pixels(explorer), pixels)
 
 
 def test_frontend_error_is_shown_and_the_last_good_view_kept(explorer: convscope.Explorer) -> None:
     send(explorer, type="view", sample=3)
-    good_png = explorer._figure_png
+    good_png = explorer._figure_frame
     seq = send(explorer, type="view", layer="conv1", channel=99)
     assert "channel 99 is out of range" in explorer.error
-    assert explorer._figure_png == good_png
+    assert explorer._figure_frame == good_png
     assert explorer.channel == 0
     assert explorer._ack == seq  # the request is answered, so the frontend is not stuck
     send(explorer, type="view", channel=2)
@@ -191,9 +191,17 @@ def test_fixed_scale_keeps_colours_from_jumping(explorer: convscope.Explorer) ->
     assert explorer._status == ""  # progress text cleared once the ranges are known
 
 
-def test_png_fallback_is_a_real_900x450_png(explorer: convscope.Explorer, tmp_path: Path) -> None:
+def page_pixels(explorer: convscope.Explorer) -> np.ndarray:
+    """What a page that opens now shows: the key frame it asks for, painted, as RGB."""
+    send(explorer, type="frame")
+    return apply_frame(None, explorer._figure_frame)[..., :3]
+
+
+def test_png_fallback_shows_the_900x450_figure(
+    explorer: convscope.Explorer, tmp_path: Path
+) -> None:
     assert explorer.figure_mode == "png"  # no kernel here, so no ipympl
-    image = np.asarray(Image.open(io.BytesIO(explorer._figure_png)).convert("RGB"))
+    image = page_pixels(explorer)
     assert image.shape == (450, 900, 3)
     assert image.std() > 30
     outline = np.all(image == (255, 45, 85), axis=-1)  # the selected channel's outline
@@ -204,7 +212,7 @@ def test_png_fallback_is_a_real_900x450_png(explorer: convscope.Explorer, tmp_pa
 
 def test_outline_follows_the_channel_in_the_drawn_pixels(explorer: convscope.Explorer) -> None:
     def outline_centre() -> np.ndarray:
-        image = np.asarray(Image.open(io.BytesIO(explorer._figure_png)).convert("RGB"))
+        image = page_pixels(explorer)
         rows, cols = np.nonzero(np.all(image == (255, 45, 85), axis=-1))
         return np.array([rows.mean(), cols.mean()])
 
@@ -233,7 +241,7 @@ def test_ipympl_mode_updates_a_canvas_widget_in_place(
     explorer = convscope.Explorer(model, images[:50], labels[:50], figure="ipympl")
     canvas = explorer.figure.canvas
     assert isinstance(canvas, ipywidgets.DOMWidget)
-    assert explorer._figure_png == b""  # pixels travel through the canvas, not the trait
+    assert explorer._figure_frame == b""  # pixels travel through the canvas, not the trait
     box = explorer.display_widget
     assert list(box.children) == [canvas, explorer]  # the figure above the controls
     bundle = explorer._repr_mimebundle_()
@@ -279,13 +287,13 @@ def test_grid_shape_gives_the_largest_cells(channels: int, columns: int) -> None
 
 # ----- the Python API does what the widget's controls do -------------------------------------
 def test_colormap_and_scale_from_python_redraw(explorer: convscope.Explorer) -> None:
-    before, png = grid_pixels(explorer), explorer._figure_png
+    before, png = grid_pixels(explorer), explorer._figure_frame
     explorer.cmap = "magma"
     assert explorer.cmap == "magma"
     assert explorer._cmap == "magma"  # the dropdown follows
     magma = grid_pixels(explorer)
     assert np.mean(magma != before) > 0.2
-    assert explorer._figure_png != png
+    assert explorer._figure_frame != png
     explorer.norm = "minmax"
     assert (explorer.norm, explorer._norm) == ("minmax", "minmax")
     assert np.mean(grid_pixels(explorer) != magma) > 0.05

@@ -36,7 +36,7 @@ def test_a_scrub_of_samples_becomes_a_titled_gif(
     explorer: convscope.Explorer, tmp_path: Path
 ) -> None:
     explorer.update(layer="conv2", channel=5, sample=42)
-    before = (explorer.sample, explorer.channel, explorer._figure_png)
+    before = (explorer.sample, explorer.channel, explorer._figure_frame)
     path = explorer.save_gif(tmp_path / "scrub.gif", range(10, 16), fps=4)
     frames = _frames(path)
     assert len(frames) == 6
@@ -47,7 +47,7 @@ def test_a_scrub_of_samples_becomes_a_titled_gif(
         assert gif.info["loop"] == 0
     # Titles on every frame (the live view has none): dark text pixels above the input panel.
     assert all((frame[5:30, 10:190] < 100).any() for frame in frames)
-    assert (explorer.sample, explorer.channel, explorer._figure_png) == before
+    assert (explorer.sample, explorer.channel, explorer._figure_frame) == before
 
 
 def test_a_scrub_of_channels(explorer: convscope.Explorer, tmp_path: Path) -> None:

@@ -9,18 +9,21 @@ would through a comm. No Jupyter server: each test takes about a second.
 from __future__ import annotations
 
 import base64
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import Page
 
 import convscope
 from convscope.widget import protocol
 from jupyter_harness import chromium_page
 from test_browser import _require_chromium
+from test_widget_frames import noisy_frames
 
 pytestmark = pytest.mark.browser
 
@@ -237,7 +240,7 @@ def _choose_view_order_and_cell(page: Page, host: Host) -> None:
     gif = download.value
     assert gif.suggested_filename == f"convscope-{explorer.layer}-{third}.gif"
     assert Path(gif.path()).read_bytes()[:6] == b"GIF89a"
-    figure = page.locator("img.convscope-figure")
+    figure = page.locator("canvas.convscope-figure")
     figure.click(position={"x": 800, "y": 120})  # on the selected channel's large map
     host.deliver()
     assert explorer.probe is not None
@@ -283,7 +286,8 @@ def test_every_request_the_page_sends_is_one_the_kernel_accepts(host: Host) -> N
     assert explorer.sample == index + 1
     _draw_on_the_pad(page, host)
     _choose_view_order_and_cell(page, host)
-    assert host.kinds == set(protocol.REQUESTS) - {protocol.EPOCH}  # no training run here
+    # No training run here; and the page held every frame, so it never asked for a whole one.
+    assert host.kinds == set(protocol.REQUESTS) - {protocol.EPOCH, protocol.FRAME}
     assert not page.locator(".convscope-epochs").is_visible()
     assert explorer.error == ""
     assert host.errors == []  # type: ignore[attr-defined]
@@ -298,28 +302,116 @@ def test_the_banner_shows_the_kernels_error(host: Host) -> None:
     assert "'delta' must be an integer" in banner.inner_text()
 
 
-def test_cleanup_removes_every_listener_and_revokes_every_url(host: Host) -> None:
+CANVAS_PIXELS = """async () => {
+  const canvas = document.querySelector("canvas.convscope-figure");
+  const before = canvas.dataset.frame;
+  for (let i = 0; i < 50 && canvas.dataset.frame === before; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+  let text = "";
+  for (let i = 0; i < data.length; i += 0x8000) {
+    text += String.fromCharCode(...data.subarray(i, i + 0x8000));
+  }
+  return [canvas.width, canvas.height, btoa(text)];
+}"""
+
+
+def canvas_pixels(page: Page) -> np.ndarray:
+    """The figure canvas's pixels, once it has painted a frame other than the one it held."""
+    width, height, data = page.evaluate(CANVAS_PIXELS)
+    return np.frombuffer(base64.b64decode(data), np.uint8).reshape(height, width, 4)
+
+
+def agg_pixels(explorer: convscope.Explorer) -> np.ndarray:
+    return np.asarray(explorer.figure.canvas.buffer_rgba())
+
+
+def test_the_canvas_shows_exactly_the_figure_after_each_frame(host: Host) -> None:
+    page, explorer = host.page, host.explorer
+    assert np.array_equal(canvas_pixels(page), agg_pixels(explorer))  # the key frame
+    for sample, layer, channel in ((17, "conv2", 5), (150, "pool1", 20), (3, "conv3", 0)):
+        explorer.update(sample=sample, layer=layer, channel=channel)
+        host.push()
+        assert np.array_equal(canvas_pixels(page), agg_pixels(explorer)), (sample, layer)
+    assert host.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_canvas_paints_every_form_of_rectangle(host: Host) -> None:
+    page = host.page
+    frames, pictures = noisy_frames()  # deflated words, then 2- and 1-byte palettes
+    for frame, picture in zip(frames, pictures, strict=True):
+        page.evaluate("(f) => window.fake.model.update({ _figure_frame: f })", encode(frame))
+        assert np.array_equal(canvas_pixels(page), picture)
+    assert host.errors == []  # type: ignore[attr-defined]
+
+
+def test_on_a_hidpi_screen_the_canvas_gets_twice_the_pixels(
+    browser_page: Page,
+    model: keras.Model,
+    mnist_test: tuple[np.ndarray, np.ndarray],
+    tmp_path: Path,
+) -> None:
+    images, labels = mnist_test
+    explorer = convscope.Explorer(model, images[:200], labels[:200], figure="png")
+    browser = browser_page.context.browser
+    assert browser is not None
+    context = browser.new_context(viewport={"width": 1400, "height": 1100}, device_scale_factor=2)
+    try:
+        page = context.new_page()
+        host = Host(page, explorer)
+        asked = page.evaluate("() => window.fake.sent")
+        assert [(m["type"], m.get("dpr")) for m in asked] == [("frame", 2)]
+        host.deliver()
+        assert np.array_equal(canvas_pixels(page), agg_pixels(explorer))
+        assert agg_pixels(explorer).shape == (900, 1800, 4)  # drawn for the screen
+        explorer.update(sample=31, channel=7)
+        host.push()
+        assert np.array_equal(canvas_pixels(page), agg_pixels(explorer))
+        figure = page.locator("canvas.convscope-figure")
+        assert figure.evaluate("(c) => c.getBoundingClientRect().width") == 900  # CSS pixels
+        shot = np.asarray(Image.open(io.BytesIO(figure.screenshot())).convert("RGB"))
+        assert shot.shape == (900, 1800, 3)
+        difference = np.abs(shot.astype(np.int16) - agg_pixels(explorer)[..., :3])
+        assert difference.mean() < 2
+    finally:
+        context.close()
+    explorer.save(tmp_path / "view.png")
+    assert Image.open(tmp_path / "view.png").size == (900, 450)  # the figure keeps its size
+    assert tuple(explorer.figure.get_size_inches() * explorer.figure.dpi) == (900, 450)
+
+
+def test_a_view_that_missed_frames_asks_for_the_whole_figure(host: Host) -> None:
+    page, explorer = host.page, host.explorer
+    explorer.channel = 1
+    explorer.channel = 2  # the page misses this frame and the one before
+    explorer.sample = 9
+    host.push()  # a frame whose base the page never saw: refused
+    assert [m["type"] for m in page.evaluate("() => window.fake.sent")] == ["frame"]
+    host.deliver()
+    assert np.array_equal(canvas_pixels(page), agg_pixels(explorer))
+    explorer.sample = 10  # and from there on, only what changes
+    host.push()
+    assert np.array_equal(canvas_pixels(page), agg_pixels(explorer))
+    assert page.evaluate("() => window.fake.sent") == []
+
+
+def test_cleanup_removes_every_listener_and_leaves_no_url(host: Host) -> None:
     page, explorer = host.page, host.explorer
     assert page.evaluate("() => window.fake.listenerCount()") > 0
     frames = []
-    for channel in (1, 2, 3):  # three frames in one go: two are replaced before they load
+    for channel in (1, 2, 3):  # three frames in one go, painted in order
         explorer.channel = channel
-        frames.append(encode(explorer._figure_png))
+        frames.append(encode(explorer._figure_frame))
     page.evaluate(
-        "(frames) => frames.forEach((png) => window.fake.model.update({ _figure_png: png }))",
+        "(frames) => frames.forEach((f) => window.fake.model.update({ _figure_frame: f }))",
         frames,
     )
-    page.evaluate(  # a frame that is not a PNG: it fails to load
-        "(png) => window.fake.model.update({ _figure_png: png })",
-        encode(b"not a png"),
+    page.evaluate(  # a frame that is not one: ignored, the figure stays
+        "(f) => window.fake.model.update({ _figure_frame: f })", encode(b"not a frame")
     )
-    page.evaluate("(png) => window.fake.model.update({ _figure_png: png })", frames[-1])
-    page.wait_for_function("() => document.querySelector('.convscope-figure').complete")
-    live = page.evaluate(
-        "() => [...window.fake.created].filter((u) => !window.fake.revoked.has(u))"
-    )
-    assert len(live) == 1  # only the frame on screen
-    assert page.evaluate("() => document.querySelector('.convscope-figure').src") == live[0]
+    host.pushed = host.state()
+    assert np.array_equal(canvas_pixels(page), agg_pixels(explorer))
 
     page.evaluate("() => window.fake.cleanup()")
 
@@ -423,20 +515,20 @@ def test_the_epoch_slider_replays_the_training(
     assert page.locator(".convscope-epochs").is_visible()
     assert host.text(".convscope-epoch + .convscope-value").startswith("epoch 30 of 30")
     assert page.locator(".convscope-curve polyline").count() == 3
-    figure = explorer._figure_png
+    figure = canvas_pixels(page)
     change(page, "input.convscope-epoch", "0", "input")
     delivered = host.deliver()
     assert [m["epoch"] for m in delivered if m["type"] == "epoch"] == [0]
     assert explorer.epoch == 0
     assert host.text(".convscope-epoch + .convscope-value").startswith("epoch 0 of 30")
-    assert explorer._figure_png != figure  # the untrained maps
+    assert not np.array_equal(canvas_pixels(page), figure)  # the untrained maps
     assert "predicted 7" not in host.text(".convscope-sample-text")  # chance, not a 7
     marker = page.locator(".convscope-curve line")
     assert float(marker.get_attribute("x1") or -1) < 5  # the mark moved to epoch 0
     change(page, "input.convscope-epoch", "8", "input")  # index 8: epoch 30 again
     host.deliver()
     assert explorer.epoch == 30
-    assert explorer._figure_png == figure
+    assert np.array_equal(canvas_pixels(page), figure)
     assert explorer.error == ""
 
 
@@ -444,7 +536,7 @@ def test_the_compare_control_picks_b_and_keeps_its_keys(host: Host) -> None:
     page, explorer = host.page, host.explorer
     page.evaluate(KEYS_REACHING_THE_PAGE)
     assert host.text(".convscope-compare-text") == "off"
-    figure = explorer._figure_png
+    figure = explorer._figure_frame
     page.click(".convscope-compare-pick")  # "pick B", then a thumbnail
     assert page.locator(".convscope-compare-pick").get_attribute("aria-pressed") == "true"
     thumb = page.locator(".convscope-thumb").nth(4)
@@ -452,7 +544,7 @@ def test_the_compare_control_picks_b_and_keeps_its_keys(host: Host) -> None:
     thumb.click()
     host.deliver()
     assert (explorer.sample, explorer.compare) == (0, index)
-    assert explorer._figure_png != figure  # B's row reached the page
+    assert explorer._figure_frame != figure  # B's row reached the page
     assert page.locator(".convscope-thumb.compared").get_attribute("data-index") == str(index)
     assert host.text(".convscope-compare-text").startswith(f"B: sample {index} · label")
     assert page.locator(".convscope-compare-pick").get_attribute("aria-pressed") == "false"

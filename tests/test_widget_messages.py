@@ -102,7 +102,7 @@ def test_content_that_is_not_an_object_is_reported(explorer, content) -> None:
         ({"type": "view", "chanel": 3}, "unknown field 'chanel'"),
         ({"type": "view", "compare": "5"}, "'compare' must be an integer, got '5'"),
         ({"type": "view", "compare_mode": None}, "'compare_mode' must be a string, got None"),
-        ({"delta": 1}, "'sort', 'panel', 'epoch', 'probe', 'gif', 'draw'; got none"),
+        ({"delta": 1}, "'probe', 'gif', 'draw', 'frame'; got none"),
         ({"type": 7}, "needs a 'type'"),
     ],
 )
@@ -188,6 +188,7 @@ PLAUSIBLE = {
     "y": st.floats(-0.5, 1.5) | st.integers(-1, 2),
     "width": st.integers(-1, 2000),
     "height": st.integers(-1, 2000),
+    "dpr": st.floats(-1, 5) | st.integers(-1, 5),
 }
 # Known fields with plausible values or junk, plus fields the protocol does not have.
 DICTS = st.builds(

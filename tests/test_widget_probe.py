@@ -33,14 +33,14 @@ def _click_point(explorer: convscope.Explorer, unit: tuple[int, int]) -> tuple[f
 
 def test_a_click_on_the_channel_boxes_its_receptive_field(explorer: convscope.Explorer) -> None:
     explorer.update(layer="conv3", channel=7, sample=3, probe=())
-    before = explorer._figure_png
+    before = explorer._figure_frame
     x, y = _click_point(explorer, (3, 3))
     explorer._on_frontend_message(explorer, {"type": "probe", "x": x, "y": y, "seq": 1}, [])
     assert explorer.probe == (3, 3)
     # conv3's unit (3, 3) reads input rows and columns 5..22 (3×3 convolutions, 2×2 pools).
     assert explorer.panels.image_panel.outline == (5, 5, 18, 18)
     assert explorer.panels.channel_panel.outline == (3, 3, 1, 1)
-    assert explorer._figure_png != before  # the boxes reached the page
+    assert explorer._figure_frame != before  # the boxes reached the page
     titles = explorer.panels._titles
     assert "unit (3, 3) sees rows 5-22, cols 5-22" in titles[explorer.panels.grid_panel].get_text()
     assert convscope.receptive_field(explorer.engine.model, "conv3", (3, 3)) == (5, 5, 23, 23)

@@ -185,7 +185,7 @@ def test_in_a_kernel_the_pattern_view_redraws_by_itself(
 
     async def scenario() -> tuple[list[str], np.ndarray, np.ndarray]:
         ex = convscope.Explorer(model, mnist_test[0][:50], figure="png", layer="pool2")
-        before = ex._figure_png
+        before = ex._figure_frame
         ex.view = "pattern"
         statuses = [ex.status]
         for _ in range(600):  # the worker's news reaches the loop; nobody calls wait()
@@ -193,7 +193,7 @@ def test_in_a_kernel_the_pattern_view_redraws_by_itself(
             statuses.append(ex.status)
             if ex.status == "" and not ex._controller.views.busy():
                 break
-        return statuses, np.frombuffer(before, np.uint8), np.frombuffer(ex._figure_png, np.uint8)
+        return statuses, np.frombuffer(before, np.uint8), np.frombuffer(ex._figure_frame, np.uint8)
 
     statuses, before, after = asyncio.run(scenario())
     assert statuses[0].startswith("filter patterns of pool2")

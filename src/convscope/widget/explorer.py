@@ -44,8 +44,8 @@ from convscope.widget.figure_display import (
     check_save,
     choose_mode,
     make_figure,
-    png_bytes,
 )
+from convscope.widget.frames import FrameEncoder
 from convscope.widget.gif import check_gif, frames, steps_of, write_gif
 from convscope.widget.samples import SORTS, SamplePicker
 from convscope.widget.views import PREDICTED, VIEWS
@@ -71,7 +71,9 @@ _LATEST = {
     protocol.EPOCH: ("epoch", "epoch"),
     protocol.PROBE: ("probe", None),
     protocol.GIF: ("gif", "frames"),
+    protocol.FRAME: ("frame", None),
 }
+_MAX_PIXEL_RATIO = 3.0  # beyond this a frame would cost more than the sharpness is worth
 _T = TypeVar("_T")
 CMAPS = ["viridis", "magma", "inferno", "cividis", "gray", "RdBu_r"]
 
@@ -103,8 +105,9 @@ class Explorer(anywidget.AnyWidget):
         Layer to open on; by default the first convolution.
     figure : {"auto", "ipympl", "png", "none"}
         How the figure reaches the page: an ipympl canvas updated in place (JupyterLab,
-        Notebook 7), PNG images inside the widget (Colab, VS Code, anywhere), or not at all
-        (``"none"``: scripts and benchmarks draw ``ex.figure`` themselves).
+        Notebook 7), a canvas inside the widget that receives only the changed pixels
+        (``"png"``: Colab, VS Code, anywhere), or not at all (``"none"``: scripts and
+        benchmarks draw ``ex.figure`` themselves).
     cache_bytes : int
         Bound on the activation cache, >= 0.
     output : int or str, optional
@@ -155,7 +158,7 @@ class Explorer(anywidget.AnyWidget):
     _has_predictions = traitlets.Bool(False).tag(sync=True)
 
     _figure_mode = traitlets.Unicode("png").tag(sync=True)
-    _figure_png = traitlets.Bytes(b"").tag(sync=True)
+    _figure_frame = traitlets.Bytes(b"").tag(sync=True)  # see frames.py
 
     _thumbs = traitlets.Bytes(b"").tag(sync=True)
     _thumb_meta = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -243,6 +246,8 @@ class Explorer(anywidget.AnyWidget):
         self._seen_seq = 0  # the highest valid seq of any message so far
         self._box: ipywidgets.VBox | None = None
         self._flush_scheduled = False
+        self._frames = FrameEncoder()
+        self._pixel_ratio = 1.0  # the page's device pixel ratio (canvas path)
 
         self._layer_options = [
             {
@@ -933,6 +938,11 @@ class Explorer(anywidget.AnyWidget):
                 problems.insert(0, f"{type(error).__name__}: {error}")
                 self._status = ""
                 self._republish()
+            if "frame" in pending and self._figure_mode == "png":
+                ratio = pending["frame"].get("dpr", self._pixel_ratio)
+                self._pixel_ratio = min(max(float(ratio), 1.0), _MAX_PIXEL_RATIO)
+                self._frames.want_key()  # a view opened, or missed a frame: the whole figure
+                self._publish_frame()
             if problems:
                 self._error = "\n".join(problems)
             self._ack = max(self._ack, self._seen_seq)
@@ -1069,11 +1079,30 @@ class Explorer(anywidget.AnyWidget):
                 self._captions = self._describe_panels()
             self._publish_panel()
             if self._figure_mode == "png":
-                self._figure_png = png_bytes(self.figure)
+                self._publish_frame()
         if self._figure_mode == "ipympl":
             # draw(), not draw_idle(): draw_idle asks the page to ask back for a frame, a
             # second round trip; draw() renders and pushes the changed pixels at once.
             self.figure.canvas.draw()
+
+    def _publish_frame(self) -> None:
+        """Draw the figure and send the page what changed since the last frame, if anything.
+
+        The figure is drawn at the page's device pixel ratio, then set back to its own dpi, so
+        that ``ex.figure``, saves and GIFs keep their size.
+        """
+        figure, canvas = self.figure, self.figure.canvas
+        dpi = figure.dpi
+        if self._pixel_ratio != 1.0:
+            figure.set_dpi(dpi * self._pixel_ratio)
+        try:
+            canvas.draw()
+        finally:
+            if self._pixel_ratio != 1.0:
+                figure.set_dpi(dpi)
+        frame = self._frames.encode(np.asarray(canvas.buffer_rgba()), self._pixel_ratio)
+        if frame is not None:
+            self._figure_frame = frame
 
     def _publish_panel(self) -> None:
         """Fill the channel panel for the layer and channel in view, if open and not yet."""

@@ -50,6 +50,8 @@ PROBE: Final = "probe"
 DRAW: Final = "draw"
 """The drawing pad changed: show its pixels (the message's binary buffer) as the sample."""
 DRAW_MAX_SIDE: Final = 1024
+FRAME: Final = "frame"
+"""Send the whole figure as a key frame: a view opened, or missed a frame (see frames.py)."""
 
 SEQ_MAX: Final = 2**53 - 1  # Number.MAX_SAFE_INTEGER
 
@@ -141,6 +143,16 @@ class DrawRequest(Request):
     height: int
 
 
+class FrameRequest(Request, total=False):
+    """``type: "frame"``: the next ``_figure_frame`` is a key frame, the whole figure.
+
+    ``dpr`` is the page's device pixel ratio: the canvas path draws that many pixels per CSS
+    pixel (1 to 3), so that the figure is sharp on HiDPI screens.
+    """
+
+    dpr: float
+
+
 REQUESTS: Final[dict[str, type[Request]]] = {
     VIEW: ViewRequest,
     STEP: StepRequest,
@@ -152,6 +164,7 @@ REQUESTS: Final[dict[str, type[Request]]] = {
     PROBE: ProbeRequest,
     GIF: GifRequest,
     DRAW: DrawRequest,
+    FRAME: FrameRequest,
 }
 
 
@@ -206,7 +219,7 @@ class ExplorerState(TypedDict):
     _has_labels: bool
     _has_predictions: bool
     _figure_mode: str
-    _figure_png: bytes
+    _figure_frame: bytes
     _thumbs: bytes
     _thumb_meta: list[ThumbMeta]
     _thumb_shape: list[int]
@@ -298,7 +311,7 @@ def parse_request(content: object) -> Request:
         ``content`` itself, now known to be a :class:`ViewRequest`, :class:`StepRequest`,
         :class:`FilterRequest`, :class:`PageRequest`, :class:`SortRequest`,
         :class:`PanelRequest`, :class:`EpochRequest`, :class:`ProbeRequest`,
-        :class:`GifRequest` or :class:`DrawRequest`.
+        :class:`GifRequest`, :class:`DrawRequest` or :class:`FrameRequest`.
 
     Raises
     ------

@@ -1,0 +1,233 @@
+"""The PNG-free figure path: only the pixels that changed travel to the page, losslessly.
+
+Outside ipympl (Colab, VS Code, marimo, ``figure="png"``) the page holds a ``<canvas>`` with
+the figure's pixels. After each update the kernel compares the new Agg buffer with the last one
+it sent, cuts the changed pixels into a few rectangles (a panel each, roughly), and sends each
+rectangle with its repeated rows and columns folded away: the panels are feature maps enlarged
+by whole factors, so a 450×432 mosaic of conv1 folds to about 170×120 distinct pixels. Those
+are sent as indices into the rectangle's own palette (a colormap has 256 colours): one byte a
+pixel, or two beyond 256 colours. Only a rectangle still larger than 64 KB is deflated (zlib,
+level 1), because the page inflates asynchronously, which costs a frame or more. No image codec
+runs on either side, and a frame stays within tens of kilobytes, which matters where every
+message is relayed (Colab, VS Code).
+
+A frame, as bytes: a little-endian ``uint32`` header length, the header as UTF-8 JSON
+(:class:`FrameHeader`), then the rectangles' data back to back. A frame with ``base == 0`` is a
+key frame: the whole figure, what a newly opened view starts from. Any other frame applies only
+on top of the frame numbered ``base``; a view that holds another one asks for a key frame.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import TypedDict
+
+import numpy as np
+
+GAP = 8  # unchanged pixels that split two changed areas into two rectangles
+DEFLATE_ABOVE = 65_536  # bytes of packed pixels above which a rectangle is deflated
+_PALETTE_LIMIT = 65_536  # colours a palette can hold: indices of at most two bytes
+_LEVEL = 1  # zlib level: the fastest; folding already removed most of the redundancy
+
+
+class FrameRect(TypedDict):
+    """One rectangle of a frame, in the figure's pixels from its top-left corner.
+
+    ``rows`` and ``cols`` are run lengths: folded row ``i`` fills ``rows[i]`` rows of the
+    rectangle (they sum to ``h``), folded column ``j`` fills ``cols[j]`` columns (sum ``w``).
+    Its data, at ``offset`` in the data after the header and ``length`` bytes long, deflated
+    (zlib) when ``deflate`` is true, is ``colours`` RGBA words of the palette, then one index
+    per folded pixel, row by row, of ``index_bytes`` bytes each (1 or 2, little-endian). With
+    ``colours == 0`` there is no palette: the folded pixels are RGBA words themselves.
+    """
+
+    x: int
+    y: int
+    w: int
+    h: int
+    rows: list[int]
+    cols: list[int]
+    colours: int
+    index_bytes: int
+    offset: int
+    length: int
+    deflate: bool
+
+
+class FrameHeader(TypedDict):
+    """What a frame holds: its number, the frame it applies to, the figure size, rectangles.
+
+    ``ratio`` is how many pixels per CSS pixel the figure was drawn at (the page's device
+    pixel ratio): the page shows ``width / ratio`` CSS pixels wide.
+    """
+
+    id: int
+    base: int
+    width: int
+    height: int
+    ratio: float
+    rects: list[FrameRect]
+
+
+class FrameEncoder:
+    """Turn successive RGBA buffers of one figure into frames of what changed.
+
+    Parameters
+    ----------
+    gap : int
+        Changed pixels closer than this (in unchanged pixels) share a rectangle.
+
+    """
+
+    def __init__(self, gap: int = GAP) -> None:
+        self.gap = gap
+        self.frame_id = 0
+        self._last: np.ndarray | None = None
+        self._key_wanted = True
+
+    def want_key(self) -> None:
+        """Make the next frame a key frame (a view opened, or lost track of the frames)."""
+        self._key_wanted = True
+
+    def encode(self, rgba: np.ndarray, ratio: float = 1.0) -> bytes | None:
+        """Return the frame from the last buffer to ``rgba`` (``(H, W, 4)`` uint8), or ``None``.
+
+        ``None`` means nothing changed and no key frame is wanted: there is nothing to send.
+        ``ratio`` is the device pixel ratio it was drawn at; the gap between rectangles
+        follows it, so that a panel stays one rectangle.
+        """
+        words = np.ascontiguousarray(rgba).view(np.uint32)[..., 0]
+        height, width = words.shape
+        last = self._last
+        if self._key_wanted or last is None or last.shape != words.shape:
+            base, boxes = 0, [(0, 0, width, height)]
+        else:
+            boxes = changed_boxes(words != last, round(self.gap * ratio))
+            if not boxes:
+                return None
+            base = self.frame_id
+        self._last = words.copy()
+        self._key_wanted = False
+        self.frame_id += 1
+        rects: list[FrameRect] = []
+        chunks: list[bytes] = []
+        offset = 0
+        for x, y, w, h in boxes:
+            rows, cols, folded = fold(words[y : y + h, x : x + w])
+            palette, indices = paletted(folded)
+            data = palette.tobytes() + indices.tobytes()
+            deflate = len(data) > DEFLATE_ABOVE
+            if deflate:
+                data = zlib.compress(data, _LEVEL)
+            rects.append(
+                FrameRect(
+                    x=x, y=y, w=w, h=h, rows=rows, cols=cols, colours=len(palette),
+                    index_bytes=indices.itemsize, offset=offset, length=len(data),
+                    deflate=deflate,
+                )
+            )  # fmt: skip
+            chunks.append(data)
+            offset += len(data)
+        header = FrameHeader(
+            id=self.frame_id, base=base, width=width, height=height, ratio=ratio, rects=rects
+        )
+        text = json.dumps(header, separators=(",", ":")).encode()
+        return b"".join([len(text).to_bytes(4, "little"), text, *chunks])
+
+
+def changed_boxes(changed: np.ndarray, gap: int = GAP) -> list[tuple[int, int, int, int]]:
+    """Cut a ``(H, W)`` mask of changed pixels into boxes ``(x, y, w, h)`` that cover it.
+
+    Columns are split where ``gap`` or more columns in a row hold no change, then each band's
+    rows likewise, and each box is trimmed to its changes: the figure's panels come out as
+    boxes of their own, and what did not change (the gaps between panels) is left out.
+    """
+    boxes = []
+    for left, right in _runs(np.asarray(changed.any(axis=0)), gap):
+        band = changed[:, left:right]
+        for top, bottom in _runs(np.asarray(band.any(axis=1)), gap):
+            columns = np.flatnonzero(band[top:bottom].any(axis=0))
+            x0, x1 = left + int(columns[0]), left + int(columns[-1]) + 1
+            boxes.append((x0, top, x1 - x0, bottom - top))
+    return boxes
+
+
+def fold(block: np.ndarray) -> tuple[list[int], list[int], np.ndarray]:
+    """Fold runs of equal rows, then of equal columns, of a ``(h, w)`` block of pixel words.
+
+    Returns the run lengths of the rows and of the columns, and the distinct pixels
+    ``(len(rows), len(cols))``; repeating them by those run lengths gives ``block`` back.
+    """
+    height, width = block.shape
+    new_row = np.ones(height, bool)
+    new_row[1:] = (block[1:] != block[:-1]).any(axis=1)
+    kept = block[new_row]
+    new_col = np.ones(width, bool)
+    new_col[1:] = (kept[:, 1:] != kept[:, :-1]).any(axis=0)
+    rows = np.diff(np.append(np.flatnonzero(new_row), height))
+    cols = np.diff(np.append(np.flatnonzero(new_col), width))
+    return rows.tolist(), cols.tolist(), np.ascontiguousarray(kept[:, new_col])
+
+
+def paletted(folded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return a palette of ``folded``'s colours and each pixel's index into it, flattened.
+
+    Beyond 65,536 colours there is no palette (an empty one) and the pixels are their own words.
+    """
+    colours, inverse = np.unique(folded, return_inverse=True)
+    if len(colours) > _PALETTE_LIMIT:
+        return np.empty(0, np.uint32), folded.ravel()
+    kind = np.uint8 if len(colours) <= 256 else np.dtype("<u2")  # noqa: PLR2004
+    return colours.astype("<u4"), inverse.ravel().astype(kind)
+
+
+def read_frame(frame: bytes) -> tuple[FrameHeader, list[np.ndarray]]:
+    """Split a frame into its header and each rectangle's pixels, unfolded to ``(h, w, 4)``."""
+    size = int.from_bytes(frame[:4], "little")
+    header: FrameHeader = json.loads(frame[4 : 4 + size])
+    data = memoryview(frame)[4 + size :]
+    pixels = []
+    for rect in header["rects"]:
+        raw = bytes(data[rect["offset"] : rect["offset"] + rect["length"]])
+        if rect["deflate"]:
+            raw = zlib.decompress(raw)
+        shape = (len(rect["rows"]), len(rect["cols"]))
+        if rect["colours"]:
+            palette = np.frombuffer(raw[: 4 * rect["colours"]], "<u4")
+            kind = np.uint8 if rect["index_bytes"] == 1 else np.dtype("<u2")
+            folded = palette[np.frombuffer(raw[4 * rect["colours"] :], kind)].reshape(shape)
+        else:
+            folded = np.frombuffer(raw, np.uint32).reshape(shape)
+        words = np.repeat(np.repeat(folded, rect["rows"], axis=0), rect["cols"], axis=1)
+        pixels.append(words.view(np.uint8).reshape(rect["h"], rect["w"], 4))
+    return header, pixels
+
+
+def apply_frame(shown: np.ndarray | None, frame: bytes) -> np.ndarray:
+    """Return what a page showing ``shown`` shows after ``frame``, as ``widget.js`` paints it.
+
+    ``shown`` is ``(H, W, 4)`` uint8, or ``None`` before any frame (then ``frame`` must be a
+    key frame). For tests and tools: the page does the same in JavaScript.
+    """
+    header, pixels = read_frame(frame)
+    if header["base"] == 0 or shown is None:
+        if header["base"] != 0:
+            raise ValueError("the first frame a page paints must be a key frame (base 0)")
+        shown = np.zeros((header["height"], header["width"], 4), np.uint8)
+    else:
+        shown = shown.copy()
+    for rect, block in zip(header["rects"], pixels, strict=True):
+        shown[rect["y"] : rect["y"] + rect["h"], rect["x"] : rect["x"] + rect["w"]] = block
+    return shown
+
+
+def _runs(flags: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` of the runs of true ``flags``, joining runs fewer than ``gap`` apart."""
+    where = np.flatnonzero(flags)
+    if where.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(where) > gap)
+    starts = where[np.append(0, breaks + 1)]
+    stops = where[np.append(breaks, where.size - 1)] + 1
+    return list(zip(starts.tolist(), stops.tolist(), strict=True))

@@ -1,0 +1,137 @@
+"""The PNG-free figure path: the frames the page paints add up to exactly the figure's pixels."""
+
+from __future__ import annotations
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+
+import convscope
+from convscope.widget.frames import FrameEncoder, apply_frame, changed_boxes, fold, read_frame
+
+REMOTE_FRAME_LIMIT = 100_000  # bytes: Colab and VS Code relay every message
+_SEQ = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def explorer(model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]) -> convscope.Explorer:
+    images, labels = mnist_test
+    return convscope.Explorer(model, images, labels, figure="png")
+
+
+def agg_pixels(explorer: convscope.Explorer) -> np.ndarray:
+    return np.asarray(explorer.figure.canvas.buffer_rgba())
+
+
+def ask_for_key_frame(explorer: convscope.Explorer) -> None:
+    explorer._on_frontend_message(explorer, {"type": "frame", "seq": next(_SEQ)}, [])
+
+
+def test_random_jumps_delivered_as_frames_rebuild_the_figure_exactly(
+    explorer: convscope.Explorer,
+) -> None:
+    ask_for_key_frame(explorer)  # a page opens
+    shown = apply_frame(None, explorer._figure_frame)
+    assert np.array_equal(shown, agg_pixels(explorer))
+    rng = np.random.default_rng(0)
+    layers = ["conv1", "pool1", "conv2", "pool2", "conv3", "dense"]
+    sizes = []
+    for step in range(30):
+        before = explorer._figure_frame
+        move = step % 3
+        if move == 0:
+            explorer.sample = int(rng.integers(explorer.sample_count))
+        elif move == 1:
+            explorer.layer = layers[int(rng.integers(len(layers)))]
+        else:
+            explorer.channel = int(rng.integers(explorer._channel_count))
+        if explorer._figure_frame != before:
+            sizes.append(len(explorer._figure_frame))
+            shown = apply_frame(shown, explorer._figure_frame)
+        assert np.array_equal(shown, agg_pixels(explorer)), f"after move {step}"
+    assert max(sizes) < REMOTE_FRAME_LIMIT
+    header, _ = read_frame(explorer._figure_frame)
+    assert header["base"] != 0  # moves after the first send only what changed
+
+
+def test_a_channel_move_sends_only_the_two_panels_that_change(
+    explorer: convscope.Explorer,
+) -> None:
+    explorer.update(layer="conv2", channel=3, sample=7)
+    explorer.channel = 4
+    header, _ = read_frame(explorer._figure_frame)
+    width, height = header["width"], header["height"]
+    covered = sum(rect["w"] * rect["h"] for rect in header["rects"])
+    assert 1 <= len(header["rects"]) <= 3  # the outline in the mosaic, the large channel
+    assert covered < 0.4 * width * height
+    input_panel = explorer.panels.image_panel
+    left = input_panel.box[0] * width
+    right = (input_panel.box[0] + input_panel.box[2]) * width
+    assert all(rect["x"] >= right or rect["x"] + rect["w"] <= left for rect in header["rects"])
+
+
+def test_nothing_changed_sends_nothing_and_a_view_that_asks_gets_the_whole_figure(
+    explorer: convscope.Explorer,
+) -> None:
+    explorer.update(layer="conv1", channel=0, sample=3)
+    before = explorer._figure_frame
+    explorer.update(channel=0)  # the same view again
+    assert explorer._figure_frame == before
+    ask_for_key_frame(explorer)
+    header, _ = read_frame(explorer._figure_frame)
+    assert header["base"] == 0
+    assert np.array_equal(apply_frame(None, explorer._figure_frame), agg_pixels(explorer))
+
+
+def test_a_frame_on_the_wrong_base_is_refused_by_a_page_without_one() -> None:
+    encoder = FrameEncoder()
+    first = np.zeros((20, 30, 4), np.uint8)
+    second = first.copy()
+    second[5:7, 10:12] = 200
+    encoder.encode(first)
+    delta = encoder.encode(second)
+    assert delta is not None
+    with pytest.raises(ValueError, match="key frame"):
+        apply_frame(None, delta)
+
+
+def test_fold_and_boxes_on_known_pixels() -> None:
+    block = np.repeat(np.repeat(np.arange(6, dtype=np.uint32).reshape(2, 3), 3, 0), 2, 1)
+    rows, cols, folded = fold(block)
+    assert rows == [3, 3]
+    assert cols == [2, 2, 2]
+    assert np.array_equal(folded, np.arange(6).reshape(2, 3))
+    changed = np.zeros((40, 100), bool)
+    changed[2:5, 3:6] = True  # two separate changes, far apart
+    changed[30:33, 80:90] = True
+    assert changed_boxes(changed) == [(3, 2, 3, 3), (80, 30, 10, 3)]
+
+
+def noisy_frames() -> tuple[list[bytes], list[np.ndarray]]:
+    """Frames whose rectangles take every form: raw words deflated, 2-byte and 1-byte palettes."""
+    rng = np.random.default_rng(0)
+    first = rng.integers(0, 256, (300, 400, 4), dtype=np.uint8)  # 120,000 colours: no palette
+    first[..., 3] = 255
+    second = first.copy()
+    second[10:60, 20:120, :3] = rng.integers(0, 16, (50, 100, 3)) * 16  # 4,096 colours
+    third = second.copy()
+    third[200:210, 300:310] = (255, 45, 85, 255)  # one colour
+    encoder = FrameEncoder()
+    encoder.frame_id = 1000  # numbered apart from any Explorer's frames
+    pictures = [first, second, third]
+    return [encoder.encode(picture) or b"" for picture in pictures], pictures
+
+
+def test_every_form_of_rectangle_comes_back_exactly() -> None:
+    frames, pictures = noisy_frames()
+    forms = set()
+    shown = None
+    for frame, picture in zip(frames, pictures, strict=True):
+        header, _ = read_frame(frame)
+        rects = header["rects"]
+        forms |= {(rect["colours"] > 0, rect["index_bytes"], rect["deflate"]) for rect in rects}
+        shown = apply_frame(shown, frame)
+        assert np.array_equal(shown, picture)
+    assert forms == {(False, 4, True), (True, 2, False), (True, 1, False)}
