@@ -50,7 +50,7 @@ def lab(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
 
 
 def figure_of(lab: Lab, which: int) -> Locator:
-    """The figure a user looks at: the ipympl canvas above the controls, or the figure canvas inside."""
+    """The figure a user looks at: the ipympl canvas above the controls, or the canvas inside."""
     if which == 1:
         return lab.explorer(1).locator("canvas.convscope-figure")
     box = lab.page.locator(".jp-OutputArea-output .widget-vbox:has(.convscope)").first
