@@ -30,20 +30,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import numpy as np
 
 import convscope
+from run import stats
 
 ROOT = Path(__file__).resolve().parent.parent
 PAD_SENT = 112  # the page sends the pad at 112×112 (js/widget.js PAD_SENT)
 BRUSH = PAD_SENT * 2 // 28
-
-
-def stats(seconds: list[float]) -> dict[str, float]:
-    """Median and 95th percentile in milliseconds."""
-    values = np.asarray(seconds) * 1e3
-    return {
-        "median_ms": float(np.median(values)),
-        "p95_ms": float(np.percentile(values, 95)),
-        "n": len(values),
-    }
 
 
 def bench_gif(frames: int = 100) -> dict[str, float]:
