@@ -9,8 +9,9 @@ other 500 aside for validation, and writes ``src/convscope/weights/mnist_cnn.ker
 MNIST test set is reachable (``CONVSCOPE_MNIST_DIR``), it reports test accuracy too.
 
 With ``--replay`` it runs the same training, keeps the weights of epochs 0, 1, 2, 3, 5, 8, 12,
-20 and 30 and writes them, with the history, to ``src/convscope/weights/mnist_cnn_replay.npz``
-(what ``convscope.mnist_training_run()`` loads); the bundled weights are left as they are.
+20 and 30 and writes them, with the history, where ``convscope.mnist_training_run()`` keeps
+them (under convscope's cache home; it makes them itself on first use), or to ``--out``. The
+bundled weights are left as they are; the replay is never part of the package.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ import numpy as np
 from convscope.data.mnist import MnistNotFoundError, load_mnist, offline_digits
 from convscope.engine.mnist_cnn import (
     REPLAY_EPOCHS,
-    REPLAY_PATH,
     WEIGHTS_PATH,
     TrainingRun,
+    replay_path,
     train_mnist_cnn,
+    write_replay,
 )
 
 
@@ -40,11 +42,18 @@ def main() -> None:
 
     held_out = offline_digits("test")
     if args.replay:
-        run = train_mnist_cnn(
-            epochs=args.epochs, seed=args.seed, validation_data=held_out, snapshots=REPLAY_EPOCHS
-        )
-        assert isinstance(run, TrainingRun)
-        path = run.save(args.out or REPLAY_PATH)
+        if args.out is None:  # what mnist_training_run() makes on first use, made ahead
+            run = write_replay(replay_path())
+            path = replay_path()
+        else:
+            run = train_mnist_cnn(
+                epochs=args.epochs,
+                seed=args.seed,
+                validation_data=held_out,
+                snapshots=REPLAY_EPOCHS,
+            )
+            assert isinstance(run, TrainingRun)
+            path = run.save(args.out)
         print(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB), epochs {run.epochs}")
         return
     args.out = args.out or str(WEIGHTS_PATH)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import convscope
-from convscope.engine.mnist_cnn import REPLAY_PATH, build_mnist_cnn
+from convscope.engine.mnist_cnn import build_mnist_cnn, replay_path
 from convscope.errors import IndexOutOfRangeError, ModelFileError, ModelNotSupportedError
 from real_mnist import RealMnist
 
@@ -29,7 +29,7 @@ def test_the_bundled_replay_goes_from_chance_to_the_bundled_accuracy(
 ) -> None:
     images, labels = real_mnist.images, real_mnist.labels
     assert run.epochs == [0, 1, 2, 3, 5, 8, 12, 20, 30]
-    assert REPLAY_PATH.stat().st_size < 5_000_000
+    assert replay_path().stat().st_size < 5_000_000  # made on first use, then read back
     for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
         assert len(run.history[name]) == len(run.epochs), name
     run.use(0)
@@ -99,20 +99,38 @@ def test_swapping_epochs_changes_maps_and_predictions_not_the_traces(
     assert (engine.trace_count, engine.compiled_layers) == (traces, compiled)
 
 
+def test_the_replay_is_made_once_then_read_back(
+    run: convscope.TrainingRun, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from convscope.engine import mnist_cnn
+
+    made: list[Path] = []
+    monkeypatch.setattr(mnist_cnn, "write_replay", lambda path, **_: made.append(path) or run)
+    again = convscope.mnist_training_run()  # the file from the first call: nothing trained
+    assert made == []
+    assert again.epochs == run.epochs
+    for a, b in zip(again.model.get_weights(), run.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path))  # an empty cache: made again
+    convscope.mnist_training_run()
+    assert made == [replay_path()]
+    assert replay_path().is_relative_to(tmp_path)
+
+
 def test_bad_runs_and_epochs_name_the_problem(run: convscope.TrainingRun, tmp_path: Path) -> None:
     with pytest.raises(
         IndexOutOfRangeError, match=r"keeps epochs \[0, 1, 2, 3, 5, 8, 12, 20, 30\]"
     ):
         run.use(4)
     broken = tmp_path / "broken.npz"
-    broken.write_bytes(REPLAY_PATH.read_bytes()[:100_000])
+    broken.write_bytes(replay_path().read_bytes()[:100_000])
     with pytest.raises(ModelFileError, match="damaged"):
         convscope.TrainingRun.load(broken)
     other = keras.Sequential(
         [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
     )
     with pytest.raises(ModelFileError, match="for another model"):
-        convscope.TrainingRun.load(REPLAY_PATH, other)
+        convscope.TrainingRun.load(replay_path(), other)
     engine = convscope.ActivationEngine(build_mnist_cnn(), cache_bytes=0)
     before = [w.copy() for w in engine.model.get_weights()]
     with pytest.raises(ModelNotSupportedError, match="do not fit the model"):
