@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import numpy as np
 
 import convscope
-from run import stats
+from run import scrub, stats
 
 ROOT = Path(__file__).resolve().parent.parent
 PAD_SENT = 112  # the page sends the pad at 112×112 (js/widget.js PAD_SENT)
@@ -52,17 +51,6 @@ def bench_gif(frames: int = 100) -> dict[str, float]:
     return {"frames": frames, "seconds": seconds, "megabytes": size / 1e6}
 
 
-def _scrub_ms(explorer: convscope.Explorer, samples: range) -> list[float]:
-    """Milliseconds of ``ex.sample = i`` plus a full Agg draw, for each of ``samples``."""
-    times = []
-    for sample in samples:
-        started = time.perf_counter()
-        explorer.sample = sample
-        explorer.figure.canvas.draw()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
 def bench_compare(layer: str = "conv2", moves: int = 200) -> dict[str, float]:
     """Median scrub (new samples, one after another, Agg draw) with compare off, side, difference.
 
@@ -76,8 +64,8 @@ def bench_compare(layer: str = "conv2", moves: int = 200) -> dict[str, float]:
     ):
         explorer.update(compare=-1 if compare is None else compare, compare_mode=mode)
         first = start * 2000
-        _scrub_ms(explorer, range(first - 10, first))  # warm-up: charts, legend, caches
-        result[name] = statistics.median(_scrub_ms(explorer, range(first, first + moves)))
+        scrub(explorer, range(first - 10, first))  # warm-up: charts, legend, caches
+        result[name] = stats(scrub(explorer, range(first, first + moves)))["median_ms"]
     return result
 
 
