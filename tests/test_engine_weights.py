@@ -1,0 +1,38 @@
+"""The weights' version follows every change of a model's weights, and only a change."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convscope.engine.weights import WeightsWatch, weights_version
+
+
+def test_the_version_changes_with_any_one_weight_and_comes_back(model) -> None:
+    watch = WeightsWatch(model)
+    before = watch.version()
+    assert watch.version() == before
+    original = model.get_weights()
+    for index in (0, len(original) - 1):  # the first kernel and the last bias
+        changed = [w.copy() for w in original]
+        changed[index].flat[-1] = np.nextafter(changed[index].flat[-1], np.float32(np.inf))
+        model.set_weights(changed)
+        try:
+            assert watch.version() != before
+            assert weights_version(model) != before
+        finally:
+            model.set_weights(original)
+    assert watch.version() == before
+
+
+def test_swapping_two_weights_changes_the_version(model) -> None:
+    original = model.get_weights()
+    before = weights_version(model)
+    swapped = [w.copy() for w in original]
+    kernel = swapped[0].reshape(-1)
+    kernel[[0, 1]] = kernel[[1, 0]]
+    model.set_weights(swapped)
+    try:
+        assert not np.array_equal(swapped[0], original[0])
+        assert weights_version(model) != before
+    finally:
+        model.set_weights(original)
