@@ -1,9 +1,15 @@
-"""The bundled MNIST CNN: its architecture, its pretrained weights and how to retrain it."""
+"""The bundled MNIST CNN: its architecture, its pretrained weights and how to retrain it.
+
+The architecture is built in code and the weights ship as plain arrays, one per layer weight,
+named by layer: every Keras 3 loads them the same way (a ``.keras`` file saved by one Keras
+release often fails to deserialise in an older one).
+"""
 
 from __future__ import annotations
 
 import os
 import warnings
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -11,12 +17,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from convscope.engine.loading import load_model
 from convscope.engine.pattern_cache import CACHE_DIR_VARIABLE, cache_home, settings_key
 from convscope.engine.training import Snapshots, TrainingRun
 from convscope.errors import ModelFileError
 
-WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "weights" / "mnist_cnn.keras"
+WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "weights" / "pretrained_cnn.npz"
 REPLAY_EPOCHS = (1, 2, 3, 5, 8, 12, 20, 30)  # kept by the replay, with 0 (before training)
 REPLAY_SEED = 1234  # the bundled model's seed
 CLASS_NAMES = tuple(str(digit) for digit in range(10))
@@ -62,7 +67,8 @@ def mnist_cnn(pretrained: bool = True) -> keras.Model:
     ----------
     pretrained : bool
         Load the weights that ship with convscope (trained by ``scripts/train_mnist_cnn.py``
-        on real MNIST digits, never on the test set). ``False`` gives fresh random weights.
+        on real MNIST digits, never on the test set) into the architecture of
+        :func:`build_mnist_cnn`. ``False`` gives fresh random weights.
 
     Returns
     -------
@@ -71,11 +77,67 @@ def mnist_cnn(pretrained: bool = True) -> keras.Model:
         probabilities.
 
     """
-    # A fresh optimizer rather than the saved one: inspecting and fine-tuning need no
-    # optimizer state, and Keras warns about saved optimizer variables it cannot match.
-    model = load_model(WEIGHTS_PATH, compile=False) if pretrained else build_mnist_cnn()
+    model = build_mnist_cnn()
+    if pretrained:
+        load_layer_weights(model, WEIGHTS_PATH)
     _compile(model)
     return model
+
+
+def save_layer_weights(model: keras.Model, path: str | os.PathLike[str]) -> Path:
+    """Write every layer's weights to one ``.npz`` file, as ``"<layer name>.<index>"`` arrays.
+
+    Returns
+    -------
+    Path
+        ``path``, which :func:`load_layer_weights` reads back into the same architecture.
+
+    """
+    arrays = {
+        f"{layer.name}.{number}": np.asarray(array)
+        for layer in model.layers
+        for number, array in enumerate(layer.get_weights())
+    }
+    target = Path(path)
+    np.savez_compressed(target, **arrays)  # type: ignore[arg-type]
+    return target
+
+
+def load_layer_weights(model: keras.Model, path: str | os.PathLike[str]) -> None:
+    """Put the arrays written by :func:`save_layer_weights` into ``model``'s layers, by name.
+
+    Raises
+    ------
+    ModelFileError
+        When the file is missing or damaged, or its arrays do not fit ``model``'s layers; the
+        model's weights are then left as they were.
+
+    """
+    source = Path(path)
+    try:
+        with np.load(source, allow_pickle=False) as stored:
+            arrays = {name: np.array(stored[name]) for name in stored.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise ModelFileError(
+            f"Cannot read the weights file {str(source)!r}: {error}. Reinstall convscope."
+        ) from None
+    layers = [layer for layer in model.layers if layer.weights]
+    wanted = {
+        f"{layer.name}.{n}": layer.weights[n] for layer in layers for n in range(len(layer.weights))
+    }
+    misfits = sorted(
+        name
+        for name, variable in wanted.items()
+        if name not in arrays or tuple(arrays[name].shape) != tuple(variable.shape)
+    )
+    if misfits or set(arrays) != set(wanted):
+        raise ModelFileError(
+            f"The weights in {str(source)!r} do not fit the model {model.name!r} (no array of "
+            f"the right shape for {', '.join(misfits) or 'none'}; extra arrays "
+            f"{', '.join(sorted(set(arrays) - set(wanted))) or 'none'})."
+        )
+    for layer in layers:
+        layer.set_weights([arrays[f"{layer.name}.{n}"] for n in range(len(layer.weights))])
 
 
 def replay_path() -> Path:
