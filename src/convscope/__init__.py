@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from convscope.data import load_image, load_mnist, sample_images
 from convscope.errors import (
     ArgumentTypeError,
+    BackendNotSupportedError,
     ConvscopeError,
     ImageInputError,
     IndexOutOfRangeError,
@@ -95,6 +96,7 @@ _LAZY = {
 __all__ = [
     "ActivationEngine",
     "ArgumentTypeError",
+    "BackendNotSupportedError",
     "ChannelStats",
     "ConvscopeError",
     "Explorer",

@@ -1,4 +1,10 @@
-"""Import TensorFlow once, without its C++ start-up logs in the user's first notebook output.
+"""Import TensorFlow once, quietly, and make sure Keras runs on it.
+
+convscope's engine is written against TensorFlow (compiled ``tf.function`` calls, gradient
+tapes), so Keras's JAX and PyTorch backends are refused by name at first use, before they fail
+deep inside with Keras's own errors.
+
+Without its C++ start-up logs in the user's first notebook output:
 
 TensorFlow reads ``TF_CPP_MIN_LOG_LEVEL`` only after it has loaded: what its libraries log while
 loading (CUDA probing on a machine with no GPU, CPU features, absl's "All log messages before
@@ -9,13 +15,18 @@ file descriptor 2 caught, and the caught lines are replayed if the level lets th
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
+
+from convscope.errors import BackendNotSupportedError
 
 LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
+BACKEND_ENV = "KERAS_BACKEND"
 QUIET_LEVEL = "3"  # errors too: "failed call to cuInit" is logged as an error on every CPU machine
 
 # C++ log lines: absl's "I0000 00:00:1795468586.618725 1647 file.cc:31] ..." and the older
@@ -35,6 +46,56 @@ def import_tensorflow() -> None:
         return
     with _stderr_filtered(_min_level()):
         import tensorflow as tf  # noqa: F401, PLC0415
+
+
+def require_tensorflow_backend() -> None:
+    """Raise unless Keras runs (or will run) on TensorFlow.
+
+    ``KERAS_BACKEND`` is read before Keras is imported, because Keras cannot even import on a
+    backend whose package is missing; then Keras itself is asked, which also covers a backend
+    chosen in ``keras.json`` or a Keras imported earlier with another backend.
+
+    Raises
+    ------
+    BackendNotSupportedError
+        Naming the backend found and what to set instead.
+
+    """
+    named = os.environ.get(BACKEND_ENV, "").strip()
+    if named and named != "tensorflow":
+        raise BackendNotSupportedError(_backend_message(named, f"{BACKEND_ENV}={named}"))
+    try:
+        import keras  # noqa: PLC0415
+    except ImportError:
+        configured = _configured_backend()
+        if configured not in {None, "tensorflow"}:
+            raise BackendNotSupportedError(
+                _backend_message(str(configured), "the backend in keras.json")
+            ) from None
+        raise
+    found = str(keras.backend.backend())
+    if found != "tensorflow":
+        raise BackendNotSupportedError(_backend_message(found, "Keras's configuration"))
+
+
+def _configured_backend() -> str | None:
+    """Return the backend named in Keras's ``keras.json``; ``None`` if it names none."""
+    home = Path(os.environ.get("KERAS_HOME", Path("~/.keras").expanduser()))
+    try:
+        config = json.loads((home / "keras.json").read_text())
+    except (OSError, ValueError):
+        return None
+    backend = config.get("backend") if isinstance(config, dict) else None
+    return backend if isinstance(backend, str) else None
+
+
+def _backend_message(backend: str, where: str) -> str:
+    return (
+        f"convscope needs Keras's TensorFlow backend, but Keras is set to {backend!r} "
+        f"({where}). Set the environment variable {BACKEND_ENV}=tensorflow before Keras is "
+        f"first imported: in a notebook, run `%env {BACKEND_ENV}=tensorflow` in the first "
+        "cell after restarting the kernel; in a shell, `export KERAS_BACKEND=tensorflow`."
+    )
 
 
 def _min_level() -> int:
