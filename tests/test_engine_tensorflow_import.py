@@ -78,3 +78,13 @@ print("\\nread right:", int((probabilities.argmax(1) == labels[:8]).sum()))
     assert len(lines) == 2, result.stdout  # the progress bar, then the result
     assert "1/1" in lines[0]
     assert lines[1].startswith("read right: ")
+
+
+def test_keras_imported_after_convscope_loads_tensorflow_quietly() -> None:
+    # A notebook's first cell: `import convscope`, then the user's own `import keras`.
+    code = "import convscope, keras; print(float(keras.ops.sum(keras.ops.ones(3))))"
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "3.0\n", "")

@@ -28,6 +28,7 @@ from convscope.errors import (
     UnknownLayerError,
 )
 from convscope.render.normalise import normalise_channels
+from convscope.tensorflow_logs import install_quiet_import
 
 if TYPE_CHECKING:
     from convscope.api import (
@@ -61,6 +62,9 @@ if TYPE_CHECKING:
     from convscope.widget.explorer import Explorer
 
 __version__ = "0.1.0"
+
+# A notebook that imports convscope and then keras loads TensorFlow without its C++ logs.
+install_quiet_import()
 
 # TensorFlow takes seconds to import, so the names that need it load on first use.
 _LAZY = {
