@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import platform
+import sys
 from pathlib import Path
 
 import keras
@@ -110,7 +111,8 @@ def test_the_explorer_displays_and_answers_in_a_real_kernel(tmp_path: Path) -> N
     notebook.cells = [
         nbformat.v4.new_code_cell("import convscope\nexplorer = convscope.Explorer()\nexplorer"),
         nbformat.v4.new_code_cell(
-            'explorer.update(layer="conv2", channel=3)\nexplorer.sample = 5\n'
+            'import sys\nexplorer.update(layer="conv2", channel=3)\nexplorer.sample = 5\n'
+            "print(sys.prefix)\n"
             "print(explorer.layer, explorer.channel, explorer.sample, repr(explorer.error))"
         ),
     ]
@@ -122,4 +124,6 @@ def test_the_explorer_displays_and_answers_in_a_real_kernel(tmp_path: Path) -> N
     assert not errors, errors[0].get("evalue") if errors else ""
     assert [o for o in shown if WIDGET_VIEW in o.get("data", {})], shown
     text = "".join(o.text for o in answered if o.output_type == "stream" and o.name == "stdout")
-    assert text.strip().splitlines()[-1] == "conv2 3 5 ''"
+    prefix, state = text.strip().splitlines()[-2:]
+    assert prefix == sys.prefix  # the kernel runs in this environment, on the same versions
+    assert state == "conv2 3 5 ''"
