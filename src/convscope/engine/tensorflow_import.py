@@ -28,6 +28,7 @@ __all__ = [
     "QUIET_LEVEL",
     "import_tensorflow",
     "keep_log_lines",
+    "refuse_other_backend_by_name",
     "require_tensorflow_backend",
 ]
 
@@ -47,12 +48,28 @@ def import_tensorflow() -> None:
         import tensorflow as tf  # noqa: F401, PLC0415
 
 
+def refuse_other_backend_by_name() -> None:
+    """Raise if ``KERAS_BACKEND`` names a backend other than TensorFlow.
+
+    Checked before TensorFlow's seconds of loading, and before Keras is imported: Keras cannot
+    even import on a backend whose package is missing.
+
+    Raises
+    ------
+    BackendNotSupportedError
+        Naming the backend and what to set instead.
+
+    """
+    named = os.environ.get(BACKEND_ENV, "").strip()
+    if named and named != "tensorflow":
+        raise BackendNotSupportedError(_backend_message(named, f"{BACKEND_ENV}={named}"))
+
+
 def require_tensorflow_backend() -> None:
     """Raise unless Keras runs (or will run) on TensorFlow.
 
-    ``KERAS_BACKEND`` is read before Keras is imported, because Keras cannot even import on a
-    backend whose package is missing; then Keras itself is asked, which also covers a backend
-    chosen in ``keras.json`` or a Keras imported earlier with another backend.
+    After :func:`refuse_other_backend_by_name`, Keras itself is asked, which also covers a
+    backend chosen in ``keras.json`` or a Keras imported earlier with another backend.
 
     Raises
     ------
@@ -60,9 +77,7 @@ def require_tensorflow_backend() -> None:
         Naming the backend found and what to set instead.
 
     """
-    named = os.environ.get(BACKEND_ENV, "").strip()
-    if named and named != "tensorflow":
-        raise BackendNotSupportedError(_backend_message(named, f"{BACKEND_ENV}={named}"))
+    refuse_other_backend_by_name()
     try:
         import keras  # noqa: PLC0415
     except ImportError:
