@@ -25,6 +25,8 @@ for use in ("mnist_cnn()", "Explorer()", "get_activations(None, None)"):
         eval("convscope." + use)
     except convscope.ConvscopeError as error:
         print(type(error).__name__, "|", error)
+import sys
+print("tensorflow loaded |", "tensorflow" in sys.modules)
 """
 
 
@@ -45,7 +47,8 @@ def _env(**changes: str) -> dict[str, str]:
 def test_keras_backend_variable_other_than_tensorflow_is_refused_at_first_use(
     backend: str,
 ) -> None:
-    lines = _first_uses(_env(KERAS_BACKEND=backend))
+    *lines, loaded = _first_uses(_env(KERAS_BACKEND=backend))
+    assert loaded == "tensorflow loaded | False"  # refused at once, not after seconds of loading
     assert len(lines) == 3, lines
     for line in lines:
         name, message = line.split(" | ")
@@ -56,7 +59,7 @@ def test_keras_backend_variable_other_than_tensorflow_is_refused_at_first_use(
 
 def test_a_backend_chosen_in_keras_json_is_refused_too(tmp_path: Path) -> None:
     (tmp_path / "keras.json").write_text(json.dumps({"backend": "torch"}))
-    lines = _first_uses(_env(KERAS_HOME=str(tmp_path)))
+    *lines, _ = _first_uses(_env(KERAS_HOME=str(tmp_path)))
     assert len(lines) == 3, lines
     assert all(line.startswith("BackendNotSupportedError | ") for line in lines)
     assert "'torch' (the backend in keras.json)" in lines[0]
