@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+: CI's main run
+
 ROOT = Path(__file__).resolve().parent.parent
-IMAGES_URL = "https://example.invalid/convscope/raw/main/docs/images/"  # pyproject.toml's
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+IMAGES_URL = PYPROJECT["tool"]["hatch"]["metadata"]["hooks"]["custom"]["images-url"]
 NOTEBOOKS = ("quickstart", "bring_your_own_model", "looking_deeper", "dataset_insight")
 
 
