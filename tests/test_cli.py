@@ -92,3 +92,43 @@ def test_demo_prints_an_address_that_opens_the_quickstart(tmp_path: Path) -> Non
     finally:
         os.killpg(demo.pid, signal.SIGTERM)
         demo.wait(timeout=20)
+
+
+def test_version_is_printed_by_the_command_and_by_python_m(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import convscope
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"convscope {convscope.__version__}"
+    # python -m convscope is the same command line, in a fresh interpreter.
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    result = subprocess.run(
+        [sys.executable, "-m", "convscope", "--version"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout.strip()) == (0, f"convscope {convscope.__version__}")
+    usage = subprocess.run(
+        [sys.executable, "-m", "convscope"], capture_output=True, text=True, env=env, check=False
+    )
+    assert usage.returncode == 2
+    assert "usage: convscope" in usage.stderr
+    assert "{demo,quickstart}" in usage.stderr
+
+
+@pytest.mark.parametrize("absent", ["jupyterlab", "skimage"])
+def test_demo_without_the_extra_names_the_install_command(
+    absent: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setitem(sys.modules, absent, None)  # as if it were not installed
+    folder = tmp_path / "notebooks"
+    assert main(["demo", "--no-browser", "--dir", str(folder)]) == 1
+    message = capsys.readouterr().err
+    assert 'pip install "convscope[demo]"' in message
+    assert f"({absent} missing)" in message
+    assert not folder.exists()  # nothing copied, nothing started

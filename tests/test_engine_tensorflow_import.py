@@ -51,3 +51,40 @@ def test_importing_the_engine_prints_no_tensorflow_logs() -> None:
 def test_a_log_level_the_user_set_is_kept() -> None:
     result = _import_engine({**os.environ, "TF_CPP_MIN_LOG_LEVEL": "1"})
     assert result.stdout.strip() == "1"
+
+
+def test_a_first_session_prints_nothing_but_its_results(tmp_path) -> None:
+    # What TensorFlow logs at first use, after its import (CUDA probing, "failed call to
+    # cuInit", graph warnings while training) must stay quiet too, and training shows only its
+    # progress bar on standard output.
+    code = """
+import convscope
+from convscope.data.mnist import offline_digits
+model = convscope.mnist_cnn()
+images, labels = offline_digits("test")
+probabilities = convscope.get_activations(model, images[:8], "predictions")["predictions"]
+convscope.plot_grad_cam(model, images[0])
+convscope.train_mnist_cnn(images[:64], labels[:64], epochs=1, augment=True)
+print("\\nread right:", int((probabilities.argmax(1) == labels[:8]).sum()))
+"""
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    env["CONVSCOPE_CACHE_DIR"] = str(tmp_path)
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr == ""
+    lines = [line.split("\r")[-1] for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 2, result.stdout  # the progress bar, then the result
+    assert "1/1" in lines[0]
+    assert lines[1].startswith("read right: ")
+
+
+def test_keras_imported_after_convscope_loads_tensorflow_quietly() -> None:
+    # A notebook's first cell: `import convscope`, then the user's own `import keras`.
+    code = "import convscope, keras; print(float(keras.ops.sum(keras.ops.ones(3))))"
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "3.0\n", "")

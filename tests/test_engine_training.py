@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import keras
@@ -139,3 +140,32 @@ def test_bad_runs_and_epochs_name_the_problem(run: convscope.TrainingRun, tmp_pa
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ModelFileError, match="does not exist"):
         run.save(tmp_path / "missing" / "run.npz")
+
+
+def _screen(text: str) -> list[str]:
+    """The lines a terminal or a notebook shows for ``text``: a carriage return overwrites."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text).replace("\b", "")  # colours and backspaces
+    shown = (line.split("\r")[-1] for line in plain.split("\n"))
+    return [line for line in shown if line.strip()]
+
+
+def test_training_shows_one_progress_bar_not_keras_lines_per_epoch(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from convscope.data.mnist import offline_digits
+
+    images, labels = offline_digits("train")
+    few = (images[::30], labels[::30])  # 150 digits: the output is the point, not the model
+    convscope.train_mnist_cnn(*few, epochs=3, augment=False, snapshots=True)
+    (bar,) = _screen(capsys.readouterr().out)
+    assert bar.startswith("3/3 ")
+    assert "loss:" in bar
+    assert "accuracy:" in bar
+    # Asked for, Keras's own output per epoch is still there.
+    convscope.train_mnist_cnn(*few, epochs=3, augment=False, verbose=2)
+    shown = _screen(capsys.readouterr().out)
+    assert [line for line in shown if line.startswith("Epoch ")] == [
+        "Epoch 1/3",
+        "Epoch 2/3",
+        "Epoch 3/3",
+    ]

@@ -24,6 +24,7 @@ ALL = [
     errors.LabelError,
     errors.IndexOutOfRangeError,
     errors.MnistNotFoundError,
+    errors.BackendNotSupportedError,
 ]
 
 

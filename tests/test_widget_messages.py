@@ -69,7 +69,7 @@ def assert_valid(explorer: convscope.Explorer) -> None:
     colour_table(explorer.cmap)
     assert 0 <= explorer.page < explorer.page_count
     assert explorer.compare is None or 0 <= explorer.compare < SAMPLES
-    assert explorer._compare == (-1 if explorer.compare is None else explorer.compare)
+    assert explorer._compare_state == (-1 if explorer.compare is None else explorer.compare)
     assert explorer.panels.image_b_panel.get_visible() == (explorer.compare is not None)
     assert explorer._layer_index == explorer.layers.index(explorer.layer)
     assert (explorer._channel_index, explorer._sample_index) == (explorer.channel, explorer.sample)
@@ -278,7 +278,7 @@ def test_any_message_keeps_the_widget_valid_and_is_acked(explorer, content) -> N
             if content["type"] == "view" and name in content:
                 assert getattr(explorer, name) == content[name]
         if content["type"] == "view" and "compare" in content:
-            assert explorer._compare == content["compare"]
+            assert explorer._compare_state == content["compare"]
         if content["type"] == "filter":
             assert (explorer._filter_true, explorer._filter_predicted) == (
                 content["true"],

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from convscope.data import load_image, load_mnist, sample_images
 from convscope.errors import (
     ArgumentTypeError,
+    BackendNotSupportedError,
     ConvscopeError,
     ImageInputError,
     IndexOutOfRangeError,
@@ -27,6 +28,7 @@ from convscope.errors import (
     UnknownLayerError,
 )
 from convscope.render.normalise import normalise_channels
+from convscope.tensorflow_logs import install_quiet_import
 
 if TYPE_CHECKING:
     from convscope.api import (
@@ -60,6 +62,9 @@ if TYPE_CHECKING:
     from convscope.widget.explorer import Explorer
 
 __version__ = "0.1.0"
+
+# A notebook that imports convscope and then keras loads TensorFlow without its C++ logs.
+install_quiet_import()
 
 # TensorFlow takes seconds to import, so the names that need it load on first use.
 _LAZY = {
@@ -95,6 +100,7 @@ _LAZY = {
 __all__ = [
     "ActivationEngine",
     "ArgumentTypeError",
+    "BackendNotSupportedError",
     "ChannelStats",
     "ConvscopeError",
     "Explorer",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -13,7 +14,10 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``convscope`` command line."""
+    from convscope import __version__  # noqa: PLC0415 - numpy only, no TensorFlow
+
     parser = argparse.ArgumentParser(prog="convscope", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"convscope {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="open JupyterLab on the quickstart notebook")
@@ -92,7 +96,26 @@ def jupyter_lab_command(folder: Path, *, no_browser: bool, port: int | None) -> 
     return command
 
 
+# What the demo's notebooks need beyond convscope itself: ``pip install "convscope[demo]"``.
+DEMO_MODULES = ("jupyterlab", "skimage")
+DEMO_INSTALL = 'pip install "convscope[demo]"'
+
+
+def missing_demo_modules() -> list[str]:
+    """Return the modules of the ``[demo]`` extra that are not installed."""
+    return [name for name in DEMO_MODULES if importlib.util.find_spec(name) is None]
+
+
 def _demo(folder: Path, *, no_browser: bool, port: int | None) -> int:
+    missing = missing_demo_modules()
+    if missing:
+        print(  # noqa: T201
+            f"convscope demo needs JupyterLab and the notebooks' extras ({', '.join(missing)} "
+            f"missing). Install them with:\n\n    {DEMO_INSTALL}\n\nthen run `convscope demo` "
+            "again.",
+            file=sys.stderr,
+        )
+        return 1
     copy_notebooks(folder)
     command = jupyter_lab_command(folder, no_browser=no_browser, port=port)
     print(f"copied the notebooks to {folder.resolve()}; starting JupyterLab")  # noqa: T201

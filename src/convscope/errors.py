@@ -63,6 +63,10 @@ class MnistNotFoundError(ConvscopeError, FileNotFoundError):
     """No source holds the requested MNIST split."""
 
 
+class BackendNotSupportedError(ConvscopeError):
+    """Keras is set to a backend other than TensorFlow (JAX, PyTorch...)."""
+
+
 def check_index(what: str, value: object, size: int) -> int:
     """Return ``value`` as an ``int`` if it indexes one of ``size`` things, else raise.
 

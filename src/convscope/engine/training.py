@@ -193,3 +193,29 @@ class Snapshots(keras.callbacks.Callback):  # type: ignore[misc]
         self.epochs.append(epoch)
         self.weights.append([np.array(array) for array in self.kept.get_weights()])
         self.logs.append({key: float(value) for key, value in logs.items()})
+
+
+class EpochProgress(keras.callbacks.Callback):  # type: ignore[misc]
+    """One progress bar for a whole training, advanced once per epoch.
+
+    Keras's own output is two lines per epoch (about 60 for the replay's 30 epochs, each a
+    separate line in a notebook); this is a single line that fills up in place.
+
+    Parameters
+    ----------
+    epochs : int
+        How many epochs the training runs.
+
+    """
+
+    SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        # The latest value of each metric, not Keras's running mean over updates.
+        self.bar = keras.utils.Progbar(epochs, unit_name="epoch", stateful_metrics=self.SHOWN)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Advance the bar to ``epoch + 1`` with that epoch's loss and accuracy."""
+        shown = [(name, float(value)) for name, value in (logs or {}).items() if name in self.SHOWN]
+        self.bar.update(epoch + 1, values=shown)

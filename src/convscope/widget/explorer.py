@@ -183,7 +183,7 @@ class Explorer(anywidget.AnyWidget):
     _panel_meta = traitlets.List(traitlets.Dict()).tag(sync=True)
     _sort = traitlets.Unicode("index").tag(sync=True)
     _sort_options = traitlets.List(traitlets.Unicode(), ["index"]).tag(sync=True)
-    _compare = traitlets.Int(-1).tag(sync=True)
+    _compare_state = traitlets.Int(-1).tag(sync=True)  # not `_compare`: Widget._compare is a method
     _compare_mode = traitlets.Unicode("side").tag(sync=True)
     _compare_text = traitlets.Unicode("").tag(sync=True)
 
@@ -1069,7 +1069,7 @@ class Explorer(anywidget.AnyWidget):
             self._sample_text = (
                 self._describe_drawing() if state.drawn else self._describe_sample(state.sample)
             )
-            self._compare = -1 if state.compare is None else state.compare
+            self._compare_state = -1 if state.compare is None else state.compare
             self._compare_mode = state.compare_mode
             self._compare_text = (
                 "" if state.compare is None else self._describe_sample(state.compare)

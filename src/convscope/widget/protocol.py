@@ -243,7 +243,7 @@ class ExplorerState(TypedDict):
     _panel_meta: list[PanelThumb]
     _sort: str
     _sort_options: list[str]
-    _compare: int
+    _compare_state: int
     _compare_mode: str
     _compare_text: str
     _error: str
