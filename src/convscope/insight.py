@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from convscope.api import _show_in_notebooks
-from convscope.data.labels import class_labels
+from convscope.data.labels import check_class_names, class_labels
 from convscope.engine.activations import DEFAULT_BATCH_SIZE, engine_for
 from convscope.engine.inputs import check_images
 from convscope.engine.insight import STATS_BATCH_SIZE, ChannelStats
@@ -282,10 +282,9 @@ def plot_confusion(
     progress: bool = True,
 ) -> Figure:
     """Draw the confusion matrix of a classifier on a data set (see :func:`confusion`)."""
+    shape = engine_for(model).output_shape
+    if class_names is not None and len(shape) == 1:  # checked before the pass over the data
+        check_class_names(class_names, shape[0])
     counts = confusion(model, images, labels, progress=progress)
-    names = list(class_names) if class_names is not None else [str(i) for i in range(len(counts))]
-    if len(names) != len(counts):
-        raise LabelError(
-            f"class_names has {len(names)} names for {len(counts)} classes; give one per class."
-        )
+    names = check_class_names(class_names, len(counts))  # the Explorer's rule, one for all
     return _show_in_notebooks(confusion_figure(counts, names))
