@@ -74,6 +74,7 @@ _LATEST = {
     protocol.FRAME: ("frame", None),
 }
 _MAX_PIXEL_RATIO = 3.0  # beyond this a frame would cost more than the sharpness is worth
+_IDLE_SECONDS = 1.0  # after the last request, every weight is checked (see engine/weights.py)
 _T = TypeVar("_T")
 CMAPS = ["viridis", "magma", "inferno", "cividis", "gray", "RdBu_r"]
 
@@ -190,6 +191,10 @@ class Explorer(anywidget.AnyWidget):
     _error = traitlets.Unicode("").tag(sync=True)
     _status = traitlets.Unicode("").tag(sync=True)
     _ack = traitlets.Int(0).tag(sync=True)
+
+    # Following the model's weights: checked once per request, and fully when idle.
+    _weights_followed = False
+    _idle_check: asyncio.TimerHandle | None = None
 
     def __init__(
         self,
@@ -535,21 +540,67 @@ class Explorer(anywidget.AnyWidget):
                 "convscope.Explorer(convscope.mnist_training_run()) or a TrainingRun of yours."
             )
         index = run.index(_not_none("epoch", epoch))
-        controller = self._controller
-        controller.use_weights(run.weights[index], run.epochs[index])
-        self._picker.predictions = controller.predictions
-        self._picker.probabilities = controller.probabilities
+        self._controller.use_weights(run.weights[index], run.epochs[index])
         with self.hold_sync():
             self._epoch = run.epochs[index]
-            self._confusion = self._picker.confusion(len(controller.class_names))
-            self._panel_key = None
-            # The predicted-class and mistake filters, and the orders, follow the weights.
-            passing = self._picker.filtered(
-                self._filter_true, self._filter_predicted, self._misclassified_only
-            )
-            self._filtered = self._ordered(passing, self._sort)
-            self._publish()
-            self._publish_page(self._page_of_sample())
+            self._show_new_weights()
+
+    @property
+    def probabilities(self) -> np.ndarray | None:
+        """What the class chart shows for the input in view; ``None`` when it shows nothing.
+
+        The model's own values when it ends in a softmax or a sigmoid, whatever form it
+        takes (a multi-label sigmoid's do not sum to 1; a one-unit sigmoid's ``p`` shows as
+        ``(1 - p, p)``); a softmax of the scores when it ends in scores. The chart's caption
+        says which. Read-only.
+        """
+        shown = self._controller.probabilities_in_view()
+        return None if shown is None else shown.copy()
+
+    def _follow_weights(self, *, full: bool = False) -> bool:
+        """Show the model as it is now if its weights changed (training, ``set_weights``).
+
+        Asked once per request, before anything is shown; ``full`` checks every weight (when
+        idle). The maps, predictions, thumbnails, sorts, statistics, colour scales, Grad-CAM
+        and patterns all follow.
+        """
+        if self._weights_followed or not self._controller.follow_weights(full=full):
+            return False
+        self._controller.apply(follow=False)
+        with self.hold_sync():
+            self._show_new_weights()
+        return True
+
+    def _show_new_weights(self) -> None:
+        """Publish what follows the weights: predictions, filters, orders, confusion, panel."""
+        controller = self._controller
+        self._picker.predictions = controller.predictions
+        self._picker.probabilities = controller.probabilities
+        self._confusion = self._picker.confusion(len(controller.class_names))
+        self._panel_key = None
+        # The predicted-class and mistake filters, and the orders, follow the weights.
+        passing = self._picker.filtered(
+            self._filter_true, self._filter_predicted, self._misclassified_only
+        )
+        self._filtered = self._ordered(passing, self._sort)
+        self._publish()
+        self._publish_page(self._page_of_sample())
+
+    def _check_weights_when_idle(self) -> None:
+        """Check every weight once no request has come for a while (the cheap tier's gaps)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if self._idle_check is not None:
+            self._idle_check.cancel()
+        self._idle_check = loop.call_later(_IDLE_SECONDS, self._idle_weights)
+
+    def _idle_weights(self) -> None:
+        self._idle_check = None
+        try:
+            self._follow_weights(full=True)
+        except Exception:  # noqa: BLE001 - logged; the next request tries again
+            _LOG.exception("convscope: could not follow the model's new weights")
 
     @property
     def channel_panel(self) -> bool:
@@ -654,8 +705,10 @@ class Explorer(anywidget.AnyWidget):
                 f"{', '.join(_UPDATE_ARGUMENTS)}."
             )
         self._remember_loop()
+        self._follow_weights()
         self._controller.apply(
             on_progress=self._show_progress,
+            follow=False,
             layer=layer,
             channel=channel,
             sample=sample,
@@ -929,6 +982,7 @@ class Explorer(anywidget.AnyWidget):
         self._flush_scheduled = False
         pending, self._pending = self._pending, {}
         problems, self._problems = self._problems, []
+        self._follow_weights_once()
         # One state message for the whole request, ack included, sent after the new frame:
         # fewer round trips for a remote kernel.
         with self.hold_sync():
@@ -946,6 +1000,16 @@ class Explorer(anywidget.AnyWidget):
             if problems:
                 self._error = "\n".join(problems)
             self._ack = max(self._ack, self._seen_seq)
+        self._weights_followed = False
+        self._check_weights_when_idle()
+
+    def _follow_weights_once(self) -> None:
+        """Follow changed weights at the start of a request, and not again within it."""
+        try:
+            self._follow_weights()
+        except Exception:  # noqa: BLE001 - logged; the request itself goes on
+            _LOG.exception("convscope: could not follow the model's new weights")
+        self._weights_followed = True
 
     def _apply_pending(self, pending: dict[str, Any]) -> None:
         self._apply_moves(pending)
