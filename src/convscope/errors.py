@@ -124,18 +124,25 @@ def check_number(name: str, value: object, *, maximum: float, example: float) ->
 
 
 def check_real(name: str, value: object, example: float) -> float:
-    """Return ``value`` as a ``float`` if it is a real number (not ``True``), else raise.
+    """Return ``value`` as a ``float`` if it is a finite real number (not ``True``), else raise.
 
     Raises
     ------
     ArgumentTypeError
         When ``value`` is not a real number.
+    InvalidArgumentError
+        When ``value`` is NaN or infinite: every comparison with NaN is false, so it would
+        pass or fail every test silently.
 
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(
         value, (int, float, np.integer, np.floating)
     ):
         raise ArgumentTypeError(f"{name} must be a number such as {example}, got {value!r}.")
+    if not np.isfinite(value):
+        raise InvalidArgumentError(
+            f"{name} must be a finite number such as {example}, got {value!r}."
+        )
     return float(value)
 
 

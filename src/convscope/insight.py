@@ -89,7 +89,13 @@ def dead_channels(
     batch_size: int = STATS_BATCH_SIZE,
     progress: bool = True,
 ) -> dict[str, list[int]]:
-    """List, per layer, the channels that never rise above ``threshold`` on any image.
+    """List, per layer, the channels that carry nothing over the data set: dead ones.
+
+    A channel is dead when it is off on every image (never above ``threshold``, and never
+    below 0: a ReLU that never fires) or constant (one value at every position of every
+    image). A channel that goes negative and varies, as a convolution with no activation may,
+    is not dead however low it stays; one that is NaN or Inf everywhere is not dead either
+    (``channel_stats(...).non_finite`` lists those).
 
     Parameters
     ----------
@@ -101,7 +107,8 @@ def dead_channels(
         The layers to check; by default every layer with a spatial output. All are computed in
         one forward pass per batch.
     threshold : float
-        A channel is dead when its spatial maximum is at most this on every image.
+        A channel that never goes below 0 is dead when its spatial maximum is at most this
+        on every image. Finite: NaN is refused.
 
     Returns
     -------

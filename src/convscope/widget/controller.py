@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from convscope.data.drawing import mnist_digit
 from convscope.data.labels import class_labels
 from convscope.engine.activations import ActivationEngine
-from convscope.engine.insight import channel_stats
+from convscope.engine.insight import ChannelStats, channel_stats
 from convscope.engine.layers import LayerInfo
 from convscope.engine.receptive import receptive_field
 from convscope.engine.split import SIGMOID, SOFTMAX, GraphValue, find_class_scores
@@ -151,7 +151,7 @@ class ExplorerController:
         self.renders = 0
         # Per (weights tag, layer): the data-set colour scale and each sample's channel peaks.
         self._ranges: dict[tuple[Hashable, str], tuple[np.ndarray, np.ndarray]] = {}
-        self._peaks: dict[tuple[Hashable, str], np.ndarray] = {}
+        self._stats: dict[tuple[Hashable, str], ChannelStats] = {}
         self._probabilities = {engine.weights_tag: self.probabilities}
         self._predictions: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
         self._last_layer_view: tuple[tuple[object, ...], LayerView] | None = None
@@ -762,13 +762,13 @@ class ExplorerController:
         A sample whose map is all NaN/Inf gets -Inf: it sorts last.
         """
         key = (self.engine.weights_tag, layer)
-        peaks = self._peaks.get(key)
-        if peaks is None:
+        stats = self._stats.get(key)
+        if stats is None:
             stats = channel_stats(
                 self.engine, (layer,), self.images, progress=False, on_batch=on_progress
-            )
-            peaks = self._peaks[key] = stats[layer].peaks
-        return peaks
+            )[layer]
+            self._stats[key] = stats
+        return stats.peaks
 
     def channel_summary(
         self,
@@ -787,13 +787,18 @@ class ExplorerController:
         return top, peaks[top], float(np.mean(peaks > 0))
 
     def dead_channels(self, layer: str) -> np.ndarray | None:
-        """Which channels of ``layer`` never rise above 0 on any sample, once peaks are known.
+        """Which channels of ``layer`` are dead on the samples, once their statistics are known.
 
-        ``None`` until :meth:`channel_peaks` has run for the layer (the channel panel or the
-        activation order asks for it).
+        Dead as :meth:`~convscope.engine.insight.ChannelStats.dead` says: off everywhere, or
+        constant. ``None`` until :meth:`channel_peaks` has run for the layer (the channel
+        panel or the activation order asks for it).
         """
-        peaks = self._peaks.get((self.engine.weights_tag, layer))
-        return None if peaks is None else np.asarray(~(peaks > 0).any(axis=0))
+        stats = self._stats.get((self.engine.weights_tag, layer))
+        if stats is None:
+            return None
+        dead = np.zeros(stats.peaks.shape[1], bool)
+        dead[stats.dead()] = True
+        return dead
 
     def class_name(self, index: int) -> str:
         """Return the name of class ``index``, or the index itself when there is no name."""

@@ -606,7 +606,7 @@ class Explorer(anywidget.AnyWidget):
     def channel_panel(self) -> bool:
         """Whether the channel panel is open: the selected channel's 9 strongest samples.
 
-        It also says whether the channel is dead (never above 0 on the data set) and on what
+        It also says whether the channel is dead (off or constant on the data set) and on what
         share of the samples it fires. Opening it costs one pass over the data set for the
         layer in view, once (progress in :attr:`status`); dead channels are then crossed out
         in the grid. A click on one of the 9 shows that sample.
@@ -1183,11 +1183,13 @@ class Explorer(anywidget.AnyWidget):
         if first:  # the dead channels are known now: cross them out in the grid
             self._controller.apply()
         unit = "channel" if self._controller.engine.layer(state.layer).spatial else "unit"
-        dead = not active
+        dead_channels = self._controller.dead_channels(state.layer)
+        dead = dead_channels is not None and bool(dead_channels[state.channel])
         self._panel_key = key
         self._panel_text = (
             f"{unit} {state.channel} of {state.layer}: "
-            f"{'DEAD, never above 0' if dead else 'alive'}  ·  fires on {active:.1%} of "
+            f"{'DEAD, off or constant on every sample' if dead else 'alive'}  ·  fires on "
+            f"{active:.1%} of "
             f"{self.sample_count:,} samples  ·  its {len(top)} strongest:"
         )
         self._panel_meta = [
