@@ -267,6 +267,26 @@ class SplitModel:
     """
 
     def __init__(self, graph: ModelGraph, row: str | None, target: GraphValue) -> None:
+        try:
+            self._build(graph, row, target)
+        except ValueError as error:
+            if "is not connected" not in str(error):
+                raise
+            repeated = sorted({info.name.split("#")[0] for info in graph.rows if "#" in info.name})
+            why = (
+                f"{', '.join(map(repr, repeated))} is called more than once in this model, and "
+                "Keras cannot build a model that starts at the output of one of those calls, "
+                "or of a layer inside one, and goes on to the class scores"
+                if repeated
+                else "Keras cannot build a model that starts at that row's output"
+            )
+            raise ModelNotSupportedError(
+                f"Cannot follow gradients from {row!r} to {target.description}: {why}. Pick a "
+                "layer after the last call of the shared model, or build the model with a "
+                "separate copy of it for each call (keras.models.clone_model)."
+            ) from None
+
+    def _build(self, graph: ModelGraph, row: str | None, target: GraphValue) -> None:
         row_calls = _calls_to(graph, row) if row is not None else ()
         common = _common_prefix(row_calls, target.calls)
         row_scopes = _scopes(graph, row_calls)
