@@ -114,7 +114,7 @@ def check_number(name: str, value: object, *, maximum: float, example: float) ->
         When ``value`` is NaN, not positive, or above ``maximum``.
 
     """
-    number = check_real(name, value, example)
+    number = _as_real(name, value, example)
     if not 0 < number <= maximum:  # NaN fails this too
         raise InvalidArgumentError(
             f"{name} must be a number above 0 and at most {maximum:g}, got {value!r}; "
@@ -135,14 +135,20 @@ def check_real(name: str, value: object, example: float) -> float:
         pass or fail every test silently.
 
     """
+    number = _as_real(name, value, example)
+    if not np.isfinite(number):
+        raise InvalidArgumentError(
+            f"{name} must be a finite number such as {example}, got {value!r}."
+        )
+    return number
+
+
+def _as_real(name: str, value: object, example: float) -> float:
+    """Return ``value`` as a ``float`` if it is a real number (not ``True``), NaN included."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(
         value, (int, float, np.integer, np.floating)
     ):
         raise ArgumentTypeError(f"{name} must be a number such as {example}, got {value!r}.")
-    if not np.isfinite(value):
-        raise InvalidArgumentError(
-            f"{name} must be a finite number such as {example}, got {value!r}."
-        )
     return float(value)
 
 

@@ -372,6 +372,7 @@ class Explorer(anywidget.AnyWidget):
 
         """
         self._remember_loop()
+        self._follow_weights()
         self._controller.draw(image)
         self._error = ""
         self._publish()
@@ -514,6 +515,7 @@ class Explorer(anywidget.AnyWidget):
     def sort(self, order: str) -> None:
         order = check_choice("sort", order, SORTS, "sample order")
         self._picker.check_sort(order)
+        self._follow_weights()  # an order by the model's predictions: the model as it is now
         self._reorder(order)
 
     @property
@@ -760,6 +762,7 @@ class Explorer(anywidget.AnyWidget):
                 "misclassified=True needs labels and class predictions; pass labels=... to "
                 "the Explorer."
             )
+        self._follow_weights()  # the predicted classes of the model as it is now
         filtered = self._ordered(
             self._picker.filtered(true_index, predicted_index, bool(misclassified)), self._sort
         )
