@@ -3,6 +3,8 @@ the next update shows the model as it is now, equal to a fresh Explorer's and to
 
 from __future__ import annotations
 
+import asyncio
+
 import keras
 import numpy as np
 import pytest
@@ -118,3 +120,25 @@ def test_the_cheap_tier_sees_every_change_within_one_round_of_slices() -> None:
     watch.version()
     model.optimizer.iterations.assign_add(1)  # what every training step does
     assert watch.changed()
+
+
+def test_a_change_made_while_idle_is_shown_without_a_request(
+    split: tuple[np.ndarray, ...],
+) -> None:
+    _, _, images, labels = split
+    model = convscope.mnist_cnn()
+
+    async def scenario() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        explorer = convscope.Explorer(model, images[:30], labels[:30], figure="none")
+        explorer.update(sample=2)  # in the kernel's event loop: the idle check is armed
+        before = explorer.probabilities
+        last = model.get_layer("predictions").bias
+        last.assign(last + np.eye(10, dtype=np.float32)[0] * 30.0)  # class 0 wins now
+        await asyncio.sleep(1.8)  # no request: the idle check alone
+        return before, explorer.probabilities, explorer._picker.probabilities
+
+    before, shown, picker = asyncio.run(scenario())
+    now = model.predict(images[:30, ..., None].astype(np.float32), verbose=0)
+    np.testing.assert_allclose(shown, now[2], atol=1e-6)
+    np.testing.assert_allclose(picker, now, atol=1e-6)  # the thumbnails' predictions too
+    assert not np.allclose(before, shown, atol=1e-3)

@@ -724,6 +724,7 @@ class Explorer(anywidget.AnyWidget):
         )
         self._error = ""
         self._publish()
+        self._check_weights_when_idle()
         if self._sort == "activation" and (layer is not None or channel is not None):
             self._reorder("activation")  # the order of another channel
         elif sample is not None and self._page_of_sample() != self._page:
