@@ -142,3 +142,26 @@ def test_a_change_made_while_idle_is_shown_without_a_request(
     np.testing.assert_allclose(shown, now[2], atol=1e-6)
     np.testing.assert_allclose(picker, now, atol=1e-6)  # the thumbnails' predictions too
     assert not np.allclose(before, shown, atol=1e-3)
+
+
+def test_what_is_kept_for_live_weights_stays_bounded(split: tuple[np.ndarray, ...]) -> None:
+    _, _, images, labels = split
+    model = convscope.mnist_cnn()
+    explorer = convscope.Explorer(model, images[:30], labels[:30], figure="none", layer="conv1")
+    explorer.update(norm="fixed")
+    explorer.channel_panel = True
+    bias = model.get_layer("conv1").bias
+    for step in range(6):  # six training steps, an update after each
+        bias.assign(bias + 0.01)
+        explorer.update(sample=step)
+        explorer.channel_panel = True
+    controller = explorer._controller
+    # The weights it opened on and the weights of now; none of the five in between.
+    assert len(controller._probabilities) == 2
+    assert len(controller._ranges) == 2
+    expected = keras.Model(model.inputs[0], model.get_layer("conv1").output)(
+        images[5:6, ..., None].astype(np.float32)
+    ).numpy()[0]
+    np.testing.assert_allclose(
+        explorer.engine.activation("conv1", images[5], key=5), expected, 1e-5
+    )

@@ -222,9 +222,28 @@ class ExplorerController:
         """
         if not self.engine.follow_weights(full=full):
             return False
+        self._forget_other_live_weights()
         self._follow_probabilities()
         self.views.forget()
         return True
+
+    def _forget_other_live_weights(self) -> None:
+        """Drop what was kept for earlier live weights (a training run's epochs stay).
+
+        Training under an open Explorer changes the weights at every step: keeping each
+        version's predictions and statistics would grow without bound.
+        """
+        tag = self.engine.weights_tag
+
+        def stale(key: Hashable) -> bool:
+            return isinstance(key, tuple) and key[:1] == ("weights",) and key != tag
+
+        for kept in (self._probabilities, self._predictions):
+            for key in [key for key in kept if stale(key)]:
+                del kept[key]
+        for per_layer in (self._ranges, self._stats):
+            for key in [key for key in per_layer if stale(key[0])]:
+                del per_layer[key]
 
     def _follow_probabilities(self) -> None:
         tag = self.engine.weights_tag
