@@ -21,7 +21,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -210,6 +210,40 @@ def resnet50_classifier(size: int = 96) -> keras.Model:
             keras.layers.Dense(5, name="head"),
         ]
     )
+
+
+def bench_weights_check(repeats: int) -> dict[str, object]:
+    """What following the weights costs per update: the cheap tier and the full checksum.
+
+    The cheap tier (``WeightsWatch.changed``: the optimizer's steps and one slice's checksum)
+    runs on every Explorer update; the full checksum when the widget is idle. On the MNIST CNN
+    and on ResNet50 at 224 px (25.6 M weights, about 100 MB).
+    """
+    from convscope.engine.weights import WeightsWatch  # noqa: PLC0415
+
+    def timed(call: Callable[[], object], count: int) -> list[float]:
+        times = []
+        for _ in range(count):
+            start = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - start)
+        return times
+
+    results: dict[str, object] = {}
+    for name, model in (
+        ("mnist_cnn", convscope.mnist_cnn()),
+        ("resnet50", keras.applications.ResNet50(weights=None)),
+    ):
+        watch = WeightsWatch(model)
+        watch.version()
+        timed(watch.changed, watch.slice_count)  # traces every slice's checksum
+        results[name] = {
+            "cheap_check": stats(timed(watch.changed, repeats)),
+            "full_checksum": stats(timed(watch.version, max(3, repeats // 4))),
+            "slices": watch.slice_count,
+            "weights": int(sum(np.prod(w.shape) for w in model.weights)),
+        }
+    return results
 
 
 def bench_first_visit(layers: int) -> dict[str, object]:
@@ -531,6 +565,11 @@ def timing_rows(results: dict[str, object]) -> list[str]:
         if timing:
             label = f"resnet50_96.{name}"
             rows.append(f"{label:44} {timing['median_ms']:10.2f} {timing['p95_ms']:9.2f}")
+    for model, checks in results.get("weights", {}).items():
+        for name in ("cheap_check", "full_checksum"):
+            timing = checks[name]
+            label = f"weights.{model}.{name}"
+            rows.append(f"{label:44} {timing['median_ms']:10.2f} {timing['p95_ms']:9.2f}")
     return rows + delivery_rows(results)
 
 
@@ -675,6 +714,7 @@ def main() -> int:
     results["mnist"] = bench_mnist(repeats, with_keract=not args.smoke)
     results["large"] = bench_large_model(max(5, repeats // 2))
     results["first_visit"] = bench_first_visit(4 if args.smoke else 12)
+    results["weights"] = bench_weights_check(5 if args.smoke else 40)
     results["fixed_scale"] = {} if args.smoke else bench_fixed_scale()
     results["memory"] = bench_memory(20 if args.smoke else 10_000)
     results["insight"] = bench_insight()

@@ -59,6 +59,14 @@ def test_benchmark_smoke_run_reports_every_section(
         for access in ("sequential", "random"):
             assert delivery[path][access]["median_ms"] > 0
     assert delivery["canvas"]["frame_kb_max"] < 100  # what Colab and VS Code relay
+    # issue 20: what following the weights costs per update, on a small and a large model
+    weights = results["weights"]
+    assert weights["mnist_cnn"]["slices"] == 1  # every weight checked on every update
+    assert weights["resnet50"]["slices"] > 1  # one slice per update, all of them when idle
+    for model in ("mnist_cnn", "resnet50"):
+        for check in ("cheap_check", "full_checksum"):
+            assert weights[model][check]["median_ms"] > 0, (model, check)
+    assert "weights.resnet50.cheap_check" in result.stdout
     # the tutorial's predict-per-move is slower than one compiled pass, whatever the noise
     assert scrub["tutorial"]["median_ms"] > scrub["floor"]["median_ms"]
 

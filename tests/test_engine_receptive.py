@@ -113,3 +113,110 @@ def test_fields_that_cannot_be_traced_say_why() -> None:
     with pytest.raises(ModelNotSupportedError, match="'add' \\(Add\\)"):
         convscope.receptive_field(branched, "after", (2, 2))
     assert convscope.receptive_field(branched, "left", (5, 5)) == (4, 4, 7, 7)
+
+
+def _support_of_every_unit(model: keras.Model, layer: str, high: float) -> np.ndarray:
+    """Per unit of ``layer`` (summed over channels), the input pixels with a non-zero gradient.
+
+    ``(H, W, h, w)``: one full ``tf.GradientTape`` Jacobian on a random image, so every unit of
+    the layer is checked, not a few. Pixels are drawn from (0, ``high``): small enough that no
+    softmax saturates into a zero gradient.
+    """
+    probe = keras.Model(model.inputs, model.get_layer(layer).output)
+    image = tf.constant(
+        np.random.default_rng(2).uniform(0.0, high, (1, *model.input_shape[1:])), tf.float32
+    )
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        units = tf.reduce_sum(probe(image)[0], axis=-1)
+    jacobian = tape.jacobian(units, image).numpy()  # (H, W, 1, h, w, c)
+    return np.abs(jacobian[:, :, 0]).sum(axis=-1) > 0
+
+
+def _assert_every_unit_matches(model: keras.Model, layer: str, high: float = 255.0) -> None:
+    support = _support_of_every_unit(model, layer, high)
+    wrong = [
+        (unit, convscope.receptive_field(model, layer, unit), _box_of(support[unit]))
+        for unit in np.ndindex(support.shape[:2])
+        if convscope.receptive_field(model, layer, unit) != _box_of(support[unit])
+    ]
+    assert not wrong, f"{len(wrong)} of {support.shape[0] * support.shape[1]} units: {wrong[:3]}"
+
+
+@pytest.mark.parametrize(
+    "convolutions",
+    [
+        [(3, 2, "same"), (3, 2, "same")],
+        [(3, 2, "same"), (3, 3, "same"), (2, 2, "valid")],
+        [(5, 3, "valid"), (3, 2, "same")],
+        [(3, 4, "same"), (3, 2, "same"), (3, 1, "same")],
+    ],
+)
+def test_stacked_dilated_convolutions_are_exact_for_every_unit(
+    convolutions: list[tuple[int, int, str]],
+) -> None:
+    # Near a border, a dilated tap of the second convolution lands on a unit the first one
+    # computes from padding only at some offsets: a range would count pixels nothing reads.
+    layers = [keras.Input((27, 30, 1))]
+    for number, (kernel, dilation, padding) in enumerate(convolutions):
+        layers.append(
+            keras.layers.Conv2D(
+                2, kernel, dilation_rate=dilation, padding=padding, name=f"d{number}"
+            )
+        )
+    model = _positive(keras.Sequential(layers))
+    _assert_every_unit_matches(model, f"d{len(convolutions) - 1}")
+
+
+@pytest.mark.parametrize(
+    "mixer",
+    [
+        lambda: keras.layers.GroupNormalization(groups=2),
+        lambda: keras.layers.LayerNormalization(axis=[1, 2, 3]),
+        lambda: keras.layers.LayerNormalization(axis=[1, 3]),  # along rows only
+        keras.layers.LayerNormalization,  # over the channels: per pixel
+        lambda: keras.layers.Softmax(axis=(1, 2)),
+        lambda: keras.layers.Softmax(axis=2),  # along columns only
+        keras.layers.Softmax,  # over the channels: per pixel
+        lambda: keras.layers.UnitNormalization(axis=[1, 2]),
+        lambda: keras.layers.Activation("softmax"),
+        lambda: keras.layers.Activation("gelu"),
+    ],
+)
+def test_layers_that_mix_positions_widen_the_field_to_what_they_reach(
+    mixer: object,
+) -> None:
+    model = _positive(
+        keras.Sequential(
+            [
+                keras.Input((12, 11, 1)),
+                keras.layers.Conv2D(4, 3, padding="same", name="before"),
+                mixer(),  # type: ignore[operator]
+                keras.layers.Conv2D(2, 3, padding="valid", name="after"),
+            ]
+        )
+    )
+    _assert_every_unit_matches(model, "after", high=0.1)
+
+
+def test_a_layer_that_cannot_be_told_per_pixel_is_refused_by_name() -> None:
+    model = keras.Sequential(
+        [
+            keras.Input((12, 12, 1)),
+            keras.layers.Conv2D(2, 3, name="before"),
+            keras.layers.Activation(lambda t: t - keras.ops.mean(t), name="centred"),
+            keras.layers.Conv2D(2, 3, name="after"),
+        ]
+    )
+    with pytest.raises(ModelNotSupportedError, match=r"'centred' \(Activation of '<lambda>'\)"):
+        convscope.receptive_field(model, "after", (3, 3))
+    assert convscope.receptive_field(model, "before", (3, 3)) == (3, 3, 6, 6)
+    resized = keras.Sequential(
+        [
+            keras.Input((12, 12, 1)),
+            keras.layers.UpSampling2D(name="up"),
+            keras.layers.Conv2D(2, 3, name="after"),
+        ]
+    )
+    with pytest.raises(ModelNotSupportedError, match=r"'up' \(UpSampling2D\)"):
+        convscope.receptive_field(resized, "after", (3, 3))

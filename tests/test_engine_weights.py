@@ -36,3 +36,17 @@ def test_swapping_two_weights_changes_the_version(model) -> None:
         assert weights_version(model) != before
     finally:
         model.set_weights(original)
+
+
+def test_moving_a_value_to_another_variable_changes_the_version(model) -> None:
+    original = model.get_weights()
+    before = weights_version(model)
+    moved = [w.copy() for w in original]
+    first, last = moved[0].reshape(-1), moved[-1].reshape(-1)  # the same index, two variables
+    first[0], last[0] = last[0], first[0]
+    model.set_weights(moved)
+    try:
+        assert weights_version(model) != before
+    finally:
+        model.set_weights(original)
+    assert weights_version(model) == before

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from convscope.data.labels import check_class_names
 from convscope.engine.activations import ActivationEngine, engine_for
 from convscope.engine.datasets import as_array, first_batch, image_batches, is_stream
 from convscope.engine.gradients import gradients_for
@@ -532,12 +533,12 @@ def plot_grad_cam(
     """
     title = check_text("title", title)
     gradients = gradients_for(model)
+    name = _class_namer(class_names, gradients.class_count)
     image = _pick(gradients.engine, x, sample)
     info = gradients.spatial_layer(layer, "Grad-CAM")
     maps, chosen, predicted = gradients.grad_cam(
         image, gradients.classes(class_index, 1), info.name
     )
-    name = _class_namer(class_names)
     verdict = (
         "the predicted class"
         if chosen[0] == predicted[0]
@@ -652,6 +653,7 @@ def plot_maximize_class(
 
     """
     gradients = gradients_for(model)
+    name = _class_namer(class_names, gradients.class_count)
     wanted = (
         list(range(gradients.class_count))
         if class_index is None
@@ -660,7 +662,6 @@ def plot_maximize_class(
     images = maximize_class(
         model, wanted, steps=steps, seed=seed, input_range=input_range, progress=progress
     )
-    name = _class_namer(class_names)
     figure = image_grid_figure(
         images,
         images_per_row=images_per_row,
@@ -678,8 +679,9 @@ def _is_one_image(x: object, input_shape: tuple[int | None, ...]) -> bool:
     return len(shape) + grey_without_channel == len(input_shape)
 
 
-def _class_namer(class_names: Sequence[str] | None) -> Callable[[int], str]:
+def _class_namer(class_names: Sequence[str] | None, classes: int) -> Callable[[int], str]:
+    """Name classes by ``class_names``, checked as the Explorer checks them; else by index."""
     if class_names is None:
         return str
-    names = list(class_names)
+    names = check_class_names(class_names, classes)
     return lambda index: names[index] if index < len(names) else str(index)

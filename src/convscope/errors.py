@@ -118,7 +118,7 @@ def check_number(name: str, value: object, *, maximum: float, example: float) ->
         When ``value`` is NaN, not positive, or above ``maximum``.
 
     """
-    number = check_real(name, value, example)
+    number = _as_real(name, value, example)
     if not 0 < number <= maximum:  # NaN fails this too
         raise InvalidArgumentError(
             f"{name} must be a number above 0 and at most {maximum:g}, got {value!r}; "
@@ -128,14 +128,27 @@ def check_number(name: str, value: object, *, maximum: float, example: float) ->
 
 
 def check_real(name: str, value: object, example: float) -> float:
-    """Return ``value`` as a ``float`` if it is a real number (not ``True``), else raise.
+    """Return ``value`` as a ``float`` if it is a finite real number (not ``True``), else raise.
 
     Raises
     ------
     ArgumentTypeError
         When ``value`` is not a real number.
+    InvalidArgumentError
+        When ``value`` is NaN or infinite: every comparison with NaN is false, so it would
+        pass or fail every test silently.
 
     """
+    number = _as_real(name, value, example)
+    if not np.isfinite(number):
+        raise InvalidArgumentError(
+            f"{name} must be a finite number such as {example}, got {value!r}."
+        )
+    return number
+
+
+def _as_real(name: str, value: object, example: float) -> float:
+    """Return ``value`` as a ``float`` if it is a real number (not ``True``), NaN included."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(
         value, (int, float, np.integer, np.floating)
     ):

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from convscope.api import _show_in_notebooks
-from convscope.data.labels import class_labels
+from convscope.data.labels import check_class_names, class_labels
 from convscope.engine.activations import DEFAULT_BATCH_SIZE, engine_for
 from convscope.engine.inputs import check_images
 from convscope.engine.insight import STATS_BATCH_SIZE, ChannelStats
@@ -89,7 +89,13 @@ def dead_channels(
     batch_size: int = STATS_BATCH_SIZE,
     progress: bool = True,
 ) -> dict[str, list[int]]:
-    """List, per layer, the channels that never rise above ``threshold`` on any image.
+    """List, per layer, the channels that carry nothing over the data set: dead ones.
+
+    A channel is dead when it is off on every image (never above ``threshold``, and never
+    below 0: a ReLU that never fires) or constant (one value at every position of every
+    image). A channel that goes negative and varies, as a convolution with no activation may,
+    is not dead however low it stays; one that is NaN or Inf everywhere is not dead either
+    (``channel_stats(...).non_finite`` lists those).
 
     Parameters
     ----------
@@ -101,7 +107,8 @@ def dead_channels(
         The layers to check; by default every layer with a spatial output. All are computed in
         one forward pass per batch.
     threshold : float
-        A channel is dead when its spatial maximum is at most this on every image.
+        A channel that never goes below 0 is dead when its spatial maximum is at most this
+        on every image. Finite: NaN is refused.
 
     Returns
     -------
@@ -282,10 +289,9 @@ def plot_confusion(
     progress: bool = True,
 ) -> Figure:
     """Draw the confusion matrix of a classifier on a data set (see :func:`confusion`)."""
+    shape = engine_for(model).output_shape
+    if class_names is not None and len(shape) == 1:  # checked before the pass over the data
+        check_class_names(class_names, shape[0])
     counts = confusion(model, images, labels, progress=progress)
-    names = list(class_names) if class_names is not None else [str(i) for i in range(len(counts))]
-    if len(names) != len(counts):
-        raise LabelError(
-            f"class_names has {len(names)} names for {len(counts)} classes; give one per class."
-        )
+    names = check_class_names(class_names, len(counts))  # the Explorer's rule, one for all
     return _show_in_notebooks(confusion_figure(counts, names))

@@ -49,7 +49,7 @@ def class_labels(
         When the names or labels do not fit the samples or the model; the message says how.
 
     """
-    names = _class_names(class_names, classes)
+    names = check_class_names(class_names, classes)
     if labels is None:
         return None, names
     count = len(names) if names else classes
@@ -88,7 +88,18 @@ def class_labels(
     return indices, names
 
 
-def _class_names(class_names: object, classes: int | None) -> list[str]:
+def check_class_names(class_names: object, classes: int | None) -> list[str]:
+    """Return ``class_names`` as a list of strings, one per class and all different, or raise.
+
+    The one rule for names everywhere they are taken (the Explorer, the confusion matrix, the
+    Grad-CAM and class figures). ``None`` names each class by its index.
+
+    Raises
+    ------
+    LabelError
+        Not a list of strings, not one per class, or a name repeated.
+
+    """
     if class_names is None:
         return [str(index) for index in range(classes or 0)]
     if isinstance(class_names, (str, bytes, Mapping)) or not isinstance(class_names, Iterable):

@@ -25,6 +25,7 @@ from convscope.engine.errors import (
 from convscope.engine.graph import LayerInfo, read_graph
 from convscope.engine.inputs import check_images
 from convscope.engine.layers import check_model, find_layer
+from convscope.engine.weights import WeightsWatch
 
 _LOG = logging.getLogger("convscope")
 DEFAULT_BATCH_SIZE = 256
@@ -87,6 +88,11 @@ class ActivationEngine:
         self.output_index = _output_index(output, self.output_names)
         self.cache = ActivationCache(cache_bytes)
         self.weights_tag: Hashable = None  # which weights the cached activations are of
+        # Training, set_weights or any assign changes the weights under the cache: each
+        # activation() asks the watch's cheap tier first (see follow_weights).
+        self.follow_each_call = True
+        self._watch = WeightsWatch(self.model)
+        self._seen_weights = self._watch.version()
         self._weight_tensors: dict[Hashable, list[Any]] = {}
         self._swap: Callable[[list[Any]], Any] | None = None
         self._signature = tf.TensorSpec((None, *self.input_shape), tf.float32)
@@ -248,6 +254,8 @@ class ActivationEngine:
         """
         self.layer(layer)
         batch = self.prepare(image)
+        if self.follow_each_call:
+            self.follow_weights()
         if batch.shape[0] != 1:
             raise InvalidArgumentError(
                 f"activation() takes one image, got a batch of {batch.shape[0]}. Use compute()."
@@ -272,6 +280,24 @@ class ActivationEngine:
             for name, out in rows
         }
         return found[layer]
+
+    def follow_weights(self, *, full: bool = False) -> bool:
+        """Key the cache on the model's weights as they are now; whether they had changed.
+
+        The cheap tier of :class:`~convscope.engine.weights.WeightsWatch` (the optimizer's
+        steps and one slice's checksum; every weight of a small model) is asked first, and
+        only a change it sees costs the full checksum. ``full`` checks every weight (for an
+        idle moment). Activations cached for other weights stay under their own version, so
+        weights that come back find theirs, and are never served for other weights.
+        """
+        if not full and not self._watch.changed():
+            return False
+        version = self._watch.version()
+        if version == self._seen_weights:
+            return False
+        self._seen_weights = version
+        self.weights_tag = ("weights", version)
+        return True
 
     def is_cached(self, layer: str, key: Hashable) -> bool:
         """Whether ``layer``'s output for the image ``key`` is in the cache, for these weights."""
@@ -310,6 +336,7 @@ class ActivationEngine:
             )
         self._swap(tensors)
         self.weights_tag = tag
+        self._seen_weights = self._watch.version()  # a swap the caller named: not a change
 
     def _key(self, layer: str, image_key: Hashable) -> Hashable:
         return (layer, self.weights_tag, image_key)

@@ -82,8 +82,9 @@ class GradientEngine:
 
     @property
     def class_count(self) -> int:
-        """How many classes the selected output scores."""
-        return int(self.engine.output_shape[-1] or 0)
+        """How many classes the selected output scores: two for a one-unit sigmoid."""
+        units = int(self.engine.output_shape[-1] or 0)
+        return 2 if units == 1 and self.class_scores.two_sided else units
 
     def last_spatial_layer(self) -> LayerInfo:
         """Return Grad-CAM's default layer: the last one with a spatial output.

@@ -76,6 +76,7 @@ def _count_non_finite(batch: np.ndarray, chunk: int = 256) -> int:
 
 def _with_batch_and_channels(array: np.ndarray, input_shape: tuple[int | None, ...]) -> np.ndarray:
     height, width, channels = input_shape
+    given = array.shape  # the message names what the user passed, not the axes added here
     if channels == _GREY and array.ndim in (2, 3) and array.shape[-1] != _GREY:
         array = array[..., np.newaxis]
     if array.ndim == len(input_shape):
@@ -83,7 +84,7 @@ def _with_batch_and_channels(array: np.ndarray, input_shape: tuple[int | None, .
     if array.ndim != len(input_shape) + 1 or not _fits(array.shape[1:], input_shape):
         raise ImageInputError(
             f"The model takes images of shape {_shape_text(input_shape)} (one image) or "
-            f"(N, {_shape_text(input_shape)[1:-1]}) (a batch), but got {array.shape}. Resize "
+            f"(N, {_shape_text(input_shape)[1:-1]}) (a batch), but got {given}. Resize "
             f"with convscope.load_image(path_or_array, size=({height}, {width}), "
             f"mode={'grey' if channels == _GREY else 'rgb'!r})."
         )

@@ -16,6 +16,7 @@ from convscope.engine.activations import ActivationEngine, per_channel
 from convscope.engine.errors import NotSpatialLayerError, check_index
 from convscope.engine.graph import LayerInfo
 from convscope.engine.inputs import check_images
+from convscope.errors import check_real
 
 STATS_BATCH_SIZE = 64
 """Images per compiled call of a statistics pass. On two cores 64 is as fast as 256, and the
@@ -37,13 +38,18 @@ class ChannelStats:
         layer of units). NaN and Inf values are left out; a map with no finite value gives
         ``-inf``.
     mean : np.ndarray
-        float32 ``(C,)``: each channel's mean over every image and position (finite values).
+        float32 ``(C,)``: each channel's mean over every image and position (finite values);
+        NaN for a channel with no finite value.
+    low : np.ndarray or None
+        float32 ``(C,)``: each channel's smallest finite value over the data set (``inf``
+        with none); ``None`` when not measured.
 
     """
 
     layer: str
     peaks: np.ndarray
     mean: np.ndarray
+    low: np.ndarray | None = None
 
     @property
     def max(self) -> np.ndarray:
@@ -55,9 +61,29 @@ class ChannelStats:
         """Float ``(C,)``: the share of images where the channel's peak is above 0."""
         return np.asarray((self.peaks > 0).mean(axis=0))
 
+    @property
+    def non_finite(self) -> list[int]:
+        """Return the channels with no finite value on any image (NaN or Inf everywhere)."""
+        return np.flatnonzero(~np.isfinite(self.peaks).any(axis=0)).tolist()  # type: ignore[no-any-return]
+
     def dead(self, threshold: float = 0.0) -> list[int]:
-        """Return the channels whose peak is at most ``threshold`` on every image."""
-        return np.flatnonzero((self.peaks <= threshold).all(axis=0)).tolist()  # type: ignore[no-any-return]
+        """Return the channels that carry nothing over the data set.
+
+        A channel is dead when it is *off* on every image (its peak at most ``threshold``,
+        and never below 0: a ReLU that never fires), or when it is *constant*: the same value
+        at every position of every image, whatever the value. A channel that goes negative
+        and varies (a convolution with no activation, say) is not dead, however low: the
+        "never above the threshold" rule does not apply to it. A channel with no finite value
+        is not dead either; :attr:`non_finite` lists it.
+        """
+        level = check_real("threshold", threshold, 0.0)
+        high = self.peaks.max(axis=0)
+        finite = np.isfinite(high)
+        if self.low is None:  # not measured: the rule for layers that never go negative
+            return np.flatnonzero(finite & (high <= level)).tolist()  # type: ignore[no-any-return]
+        off = (high <= level) & (self.low >= 0)
+        constant = self.low == high
+        return np.flatnonzero(finite & (off | constant)).tolist()  # type: ignore[no-any-return]
 
     def top(self, channel: int, k: int = 9) -> np.ndarray:
         """Return the ``k`` images with the highest peak of ``channel``, highest first.
@@ -105,6 +131,7 @@ def channel_stats(
     names = tuple(info.name for info in infos)
     peaks = {info.name: np.empty((len(images), info.channels), np.float32) for info in infos}
     sums = {info.name: np.zeros(info.channels, np.float64) for info in infos}
+    lows = {info.name: np.full(info.channels, np.inf, np.float32) for info in infos}
     counts = {info.name: np.zeros(info.channels, np.int64) for info in infos}
     for start, outputs in engine.stream(names, images, batch_size=batch_size, progress=progress):
         for info, out in zip(infos, outputs, strict=True):
@@ -113,12 +140,15 @@ def channel_stats(
             peak = flat.max(axis=1)
             total = flat.sum(axis=(0, 1), dtype=np.float64)
             if np.isfinite(peak).all() and np.isfinite(total).all():
+                lows[info.name] = np.minimum(lows[info.name], flat.min(axis=(0, 1)))
                 peaks[info.name][start:stop] = peak
                 sums[info.name] += total
                 counts[info.name] += flat.shape[0] * flat.shape[1]
                 continue
             finite = np.isfinite(flat)  # rare: leave the NaN/Inf values out
             peaks[info.name][start:stop] = np.where(finite, flat, -np.inf).max(axis=1)
+            low = np.where(finite, flat, np.inf).min(axis=(0, 1))
+            lows[info.name] = np.minimum(lows[info.name], low)
             sums[info.name] += np.where(finite, flat, 0.0).sum(axis=(0, 1), dtype=np.float64)
             counts[info.name] += finite.sum(axis=(0, 1))
         if on_batch is not None:
@@ -127,7 +157,10 @@ def channel_stats(
         name: ChannelStats(
             layer=name,
             peaks=peaks[name],
-            mean=(sums[name] / np.maximum(counts[name], 1)).astype(np.float32),
+            mean=np.where(
+                counts[name] > 0, sums[name] / np.maximum(counts[name], 1), np.nan
+            ).astype(np.float32),
+            low=lows[name],
         )
         for name in names
     }

@@ -32,7 +32,9 @@ def weights_digest(model: keras.Model) -> str:
     """Return a short hash of every weight of ``model``, with its path and shape."""
     digest = hashlib.blake2b(digest_size=16)
     for variable in model.weights:
-        value = np.ascontiguousarray(keras.ops.convert_to_numpy(variable))
+        # Variable.numpy(), not convert_to_numpy: that one goes through np.array(variable),
+        # whose __array__ has no copy keyword and warns under numpy 2.
+        value = np.ascontiguousarray(variable.numpy())
         digest.update(f"{variable.path}:{value.dtype}:{value.shape};".encode())
         digest.update(value.tobytes())
     return digest.hexdigest()

@@ -2,11 +2,17 @@
 
 Each layer on the way from the input to the unit is read from its public ``get_config()``:
 kernel size, strides, dilation and padding for convolutions and pooling, padding and cropping
-for ``ZeroPadding2D`` and ``Cropping2D``; per-pixel layers (activations, normalisation,
-dropout, rescaling...) change nothing. Going back from the unit to the input one layer at a
-time, each axis keeps the range of units that can reach it: taps that fall in padding reach
-nothing, and a dilated kernel's taps skip units, so the range is worked out from the taps at
-every layer rather than from one formula for the whole chain.
+for ``ZeroPadding2D`` and ``Cropping2D``. Going back from the unit to the input one layer at a
+time, each axis keeps the *set* of units that can reach it, not just its first and last: taps
+that fall in padding reach nothing, and a dilated kernel's taps skip units, so after two
+dilated convolutions the set has holes that a range would fill (a box 1-2 px too large near
+the borders). The box is the bounding box of the last set: of the gradient's support.
+
+A layer is taken as per-pixel only when its type is on an allow-list with a reason
+(:data:`_PER_PIXEL`), and, for a layer with an ``axis``, only when that axis holds no
+spatial axis. A layer that mixes positions along an axis (``LayerNormalization(axis=[1, 2,
+3])``, ``Softmax(axis=(1, 2))``, ``GroupNormalization``) reaches every unit along it; any
+other layer is refused by name.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import keras
 import numpy as np
 
 from convscope.engine.errors import (
@@ -26,18 +33,42 @@ from convscope.engine.errors import (
 from convscope.engine.graph import GraphScope, ModelGraph
 
 Box = tuple[int, int, int, int]
+_RANK = 4  # (batch, height, width, channels) or (batch, channels, height, width)
 
-# Layers that map each pixel to the same pixel (at inference): the field does not change.
+# Layers whose output at a pixel depends on that pixel alone, at inference, and why.
 _PER_PIXEL = frozenset({
-    "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "BatchNormalization",
-    "LayerNormalization", "GroupNormalization", "UnitNormalization", "Dropout",
-    "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Rescaling",
-    "Normalization", "Identity", "InputLayer", "ActivityRegularization", "RandomFlip",
-    "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomBrightness",
+    "ReLU", "LeakyReLU", "PReLU", "ELU",  # element-wise functions
+    "BatchNormalization",  # inference: moving mean and variance, an affine map per element
+    "Normalization", "Rescaling",  # fixed affine maps per element
+    "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+    "ActivityRegularization", "Identity", "InputLayer",  # the identity at inference
+    "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
+    "RandomBrightness",  # augmentation: the identity at inference
 })  # fmt: skip
+# Layers that normalise or take a softmax along the axes of their ``axis``: per-pixel when
+# those are channel axes only, else every unit along each spatial axis named.
+_ALONG_AXES = frozenset({"LayerNormalization", "UnitNormalization", "Softmax"})
+# GroupNormalization's statistics are over every position (and a group of channels).
+_EVERY_POSITION = frozenset({"GroupNormalization"})
 _WINDOWED = frozenset({
     "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "MaxPooling2D", "AveragePooling2D",
 })  # fmt: skip
+# Element-wise activations of an ``Activation`` layer, by Keras's own function objects.
+_ELEMENTWISE = tuple(
+    getattr(keras.activations, name)
+    for name in (
+        "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "celu",
+        "sigmoid", "hard_sigmoid", "tanh", "hard_tanh", "softplus", "softsign", "silu",
+        "swish", "hard_silu", "hard_swish", "mish", "exponential", "log_sigmoid", "tanh_shrink",
+        "soft_shrink", "hard_shrink", "squareplus", "sparse_plus", "threshold",
+    )
+    if hasattr(keras.activations, name)
+)  # fmt: skip
+_ALONG_LAST_AXIS = tuple(
+    getattr(keras.activations, name)
+    for name in ("softmax", "log_softmax", "sparsemax")
+    if hasattr(keras.activations, name)
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +77,7 @@ class _Step:
 
     Output unit ``i`` reads the input units ``i * stride - before + m * dilation`` for ``m`` in
     ``0 .. kernel - 1``; of those, only ``0 .. size - 1`` exist (the others are padding).
+    ``every`` means each output unit reads every input unit along the axis.
     """
 
     kernel: int = 1
@@ -53,13 +85,15 @@ class _Step:
     dilation: int = 1
     before: int = 0
     size: int = 0
+    every: bool = False
 
-    def back(self, low: int, high: int) -> tuple[int, int] | None:
-        """Return the first and last input unit that output units ``low .. high`` read."""
-        taps = np.arange(low, high + 1)[:, np.newaxis] * self.stride - self.before
-        taps = taps + np.arange(self.kernel) * self.dilation
-        taps = taps[(taps >= 0) & (taps < self.size)]
-        return (int(taps.min()), int(taps.max())) if taps.size else None
+    def back(self, units: np.ndarray) -> np.ndarray:
+        """Return the input units (sorted, unique) that the output ``units`` read."""
+        if self.every:
+            return np.arange(self.size) if units.size else units
+        taps = units[:, np.newaxis] * self.stride - self.before
+        taps = (taps + np.arange(self.kernel) * self.dilation).ravel()
+        return np.unique(taps[(taps >= 0) & (taps < self.size)])
 
 
 def receptive_field(graph: ModelGraph, row: str, unit: tuple[int, int]) -> Box:
@@ -117,19 +151,16 @@ def _back_to_input(
     cols: tuple[int, int],
     channels_first: bool,
 ) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """Return the input rows and columns (inclusive) that the units ``rows × cols`` read."""
-    spans: list[tuple[int, int] | None] = [rows, cols]
+    """Return the first and last input row and column (inclusive) that the units read."""
+    spans = [np.arange(rows[0], rows[1] + 1), np.arange(cols[0], cols[1] + 1)]
     for path, layer, source in reversed(steps):
         shape = source.shape
         size = (shape[2], shape[3]) if channels_first else (shape[1], shape[2])
-        axes = _steps_of(path, layer, (int(size[0]), int(size[1])))
-        spans = [
-            None if span is None else step.back(*span)
-            for span, step in zip(spans, axes, strict=True)
-        ]
-        if spans[0] is None or spans[1] is None:
+        axes = _steps_of(path, layer, (int(size[0]), int(size[1])), channels_first)
+        spans = [step.back(units) for units, step in zip(spans, axes, strict=True)]
+        if not spans[0].size or not spans[1].size:
             return None
-    return spans[0], spans[1]  # type: ignore[return-value]
+    return (int(spans[0][0]), int(spans[0][-1])), (int(spans[1][0]), int(spans[1][-1]))
 
 
 def _steps_to(scope: GraphScope, row: str) -> list[tuple[str, Any, Any]]:
@@ -163,14 +194,17 @@ def _chain(scope: GraphScope, tensor: Any) -> list[tuple[str, Any, Any]]:
     return steps
 
 
-def _steps_of(path: str, layer: Any, size: tuple[int, int]) -> tuple[_Step, _Step]:
+def _steps_of(
+    path: str, layer: Any, size: tuple[int, int], channels_first: bool
+) -> tuple[_Step, _Step]:
     """Return how one layer maps output units to input units, along rows and columns.
 
     ``size`` is the layer's input height and width.
     """
     kind = type(layer).__name__
-    if kind in _PER_PIXEL:
-        return _Step(size=size[0]), _Step(size=size[1])
+    spread = _spatial_spread(path, layer, kind, channels_first)
+    if spread is not None:
+        return _Step(size=size[0], every=spread[0]), _Step(size=size[1], every=spread[1])
     config = layer.get_config()
     if kind in _WINDOWED:
         pooling = "Pooling" in kind
@@ -189,8 +223,52 @@ def _steps_of(path: str, layer: Any, size: tuple[int, int]) -> tuple[_Step, _Ste
         return _Step(before=sign * top, size=size[0]), _Step(before=sign * left, size=size[1])
     raise ModelNotSupportedError(
         f"The receptive field cannot be traced through {path!r} ({kind}): only chains of "
-        "convolutions, pooling, padding, cropping and per-pixel layers are followed."
+        "convolutions, pooling, padding, cropping and layers known to be per-pixel (or to mix "
+        "whole axes, such as normalisations) are followed."
     )
+
+
+def _spatial_spread(
+    path: str, layer: Any, kind: str, channels_first: bool
+) -> tuple[bool, bool] | None:
+    """Whether a same-size layer mixes every row, every column; ``None``: not such a layer.
+
+    Raises ``ModelNotSupportedError`` for an ``Activation`` whose function is not known to be
+    element-wise, or an axis that mixes the images of a batch.
+    """
+    if kind in _PER_PIXEL:
+        return False, False
+    if kind in _EVERY_POSITION:
+        return True, True
+    spatial = (2, 3) if channels_first else (1, 2)
+    if kind in _ALONG_AXES:
+        axes = _axes(layer.get_config().get("axis", -1))
+    elif kind == "Activation":
+        function = layer.activation
+        if any(function is known for known in _ELEMENTWISE):
+            return False, False
+        if not any(function is known for known in _ALONG_LAST_AXIS):
+            raise ModelNotSupportedError(
+                f"The receptive field cannot be traced through {path!r} (Activation of "
+                f"{getattr(function, '__name__', function)!r}): convscope cannot tell whether "
+                "that function mixes positions. Use a Keras activation by name, such as "
+                "Activation('relu')."
+            )
+        axes = (_RANK - 1,)
+    else:
+        return None
+    if 0 in axes:
+        raise ModelNotSupportedError(
+            f"{path!r} ({kind}) works across the images of a batch (axis 0), so no unit has a "
+            "receptive field of its own."
+        )
+    return spatial[0] in axes, spatial[1] in axes
+
+
+def _axes(axis: Any) -> tuple[int, ...]:
+    """Return a layer's ``axis`` setting as non-negative axes of a rank-4 tensor."""
+    listed = [axis] if isinstance(axis, int) else list(axis)
+    return tuple(int(value) % _RANK for value in listed)
 
 
 def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> int:

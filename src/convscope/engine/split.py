@@ -9,17 +9,28 @@ row was, and every branch that does not pass through it (a skip connection) is c
 the scope's input as before.
 
 The values are class scores *before the softmax* (:func:`find_class_scores`; the "linear
-swap": a saturated probability has almost no gradient), found with public API only:
+swap": a saturated probability has almost no gradient), found with public API only. What the
+model's last operation does is *probed*, not guessed from its name: it is called on random
+tensors and compared with a softmax, a sigmoid and an affine map (:func:`behaviour_of`), so a
+softmax written as ``"softmax"``, ``keras.activations.softmax``, ``keras.ops.softmax``,
+``tf.nn.softmax``, a ``Softmax`` layer, an ``Activation`` of any of those or a ``Lambda`` is
+recognised alike:
 
-- the output layer is a ``Softmax`` layer, or an ``Activation`` layer with softmax or sigmoid:
-  the scores are the tensor that layer is called on;
-- the output layer is a ``Dense`` with ``activation="softmax"`` (or sigmoid), as in the bundled
-  MNIST CNN and ``keras.applications`` classifiers: the scores are its input times its public
-  ``kernel``, plus its ``bias``;
+- the output comes from a layer or operation that is a softmax or a sigmoid as a whole
+  (``Softmax``, ``Activation``, ``Lambda``, ``keras.ops.softmax`` in a functional model): the
+  scores are the tensor it is called on;
+- the output layer is a ``Dense`` whose ``activation`` is a softmax or a sigmoid, as in the
+  bundled MNIST CNN and ``keras.applications`` classifiers: the scores are its input times its
+  public ``kernel``, plus its ``bias``;
 - the output comes out of a nested model: the same rules, inside it;
-- any other output is taken as the scores as it is (a linear ``Dense``, say);
-- any other layer with a softmax or sigmoid inside (``Conv2D(..., activation="softmax")``)
-  raises :class:`~convscope.engine.errors.ModelNotSupportedError`, which says how to split it.
+- an affine last operation (a linear ``Dense``), or a built-in Keras layer that the probe
+  finds neither softmax nor sigmoid, gives the scores as they are;
+- any other layer with a softmax or sigmoid inside (``Conv2D(..., activation="softmax")``),
+  and a ``Lambda``, ``Activation`` or custom layer that is none of these, raise
+  :class:`~convscope.engine.errors.ModelNotSupportedError`, which says how to rebuild it.
+
+A one-unit sigmoid scores two classes: its scores are ``(-z, z)`` for the logit ``z``, so the
+predicted side is the larger one, and either side has a gradient to explain.
 
 Or a layer's pre-activation (:func:`find_pre_activation`), which gradient ascent also climbs.
 """
@@ -32,13 +43,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from convscope.engine.errors import ModelNotSupportedError
 from convscope.engine.graph import GraphScope, ModelGraph
 
-_SQUASHING = (keras.activations.softmax, keras.activations.sigmoid)
 _LINEAR = keras.activations.linear
+SOFTMAX, SIGMOID, SCORES = "softmax", "sigmoid", "scores"
+_SQUASHES = (SOFTMAX, SIGMOID)
+_AFFINE, _OTHER = "affine", "other"
+# Keras's own activation functions that are neither softmax nor sigmoid: an output layer with
+# one of these gives its values as they are (the probe still catches a softmax among them).
+_KNOWN_ACTIVATIONS = tuple(
+    getattr(keras.activations, name)
+    for name in ("relu", "relu6", "elu", "selu", "gelu", "tanh", "softplus", "softsign",
+                 "silu", "swish", "leaky_relu", "exponential", "mish", "hard_silu")
+    if hasattr(keras.activations, name)
+)  # fmt: skip
 
 Scores = Callable[[Any], Any]
 
@@ -58,6 +80,11 @@ class GraphValue:
         kernel and bias).
     description : str
         Says where the value comes from, for documentation and errors.
+    squash : str
+        For class scores: what turns them into the model's output, ``"softmax"``,
+        ``"sigmoid"`` or ``"scores"`` (nothing: the output is the scores).
+    two_sided : bool
+        A one-unit sigmoid's scores ``(-z, z)``: two classes from one output unit.
 
     """
 
@@ -65,6 +92,8 @@ class GraphValue:
     tensor: Any
     compute: Scores
     description: str
+    squash: str = SCORES
+    two_sided: bool = False
 
 
 def find_class_scores(graph: ModelGraph, output: int) -> GraphValue:
@@ -73,12 +102,16 @@ def find_class_scores(graph: ModelGraph, output: int) -> GraphValue:
     Raises
     ------
     ModelNotSupportedError
-        When the output layer applies a softmax inside itself and is not a ``Dense``.
+        When the output's last operation applies a softmax or sigmoid that cannot be undone
+        (inside a layer that is not a ``Dense``), or is one convscope cannot tell apart from
+        them (a ``Lambda``, ``Activation`` or custom layer that is none of softmax, sigmoid
+        or affine).
 
     """
     calls: tuple[str, ...] = ()
     scope = graph.root
     tensor = scope.outputs[output]
+    units = int(np.prod([dim or 1 for dim in tensor.shape[1:]]))
     while True:
         name = next((row for row, value in scope.tensors.items() if value is tensor), None)
         if name is None:  # not a recorded row: take it as it is
@@ -89,24 +122,112 @@ def find_class_scores(graph: ModelGraph, output: int) -> GraphValue:
             scope = scope.nested[name][1]
             tensor = scope.outputs[0]
             continue
+        kind = type(layer).__name__
         activation = getattr(layer, "activation", None)
-        if isinstance(layer, keras.layers.Softmax) or (
-            isinstance(layer, keras.layers.Activation) and activation in _SQUASHING
-        ):
-            where = f"the input of {name!r} ({type(layer).__name__})"
-            return GraphValue(calls, layer_input, _identity, where)
-        if activation in _SQUASHING:
-            if isinstance(layer, keras.layers.Dense):
-                where = f"{name!r} before its {activation.__name__} (its kernel and bias)"
-                return GraphValue(calls, layer_input, functools.partial(_dense, layer), where)
-            raise ModelNotSupportedError(
-                f"The model's output layer {name!r} ({type(layer).__name__}) applies a "
-                f"{activation.__name__} inside itself, so convscope cannot read the class scores "
-                "before it, and the gradients of saturated probabilities are close to zero. "
-                "Rebuild the output as the same layer with activation=None followed by "
-                f"keras.layers.Activation({activation.__name__!r}) (the weights are the same)."
-            )
+        if activation is not None and not isinstance(layer, keras.layers.Activation):
+            found = _behaviour_or_refuse(name, kind, activation, tuple(tensor.shape[1:]))
+            if found in _SQUASHES and isinstance(layer, keras.layers.Dense):
+                where = f"{name!r} before its {found} (its kernel and bias)"
+                return _scores(
+                    calls, layer_input, functools.partial(_dense, layer), where, found, units=units
+                )
+            if found in _SQUASHES:
+                raise ModelNotSupportedError(
+                    f"The model's output layer {name!r} ({kind}) applies a {found} inside "
+                    "itself, so convscope cannot read the class scores before it, and the "
+                    "gradients of saturated probabilities are close to zero. Rebuild the output "
+                    "as the same layer with activation=None followed by "
+                    f"keras.layers.Activation({found!r}) (the weights are the same)."
+                )
+            return GraphValue(calls, tensor, _identity, f"the output of {name!r}, as it is")
+        function = layer.activation if isinstance(layer, keras.layers.Activation) else layer
+        found = _behaviour_or_refuse(name, kind, function, tuple(layer_input.shape[1:]))
+        if found in _SQUASHES:
+            where = f"the input of {name!r} ({kind}, a {found})"
+            return _scores(calls, layer_input, _identity, where, found, units=units)
         return GraphValue(calls, tensor, _identity, f"the output of {name!r}, as it is")
+
+
+def _scores(
+    calls: tuple[str, ...], tensor: Any, compute: Scores, where: str, squash: str, *, units: int
+) -> GraphValue:
+    """Class scores before ``squash``; a one-unit sigmoid's become ``(-z, z)``."""
+    if squash == SIGMOID and units == 1:
+        both = functools.partial(_then_two_sided, compute)
+        return GraphValue(calls, tensor, both, where, squash, two_sided=True)
+    return GraphValue(calls, tensor, compute, where, squash)
+
+
+def _then_two_sided(compute: Scores, value: Any) -> Any:
+    """Return a one-unit sigmoid's logit ``z`` as two classes' scores ``(-z, z)``."""
+    logit = compute(value)
+    return keras.ops.concatenate([-logit, logit], axis=-1)
+
+
+def _behaviour_or_refuse(name: str, kind: str, function: Any, shape: tuple[int | None, ...]) -> str:
+    """Return what ``function`` does to the output: softmax, sigmoid or affine; else refuse.
+
+    A built-in Keras layer, operation or activation that is none of these (a ReLU, say) gives
+    its values as they are, as before; a ``Lambda``, an ``Activation`` of a function that is
+    not Keras's own, or a custom layer is refused: it may hide a softmax convscope cannot see.
+    """
+    found = behaviour_of(function, shape)
+    if found != _OTHER:
+        return found
+    if any(function is known for known in _KNOWN_ACTIVATIONS):
+        return SCORES
+    module = type(function).__module__
+    opaque = isinstance(function, keras.layers.Lambda) or not module.startswith("keras.")
+    if kind != "Activation" and not opaque:
+        return SCORES
+    own = getattr(function, "__name__", type(function).__name__)
+    described = kind if isinstance(function, keras.Layer) else f"{kind} of {own!r}"
+    raise ModelNotSupportedError(
+        f"The model's output comes out of {name!r} ({described}), which convscope "
+        "cannot tell apart from a squashing of the class scores: on random inputs it is none "
+        "of softmax, sigmoid or an affine map. Grad-CAM and class maximisation need the "
+        "scores before any softmax or sigmoid. End the model with the scores (a linear Dense), "
+        "or with a plain keras.layers.Softmax() / Activation('sigmoid') after them."
+    )
+
+
+def behaviour_of(function: Any, shape: tuple[int | None, ...]) -> str:
+    """Probe what ``function`` does to a batch of ``shape``: a softmax, sigmoid, affine, other.
+
+    It is called on two random batches (and a mix of them for affinity); a softmax or sigmoid
+    must match, over the last axis, to float32 rounding. A probe that cannot run (an unknown
+    size, several inputs) says ``"other"``.
+    """
+    if any(dim is None for dim in shape):
+        return _OTHER
+    size = (3, *(int(dim or 0) for dim in shape))
+    rng = np.random.default_rng(0)
+    inputs = [rng.normal(0.0, 2.0, size).astype(np.float32) for _ in range(2)]
+    inputs.append(0.3 * inputs[0] + 0.7 * inputs[1])
+    try:
+        outputs = [np.asarray(function(tf.constant(x)), np.float64) for x in inputs]
+    except Exception:  # noqa: BLE001 - anything that cannot take one tensor is "other"
+        return _OTHER
+    if all(out.shape == x.shape for out, x in zip(outputs, inputs, strict=True)):
+        wide = [x.astype(np.float64) for x in inputs]
+        exps = [np.exp(x - x.max(axis=-1, keepdims=True)) for x in wide]
+        references = {
+            SOFTMAX: [e / e.sum(axis=-1, keepdims=True) for e in exps],
+            SIGMOID: [1.0 / (1.0 + np.exp(-x)) for x in wide],
+        }
+        for squash, expected in references.items():
+            if all(_close(out, ref) for out, ref in zip(outputs, expected, strict=True)):
+                return squash
+    if outputs[2].shape == outputs[0].shape and _close(
+        outputs[2], 0.3 * outputs[0] + 0.7 * outputs[1]
+    ):
+        return _AFFINE
+    return _OTHER
+
+
+def _close(value: np.ndarray, expected: np.ndarray) -> bool:
+    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+    return bool(np.allclose(value, expected, rtol=1e-4, atol=1e-5 * scale))
 
 
 def find_pre_activation(graph: ModelGraph, row: str) -> tuple[GraphValue, Scores]:
@@ -146,6 +267,26 @@ class SplitModel:
     """
 
     def __init__(self, graph: ModelGraph, row: str | None, target: GraphValue) -> None:
+        try:
+            self._build(graph, row, target)
+        except ValueError as error:
+            if "is not connected" not in str(error):
+                raise
+            repeated = sorted({info.name.split("#")[0] for info in graph.rows if "#" in info.name})
+            why = (
+                f"{', '.join(map(repr, repeated))} is called more than once in this model, and "
+                "Keras cannot build a model that starts at the output of one of those calls, "
+                "or of a layer inside one, and goes on to the class scores"
+                if repeated
+                else "Keras cannot build a model that starts at that row's output"
+            )
+            raise ModelNotSupportedError(
+                f"Cannot follow gradients from {row!r} to {target.description}: {why}. Pick a "
+                "layer after the last call of the shared model, or build the model with a "
+                "separate copy of it for each call (keras.models.clone_model)."
+            ) from None
+
+    def _build(self, graph: ModelGraph, row: str | None, target: GraphValue) -> None:
         row_calls = _calls_to(graph, row) if row is not None else ()
         common = _common_prefix(row_calls, target.calls)
         row_scopes = _scopes(graph, row_calls)

@@ -13,9 +13,10 @@ from matplotlib.figure import Figure
 from convscope.data.drawing import mnist_digit
 from convscope.data.labels import class_labels
 from convscope.engine.activations import ActivationEngine
-from convscope.engine.insight import channel_stats
+from convscope.engine.insight import ChannelStats, channel_stats
 from convscope.engine.layers import LayerInfo
 from convscope.engine.receptive import receptive_field
+from convscope.engine.split import SIGMOID, SOFTMAX, GraphValue, find_class_scores
 from convscope.errors import (
     ArgumentTypeError,
     IndexOutOfRangeError,
@@ -129,23 +130,28 @@ class ExplorerController:
     ) -> None:
         self.engine = engine
         self.images = engine.prepare(images)
+        self.reading = output_reading(engine)
         self.labels, self.class_names = class_labels(
             labels, class_names, samples=len(self.images), classes=output_classes(engine)
         )
         start = default_layer(engine.layers) if layer is None else check_layer_name(layer)
         start = engine.layer(start).name
+        # One check of the weights per update, here, rather than one per activation.
+        engine.follow_each_call = False
+        engine.follow_weights()
         # Samples whose output is NaN or Inf stay: their maps show where the values broke.
-        self.probabilities = class_probabilities(engine.predict(self.images))
+        self.probabilities = self._read_probabilities(self.images)
         self.display_images = display_pixels(self.images)
         self.notice = ""  # what the status line says about the view, e.g. NaN in a layer
         low, high = float(self.images.min()), float(self.images.max())
         self.views = DeeperViews(engine, (low, max(high, low + 1.0)), self._patterns_update)
         self.on_patterns: Callable[[str, bool], None] | None = None  # set by the Explorer
-        self.view = ExplorerFigure(figure, self.class_names, caption=self.head_text.strip(" ·"))
+        caption = "  ·  ".join(filter(None, [self.head_text.strip(" ·"), self.chart_caption]))
+        self.view = ExplorerFigure(figure, self.class_names, caption=caption)
         self.renders = 0
         # Per (weights tag, layer): the data-set colour scale and each sample's channel peaks.
         self._ranges: dict[tuple[Hashable, str], tuple[np.ndarray, np.ndarray]] = {}
-        self._peaks: dict[tuple[Hashable, str], np.ndarray] = {}
+        self._stats: dict[tuple[Hashable, str], ChannelStats] = {}
         self._probabilities = {engine.weights_tag: self.probabilities}
         self._predictions: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
         self._last_layer_view: tuple[tuple[object, ...], LayerView] | None = None
@@ -183,6 +189,74 @@ class ExplorerController:
             return ""
         names = self.engine.output_names[self.engine.output_index]
         return f"  ·  output {names[0] if names else self.engine.output_index}"
+
+    @property
+    def chart_caption(self) -> str:
+        """What the class chart's bars are, in a few words: the model's own, or a softmax."""
+        if self.reading is None:
+            return ""
+        if self.reading.two_sided:
+            return "sigmoid: p of class 1, and 1 − p"
+        return {
+            SOFTMAX: "softmax: the model's probabilities",
+            SIGMOID: "sigmoid: each class on its own",
+        }.get(self.reading.squash, "softmax of the model's scores")
+
+    def probabilities_in_view(self) -> np.ndarray | None:
+        """Return what the chart shows for the input in view (sample A); ``None`` for none."""
+        if self.state.drawn:
+            shown = self.drawn_probabilities()
+        else:
+            shown = None if self.probabilities is None else self.probabilities[self.state.sample]
+        if shown is None or not np.isfinite(shown).all():
+            return None
+        return shown
+
+    def follow_weights(self, *, full: bool = False) -> bool:
+        """Follow a change of the model's weights (training, ``set_weights``, an ``assign``).
+
+        Asks the engine's cheap tier (``full``: every weight); on a change, the predictions
+        are computed again and everything else keyed on the weights (maps, colour scales,
+        peaks and dead channels, Grad-CAM, patterns) is looked up afresh. The caller redraws.
+        Returns whether the weights had changed.
+        """
+        if not self.engine.follow_weights(full=full):
+            return False
+        self._forget_other_live_weights()
+        self._follow_probabilities()
+        self.views.forget()
+        return True
+
+    def _forget_other_live_weights(self) -> None:
+        """Drop what was kept for earlier live weights (a training run's epochs stay).
+
+        Training under an open Explorer changes the weights at every step: keeping each
+        version's predictions and statistics would grow without bound.
+        """
+        tag = self.engine.weights_tag
+
+        def stale(key: Hashable) -> bool:
+            return isinstance(key, tuple) and key[:1] == ("weights",) and key != tag
+
+        for kept in (self._probabilities, self._predictions):
+            for key in [key for key in kept if stale(key)]:
+                del kept[key]
+        for per_layer in (self._ranges, self._stats):
+            for key in [key for key in per_layer if stale(key[0])]:
+                del per_layer[key]
+
+    def _follow_probabilities(self) -> None:
+        tag = self.engine.weights_tag
+        probabilities = self._probabilities.get(tag)
+        if probabilities is None:
+            probabilities = self._read_probabilities(self.images)
+            self._probabilities[tag] = probabilities
+        self.probabilities = probabilities
+
+    def _read_probabilities(self, images: np.ndarray) -> np.ndarray | None:
+        if self.reading is None:
+            return None
+        return class_probabilities(self.engine.predict(images), self.reading)
 
     def resolve(
         self,
@@ -300,13 +374,21 @@ class ExplorerController:
         return int(self.views.gradients.classes(value, 1)[0])
 
     def apply(
-        self, on_progress: Callable[[int, int], None] | None = None, **changes: Any
+        self,
+        on_progress: Callable[[int, int], None] | None = None,
+        *,
+        follow: bool = True,
+        **changes: Any,
     ) -> ViewState:
         """Validate ``changes`` (see :meth:`resolve`), compute the view and draw it.
 
-        On error nothing changes.
+        With ``follow``, a change of the model's weights is followed first (see
+        :meth:`follow_weights`); a caller that has just asked passes ``False``. On error
+        nothing changes.
         """
         state = self.resolve(**changes)
+        if follow:
+            self.follow_weights()
         view = self.build_view(state, on_progress)
         self.view.show(view)
         self.state = state
@@ -348,7 +430,7 @@ class ExplorerController:
         if self._drawn_probabilities is None or self._drawn_probabilities[0] != key:
             found = None
             if not self.drawing_is_empty and self.probabilities is not None:
-                probabilities = class_probabilities(self.engine.predict(self._drawn_input))
+                probabilities = self._read_probabilities(self._drawn_input)
                 found = None if probabilities is None else probabilities[0]
             self._drawn_probabilities = (key, found)
         return self._drawn_probabilities[1]
@@ -367,11 +449,7 @@ class ExplorerController:
         the data set) and kept; the maps, Grad-CAM and patterns follow the new weights.
         """
         self.engine.use_weights(weights, tag)
-        probabilities = self._probabilities.get(tag)
-        if probabilities is None:
-            probabilities = class_probabilities(self.engine.predict(self.images))
-            self._probabilities[tag] = probabilities
-        self.probabilities = probabilities
+        self._follow_probabilities()
         self.views.forget()
         self.apply()
 
@@ -703,13 +781,13 @@ class ExplorerController:
         A sample whose map is all NaN/Inf gets -Inf: it sorts last.
         """
         key = (self.engine.weights_tag, layer)
-        peaks = self._peaks.get(key)
-        if peaks is None:
+        stats = self._stats.get(key)
+        if stats is None:
             stats = channel_stats(
                 self.engine, (layer,), self.images, progress=False, on_batch=on_progress
-            )
-            peaks = self._peaks[key] = stats[layer].peaks
-        return peaks
+            )[layer]
+            self._stats[key] = stats
+        return stats.peaks
 
     def channel_summary(
         self,
@@ -728,13 +806,18 @@ class ExplorerController:
         return top, peaks[top], float(np.mean(peaks > 0))
 
     def dead_channels(self, layer: str) -> np.ndarray | None:
-        """Which channels of ``layer`` never rise above 0 on any sample, once peaks are known.
+        """Which channels of ``layer`` are dead on the samples, once their statistics are known.
 
-        ``None`` until :meth:`channel_peaks` has run for the layer (the channel panel or the
-        activation order asks for it).
+        Dead as :meth:`~convscope.engine.insight.ChannelStats.dead` says: off everywhere, or
+        constant. ``None`` until :meth:`channel_peaks` has run for the layer (the channel
+        panel or the activation order asks for it).
         """
-        peaks = self._peaks.get((self.engine.weights_tag, layer))
-        return None if peaks is None else np.asarray(~(peaks > 0).any(axis=0))
+        stats = self._stats.get((self.engine.weights_tag, layer))
+        if stats is None:
+            return None
+        dead = np.zeros(stats.peaks.shape[1], bool)
+        dead[stats.dead()] = True
+        return dead
 
     def class_name(self, index: int) -> str:
         """Return the name of class ``index``, or the index itself when there is no name."""
@@ -786,28 +869,54 @@ def grid_columns(channels: int, aspect: float = _GRID_ASPECT) -> int:
     return int(candidates[best])
 
 
-def output_classes(engine: ActivationEngine) -> int | None:
-    """Classes of the model's output when it is a class vector ``(classes,)``, else ``None``."""
+def output_reading(engine: ActivationEngine) -> GraphValue | None:
+    """Return how the selected output reads as classes; ``None`` when it does not.
+
+    ``None`` for an output that is not one value per class, and for one whose last operation
+    convscope cannot tell apart from a squashing of the scores (refused by Grad-CAM too): its
+    values are never shown as probabilities they may not be.
+    """
     shape = engine.output_shape
-    return int(shape[0]) if len(shape) == 1 and shape[0] and shape[0] > 1 else None
+    if len(shape) != 1 or not shape[0]:
+        return None
+    try:
+        return find_class_scores(engine.graph, engine.output_index)
+    except ModelNotSupportedError:
+        return None
 
 
-def class_probabilities(outputs: np.ndarray) -> np.ndarray | None:
-    """Read a model's output as class probabilities; logits get a softmax; other shapes None.
+def output_classes(engine: ActivationEngine) -> int | None:
+    """Classes of the model's output when it is a class vector ``(classes,)``, else ``None``.
 
+    A one-unit sigmoid has two: the negative side and the positive side.
+    """
+    shape = engine.output_shape
+    if len(shape) != 1 or not shape[0]:
+        return None
+    if shape[0] == 1:
+        reading = output_reading(engine)
+        return 2 if reading is not None and reading.two_sided else None
+    return int(shape[0])
+
+
+def class_probabilities(outputs: np.ndarray, reading: GraphValue) -> np.ndarray | None:
+    """Read a model's outputs as the chart shows them, by what ends the model.
+
+    A softmax or a sigmoid gives the model's own values, as they are (a multi-label sigmoid
+    does not sum to 1); a one-unit sigmoid ``p`` gives ``(1 - p, p)``; scores get a softmax.
     A row with NaN or Inf comes out all NaN: it has no probabilities to show.
     """
-    if outputs.ndim != 2 or outputs.shape[1] < 2:  # noqa: PLR2004
+    if outputs.ndim != 2:  # noqa: PLR2004
         return None
     valid = np.isfinite(outputs).all(axis=1, keepdims=True)
-    finite = np.where(valid, outputs, 0.0)
-    with np.errstate(over="ignore", invalid="ignore"):  # huge logits still give probabilities
-        rows_sum_to_one = np.allclose(finite.sum(axis=1)[valid[:, 0]], 1.0, atol=1e-3)
-        if rows_sum_to_one and finite.min() >= 0:
-            probabilities = finite
-        else:
-            shifted = np.exp(finite - finite.max(axis=1, keepdims=True))
-            probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+    finite = np.where(valid, outputs, 0.0).astype(np.float64)
+    if reading.two_sided:
+        probabilities = np.concatenate([1.0 - finite, finite], axis=1)
+    elif reading.squash in (SOFTMAX, SIGMOID):
+        probabilities = finite
+    else:
+        shifted = np.exp(finite - finite.max(axis=1, keepdims=True))
+        probabilities = shifted / shifted.sum(axis=1, keepdims=True)
     return np.where(valid, probabilities, np.nan).astype(np.float32)
 
 

@@ -74,6 +74,7 @@ _LATEST = {
     protocol.FRAME: ("frame", None),
 }
 _MAX_PIXEL_RATIO = 3.0  # beyond this a frame would cost more than the sharpness is worth
+_IDLE_SECONDS = 1.0  # after the last request, every weight is checked (see engine/weights.py)
 _T = TypeVar("_T")
 CMAPS = ["viridis", "magma", "inferno", "cividis", "gray", "RdBu_r"]
 
@@ -190,6 +191,10 @@ class Explorer(anywidget.AnyWidget):
     _error = traitlets.Unicode("").tag(sync=True)
     _status = traitlets.Unicode("").tag(sync=True)
     _ack = traitlets.Int(0).tag(sync=True)
+
+    # Following the model's weights: checked once per request, and fully when idle.
+    _weights_followed = False
+    _idle_check: asyncio.TimerHandle | None = None
 
     def __init__(
         self,
@@ -367,6 +372,7 @@ class Explorer(anywidget.AnyWidget):
 
         """
         self._remember_loop()
+        self._follow_weights()
         self._controller.draw(image)
         self._error = ""
         self._publish()
@@ -509,6 +515,7 @@ class Explorer(anywidget.AnyWidget):
     def sort(self, order: str) -> None:
         order = check_choice("sort", order, SORTS, "sample order")
         self._picker.check_sort(order)
+        self._follow_weights()  # an order by the model's predictions: the model as it is now
         self._reorder(order)
 
     @property
@@ -535,27 +542,73 @@ class Explorer(anywidget.AnyWidget):
                 "convscope.Explorer(convscope.mnist_training_run()) or a TrainingRun of yours."
             )
         index = run.index(_not_none("epoch", epoch))
-        controller = self._controller
-        controller.use_weights(run.weights[index], run.epochs[index])
-        self._picker.predictions = controller.predictions
-        self._picker.probabilities = controller.probabilities
+        self._controller.use_weights(run.weights[index], run.epochs[index])
         with self.hold_sync():
             self._epoch = run.epochs[index]
-            self._confusion = self._picker.confusion(len(controller.class_names))
-            self._panel_key = None
-            # The predicted-class and mistake filters, and the orders, follow the weights.
-            passing = self._picker.filtered(
-                self._filter_true, self._filter_predicted, self._misclassified_only
-            )
-            self._filtered = self._ordered(passing, self._sort)
-            self._publish()
-            self._publish_page(self._page_of_sample())
+            self._show_new_weights()
+
+    @property
+    def probabilities(self) -> np.ndarray | None:
+        """What the class chart shows for the input in view; ``None`` when it shows nothing.
+
+        The model's own values when it ends in a softmax or a sigmoid, whatever form it
+        takes (a multi-label sigmoid's do not sum to 1; a one-unit sigmoid's ``p`` shows as
+        ``(1 - p, p)``); a softmax of the scores when it ends in scores. The chart's caption
+        says which. Read-only.
+        """
+        shown = self._controller.probabilities_in_view()
+        return None if shown is None else shown.copy()
+
+    def _follow_weights(self, *, full: bool = False) -> bool:
+        """Show the model as it is now if its weights changed (training, ``set_weights``).
+
+        Asked once per request, before anything is shown; ``full`` checks every weight (when
+        idle). The maps, predictions, thumbnails, sorts, statistics, colour scales, Grad-CAM
+        and patterns all follow.
+        """
+        if self._weights_followed or not self._controller.follow_weights(full=full):
+            return False
+        self._controller.apply(follow=False)
+        with self.hold_sync():
+            self._show_new_weights()
+        return True
+
+    def _show_new_weights(self) -> None:
+        """Publish what follows the weights: predictions, filters, orders, confusion, panel."""
+        controller = self._controller
+        self._picker.predictions = controller.predictions
+        self._picker.probabilities = controller.probabilities
+        self._confusion = self._picker.confusion(len(controller.class_names))
+        self._panel_key = None
+        # The predicted-class and mistake filters, and the orders, follow the weights.
+        passing = self._picker.filtered(
+            self._filter_true, self._filter_predicted, self._misclassified_only
+        )
+        self._filtered = self._ordered(passing, self._sort)
+        self._publish()
+        self._publish_page(self._page_of_sample())
+
+    def _check_weights_when_idle(self) -> None:
+        """Check every weight once no request has come for a while (the cheap tier's gaps)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if self._idle_check is not None:
+            self._idle_check.cancel()
+        self._idle_check = loop.call_later(_IDLE_SECONDS, self._idle_weights)
+
+    def _idle_weights(self) -> None:
+        self._idle_check = None
+        try:
+            self._follow_weights(full=True)
+        except Exception:  # noqa: BLE001 - logged; the next request tries again
+            _LOG.exception("convscope: could not follow the model's new weights")
 
     @property
     def channel_panel(self) -> bool:
         """Whether the channel panel is open: the selected channel's 9 strongest samples.
 
-        It also says whether the channel is dead (never above 0 on the data set) and on what
+        It also says whether the channel is dead (off or constant on the data set) and on what
         share of the samples it fires. Opening it costs one pass over the data set for the
         layer in view, once (progress in :attr:`status`); dead channels are then crossed out
         in the grid. A click on one of the 9 shows that sample.
@@ -654,8 +707,10 @@ class Explorer(anywidget.AnyWidget):
                 f"{', '.join(_UPDATE_ARGUMENTS)}."
             )
         self._remember_loop()
+        self._follow_weights()
         self._controller.apply(
             on_progress=self._show_progress,
+            follow=False,
             layer=layer,
             channel=channel,
             sample=sample,
@@ -669,6 +724,7 @@ class Explorer(anywidget.AnyWidget):
         )
         self._error = ""
         self._publish()
+        self._check_weights_when_idle()
         if self._sort == "activation" and (layer is not None or channel is not None):
             self._reorder("activation")  # the order of another channel
         elif sample is not None and self._page_of_sample() != self._page:
@@ -707,6 +763,7 @@ class Explorer(anywidget.AnyWidget):
                 "misclassified=True needs labels and class predictions; pass labels=... to "
                 "the Explorer."
             )
+        self._follow_weights()  # the predicted classes of the model as it is now
         filtered = self._ordered(
             self._picker.filtered(true_index, predicted_index, bool(misclassified)), self._sort
         )
@@ -929,6 +986,7 @@ class Explorer(anywidget.AnyWidget):
         self._flush_scheduled = False
         pending, self._pending = self._pending, {}
         problems, self._problems = self._problems, []
+        self._follow_weights_once()
         # One state message for the whole request, ack included, sent after the new frame:
         # fewer round trips for a remote kernel.
         with self.hold_sync():
@@ -946,6 +1004,16 @@ class Explorer(anywidget.AnyWidget):
             if problems:
                 self._error = "\n".join(problems)
             self._ack = max(self._ack, self._seen_seq)
+        self._weights_followed = False
+        self._check_weights_when_idle()
+
+    def _follow_weights_once(self) -> None:
+        """Follow changed weights at the start of a request, and not again within it."""
+        try:
+            self._follow_weights()
+        except Exception:  # noqa: BLE001 - logged; the request itself goes on
+            _LOG.exception("convscope: could not follow the model's new weights")
+        self._weights_followed = True
 
     def _apply_pending(self, pending: dict[str, Any]) -> None:
         self._apply_moves(pending)
@@ -1119,11 +1187,13 @@ class Explorer(anywidget.AnyWidget):
         if first:  # the dead channels are known now: cross them out in the grid
             self._controller.apply()
         unit = "channel" if self._controller.engine.layer(state.layer).spatial else "unit"
-        dead = not active
+        dead_channels = self._controller.dead_channels(state.layer)
+        dead = dead_channels is not None and bool(dead_channels[state.channel])
         self._panel_key = key
         self._panel_text = (
             f"{unit} {state.channel} of {state.layer}: "
-            f"{'DEAD, never above 0' if dead else 'alive'}  ·  fires on {active:.1%} of "
+            f"{'DEAD, off or constant on every sample' if dead else 'alive'}  ·  fires on "
+            f"{active:.1%} of "
             f"{self.sample_count:,} samples  ·  its {len(top)} strongest:"
         )
         self._panel_meta = [
