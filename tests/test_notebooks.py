@@ -322,7 +322,7 @@ def screen_lines(text: str) -> list[str]:
 def run_notebook(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Callable[[str, str], NotebookRun]:
-    """Run a notebook in a fresh kernel in one data mode, once per module; return the run."""
+    """Run a notebook in a fresh kernel and cache in one data mode, once per module; return it."""
     runs: dict[tuple[str, str], NotebookRun] = {}
 
     def run(name: str, mode: str) -> NotebookRun:
@@ -332,6 +332,9 @@ def run_notebook(
             else:
                 env = offline_env(tmp_path_factory.mktemp("no-mnist"))
             folder = tmp_path_factory.mktemp(f"{name}-{mode}")
+            # A first run, as a new user's: an empty cache, so the training replay is trained
+            # and the filter patterns computed in this run, whatever ran before it.
+            env = {**env, "CONVSCOPE_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
             runs[name, mode] = _execute(name, mode, env, folder)
         return runs[name, mode]
 
@@ -488,7 +491,7 @@ def test_dataset_insight_text_holds_in_both_data_modes(mode: str, run_notebook) 
     assert "(epoch 0) and after epochs 1, 2, 3, 5, 8, 12, 20 and 30" in text
     assert facts["epochs"] == [0, 1, 2, 3, 5, 8, 12, 20, 30]
     # At epoch 3, "most digits right"; at epoch 0, a guess per digit.
-    assert "explorer.epoch = 3            # edges already; most digits right" in text
+    assert "explorer.epoch = 3 # edges already; most digits right" in text
     assert facts["accuracy"]["3"] > 0.5
     assert facts["accuracy"]["0"] < 0.5
     # Exercise 2: "the first epoch at which digit 0 is read right": there is one.
