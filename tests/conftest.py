@@ -43,7 +43,7 @@ def mnist_test(real_mnist: RealMnist) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="session")
-def digits(tmp_path_factory: pytest.TempPathFactory) -> EndToEndDigits:
+def e2e_digits(tmp_path_factory: pytest.TempPathFactory) -> EndToEndDigits:
     """The digits the end-to-end tests run on: the real test set, or offline the 500 held out.
 
     A fresh clone without MNIST still runs every browser and notebook test; only the tests of
@@ -53,15 +53,21 @@ def digits(tmp_path_factory: pytest.TempPathFactory) -> EndToEndDigits:
 
 
 @pytest.fixture(scope="session")
-def mnist_env(digits: EndToEndDigits) -> dict[str, str]:
-    """What a kernel or subprocess needs in its environment to read the same ``digits``."""
-    return digits.env
+def digit_arrays(e2e_digits: EndToEndDigits) -> tuple[np.ndarray, np.ndarray]:
+    """``e2e_digits`` as ``(images, labels)``, for tests that show them rather than count them."""
+    return e2e_digits.images, e2e_digits.labels
 
 
 @pytest.fixture(scope="session")
-def mnist_dir(digits: EndToEndDigits) -> Path:
-    """A folder with ``digits``, for tests that pass a folder on (prefer ``mnist_env``)."""
-    return digits.folder
+def mnist_env(e2e_digits: EndToEndDigits) -> dict[str, str]:
+    """What a kernel or subprocess needs in its environment to read the same ``e2e_digits``."""
+    return e2e_digits.env
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(e2e_digits: EndToEndDigits) -> Path:
+    """A folder with ``e2e_digits``, for tests that pass a folder on (prefer ``mnist_env``)."""
+    return e2e_digits.folder
 
 
 @pytest.fixture(scope="session")

@@ -286,11 +286,11 @@ def _wait_for_count(explorer: ExplorerHandles, label: Locator, count: int) -> No
 
 
 def test_channel_panel_and_confusion_matrix_lead_to_samples(
-    explorer: ExplorerHandles, digits: EndToEndDigits, model
+    explorer: ExplorerHandles, e2e_digits: EndToEndDigits, model
 ) -> None:
     from convscope import confusion
 
-    count_text = f"{len(digits.labels):,}"
+    count_text = f"{len(e2e_digits.labels):,}"
     controls = explorer.controls
     controls.locator(".convscope-panel summary").click()
     strongest = controls.locator(".convscope-panel-thumbs button.convscope-thumb")
@@ -310,7 +310,7 @@ def test_channel_panel_and_confusion_matrix_lead_to_samples(
 
     controls.locator(".convscope-confusion summary").click()
     # The most common mistake, as convscope.confusion counts it; its cell shows those digits.
-    mistakes = confusion(model, digits.images, digits.labels)
+    mistakes = confusion(model, e2e_digits.images, e2e_digits.labels)
     np.fill_diagonal(mistakes, 0)
     true, predicted = np.unravel_index(mistakes.argmax(), mistakes.shape)
     cell = controls.locator(f'.convscope-cell[data-true="{true}"][data-predicted="{predicted}"]')
@@ -324,7 +324,7 @@ def test_channel_panel_and_confusion_matrix_lead_to_samples(
     controls.locator(".convscope-confusion").scroll_into_view_if_needed()
     explorer.page.screenshot(path=ARTIFACTS / "09-confusion-page.png", animations="disabled")
     cell.click()  # a second click clears the filter
-    _wait_for_count(explorer, label, len(digits.labels))
+    _wait_for_count(explorer, label, len(e2e_digits.labels))
     _assert_no_error(explorer)
 
 
