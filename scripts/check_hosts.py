@@ -112,7 +112,12 @@ def notebook_7(root: Path) -> None:
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=ARTIFACTS / "notebook-7-failed.png", full_page=True)
             raise
-        page.wait_for_timeout(5000)  # the kernel starts
+        # Run All before the kernel is ready runs nothing.
+        page.wait_for_function(
+            "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
+            "?.status === 'idle'",
+            timeout=180_000,
+        )
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         _check_explorer(page, "notebook-7")
 
