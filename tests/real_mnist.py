@@ -103,20 +103,39 @@ def end_to_end_digits(real: RealMnist | str, scratch: Path) -> EndToEndDigits:
     return EndToEndDigits(images, labels, scratch, real=isinstance(real, RealMnist))
 
 
-def offline_env(empty: Path) -> dict[str, str]:
-    """Environment in which ``load_mnist`` finds no MNIST and cannot download it: offline mode.
+def offline_env(scratch: Path) -> dict[str, str]:
+    """Environment in which a kernel finds no MNIST and has no network: offline mode.
 
-    ``empty`` is an empty folder: no ``CONVSCOPE_MNIST_DIR`` files, no Keras cache in it, and
-    every HTTP(S) request goes to a closed local port, so it fails at once even with internet.
+    ``scratch`` is an empty folder. ``CONVSCOPE_MNIST_DIR`` and Keras's cache point at an empty
+    folder in it, and an IPython startup file in it makes every connection to a host other than
+    this machine fail at once, as with no network, even where there is one (a proxy would not
+    do: behind one, convscope leaves Keras to try the download).
     """
-    closed = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    empty = scratch / "no-mnist"
+    startup = scratch / "ipython" / "profile_default" / "startup"
+    empty.mkdir()
+    startup.mkdir(parents=True)
+    (startup / "00-no-network.py").write_text(_NO_NETWORK)
     return {
         MNIST_DIR_ENV: str(empty),
         "KERAS_HOME": str(empty),
-        "HTTP_PROXY": closed,
-        "HTTPS_PROXY": closed,
-        "http_proxy": closed,
-        "https_proxy": closed,
-        "NO_PROXY": "",
-        "no_proxy": "",
+        "IPYTHONDIR": str(scratch / "ipython"),
     }
+
+
+# Run by IPython as the kernel starts: Python's own connections (urllib, Keras's download,
+# convscope's probe) reach only this machine. The kernel's messages travel through zmq, not here.
+_NO_NETWORK = """
+import socket
+
+_connect = socket.create_connection
+
+
+def _only_this_machine(address, *args, **kwargs):
+    if address[0] not in ("127.0.0.1", "localhost", "::1"):
+        raise OSError(f"no network (a test offline): {address[0]}")
+    return _connect(address, *args, **kwargs)
+
+
+socket.create_connection = _only_this_machine
+"""
