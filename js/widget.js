@@ -461,10 +461,11 @@ function buildControls() {
     layerLabel: h("span", { class: "convscope-value" }),
     channelSlider: h("input", { type: "range", min: "0", step: "1", class: "convscope-channel", "aria-label": "channel" }),
     channelLabel: h("span", { class: "convscope-value" }),
-    prevButton: h("button", { class: "convscope-prev", title: "previous sample (←)", text: "◀" }),
-    playButton: h("button", { class: "convscope-play", title: "play through the samples", text: "▶ play" }),
-    nextButton: h("button", { class: "convscope-next", title: "next sample (→)", text: "▶" }),
-    sampleLabel: h("span", { class: "convscope-sample-text" }),
+    prevButton: h("button", { class: "convscope-prev", title: "previous sample (←)", "aria-label": "previous sample", text: "◀" }),
+    playButton: h("button", { class: "convscope-play", title: "play through the samples", "aria-label": "play", text: "▶ play" }),
+    nextButton: h("button", { class: "convscope-next", title: "next sample (→)", "aria-label": "next sample", text: "▶" }),
+    // A polite live region: a screen reader says the new sample and guess once the user pauses.
+    sampleLabel: h("span", { class: "convscope-sample-text", "aria-live": "polite" }),
     compareInput: h("input", {
       type: "number",
       min: "0",
@@ -479,15 +480,19 @@ function buildControls() {
       text: "pick B",
       "aria-pressed": "false",
     }),
-    compareMode: h("select", { class: "convscope-compare-mode", title: "how the two samples are shown" }),
-    compareClear: h("button", { class: "convscope-compare-clear", title: "stop comparing", text: "✕" }),
+    compareMode: h("select", {
+      class: "convscope-compare-mode",
+      title: "how the two samples are shown",
+      "aria-label": "compare mode",
+    }),
+    compareClear: h("button", { class: "convscope-compare-clear", title: "stop comparing", "aria-label": "stop comparing", text: "✕" }),
     compareLabel: h("span", { class: "convscope-compare-text" }),
     trueSelect: h("select", { class: "convscope-filter-true", title: "true class" }),
     predSelect: h("select", { class: "convscope-filter-pred", title: "predicted class" }),
     wrongBox: h("input", { type: "checkbox", class: "convscope-misclassified" }),
     cmapSelect: h("select", { class: "convscope-cmap", title: "colormap" }),
     normSelect: h("select", { class: "convscope-norm", title: "normalisation" }),
-    viewSelect: h("select", { class: "convscope-view", title: "what the big panel shows" }),
+    viewSelect: h("select", { class: "convscope-view", title: "what the big panel shows", "aria-label": "view" }),
     classSelect: h("select", { class: "convscope-target-class", title: "the class Grad-CAM explains" }),
     classLabel: h("label", { class: "convscope-target" }),
     sortSelect: h("select", { class: "convscope-sort", title: "the order of the samples" }),
@@ -506,8 +511,8 @@ function buildControls() {
     panelThumbs: h("div", { class: "convscope-panel-thumbs" }),
     confusionTable: h("table", { class: "convscope-confusion-table" }),
     thumbs: h("div", { class: "convscope-thumbs" }),
-    pagePrev: h("button", { class: "convscope-page-prev", title: "previous page", text: "‹" }),
-    pageNext: h("button", { class: "convscope-page-next", title: "next page", text: "›" }),
+    pagePrev: h("button", { class: "convscope-page-prev", title: "previous page", "aria-label": "previous page", text: "‹" }),
+    pageNext: h("button", { class: "convscope-page-next", title: "next page", "aria-label": "next page", text: "›" }),
     pageLabel: h("span", { class: "convscope-page-text" }),
     pad: h("details", { class: "convscope-pad" }),
     padCanvas: h("canvas", {
@@ -777,6 +782,28 @@ function channelText(model, index) {
 }
 
 /**
+ * What a screen reader says for the channel slider: the channel and the layer it belongs to.
+ * @param {Model} model
+ * @param {number} index
+ */
+function channelSpoken(model, index) {
+  const layer = model.get("_layer_options")[model.get("_layer_index")];
+  return layer ? `${channelText(model, index)}, layer ${layer.name}` : channelText(model, index);
+}
+
+/**
+ * Show a slider's value in its label, and give screen readers the same words: "conv2", not "3".
+ * @param {HTMLInputElement} slider
+ * @param {HTMLElement} label
+ * @param {string} text shown
+ * @param {string} [spoken] said, when it differs from what is shown
+ */
+function labelSlider(slider, label, text, spoken = text) {
+  label.textContent = text;
+  slider.setAttribute("aria-valuetext", spoken);
+}
+
+/**
  * @param {Model} model
  * @param {Controls} c
  * @param {Ui} ui
@@ -784,7 +811,9 @@ function channelText(model, index) {
 function showLayer(model, c, ui) {
   c.layerSlider.max = String(model.get("_layer_options").length - 1);
   if (ui.dragging !== c.layerSlider) c.layerSlider.value = String(model.get("_layer_index"));
-  c.layerLabel.textContent = c.layerLabel.title = layerText(model, Number(c.layerSlider.value));
+  labelSlider(c.layerSlider, c.layerLabel, layerText(model, Number(c.layerSlider.value)));
+  c.layerLabel.title = c.layerLabel.textContent ?? "";
+  c.channelSlider.setAttribute("aria-valuetext", channelSpoken(model, Number(c.channelSlider.value)));
 }
 
 /**
@@ -795,7 +824,8 @@ function showLayer(model, c, ui) {
 function showChannel(model, c, ui) {
   c.channelSlider.max = String(model.get("_channel_count") - 1);
   if (ui.dragging !== c.channelSlider) c.channelSlider.value = String(model.get("_channel_index"));
-  c.channelLabel.textContent = channelText(model, Number(c.channelSlider.value));
+  const channel = Number(c.channelSlider.value);
+  labelSlider(c.channelSlider, c.channelLabel, channelText(model, channel), channelSpoken(model, channel));
 }
 
 /**
@@ -937,7 +967,8 @@ function thumbButtons(model, data, indices, captions) {
   return indices.map((index, i) => {
     const canvas = /** @type {HTMLCanvasElement} */ (h("canvas"));
     drawThumbnail(canvas, bytes, i * size, shape);
-    return h("button", { class: "convscope-thumb", title: `sample ${index}`, "data-index": String(index) }, [
+    const name = `sample ${index}: ${captions[i]}`;
+    return h("button", { class: "convscope-thumb", title: `sample ${index}`, "aria-label": name, "data-index": String(index) }, [
       canvas,
       h("span", { text: captions[i] }),
     ]);
@@ -958,7 +989,7 @@ function showEpoch(model, c, ui) {
   const index = Math.max(0, epochs.indexOf(model.get("_epoch")));
   c.epochSlider.max = String(epochs.length - 1);
   if (ui.dragging !== c.epochSlider) c.epochSlider.value = String(index);
-  c.epochLabel.textContent = epochText(model, index);
+  labelSlider(c.epochSlider, c.epochLabel, epochText(model, index));
   const [width, height] = CURVE_SIZE;
   const last = Math.max(1, epochs[epochs.length - 1]);
   const x = (/** @type {number} */ epoch) => (epoch / last) * (width - 4) + 2;
@@ -1184,11 +1215,13 @@ function makePlayer(button, request) {
     clearInterval(playing);
     playing = 0;
     button.textContent = "▶ play";
+    button.setAttribute("aria-label", "play");
   };
   const toggle = () => {
     if (playing) return stop();
     playing = setInterval(() => request.step(1), PLAY_INTERVAL_MS);
     button.textContent = "❚❚ pause";
+    button.setAttribute("aria-label", "pause");
   };
   return { toggle, stop };
 }
@@ -1211,15 +1244,16 @@ function bindInputs(model, c, ui, request) {
     });
   const offs = [
     ...onSlide(c.layerSlider, ui, (index) => {
-      c.layerLabel.textContent = c.layerLabel.title = layerText(model, index);
+      labelSlider(c.layerSlider, c.layerLabel, layerText(model, index));
+      c.layerLabel.title = c.layerLabel.textContent ?? "";
       request.view({ layer: model.get("_layer_options")[index].name });
     }),
     ...onSlide(c.channelSlider, ui, (index) => {
-      c.channelLabel.textContent = channelText(model, index);
+      labelSlider(c.channelSlider, c.channelLabel, channelText(model, index), channelSpoken(model, index));
       request.view({ channel: index });
     }),
     ...onSlide(c.epochSlider, ui, (index) => {
-      c.epochLabel.textContent = epochText(model, index);
+      labelSlider(c.epochSlider, c.epochLabel, epochText(model, index));
       request.epoch(model.get("_epochs")[index]);
     }),
     listen(c.figure, "click", (/** @type {MouseEvent} */ event) => {

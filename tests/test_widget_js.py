@@ -153,8 +153,10 @@ def browser_page() -> Iterator[Page]:
 
 
 @pytest.fixture
-def host(browser_page: Page, model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]) -> Host:
-    images, labels = mnist_test
+def host(
+    browser_page: Page, model: keras.Model, digit_arrays: tuple[np.ndarray, np.ndarray]
+) -> Host:
+    images, labels = digit_arrays
     errors: list[str] = []
     browser_page.on("pageerror", lambda error: errors.append(str(error)))
     explorer = convscope.Explorer(model, images[:200], labels[:200], figure="png")
@@ -349,10 +351,10 @@ def test_the_canvas_paints_every_form_of_rectangle(host: Host) -> None:
 def test_on_a_hidpi_screen_the_canvas_gets_twice_the_pixels(
     browser_page: Page,
     model: keras.Model,
-    mnist_test: tuple[np.ndarray, np.ndarray],
+    digit_arrays: tuple[np.ndarray, np.ndarray],
     tmp_path: Path,
 ) -> None:
-    images, labels = mnist_test
+    images, labels = digit_arrays
     explorer = convscope.Explorer(model, images[:200], labels[:200], figure="png")
     browser = browser_page.context.browser
     assert browser is not None
@@ -506,9 +508,9 @@ def test_keyboard_focus_is_visible(host: Host) -> None:
 
 
 def test_the_epoch_slider_replays_the_training(
-    browser_page: Page, mnist_test: tuple[np.ndarray, np.ndarray]
+    browser_page: Page, digit_arrays: tuple[np.ndarray, np.ndarray]
 ) -> None:
-    images, labels = mnist_test
+    images, labels = digit_arrays
     explorer = convscope.Explorer(convscope.mnist_training_run(), images[:200], labels[:200])
     host = Host(browser_page, explorer)
     page = host.page
