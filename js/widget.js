@@ -1506,20 +1506,20 @@ function bindKeys(c, request) {
  * ipympl's canvas (`figure="ipympl"`, a sibling widget above the controls) takes the focus and
  * cancels every key pressed on it, Tab included: a keyboard user could not leave it. Tab and
  * Shift+Tab pressed there are stopped on their way down, before ipympl's listener, so the
- * browser moves the focus on as anywhere else; every other key still reaches matplotlib.
+ * browser moves the focus on as anywhere else; every other key still reaches matplotlib. The
+ * listener is on the document: when `render` runs, the view is not yet in its box.
  * @param {HTMLElement} el the view's element, a child of the box that holds both
  * @returns {() => void}
  */
 function freeTabFromIpympl(el) {
-  const box = el.parentElement;
-  if (!box) return () => {};
   return listen(
-    box,
+    document,
     "keydown",
     (/** @type {KeyboardEvent} */ event) => {
       const target = event.target;
       if (event.key !== "Tab" || !(target instanceof Element)) return;
-      if (target.classList.contains("jupyter-matplotlib-canvas-div")) event.stopPropagation();
+      const ours = el.parentElement?.contains(target); // in the box that holds this widget
+      if (ours && target.classList.contains("jupyter-matplotlib-canvas-div")) event.stopPropagation();
     },
     true,
   );
