@@ -279,6 +279,63 @@ def test_tab_walks_through_every_control_and_out_again(lab: Lab, which: int) -> 
     assert lab.cells() == ["markdown", "code", "code", "markdown", "code"]
 
 
+def _press(page: Page, key: str, times: int) -> None:
+    for _ in range(times):
+        page.keyboard.press(key)
+        page.wait_for_timeout(30)  # faster than the kernel answers
+
+
+def _position(explorer: Locator) -> tuple[int, int]:
+    """The layer's index and the channel the sliders show."""
+    return (
+        int(explorer.locator("input.convscope-layer").input_value()),
+        int(explorer.locator("input.convscope-channel").input_value()),
+    )
+
+
+@pytest.mark.parametrize(
+    ("which", "on"),
+    [(0, ".convscope-sample-text"), (0, "figure"), (1, ".convscope-sample-text")],
+    ids=["ipympl-controls", "ipympl-canvas", "png"],
+)
+def test_every_press_counts_at_30_ms(lab: Lab, which: int, on: str) -> None:
+    page, explorer = lab.page, lab.explorer(which)
+    target = (
+        page.locator(".jupyter-matplotlib-canvas-div").first
+        if on == "figure"
+        else explorer.locator(on)
+    )
+    target.scroll_into_view_if_needed()
+    explorer.locator("input.convscope-layer").evaluate(  # conv1, channel 0, by its slider
+        "(s) => { s.value = '1'; s.dispatchEvent(new Event('input', { bubbles: true })); }"
+    )
+    lab.notebook.wait_for_kernel_idle()
+    explorer.locator("input.convscope-channel").evaluate(
+        "(s) => { s.value = '0'; s.dispatchEvent(new Event('input', { bubbles: true })); }"
+    )
+    lab.notebook.wait_for_kernel_idle()
+    assert _position(explorer) == (1, 0)
+    target.click(position={"x": 5, "y": 5})
+    expected = [
+        ("ArrowUp", 10, (1, 10)),
+        ("ArrowDown", 3, (1, 7)),
+        ("ArrowUp", 30, (1, 23)),  # conv1 has 24 channels: it stops at the last
+        ("PageDown", 3, (4, 23)),  # conv1 → pool1 → conv2 → pool2, the channel kept
+        ("PageUp", 9, (0, 0)),  # to the first layer, whose one channel is 0
+    ]
+    for key, times, position in expected:
+        _press(page, key, times)
+        lab.notebook.wait_for_kernel_idle()
+        page.wait_for_function(
+            "([el, want]) => [el.querySelector('input.convscope-layer').value,"
+            " el.querySelector('input.convscope-channel').value].join() === want.join()",
+            arg=[explorer.element_handle(), [str(p) for p in position]],
+            timeout=10_000,
+        )
+        assert _position(explorer) == position, f"{times} × {key}"
+    assert not explorer.locator(".convscope-error").is_visible()
+
+
 def test_ctrl_s_still_saves_from_inside_the_widget(lab: Lab) -> None:
     page, slider = lab.page, lab.explorer(1).locator("input.convscope-channel")
     page.evaluate(  # make the notebook dirty without touching its cells
