@@ -64,8 +64,7 @@ def _notebook(folder: Path) -> Path:
             new_markdown_cell("# Keys stay in the widget"),
             new_code_cell(SETUP),
             new_code_cell(
-                "png = convscope.Explorer(images=images[:200], labels=labels[:200])  # the default\n"
-                "png"
+                "png = convscope.Explorer(images=images[:200], labels=labels[:200])  # default\npng"
             ),
             new_markdown_cell("The end."),
             new_code_cell("1 + 1"),

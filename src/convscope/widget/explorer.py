@@ -893,16 +893,10 @@ class Explorer(anywidget.AnyWidget):
         fields: dict[str, Any] = dict(request)
         kind, pending = fields["type"], self._pending
         if kind == protocol.VIEW:
-            pending.update({key: fields[key] for key in _VIEW_FIELDS if key in fields})
-            if "sample" in fields:  # an absolute sample replaces any pending steps
-                pending.pop("step", None)
-                pending.pop("draw", None)
-            for field, (_, steps) in _MOVES.items():  # ...as an absolute channel or layer does
-                if field in fields:
-                    pending.pop(steps, None)
+            self._receive_view(fields)
         elif kind == protocol.MOVE:
-            for name, steps in _MOVES.values():
-                pending[steps] = pending.get(steps, 0) + fields.get(name, 0)
+            for count, steps in _MOVES.values():  # steps add up: every press counts
+                pending[steps] = pending.get(steps, 0) + fields.get(count, 0)
         elif kind == protocol.STEP:
             pending["step"] = pending.get("step", 0) + fields["delta"]
             pending.pop("draw", None)
@@ -911,6 +905,17 @@ class Explorer(anywidget.AnyWidget):
         else:  # the newest request of the other kinds replaces the pending one
             name, field = _LATEST[kind]
             pending[name] = fields if field is None else fields[field]
+
+    def _receive_view(self, fields: dict[str, Any]) -> None:
+        """Merge a view request: its fields replace the pending ones, and the pending steps."""
+        pending = self._pending
+        pending.update({key: fields[key] for key in _VIEW_FIELDS if key in fields})
+        if "sample" in fields:  # an absolute sample replaces any pending steps
+            pending.pop("step", None)
+            pending.pop("draw", None)
+        for field, (_, steps) in _MOVES.items():  # ...as an absolute channel or layer does
+            if field in fields:
+                pending.pop(steps, None)
 
     def _receive_drawing(self, request: protocol.DrawRequest, buffers: object) -> None:
         """Keep the pad's pixels as the pending drawing; the newest stroke replaces older ones."""
@@ -998,7 +1003,7 @@ class Explorer(anywidget.AnyWidget):
             _LOG.exception("convscope: could not redraw the last good view")
 
     def _moved(self, changes: dict[str, Any], layers: int, channels: int) -> dict[str, Any]:
-        """The layer and channel ``layers`` and ``channels`` steps on from ``changes``.
+        """Return the layer and channel ``layers`` and ``channels`` steps on from ``changes``.
 
         Steps start from the layer and channel ``changes`` asks for, else those in view, and
         stop at the first and the last; an unknown layer is left for :meth:`update` to refuse.

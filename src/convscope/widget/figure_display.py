@@ -23,6 +23,7 @@ SAVE_FORMATS = ("png", "jpg", "jpeg", "webp", "tif", "tiff", "gif", "pdf", "svg"
 MAX_SAVED_MEGAPIXELS = 50  # Pillow refuses to open images much larger than this by default
 MIN_SAVED_DPI = 10  # below about 4, FreeType cannot draw the titles' letters at all
 
+
 def choose_mode(requested: str = "auto") -> DisplayMode:
     """Pick the figure path: ``"auto"`` is the canvas inside the widget (``"png"``) everywhere.
 
