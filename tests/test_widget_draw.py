@@ -319,7 +319,7 @@ def test_a_strokes_one_pass_gives_keras_own_maps_and_classes(explorer, mnist_tes
         explorer.draw(canvas_of(mnist_test[0][index]))
         model = explorer.engine.model
         digit = explorer.drawn.astype(np.float32)[None, ..., None]  # MNIST's units, 0-255
-        maps = keras.Model(model.input, model.get_layer(layer).output)(digit).numpy()[0]
+        maps = keras.Model(model.inputs[0], model.get_layer(layer).output)(digit).numpy()[0]
         shown = explorer._controller._maps(layer, "drawn")
         np.testing.assert_allclose(shown.reshape(maps.shape), maps, rtol=1e-4, atol=1e-4)
         probabilities = model(digit).numpy()[0]
