@@ -303,9 +303,9 @@ def bench_delivery(repeats: int) -> dict[str, object]:
     update, then ipympl's draw and a whole-figure PNG (its page is taken as connected, so no
     data URL is made). ``whole_png`` is what the PNG path did before: the whole frame encoded
     as PNG. The floor is one compiled forward pass of the layer plus one Agg draw.
-    ``sequential`` scrubs new samples one after another; ``random`` jumps as a thumbnail click does, to a random other
-    sample of the page of thumbnails in view, the page turned every 10 jumps outside the timing
-    (as in the browser benchmark), so that most samples are new.
+    ``sequential`` scrubs new samples one after another; ``random`` jumps as a thumbnail click
+    does, to a random other sample of the page of thumbnails in view, the page turned every 10
+    jumps outside the timing (as in the browser benchmark), so that most samples are new.
     """
     images, labels = convscope.load_mnist("test")
     model = convscope.mnist_cnn()
