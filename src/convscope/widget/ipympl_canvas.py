@@ -8,6 +8,8 @@ import numpy as np
 from ipympl.backend_nbagg import Canvas
 from PIL import Image
 
+OPAQUE = 255  # alpha of a pixel that hides what is behind it
+
 
 class WholeFrameCanvas(Canvas):  # type: ignore[misc]  # ipympl is untyped
     """ipympl's canvas, sending the whole figure on every draw instead of a diff.
@@ -17,9 +19,8 @@ class WholeFrameCanvas(Canvas):  # type: ignore[misc]  # ipympl is untyped
     that arrives before the previous one has loaded cancels that load; its own diff is then
     painted over a picture that never got the previous changes, and those pixels stay wrong
     until they change again (a probability bar left standing, strokes of an earlier digit).
-    A whole frame is right whatever was lost before it. At zlib level 1 it costs the kernel
-    about what the diff cost at Pillow's default level (11 against 9 ms for the Explorer's
-    figure on this project's machine).
+    A whole frame is right whatever was lost before it. Opaque and at zlib level 1, it costs the
+    kernel no more than the diff did at Pillow's default level.
     """
 
     def get_diff_image(self) -> bytes | None:
@@ -30,6 +31,8 @@ class WholeFrameCanvas(Canvas):  # type: ignore[misc]  # ipympl is untyped
             return super().get_diff_image()  # type: ignore[no-any-return]
         self.set_image_mode("full")
         pixels = np.asarray(self.get_renderer().buffer_rgba())
+        if pixels[..., 3].min() == OPAQUE:  # opaque, as the Explorer's figure: RGB, half the work
+            pixels = pixels[..., :3]
         buffer = io.BytesIO()
-        Image.fromarray(pixels).save(buffer, format="png", compress_level=1)
+        Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="png", compress_level=1)
         return buffer.getvalue()
