@@ -312,8 +312,8 @@ def test_a_drawing_is_compared_with_a_test_digit(
 
 
 @pytest.mark.parametrize("layer", ["conv1", "conv2", "dense"])
-def test_a_strokes_one_pass_gives_keras_own_maps_and_classes(explorer, mnist_test, layer) -> None:
-    """Each stroke computes its layer and its classes in one pass: both are Keras's own."""
+def test_a_strokes_maps_and_classes_are_keras_own(explorer, mnist_test, layer) -> None:
+    """What the figure and the sample line show for a drawing, against plain Keras on it."""
     explorer.update(layer=layer, view="maps", compare=-1)
     for index in (3, 4, 5):
         explorer.draw(canvas_of(mnist_test[0][index]))

@@ -158,7 +158,6 @@ class ExplorerController:
         self._drawn_tag = 0  # one per drawing, never reused: its key in the caches
         self._drawn_tags = itertools.count(1)
         self._drawn_probabilities: tuple[Hashable, np.ndarray | None] | None = None
-        self._drawn_layer: tuple[Hashable, np.ndarray] | None = None  # see _pass_of_drawing
         self.state = ViewState(layer=start, channel=0, sample=0)
         self.apply()
 
@@ -330,7 +329,6 @@ class ExplorerController:
         self._drawn_input = scaled.reshape(1, *digit.shape, 1).astype(np.float32)
         self._drawn_tag = next(self._drawn_tags)
         try:
-            self._pass_of_drawing(self.state.layer)
             return self.apply(sample=DRAWN)
         except Exception:
             self.drawn, self._drawn_input, self._drawn_tag = before
@@ -354,22 +352,6 @@ class ExplorerController:
                 found = None if probabilities is None else probabilities[0]
             self._drawn_probabilities = (key, found)
         return self._drawn_probabilities[1]
-
-    def _pass_of_drawing(self, layer: str) -> None:
-        """Compute the new drawing's ``layer`` and its classes in one forward pass.
-
-        The next stroke replaces the drawing within a moment: every row of it (what a first
-        look at a sample computes) or a second pass for its classes would be thrown away.
-        """
-        tag = (self.engine.weights_tag, self._drawn_tag)
-        rows = (layer, "") if self.probabilities is not None else (layer,)
-        outputs = self.engine.compute_layers(rows, self._drawn_input)
-        maps = outputs[0][0]
-        maps.flags.writeable = False  # as the engine's cache hands out its arrays
-        self._drawn_layer = ((*tag, layer), maps)
-        if len(outputs) > 1 and not self.drawing_is_empty:
-            probabilities = class_probabilities(outputs[1])
-            self._drawn_probabilities = (tag, None if probabilities is None else probabilities[0])
 
     def _check_pad(self) -> None:
         if self.pad_size is None:
@@ -665,15 +647,7 @@ class ExplorerController:
         """One input's activation of ``layer`` as channel maps ``(H, W, C)``, cached."""
         info = self.engine.layer(layer)
         image = self._drawn_input[0] if sample == DRAWN else self.images[int(sample)]
-        drawn = self._drawn_layer
-        if (
-            sample == DRAWN
-            and drawn
-            and drawn[0] == (self.engine.weights_tag, self._drawn_tag, layer)
-        ):
-            activation = drawn[1]  # the stroke's own pass (see _pass_of_drawing)
-        else:
-            activation = self.engine.activation(layer, image, key=self._image_key(sample))
+        activation = self.engine.activation(layer, image, key=self._image_key(sample))
         return as_maps(info.channels_last(activation))
 
     def _mosaic(
