@@ -1,9 +1,10 @@
 """Input to new pixels on screen, in JupyterLab with Chromium, against a bare anywidget round trip.
 
 One JupyterLab page holds three widgets, each in a cell of its own: a bare anywidget echo (the
-floor), an Explorer on the ipympl path and one on the PNG-free canvas path (what Colab, VS Code
-and marimo get), both on the 10,000 MNIST test digits. Each event is timed in the page from the
-moment it is dispatched to the first animation frame after the figure was repainted:
+floor), the default Explorer (its figure a canvas inside the widget, in every host) and one on
+the ipympl path (``figure="ipympl"``), both on the 10,000 MNIST test digits. Each event is timed
+in the page from the moment it is dispatched to the first animation frame after the figure was
+repainted:
 
 - ipympl: the first ``drawImage`` on the view's canvas (ipympl copies its offscreen image
   there once the new PNG is decoded), then the next animation frame;
@@ -15,7 +16,9 @@ moment it is dispatched to the first animation frame after the figure was repain
 Events are spaced (each waits for the kernel's ack and a pause of 150–250 ms) so that none
 coalesces with the one before. Random thumbnail clicks pick a thumbnail of the current page
 other than the current sample; every 10 clicks the next page of thumbnails is turned, outside
-the timing, so that most clicks land on samples never shown before.
+the timing, so that most clicks land on samples never shown before. A pad stroke is one
+pointer move on the open drawing pad, a line to a new point of a stroke in progress; every 20
+moves the pad is cleared and a new stroke begun, outside the timing.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ echo'''
 IPYMPL_CELL = (
     'import convscope\n\nipympl_explorer = convscope.Explorer(figure="ipympl")\nipympl_explorer'
 )
-CANVAS_CELL = 'canvas_explorer = convscope.Explorer(figure="png")\ncanvas_explorer'
+CANVAS_CELL = "canvas_explorer = convscope.Explorer()  # the default path\ncanvas_explorer"
 
 # In-page timing. ``paints(root)`` counts the figure's repaints; ``event`` runs one user input
 # and resolves with the milliseconds to the frame after the repaint (null: none in 10 s).
@@ -147,7 +150,31 @@ _PAGE_TIMING = """
       const cells = [...root.querySelectorAll(others)];
       cells[Math.floor(Math.random() * cells.length)].click();
     },
+    pad(root) {
+      pointer(root, "pointermove", 0.2 + 0.6 * Math.random(), 0.2 + 0.6 * Math.random());
+    },
   };
+  function pointer(root, kind, x, y) {
+    const pad = root.querySelector("canvas.convscope-pad-canvas");
+    const box = pad.getBoundingClientRect();
+    pad.dispatchEvent(new PointerEvent(kind, {
+      clientX: box.left + x * box.width, clientY: box.top + y * box.height, bubbles: true,
+      pointerId: 1, pointerType: "mouse", isPrimary: true, buttons: 1,
+    }));
+  }
+  async function newStroke(root) {
+    const pad = root.querySelector("details.convscope-pad");
+    if (!pad.open) pad.querySelector("summary").click();
+    pointer(root, "pointerup", 0.5, 0.5);
+    const ackBefore = root.dataset.ack;
+    root.querySelector(".convscope-pad-clear").click();
+    await settle(root, ackBefore);
+    await sleep(200);
+    const again = root.dataset.ack;
+    pointer(root, "pointerdown", 0.5, 0.5);
+    await settle(root, again);
+    await sleep(200);
+  }
   async function event(root, kind, gapMs) {
     const state = watch(root);
     const ackBefore = root.dataset.ack;
@@ -188,6 +215,7 @@ _PAGE_TIMING = """
     const results = [];
     for (let i = 0; i < count; i += 1) {
       if (kind === "thumbnail" && i % 10 === 0) await turnPage(root);
+      if (kind === "pad" && i % 20 === 0) await newStroke(root);
       results.push(await event(root, kind, gapMs));
     }
     return results;
@@ -204,7 +232,7 @@ _PAGE_TIMING = """
 }
 """
 
-KINDS = ("channel", "layer", "thumbnail")
+KINDS = ("channel", "layer", "thumbnail", "pad")
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -236,8 +264,8 @@ def bench_browser(events: int = 100, gap_ms: float = 150) -> dict[str, object]:
         page.wait_for_function("() => window.__latencyEcho !== undefined")
         cells = page.locator(".jp-Notebook .jp-Cell")
         roots = {
-            "ipympl": cells.nth(1).locator(".convscope").first,
             "canvas": cells.nth(2).locator(".convscope").first,
+            "ipympl": cells.nth(1).locator(".convscope").first,
         }
         for root in roots.values():
             root.wait_for(state="visible", timeout=120_000)

@@ -160,8 +160,8 @@ def _shown_explorer(lab: Any, figure: str) -> tuple[Any, Any, Callable[[], None]
 def bench_pad_browser(moves: int = 60, figure: str = "ipympl") -> dict[str, object]:
     """Pointer move on the pad to the repainted figure, in JupyterLab with Chromium.
 
-    ``figure`` is the Explorer's figure path: ``"ipympl"`` (JupyterLab's default) or
-    ``"png"`` (the canvas of changed pixels that Colab, VS Code and marimo get).
+    ``figure`` is the Explorer's figure path: ``"png"`` (the canvas of changed pixels, every
+    host's default) or ``"ipympl"`` (the opt-in ipympl canvas).
 
     The default Explorer (10,000 test digits) in a real JupyterLab server. Each move is one
     pointer event dispatched on the pad, which then waits, frame by frame, until the kernel

@@ -139,6 +139,15 @@ const VIEW_NAMES = {
  */
 
 /**
+ * Steps through the channels and the layers; the kernel stops at either end.
+ * @typedef {Object} MoveRequest
+ * @property {"move"} type
+ * @property {number} seq
+ * @property {number} [channels]
+ * @property {number} [layers]
+ */
+
+/**
  * @typedef {Object} FilterRequest
  * @property {"filter"} type
  * @property {number} seq
@@ -212,7 +221,7 @@ const VIEW_NAMES = {
  * @property {<K extends keyof ExplorerState>(name: K) => ExplorerState[K]} get
  * @property {(event: string, handler: () => void) => void} on
  * @property {(event: string, handler: () => void) => void} off
- * @property {(content: ViewRequest | StepRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest | ProbeRequest | GifRequest | DrawRequest | FrameRequest, callbacks?: unknown, buffers?: ArrayBuffer[]) => void} send
+ * @property {(content: ViewRequest | StepRequest | MoveRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest | ProbeRequest | GifRequest | DrawRequest | FrameRequest, callbacks?: unknown, buffers?: ArrayBuffer[]) => void} send
  */
 
 // ----- small helpers ----------------------------------------------------------------------------
@@ -250,11 +259,12 @@ function option(value, label) {
  * @param {EventTarget} target
  * @param {string} type
  * @param {(event: any) => void} handler
+ * @param {boolean} [capture] listen while the event goes down to its target
  * @returns {() => void}
  */
-function listen(target, type, handler) {
-  target.addEventListener(type, handler);
-  return () => target.removeEventListener(type, handler);
+function listen(target, type, handler, capture = false) {
+  target.addEventListener(type, handler, capture);
+  return () => target.removeEventListener(type, handler, capture);
 }
 
 /**
@@ -288,14 +298,14 @@ function asBytes(value) {
 
 /**
  * Queue of requests to the kernel, merged by kind, sent one batch at a time (protocol.py's
- * seq/ack rule).
+ * seq/ack rule). Steps (←/→, ↑/↓, PageUp/PageDown) merge by adding up: no press is lost.
  * @param {Model} model
  */
 function makeRequester(model) {
   let seq = 0;
   let inflight = 0;
   let timer = 0;
-  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}, gif?: {frames: number}, draw?: {width: number, height: number, read: () => Uint8Array}, frame?: {dpr: number}}} */
+  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, move?: {channels?: number, layers?: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}, gif?: {frames: number}, draw?: {width: number, height: number, read: () => Uint8Array}, frame?: {dpr: number}}} */
   let queued = {};
 
   function pump() {
@@ -329,6 +339,10 @@ function makeRequester(model) {
   });
 
   return {
+    /** Nothing queued and nothing in flight: the page has heard back about every request. */
+    idle() {
+      return !inflight && Object.keys(queued).length === 0;
+    },
     /** @param {Partial<ViewRequest>} fields */
     view(fields) {
       queued.view = { ...(queued.view || {}), ...fields };
@@ -336,6 +350,21 @@ function makeRequester(model) {
         delete queued.step;
         delete queued.draw;
       }
+      if (queued.move) {
+        // An absolute channel or layer replaces the steps queued before it.
+        if ("channel" in fields) delete queued.move.channels;
+        if ("layer" in fields) delete queued.move.layers;
+      }
+      pump();
+    },
+    /**
+     * @param {"channel" | "layer"} what
+     * @param {number} delta
+     */
+    move(what, delta) {
+      const key = what === "channel" ? "channels" : "layers";
+      const steps = queued.move || {};
+      queued.move = { ...steps, [key]: (steps[key] ?? 0) + delta };
       pump();
     },
     /** @param {number} delta */
@@ -608,6 +637,8 @@ function drawThumbnail(canvas, bytes, offset, [height, width, channels]) {
  * @typedef {Object} Ui
  * @property {HTMLInputElement | null} dragging the slider under the pointer: the kernel's
  *   echo of an older value must not move it back
+ * @property {() => void} mirror once the kernel has answered every request, show its state
+ *   again in every control: a refused choice (a layer the view cannot show, say) goes back
  */
 
 /**
@@ -1142,11 +1173,25 @@ function showMessages(model, c) {
  * @param {Model} model
  * @param {Controls} c
  * @param {Ui} ui
- * @param {() => void} askForKey asks the kernel for a whole frame of the figure
+ * @param {ReturnType<typeof makeRequester>} request asks for whole frames of the figure
  * @returns {() => void} removes every model listener
  */
-function bindModel(model, c, ui, askForKey) {
-  const figure = makeFigureView(c.figure, askForKey);
+function bindModel(model, c, ui, request) {
+  const figure = makeFigureView(c.figure, () => request.frame());
+  // The controls a user sets: what they show comes back from the kernel after every answer,
+  // refused or not, once no request of theirs is left on the way.
+  const controls = [
+    () => showLayer(model, c, ui),
+    () => showChannel(model, c, ui),
+    () => showValues(model, c),
+    () => showCompare(model, c),
+    () => showEpoch(model, c, ui),
+    () => showSample(model, c),
+  ];
+  ui.mirror = () => {
+    if (!request.idle()) return;
+    for (const show of controls) show();
+  };
   /** @type {[(keyof ExplorerState)[], () => void][]} */
   const parts = [
     [["_figure_frame", "_figure_mode"], () => figure.show(model)],
@@ -1171,6 +1216,7 @@ function bindModel(model, c, ui, askForKey) {
     [["_compare_state", "_compare_mode", "_compare_text", "_error"], () => showCompare(model, c)],
     [["_pad"], () => (c.pad.hidden = model.get("_pad").length === 0)],
     [["_error", "_status"], () => showMessages(model, c)],
+    [["_ack", "_error"], () => ui.mirror()],
     [["_ack"], () => (c.root.dataset.ack = String(model.get("_ack")))], // for tests and timing
   ];
   const offs = parts.map(([names, show]) => {
@@ -1194,7 +1240,9 @@ function bindModel(model, c, ui, askForKey) {
  */
 function onSlide(slider, ui, send) {
   const stop = () => {
-    if (ui.dragging === slider) ui.dragging = null;
+    if (ui.dragging !== slider) return;
+    ui.dragging = null;
+    ui.mirror(); // a value refused while the slider was held goes back now
   };
   return [
     listen(slider, "pointerdown", () => (ui.dragging = slider)),
@@ -1468,12 +1516,11 @@ function liftSuppression(event, root) {
  * event covers hosts that listen while it bubbles (JupyterLab ≥ 4.1, Notebook 7, marimo,
  * classic Notebook); SUPPRESS_SHORTCUTS covers JupyterLab builds that listen while it is
  * captured, before any listener of ours can run.
- * @param {Model} model
  * @param {Controls} c
  * @param {ReturnType<typeof makeRequester>} request
  * @returns {() => void}
  */
-function bindKeys(model, c, request) {
+function bindKeys(c, request) {
   return listen(c.root, "keydown", (/** @type {KeyboardEvent} */ event) => {
     if (belongsToHost(event)) {
       liftSuppression(event, c.root);
@@ -1483,17 +1530,33 @@ function bindKeys(model, c, request) {
     const move = keyMove(event);
     if (!move) return;
     event.preventDefault();
-    if (move.what === "sample") {
-      request.step(move.delta);
-    } else if (move.what === "channel") {
-      const channel = model.get("_channel_index") + move.delta;
-      if (channel >= 0 && channel < model.get("_channel_count")) request.view({ channel });
-    } else {
-      const options = model.get("_layer_options");
-      const index = model.get("_layer_index") + move.delta;
-      if (index >= 0 && index < options.length) request.view({ layer: options[index].name });
-    }
+    // Steps, not positions: the kernel adds up presses that come faster than its answers.
+    if (move.what === "sample") request.step(move.delta);
+    else request.move(move.what, move.delta);
   });
+}
+
+/**
+ * ipympl's canvas (`figure="ipympl"`, a sibling widget above the controls) takes the focus and
+ * cancels every key pressed on it, Tab included: a keyboard user could not leave it. Tab and
+ * Shift+Tab pressed there are stopped on their way down, before ipympl's listener, so the
+ * browser moves the focus on as anywhere else; every other key still reaches matplotlib. The
+ * listener is on the document: when `render` runs, the view is not yet in its box.
+ * @param {HTMLElement} el the view's element, a child of the box that holds both
+ * @returns {() => void}
+ */
+function freeTabFromIpympl(el) {
+  return listen(
+    document,
+    "keydown",
+    (/** @type {KeyboardEvent} */ event) => {
+      const target = event.target;
+      if (event.key !== "Tab" || !(target instanceof Element)) return;
+      const ours = el.parentElement?.contains(target); // in the box that holds this widget
+      if (ours && target.classList.contains("jupyter-matplotlib-canvas-div")) event.stopPropagation();
+    },
+    true,
+  );
 }
 
 // ----- the widget -------------------------------------------------------------------------------
@@ -1508,11 +1571,12 @@ function render({ model, el }) {
   el.append(controls.root);
   const request = makeRequester(model);
   /** @type {Ui} */
-  const ui = { dragging: null };
+  const ui = { dragging: null, mirror: () => {} };
   const unbind = [
-    bindModel(model, controls, ui, () => request.frame()),
+    bindModel(model, controls, ui, request),
     bindInputs(model, controls, ui, request),
-    bindKeys(model, controls, request),
+    bindKeys(controls, request),
+    freeTabFromIpympl(el),
     bindPad(controls, request),
   ];
   return () => {

@@ -374,14 +374,17 @@ def chromium_page(
 # ----- the notebook and the Explorer ---------------------------------------------------------
 @dataclass
 class ExplorerHandles:
-    """Locators of one rendered Explorer: the ipympl figure above, the anywidget controls below.
+    """Locators of one rendered Explorer: its figure and its anywidget controls.
 
     Attributes
     ----------
     box : Locator
-        The VBox holding both (figure and controls); what a user sees as "the widget".
+        What a user sees as "the widget": the output holding the controls, whose first part is
+        the figure (the default canvas path); with ``figure="ipympl"``, the VBox holding
+        ipympl's canvas above the controls.
     figure : Locator
-        The ipympl canvas area (its ``.jupyter-matplotlib-canvas-div``).
+        The figure: the widget's ``canvas.convscope-figure``, or ipympl's canvas area (its
+        ``.jupyter-matplotlib-canvas-div``).
     canvas : Locator
         The canvas the figure is painted on (ipympl draws rubber bands on a second one).
     controls : Locator
@@ -612,18 +615,25 @@ class LabNotebook:
         )
 
     def wait_for_explorer(self, timeout_ms: float = 60_000) -> ExplorerHandles:
-        """Wait until an Explorer shows controls and a painted (not blank) ipympl figure.
+        """Wait until an Explorer shows controls and a painted (not blank) figure.
 
         Returns
         -------
         ExplorerHandles
-            Locators of the first Explorer in the notebook.
+            Locators of the first Explorer in the notebook, on whichever figure path it is.
 
         """
         page = self.page
-        box = page.locator(".jp-OutputArea-output .widget-vbox:has(.convscope)").first
-        figure = box.locator(".jupyter-matplotlib-canvas-div").first
-        canvas = figure.locator("canvas").first
+        output = page.locator(".jp-OutputArea-output:has(.convscope)").first
+        either = ".jupyter-matplotlib-canvas-div, canvas.convscope-figure:visible"
+        output.locator(either).first.wait_for(state="visible", timeout=timeout_ms)
+        if output.locator(".jupyter-matplotlib-canvas-div").count():  # figure="ipympl"
+            box = output.locator(".widget-vbox:has(.convscope)").first
+            figure = box.locator(".jupyter-matplotlib-canvas-div").first
+            canvas = figure.locator("canvas").first
+        else:  # the default: the figure is a canvas inside the widget
+            box = output
+            figure = canvas = output.locator("canvas.convscope-figure").first
         controls = box.locator(".convscope").first
         for part in (controls, figure):
             part.wait_for(state="visible", timeout=timeout_ms)

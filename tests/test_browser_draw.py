@@ -1,7 +1,7 @@
 """The drawing pad in a real JupyterLab: draw with the mouse, watch the prediction follow.
 
-The notebook is the keyboard test's: an ipympl Explorer (what JupyterLab gets by default) and a
-PNG one (what Colab and VS Code get), on 200 real MNIST test digits. On each, a stroke drawn
+The notebook is the keyboard test's: an ipympl Explorer (``figure="ipympl"``) and a default
+one (the canvas path every host gets), on 200 real MNIST test digits. On each, a stroke drawn
 with the mouse on the pad becomes the sample: the text under the sliders says what the model
 predicts, the figure is repainted, and keys pressed on the pad never reach the notebook.
 """

@@ -3,8 +3,10 @@
 With focus on any of the widget's controls, JupyterLab's command-mode keys (``d d`` deletes a
 cell, ``a``/``b`` insert one, ``x`` cuts, ``z`` undoes, ``m``/``y`` change a cell's type, ↑/↓
 select another cell) must leave the notebook alone, while ←/→ still step through the samples
-and chords such as Ctrl+S still reach JupyterLab. One notebook shows two Explorers: the ipympl
-one JupyterLab gets by default, and a PNG one (what Colab and VS Code get).
+and chords such as Ctrl+S still reach JupyterLab. Tab and Shift+Tab walk through every control
+in order, each with a visible ring, and out again. One notebook shows two Explorers: one on
+ipympl's canvas (``figure="ipympl"``), and the default one, whose figure is a canvas inside the
+widget in every host.
 
 Found while writing this: Lumino honours ``data-lm-suppress-shortcuts`` on an ancestor of the
 focused element only for shortcuts whose selector does not match the element itself, and the
@@ -34,7 +36,7 @@ SETUP = """\
 import convscope
 print(convscope.__file__)
 images, labels = convscope.load_mnist("test")
-lab = convscope.Explorer(images=images[:200], labels=labels[:200])
+lab = convscope.Explorer(images=images[:200], labels=labels[:200], figure="ipympl")
 lab"""
 COMMAND_MODE_KEYS = ("d", "d", "a", "b", "x", "z", "m", "y", "ArrowUp", "ArrowDown")
 CONTROLS = (
@@ -62,8 +64,7 @@ def _notebook(folder: Path) -> Path:
             new_markdown_cell("# Keys stay in the widget"),
             new_code_cell(SETUP),
             new_code_cell(
-                'png = convscope.Explorer(images=images[:200], labels=labels[:200], figure="png")\n'
-                "png"
+                "png = convscope.Explorer(images=images[:200], labels=labels[:200])  # default\npng"
             ),
             new_markdown_cell("The end."),
             new_code_cell("1 + 1"),
@@ -209,6 +210,129 @@ def test_arrows_step_from_the_ipympl_canvas(lab: Lab) -> None:
         page.keyboard.press(key)  # ipympl keeps these from the notebook itself
     time.sleep(0.3)
     assert lab.cells() == cells
+
+
+TAB_STOPS = (  # in the order of the page, each a control a keyboard user must reach
+    "input.convscope-layer",
+    "input.convscope-channel",
+    "button.convscope-prev",
+    "button.convscope-play",
+    "button.convscope-next",
+    "input.convscope-compare",
+    "select.convscope-view",
+    ".convscope-pad summary",
+    ".convscope-panel summary",
+    "select.convscope-filter-true",
+    "select.convscope-cmap",
+    "select.convscope-norm",
+    "button.convscope-gif",
+    "button.convscope-thumb >> nth=0",
+    "button.convscope-thumb >> nth=-1",
+    "button.convscope-page-prev",
+    "button.convscope-page-next",
+    ".convscope-confusion summary",
+)
+FOCUSED = """(box) => {
+  const element = document.activeElement;
+  if (!box.contains(element)) return null;
+  window.__walk = (window.__walk ?? 0) + 1;
+  element.dataset.walk = element.dataset.walk ?? String(window.__walk);
+  const style = getComputedStyle(element);
+  return [element.dataset.walk, element.className, style.outlineStyle, style.outlineWidth];
+}"""
+
+
+def _walk(page: Page, box: Locator, key: str, limit: int = 400) -> list[list[str]]:
+    """Press ``key`` until the focus leaves ``box``; return each element it stopped on."""
+    stops = []
+    for _ in range(limit):
+        page.keyboard.press(key)
+        stop = page.evaluate(FOCUSED, box.element_handle())
+        if stop is None:
+            return stops
+        stops.append(stop)
+    pytest.fail(f"{key}: {limit} presses, still in the widget (a trap), at {stops[-3:]}")
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["ipympl", "png"])
+def test_tab_walks_through_every_control_and_out_again(lab: Lab, which: int) -> None:
+    page, explorer = lab.page, lab.explorer(which)
+    box = explorer.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea-output')]")
+    page.evaluate("() => { window.__walk = 0; }")
+    # From the cell: its output area, just around the widget (tabindex -1: not itself a stop).
+    box.locator("xpath=..").evaluate("(node) => { node.tabIndex = -1; node.focus(); }")
+    forward = _walk(page, box, "Tab")
+    first = ".jupyter-matplotlib-canvas-div" if which == 0 else ".convscope"
+    assert first.lstrip(".") in forward[0][1].split()  # the figure (ipympl) or the widget
+    names = [stop[0] for stop in forward]
+    assert len(set(names)) == len(names), "Tab came back to a control: a loop"
+    order = [int(box.locator(stop).first.get_attribute("data-walk") or 0) for stop in TAB_STOPS]
+    assert all(order), dict(zip(TAB_STOPS, order, strict=True))  # each one reached...
+    assert order == sorted(order), dict(zip(TAB_STOPS, order, strict=True))  # ...in order
+    rings = {(style, width) for _, _, style, width in forward}
+    assert rings == {("solid", "2px")}, forward  # a visible ring on every one
+    # Back from the last control: the same stops in reverse, and out at the top.
+    box.locator(f'[data-walk="{forward[-1][0]}"]').focus()
+    backward = _walk(page, box, "Shift+Tab")
+    assert [stop[0] for stop in backward] == names[-2::-1]
+    assert lab.cells() == ["markdown", "code", "code", "markdown", "code"]
+
+
+def _press(page: Page, key: str, times: int) -> None:
+    for _ in range(times):
+        page.keyboard.press(key)
+        page.wait_for_timeout(30)  # faster than the kernel answers
+
+
+def _position(explorer: Locator) -> tuple[int, int]:
+    """The layer's index and the channel the sliders show."""
+    return (
+        int(explorer.locator("input.convscope-layer").input_value()),
+        int(explorer.locator("input.convscope-channel").input_value()),
+    )
+
+
+@pytest.mark.parametrize(
+    ("which", "on"),
+    [(0, ".convscope-sample-text"), (0, "figure"), (1, ".convscope-sample-text")],
+    ids=["ipympl-controls", "ipympl-canvas", "png"],
+)
+def test_every_press_counts_at_30_ms(lab: Lab, which: int, on: str) -> None:
+    page, explorer = lab.page, lab.explorer(which)
+    target = (
+        page.locator(".jupyter-matplotlib-canvas-div").first
+        if on == "figure"
+        else explorer.locator(on)
+    )
+    target.scroll_into_view_if_needed()
+    explorer.locator("input.convscope-layer").evaluate(  # conv1, channel 0, by its slider
+        "(s) => { s.value = '1'; s.dispatchEvent(new Event('input', { bubbles: true })); }"
+    )
+    lab.notebook.wait_for_kernel_idle()
+    explorer.locator("input.convscope-channel").evaluate(
+        "(s) => { s.value = '0'; s.dispatchEvent(new Event('input', { bubbles: true })); }"
+    )
+    lab.notebook.wait_for_kernel_idle()
+    assert _position(explorer) == (1, 0)
+    target.click(position={"x": 5, "y": 5})
+    expected = [
+        ("ArrowUp", 10, (1, 10)),
+        ("ArrowDown", 3, (1, 7)),
+        ("ArrowUp", 30, (1, 23)),  # conv1 has 24 channels: it stops at the last
+        ("PageDown", 3, (4, 23)),  # conv1 → pool1 → conv2 → pool2, the channel kept
+        ("PageUp", 9, (0, 0)),  # to the first layer, whose one channel is 0
+    ]
+    for key, times, position in expected:
+        _press(page, key, times)
+        lab.notebook.wait_for_kernel_idle()
+        page.wait_for_function(
+            "([el, want]) => [el.querySelector('input.convscope-layer').value,"
+            " el.querySelector('input.convscope-channel').value].join() === want.join()",
+            arg=[explorer.element_handle(), [str(p) for p in position]],
+            timeout=10_000,
+        )
+        assert _position(explorer) == position, f"{times} × {key}"
+    assert not explorer.locator(".convscope-error").is_visible()
 
 
 def test_ctrl_s_still_saves_from_inside_the_widget(lab: Lab) -> None:

@@ -1,8 +1,8 @@
-"""The PNG path (what Colab and VS Code get) in a real page: the figure arrives as an image
-inside the widget, and a slider drag replaces it with the new view.
+"""The canvas path (every host's default) in a real page: the figure arrives inside the widget,
+and a slider drag replaces it with the new view.
 
-The same JupyterLab harness runs the quickstart with ``CONVSCOPE_FIGURE=png``, which forces
-the path that is chosen automatically where ipympl cannot render.
+The same JupyterLab harness runs the quickstart with ``CONVSCOPE_FIGURE=png``, which names the
+default path explicitly.
 """
 
 from __future__ import annotations

@@ -309,3 +309,21 @@ def test_a_drawing_is_compared_with_a_test_digit(
         assert (explorer.sample, explorer.compare) == (seven, seven)
     finally:
         explorer.update(compare=-1, compare_mode="side")
+
+
+@pytest.mark.parametrize("layer", ["conv1", "conv2", "dense"])
+def test_a_strokes_maps_and_classes_are_keras_own(explorer, mnist_test, layer) -> None:
+    """What the figure and the sample line show for a drawing, against plain Keras on it."""
+    explorer.update(layer=layer, view="maps", compare=-1)
+    for index in (3, 4, 5):
+        explorer.draw(canvas_of(mnist_test[0][index]))
+        model = explorer.engine.model
+        digit = explorer.drawn.astype(np.float32)[None, ..., None]  # MNIST's units, 0-255
+        maps = keras.Model(model.inputs[0], model.get_layer(layer).output)(digit).numpy()[0]
+        shown = explorer._controller._maps(layer, "drawn")
+        np.testing.assert_allclose(shown.reshape(maps.shape), maps, rtol=1e-4, atol=1e-4)
+        probabilities = model(digit).numpy()[0]
+        best = int(probabilities.argmax())
+        assert explorer._sample_text == (
+            f"your drawing  ·  predicted {best} ({probabilities[best]:.1%})"
+        )

@@ -286,6 +286,9 @@ def test_every_request_the_page_sends_is_one_the_kernel_accepts(host: Host) -> N
     page.keyboard.press("ArrowRight")  # focus is on the thumbnail just clicked
     host.deliver()
     assert explorer.sample == index + 1
+    page.keyboard.press("ArrowUp")  # ↑: one channel on, as a step
+    host.deliver()
+    assert explorer.channel == 8
     _draw_on_the_pad(page, host)
     _choose_view_order_and_cell(page, host)
     # No training run here; and the page held every frame, so it never asked for a whole one.
@@ -488,6 +491,75 @@ def test_arrows_step_from_the_figure_and_the_buttons_but_move_sliders(host: Host
     page.keyboard.press("ArrowDown")
     host.deliver()
     assert (explorer.layers.index(explorer.layer), explorer.channel) == (layer, 2)
+
+
+def test_every_press_counts_when_keys_come_faster_than_the_kernel(host: Host) -> None:
+    """The kernel answers only in deliver(): every press below is made before it answers."""
+    page, explorer = host.page, host.explorer
+    page.click(".convscope-figure")
+    for _ in range(10):
+        page.keyboard.press("ArrowUp")
+    host.deliver()
+    assert explorer.channel == 10
+    assert page.locator("input.convscope-channel").input_value() == "10"
+    assert host.text(".convscope-channel + .convscope-value") == "channel 10 of 24"
+    for _ in range(4):
+        page.keyboard.press("ArrowDown")
+    host.deliver()
+    assert explorer.channel == 6
+    for _ in range(40):  # conv1 has 24 channels: the presses past the last one do nothing
+        page.keyboard.press("ArrowUp")
+    host.deliver()
+    assert explorer.channel == 23
+    start = explorer.layers.index(explorer.layer)
+    for _ in range(3):
+        page.keyboard.press("PageDown")
+    host.deliver()
+    assert explorer.layers.index(explorer.layer) == start + 3
+    assert page.locator("input.convscope-layer").input_value() == str(start + 3)
+    for _ in range(20):
+        page.keyboard.press("PageUp")
+    host.deliver()
+    assert explorer.layers.index(explorer.layer) == 0
+    assert explorer.error == ""
+
+
+def test_a_refused_choice_puts_every_control_back(host: Host) -> None:
+    """The kernel keeps its view when it refuses one; the controls show that view again."""
+    page, explorer = host.page, host.explorer
+    explorer.update(layer="conv3", view="heatmap")
+    host.push()
+    conv3, dense = explorer.layers.index("conv3"), explorer.layers.index("dense")
+    slider = page.locator("input.convscope-layer")
+    label = page.locator(".convscope-layer + .convscope-value")
+    slider.dispatch_event("pointerdown")  # held under the pointer, dragged to dense
+    change(page, "input.convscope-layer", str(dense), "input")
+    assert label.inner_text().startswith("dense")
+    host.deliver()
+    assert explorer.layer == "conv3"
+    assert "heatmap" in explorer.error
+    slider.dispatch_event("pointerup")  # let go: back where the kernel is
+    assert slider.input_value() == str(conv3)
+    assert label.inner_text().startswith("conv3")
+    change(page, "input.convscope-layer", str(dense), "input")  # the slider's own arrow keys
+    host.deliver()
+    assert (slider.input_value(), label.inner_text()[:5]) == (str(conv3), "conv3")
+    page.click(".convscope-figure")
+    for _ in range(dense - conv3):  # PageDown to dense, faster than the kernel answers
+        page.keyboard.press("PageDown")
+    host.deliver()
+    assert explorer.layer == "conv3"
+    assert slider.input_value() == str(conv3)
+    explorer.update(view="maps", compare=5)
+    host.push()
+    change(page, "select.convscope-view", "grad-cam")  # refused while comparing
+    host.deliver()
+    assert explorer.view == "maps"
+    assert page.locator("select.convscope-view").input_value() == "maps"
+    change(page, "input.convscope-compare", "99999")  # no such sample
+    host.deliver()
+    assert explorer.compare == 5
+    assert page.locator("input.convscope-compare").input_value() == "5"
 
 
 def test_keyboard_focus_is_visible(host: Host) -> None:

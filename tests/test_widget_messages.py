@@ -164,7 +164,7 @@ JSON = st.recursive(
 )
 LAYERS = ["rescale", "conv1", "pool1", "conv2", "pool2", "conv3", "flatten", "dense", "nope"]
 PLAUSIBLE = {
-    "type": st.sampled_from(["view", "step", "filter", "page", "zoom", ""]),
+    "type": st.sampled_from(["view", "step", "move", "filter", "page", "zoom", ""]),
     "seq": st.integers(-2, 2**54),
     "layer": st.sampled_from(LAYERS),
     "channel": st.integers(-2, 130),
@@ -176,6 +176,8 @@ PLAUSIBLE = {
     "compare": st.integers(-2, SAMPLES + 2),
     "compare_mode": st.sampled_from(["side", "difference", "overlay"]),
     "delta": st.integers(-(2**40), 2**40),
+    "channels": st.integers(-200, 200) | st.integers(-(2**40), 2**40),
+    "layers": st.integers(-12, 12),
     "true": st.integers(-2, 11),
     "predicted": st.integers(-2, 11),
     "misclassified": st.booleans(),
@@ -403,3 +405,61 @@ def test_any_draw_message_keeps_the_widget_valid_and_is_acked(explorer, content,
         assert explorer.drawn.shape == (28, 28)
     explorer.figure.canvas.draw()
     explorer.update(sample=4)
+
+
+def _moves(explorer: convscope.Explorer, count: int, **steps: int) -> None:
+    """``count`` ↑/↓ or PageUp/PageDown requests that all arrive before the kernel answers."""
+    for _ in range(count):
+        explorer._receive({"type": "move", "seq": next(_SEQ), **steps})
+
+
+def test_every_press_counts_however_many_arrive_before_the_kernel_answers(explorer) -> None:
+    explorer.update(layer="conv1", channel=0, view="maps", compare=-1)
+    _moves(explorer, 10, channels=1)
+    explorer._flush()
+    assert explorer.channel == 10
+    _moves(explorer, 3, channels=-1)
+    explorer._flush()
+    assert explorer.channel == 7
+    _moves(explorer, 40, channels=1)  # conv1 has 24 channels: it stops at the last
+    explorer._flush()
+    assert explorer.channel == 23
+    _moves(explorer, 30, channels=-1)
+    explorer._flush()
+    assert explorer.channel == 0
+    start = explorer.layers.index("conv1")
+    _moves(explorer, 3, layers=1)
+    explorer._flush()
+    assert explorer.layer == explorer.layers[start + 3]
+    _moves(explorer, 99, layers=-1)
+    explorer._flush()
+    assert explorer.layer == explorer.layers[0]
+    assert explorer._layer_index == 0
+    assert explorer.error == ""
+    explorer.update(layer="conv1", channel=0)
+
+
+def test_a_position_replaces_the_steps_before_it_and_the_steps_after_it_add_up(explorer) -> None:
+    explorer.update(layer="conv1", channel=0, view="maps", compare=-1)
+    _moves(explorer, 5, channels=1)
+    explorer._receive({"type": "view", "seq": next(_SEQ), "channel": 2})  # the slider, dragged
+    _moves(explorer, 4, channels=1)
+    explorer._flush()
+    assert explorer.channel == 6
+    explorer._receive({"type": "view", "seq": next(_SEQ), "layer": "conv2"})
+    _moves(explorer, 2, channels=1, layers=1)  # conv2, then two layers on; the channel with it
+    explorer._flush()
+    assert explorer.layer == explorer.layers[explorer.layers.index("conv2") + 2]
+    assert explorer.channel == 8
+    explorer.update(layer="conv1", channel=0)
+
+
+def test_a_refused_move_keeps_the_view_and_says_why(explorer) -> None:
+    explorer.update(layer="conv3", channel=0, view="heatmap", compare=-1)
+    before = view_of(explorer)
+    _moves(explorer, 1, layers=2)  # conv3 → flatten → dense: no heatmap of a dense layer
+    explorer._flush()
+    assert view_of(explorer) == before
+    assert explorer._layer_index == explorer.layers.index("conv3")
+    assert explorer.error
+    explorer.update(layer="conv1", channel=0, view="maps", compare=-1)

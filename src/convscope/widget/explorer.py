@@ -73,6 +73,8 @@ _LATEST = {
     protocol.GIF: ("gif", "frames"),
     protocol.FRAME: ("frame", None),
 }
+# ↑/↓ and PageUp/PageDown: the pending steps of each, summed so that every press counts.
+_MOVES = {"channel": ("channels", "channel_steps"), "layer": ("layers", "layer_steps")}
 _MAX_PIXEL_RATIO = 3.0  # beyond this a frame would cost more than the sharpness is worth
 _IDLE_SECONDS = 1.0  # after the last request, every weight is checked (see engine/weights.py)
 _T = TypeVar("_T")
@@ -105,10 +107,11 @@ class Explorer(anywidget.AnyWidget):
     layer : str, optional
         Layer to open on; by default the first convolution.
     figure : {"auto", "ipympl", "png", "none"}
-        How the figure reaches the page: an ipympl canvas updated in place (JupyterLab,
-        Notebook 7), a canvas inside the widget that receives only the changed pixels
-        (``"png"``: Colab, VS Code, anywhere), or not at all (``"none"``: scripts and
-        benchmarks draw ``ex.figure`` themselves).
+        How the figure reaches the page: a canvas inside the widget that receives only the
+        changed pixels (``"png"``, which ``"auto"`` picks in every host: JupyterLab,
+        Notebook 7, Voilà, Colab, VS Code, marimo), matplotlib's own ipympl canvas widget
+        above the controls (``"ipympl"``), or not at all (``"none"``: scripts and benchmarks
+        draw ``ex.figure`` themselves). ``ex.figure`` is updated in place on every path.
     cache_bytes : int
         Bound on the activation cache, >= 0.
     output : int or str, optional
@@ -947,10 +950,10 @@ class Explorer(anywidget.AnyWidget):
         fields: dict[str, Any] = dict(request)
         kind, pending = fields["type"], self._pending
         if kind == protocol.VIEW:
-            pending.update({key: fields[key] for key in _VIEW_FIELDS if key in fields})
-            if "sample" in fields:  # an absolute sample replaces any pending steps
-                pending.pop("step", None)
-                pending.pop("draw", None)
+            self._receive_view(fields)
+        elif kind == protocol.MOVE:
+            for count, steps in _MOVES.values():  # steps add up: every press counts
+                pending[steps] = pending.get(steps, 0) + fields.get(count, 0)
         elif kind == protocol.STEP:
             pending["step"] = pending.get("step", 0) + fields["delta"]
             pending.pop("draw", None)
@@ -959,6 +962,17 @@ class Explorer(anywidget.AnyWidget):
         else:  # the newest request of the other kinds replaces the pending one
             name, field = _LATEST[kind]
             pending[name] = fields if field is None else fields[field]
+
+    def _receive_view(self, fields: dict[str, Any]) -> None:
+        """Merge a view request: its fields replace the pending ones, and the pending steps."""
+        pending = self._pending
+        pending.update({key: fields[key] for key in _VIEW_FIELDS if key in fields})
+        if "sample" in fields:  # an absolute sample replaces any pending steps
+            pending.pop("step", None)
+            pending.pop("draw", None)
+        for field, (_, steps) in _MOVES.items():  # ...as an absolute channel or layer does
+            if field in fields:
+                pending.pop(steps, None)
 
     def _receive_drawing(self, request: protocol.DrawRequest, buffers: object) -> None:
         """Keep the pad's pixels as the pending drawing; the newest stroke replaces older ones."""
@@ -1041,6 +1055,9 @@ class Explorer(anywidget.AnyWidget):
         changes = {key: pending[key] for key in _VIEW_FIELDS if key in pending}
         if "step" in pending:
             changes["sample"] = self._stepped(changes.get("sample", self._index), pending["step"])
+        changes |= self._moved(
+            changes, pending.get("layer_steps", 0), pending.get("channel_steps", 0)
+        )
         if changes:
             self.update(**changes)
         if "draw" in pending:
@@ -1053,21 +1070,37 @@ class Explorer(anywidget.AnyWidget):
         except Exception:  # noqa: BLE001 - logged; the banner already says what failed
             _LOG.exception("convscope: could not redraw the last good view")
 
+    def _moved(self, changes: dict[str, Any], layers: int, channels: int) -> dict[str, Any]:
+        """Return the layer and channel ``layers`` and ``channels`` steps on from ``changes``.
+
+        Steps start from the layer and channel ``changes`` asks for, else those in view, and
+        stop at the first and the last; an unknown layer is left for :meth:`update` to refuse.
+        """
+        moved: dict[str, Any] = {}
+        names = self.layers
+        layer = changes.get("layer", self.layer)
+        if layers and layer in names:
+            layer = names[min(max(names.index(layer) + layers, 0), len(names) - 1)]
+            moved["layer"] = layer
+        if channels and layer in names:
+            count = self._controller.engine.layer(layer).channels
+            start = changes.get("channel", min(self.channel, count - 1))
+            moved["channel"] = min(max(start + channels, 0), count - 1)
+        return moved
+
     def _on_figure_key(self, event: Any) -> None:
         """Move as the widget's keys do: ←/→ samples, ↑/↓ channels, PageUp/PageDown layers.
 
         For keys pressed on the ipympl canvas; at either end nothing moves.
         """
-        moves = {"left": ("sample", -1), "right": ("sample", 1), "up": ("channel", 1)}
-        moves |= {"down": ("channel", -1), "pageup": ("layer", -1), "pagedown": ("layer", 1)}
-        what, delta = moves.get(event.key, ("", 0))
+        moves = {"left": ("step", -1), "right": ("step", 1), "up": ("channel_steps", 1)}
+        moves |= {"down": ("channel_steps", -1), "pageup": ("layer_steps", -1)}
+        moves |= {"pagedown": ("layer_steps", 1)}
+        if event.key not in moves:
+            return
+        what, delta = moves[event.key]
         try:
-            if what == "sample":
-                self.update(sample=self._stepped(self._index, delta))
-            elif what == "channel" and 0 <= self.channel + delta < self._channel_count:
-                self.update(channel=self.channel + delta)
-            elif what == "layer" and 0 <= self._layer_index + delta < len(self.layers):
-                self.update(layer=self.layers[self._layer_index + delta])
+            self._apply_moves({what: delta})
         except Exception as error:  # noqa: BLE001 - shown in the banner, as for the controls
             self._error = f"{type(error).__name__}: {error}"
 

@@ -1,14 +1,12 @@
-"""Where the Explorer's figure lives: an ipympl canvas in Jupyter, PNG bytes everywhere else."""
+"""Where the Explorer's figure lives: a canvas inside the widget, or ipympl's when asked for."""
 
 from __future__ import annotations
 
 import io
 import math
 import os
-import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -25,27 +23,15 @@ SAVE_FORMATS = ("png", "jpg", "jpeg", "webp", "tif", "tiff", "gif", "pdf", "svg"
 MAX_SAVED_MEGAPIXELS = 50  # Pillow refuses to open images much larger than this by default
 MIN_SAVED_DPI = 10  # below about 4, FreeType cannot draw the titles' letters at all
 
-# What VS Code leaves in a kernel: its Jupyter extension defines ``__vsc_ipynb_file__`` (the
-# notebook's path) in every kernel it starts, local or on a remote Jupyter server, and a local
-# kernel inherits the editor's environment: VSCODE_PID and VSCODE_CWD on a desktop, the VS Code
-# server's VSCODE_AGENT_FOLDER and VSCODE_IPC_HOOK_CLI over Remote-SSH, WSL and dev containers,
-# where VSCODE_PID is missing. TERM_PROGRAM=vscode marks its integrated terminal.
-_VSCODE_VARIABLES = (
-    "VSCODE_PID",
-    "VSCODE_CWD",
-    "VSCODE_IPC_HOOK",
-    "VSCODE_IPC_HOOK_CLI",
-    "VSCODE_AGENT_FOLDER",
-)
-
 
 def choose_mode(requested: str = "auto") -> DisplayMode:
-    """Pick ``"ipympl"`` in a Jupyter kernel whose frontend can show it, else ``"png"``.
+    """Pick the figure path: ``"auto"`` is the canvas inside the widget (``"png"``) everywhere.
 
-    Colab (without its custom widget manager) and VS Code do not render ipympl canvases out of
-    the box, and outside a kernel there is nothing to render them; the PNG path works there.
-    ``"none"`` keeps the figure on a plain Agg canvas and sends no pixels (scripts, benchmarks,
-    or a figure placed in a layout of your own). ``CONVSCOPE_FIGURE`` overrides ``requested``.
+    The canvas path receives only the changed pixels and paints them itself, in JupyterLab,
+    Notebook 7, Voilà, Colab, VS Code and marimo alike; ``"ipympl"`` is matplotlib's own
+    canvas widget, for code that wants ``ex.figure.canvas`` to be one. ``"none"`` keeps the
+    figure on a plain Agg canvas and sends no pixels (scripts, benchmarks, or a figure placed
+    in a layout of your own). ``CONVSCOPE_FIGURE`` overrides ``requested``.
     """
     if not isinstance(requested, str) or requested not in _MODES:
         error = InvalidArgumentError if isinstance(requested, str) else ArgumentTypeError
@@ -57,50 +43,18 @@ def choose_mode(requested: str = "auto") -> DisplayMode:
         raise InvalidArgumentError(
             f"CONVSCOPE_FIGURE must be 'auto', 'ipympl', 'png' or 'none', not {requested!r}."
         )
-    if "google.colab" in sys.modules or in_vscode():
-        return "png"
-    if not _in_kernel():
-        return "png"
-    try:
-        import ipympl  # noqa: F401, PLC0415
-    except ImportError:
-        return "png"
-    return "ipympl"
-
-
-def in_vscode(
-    environ: Mapping[str, str] | None = None, namespace: Mapping[str, object] | None = None
-) -> bool:
-    """Whether VS Code's notebook editor is the frontend of this kernel.
-
-    Parameters
-    ----------
-    environ : mapping, optional
-        The kernel's environment (default: ``os.environ``).
-    namespace : mapping, optional
-        The notebook's user namespace (default: IPython's, when there is one).
-
-    """
-    environ = os.environ if environ is None else environ
-    namespace = _user_namespace() if namespace is None else namespace
-    if "__vsc_ipynb_file__" in namespace:
-        return True
-    if environ.get("JPY_SESSION_NAME"):
-        # A Jupyter server started this kernel for its own page: JupyterLab started from VS
-        # Code's terminal inherits the VSCODE_ variables, yet its page is JupyterLab's.
-        return False
-    return environ.get("TERM_PROGRAM") == "vscode" or any(
-        name in environ for name in _VSCODE_VARIABLES
-    )
+    return "png"
 
 
 def make_figure(mode: DisplayMode) -> Figure:
     """Create an empty figure on the canvas that ``mode`` needs, outside pyplot's registry."""
     figure = Figure()
     if mode == "ipympl":
-        from ipympl.backend_nbagg import Canvas, FigureManager  # noqa: PLC0415
+        from ipympl.backend_nbagg import FigureManager  # noqa: PLC0415
 
-        canvas = Canvas(figure)
+        from convscope.widget.ipympl_canvas import WholeFrameCanvas  # noqa: PLC0415
+
+        canvas = WholeFrameCanvas(figure)
         FigureManager(canvas, 0)
         canvas.header_visible = False
         canvas.footer_visible = False
@@ -188,21 +142,3 @@ def png_bytes(figure: Figure) -> bytes:
     rgba = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
     Image.fromarray(np.asarray(rgba)[..., :3]).save(buffer, format="png", compress_level=1)
     return buffer.getvalue()
-
-
-def _user_namespace() -> Mapping[str, object]:
-    shell = _shell()
-    return getattr(shell, "user_ns", None) or {}
-
-
-def _in_kernel() -> bool:
-    return getattr(_shell(), "kernel", None) is not None
-
-
-def _shell() -> Any:
-    """IPython's shell, or ``None`` outside IPython (IPython is only imported if loaded)."""
-    if "IPython" not in sys.modules:
-        return None
-    from IPython.core.getipython import get_ipython  # noqa: PLC0415
-
-    return get_ipython()

@@ -33,6 +33,8 @@ VIEW: Final = "view"
 with (any subset)."""
 STEP: Final = "step"
 """Move ``delta`` places through the samples that pass the filters (←, →, play)."""
+MOVE: Final = "move"
+"""Move ``channels`` channels and ``layers`` layers on from those in view (↑/↓, PageUp/PageDown)."""
 FILTER: Final = "filter"
 """Show only one true class, one predicted class, or only the misclassified samples."""
 PAGE: Final = "page"
@@ -85,6 +87,17 @@ class StepRequest(Request):
     """``type: "step"``: ``delta`` places on (negative: back), wrapping round."""
 
     delta: int
+
+
+class MoveRequest(Request, total=False):
+    """``type: "move"``: steps through the channels and the layers (negative: back).
+
+    The page sums the presses it merges, and the kernel adds a move to whatever is pending, so
+    that every press counts; the kernel stops at the first and the last channel and layer.
+    """
+
+    channels: int
+    layers: int
 
 
 class FilterRequest(Request):
@@ -156,6 +169,7 @@ class FrameRequest(Request, total=False):
 REQUESTS: Final[dict[str, type[Request]]] = {
     VIEW: ViewRequest,
     STEP: StepRequest,
+    MOVE: MoveRequest,
     FILTER: FilterRequest,
     PAGE: PageRequest,
     SORT: SortRequest,
@@ -309,7 +323,7 @@ def parse_request(content: object) -> Request:
     -------
     Request
         ``content`` itself, now known to be a :class:`ViewRequest`, :class:`StepRequest`,
-        :class:`FilterRequest`, :class:`PageRequest`, :class:`SortRequest`,
+        :class:`MoveRequest`, :class:`FilterRequest`, :class:`PageRequest`, :class:`SortRequest`,
         :class:`PanelRequest`, :class:`EpochRequest`, :class:`ProbeRequest`,
         :class:`GifRequest`, :class:`DrawRequest` or :class:`FrameRequest`.
 
