@@ -1,27 +1,31 @@
-"""Channel statistics over a data set, streamed in compiled batches: per-image summaries only.
+"""Channel statistics over a data set: one pass, reduced on the device, remembered.
 
-One forward pass per batch serves every layer asked for; of each batch only each image's peak
-(spatial maximum) per channel and the running sums for the means are kept, so 10,000 digits
-through three layers hold a few megabytes, not every activation.
+One forward pass per batch serves every layer asked for (:mod:`convscope.engine.passes`); of
+each batch only each image's peak (spatial maximum) per channel and the sums for the means come
+back. An in-memory data set keeps every image's peaks, ``(N, C)``; a stream keeps only
+per-channel numbers and each channel's best images, so its memory does not grow with its
+length. Summaries are remembered (:mod:`convscope.engine.pass_memo`), so asking again about the
+same model weights, data set and layer costs no pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import numpy as np
 
-from convscope.engine.activations import ActivationEngine, per_channel
-from convscope.engine.errors import NotSpatialLayerError, check_index
+from convscope.engine.activations import ActivationEngine
+from convscope.engine.datasets import is_stream
+from convscope.engine.errors import InvalidArgumentError, NotSpatialLayerError, check_index
 from convscope.engine.graph import LayerInfo
 from convscope.engine.inputs import check_images
+from convscope.engine.pass_memo import PASS_MEMO, PassMemo, data_key, model_key
+from convscope.engine.passes import PASS_BATCH_SIZE, ReducedBatch, current_strategy, run_pass
 
-STATS_BATCH_SIZE = 64
-"""Images per compiled call of a statistics pass. On two cores 64 is as fast as 256, and the
-working memory of a batch (every layer up to the deepest one asked for) stays a fifth as large:
-a pass over the 10,000 MNIST digits through conv1-conv3 peaks about 20 MB above where it
-started, against about 160 MB at 256."""
+STATS_BATCH_SIZE = PASS_BATCH_SIZE
+TOP_KEPT = 100
+"""Best images kept per channel from a stream (an in-memory data set keeps every peak)."""
 
 
 @dataclass(frozen=True)
@@ -32,52 +36,91 @@ class ChannelStats:
     ----------
     layer : str
         The layer's name.
-    peaks : np.ndarray
-        float32 ``(N, C)``: each image's spatial maximum of each channel (its value, for a
-        layer of units). NaN and Inf values are left out; a map with no finite value gives
-        ``-inf``.
+    count : int
+        Images in the data set.
     mean : np.ndarray
         float32 ``(C,)``: each channel's mean over every image and position (finite values).
+    max : np.ndarray
+        float32 ``(C,)``: each channel's largest per-image peak.
+    active_fraction : np.ndarray
+        float ``(C,)``: the share of images where the channel's peak is above 0.
+    peaks : np.ndarray or None
+        float32 ``(N, C)``: each image's spatial maximum of each channel (its value, for a
+        layer of units). NaN and Inf values are left out; a map with no finite value gives
+        ``-inf``. ``None`` for a stream, whose length is not bounded.
+    best : np.ndarray
+        int64 ``(K, C)``: a stream's ``K`` best images per channel, highest peak first, ties to
+        the lower index (``K`` is ``top_kept``, or fewer images); ``(0, C)`` when ``peaks`` is
+        kept.
+    best_peaks : np.ndarray
+        float32 ``(K, C)``: their peaks.
 
     """
 
     layer: str
-    peaks: np.ndarray
+    count: int
     mean: np.ndarray
+    max: np.ndarray
+    active_fraction: np.ndarray
+    peaks: np.ndarray | None
+    best: np.ndarray
+    best_peaks: np.ndarray
 
     @property
-    def max(self) -> np.ndarray:
-        """float32 ``(C,)``: each channel's largest per-image peak."""
-        return np.asarray(self.peaks.max(axis=0))
+    def nbytes(self) -> int:
+        """Bytes of the arrays held."""
+        arrays = (self.mean, self.max, self.active_fraction, self.best, self.best_peaks)
+        return sum(a.nbytes for a in arrays) + (0 if self.peaks is None else self.peaks.nbytes)
 
     @property
-    def active_fraction(self) -> np.ndarray:
-        """Float ``(C,)``: the share of images where the channel's peak is above 0."""
-        return np.asarray((self.peaks > 0).mean(axis=0))
+    def kept(self) -> int:
+        """How many best images per channel :meth:`top` can return."""
+        return self.count if self.peaks is not None else len(self.best)
 
     def dead(self, threshold: float = 0.0) -> list[int]:
         """Return the channels whose peak is at most ``threshold`` on every image."""
-        return np.flatnonzero((self.peaks <= threshold).all(axis=0)).tolist()  # type: ignore[no-any-return]
+        return np.flatnonzero(self.max <= threshold).tolist()  # type: ignore[no-any-return]
 
     def top(self, channel: int, k: int = 9) -> np.ndarray:
         """Return the ``k`` images with the highest peak of ``channel``, highest first.
 
         Ties go to the lower index.
+
+        Raises
+        ------
+        InvalidArgumentError
+            ``k`` above the best images a stream's summary kept.
+
         """
-        channel = check_index("channel", channel, self.peaks.shape[1])
-        return np.argsort(-self.peaks[:, channel], kind="stable")[:k]
+        channel = check_index("channel", channel, self.max.shape[0])
+        if self.peaks is not None:
+            return np.argsort(-self.peaks[:, channel], kind="stable")[:k]
+        if k > self.kept and self.kept < self.count:
+            raise InvalidArgumentError(
+                f"This summary of a stream kept its {self.kept} best images per channel, not "
+                f"{k}; pass top_kept={k} to channel_stats (or ask top_images for k={k})."
+            )
+        return self.best[:k, channel].copy()
 
 
-def channel_stats(
+def channel_stats(  # noqa: PLR0913 - the pass's options, passed on
     engine: ActivationEngine,
     layers: tuple[str, ...],
     images: object,
     *,
     batch_size: int = STATS_BATCH_SIZE,
     progress: bool = True,
-    on_batch: Callable[[int, int], None] | None = None,
+    on_batch: Callable[[int, int | None], None] | None = None,
+    strategy: object = None,
+    key: object = None,
+    data: Hashable | None = None,
+    top_kept: int = TOP_KEPT,
+    memo: PassMemo = PASS_MEMO,
 ) -> dict[str, ChannelStats]:
-    """Stream ``images`` once through ``layers`` and summarise every channel of each.
+    """Summarise every channel of each of ``layers`` over ``images``, in at most one pass.
+
+    Layers already remembered for these weights and this data set are not computed again; the
+    others share one pass.
 
     Parameters
     ----------
@@ -85,14 +128,25 @@ def channel_stats(
         The model's engine.
     layers : tuple of str
         Rows with channels: maps ``(H, W, C)`` or units ``(C,)``.
-    images : array-like
+    images : array-like or stream
         The data set, in the units the model takes; converted to float32 a batch at a time.
     batch_size : int
-        Images per compiled call.
+        Images per compiled call (per replica under a strategy).
     progress : bool
         Show Keras's progress bar.
     on_batch : callable, optional
         Called as ``on_batch(done, total)`` after every batch, for a progress display.
+    strategy : tf.distribute.Strategy, optional
+        Run on its replicas; by default the one of an enclosing ``strategy.scope()``, if any.
+    key : hashable, optional
+        The user's name for the data set: a stream is remembered only under one.
+    data : hashable, optional
+        The data set's identity for the memo, computed by the caller with
+        :func:`~convscope.engine.pass_memo.data_key` (the Explorer, from the array it was given).
+    top_kept : int
+        Best images kept per channel of a stream.
+    memo : PassMemo
+        Where summaries are remembered.
 
     Raises
     ------
@@ -100,37 +154,86 @@ def channel_stats(
         A layer whose output has neither maps nor a vector of units (a 2-D output, say).
 
     """
-    images = check_images(images, engine.input_shape)  # uint8 stays uint8: no float copy
     infos = [_with_channels(engine.layer(name)) for name in layers]
-    names = tuple(info.name for info in infos)
-    peaks = {info.name: np.empty((len(images), info.channels), np.float32) for info in infos}
-    sums = {info.name: np.zeros(info.channels, np.float64) for info in infos}
-    counts = {info.name: np.zeros(info.channels, np.int64) for info in infos}
-    for start, outputs in engine.stream(names, images, batch_size=batch_size, progress=progress):
-        for info, out in zip(infos, outputs, strict=True):
-            flat = per_channel(out, info)
-            stop = start + len(flat)
-            peak = flat.max(axis=1)
-            total = flat.sum(axis=(0, 1), dtype=np.float64)
-            if np.isfinite(peak).all() and np.isfinite(total).all():
-                peaks[info.name][start:stop] = peak
-                sums[info.name] += total
-                counts[info.name] += flat.shape[0] * flat.shape[1]
-                continue
-            finite = np.isfinite(flat)  # rare: leave the NaN/Inf values out
-            peaks[info.name][start:stop] = np.where(finite, flat, -np.inf).max(axis=1)
-            sums[info.name] += np.where(finite, flat, 0.0).sum(axis=(0, 1), dtype=np.float64)
-            counts[info.name] += finite.sum(axis=(0, 1))
-        if on_batch is not None:
-            on_batch(start + len(outputs[0]), len(images))
-    return {
-        name: ChannelStats(
-            layer=name,
-            peaks=peaks[name],
-            mean=(sums[name] / np.maximum(counts[name], 1)).astype(np.float32),
+    chosen = current_strategy(strategy)
+    source = images if is_stream(images) else check_images(images, engine.input_shape)
+    if data is None:
+        data = data_key(source if isinstance(source, np.ndarray) else None, key)
+    model = model_key(engine.model) if data is not None else None
+    found: dict[str, ChannelStats] = {}
+    for info in infos:
+        entry = memo.get((model, data, info.name)) if data is not None else None
+        if entry is not None and (entry.peaks is not None or entry.kept >= top_kept):
+            found[info.name] = entry
+    missing = tuple(dict.fromkeys(info for info in infos if info.name not in found))
+    if missing:
+        summaries = [_Summary(info, source, top_kept) for info in missing]
+        for reduced in run_pass(
+            engine,
+            missing,
+            source,
+            batch_size=batch_size,
+            progress=progress,
+            on_batch=on_batch,
+            strategy=chosen,
+        ):
+            for summary, layer in zip(summaries, reduced.layers, strict=True):
+                summary.add(reduced, *layer)
+        # Only now, with the pass finished, is anything remembered.
+        for summary in summaries:
+            found[summary.info.name] = stats = summary.result()
+            if data is not None:
+                memo.put((model, data, summary.info.name), stats)
+    return {info.name: found[info.name] for info in infos}
+
+
+class _Summary:
+    """One layer's running summary over a pass: every peak (an array) or the best (a stream)."""
+
+    def __init__(self, info: LayerInfo, source: object, top_kept: int) -> None:
+        self.info = info
+        channels = info.channels
+        self.count = 0
+        in_memory = isinstance(source, np.ndarray)
+        self.peaks = np.empty((len(source), channels), np.float32) if in_memory else None
+        self.sums = np.zeros(channels, np.float64)
+        self.counts = np.zeros(channels, np.int64)
+        self.max = np.full(channels, -np.inf, np.float32)
+        self.active = np.zeros(channels, np.int64)
+        self.kept = top_kept
+        self.best = np.zeros((0, channels), np.int64)
+        self.best_peaks = np.zeros((0, channels), np.float32)
+
+    def add(
+        self, batch: ReducedBatch, peaks: np.ndarray, sums: np.ndarray, counts: np.ndarray
+    ) -> None:
+        self.count += batch.size
+        self.sums += sums.sum(axis=0, dtype=np.float64)
+        self.counts += counts.sum(axis=0)
+        np.maximum(self.max, peaks.max(axis=0), out=self.max)
+        self.active += (peaks > 0).sum(axis=0)
+        if self.peaks is not None:
+            self.peaks[batch.start : batch.start + batch.size] = peaks
+            return
+        # Earlier best first: their indices are lower, so a stable sort sends ties to them.
+        values = np.concatenate([self.best_peaks, peaks])
+        index = np.arange(batch.start, batch.start + batch.size)[:, np.newaxis]
+        indices = np.concatenate([self.best, np.broadcast_to(index, peaks.shape)])
+        order = np.argsort(-values, axis=0, kind="stable")[: self.kept]
+        self.best_peaks = np.take_along_axis(values, order, axis=0)
+        self.best = np.take_along_axis(indices, order, axis=0)
+
+    def result(self) -> ChannelStats:
+        return ChannelStats(
+            layer=self.info.name,
+            count=self.count,
+            mean=(self.sums / np.maximum(self.counts, 1)).astype(np.float32),
+            max=self.max,
+            active_fraction=self.active / max(self.count, 1),
+            peaks=self.peaks,
+            best=self.best,
+            best_peaks=self.best_peaks,
         )
-        for name in names
-    }
 
 
 def _with_channels(info: LayerInfo) -> LayerInfo:
