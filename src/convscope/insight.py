@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 
-def channel_stats(  # noqa: PLR0913 - the pass's options
+def channel_stats(
     model: Any,
     images: object,
     layer: str,
@@ -110,7 +110,7 @@ def channel_stats(  # noqa: PLR0913 - the pass's options
     )[engine.layer(name).name]
 
 
-def dead_channels(  # noqa: PLR0913 - the pass's options
+def dead_channels(
     model: Any,
     images: object,
     layers: str | Iterable[str] | None = None,
@@ -157,7 +157,7 @@ def dead_channels(  # noqa: PLR0913 - the pass's options
     return {name: summary.dead(level) for name, summary in stats.items()}
 
 
-def top_images(  # noqa: PLR0913 - the pass's options
+def top_images(
     model: Any,
     images: object,
     layer: str,

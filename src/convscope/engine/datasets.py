@@ -225,7 +225,7 @@ def _short(value: object, limit: int = 60) -> str:
 def stream_length(
     images: object, input_shape: tuple[int | None, ...]
 ) -> tuple[int | None, int | None]:
-    """What a stream says of its length: ``(images, None)``, ``(None, batches)`` or neither.
+    """Return what a stream says of its length: ``(images, None)``, ``(None, batches)``, or neither.
 
     A ``tf.data.Dataset`` of single images knows its images; one of batches, and a
     ``keras.utils.PyDataset``, know their batches; a generator knows nothing.

@@ -100,10 +100,10 @@ class ChannelStats:
                 f"This summary of a stream kept its {self.kept} best images per channel, not "
                 f"{k}; pass top_kept={k} to channel_stats (or ask top_images for k={k})."
             )
-        return self.best[:k, channel].copy()
+        return np.array(self.best[:k, channel])
 
 
-def channel_stats(  # noqa: PLR0913 - the pass's options, passed on
+def channel_stats(
     engine: ActivationEngine,
     layers: tuple[str, ...],
     images: object,
@@ -194,8 +194,11 @@ class _Summary:
         self.info = info
         channels = info.channels
         self.count = 0
-        in_memory = isinstance(source, np.ndarray)
-        self.peaks = np.empty((len(source), channels), np.float32) if in_memory else None
+        self.peaks = (
+            np.empty((len(source), channels), np.float32)
+            if isinstance(source, np.ndarray)
+            else None
+        )
         self.sums = np.zeros(channels, np.float64)
         self.counts = np.zeros(channels, np.int64)
         self.max = np.full(channels, -np.inf, np.float32)

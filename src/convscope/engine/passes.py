@@ -63,7 +63,9 @@ def reduce_maps(out: tf.Tensor, info: LayerInfo) -> tuple[tf.Tensor, tf.Tensor, 
     return peaks, sums, counts
 
 
-def _reduce_step(extract: Callable[[Any], list[Any]], infos: tuple[LayerInfo, ...], batch: Any) -> Any:
+def _reduce_step(
+    extract: Callable[[Any], list[Any]], infos: tuple[LayerInfo, ...], batch: Any
+) -> Any:
     outputs = extract(batch)
     return tuple(reduce_maps(out, info) for out, info in zip(outputs, infos, strict=True))
 
@@ -79,20 +81,19 @@ class PassStep:
         self.infos = infos
         extract = engine.graph.extractor([info.name for info in infos])
         self.signature = tf.TensorSpec((None, *engine.input_shape), tf.float32)
-        self.step = tf.function(
-            # A partial of one module-level function: TensorFlow counts traces per code object.
-            functools.partial(_reduce_step, extract, infos),
-            input_signature=[self.signature],
-            autograph=False,
-        )
+        # A partial of one module-level function: TensorFlow counts traces per code object.
+        self._reduce = functools.partial(_reduce_step, extract, infos)
+        self.step = tf.function(self._reduce, input_signature=[self.signature], autograph=False)
         self._distributed: dict[int, Callable[[Any], Any]] = {}
 
     def distributed(self, strategy: tf.distribute.Strategy) -> Callable[[Any], Any]:
         """Return the step run on every replica of ``strategy``, results gathered in order."""
         found = self._distributed.get(id(strategy))
         if found is None:
+            # strategy.run gets the plain function: it would re-wrap a tf.function with that
+            # function's input signature, which a per-replica value does not fit.
             found = tf.function(
-                functools.partial(_gathered, strategy, self.step), autograph=False
+                functools.partial(_gathered, strategy, self._reduce), autograph=False
             )
             self._distributed[id(strategy)] = found
         return found
@@ -117,7 +118,7 @@ def pass_step(engine: ActivationEngine, infos: tuple[LayerInfo, ...]) -> PassSte
 
 
 def current_strategy(strategy: object) -> tf.distribute.Strategy | None:
-    """The strategy to run under: the one given, else an enclosing ``strategy.scope()``'s.
+    """Return the strategy to run under: the one given, else an enclosing ``strategy.scope()``'s.
 
     Raises
     ------
@@ -192,7 +193,7 @@ def run_pass(
 def _source(
     engine: ActivationEngine, images: object, batch_size: int
 ) -> tuple[tuple[int | None, int | None], Iterator[np.ndarray]]:
-    """What is known of the length (images, else batches) and the float32 batches."""
+    """Return what is known of the length (images, else batches), and the float32 batches."""
     if is_stream(images):
         length = stream_length(images, engine.input_shape)
         return length, _stream_batches(engine, images, batch_size)
@@ -204,12 +205,18 @@ def _source(
     return (len(array), None), chunks
 
 
-def _stream_batches(engine: ActivationEngine, images: object, batch_size: int) -> Iterator[np.ndarray]:
+def _stream_batches(
+    engine: ActivationEngine, images: object, batch_size: int
+) -> Iterator[np.ndarray]:
     for number, (batch, _) in enumerate(image_batches(images, engine.input_shape, batch_size)):
-        try:
-            yield as_image_batch(batch, engine.input_shape)
-        except ImageInputError as error:
-            raise ImageInputError(f"Batch {number} of the dataset: {error}") from error
+        yield _checked(batch, number, engine.input_shape)
+
+
+def _checked(batch: np.ndarray, number: int, input_shape: tuple[int | None, ...]) -> np.ndarray:
+    try:
+        return as_image_batch(batch, input_shape)
+    except ImageInputError as error:
+        raise ImageInputError(f"Batch {number} of the dataset: {error}") from error
 
 
 def _launched(
@@ -224,31 +231,33 @@ def _launched(
         return
     replicas = strategy.num_replicas_in_sync
     run = step.distributed(strategy)
-    empty = np.zeros((0, *step.signature.shape[1:]), np.float32)
     group: list[np.ndarray] = []
     for batch in batches:
         group.append(batch)
         if len(group) == replicas:
-            yield start, sum(map(len, group)), run(_per_replica(strategy, group, empty))
-            start += sum(map(len, group))
+            size = sum(map(len, group))
+            yield start, size, run(_per_replica(strategy, group))
+            start += size
             group = []
-    if group:  # the last, short group: the other replicas get empty batches
+    if group:
+        # The last, short group: the other replicas get one image each (an empty batch is not
+        # safe with every kernel), gathered last and dropped.
         size = sum(map(len, group))
-        group += [empty] * (replicas - len(group))
-        yield start, size, run(_per_replica(strategy, group, empty))
+        group += [group[-1][:1]] * (replicas - len(group))
+        yield start, size, run(_per_replica(strategy, group))
 
 
-def _per_replica(strategy: tf.distribute.Strategy, group: list[np.ndarray], empty: np.ndarray) -> Any:
+def _per_replica(strategy: tf.distribute.Strategy, group: list[np.ndarray]) -> Any:
     def value(context: tf.distribute.experimental.ValueContext) -> tf.Tensor:
-        index = context.replica_id_in_sync_group
-        return tf.constant(group[index] if index < len(group) else empty)
+        return tf.constant(group[context.replica_id_in_sync_group])
 
     return strategy.experimental_distribute_values_from_function(value)
 
 
 def _as_numpy(start: int, size: int, result: Any) -> ReducedBatch:
     layers = tuple(
-        (np.asarray(peaks), np.asarray(sums), np.asarray(counts)) for peaks, sums, counts in result
+        (np.asarray(peaks)[:size], np.asarray(sums)[:size], np.asarray(counts)[:size])
+        for peaks, sums, counts in result
     )
     return ReducedBatch(start, size, layers)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -13,8 +14,10 @@ from matplotlib.figure import Figure
 from convscope.data.drawing import mnist_digit
 from convscope.data.labels import class_labels
 from convscope.engine.activations import ActivationEngine
+from convscope.engine.inputs import check_images
 from convscope.engine.insight import channel_stats
 from convscope.engine.layers import LayerInfo
+from convscope.engine.pass_memo import data_key
 from convscope.engine.receptive import receptive_field
 from convscope.errors import (
     ArgumentTypeError,
@@ -129,6 +132,9 @@ class ExplorerController:
     ) -> None:
         self.engine = engine
         self.images = engine.prepare(images)
+        # The data set's identity in the shared memo of passes, from the images as given (uint8
+        # digits, say), so a pass of the static API on them serves the channel panel and sorts.
+        self._data = data_key(check_images(images, engine.input_shape))
         self.labels, self.class_names = class_labels(
             labels, class_names, samples=len(self.images), classes=output_classes(engine)
         )
@@ -700,15 +706,23 @@ class ExplorerController:
     ) -> np.ndarray:
         """Each sample's peak of each channel of ``layer``, ``(N, C)``, computed once per layer.
 
+        From the memo of passes that the static API shares: no pass when ``channel_stats``,
+        ``top_images`` or ``dead_channels`` already saw this layer, these weights and images.
         A sample whose map is all NaN/Inf gets -Inf: it sorts last.
         """
         key = (self.engine.weights_tag, layer)
         peaks = self._peaks.get(key)
         if peaks is None:
             stats = channel_stats(
-                self.engine, (layer,), self.images, progress=False, on_batch=on_progress
+                self.engine,
+                (layer,),
+                self.images,
+                progress=False,
+                on_batch=None if on_progress is None else functools.partial(_report, on_progress),
+                data=self._data,
             )
-            peaks = self._peaks[key] = stats[layer].peaks
+            # An array's pass keeps every image's peaks (only a stream's does not).
+            peaks = self._peaks[key] = cast("np.ndarray", stats[layer].peaks)
         return peaks
 
     def channel_summary(
@@ -739,6 +753,10 @@ class ExplorerController:
     def class_name(self, index: int) -> str:
         """Return the name of class ``index``, or the index itself when there is no name."""
         return self.class_names[index] if 0 <= index < len(self.class_names) else str(index)
+
+
+def _report(on_progress: Callable[[int, int], None], done: int, total: int | None) -> None:
+    on_progress(done, done if total is None else total)
 
 
 def default_layer(layers: tuple[LayerInfo, ...]) -> str:
