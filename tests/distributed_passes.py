@@ -45,12 +45,16 @@ def differences(
     found = []
     for layer in LAYERS:
         a, b = one[layer], two[layer]
-        for name in ("max", "mean", "active_fraction", "peaks", "best", "best_peaks"):
-            if not np.array_equal(getattr(a, name), getattr(b, name)):
-                found.append(f"{layer}.{name}")
-        for channel in range(a.max.shape[0]):
-            if a.top(channel, 20).tolist() != b.top(channel, 20).tolist():
-                found.append(f"{layer} top of channel {channel}")
+        found.extend(
+            f"{layer}.{name}"
+            for name in ("max", "mean", "active_fraction", "peaks", "best", "best_peaks")
+            if not np.array_equal(getattr(a, name), getattr(b, name))
+        )
+        found.extend(
+            f"{layer} top of channel {channel}"
+            for channel in range(a.max.shape[0])
+            if a.top(channel, 20).tolist() != b.top(channel, 20).tolist()
+        )
     return found
 
 
