@@ -262,3 +262,31 @@ def test_two_logical_devices_give_the_results_of_one(mnist_env: dict[str, str]) 
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "identical on 2 replicas" in result.stdout
+
+
+def test_nan_and_inf_are_left_out_of_peaks_and_means(digits: np.ndarray) -> None:
+    """A layer whose maps hold NaN (log of a negative) and -inf (log of 0) in some images."""
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((28, 28, 1))
+    conv = keras.layers.Conv2D(6, 3, padding="same", name="conv")(inputs)
+    logs = keras.layers.Lambda(keras.ops.log, name="logs")(conv)
+    model = keras.Model(inputs, keras.layers.GlobalMaxPooling2D()(logs))
+    images = digits[:300].astype(np.float32) / 255.0
+    images[:100] -= 0.25  # negative pixels: more NaN in the first batches than in the others
+    maps = np.asarray(keras.Model(inputs, logs)(images))
+    finite = np.isfinite(maps)
+    assert not finite.all()
+    assert finite.reshape(300, -1, 6).any(axis=1).all()  # and no map without a finite value
+    stats = convscope.channel_stats(model, images, "logs", progress=False)
+    assert stats.peaks is not None
+    np.testing.assert_allclose(
+        stats.peaks, np.where(finite, maps, -np.inf).max(axis=(1, 2)), rtol=1e-5
+    )
+    expected = np.where(finite, maps, 0).sum(axis=(0, 1, 2), dtype=np.float64) / finite.sum(
+        axis=(0, 1, 2)
+    )
+    np.testing.assert_allclose(stats.mean, expected, rtol=1e-4)
+    # the same images in other batches (none of the shifted ones among them): the same peaks
+    again = convscope.channel_stats(model, images[200:], "logs", progress=False)
+    assert again.peaks is not None
+    np.testing.assert_array_equal(again.peaks, stats.peaks[200:])

@@ -56,11 +56,26 @@ def reduce_maps(out: tf.Tensor, info: LayerInfo) -> tuple[tf.Tensor, tf.Tensor, 
         values = tf.reshape(values, [tf.shape(values)[0], -1, tf.shape(values)[-1]])
     else:
         values = tf.reshape(values, [tf.shape(values)[0], 1, -1])
-    finite = tf.math.is_finite(values)
-    peaks = tf.reduce_max(tf.where(finite, values, -np.inf), axis=1)
-    sums = tf.reduce_sum(tf.where(finite, values, 0.0), axis=1)
-    counts = tf.reduce_sum(tf.cast(finite, tf.int32), axis=1)
-    return peaks, sums, counts
+    peaks = tf.reduce_max(values, axis=1)
+    sums = tf.reduce_sum(values, axis=1)
+    positions = tf.shape(values)[1]
+
+    def every_value_finite() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        return peaks, sums, tf.fill(tf.shape(sums), positions)
+
+    def without_nan_and_inf() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        finite = tf.math.is_finite(values)
+        return (
+            tf.reduce_max(tf.where(finite, values, -np.inf), axis=1),
+            tf.reduce_sum(tf.where(finite, values, 0.0), axis=1),
+            tf.reduce_sum(tf.cast(finite, tf.int32), axis=1),
+        )
+
+    # A NaN or Inf anywhere in a map makes its sum NaN or Inf: only then is the map masked, so
+    # the usual pass costs two reductions, not seven operations over every value.
+    return tf.cond(  # type: ignore[no-any-return]
+        tf.reduce_all(tf.math.is_finite(sums)), every_value_finite, without_nan_and_inf
+    )
 
 
 def _reduce_step(
