@@ -86,6 +86,11 @@ def main() -> int:
     outside = [single["conv3"].top(channel) for channel in tied]
     if any(a.tolist() != b.tolist() for a, b in zip(inside, outside, strict=True)):
         problems["top_images inside strategy.scope()"] = ["differs"]
+    with strategy.scope():  # a model made in the scope: its weights mirrored on each device
+        mirrored = convscope.mnist_cnn()
+        problems["a model made in the scope"] = differences(
+            single, summaries(mirrored, images, None)
+        )
     problems = {name: found for name, found in problems.items() if found}
     if problems:
         print(f"differences: {problems}")
