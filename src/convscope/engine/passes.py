@@ -15,6 +15,7 @@ or several, so the results are the same, bit for bit, ties included.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -119,17 +120,22 @@ def _gathered(strategy: tf.distribute.Strategy, step: Callable[[Any], Any], valu
     return tf.nest.map_structure(lambda value: strategy.gather(value, axis=0), per_replica)
 
 
-_STEPS: dict[tuple[int, tuple[str, ...]], tuple[ActivationEngine, PassStep]] = {}
+_STEPS: weakref.WeakKeyDictionary[ActivationEngine, dict[tuple[str, ...], PassStep]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def pass_step(engine: ActivationEngine, infos: tuple[LayerInfo, ...]) -> PassStep:
-    """Return the engine's compiled pass over ``infos``, traced once per engine and layers."""
-    key = (id(engine), tuple(info.name for info in infos))
-    found = _STEPS.get(key)
-    if found is None or found[0] is not engine:
-        found = (engine, PassStep(engine, infos))
-        _STEPS[key] = found
-    return found[1]
+    """Return the engine's compiled pass over ``infos``, traced once per engine and layers.
+
+    Kept as long as the engine lives (the shared engine of a model lives as long as the model).
+    """
+    steps = _STEPS.setdefault(engine, {})
+    key = tuple(info.name for info in infos)
+    found = steps.get(key)
+    if found is None:
+        found = steps[key] = PassStep(engine, infos)
+    return found
 
 
 def current_strategy(strategy: object) -> tf.distribute.Strategy | None:
