@@ -296,7 +296,9 @@ def plot_top_images(
     """
     engine = engine_for(model)
     batch = engine.prepare(images)
-    best = top_images(model, batch, layer, channel, k, batch_size=batch_size, progress=progress)
+    # The images as given, not their float32 copy: the pass of an earlier top_images or
+    # channel_stats on them is remembered under their own bytes.
+    best = top_images(model, images, layer, channel, k, batch_size=batch_size, progress=progress)
     info = engine.layer(layer)
     maps = engine.compute(info.name, batch[best])
     values = np.stack([info.channels_last(m) if info.spatial else m for m in maps])
