@@ -290,3 +290,15 @@ def test_nan_and_inf_are_left_out_of_peaks_and_means(digits: np.ndarray) -> None
     again = convscope.channel_stats(model, images[200:], "logs", progress=False)
     assert again.peaks is not None
     np.testing.assert_array_equal(again.peaks, stats.peaks[200:])
+
+
+def test_best_first_is_a_stable_argsort() -> None:
+    rng = np.random.default_rng(5)
+    for values in (
+        rng.integers(0, 4, 500).astype(np.float32),  # many ties, also at the k-th place
+        rng.normal(size=300).astype(np.float32),
+        np.array([-np.inf, 1.0, -np.inf, 1.0], np.float32),
+    ):
+        for k in (1, 3, 9, 40, len(values), len(values) + 5):
+            expected = np.argsort(-values, kind="stable")[:k]
+            assert engine_insight.best_first(values, k).tolist() == expected.tolist(), k

@@ -94,13 +94,26 @@ class ChannelStats:
         """
         channel = check_index("channel", channel, self.max.shape[0])
         if self.peaks is not None:
-            return np.argsort(-self.peaks[:, channel], kind="stable")[:k]
+            return best_first(self.peaks[:, channel], k)
         if k > self.kept and self.kept < self.count:
             raise InvalidArgumentError(
                 f"This summary of a stream kept its {self.kept} best images per channel, not "
                 f"{k}; pass top_kept={k} to channel_stats (or ask top_images for k={k})."
             )
         return np.array(self.best[:k, channel])
+
+
+def best_first(values: np.ndarray, k: int) -> np.ndarray:
+    """Return the indices of the ``k`` largest ``values``, largest first, ties to the lower index.
+
+    As ``np.argsort(-values, kind="stable")[:k]``, without sorting every value: a partition
+    finds the k-th largest, and only the values at least that large (ties included) are sorted.
+    """
+    if k >= len(values):
+        return np.argsort(-values, kind="stable")
+    kth = np.partition(values, len(values) - k)[len(values) - k]
+    candidates = np.flatnonzero(values >= kth)  # in index order: the stable sort keeps ties so
+    return candidates[np.argsort(-values[candidates], kind="stable")[:k]]
 
 
 def channel_stats(
