@@ -35,7 +35,7 @@ import convscope
 from baselines import keract_times, timed, tutorial_feature_maps
 from convscope.widget.figure_display import png_bytes
 from insight import bench_insight
-from passes import bench_passes
+from passes import bench_passes, detail_lines
 from passes import target_rows as passes_target_rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -640,7 +640,8 @@ def delivery_targets(results: dict[str, object]) -> list[tuple[str, str, bool | 
 
 def report(results: dict[str, object]) -> list[str]:
     """Print both tables; return the targets that were missed."""
-    print("\n" + "\n".join(timing_rows(results) + deeper_timing_rows(results)))
+    passes = detail_lines(results.get("passes", {}))  # type: ignore[arg-type]
+    print("\n" + "\n".join(timing_rows(results) + deeper_timing_rows(results) + passes))
     print(f"\n{'target':62} {'value':>9}  result")
     missed = []
     for label, value, met in target_rows(results):
