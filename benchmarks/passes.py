@@ -247,13 +247,6 @@ def target_rows(result: dict[str, object]) -> list[tuple[str, str, bool | None]]
     if isinstance(loop, dict):
         label = f"top_images loop over 136 channels, {loop['images']:,} digits: <= 1.2x 3 passes"
         rows.append((label, f"{loop['ratio']:.2f}x", loop["ratio"] <= 1.2))
-        rows.append(
-            (
-                "  the same in CPU seconds (less sensitive to load)",
-                f"{loop['cpu_ratio']:.2f}x",
-                None,
-            )
-        )
     for name, entry in dict(result.get("throughput", {})).items():  # type: ignore[call-overload]
         label = f"pass images/s, {name}: >= 0.9x model.predict"
         rows.append((label, f"{entry['ratio']:.2f}x", entry["ratio"] >= 0.9))
