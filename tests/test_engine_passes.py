@@ -302,3 +302,28 @@ def test_best_first_is_a_stable_argsort() -> None:
         for k in (1, 3, 9, 40, len(values), len(values) + 5):
             expected = np.argsort(-values, kind="stable")[:k]
             assert engine_insight.best_first(values, k).tolist() == expected.tolist(), k
+
+
+def test_a_streams_best_images_are_those_of_a_stable_sort(digits: np.ndarray) -> None:
+    """Negative peaks, zeros of both signs, -inf and ties: the order of the array's argsort."""
+    inputs = keras.Input((28, 28, 1))
+    flat = keras.layers.Flatten()(inputs)
+    scores = keras.layers.Dense(4, name="scores")(flat)
+    model = keras.Model(inputs, scores)
+    kernel = np.zeros((784, 4), np.float32)
+    kernel[300:400, 0] = -1e-3  # negative scores
+    kernel[:, 2] = 0.0  # every score -0.0 or 0.0: all tie
+    kernel[400:420, 3] = -1e38  # -inf where those pixels are lit (float32 overflows)
+    model.get_layer("scores").set_weights([kernel, np.array([0, 1, -0.0, 0], np.float32)])
+    images = np.concatenate([digits[:700], digits[:700]])  # every digit twice: ties
+    array = convscope.channel_stats(model, images, "scores", progress=False)
+    dataset = tf.data.Dataset.from_tensor_slices(images).batch(100)
+    streamed = convscope.channel_stats(model, dataset, "scores", progress=False, top_kept=300)
+    assert array.peaks is not None
+    assert np.isneginf(array.peaks[:, 3]).any()
+    for channel in range(4):
+        expected = np.argsort(-array.peaks[:, channel], kind="stable")[:300]
+        assert streamed.top(channel, 300).tolist() == expected.tolist(), channel
+        np.testing.assert_array_equal(
+            streamed.best_peaks[:, channel], array.peaks[expected, channel]
+        )

@@ -25,6 +25,8 @@ from convscope.engine.passes import PASS_BATCH_SIZE, ReducedBatch, current_strat
 
 STATS_BATCH_SIZE = PASS_BATCH_SIZE
 TOP_KEPT = 100
+_MERGE_ROWS = 1024  # a stream's per-image peaks held at most before they are merged
+_MAX_STREAM = 2**32  # images a stream's best are indexed up to (in 32 bits of a sort key)
 """Best images kept per channel from a stream (an in-memory data set keeps every peak)."""
 
 
@@ -219,6 +221,8 @@ class _Summary:
         self.kept = top_kept
         self.best = np.zeros((0, channels), np.int64)
         self.best_peaks = np.zeros((0, channels), np.float32)
+        self._pending: list[tuple[int, np.ndarray]] = []
+        self._pending_rows = 0
 
     def add(
         self, batch: ReducedBatch, peaks: np.ndarray, sums: np.ndarray, counts: np.ndarray
@@ -231,15 +235,43 @@ class _Summary:
         if self.peaks is not None:
             self.peaks[batch.start : batch.start + batch.size] = peaks
             return
-        # Earlier best first: their indices are lower, so a stable sort sends ties to them.
-        values = np.concatenate([self.best_peaks, peaks])
-        index = np.arange(batch.start, batch.start + batch.size)[:, np.newaxis]
-        indices = np.concatenate([self.best, np.broadcast_to(index, peaks.shape)])
-        order = np.argsort(-values, axis=0, kind="stable")[: self.kept]
-        self.best_peaks = np.take_along_axis(values, order, axis=0)
-        self.best = np.take_along_axis(indices, order, axis=0)
+        if batch.start + batch.size > _MAX_STREAM:
+            raise InvalidArgumentError(
+                f"A stream's summary counts at most {_MAX_STREAM:,} images; summarise it in "
+                "parts, e.g. dataset.take(...) and dataset.skip(...)."
+            )
+        # Batches wait to be merged a few at a time: one sort of K + 1024 rows costs less
+        # than sixteen of K + 64.
+        self._pending.append((batch.start, peaks))
+        self._pending_rows += batch.size
+        if self._pending_rows >= _MERGE_ROWS:
+            self._merge()
+
+    def _merge(self) -> None:
+        if not self._pending:
+            return
+        peaks = np.concatenate([self.best_peaks, *(part for _, part in self._pending)])
+        index = np.concatenate(
+            [np.arange(start, start + len(part)) for start, part in self._pending]
+        )
+        fresh = np.broadcast_to(index[:, np.newaxis], (len(index), peaks.shape[1]))
+        indices = np.concatenate([self.best, fresh])
+        self._pending, self._pending_rows = [], 0
+        # One unique key per (peak, image): the peak's rank, highest first, then the image's
+        # index. A partition and a sort of the kept keys then give the order of a stable sort
+        # of the peaks, ties to the lower index, without sorting every row.
+        keys = (_descending_bits(peaks).astype(np.uint64) << np.uint64(32)) | indices.astype(
+            np.uint64
+        )
+        if len(keys) > self.kept:
+            chosen = np.argpartition(keys, self.kept - 1, axis=0)[: self.kept]
+            keys = np.take_along_axis(keys, chosen, axis=0)
+        keys.sort(axis=0)
+        self.best = (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        self.best_peaks = _from_descending_bits((keys >> np.uint64(32)).astype(np.uint32))
 
     def result(self) -> ChannelStats:
+        self._merge()
         return ChannelStats(
             layer=self.info.name,
             count=self.count,
@@ -250,6 +282,27 @@ class _Summary:
             best=self.best,
             best_peaks=self.best_peaks,
         )
+
+
+_SIGN = np.uint32(0x80000000)
+
+
+def _descending_bits(values: np.ndarray) -> np.ndarray:
+    """uint32 keys in the reverse order of float32 ``values`` (-0.0 counts as 0.0), one per value.
+
+    The usual trick: a float's bits, with the sign bit flipped for a positive number and every
+    bit flipped for a negative one, sort as the floats do; flipped again, they sort in reverse.
+    """
+    bits = (values.astype(np.float32) + np.float32(0.0)).view(np.uint32)  # -0.0 + 0.0 is 0.0
+    ascending = np.where(bits & _SIGN, ~bits, bits | _SIGN)
+    return ~ascending  # type: ignore[no-any-return]
+
+
+def _from_descending_bits(keys: np.ndarray) -> np.ndarray:
+    """Invert :func:`_descending_bits`: the float32 values again."""
+    ascending = ~keys
+    bits = np.where(ascending & _SIGN, ascending ^ _SIGN, ~ascending)
+    return bits.astype(np.uint32).view(np.float32)
 
 
 def _with_channels(info: LayerInfo) -> LayerInfo:
