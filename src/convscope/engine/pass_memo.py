@@ -13,13 +13,12 @@ How a data set is identified:
 
 - **An in-memory array** (numpy, a list, a tensor) by its shape, dtype and a checksum of every
   byte (:func:`content_checksum`), computed again on every call, so changing the array in place
-  (a shuffle, a rescale, one pixel) gives another key and a new pass. The checksum is two
-  independent position-weighted 64-bit sums of the 8-byte words, every weight odd: changing
-  one word always changes both, and a change of several words goes unnoticed only if it
-  cancels in both sums at once (about one chance in 2**128 for changes unrelated to the
-  weights). It reads the bytes once with ``np.dot`` (1.4 ms for the 10,000 MNIST digits'
-  7.8 MB on this project's 2-core machine under load), against a pass's hundreds of
-  milliseconds.
+  (a shuffle, a rescale, one pixel) gives another key and a new pass. The checksum is a
+  64-bit sum of the 8-byte words, each weighted by a fixed pseudo-random odd number: changing
+  one word always changes it, and a change of several words goes unnoticed only if it
+  happens to cancel, about one chance in 2**64. It reads the bytes once with ``np.dot``
+  (about 0.8 ms for the 10,000 MNIST digits' 7.8 MB on this project's 2-core machine),
+  against a pass's hundreds of milliseconds.
 - **A stream** (``tf.data.Dataset``, generator, iterator, ``keras.utils.PyDataset``) is not
   remembered: its content cannot be known without reading it, which is the pass itself, and
   reading it again may give other images (a shuffle, random augmentation, files that changed,
@@ -49,12 +48,7 @@ from convscope.engine.weights import weights_version
 
 DEFAULT_MEMO_BYTES = 256 * 2**20
 _CHUNK_WORDS = 2**17  # 1 MiB of 8-byte words per step: the weights stay in cache
-_WEIGHT_SETS = 16  # weight vectors kept (2 per step size, 1 MiB each at most)
-# (M, P) per sum: odd 64-bit constants from well-known hash functions (golden ratio; xxHash).
-_MIXERS = (
-    (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)),
-    (np.uint64(0x165667B19E3779F9), np.uint64(0x27D4EB2F165667C5)),
-)
+_MIXER = np.uint64(0x9E3779B97F4A7C15)  # odd: 2**64 divided by the golden ratio
 
 
 class Sized(Protocol):
@@ -157,45 +151,45 @@ def data_key(batch: np.ndarray | None, key: object = None) -> Hashable | None:
         return ("key", key)
     if batch is None:
         return None
-    return ("array", batch.shape, batch.dtype.str, *content_checksum(batch))
+    return ("array", batch.shape, batch.dtype.str, content_checksum(batch))
 
 
-def content_checksum(array: np.ndarray) -> tuple[int, int]:
-    """Return two independent position-weighted 64-bit sums of every byte of ``array``.
+def content_checksum(array: np.ndarray) -> int:
+    """Return a position-weighted 64-bit sum of every byte of ``array``.
 
     The bytes are read as 8-byte words (a short tail zero-padded into one more). Word ``i`` of
-    a 1 MiB step is weighted by an odd number, ``2 * M * i + 1``, and each step's sum is mixed
-    into the total as ``total * P + step``, with odd ``M`` and ``P`` per sum: every position
-    gets an odd weight modulo 2**64, so changing any one word always changes both sums. The
-    steps are read one at a time, each made contiguous on its own: no copy of the whole array.
+    a 1 MiB step is weighted by a fixed pseudo-random odd number ``w[i]``, and each step's sum
+    is mixed into the total as ``total * P + step`` with an odd ``P``: every position gets an
+    odd weight modulo 2**64, so changing any one word always changes the sum, and weights with
+    no pattern leave a change of several words (a swap, a rescale) unnoticed only if it
+    happens to cancel: about one chance in 2**64. The steps are read one at a time, each made
+    contiguous on its own: no copy of the whole array.
     """
     rows = array.reshape(len(array), -1) if array.ndim else array.reshape(1, 1)
     row_bytes = max(1, rows.shape[1] * rows.itemsize)
     step = max(8, (_CHUNK_WORDS * 8 // row_bytes) // 8 * 8)  # rows per step, a multiple of 8
-    totals = [np.uint64(0), np.uint64(0)]
+    total = np.uint64(0)
     with np.errstate(over="ignore"):
         for start in range(0, len(rows), step):
             raw = np.ascontiguousarray(rows[start : start + step]).view(np.uint8).reshape(-1)
             if len(raw) % 8:  # only the last step can have a tail
                 raw = np.concatenate([raw, np.zeros(8 - len(raw) % 8, np.uint8)])
             words = raw.view(np.uint64)
-            for which, (multiplier, mixer) in enumerate(_MIXERS):
+            weights = _weights(len(words))
+            for begin in range(0, len(words), _CHUNK_WORDS):  # a step of 8 huge rows: in parts
+                part = words[begin : begin + _CHUNK_WORDS]
                 # np.dot of unsigned integers wraps modulo 2**64 and makes no temporary array.
-                step_sum = np.dot(words, _weights(len(words), multiplier))
-                totals[which] = totals[which] * mixer + step_sum
-    return int(totals[0]), int(totals[1])
+                total = total * _MIXER + np.dot(part, weights[: len(part)])
+    return int(total)
 
 
-_WEIGHTS: dict[tuple[int, int], np.ndarray] = {}
+_WEIGHTS: list[np.ndarray] = []
 
 
-def _weights(count: int, multiplier: np.uint64) -> np.ndarray:
-    key = (count, int(multiplier))
-    found = _WEIGHTS.get(key)
-    if found is None:
-        with np.errstate(over="ignore"):
-            found = np.arange(count, dtype=np.uint64) * (np.uint64(2) * multiplier) + np.uint64(1)
-        if len(_WEIGHTS) >= _WEIGHT_SETS:  # a few step sizes in use at once: keep those
-            _WEIGHTS.clear()
-        _WEIGHTS[key] = found
-    return found
+def _weights(count: int) -> np.ndarray:
+    """Return the fixed odd weights of a step's words (the same in every process)."""
+    if not _WEIGHTS:
+        generator = np.random.default_rng(20_231_203)
+        drawn = generator.integers(0, 2**63, _CHUNK_WORDS, dtype=np.uint64)
+        _WEIGHTS.append(drawn * np.uint64(2) + np.uint64(1))
+    return _WEIGHTS[0][: min(count, _CHUNK_WORDS)]
