@@ -120,7 +120,7 @@ def test_the_checksum_sees_any_change_of_the_bytes(digits: np.ndarray) -> None:
     # Two digits made of the same 8-byte words in another order: their word sums are equal, so
     # only weights with no pattern in the position tell a swap of the two apart.
     pair = digits[:2].copy()
-    pair[1] = pair[0].reshape(-1).view(np.uint64)[::-1].view(np.uint8).reshape(28, 28)
+    pair[1] = pair[0].reshape(-1).view(np.uint64)[::-1].copy().view(np.uint8).reshape(28, 28)
     assert content_checksum(pair) != content_checksum(pair[::-1].copy())
     odd = np.arange(13, dtype=np.uint8)  # 13 bytes: a tail beyond the last 8-byte word
     tail = odd.copy()
