@@ -74,7 +74,8 @@ def image_batches(
 
     """
     if isinstance(images, tf.data.Dataset):
-        images = _batched(images, input_shape, batch_size).as_numpy_iterator()
+        # Two batches made ahead, on tf.data's own threads, while the caller computes one.
+        images = _batched(images, input_shape, batch_size).prefetch(2).as_numpy_iterator()
     elif _endless(images):
         raise ImageInputError(
             f"{type(images).__name__} has no end (num_batches is None); give it a length, or "
