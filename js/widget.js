@@ -62,24 +62,32 @@ const VIEW_NAMES = {
  */
 
 /**
- * Every synced trait: what the kernel publishes and the page draws.
+ * Every synced trait: what the kernel publishes and the page draws. The user's view state is
+ * public (no "_"): Python code and linked widgets set it too, and the kernel applies each change.
  * @typedef {Object} ExplorerState
+ * @property {string} layer
+ * @property {number} channel
+ * @property {number | string} sample
+ * @property {string} cmap
+ * @property {string} norm
+ * @property {string} view
+ * @property {number | null} target_class
+ * @property {number[] | null} probe
+ * @property {number | null} compare
+ * @property {string} compare_mode
+ * @property {number} page
+ * @property {number | null} epoch
+ * @property {number} filter_true
+ * @property {number} filter_predicted
+ * @property {boolean} misclassified_only
  * @property {LayerOption[]} _layer_options
- * @property {number} _layer_index
- * @property {number} _channel_index
  * @property {number} _channel_count
  * @property {string} _unit_name
- * @property {number} _sample_index
  * @property {string} _sample_text
- * @property {boolean} _drawn
  * @property {number[]} _pad
- * @property {string} _cmap
  * @property {string[]} _cmap_options
- * @property {string} _norm
  * @property {string[]} _norm_options
- * @property {string} _view
  * @property {string[]} _view_options
- * @property {number} _target_class
  * @property {string[]} _class_names
  * @property {boolean} _has_labels
  * @property {boolean} _has_predictions
@@ -88,15 +96,10 @@ const VIEW_NAMES = {
  * @property {DataView} _thumbs
  * @property {ThumbMeta[]} _thumb_meta
  * @property {number[]} _thumb_shape
- * @property {number} _page
  * @property {number} _page_count
- * @property {number} _filter_true
- * @property {number} _filter_predicted
- * @property {boolean} _misclassified_only
  * @property {number} _filtered_count
  * @property {number[][]} _confusion
  * @property {number[]} _epochs
- * @property {number} _epoch
  * @property {Record<string, (number | null)[]>} _history
  * @property {boolean} _teaching
  * @property {string[]} _captions
@@ -108,8 +111,6 @@ const VIEW_NAMES = {
  * @property {PanelThumb[]} _panel_meta
  * @property {string} _sort
  * @property {string[]} _sort_options
- * @property {number} _compare_state
- * @property {string} _compare_mode
  * @property {string} _compare_text
  * @property {string} _error
  * @property {string} _status
@@ -818,8 +819,16 @@ function channelText(model, index) {
  * @param {number} index
  */
 function channelSpoken(model, index) {
-  const layer = model.get("_layer_options")[model.get("_layer_index")];
+  const layer = model.get("_layer_options")[layerIndex(model)];
   return layer ? `${channelText(model, index)}, layer ${layer.name}` : channelText(model, index);
+}
+
+/**
+ * The place of the layer in view among the layers the slider shows.
+ * @param {Model} model
+ */
+function layerIndex(model) {
+  return Math.max(0, model.get("_layer_options").findIndex((info) => info.name === model.get("layer")));
 }
 
 /**
@@ -841,7 +850,7 @@ function labelSlider(slider, label, text, spoken = text) {
  */
 function showLayer(model, c, ui) {
   c.layerSlider.max = String(model.get("_layer_options").length - 1);
-  if (ui.dragging !== c.layerSlider) c.layerSlider.value = String(model.get("_layer_index"));
+  if (ui.dragging !== c.layerSlider) c.layerSlider.value = String(layerIndex(model));
   labelSlider(c.layerSlider, c.layerLabel, layerText(model, Number(c.layerSlider.value)));
   c.layerLabel.title = c.layerLabel.textContent ?? "";
   c.channelSlider.setAttribute("aria-valuetext", channelSpoken(model, Number(c.channelSlider.value)));
@@ -854,7 +863,7 @@ function showLayer(model, c, ui) {
  */
 function showChannel(model, c, ui) {
   c.channelSlider.max = String(model.get("_channel_count") - 1);
-  if (ui.dragging !== c.channelSlider) c.channelSlider.value = String(model.get("_channel_index"));
+  if (ui.dragging !== c.channelSlider) c.channelSlider.value = String(model.get("channel"));
   const channel = Number(c.channelSlider.value);
   labelSlider(c.channelSlider, c.channelLabel, channelText(model, channel), channelSpoken(model, channel));
 }
@@ -895,15 +904,15 @@ function showOptions(model, c) {
  * @param {Controls} c
  */
 function showValues(model, c) {
-  c.trueSelect.value = String(model.get("_filter_true"));
-  c.predSelect.value = String(model.get("_filter_predicted"));
-  c.wrongBox.checked = model.get("_misclassified_only");
-  c.cmapSelect.value = model.get("_cmap");
-  c.normSelect.value = model.get("_norm");
-  c.viewSelect.value = model.get("_view");
+  c.trueSelect.value = String(model.get("filter_true"));
+  c.predSelect.value = String(model.get("filter_predicted"));
+  c.wrongBox.checked = model.get("misclassified_only");
+  c.cmapSelect.value = model.get("cmap");
+  c.normSelect.value = model.get("norm");
+  c.viewSelect.value = model.get("view");
   c.sortSelect.value = model.get("_sort");
-  c.classSelect.value = String(model.get("_target_class"));
-  c.classLabel.hidden = model.get("_view") !== "grad-cam";
+  c.classSelect.value = String(model.get("target_class") ?? -1);
+  c.classLabel.hidden = model.get("view") !== "grad-cam";
 }
 
 /**
@@ -912,9 +921,9 @@ function showValues(model, c) {
  */
 function showSample(model, c) {
   c.sampleLabel.textContent = model.get("_sample_text");
-  const drawn = model.get("_drawn");
-  c.pad.classList.toggle("drawn", drawn);
-  const current = drawn ? "" : String(model.get("_sample_index")); // the drawing: no thumbnail
+  const sample = model.get("sample");
+  c.pad.classList.toggle("drawn", sample === "drawn");
+  const current = sample === "drawn" ? "" : String(sample); // the drawing: no thumbnail
   for (const cell of /** @type {HTMLElement[]} */ ([...c.thumbs.children])) {
     cell.classList.toggle("current", cell.dataset.index === current);
   }
@@ -926,16 +935,16 @@ function showSample(model, c) {
  * @param {Controls} c
  */
 function showCompare(model, c) {
-  const compare = model.get("_compare_state");
+  const compare = model.get("compare") ?? -1;
   const on = compare >= 0;
   if (c.compareMode.options.length === 0) {
     c.compareMode.replaceChildren(...Object.entries(COMPARE_MODE_NAMES).map(([mode, name]) => option(mode, name)));
   }
-  c.compareMode.value = model.get("_compare_mode");
+  c.compareMode.value = model.get("compare_mode");
   const focused = /** @type {Document | ShadowRoot} */ (c.root.getRootNode()).activeElement;
   if (focused !== c.compareInput) c.compareInput.value = on ? String(compare) : "";
   c.compareClear.disabled = !on;
-  const where = model.get("_compare_mode") === "side" ? "the lower row" : "A − B in the grid";
+  const where = model.get("compare_mode") === "side" ? "the lower row" : "A − B in the grid";
   c.compareLabel.textContent = on ? `B: ${model.get("_compare_text")}  ·  ${where}` : "off";
   for (const cell of /** @type {HTMLElement[]} */ ([...c.thumbs.children])) {
     cell.classList.toggle("compared", cell.dataset.index === String(compare));
@@ -975,7 +984,7 @@ function showThumbs(model, c) {
   const hadFocus = focused !== null && c.thumbs.contains(focused);
   c.thumbs.replaceChildren(...cells);
   c.pageLabel.textContent =
-    `page ${model.get("_page") + 1} of ${model.get("_page_count")}  ·  ${model.get("_filtered_count")} samples`;
+    `page ${model.get("page") + 1} of ${model.get("_page_count")}  ·  ${model.get("_filtered_count")} samples`;
   showSample(model, c);
   showCompare(model, c);
   if (hadFocus) {
@@ -1017,7 +1026,7 @@ function showEpoch(model, c, ui) {
   const epochs = model.get("_epochs");
   c.epochRow.hidden = epochs.length === 0;
   if (!epochs.length) return;
-  const index = Math.max(0, epochs.indexOf(model.get("_epoch")));
+  const index = Math.max(0, epochs.indexOf(model.get("epoch")));
   c.epochSlider.max = String(epochs.length - 1);
   if (ui.dragging !== c.epochSlider) c.epochSlider.value = String(index);
   labelSlider(c.epochSlider, c.epochLabel, epochText(model, index));
@@ -1128,7 +1137,7 @@ function showConfusion(model, c) {
   c.confusion.hidden = counts.length === 0;
   const names = model.get("_class_names");
   const top = Math.log1p(Math.max(1, ...counts.flat()));
-  const chosen = [model.get("_filter_true"), model.get("_filter_predicted")];
+  const chosen = [model.get("filter_true"), model.get("filter_predicted")];
   const header = h("tr", {}, [
     h("th", { text: "true \\ predicted" }),
     ...names.map((name) => h("th", { text: name })),
@@ -1195,25 +1204,25 @@ function bindModel(model, c, ui, request) {
   /** @type {[(keyof ExplorerState)[], () => void][]} */
   const parts = [
     [["_figure_frame", "_figure_mode"], () => figure.show(model)],
-    [["_layer_index", "_layer_options"], () => showLayer(model, c, ui)],
-    [["_channel_index", "_channel_count", "_unit_name"], () => showChannel(model, c, ui)],
+    [["layer", "_layer_options"], () => showLayer(model, c, ui)],
+    [["channel", "_channel_count", "_unit_name"], () => showChannel(model, c, ui)],
     [
       ["_class_names", "_has_labels", "_has_predictions", "_cmap_options", "_norm_options", "_view_options", "_sort_options"],
       () => showOptions(model, c),
     ],
     [
       // and on "_error": a refused choice (a view while comparing, say) shows the kept one again
-      ["_cmap", "_norm", "_view", "_target_class", "_sort", "_filter_true", "_filter_predicted", "_misclassified_only", "_error"],
+      ["cmap", "norm", "view", "target_class", "_sort", "filter_true", "filter_predicted", "misclassified_only", "_error"],
       () => showValues(model, c),
     ],
-    [["_confusion", "_class_names", "_filter_true", "_filter_predicted"], () => showConfusion(model, c)],
+    [["_confusion", "_class_names", "filter_true", "filter_predicted"], () => showConfusion(model, c)],
     [["_panel_open", "_panel_text", "_panel_thumbs", "_panel_meta"], () => showPanel(model, c)],
-    [["_epochs", "_epoch", "_history"], () => showEpoch(model, c, ui)],
+    [["_epochs", "epoch", "_history"], () => showEpoch(model, c, ui)],
     [["_download"], () => offerDownload(model)],
     [["_teaching", "_captions"], () => showTeaching(model, c)],
-    [["_thumbs", "_thumb_meta", "_thumb_shape", "_page", "_page_count", "_filtered_count"], () => showThumbs(model, c)],
-    [["_sample_text", "_sample_index", "_drawn"], () => showSample(model, c)],
-    [["_compare_state", "_compare_mode", "_compare_text", "_error"], () => showCompare(model, c)],
+    [["_thumbs", "_thumb_meta", "_thumb_shape", "page", "_page_count", "_filtered_count"], () => showThumbs(model, c)],
+    [["_sample_text", "sample"], () => showSample(model, c)],
+    [["compare", "compare_mode", "_compare_text", "_error"], () => showCompare(model, c)],
     [["_pad"], () => (c.pad.hidden = model.get("_pad").length === 0)],
     [["_error", "_status"], () => showMessages(model, c)],
     [["_ack", "_error"], () => ui.mirror()],
@@ -1333,7 +1342,7 @@ function bindInputs(model, c, ui, request) {
       const cell = /** @type {HTMLElement} */ (event.target).closest("button.convscope-cell");
       if (!(cell instanceof HTMLElement)) return;
       const pair = [Number(cell.dataset.true), Number(cell.dataset.predicted)];
-      const again = pair[0] === model.get("_filter_true") && pair[1] === model.get("_filter_predicted");
+      const again = pair[0] === model.get("filter_true") && pair[1] === model.get("filter_predicted");
       // A second click on the chosen cell clears the filter.
       request.filter({ true: again ? -1 : pair[0], predicted: again ? -1 : pair[1], misclassified: false });
     }),
@@ -1356,8 +1365,8 @@ function bindInputs(model, c, ui, request) {
       armPick(c, false);
       request.view({ compare: -1 });
     }),
-    listen(c.pagePrev, "click", () => request.page(Math.max(0, model.get("_page") - 1))),
-    listen(c.pageNext, "click", () => request.page(model.get("_page") + 1)),
+    listen(c.pagePrev, "click", () => request.page(Math.max(0, model.get("page") - 1))),
+    listen(c.pageNext, "click", () => request.page(model.get("page") + 1)),
   ];
   return () => {
     player.stop();
