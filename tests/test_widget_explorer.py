@@ -14,7 +14,7 @@ from matplotlib.backend_bases import KeyEvent
 from PIL import Image
 
 import convscope
-from convscope.engine.errors import IndexOutOfRangeError, UnknownLayerError
+from convscope.errors import IndexOutOfRangeError, UnknownLayerError
 from convscope.widget.controller import grid_columns
 from convscope.widget.figure_display import choose_mode
 from convscope.widget.frames import apply_frame

@@ -16,8 +16,7 @@ import pytest
 from ipywidgets.embed import embed_minimal_html
 
 import convscope
-from convscope.engine.errors import IndexOutOfRangeError, UnknownLayerError
-from convscope.errors import ArgumentTypeError, LabelError
+from convscope.errors import ArgumentTypeError, IndexOutOfRangeError, LabelError, UnknownLayerError
 from convscope.widget import protocol
 
 SAMPLES = 300

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from convscope.engine.activations import ActivationEngine, per_channel
-from convscope.engine.errors import NotSpatialLayerError, check_index
 from convscope.engine.graph import LayerInfo
 from convscope.engine.inputs import check_images
-from convscope.errors import check_real
+from convscope.errors import NotSpatialLayerError, check_index, check_real
 
 STATS_BATCH_SIZE = 64
 """Images per compiled call of a statistics pass. On two cores 64 is as fast as 256, and the

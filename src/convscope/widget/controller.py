@@ -13,8 +13,8 @@ from matplotlib.figure import Figure
 from convscope.data.drawing import mnist_digit
 from convscope.data.labels import class_labels
 from convscope.engine.activations import ActivationEngine
+from convscope.engine.graph import LayerInfo
 from convscope.engine.insight import ChannelStats, channel_stats
-from convscope.engine.layers import LayerInfo
 from convscope.engine.receptive import receptive_field
 from convscope.engine.split import SIGMOID, SOFTMAX, GraphValue, find_class_scores
 from convscope.errors import (

@@ -23,14 +23,15 @@ from convscope.data.mnist import load_mnist
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.cache import DEFAULT_CACHE_BYTES
 from convscope.engine.datasets import collect, is_stream
-from convscope.engine.errors import IndexOutOfRangeError, check_index
 from convscope.engine.loading import load_model
 from convscope.engine.mnist_cnn import mnist_cnn
 from convscope.engine.training import TrainingRun
 from convscope.errors import (
     ArgumentTypeError,
+    IndexOutOfRangeError,
     LabelError,
     check_choice,
+    check_index,
     check_int,
     check_layer_name,
 )
@@ -864,13 +865,19 @@ class Explorer(anywidget.AnyWidget):
 
         """
         target, rate = check_gif(path, fps)
+        controller = self._controller
         if channels is not None:
-            field, steps = "channel", steps_of(channels, "channels", self._channel_count)
+            steps = steps_of(channels, "channels", self._channel_count)
+            show = functools.partial(_apply_channel, controller)
         else:
             chosen = samples if samples is not None else range(self._index, self._index + 20)
-            count = self.sample_count
-            field, steps = "sample", steps_of(chosen, "samples", count)
-        write_gif(target, frames(self, field, steps), rate)
+            steps = steps_of(chosen, "samples", self.sample_count)
+            show = functools.partial(_apply_sample, controller)
+        sample, channel = self.sample, self.channel
+        try:
+            write_gif(target, frames(self.panels, show, steps), rate)
+        finally:  # the view as it was, even if a frame failed
+            self.update(sample=sample, channel=channel)
         return target
 
     def _offer_gif(self, count: int) -> None:
@@ -1316,6 +1323,14 @@ class Explorer(anywidget.AnyWidget):
     def _say_progress(self, what: str, done: int, total: int) -> None:
         self._status = f"{what}: {done:,}/{total:,} images"
         self.send_state("_status")  # now, even while a request's state is held back
+
+
+def _apply_sample(controller: ExplorerController, sample: int) -> None:
+    controller.apply(sample=sample)
+
+
+def _apply_channel(controller: ExplorerController, channel: int) -> None:
+    controller.apply(channel=channel)
 
 
 def _view_argument(name: str, value: object) -> Any:
