@@ -1,3 +1,4 @@
+// @ts-check
 // convscope Explorer frontend: sliders, sample picker and (outside ipympl) the figure itself.
 // Hand-written ESM with no dependencies, loaded by anywidget in any host: JupyterLab, Notebook,
 // Colab, VS Code, marimo. State lives in the kernel; this file sends requests and draws what the
@@ -298,15 +299,94 @@ function asBytes(value) {
 // ----- requests to the kernel -------------------------------------------------------------------
 
 /**
- * Queue of requests to the kernel, merged by kind, sent one batch at a time (protocol.py's
- * seq/ack rule). Steps (←/→, ↑/↓, PageUp/PageDown) merge by adding up: no press is lost.
+ * The requests waiting to be sent, one per kind; the next batch.
+ * @typedef {{view?: Partial<ViewRequest>, step?: {delta: number}, move?: {channels?: number, layers?: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}, gif?: {frames: number}, draw?: PadReader, frame?: {dpr: number}}} Queue
+ */
+
+/**
+ * The drawing pad's size and how to read its pixels when the request goes.
+ * @typedef {{width: number, height: number, read: () => Uint8Array}} PadReader
+ */
+
+/**
+ * Send one batch of requests, all with the same seq.
+ * @param {Model} model
+ * @param {number} seq
+ * @param {Queue} batch
+ */
+function sendBatch(model, seq, batch) {
+  for (const [type, content] of Object.entries(batch)) {
+    if (type === "draw") {
+      // Read the pad now, not at the stroke that queued it: the newest pixels go.
+      const { width, height, read } = /** @type {PadReader} */ (content);
+      model.send({ type: "draw", seq, width, height }, undefined, [/** @type {ArrayBuffer} */ (read().buffer)]);
+    } else {
+      model.send(/** @type {any} */ ({ type, seq, ...content }));
+    }
+  }
+}
+
+/**
+ * Merge a view request: its fields replace the queued ones, and the steps they make moot.
+ * @param {Queue} queued
+ * @param {Partial<ViewRequest>} fields
+ */
+function queueView(queued, fields) {
+  queued.view = { ...(queued.view || {}), ...fields };
+  if ("sample" in fields) {
+    delete queued.step;
+    delete queued.draw;
+  }
+  if (queued.move) {
+    // An absolute channel or layer replaces the steps queued before it.
+    if ("channel" in fields) delete queued.move.channels;
+    if ("layer" in fields) delete queued.move.layers;
+  }
+}
+
+/**
+ * Add ↑/↓ or PageUp/PageDown steps to those queued: every press counts.
+ * @param {Queue} queued
+ * @param {"channel" | "layer"} what
+ * @param {number} delta
+ */
+function queueMove(queued, what, delta) {
+  const key = what === "channel" ? "channels" : "layers";
+  const steps = queued.move || {};
+  queued.move = { ...steps, [key]: (steps[key] ?? 0) + delta };
+}
+
+/**
+ * Add ←/→ steps to those queued; they replace a queued sample or drawing.
+ * @param {Queue} queued
+ * @param {number} delta
+ */
+function queueStep(queued, delta) {
+  queued.step = { delta: (queued.step ? queued.step.delta : 0) + delta };
+  if (queued.view) delete queued.view.sample;
+  delete queued.draw;
+}
+
+/**
+ * Queue the pad's newest pixels: the drawing becomes the sample, replacing queued moves to one.
+ * @param {Queue} queued
+ * @param {PadReader} pad
+ */
+function queueDrawing(queued, pad) {
+  queued.draw = pad;
+  delete queued.step;
+  if (queued.view) delete queued.view.sample;
+}
+
+/**
+ * The line to the kernel: a queue, sent one batch at a time (protocol.py's seq/ack rule).
  * @param {Model} model
  */
-function makeRequester(model) {
+function makeSendLine(model) {
   let seq = 0;
   let inflight = 0;
   let timer = 0;
-  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, move?: {channels?: number, layers?: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}, gif?: {frames: number}, draw?: {width: number, height: number, read: () => Uint8Array}, frame?: {dpr: number}}} */
+  /** @type {Queue} */
   let queued = {};
 
   function pump() {
@@ -317,15 +397,7 @@ function makeRequester(model) {
     inflight = seq;
     const batch = queued;
     queued = {};
-    for (const [type, content] of Object.entries(batch)) {
-      if (type === "draw") {
-        // Read the pad now, not at the stroke that queued it: the newest pixels go.
-        const { width, height, read } = /** @type {any} */ (content);
-        model.send({ type: "draw", seq, width, height }, undefined, [read().buffer]);
-      } else {
-        model.send(/** @type {any} */ ({ type, seq, ...content }));
-      }
-    }
+    sendBatch(model, seq, batch);
     clearTimeout(timer);
     timer = setTimeout(release, ACK_TIMEOUT_MS); // never wedge if an ack is lost
   }
@@ -344,87 +416,52 @@ function makeRequester(model) {
     idle() {
       return !inflight && Object.keys(queued).length === 0;
     },
-    /** @param {Partial<ViewRequest>} fields */
-    view(fields) {
-      queued.view = { ...(queued.view || {}), ...fields };
-      if ("sample" in fields) {
-        delete queued.step;
-        delete queued.draw;
-      }
-      if (queued.move) {
-        // An absolute channel or layer replaces the steps queued before it.
-        if ("channel" in fields) delete queued.move.channels;
-        if ("layer" in fields) delete queued.move.layers;
-      }
-      pump();
-    },
-    /**
-     * @param {"channel" | "layer"} what
-     * @param {number} delta
-     */
-    move(what, delta) {
-      const key = what === "channel" ? "channels" : "layers";
-      const steps = queued.move || {};
-      queued.move = { ...steps, [key]: (steps[key] ?? 0) + delta };
-      pump();
-    },
-    /** @param {number} delta */
-    step(delta) {
-      queued.step = { delta: (queued.step ? queued.step.delta : 0) + delta };
-      if (queued.view) delete queued.view.sample;
-      delete queued.draw;
-      pump();
-    },
-    /** @param {{true: number, predicted: number, misclassified: boolean}} fields */
-    filter(fields) {
-      queued.filter = fields;
-      pump();
-    },
-    /** @param {number} page */
-    page(page) {
-      queued.page = { page };
-      pump();
-    },
-    /** @param {string} order */
-    sort(order) {
-      queued.sort = { sort: order };
-      pump();
-    },
-    /** @param {boolean} open */
-    panel(open) {
-      queued.panel = { open };
-      pump();
-    },
-    /** @param {number} epoch */
-    epoch(epoch) {
-      queued.epoch = { epoch };
-      pump();
-    },
-    /** @param {number} frames */
-    gif(frames) {
-      queued.gif = { frames };
-      pump();
-    },
-    frame() {
-      queued.frame = { dpr: window.devicePixelRatio || 1 };
-      pump();
-    },
-    /** @param {{x: number, y: number}} point where the figure was clicked, 0..1 from top-left */
-    probe(point) {
-      queued.probe = point;
-      pump();
-    },
-    /** @param {{width: number, height: number, read: () => Uint8Array}} pad reads its pixels */
-    draw(pad) {
-      queued.draw = pad;
-      delete queued.step;
-      if (queued.view) delete queued.view.sample;
+    /** @param {(queued: Queue) => void} change what to queue; then send, if nothing is in flight */
+    queue(change) {
+      change(queued);
       pump();
     },
     dispose() {
       clearTimeout(timer);
       offAck();
     },
+  };
+}
+
+/**
+ * Queue of requests to the kernel, merged by kind, sent one batch at a time (protocol.py's
+ * seq/ack rule). Steps (←/→, ↑/↓, PageUp/PageDown) merge by adding up: no press is lost; the
+ * other kinds keep their newest request.
+ * @param {Model} model
+ */
+function makeRequester(model) {
+  const line = makeSendLine(model);
+  return {
+    idle: line.idle,
+    dispose: line.dispose,
+    /** @param {Partial<ViewRequest>} fields */
+    view: (fields) => line.queue((queued) => queueView(queued, fields)),
+    /** @param {"channel" | "layer"} what @param {number} delta */
+    move: (what, delta) => line.queue((queued) => queueMove(queued, what, delta)),
+    /** @param {number} delta */
+    step: (delta) => line.queue((queued) => queueStep(queued, delta)),
+    /** @param {PadReader} pad reads its pixels */
+    draw: (pad) => line.queue((queued) => queueDrawing(queued, pad)),
+    /** @param {{true: number, predicted: number, misclassified: boolean}} fields */
+    filter: (fields) => line.queue((queued) => void (queued.filter = fields)),
+    /** @param {number} page */
+    page: (page) => line.queue((queued) => void (queued.page = { page })),
+    /** @param {string} order */
+    sort: (order) => line.queue((queued) => void (queued.sort = { sort: order })),
+    /** @param {boolean} open */
+    panel: (open) => line.queue((queued) => void (queued.panel = { open })),
+    /** @param {number} epoch */
+    epoch: (epoch) => line.queue((queued) => void (queued.epoch = { epoch })),
+    /** @param {number} frames */
+    gif: (frames) => line.queue((queued) => void (queued.gif = { frames })),
+    frame: () => line.queue((queued) => void (queued.frame = { dpr: window.devicePixelRatio || 1 })),
+    /** @param {{x: number, y: number}} point where the figure was clicked, 0..1 from top-left */
+    probe: (point) => line.queue((queued) => void (queued.probe = point)),
   };
 }
 
@@ -478,9 +515,9 @@ function makeRequester(model) {
  * @property {HTMLButtonElement} padClear
  */
 
-/** @returns {Controls} the widget's elements, laid out under `root` */
-function buildControls() {
-  const c = /** @type {Controls} */ ({
+/** @returns {Partial<Controls>} the figure, its messages, and the layer and channel sliders */
+function makeViewControls() {
+  return /** @type {Partial<Controls>} */ ({
     // Focusable, so that a click on the figure keeps ←/→ in the widget (PNG mode only; in
     // ipympl mode the canvas is a sibling widget above the controls).
     figure: h("canvas", { class: "convscope-figure", role: "img", "aria-label": "convscope feature maps", tabindex: "-1" }),
@@ -491,6 +528,12 @@ function buildControls() {
     layerLabel: h("span", { class: "convscope-value" }),
     channelSlider: h("input", { type: "range", min: "0", step: "1", class: "convscope-channel", "aria-label": "channel" }),
     channelLabel: h("span", { class: "convscope-value" }),
+  });
+}
+
+/** @returns {Partial<Controls>} stepping through the samples, and sample B to compare with */
+function makeSampleControls() {
+  return /** @type {Partial<Controls>} */ ({
     prevButton: h("button", { class: "convscope-prev", title: "previous sample (←)", "aria-label": "previous sample", text: "◀" }),
     playButton: h("button", { class: "convscope-play", title: "play through the samples", "aria-label": "play", text: "▶ play" }),
     nextButton: h("button", { class: "convscope-next", title: "next sample (→)", "aria-label": "next sample", text: "▶" }),
@@ -517,6 +560,12 @@ function buildControls() {
     }),
     compareClear: h("button", { class: "convscope-compare-clear", title: "stop comparing", "aria-label": "stop comparing", text: "✕" }),
     compareLabel: h("span", { class: "convscope-compare-text" }),
+  });
+}
+
+/** @returns {Partial<Controls>} the filters, the order, the colours and the view */
+function makeOptionControls() {
+  return /** @type {Partial<Controls>} */ ({
     trueSelect: h("select", { class: "convscope-filter-true", title: "true class" }),
     predSelect: h("select", { class: "convscope-filter-pred", title: "predicted class" }),
     wrongBox: h("input", { type: "checkbox", class: "convscope-misclassified" }),
@@ -531,6 +580,12 @@ function buildControls() {
       title: "save a GIF of the next 20 samples, with panel titles",
       text: "save GIF",
     }),
+  });
+}
+
+/** @returns {Partial<Controls>} the foldable panels: confusion, epochs, channel panel, thumbnails, drawing pad */
+function makePanelControls() {
+  return /** @type {Partial<Controls>} */ ({
     confusion: h("details", { class: "convscope-confusion" }),
     epochRow: h("div", { class: "convscope-row convscope-epochs" }),
     epochSlider: h("input", { type: "range", min: "0", step: "1", class: "convscope-epoch", "aria-label": "epoch" }),
@@ -554,10 +609,30 @@ function buildControls() {
     }),
     padClear: h("button", { class: "convscope-pad-clear", text: "clear", title: "clear the pad" }),
   });
+}
+
+/** @returns {Controls} the widget's elements, laid out under `root` */
+function buildControls() {
+  const c = /** @type {Controls} */ ({
+    ...makeViewControls(),
+    ...makeSampleControls(),
+    ...makeOptionControls(),
+    ...makePanelControls(),
+  });
+  c.root = layOut(c);
+  fillPanels(c);
+  return c;
+}
+
+/**
+ * @param {Controls} c
+ * @returns {HTMLElement} the widget's root, its rows in reading order
+ */
+function layOut(c) {
   const row = (/** @type {string} */ label, /** @type {Node[]} */ ...children) =>
     h("div", { class: "convscope-row" }, [h("span", { class: "convscope-key", text: label }), ...children]);
   c.classLabel.append(" explaining class ", c.classSelect);
-  c.root = h("div", { class: "convscope", tabindex: "0" }, [
+  return h("div", { class: "convscope", tabindex: "0" }, [
     c.figure,
     c.captions,
     c.errorBox,
@@ -583,6 +658,13 @@ function buildControls() {
     h("div", { class: "convscope-row convscope-pages" }, [c.pagePrev, c.pageLabel, c.pageNext]),
     c.confusion,
   ]);
+}
+
+/**
+ * The epoch row's and the foldable panels' insides.
+ * @param {Controls} c
+ */
+function fillPanels(c) {
   c.curve.setAttribute("class", "convscope-curve");
   c.curve.setAttribute("viewBox", `0 0 ${CURVE_SIZE[0]} ${CURVE_SIZE[1]}`);
   c.epochRow.append(h("span", { class: "convscope-key", text: "epoch" }), c.epochSlider, c.epochLabel, c.curve);
@@ -605,7 +687,6 @@ function buildControls() {
       ]),
     ]),
   );
-  return c;
 }
 
 /**
@@ -674,7 +755,8 @@ function drawThumbnail(canvas, bytes, offset, [height, width, channels]) {
  * @returns {Promise<ArrayBuffer>} zlib-inflated
  */
 function inflate(bytes) {
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+  // Blob takes only ArrayBuffer-backed views; the kernel's buffers never are shared ones.
+  const stream = new Blob([/** @type {BlobPart} */ (bytes)]).stream().pipeThrough(new DecompressionStream("deflate"));
   return new Response(stream).arrayBuffer();
 }
 
@@ -1026,7 +1108,7 @@ function showEpoch(model, c, ui) {
   const epochs = model.get("_epochs");
   c.epochRow.hidden = epochs.length === 0;
   if (!epochs.length) return;
-  const index = Math.max(0, epochs.indexOf(model.get("epoch")));
+  const index = Math.max(0, epochs.indexOf(model.get("epoch") ?? -1));
   c.epochSlider.max = String(epochs.length - 1);
   if (ui.dragging !== c.epochSlider) c.epochSlider.value = String(index);
   labelSlider(c.epochSlider, c.epochLabel, epochText(model, index));
@@ -1102,7 +1184,7 @@ function showTeaching(model, c) {
 function offerDownload(model) {
   const data = model.get("_download");
   if (!data || data.byteLength === 0) return;
-  const url = URL.createObjectURL(new Blob([asBytes(data)], { type: "image/gif" }));
+  const url = URL.createObjectURL(new Blob([/** @type {BlobPart} */ (asBytes(data))], { type: "image/gif" }));
   const link = /** @type {HTMLAnchorElement} */ (h("a", { href: url, download: model.get("_download_name") }));
   link.click();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
