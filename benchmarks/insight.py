@@ -27,6 +27,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import numpy as np
 
 import convscope
+from convscope.engine.pass_memo import PASS_MEMO
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("conv1", "conv2", "conv3")
@@ -64,11 +65,19 @@ class PeakMemory:
 
 
 def stats_and_tops(model: object, images: np.ndarray) -> dict[str, list[np.ndarray]]:
-    """``channel_stats`` of each layer, then the top 9 digits of every one of its channels."""
+    """``channel_stats`` of each layer, then ``top_images`` of every one of its channels.
+
+    As the README shows them: one call per channel. The memo of passes (emptied first) makes
+    that one pass per layer.
+    """
+    PASS_MEMO.clear()
     tops = {}
     for layer in LAYERS:
         stats = convscope.channel_stats(model, images, layer, progress=False)
-        tops[layer] = [stats.top(channel) for channel in range(stats.peaks.shape[1])]
+        tops[layer] = [
+            convscope.top_images(model, images, layer, channel, progress=False)
+            for channel in range(stats.max.shape[0])
+        ]
     return tops
 
 

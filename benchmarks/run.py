@@ -35,6 +35,8 @@ import convscope
 from baselines import keract_times, timed, tutorial_feature_maps
 from convscope.widget.figure_display import png_bytes
 from insight import bench_insight
+from passes import bench_passes, detail_lines
+from passes import target_rows as passes_target_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -647,6 +649,7 @@ def target_rows(results: dict[str, object]) -> list[tuple[str, str, bool | None]
         above = insight["rss_peak_above_start_mb"]
         rows.append((label, f"{above:.0f} MB", above <= 100.0))
     rows.extend(deeper_target_rows(results))
+    rows.extend(passes_target_rows(results.get("passes", {})))  # type: ignore[arg-type]
     return rows + delivery_targets(results)
 
 
@@ -678,7 +681,8 @@ def delivery_targets(results: dict[str, object]) -> list[tuple[str, str, bool | 
 
 def report(results: dict[str, object]) -> list[str]:
     """Print both tables; return the targets that were missed."""
-    print("\n" + "\n".join(timing_rows(results) + deeper_timing_rows(results)))
+    passes = detail_lines(results.get("passes", {}))  # type: ignore[arg-type]
+    print("\n" + "\n".join(timing_rows(results) + deeper_timing_rows(results) + passes))
     print(f"\n{'target':62} {'value':>9}  result")
     missed = []
     for label, value, met in target_rows(results):
@@ -722,6 +726,7 @@ def main() -> int:
     results["insight"] = bench_insight()
     results["insight"]["epochs"] = bench_epochs(repeats, smoke=args.smoke)
     results["looking_deeper"] = bench_looking_deeper(smoke=args.smoke)
+    results["passes"] = bench_passes(smoke=args.smoke)
     results["delivery"] = bench_delivery(repeats)
     if args.browser:
         results["browser"] = bench_browser(args.events or (10 if args.smoke else 100))

@@ -54,6 +54,17 @@ def test_benchmark_smoke_run_reports_every_section(
         "epoch switch in the replay: within 2x of a sample scrub",
     ):
         assert target in result.stdout, target
+    # issue 23's data-set passes: each measured, with its target in the table
+    passes = results["passes"]
+    assert passes["loop"]["calls"] == 136
+    for name in ("mnist_conv3", "mnist_every_spatial_layer", "resnet50_96_last_block"):
+        throughput = passes["throughput"][name]
+        assert throughput["pass_images_per_s"] > 0
+        assert throughput["predict_images_per_s"] > 0
+    assert passes["stream"]["images"] == 12_000
+    assert passes["stream"]["rss_curve_mb"]["dead_channels"][0][0] >= 10_000
+    assert "top_images loop over 136 channels" in result.stdout
+    assert "pass images/s, resnet50_96_last_block: >= 0.9x model.predict" in result.stdout
     delivery = results["delivery"]
     for path in ("canvas", "ipympl"):
         for access in ("sequential", "random"):

@@ -90,6 +90,16 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(list(group) for group in groups)
 
 
+def test_every_import_of_convscope_names_a_module_that_exists() -> None:
+    for module in MODULES:
+        for node in ast.walk(tree_of(module)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PACKAGE):
+                assert node.module in MODULES, f"{module} imports {node.module}"
+            elif isinstance(node, ast.Import):
+                missing = [a.name for a in node.names if a.name.startswith(f"{PACKAGE}.")]
+                assert set(missing) <= set(MODULES), f"{module} imports {missing}"
+
+
 def test_no_import_cycle() -> None:
     graph = {module: imports_of(module) for module in MODULES}
     assert cycles(graph) == []

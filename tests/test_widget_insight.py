@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 import convscope
+from convscope.engine import insight as engine_insight
+from convscope.engine.pass_memo import PASS_MEMO
 from convscope.errors import IndexOutOfRangeError, InvalidArgumentError, LabelError
 from convscope.widget.controller import grid_columns
 
@@ -70,6 +72,7 @@ def test_channel_panel_shows_the_strongest_samples_and_whether_it_fires(
 def test_the_channel_panel_reports_its_progress_in_the_status_line(
     model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    PASS_MEMO.clear()  # a pass of another test on these digits would leave nothing to report
     ex = convscope.Explorer(model, mnist_test[0][:300], figure="none", layer="conv3")
     ex.channel = 7
     sent: list[str] = []
@@ -89,6 +92,37 @@ def test_the_channel_panel_reports_its_progress_in_the_status_line(
     sent.clear()
     ex.channel = 8  # the layer's peaks are known: no second pass
     assert sent == []
+
+
+def test_the_panel_and_the_static_api_share_one_pass(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    PASS_MEMO.clear()
+    images = mnist_test[0][:400]
+    passes: list[str] = []
+    run_pass = engine_insight.run_pass
+
+    def spy(engine: object, infos: tuple[object, ...], *args: object, **options: object) -> object:
+        passes.extend(info.name for info in infos)  # type: ignore[attr-defined]
+        return run_pass(engine, infos, *args, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine_insight, "run_pass", spy)
+    dead = convscope.dead_channels(model, images, ["conv2"], progress=False)
+    ex = convscope.Explorer(model, images, figure="none", layer="conv2")
+    ex.channel = 6
+    ex.channel_panel = True  # conv2 was passed by dead_channels: no new pass
+    ex.sort = "activation"
+    assert passes == ["conv2"]
+    np.testing.assert_array_equal(
+        explorer_top := ex.channel_top, convscope.top_images(model, images, "conv2", 6)
+    )
+    assert ex.filtered_samples[:9].tolist() == explorer_top.tolist()
+    assert np.flatnonzero(ex._controller.dead_channels("conv2")).tolist() == dead["conv2"]
+    ex.layer = "conv3"  # a layer not passed yet: the Explorer's pass serves the static API
+    ex.update(channel=2)
+    assert passes == ["conv2", "conv3"]
+    convscope.top_images(model, images, "conv3", 40, progress=False)
+    assert passes == ["conv2", "conv3"]
 
 
 def test_dead_channels_are_crossed_out_once_known(

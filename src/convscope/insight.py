@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from convscope.data.labels import check_class_names, class_labels
 from convscope.engine.activations import DEFAULT_BATCH_SIZE, engine_for
 from convscope.engine.inputs import check_images
-from convscope.engine.insight import STATS_BATCH_SIZE, ChannelStats
+from convscope.engine.insight import STATS_BATCH_SIZE, TOP_KEPT, ChannelStats
 from convscope.engine.insight import channel_stats as _stream_stats
 from convscope.engine.receptive import Box
 from convscope.engine.receptive import receptive_field as _receptive_field
@@ -49,35 +49,65 @@ def channel_stats(
     *,
     batch_size: int = STATS_BATCH_SIZE,
     progress: bool = True,
+    strategy: object = None,
+    key: object = None,
+    top_kept: int = TOP_KEPT,
 ) -> ChannelStats:
-    """Summarise every channel of ``layer`` over a data set, in one streamed pass.
+    """Summarise every channel of ``layer`` over a data set, in one streamed pass, remembered.
 
     Parameters
     ----------
     model : keras.Model
         A built model with one image input.
-    images : array-like
-        The data set, in the units the model takes (the 10,000 MNIST test digits, say).
+    images : array-like or stream
+        The data set, in the units the model takes (the 10,000 MNIST test digits, say): an
+        array, or a ``tf.data.Dataset``, generator or ``keras.utils.PyDataset`` of any length,
+        read once, one batch at a time.
     layer : str
         A layer with channels: maps ``(H, W, C)`` or a vector of units.
     batch_size : int
-        Images per compiled call.
+        Images per compiled call (per replica under a strategy); a stream keeps its batches.
     progress : bool
-        Show Keras's progress bar.
+        Show Keras's progress bar: the count, the time per image, an ETA when the length is
+        known.
+    strategy : tf.distribute.Strategy, optional
+        Run on its replicas (several GPUs, or machines with ``MultiWorkerMirroredStrategy``);
+        by default the one of an enclosing ``strategy.scope()``, if any. The results are those
+        of one device, bit for bit.
+    key : hashable, optional
+        Your name for a stream's data, to remember its summary: a promise that the stream gives
+        the same images in the same order whenever that key is passed. Arrays need none.
+    top_kept : int
+        Best images kept per channel of a stream (an array keeps every image's peak).
 
     Returns
     -------
     ChannelStats
-        ``.max``, ``.mean`` and ``.active_fraction`` per channel, and ``.peaks``: each image's
-        spatial maximum of each channel ``(N, C)``, from which ``.dead()`` and ``.top()``.
+        ``.max``, ``.mean`` and ``.active_fraction`` per channel, ``.dead()`` and ``.top()``,
+        and ``.peaks``: each image's spatial maximum of each channel ``(N, C)`` (``None`` for a
+        stream: its memory does not grow with its length).
+
+    Notes
+    -----
+    A pass is remembered per model weights, data set and layer (see
+    :mod:`convscope.engine.pass_memo`): asking again, or :func:`top_images` of any channel,
+    costs no new pass until the weights or the array's content change.
 
     """
     engine = engine_for(model)
     name = check_layer_name(layer)
     size = check_int("batch_size", batch_size, minimum=1, example=256)
-    return _stream_stats(engine, (name,), images, batch_size=size, progress=progress)[
-        engine.layer(name).name
-    ]
+    kept = check_int("top_kept", top_kept, minimum=1, example=100)
+    return _stream_stats(
+        engine,
+        (name,),
+        images,
+        batch_size=size,
+        progress=progress,
+        strategy=strategy,
+        key=key,
+        top_kept=kept,
+    )[engine.layer(name).name]
 
 
 def dead_channels(
@@ -88,6 +118,8 @@ def dead_channels(
     threshold: float = 0.0,
     batch_size: int = STATS_BATCH_SIZE,
     progress: bool = True,
+    strategy: object = None,
+    key: object = None,
 ) -> dict[str, list[int]]:
     """List, per layer, the channels that carry nothing over the data set: dead ones.
 
@@ -101,14 +133,16 @@ def dead_channels(
     ----------
     model : keras.Model
         A built model with one image input.
-    images : array-like
-        The data set.
+    images : array-like or stream
+        The data set, as :func:`channel_stats` takes it.
     layers : str or iterable of str, optional
         The layers to check; by default every layer with a spatial output. All are computed in
-        one forward pass per batch.
+        one forward pass per batch (those remembered from an earlier pass are not).
     threshold : float
         A channel that never goes below 0 is dead when its spatial maximum is at most this
         on every image. Finite: NaN is refused.
+    batch_size, progress, strategy, key
+        As :func:`channel_stats`.
 
     Returns
     -------
@@ -118,12 +152,15 @@ def dead_channels(
     """
     engine = engine_for(model)
     level = check_real("threshold", threshold, 0.0)
+    size = check_int("batch_size", batch_size, minimum=1, example=256)
     wanted = check_layer_names(layers)
     if wanted is None:
         names = tuple(info.name for info in engine.layers if info.spatial)
     else:
         names = tuple(engine.layer(name).name for name in wanted)
-    stats = _stream_stats(engine, names, images, batch_size=batch_size, progress=progress)
+    stats = _stream_stats(
+        engine, names, images, batch_size=size, progress=progress, strategy=strategy, key=key
+    )
     return {name: summary.dead(level) for name, summary in stats.items()}
 
 
@@ -136,10 +173,14 @@ def top_images(
     *,
     batch_size: int = STATS_BATCH_SIZE,
     progress: bool = True,
+    strategy: object = None,
+    key: object = None,
 ) -> np.ndarray:
     """Return the indices of the ``k`` images that excite one channel most, highest first.
 
-    "Most" is the channel's spatial maximum on the image; ties go to the lower index.
+    "Most" is the channel's spatial maximum on the image; ties go to the lower index. The pass
+    over the data set is remembered (see :func:`channel_stats`), so a loop over every channel
+    of a layer costs one pass.
 
     Raises
     ------
@@ -153,7 +194,16 @@ def top_images(
     info = engine.layer(check_layer_name(layer))
     channel = check_index("channel", channel, max(info.channels, 1))
     count = check_int("k", k, minimum=1, example=9)
-    stats = channel_stats(model, images, layer, batch_size=batch_size, progress=progress)
+    stats = channel_stats(
+        model,
+        images,
+        layer,
+        batch_size=batch_size,
+        progress=progress,
+        strategy=strategy,
+        key=key,
+        top_kept=max(count, TOP_KEPT),
+    )
     return stats.top(channel, count)
 
 
@@ -253,7 +303,9 @@ def plot_top_images(
     """
     engine = engine_for(model)
     batch = engine.prepare(images)
-    best = top_images(model, batch, layer, channel, k, batch_size=batch_size, progress=progress)
+    # The images as given, not their float32 copy: the pass of an earlier top_images or
+    # channel_stats on them is remembered under their own bytes.
+    best = top_images(model, images, layer, channel, k, batch_size=batch_size, progress=progress)
     info = engine.layer(layer)
     maps = engine.compute(info.name, batch[best])
     values = np.stack([info.channels_last(m) if info.spatial else m for m in maps])

@@ -74,7 +74,8 @@ def image_batches(
 
     """
     if isinstance(images, tf.data.Dataset):
-        images = _batched(images, input_shape, batch_size).as_numpy_iterator()
+        # Two batches made ahead, on tf.data's own threads, while the caller computes one.
+        images = _batched(images, input_shape, batch_size).prefetch(2).as_numpy_iterator()
     elif _endless(images):
         raise ImageInputError(
             f"{type(images).__name__} has no end (num_batches is None); give it a length, or "
@@ -220,3 +221,25 @@ def _concatenate_labels(parts: list[np.ndarray]) -> np.ndarray:
 def _short(value: object, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def stream_length(
+    images: object, input_shape: tuple[int | None, ...]
+) -> tuple[int | None, int | None]:
+    """Return what a stream says of its length: ``(images, None)``, ``(None, batches)``, or neither.
+
+    A ``tf.data.Dataset`` of single images knows its images; one of batches, and a
+    ``keras.utils.PyDataset``, know their batches; a generator knows nothing.
+    """
+    if isinstance(images, tf.data.Dataset):
+        count = int(images.cardinality())
+        if count < 0:  # unknown, or infinite (refused when read)
+            return None, None
+        spec = images.element_spec
+        if isinstance(spec, (tuple, list)) and 1 <= len(spec) <= _MAX_PARTS:
+            spec = spec[0]
+        single = isinstance(spec, tf.TensorSpec) and _one_image(spec.shape, input_shape)
+        return (count, None) if single else (None, count)
+    if isinstance(images, keras.utils.PyDataset) and not _endless(images):
+        return None, int(images.num_batches)
+    return None, None

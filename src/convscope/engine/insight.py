@@ -1,27 +1,33 @@
-"""Channel statistics over a data set, streamed in compiled batches: per-image summaries only.
+"""Channel statistics over a data set: one pass, reduced on the device, remembered.
 
-One forward pass per batch serves every layer asked for; of each batch only each image's peak
-(spatial maximum) per channel and the running sums for the means are kept, so 10,000 digits
-through three layers hold a few megabytes, not every activation.
+One forward pass per batch serves every layer asked for (:mod:`convscope.engine.passes`); of
+each batch only each image's peak (spatial maximum) per channel and the sums for the means come
+back. An in-memory data set keeps every image's peaks, ``(N, C)``; a stream keeps only
+per-channel numbers and each channel's best images, so its memory does not grow with its
+length. Summaries are remembered (:mod:`convscope.engine.pass_memo`), so asking again about the
+same model weights, data set and layer costs no pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import numpy as np
 
-from convscope.engine.activations import ActivationEngine, per_channel
+from convscope.engine.activations import ActivationEngine
+from convscope.engine.datasets import is_stream
 from convscope.engine.graph import LayerInfo
 from convscope.engine.inputs import check_images
-from convscope.errors import NotSpatialLayerError, check_index, check_real
+from convscope.engine.pass_memo import PASS_MEMO, PassMemo, data_key, model_key
+from convscope.engine.passes import PASS_BATCH_SIZE, ReducedBatch, current_strategy, run_pass
+from convscope.errors import InvalidArgumentError, NotSpatialLayerError, check_index, check_real
 
-STATS_BATCH_SIZE = 64
-"""Images per compiled call of a statistics pass. On two cores 64 is as fast as 256, and the
-working memory of a batch (every layer up to the deepest one asked for) stays a fifth as large:
-a pass over the 10,000 MNIST digits through conv1-conv3 peaks about 20 MB above where it
-started, against about 160 MB at 256."""
+STATS_BATCH_SIZE = PASS_BATCH_SIZE
+TOP_KEPT = 100
+_MERGE_ROWS = 1024  # a stream's per-image peaks held at most before they are merged
+_MAX_STREAM = 2**32  # images a stream's best are indexed up to (in 32 bits of a sort key)
+"""Best images kept per channel from a stream (an in-memory data set keeps every peak)."""
 
 
 @dataclass(frozen=True)
@@ -32,38 +38,56 @@ class ChannelStats:
     ----------
     layer : str
         The layer's name.
-    peaks : np.ndarray
-        float32 ``(N, C)``: each image's spatial maximum of each channel (its value, for a
-        layer of units). NaN and Inf values are left out; a map with no finite value gives
-        ``-inf``.
+    count : int
+        Images in the data set.
     mean : np.ndarray
         float32 ``(C,)``: each channel's mean over every image and position (finite values);
         NaN for a channel with no finite value.
-    low : np.ndarray or None
+    max : np.ndarray
+        float32 ``(C,)``: each channel's largest per-image peak.
+    low : np.ndarray
         float32 ``(C,)``: each channel's smallest finite value over the data set (``inf``
-        with none); ``None`` when not measured.
+        with none).
+    active_fraction : np.ndarray
+        float ``(C,)``: the share of images where the channel's peak is above 0.
+    peaks : np.ndarray or None
+        float32 ``(N, C)``: each image's spatial maximum of each channel (its value, for a
+        layer of units). NaN and Inf values are left out; a map with no finite value gives
+        ``-inf``. ``None`` for a stream, whose length is not bounded.
+    best : np.ndarray
+        int64 ``(K, C)``: a stream's ``K`` best images per channel, highest peak first, ties to
+        the lower index (``K`` is ``top_kept``, or fewer images); ``(0, C)`` when ``peaks`` is
+        kept.
+    best_peaks : np.ndarray
+        float32 ``(K, C)``: their peaks.
 
     """
 
     layer: str
-    peaks: np.ndarray
+    count: int
     mean: np.ndarray
-    low: np.ndarray | None = None
+    max: np.ndarray
+    low: np.ndarray
+    active_fraction: np.ndarray
+    peaks: np.ndarray | None
+    best: np.ndarray
+    best_peaks: np.ndarray
 
     @property
-    def max(self) -> np.ndarray:
-        """float32 ``(C,)``: each channel's largest per-image peak."""
-        return np.asarray(self.peaks.max(axis=0))
+    def nbytes(self) -> int:
+        """Bytes of the arrays held."""
+        arrays = (self.mean, self.max, self.active_fraction, self.best, self.best_peaks)
+        return sum(a.nbytes for a in arrays) + (0 if self.peaks is None else self.peaks.nbytes)
 
     @property
-    def active_fraction(self) -> np.ndarray:
-        """Float ``(C,)``: the share of images where the channel's peak is above 0."""
-        return np.asarray((self.peaks > 0).mean(axis=0))
+    def kept(self) -> int:
+        """How many best images per channel :meth:`top` can return."""
+        return self.count if self.peaks is not None else len(self.best)
 
     @property
     def non_finite(self) -> list[int]:
         """Return the channels with no finite value on any image (NaN or Inf everywhere)."""
-        return np.flatnonzero(~np.isfinite(self.peaks).any(axis=0)).tolist()  # type: ignore[no-any-return]
+        return np.flatnonzero(~np.isfinite(self.max)).tolist()  # type: ignore[no-any-return]
 
     def dead(self, threshold: float = 0.0) -> list[int]:
         """Return the channels that carry nothing over the data set.
@@ -76,10 +100,8 @@ class ChannelStats:
         is not dead either; :attr:`non_finite` lists it.
         """
         level = check_real("threshold", threshold, 0.0)
-        high = self.peaks.max(axis=0)
+        high = self.max
         finite = np.isfinite(high)
-        if self.low is None:  # not measured: the rule for layers that never go negative
-            return np.flatnonzero(finite & (high <= level)).tolist()  # type: ignore[no-any-return]
         off = (high <= level) & (self.low >= 0)
         constant = self.low == high
         return np.flatnonzero(finite & (off | constant)).tolist()  # type: ignore[no-any-return]
@@ -88,9 +110,35 @@ class ChannelStats:
         """Return the ``k`` images with the highest peak of ``channel``, highest first.
 
         Ties go to the lower index.
+
+        Raises
+        ------
+        InvalidArgumentError
+            ``k`` above the best images a stream's summary kept.
+
         """
-        channel = check_index("channel", channel, self.peaks.shape[1])
-        return np.argsort(-self.peaks[:, channel], kind="stable")[:k]
+        channel = check_index("channel", channel, self.max.shape[0])
+        if self.peaks is not None:
+            return best_first(self.peaks[:, channel], k)
+        if k > self.kept and self.kept < self.count:
+            raise InvalidArgumentError(
+                f"This summary of a stream kept its {self.kept} best images per channel, not "
+                f"{k}; pass top_kept={k} to channel_stats (or ask top_images for k={k})."
+            )
+        return np.array(self.best[:k, channel])
+
+
+def best_first(values: np.ndarray, k: int) -> np.ndarray:
+    """Return the indices of the ``k`` largest ``values``, largest first, ties to the lower index.
+
+    As ``np.argsort(-values, kind="stable")[:k]``, without sorting every value: a partition
+    finds the k-th largest, and only the values at least that large (ties included) are sorted.
+    """
+    if k >= len(values):
+        return np.argsort(-values, kind="stable")
+    kth = np.partition(values, len(values) - k)[len(values) - k]
+    candidates = np.flatnonzero(values >= kth)  # in index order: the stable sort keeps ties so
+    return candidates[np.argsort(-values[candidates], kind="stable")[:k]]
 
 
 def channel_stats(
@@ -100,9 +148,17 @@ def channel_stats(
     *,
     batch_size: int = STATS_BATCH_SIZE,
     progress: bool = True,
-    on_batch: Callable[[int, int], None] | None = None,
+    on_batch: Callable[[int, int | None], None] | None = None,
+    strategy: object = None,
+    key: object = None,
+    data: Hashable | None = None,
+    top_kept: int = TOP_KEPT,
+    memo: PassMemo = PASS_MEMO,
 ) -> dict[str, ChannelStats]:
-    """Stream ``images`` once through ``layers`` and summarise every channel of each.
+    """Summarise every channel of each of ``layers`` over ``images``, in at most one pass.
+
+    Layers already remembered for these weights and this data set are not computed again; the
+    others share one pass.
 
     Parameters
     ----------
@@ -110,14 +166,25 @@ def channel_stats(
         The model's engine.
     layers : tuple of str
         Rows with channels: maps ``(H, W, C)`` or units ``(C,)``.
-    images : array-like
+    images : array-like or stream
         The data set, in the units the model takes; converted to float32 a batch at a time.
     batch_size : int
-        Images per compiled call.
+        Images per compiled call (per replica under a strategy).
     progress : bool
         Show Keras's progress bar.
     on_batch : callable, optional
         Called as ``on_batch(done, total)`` after every batch, for a progress display.
+    strategy : tf.distribute.Strategy, optional
+        Run on its replicas; by default the one of an enclosing ``strategy.scope()``, if any.
+    key : hashable, optional
+        The user's name for the data set: a stream is remembered only under one.
+    data : hashable, optional
+        The data set's identity for the memo, computed by the caller with
+        :func:`~convscope.engine.pass_memo.data_key` (the Explorer, from the array it was given).
+    top_kept : int
+        Best images kept per channel of a stream.
+    memo : PassMemo
+        Where summaries are remembered.
 
     Raises
     ------
@@ -125,44 +192,150 @@ def channel_stats(
         A layer whose output has neither maps nor a vector of units (a 2-D output, say).
 
     """
-    images = check_images(images, engine.input_shape)  # uint8 stays uint8: no float copy
     infos = [_with_channels(engine.layer(name)) for name in layers]
-    names = tuple(info.name for info in infos)
-    peaks = {info.name: np.empty((len(images), info.channels), np.float32) for info in infos}
-    sums = {info.name: np.zeros(info.channels, np.float64) for info in infos}
-    lows = {info.name: np.full(info.channels, np.inf, np.float32) for info in infos}
-    counts = {info.name: np.zeros(info.channels, np.int64) for info in infos}
-    for start, outputs in engine.stream(names, images, batch_size=batch_size, progress=progress):
-        for info, out in zip(infos, outputs, strict=True):
-            flat = per_channel(out, info)
-            stop = start + len(flat)
-            peak = flat.max(axis=1)
-            total = flat.sum(axis=(0, 1), dtype=np.float64)
-            if np.isfinite(peak).all() and np.isfinite(total).all():
-                lows[info.name] = np.minimum(lows[info.name], flat.min(axis=(0, 1)))
-                peaks[info.name][start:stop] = peak
-                sums[info.name] += total
-                counts[info.name] += flat.shape[0] * flat.shape[1]
-                continue
-            finite = np.isfinite(flat)  # rare: leave the NaN/Inf values out
-            peaks[info.name][start:stop] = np.where(finite, flat, -np.inf).max(axis=1)
-            low = np.where(finite, flat, np.inf).min(axis=(0, 1))
-            lows[info.name] = np.minimum(lows[info.name], low)
-            sums[info.name] += np.where(finite, flat, 0.0).sum(axis=(0, 1), dtype=np.float64)
-            counts[info.name] += finite.sum(axis=(0, 1))
-        if on_batch is not None:
-            on_batch(start + len(outputs[0]), len(images))
-    return {
-        name: ChannelStats(
-            layer=name,
-            peaks=peaks[name],
-            mean=np.where(
-                counts[name] > 0, sums[name] / np.maximum(counts[name], 1), np.nan
-            ).astype(np.float32),
-            low=lows[name],
+    chosen = current_strategy(strategy)
+    source = images if is_stream(images) else check_images(images, engine.input_shape)
+    if data is None:
+        data = data_key(source if isinstance(source, np.ndarray) else None, key)
+    model = model_key(engine.model) if data is not None else None
+    found: dict[str, ChannelStats] = {}
+    for info in infos:
+        entry = memo.get((model, data, info.name)) if data is not None else None
+        if entry is not None and (entry.peaks is not None or entry.kept >= top_kept):
+            found[info.name] = entry
+    missing = tuple(dict.fromkeys(info for info in infos if info.name not in found))
+    if missing:
+        summaries = [_Summary(info, source, top_kept) for info in missing]
+        for reduced in run_pass(
+            engine,
+            missing,
+            source,
+            batch_size=batch_size,
+            progress=progress,
+            on_batch=on_batch,
+            strategy=chosen,
+        ):
+            for summary, layer in zip(summaries, reduced.layers, strict=True):
+                summary.add(reduced, *layer)
+        # Only now, with the pass finished, is anything remembered.
+        for summary in summaries:
+            found[summary.info.name] = stats = summary.result()
+            if data is not None:
+                memo.put((model, data, summary.info.name), stats)
+    return {info.name: found[info.name] for info in infos}
+
+
+class _Summary:
+    """One layer's running summary over a pass: every peak (an array) or the best (a stream)."""
+
+    def __init__(self, info: LayerInfo, source: object, top_kept: int) -> None:
+        self.info = info
+        channels = info.channels
+        self.count = 0
+        self.peaks = (
+            np.empty((len(source), channels), np.float32)
+            if isinstance(source, np.ndarray)
+            else None
         )
-        for name in names
-    }
+        self.sums = np.zeros(channels, np.float64)
+        self.counts = np.zeros(channels, np.int64)
+        self.max = np.full(channels, -np.inf, np.float32)
+        self.low = np.full(channels, np.inf, np.float32)
+        self.active = np.zeros(channels, np.int64)
+        self.kept = top_kept
+        self.best = np.zeros((0, channels), np.int64)
+        self.best_peaks = np.zeros((0, channels), np.float32)
+        self._pending: list[tuple[int, np.ndarray]] = []
+        self._pending_rows = 0
+
+    def add(
+        self,
+        batch: ReducedBatch,
+        peaks: np.ndarray,
+        sums: np.ndarray,
+        counts: np.ndarray,
+        lows: np.ndarray,
+    ) -> None:
+        self.count += batch.size
+        self.sums += sums.sum(axis=0, dtype=np.float64)
+        self.counts += counts.sum(axis=0)
+        np.maximum(self.max, peaks.max(axis=0), out=self.max)
+        np.minimum(self.low, lows.min(axis=0), out=self.low)
+        self.active += (peaks > 0).sum(axis=0)
+        if self.peaks is not None:
+            self.peaks[batch.start : batch.start + batch.size] = peaks
+            return
+        if batch.start + batch.size > _MAX_STREAM:
+            raise InvalidArgumentError(
+                f"A stream's summary counts at most {_MAX_STREAM:,} images; summarise it in "
+                "parts, e.g. dataset.take(...) and dataset.skip(...)."
+            )
+        # Batches wait to be merged a few at a time: one sort of K + 1024 rows costs less
+        # than sixteen of K + 64.
+        self._pending.append((batch.start, peaks))
+        self._pending_rows += batch.size
+        if self._pending_rows >= _MERGE_ROWS:
+            self._merge()
+
+    def _merge(self) -> None:
+        if not self._pending:
+            return
+        peaks = np.concatenate([self.best_peaks, *(part for _, part in self._pending)])
+        index = np.concatenate(
+            [np.arange(start, start + len(part)) for start, part in self._pending]
+        )
+        fresh = np.broadcast_to(index[:, np.newaxis], (len(index), peaks.shape[1]))
+        indices = np.concatenate([self.best, fresh])
+        self._pending, self._pending_rows = [], 0
+        # One unique key per (peak, image): the peak's rank, highest first, then the image's
+        # index. A partition and a sort of the kept keys then give the order of a stable sort
+        # of the peaks, ties to the lower index, without sorting every row.
+        keys = (_descending_bits(peaks).astype(np.uint64) << np.uint64(32)) | indices.astype(
+            np.uint64
+        )
+        if len(keys) > self.kept:
+            chosen = np.argpartition(keys, self.kept - 1, axis=0)[: self.kept]
+            keys = np.take_along_axis(keys, chosen, axis=0)
+        keys.sort(axis=0)
+        self.best = (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        self.best_peaks = _from_descending_bits((keys >> np.uint64(32)).astype(np.uint32))
+
+    def result(self) -> ChannelStats:
+        self._merge()
+        return ChannelStats(
+            layer=self.info.name,
+            count=self.count,
+            mean=np.where(self.counts > 0, self.sums / np.maximum(self.counts, 1), np.nan).astype(
+                np.float32
+            ),
+            max=self.max,
+            low=self.low,
+            active_fraction=self.active / max(self.count, 1),
+            peaks=self.peaks,
+            best=self.best,
+            best_peaks=self.best_peaks,
+        )
+
+
+_SIGN = np.uint32(0x80000000)
+
+
+def _descending_bits(values: np.ndarray) -> np.ndarray:
+    """uint32 keys in the reverse order of float32 ``values`` (-0.0 counts as 0.0), one per value.
+
+    The usual trick: a float's bits, with the sign bit flipped for a positive number and every
+    bit flipped for a negative one, sort as the floats do; flipped again, they sort in reverse.
+    """
+    bits = (values.astype(np.float32) + np.float32(0.0)).view(np.uint32)  # -0.0 + 0.0 is 0.0
+    ascending = np.where(bits & _SIGN, ~bits, bits | _SIGN)
+    return ~ascending  # type: ignore[no-any-return]
+
+
+def _from_descending_bits(keys: np.ndarray) -> np.ndarray:
+    """Invert :func:`_descending_bits`: the float32 values again."""
+    ascending = ~keys
+    bits = np.where(ascending & _SIGN, ascending ^ _SIGN, ~ascending)
+    return bits.astype(np.uint32).view(np.float32)
 
 
 def _with_channels(info: LayerInfo) -> LayerInfo:

@@ -151,7 +151,8 @@ def _slices(variables: tuple[Any, ...], size: int) -> list[tuple[Any, ...]]:
 def _optimizer_steps(model: keras.Model) -> int | None:
     """Return the model's optimizer's step counter, or ``None`` without an optimizer."""
     iterations = getattr(getattr(model, "optimizer", None), "iterations", None)
-    return None if iterations is None else int(np.asarray(iterations.value))
+    # convert_to_numpy also reads a variable mirrored by a tf.distribute strategy.
+    return None if iterations is None else int(keras.ops.convert_to_numpy(iterations))
 
 
 def _compiled_checksum(variables: tuple[Any, ...]) -> Any:

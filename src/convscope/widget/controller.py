@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -14,7 +15,9 @@ from convscope.data.drawing import mnist_digit
 from convscope.data.labels import class_labels
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.graph import LayerInfo
+from convscope.engine.inputs import check_images
 from convscope.engine.insight import ChannelStats, channel_stats
+from convscope.engine.pass_memo import data_key
 from convscope.engine.receptive import receptive_field
 from convscope.engine.split import SIGMOID, SOFTMAX, GraphValue, find_class_scores
 from convscope.errors import (
@@ -131,6 +134,9 @@ class ExplorerController:
         self.engine = engine
         self.images = engine.prepare(images)
         self.reading = output_reading(engine)
+        # The data set's identity in the shared memo of passes, from the images as given (uint8
+        # digits, say), so a pass of the static API on them serves the channel panel and sorts.
+        self._data = data_key(check_images(images, engine.input_shape))
         self.labels, self.class_names = class_labels(
             labels, class_names, samples=len(self.images), classes=output_classes(engine)
         )
@@ -778,16 +784,24 @@ class ExplorerController:
     ) -> np.ndarray:
         """Each sample's peak of each channel of ``layer``, ``(N, C)``, computed once per layer.
 
+        From the memo of passes that the static API shares: no pass when ``channel_stats``,
+        ``top_images`` or ``dead_channels`` already saw this layer, these weights and images.
         A sample whose map is all NaN/Inf gets -Inf: it sorts last.
         """
         key = (self.engine.weights_tag, layer)
         stats = self._stats.get(key)
         if stats is None:
             stats = channel_stats(
-                self.engine, (layer,), self.images, progress=False, on_batch=on_progress
+                self.engine,
+                (layer,),
+                self.images,
+                progress=False,
+                on_batch=None if on_progress is None else functools.partial(_report, on_progress),
+                data=self._data,
             )[layer]
             self._stats[key] = stats
-        return stats.peaks
+        # An array's pass keeps every image's peaks (only a stream's does not).
+        return cast("np.ndarray", stats.peaks)
 
     def channel_summary(
         self,
@@ -815,13 +829,17 @@ class ExplorerController:
         stats = self._stats.get((self.engine.weights_tag, layer))
         if stats is None:
             return None
-        dead = np.zeros(stats.peaks.shape[1], bool)
+        dead = np.zeros(len(stats.max), bool)
         dead[stats.dead()] = True
         return dead
 
     def class_name(self, index: int) -> str:
         """Return the name of class ``index``, or the index itself when there is no name."""
         return self.class_names[index] if 0 <= index < len(self.class_names) else str(index)
+
+
+def _report(on_progress: Callable[[int, int], None], done: int, total: int | None) -> None:
+    on_progress(done, done if total is None else total)
 
 
 def default_layer(layers: tuple[LayerInfo, ...]) -> str:

@@ -1,0 +1,319 @@
+"""One forward pass over a data set, reduced on the device: per image, each channel's summary.
+
+A pass sends the data set through one compiled call per batch. The call returns, for each layer
+asked for, four ``(batch, channels)`` arrays: each image's spatial maximum of each channel (NaN
+and Inf left out; ``-inf`` when none is finite), the sum of its finite values, how many there
+are, and their minimum (``inf`` when none). The maps themselves never leave the device, so a
+pass costs one forward pass plus a reduction, as ``model.predict`` costs one forward pass.
+
+Under a ``tf.distribute.Strategy`` (the one of an enclosing ``strategy.scope()``, or one given)
+each replica computes whole batches, as one device would: R replicas take R consecutive batches
+at a time, and their results are gathered back in order. A batch is the same batch on one device
+or several, so the results are the same, bit for bit, ties included.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from convscope.engine.activations import ActivationEngine
+from convscope.engine.datasets import image_batches, is_stream, stream_length
+from convscope.engine.graph import LayerInfo
+from convscope.engine.inputs import as_image_batch, check_images
+from convscope.errors import ArgumentTypeError, ImageInputError
+
+PASS_BATCH_SIZE = 64
+"""Images per compiled call (per replica under a strategy). On two cores 64 is as fast as 256,
+and the working memory of a batch (every layer up to the deepest one asked for) stays a fifth
+as large."""
+
+Reduced = tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
+"""Per layer: ``(peaks, sums, counts, lows)``, each ``(batch, channels)``."""
+
+
+@dataclass(frozen=True)
+class ReducedBatch:
+    """One batch of a pass: where it starts in the data set, and each layer's reductions."""
+
+    start: int
+    size: int
+    layers: Reduced
+
+
+def reduce_maps(
+    out: tf.Tensor, info: LayerInfo
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Reduce one layer's batch of outputs to ``(batch, channels)`` peaks, sums, counts, lows."""
+    values = tf.cast(out, tf.float32)
+    if info.spatial and info.channels_first:
+        values = tf.experimental.numpy.moveaxis(values, 1, -1)
+    if info.spatial:
+        values = tf.reshape(values, [tf.shape(values)[0], -1, tf.shape(values)[-1]])
+    else:
+        values = tf.reshape(values, [tf.shape(values)[0], 1, -1])
+    peaks = tf.reduce_max(values, axis=1)
+    sums = tf.reduce_sum(values, axis=1)
+    positions = tf.shape(values)[1]
+
+    def every_value_finite() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        lows = tf.reduce_min(values, axis=1)  # for "dead": constant, or never fired
+        return peaks, sums, tf.fill(tf.shape(sums), positions), lows
+
+    def without_nan_and_inf() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        finite = tf.math.is_finite(values)
+        return (
+            tf.reduce_max(tf.where(finite, values, -np.inf), axis=1),
+            tf.reduce_sum(tf.where(finite, values, 0.0), axis=1),
+            tf.reduce_sum(tf.cast(finite, tf.int32), axis=1),
+            tf.reduce_min(tf.where(finite, values, np.inf), axis=1),
+        )
+
+    # A NaN or Inf anywhere in a map makes its sum NaN or Inf: only then is the map masked, so
+    # the usual pass costs three reductions, not nine operations over every value.
+    return tf.cond(  # type: ignore[no-any-return]
+        tf.reduce_all(tf.math.is_finite(sums)), every_value_finite, without_nan_and_inf
+    )
+
+
+def _reduce_step(
+    extract: Callable[[Any], list[Any]], infos: tuple[LayerInfo, ...], batch: Any
+) -> Any:
+    outputs = extract(batch)
+    return tuple(reduce_maps(out, info) for out, info in zip(outputs, infos, strict=True))
+
+
+class PassStep:
+    """The compiled call of a pass over some layers, and its distributed form, built once.
+
+    Built from the engine's graph (:meth:`~convscope.engine.graph.ModelGraph.extractor`), so
+    every layer is computed from the tensor that really reaches it.
+    """
+
+    def __init__(self, engine: ActivationEngine, infos: tuple[LayerInfo, ...]) -> None:
+        self.infos = infos
+        extract = engine.graph.extractor([info.name for info in infos])
+        self.signature = tf.TensorSpec((None, *engine.input_shape), tf.float32)
+        # A partial of one module-level function: TensorFlow counts traces per code object.
+        self._reduce = functools.partial(_reduce_step, extract, infos)
+        self.step = tf.function(self._reduce, input_signature=[self.signature], autograph=False)
+        self._distributed: dict[int, Callable[[Any], Any]] = {}
+
+    def distributed(self, strategy: tf.distribute.Strategy) -> Callable[[Any], Any]:
+        """Return the step run on every replica of ``strategy``, results gathered in order."""
+        found = self._distributed.get(id(strategy))
+        if found is None:
+            # strategy.run gets the plain function: it would re-wrap a tf.function with that
+            # function's input signature, which a per-replica value does not fit.
+            found = tf.function(
+                functools.partial(_gathered, strategy, self._reduce), autograph=False
+            )
+            self._distributed[id(strategy)] = found
+        return found
+
+
+def _gathered(strategy: tf.distribute.Strategy, step: Callable[[Any], Any], values: Any) -> Any:
+    per_replica = strategy.run(step, args=(values,))
+    return tf.nest.map_structure(lambda value: strategy.gather(value, axis=0), per_replica)
+
+
+_STEPS: weakref.WeakKeyDictionary[ActivationEngine, dict[tuple[str, ...], PassStep]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def pass_step(engine: ActivationEngine, infos: tuple[LayerInfo, ...]) -> PassStep:
+    """Return the engine's compiled pass over ``infos``, traced once per engine and layers.
+
+    Kept as long as the engine lives (the shared engine of a model lives as long as the model).
+    """
+    steps = _STEPS.setdefault(engine, {})
+    key = tuple(info.name for info in infos)
+    found = steps.get(key)
+    if found is None:
+        found = steps[key] = PassStep(engine, infos)
+    return found
+
+
+def current_strategy(strategy: object) -> tf.distribute.Strategy | None:
+    """Return the strategy to run under: the one given, else an enclosing ``strategy.scope()``'s.
+
+    Raises
+    ------
+    ArgumentTypeError
+        For anything given that is not a ``tf.distribute.Strategy``.
+
+    """
+    if strategy is not None:
+        if not isinstance(strategy, tf.distribute.Strategy):
+            raise ArgumentTypeError(
+                f"strategy must be a tf.distribute.Strategy, got {type(strategy).__name__}; "
+                "e.g. strategy=tf.distribute.MirroredStrategy()."
+            )
+        return strategy
+    return tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
+
+
+def run_pass(
+    engine: ActivationEngine,
+    infos: tuple[LayerInfo, ...],
+    images: object,
+    *,
+    batch_size: int = PASS_BATCH_SIZE,
+    progress: bool = True,
+    on_batch: Callable[[int, int | None], None] | None = None,
+    strategy: tf.distribute.Strategy | None = None,
+) -> Iterator[ReducedBatch]:
+    """Yield each batch's reductions of ``infos``, in data-set order.
+
+    Parameters
+    ----------
+    engine : ActivationEngine
+        The model's engine.
+    infos : tuple of LayerInfo
+        The layers, computed in one forward pass per batch.
+    images : array-like or stream
+        An array (read in slices, converted to float32 a batch at a time) or a stream
+        (``tf.data.Dataset``, generator, ``keras.utils.PyDataset``; see
+        :mod:`convscope.engine.datasets`), read once, one batch at a time.
+    batch_size : int
+        Images per compiled call (per replica); a stream's own batches are kept.
+    progress : bool
+        Show Keras's progress bar: the count, the time per image, and an ETA when the length
+        is known.
+    on_batch : callable, optional
+        Called as ``on_batch(done, total)`` after every batch; ``total`` is ``None`` when the
+        length is not known.
+    strategy : tf.distribute.Strategy, optional
+        Run on its replicas.
+
+    """
+    (total, batch_total), batches = _source(engine, images, batch_size)
+    step = pass_step(engine, infos)
+    bar = _Progress(total, batch_total, progress)
+    done = 0
+    pending: tuple[int, int, Any] | None = None
+    for start, size, result in _launched(step, batches, strategy):
+        # Read the previous batch's results only now: an accelerator computes this one meanwhile.
+        if pending is not None:
+            yield _as_numpy(*pending)
+        pending = (start, size, result)
+        done = start + size
+        bar.update(done, size)
+        if on_batch is not None:
+            on_batch(done, bar.total)
+    if pending is None:
+        raise ImageInputError("The dataset gave no images; pass at least one batch.")
+    yield _as_numpy(*pending)
+    bar.finish(done)
+
+
+def _source(
+    engine: ActivationEngine, images: object, batch_size: int
+) -> tuple[tuple[int | None, int | None], Iterator[np.ndarray]]:
+    """Return what is known of the length (images, else batches), and the float32 batches."""
+    if is_stream(images):
+        length = stream_length(images, engine.input_shape)
+        return length, _stream_batches(engine, images, batch_size)
+    array = check_images(images, engine.input_shape)  # uint8 stays uint8: no float copy
+    chunks = (
+        np.ascontiguousarray(array[start : start + batch_size], dtype=np.float32)
+        for start in range(0, len(array), batch_size)
+    )
+    return (len(array), None), chunks
+
+
+def _stream_batches(
+    engine: ActivationEngine, images: object, batch_size: int
+) -> Iterator[np.ndarray]:
+    for number, (batch, _) in enumerate(image_batches(images, engine.input_shape, batch_size)):
+        yield _checked(batch, number, engine.input_shape)
+
+
+def _checked(batch: np.ndarray, number: int, input_shape: tuple[int | None, ...]) -> np.ndarray:
+    try:
+        return as_image_batch(batch, input_shape)
+    except ImageInputError as error:
+        raise ImageInputError(f"Batch {number} of the dataset: {error}") from error
+
+
+def _launched(
+    step: PassStep, batches: Iterator[np.ndarray], strategy: tf.distribute.Strategy | None
+) -> Iterator[tuple[int, int, Any]]:
+    """Start each batch's compiled call (R batches per call under a strategy of R replicas)."""
+    start = 0
+    if strategy is None:
+        for batch in batches:
+            yield start, len(batch), step.step(batch)
+            start += len(batch)
+        return
+    replicas = strategy.num_replicas_in_sync
+    run = step.distributed(strategy)
+    group: list[np.ndarray] = []
+    for batch in batches:
+        group.append(batch)
+        if len(group) == replicas:
+            size = sum(map(len, group))
+            yield start, size, run(_per_replica(strategy, group))
+            start += size
+            group = []
+    if group:
+        # The last, short group: the other replicas get one image each (an empty batch is not
+        # safe with every kernel), gathered last and dropped.
+        size = sum(map(len, group))
+        group += [group[-1][:1]] * (replicas - len(group))
+        yield start, size, run(_per_replica(strategy, group))
+
+
+def _per_replica(strategy: tf.distribute.Strategy, group: list[np.ndarray]) -> Any:
+    def value(context: tf.distribute.experimental.ValueContext) -> tf.Tensor:
+        return tf.constant(group[context.replica_id_in_sync_group])
+
+    return strategy.experimental_distribute_values_from_function(value)
+
+
+def _as_numpy(start: int, size: int, result: Any) -> ReducedBatch:
+    layers = tuple(
+        (
+            np.asarray(peaks)[:size],
+            np.asarray(sums)[:size],
+            np.asarray(counts)[:size],
+            np.asarray(lows)[:size],
+        )
+        for peaks, sums, counts, lows in result
+    )
+    return ReducedBatch(start, size, layers)
+
+
+class _Progress:
+    """Keras's progress bar over images: the count, the time per image, and an ETA when known.
+
+    A stream that knows only its number of batches gets a total estimated from its first
+    batch's size, set right at the end.
+    """
+
+    def __init__(self, total: int | None, batches: int | None, show: bool) -> None:
+        self.total = total
+        self._batches = batches
+        self._bar = keras.utils.Progbar(total, unit_name="image") if show else None
+
+    def update(self, done: int, size: int) -> None:
+        if self.total is None and self._batches is not None:
+            self.total = self._batches * size  # after the first batch
+        self.total = None if self.total is None else max(self.total, done)
+        if self._bar is not None:
+            self._bar.target = self.total
+            self._bar.update(done, finalize=False)
+
+    def finish(self, done: int) -> None:
+        self.total = done
+        if self._bar is not None:
+            self._bar.target = done
+            self._bar.update(done, finalize=True)
