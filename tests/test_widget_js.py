@@ -129,7 +129,7 @@ class Host:
                 self.explorer._on_frontend_message(self.explorer, message, data)
             # Playwright runs an event loop here, so the Explorer scheduled its flush on it,
             # as in a kernel; run it now rather than at Playwright's next turn.
-            if self.explorer._flush_scheduled:
+            if self.explorer._inbox.scheduled:
                 self.explorer._flush()
             delivered += messages
             self.push()

@@ -48,6 +48,7 @@ from convscope.widget.figure_display import (
 )
 from convscope.widget.frames import FrameEncoder
 from convscope.widget.gif import check_gif, frames, steps_of, write_gif
+from convscope.widget.inbox import VIEW_FIELDS, Batch, RequestInbox
 from convscope.widget.samples import SORTS, SamplePicker
 from convscope.widget.views import PREDICTED, VIEWS
 
@@ -59,23 +60,7 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 _STATIC = _PACKAGE / "static"
 _SOURCE = _PACKAGE.parent.parent / "js"  # an editable install reads the sources directly
 _ASSETS = _STATIC if (_STATIC / "widget.js").is_file() else _SOURCE
-_VIEW_FIELDS = (
-    "layer", "channel", "sample", "cmap", "norm", "view", "target_class", "compare", "compare_mode"
-)  # fmt: skip
 _LOG = logging.getLogger("convscope")
-# Request kinds whose newest request wins: (key in the pending update, field, or None: all).
-_LATEST = {
-    protocol.FILTER: ("filter", None),
-    protocol.PAGE: ("page", "page"),
-    protocol.SORT: ("sort", "sort"),
-    protocol.PANEL: ("panel", "open"),
-    protocol.EPOCH: ("epoch", "epoch"),
-    protocol.PROBE: ("probe", None),
-    protocol.GIF: ("gif", "frames"),
-    protocol.FRAME: ("frame", None),
-}
-# ↑/↓ and PageUp/PageDown: the pending steps of each, summed so that every press counts.
-_MOVES = {"channel": ("channels", "channel_steps"), "layer": ("layers", "layer_steps")}
 # The filter's traits, and the argument of Explorer.filter that sets each.
 _FILTERS = {"filter_true": "true", "filter_predicted": "predicted"}
 _FILTERS |= {"misclassified_only": "misclassified"}
@@ -324,11 +309,8 @@ class Explorer(anywidget.AnyWidget):
         )
         self._filtered = self._picker.filtered()
         self._panel_key: tuple[str, int] | None = None
-        self._pending: dict[str, Any] = {}
-        self._problems: list[str] = []  # malformed requests since the last flush
-        self._seen_seq = 0  # the highest valid seq of any message so far
+        self._inbox = RequestInbox(self._apply_requests)
         self._box: ipywidgets.VBox | None = None
-        self._flush_scheduled = False
         self._frames = FrameEncoder()
         self._pixel_ratio = 1.0  # the page's device pixel ratio (canvas path)
 
@@ -918,78 +900,16 @@ class Explorer(anywidget.AnyWidget):
         and applied at the next turn of the event loop; a malformed one is reported in the
         error banner; an unknown kind is logged and ignored. See :mod:`protocol`.
         """
-        try:
-            self._receive(content, buffers)
-        except Exception:  # noqa: BLE001 - a bug here must not break the widget's comm
-            _LOG.exception("convscope: failed to take a message from the page")
-        finally:
-            self._schedule_flush()
+        self._inbox.take(content, buffers)
 
     def _receive(self, content: object, buffers: object = ()) -> None:
-        seq = protocol.seq_of(content)
-        if seq is not None:
-            self._seen_seq = max(self._seen_seq, seq)
-        try:
-            request = protocol.parse_request(content)
-        except protocol.UnknownRequestError as unknown:
-            _LOG.warning("convscope: ignored a message from the page: %s", unknown)
-            return
-        except protocol.MalformedRequestError as problem:
-            self._problems.append(f"Ignored a malformed message from the page: {problem}.")
-            return
-        fields: dict[str, Any] = dict(request)
-        kind, pending = fields["type"], self._pending
-        if kind == protocol.VIEW:
-            self._receive_view(fields)
-        elif kind == protocol.MOVE:
-            for count, steps in _MOVES.values():  # steps add up: every press counts
-                pending[steps] = pending.get(steps, 0) + fields.get(count, 0)
-        elif kind == protocol.STEP:
-            pending["step"] = pending.get("step", 0) + fields["delta"]
-            pending.pop("draw", None)
-        elif kind == protocol.DRAW:
-            self._receive_drawing(typing.cast("protocol.DrawRequest", request), buffers)
-        else:  # the newest request of the other kinds replaces the pending one
-            name, field = _LATEST[kind]
-            pending[name] = fields if field is None else fields[field]
-
-    def _receive_view(self, fields: dict[str, Any]) -> None:
-        """Merge a view request: its fields replace the pending ones, and the pending steps."""
-        pending = self._pending
-        pending.update({key: fields[key] for key in _VIEW_FIELDS if key in fields})
-        if "sample" in fields:  # an absolute sample replaces any pending steps
-            pending.pop("step", None)
-            pending.pop("draw", None)
-        for field, (_, steps) in _MOVES.items():  # ...as an absolute channel or layer does
-            if field in fields:
-                pending.pop(steps, None)
-
-    def _receive_drawing(self, request: protocol.DrawRequest, buffers: object) -> None:
-        """Keep the pad's pixels as the pending drawing; the newest stroke replaces older ones."""
-        try:
-            data = protocol.drawing_bytes(request, buffers)
-        except protocol.MalformedRequestError as problem:
-            self._problems.append(f"Ignored a malformed message from the page: {problem}.")
-            return
-        pixels = np.frombuffer(data, np.uint8).reshape(request["height"], request["width"])
-        self._pending["draw"] = pixels
-        for moved in ("sample", "step"):  # the drawing is now the sample in view
-            self._pending.pop(moved, None)
-
-    def _schedule_flush(self) -> None:
-        if self._flush_scheduled:
-            return
-        self._flush_scheduled = True
-        try:
-            asyncio.get_running_loop().call_soon(self._flush)
-        except RuntimeError:  # no event loop (scripts, tests): apply now
-            self._flush()
+        self._inbox.receive(content, buffers)
 
     def _flush(self) -> None:
+        self._inbox.flush()
+
+    def _apply_requests(self, pending: Batch, problems: list[str]) -> None:
         """Apply everything that arrived since the last flush as one update, then ack it."""
-        self._flush_scheduled = False
-        pending, self._pending = self._pending, {}
-        problems, self._problems = self._problems, []
         self._follow_weights_once()
         # One state message for the whole request, ack included, sent after the new frame:
         # fewer round trips for a remote kernel.
@@ -1007,7 +927,7 @@ class Explorer(anywidget.AnyWidget):
                 self._publish_frame()
             if problems:
                 self._error = "\n".join(problems)
-            self._ack = max(self._ack, self._seen_seq)
+            self._ack = max(self._ack, self._inbox.seen_seq)
         self._weights_followed = False
         self._check_weights_when_idle()
 
@@ -1042,7 +962,7 @@ class Explorer(anywidget.AnyWidget):
         if "filter" in pending:
             request = pending["filter"]
             self.filter(request["true"], request["predicted"], request["misclassified"])
-        changes = {key: pending[key] for key in _VIEW_FIELDS if key in pending}
+        changes = {key: pending[key] for key in VIEW_FIELDS if key in pending}
         if "step" in pending:
             changes["sample"] = self._stepped(changes.get("sample", self._index), pending["step"])
         changes |= self._moved(
