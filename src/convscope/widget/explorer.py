@@ -39,7 +39,7 @@ from convscope.render.captions import layer_caption
 from convscope.render.explorer_figure import ExplorerFigure
 from convscope.render.normalise import NORM_MODES
 from convscope.widget import protocol
-from convscope.widget.controller import DRAWN, EMPTY_DRAWING, ExplorerController
+from convscope.widget.controller import DRAWN, ExplorerController
 from convscope.widget.figure_display import (
     FigureMode,
     check_save,
@@ -51,6 +51,7 @@ from convscope.widget.gif import check_gif, frames, steps_of, write_gif
 from convscope.widget.inbox import VIEW_FIELDS, Batch, RequestInbox
 from convscope.widget.samples import SORTS, SamplePicker
 from convscope.widget.views import PREDICTED, VIEWS
+from convscope.widget.words import drawing_line, panel_line, sample_line, teaching_captions
 
 _UPDATE_ARGUMENTS = (
     "layer", "channel", "sample", "cmap", "norm", "view", "target_class", "probe", "compare",
@@ -1133,11 +1134,14 @@ class Explorer(anywidget.AnyWidget):
         dead_channels = self._controller.dead_channels(state.layer)
         dead = dead_channels is not None and bool(dead_channels[state.channel])
         self._panel_key = key
-        self._panel_text = (
-            f"{unit} {state.channel} of {state.layer}: "
-            f"{'DEAD, off or constant on every sample' if dead else 'alive'}  ·  fires on "
-            f"{active:.1%} of "
-            f"{self.sample_count:,} samples  ·  its {len(top)} strongest:"
+        self._panel_text = panel_line(
+            unit,
+            state.channel,
+            state.layer,
+            dead=dead,
+            active=active,
+            samples=self.sample_count,
+            shown=len(top),
         )
         self._panel_meta = [
             {"index": int(index), "peak": float(peak)}
@@ -1162,46 +1166,27 @@ class Explorer(anywidget.AnyWidget):
         info = engine.layer(state.layer)
         depth = sum("Conv" in row.kind for row in engine.layers[: self.layers.index(state.layer)])
         what = "digit" if self._controller.class_names == [str(i) for i in range(10)] else "image"
-        unit = (
-            f"channel {state.channel}: where its filter fires on this {what} (bright: strongly)"
-            if info.spatial
-            else f"unit {state.channel}: one number the next layer reads"
-        )
-        return [
-            f"the {what} the network reads",
-            layer_caption(info, engine.graph.layer_config(info.name), depth),
-            f"{unit}; below, the network's guess",
-        ]
+        layer_text = layer_caption(info, engine.graph.layer_config(info.name), depth)
+        return teaching_captions(what, layer_text, state.channel, spatial=info.spatial)
 
     def _describe_sample(self, sample: int) -> str:
         """Say which sample it is and what the model reads: "sample 4  ·  label 4  ·  ..."."""
         controller = self._controller
-        parts = [f"sample {sample}"]
-        if controller.labels is not None:
-            parts.append(f"label {controller.class_name(int(controller.labels[sample]))}")
-        if controller.probabilities is not None:
-            probabilities = controller.probabilities[sample]
-            if not np.isfinite(probabilities).all():
-                parts.append("output NaN/Inf")
-            else:
-                best = int(probabilities.argmax())
-                predicted = f"{controller.class_name(best)} ({probabilities[best]:.1%})"
-                parts.append(f"predicted {predicted}{controller.head_text}")
-        return "  ·  ".join(parts)
+        labels, probabilities = controller.labels, controller.probabilities
+        return sample_line(
+            sample,
+            None if labels is None else int(labels[sample]),
+            None if probabilities is None else probabilities[sample],
+            controller.class_name,
+            controller.head_text,
+        )
 
     def _describe_drawing(self) -> str:
         """Say what the model makes of the drawing: "your drawing  ·  predicted 3 (97.1%)"."""
         controller = self._controller
-        if controller.drawing_is_empty:
-            return f"your drawing  ·  {EMPTY_DRAWING}"
-        probabilities = controller.drawn_probabilities()
-        if probabilities is None:
-            return "your drawing"
-        if not np.isfinite(probabilities).all():
-            return "your drawing  ·  output NaN/Inf"
-        best = int(probabilities.argmax())
-        guess = f"{controller.class_name(best)} ({probabilities[best]:.1%})"
-        return f"your drawing  ·  predicted {guess}{controller.head_text}"
+        empty = controller.drawing_is_empty
+        probabilities = None if empty else controller.drawn_probabilities()
+        return drawing_line(empty, probabilities, controller.class_name, controller.head_text)
 
     def _remember_loop(self) -> None:
         """Keep the kernel's event loop, for news from the pattern worker's thread."""
