@@ -1,3 +1,4 @@
+// @ts-check
 // convscope Explorer frontend: sliders, sample picker and (outside ipympl) the figure itself.
 // Hand-written ESM with no dependencies, loaded by anywidget in any host: JupyterLab, Notebook,
 // Colab, VS Code, marimo. State lives in the kernel; this file sends requests and draws what the
@@ -62,24 +63,32 @@ const VIEW_NAMES = {
  */
 
 /**
- * Every synced trait: what the kernel publishes and the page draws.
+ * Every synced trait: what the kernel publishes and the page draws. The user's view state is
+ * public (no "_"): Python code and linked widgets set it too, and the kernel applies each change.
  * @typedef {Object} ExplorerState
+ * @property {string} layer
+ * @property {number} channel
+ * @property {number | string} sample
+ * @property {string} cmap
+ * @property {string} norm
+ * @property {string} view
+ * @property {number | null} target_class
+ * @property {number[] | null} probe
+ * @property {number | null} compare
+ * @property {string} compare_mode
+ * @property {number} page
+ * @property {number | null} epoch
+ * @property {number} filter_true
+ * @property {number} filter_predicted
+ * @property {boolean} misclassified_only
  * @property {LayerOption[]} _layer_options
- * @property {number} _layer_index
- * @property {number} _channel_index
  * @property {number} _channel_count
  * @property {string} _unit_name
- * @property {number} _sample_index
  * @property {string} _sample_text
- * @property {boolean} _drawn
  * @property {number[]} _pad
- * @property {string} _cmap
  * @property {string[]} _cmap_options
- * @property {string} _norm
  * @property {string[]} _norm_options
- * @property {string} _view
  * @property {string[]} _view_options
- * @property {number} _target_class
  * @property {string[]} _class_names
  * @property {boolean} _has_labels
  * @property {boolean} _has_predictions
@@ -88,15 +97,10 @@ const VIEW_NAMES = {
  * @property {DataView} _thumbs
  * @property {ThumbMeta[]} _thumb_meta
  * @property {number[]} _thumb_shape
- * @property {number} _page
  * @property {number} _page_count
- * @property {number} _filter_true
- * @property {number} _filter_predicted
- * @property {boolean} _misclassified_only
  * @property {number} _filtered_count
  * @property {number[][]} _confusion
  * @property {number[]} _epochs
- * @property {number} _epoch
  * @property {Record<string, (number | null)[]>} _history
  * @property {boolean} _teaching
  * @property {string[]} _captions
@@ -108,8 +112,6 @@ const VIEW_NAMES = {
  * @property {PanelThumb[]} _panel_meta
  * @property {string} _sort
  * @property {string[]} _sort_options
- * @property {number} _compare_state
- * @property {string} _compare_mode
  * @property {string} _compare_text
  * @property {string} _error
  * @property {string} _status
@@ -297,15 +299,94 @@ function asBytes(value) {
 // ----- requests to the kernel -------------------------------------------------------------------
 
 /**
- * Queue of requests to the kernel, merged by kind, sent one batch at a time (protocol.py's
- * seq/ack rule). Steps (←/→, ↑/↓, PageUp/PageDown) merge by adding up: no press is lost.
+ * The requests waiting to be sent, one per kind; the next batch.
+ * @typedef {{view?: Partial<ViewRequest>, step?: {delta: number}, move?: {channels?: number, layers?: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}, gif?: {frames: number}, draw?: PadReader, frame?: {dpr: number}}} Queue
+ */
+
+/**
+ * The drawing pad's size and how to read its pixels when the request goes.
+ * @typedef {{width: number, height: number, read: () => Uint8Array}} PadReader
+ */
+
+/**
+ * Send one batch of requests, all with the same seq.
+ * @param {Model} model
+ * @param {number} seq
+ * @param {Queue} batch
+ */
+function sendBatch(model, seq, batch) {
+  for (const [type, content] of Object.entries(batch)) {
+    if (type === "draw") {
+      // Read the pad now, not at the stroke that queued it: the newest pixels go.
+      const { width, height, read } = /** @type {PadReader} */ (content);
+      model.send({ type: "draw", seq, width, height }, undefined, [/** @type {ArrayBuffer} */ (read().buffer)]);
+    } else {
+      model.send(/** @type {any} */ ({ type, seq, ...content }));
+    }
+  }
+}
+
+/**
+ * Merge a view request: its fields replace the queued ones, and the steps they make moot.
+ * @param {Queue} queued
+ * @param {Partial<ViewRequest>} fields
+ */
+function queueView(queued, fields) {
+  queued.view = { ...(queued.view || {}), ...fields };
+  if ("sample" in fields) {
+    delete queued.step;
+    delete queued.draw;
+  }
+  if (queued.move) {
+    // An absolute channel or layer replaces the steps queued before it.
+    if ("channel" in fields) delete queued.move.channels;
+    if ("layer" in fields) delete queued.move.layers;
+  }
+}
+
+/**
+ * Add ↑/↓ or PageUp/PageDown steps to those queued: every press counts.
+ * @param {Queue} queued
+ * @param {"channel" | "layer"} what
+ * @param {number} delta
+ */
+function queueMove(queued, what, delta) {
+  const key = what === "channel" ? "channels" : "layers";
+  const steps = queued.move || {};
+  queued.move = { ...steps, [key]: (steps[key] ?? 0) + delta };
+}
+
+/**
+ * Add ←/→ steps to those queued; they replace a queued sample or drawing.
+ * @param {Queue} queued
+ * @param {number} delta
+ */
+function queueStep(queued, delta) {
+  queued.step = { delta: (queued.step ? queued.step.delta : 0) + delta };
+  if (queued.view) delete queued.view.sample;
+  delete queued.draw;
+}
+
+/**
+ * Queue the pad's newest pixels: the drawing becomes the sample, replacing queued moves to one.
+ * @param {Queue} queued
+ * @param {PadReader} pad
+ */
+function queueDrawing(queued, pad) {
+  queued.draw = pad;
+  delete queued.step;
+  if (queued.view) delete queued.view.sample;
+}
+
+/**
+ * The line to the kernel: a queue, sent one batch at a time (protocol.py's seq/ack rule).
  * @param {Model} model
  */
-function makeRequester(model) {
+function makeSendLine(model) {
   let seq = 0;
   let inflight = 0;
   let timer = 0;
-  /** @type {{view?: Partial<ViewRequest>, step?: {delta: number}, move?: {channels?: number, layers?: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}, gif?: {frames: number}, draw?: {width: number, height: number, read: () => Uint8Array}, frame?: {dpr: number}}} */
+  /** @type {Queue} */
   let queued = {};
 
   function pump() {
@@ -316,15 +397,7 @@ function makeRequester(model) {
     inflight = seq;
     const batch = queued;
     queued = {};
-    for (const [type, content] of Object.entries(batch)) {
-      if (type === "draw") {
-        // Read the pad now, not at the stroke that queued it: the newest pixels go.
-        const { width, height, read } = /** @type {any} */ (content);
-        model.send({ type: "draw", seq, width, height }, undefined, [read().buffer]);
-      } else {
-        model.send(/** @type {any} */ ({ type, seq, ...content }));
-      }
-    }
+    sendBatch(model, seq, batch);
     clearTimeout(timer);
     timer = setTimeout(release, ACK_TIMEOUT_MS); // never wedge if an ack is lost
   }
@@ -343,87 +416,52 @@ function makeRequester(model) {
     idle() {
       return !inflight && Object.keys(queued).length === 0;
     },
-    /** @param {Partial<ViewRequest>} fields */
-    view(fields) {
-      queued.view = { ...(queued.view || {}), ...fields };
-      if ("sample" in fields) {
-        delete queued.step;
-        delete queued.draw;
-      }
-      if (queued.move) {
-        // An absolute channel or layer replaces the steps queued before it.
-        if ("channel" in fields) delete queued.move.channels;
-        if ("layer" in fields) delete queued.move.layers;
-      }
-      pump();
-    },
-    /**
-     * @param {"channel" | "layer"} what
-     * @param {number} delta
-     */
-    move(what, delta) {
-      const key = what === "channel" ? "channels" : "layers";
-      const steps = queued.move || {};
-      queued.move = { ...steps, [key]: (steps[key] ?? 0) + delta };
-      pump();
-    },
-    /** @param {number} delta */
-    step(delta) {
-      queued.step = { delta: (queued.step ? queued.step.delta : 0) + delta };
-      if (queued.view) delete queued.view.sample;
-      delete queued.draw;
-      pump();
-    },
-    /** @param {{true: number, predicted: number, misclassified: boolean}} fields */
-    filter(fields) {
-      queued.filter = fields;
-      pump();
-    },
-    /** @param {number} page */
-    page(page) {
-      queued.page = { page };
-      pump();
-    },
-    /** @param {string} order */
-    sort(order) {
-      queued.sort = { sort: order };
-      pump();
-    },
-    /** @param {boolean} open */
-    panel(open) {
-      queued.panel = { open };
-      pump();
-    },
-    /** @param {number} epoch */
-    epoch(epoch) {
-      queued.epoch = { epoch };
-      pump();
-    },
-    /** @param {number} frames */
-    gif(frames) {
-      queued.gif = { frames };
-      pump();
-    },
-    frame() {
-      queued.frame = { dpr: window.devicePixelRatio || 1 };
-      pump();
-    },
-    /** @param {{x: number, y: number}} point where the figure was clicked, 0..1 from top-left */
-    probe(point) {
-      queued.probe = point;
-      pump();
-    },
-    /** @param {{width: number, height: number, read: () => Uint8Array}} pad reads its pixels */
-    draw(pad) {
-      queued.draw = pad;
-      delete queued.step;
-      if (queued.view) delete queued.view.sample;
+    /** @param {(queued: Queue) => void} change what to queue; then send, if nothing is in flight */
+    queue(change) {
+      change(queued);
       pump();
     },
     dispose() {
       clearTimeout(timer);
       offAck();
     },
+  };
+}
+
+/**
+ * Queue of requests to the kernel, merged by kind, sent one batch at a time (protocol.py's
+ * seq/ack rule). Steps (←/→, ↑/↓, PageUp/PageDown) merge by adding up: no press is lost; the
+ * other kinds keep their newest request.
+ * @param {Model} model
+ */
+function makeRequester(model) {
+  const line = makeSendLine(model);
+  return {
+    idle: line.idle,
+    dispose: line.dispose,
+    /** @param {Partial<ViewRequest>} fields */
+    view: (fields) => line.queue((queued) => queueView(queued, fields)),
+    /** @param {"channel" | "layer"} what @param {number} delta */
+    move: (what, delta) => line.queue((queued) => queueMove(queued, what, delta)),
+    /** @param {number} delta */
+    step: (delta) => line.queue((queued) => queueStep(queued, delta)),
+    /** @param {PadReader} pad reads its pixels */
+    draw: (pad) => line.queue((queued) => queueDrawing(queued, pad)),
+    /** @param {{true: number, predicted: number, misclassified: boolean}} fields */
+    filter: (fields) => line.queue((queued) => void (queued.filter = fields)),
+    /** @param {number} page */
+    page: (page) => line.queue((queued) => void (queued.page = { page })),
+    /** @param {string} order */
+    sort: (order) => line.queue((queued) => void (queued.sort = { sort: order })),
+    /** @param {boolean} open */
+    panel: (open) => line.queue((queued) => void (queued.panel = { open })),
+    /** @param {number} epoch */
+    epoch: (epoch) => line.queue((queued) => void (queued.epoch = { epoch })),
+    /** @param {number} frames */
+    gif: (frames) => line.queue((queued) => void (queued.gif = { frames })),
+    frame: () => line.queue((queued) => void (queued.frame = { dpr: window.devicePixelRatio || 1 })),
+    /** @param {{x: number, y: number}} point where the figure was clicked, 0..1 from top-left */
+    probe: (point) => line.queue((queued) => void (queued.probe = point)),
   };
 }
 
@@ -477,9 +515,9 @@ function makeRequester(model) {
  * @property {HTMLButtonElement} padClear
  */
 
-/** @returns {Controls} the widget's elements, laid out under `root` */
-function buildControls() {
-  const c = /** @type {Controls} */ ({
+/** @returns {Partial<Controls>} the figure, its messages, and the layer and channel sliders */
+function makeViewControls() {
+  return /** @type {Partial<Controls>} */ ({
     // Focusable, so that a click on the figure keeps ←/→ in the widget (PNG mode only; in
     // ipympl mode the canvas is a sibling widget above the controls).
     figure: h("canvas", { class: "convscope-figure", role: "img", "aria-label": "convscope feature maps", tabindex: "-1" }),
@@ -490,6 +528,12 @@ function buildControls() {
     layerLabel: h("span", { class: "convscope-value" }),
     channelSlider: h("input", { type: "range", min: "0", step: "1", class: "convscope-channel", "aria-label": "channel" }),
     channelLabel: h("span", { class: "convscope-value" }),
+  });
+}
+
+/** @returns {Partial<Controls>} stepping through the samples, and sample B to compare with */
+function makeSampleControls() {
+  return /** @type {Partial<Controls>} */ ({
     prevButton: h("button", { class: "convscope-prev", title: "previous sample (←)", "aria-label": "previous sample", text: "◀" }),
     playButton: h("button", { class: "convscope-play", title: "play through the samples", "aria-label": "play", text: "▶ play" }),
     nextButton: h("button", { class: "convscope-next", title: "next sample (→)", "aria-label": "next sample", text: "▶" }),
@@ -516,6 +560,12 @@ function buildControls() {
     }),
     compareClear: h("button", { class: "convscope-compare-clear", title: "stop comparing", "aria-label": "stop comparing", text: "✕" }),
     compareLabel: h("span", { class: "convscope-compare-text" }),
+  });
+}
+
+/** @returns {Partial<Controls>} the filters, the order, the colours and the view */
+function makeOptionControls() {
+  return /** @type {Partial<Controls>} */ ({
     trueSelect: h("select", { class: "convscope-filter-true", title: "true class" }),
     predSelect: h("select", { class: "convscope-filter-pred", title: "predicted class" }),
     wrongBox: h("input", { type: "checkbox", class: "convscope-misclassified" }),
@@ -530,6 +580,12 @@ function buildControls() {
       title: "save a GIF of the next 20 samples, with panel titles",
       text: "save GIF",
     }),
+  });
+}
+
+/** @returns {Partial<Controls>} the foldable panels: confusion, epochs, channel panel, thumbnails, drawing pad */
+function makePanelControls() {
+  return /** @type {Partial<Controls>} */ ({
     confusion: h("details", { class: "convscope-confusion" }),
     epochRow: h("div", { class: "convscope-row convscope-epochs" }),
     epochSlider: h("input", { type: "range", min: "0", step: "1", class: "convscope-epoch", "aria-label": "epoch" }),
@@ -553,10 +609,30 @@ function buildControls() {
     }),
     padClear: h("button", { class: "convscope-pad-clear", text: "clear", title: "clear the pad" }),
   });
+}
+
+/** @returns {Controls} the widget's elements, laid out under `root` */
+function buildControls() {
+  const c = /** @type {Controls} */ ({
+    ...makeViewControls(),
+    ...makeSampleControls(),
+    ...makeOptionControls(),
+    ...makePanelControls(),
+  });
+  c.root = layOut(c);
+  fillPanels(c);
+  return c;
+}
+
+/**
+ * @param {Controls} c
+ * @returns {HTMLElement} the widget's root, its rows in reading order
+ */
+function layOut(c) {
   const row = (/** @type {string} */ label, /** @type {Node[]} */ ...children) =>
     h("div", { class: "convscope-row" }, [h("span", { class: "convscope-key", text: label }), ...children]);
   c.classLabel.append(" explaining class ", c.classSelect);
-  c.root = h("div", { class: "convscope", tabindex: "0" }, [
+  return h("div", { class: "convscope", tabindex: "0" }, [
     c.figure,
     c.captions,
     c.errorBox,
@@ -582,6 +658,13 @@ function buildControls() {
     h("div", { class: "convscope-row convscope-pages" }, [c.pagePrev, c.pageLabel, c.pageNext]),
     c.confusion,
   ]);
+}
+
+/**
+ * The epoch row's and the foldable panels' insides.
+ * @param {Controls} c
+ */
+function fillPanels(c) {
   c.curve.setAttribute("class", "convscope-curve");
   c.curve.setAttribute("viewBox", `0 0 ${CURVE_SIZE[0]} ${CURVE_SIZE[1]}`);
   c.epochRow.append(h("span", { class: "convscope-key", text: "epoch" }), c.epochSlider, c.epochLabel, c.curve);
@@ -604,7 +687,6 @@ function buildControls() {
       ]),
     ]),
   );
-  return c;
 }
 
 /**
@@ -673,7 +755,8 @@ function drawThumbnail(canvas, bytes, offset, [height, width, channels]) {
  * @returns {Promise<ArrayBuffer>} zlib-inflated
  */
 function inflate(bytes) {
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+  // Blob takes only ArrayBuffer-backed views; the kernel's buffers never are shared ones.
+  const stream = new Blob([/** @type {BlobPart} */ (bytes)]).stream().pipeThrough(new DecompressionStream("deflate"));
   return new Response(stream).arrayBuffer();
 }
 
@@ -818,8 +901,16 @@ function channelText(model, index) {
  * @param {number} index
  */
 function channelSpoken(model, index) {
-  const layer = model.get("_layer_options")[model.get("_layer_index")];
+  const layer = model.get("_layer_options")[layerIndex(model)];
   return layer ? `${channelText(model, index)}, layer ${layer.name}` : channelText(model, index);
+}
+
+/**
+ * The place of the layer in view among the layers the slider shows.
+ * @param {Model} model
+ */
+function layerIndex(model) {
+  return Math.max(0, model.get("_layer_options").findIndex((info) => info.name === model.get("layer")));
 }
 
 /**
@@ -841,7 +932,7 @@ function labelSlider(slider, label, text, spoken = text) {
  */
 function showLayer(model, c, ui) {
   c.layerSlider.max = String(model.get("_layer_options").length - 1);
-  if (ui.dragging !== c.layerSlider) c.layerSlider.value = String(model.get("_layer_index"));
+  if (ui.dragging !== c.layerSlider) c.layerSlider.value = String(layerIndex(model));
   labelSlider(c.layerSlider, c.layerLabel, layerText(model, Number(c.layerSlider.value)));
   c.layerLabel.title = c.layerLabel.textContent ?? "";
   c.channelSlider.setAttribute("aria-valuetext", channelSpoken(model, Number(c.channelSlider.value)));
@@ -854,7 +945,7 @@ function showLayer(model, c, ui) {
  */
 function showChannel(model, c, ui) {
   c.channelSlider.max = String(model.get("_channel_count") - 1);
-  if (ui.dragging !== c.channelSlider) c.channelSlider.value = String(model.get("_channel_index"));
+  if (ui.dragging !== c.channelSlider) c.channelSlider.value = String(model.get("channel"));
   const channel = Number(c.channelSlider.value);
   labelSlider(c.channelSlider, c.channelLabel, channelText(model, channel), channelSpoken(model, channel));
 }
@@ -895,15 +986,15 @@ function showOptions(model, c) {
  * @param {Controls} c
  */
 function showValues(model, c) {
-  c.trueSelect.value = String(model.get("_filter_true"));
-  c.predSelect.value = String(model.get("_filter_predicted"));
-  c.wrongBox.checked = model.get("_misclassified_only");
-  c.cmapSelect.value = model.get("_cmap");
-  c.normSelect.value = model.get("_norm");
-  c.viewSelect.value = model.get("_view");
+  c.trueSelect.value = String(model.get("filter_true"));
+  c.predSelect.value = String(model.get("filter_predicted"));
+  c.wrongBox.checked = model.get("misclassified_only");
+  c.cmapSelect.value = model.get("cmap");
+  c.normSelect.value = model.get("norm");
+  c.viewSelect.value = model.get("view");
   c.sortSelect.value = model.get("_sort");
-  c.classSelect.value = String(model.get("_target_class"));
-  c.classLabel.hidden = model.get("_view") !== "grad-cam";
+  c.classSelect.value = String(model.get("target_class") ?? -1);
+  c.classLabel.hidden = model.get("view") !== "grad-cam";
 }
 
 /**
@@ -912,9 +1003,9 @@ function showValues(model, c) {
  */
 function showSample(model, c) {
   c.sampleLabel.textContent = model.get("_sample_text");
-  const drawn = model.get("_drawn");
-  c.pad.classList.toggle("drawn", drawn);
-  const current = drawn ? "" : String(model.get("_sample_index")); // the drawing: no thumbnail
+  const sample = model.get("sample");
+  c.pad.classList.toggle("drawn", sample === "drawn");
+  const current = sample === "drawn" ? "" : String(sample); // the drawing: no thumbnail
   for (const cell of /** @type {HTMLElement[]} */ ([...c.thumbs.children])) {
     cell.classList.toggle("current", cell.dataset.index === current);
   }
@@ -926,16 +1017,16 @@ function showSample(model, c) {
  * @param {Controls} c
  */
 function showCompare(model, c) {
-  const compare = model.get("_compare_state");
+  const compare = model.get("compare") ?? -1;
   const on = compare >= 0;
   if (c.compareMode.options.length === 0) {
     c.compareMode.replaceChildren(...Object.entries(COMPARE_MODE_NAMES).map(([mode, name]) => option(mode, name)));
   }
-  c.compareMode.value = model.get("_compare_mode");
+  c.compareMode.value = model.get("compare_mode");
   const focused = /** @type {Document | ShadowRoot} */ (c.root.getRootNode()).activeElement;
   if (focused !== c.compareInput) c.compareInput.value = on ? String(compare) : "";
   c.compareClear.disabled = !on;
-  const where = model.get("_compare_mode") === "side" ? "the lower row" : "A − B in the grid";
+  const where = model.get("compare_mode") === "side" ? "the lower row" : "A − B in the grid";
   c.compareLabel.textContent = on ? `B: ${model.get("_compare_text")}  ·  ${where}` : "off";
   for (const cell of /** @type {HTMLElement[]} */ ([...c.thumbs.children])) {
     cell.classList.toggle("compared", cell.dataset.index === String(compare));
@@ -975,7 +1066,7 @@ function showThumbs(model, c) {
   const hadFocus = focused !== null && c.thumbs.contains(focused);
   c.thumbs.replaceChildren(...cells);
   c.pageLabel.textContent =
-    `page ${model.get("_page") + 1} of ${model.get("_page_count")}  ·  ${model.get("_filtered_count")} samples`;
+    `page ${model.get("page") + 1} of ${model.get("_page_count")}  ·  ${model.get("_filtered_count")} samples`;
   showSample(model, c);
   showCompare(model, c);
   if (hadFocus) {
@@ -1017,7 +1108,7 @@ function showEpoch(model, c, ui) {
   const epochs = model.get("_epochs");
   c.epochRow.hidden = epochs.length === 0;
   if (!epochs.length) return;
-  const index = Math.max(0, epochs.indexOf(model.get("_epoch")));
+  const index = Math.max(0, epochs.indexOf(model.get("epoch") ?? -1));
   c.epochSlider.max = String(epochs.length - 1);
   if (ui.dragging !== c.epochSlider) c.epochSlider.value = String(index);
   labelSlider(c.epochSlider, c.epochLabel, epochText(model, index));
@@ -1093,7 +1184,7 @@ function showTeaching(model, c) {
 function offerDownload(model) {
   const data = model.get("_download");
   if (!data || data.byteLength === 0) return;
-  const url = URL.createObjectURL(new Blob([asBytes(data)], { type: "image/gif" }));
+  const url = URL.createObjectURL(new Blob([/** @type {BlobPart} */ (asBytes(data))], { type: "image/gif" }));
   const link = /** @type {HTMLAnchorElement} */ (h("a", { href: url, download: model.get("_download_name") }));
   link.click();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
@@ -1128,7 +1219,7 @@ function showConfusion(model, c) {
   c.confusion.hidden = counts.length === 0;
   const names = model.get("_class_names");
   const top = Math.log1p(Math.max(1, ...counts.flat()));
-  const chosen = [model.get("_filter_true"), model.get("_filter_predicted")];
+  const chosen = [model.get("filter_true"), model.get("filter_predicted")];
   const header = h("tr", {}, [
     h("th", { text: "true \\ predicted" }),
     ...names.map((name) => h("th", { text: name })),
@@ -1195,25 +1286,25 @@ function bindModel(model, c, ui, request) {
   /** @type {[(keyof ExplorerState)[], () => void][]} */
   const parts = [
     [["_figure_frame", "_figure_mode"], () => figure.show(model)],
-    [["_layer_index", "_layer_options"], () => showLayer(model, c, ui)],
-    [["_channel_index", "_channel_count", "_unit_name"], () => showChannel(model, c, ui)],
+    [["layer", "_layer_options"], () => showLayer(model, c, ui)],
+    [["channel", "_channel_count", "_unit_name"], () => showChannel(model, c, ui)],
     [
       ["_class_names", "_has_labels", "_has_predictions", "_cmap_options", "_norm_options", "_view_options", "_sort_options"],
       () => showOptions(model, c),
     ],
     [
       // and on "_error": a refused choice (a view while comparing, say) shows the kept one again
-      ["_cmap", "_norm", "_view", "_target_class", "_sort", "_filter_true", "_filter_predicted", "_misclassified_only", "_error"],
+      ["cmap", "norm", "view", "target_class", "_sort", "filter_true", "filter_predicted", "misclassified_only", "_error"],
       () => showValues(model, c),
     ],
-    [["_confusion", "_class_names", "_filter_true", "_filter_predicted"], () => showConfusion(model, c)],
+    [["_confusion", "_class_names", "filter_true", "filter_predicted"], () => showConfusion(model, c)],
     [["_panel_open", "_panel_text", "_panel_thumbs", "_panel_meta"], () => showPanel(model, c)],
-    [["_epochs", "_epoch", "_history"], () => showEpoch(model, c, ui)],
+    [["_epochs", "epoch", "_history"], () => showEpoch(model, c, ui)],
     [["_download"], () => offerDownload(model)],
     [["_teaching", "_captions"], () => showTeaching(model, c)],
-    [["_thumbs", "_thumb_meta", "_thumb_shape", "_page", "_page_count", "_filtered_count"], () => showThumbs(model, c)],
-    [["_sample_text", "_sample_index", "_drawn"], () => showSample(model, c)],
-    [["_compare_state", "_compare_mode", "_compare_text", "_error"], () => showCompare(model, c)],
+    [["_thumbs", "_thumb_meta", "_thumb_shape", "page", "_page_count", "_filtered_count"], () => showThumbs(model, c)],
+    [["_sample_text", "sample"], () => showSample(model, c)],
+    [["compare", "compare_mode", "_compare_text", "_error"], () => showCompare(model, c)],
     [["_pad"], () => (c.pad.hidden = model.get("_pad").length === 0)],
     [["_error", "_status"], () => showMessages(model, c)],
     [["_ack", "_error"], () => ui.mirror()],
@@ -1333,7 +1424,7 @@ function bindInputs(model, c, ui, request) {
       const cell = /** @type {HTMLElement} */ (event.target).closest("button.convscope-cell");
       if (!(cell instanceof HTMLElement)) return;
       const pair = [Number(cell.dataset.true), Number(cell.dataset.predicted)];
-      const again = pair[0] === model.get("_filter_true") && pair[1] === model.get("_filter_predicted");
+      const again = pair[0] === model.get("filter_true") && pair[1] === model.get("filter_predicted");
       // A second click on the chosen cell clears the filter.
       request.filter({ true: again ? -1 : pair[0], predicted: again ? -1 : pair[1], misclassified: false });
     }),
@@ -1356,8 +1447,8 @@ function bindInputs(model, c, ui, request) {
       armPick(c, false);
       request.view({ compare: -1 });
     }),
-    listen(c.pagePrev, "click", () => request.page(Math.max(0, model.get("_page") - 1))),
-    listen(c.pageNext, "click", () => request.page(model.get("_page") + 1)),
+    listen(c.pagePrev, "click", () => request.page(Math.max(0, model.get("page") - 1))),
+    listen(c.pageNext, "click", () => request.page(model.get("page") + 1)),
   ];
   return () => {
     player.stop();

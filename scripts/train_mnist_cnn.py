@@ -26,12 +26,11 @@ from convscope.data.mnist import MnistNotFoundError, load_mnist, offline_digits
 from convscope.engine.mnist_cnn import (
     REPLAY_EPOCHS,
     WEIGHTS_PATH,
-    TrainingRun,
     replay_path,
     save_layer_weights,
-    train_mnist_cnn,
-    write_replay,
 )
+from convscope.engine.training import TrainingRun
+from convscope.recipes import train_mnist_cnn, write_replay
 
 
 def main() -> None:

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 import convscope
-from convscope.engine.errors import IndexOutOfRangeError, UnknownLayerError
 from convscope.engine.loading import ModelFileError
+from convscope.errors import IndexOutOfRangeError, UnknownLayerError
 
 
 def test_get_activations_returns_every_layer_by_default(

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import convscope
-from convscope.engine.errors import IndexOutOfRangeError
+from convscope.errors import IndexOutOfRangeError
 from convscope.render.overlays import overlay
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from convscope import ActivationEngine
 from convscope.engine.cache import ActivationCache
-from convscope.engine.errors import ImageInputError
+from convscope.errors import ImageInputError
 
 
 def test_activations_match_keras_reference(

@@ -17,14 +17,14 @@ import tensorflow as tf
 
 import convscope
 from convscope.engine import pattern_cache
-from convscope.engine.errors import (
+from convscope.engine.gradients import _noise, gradients_for
+from convscope.errors import (
     ConvscopeError,
     ImageInputError,
     IndexOutOfRangeError,
     ModelNotSupportedError,
     NotSpatialLayerError,
 )
-from convscope.engine.gradients import _noise, gradients_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from run import vgg_like

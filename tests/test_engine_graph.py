@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from convscope import ActivationEngine, get_activations
-from convscope.engine.errors import ModelNotSupportedError
+from convscope.errors import ModelNotSupportedError
 from graph_reference import reference_rows
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}

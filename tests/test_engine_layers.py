@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from convscope import ActivationEngine
-from convscope.engine.errors import ModelNotSupportedError, UnknownLayerError
+from convscope.errors import ModelNotSupportedError, UnknownLayerError
 
 
 def test_layers_are_listed_with_shapes_and_spatial_flags(model: keras.Model) -> None:

@@ -103,7 +103,7 @@ def test_swapping_epochs_changes_maps_and_predictions_not_the_traces(
 def test_the_replay_is_made_once_then_read_back(
     run: convscope.TrainingRun, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from convscope.engine import mnist_cnn
+    from convscope import recipes as mnist_cnn
 
     made: list[Path] = []
     monkeypatch.setattr(mnist_cnn, "write_replay", lambda path, **_: made.append(path) or run)

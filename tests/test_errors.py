@@ -11,7 +11,6 @@ import pytest
 import convscope
 from convscope import errors
 from convscope.data import mnist
-from convscope.engine import errors as engine_errors
 from convscope.engine import loading
 
 ALL = [
@@ -45,10 +44,7 @@ def test_errors_keep_the_builtin_bases_older_code_catches() -> None:
     assert str(errors.UnknownLayerError("no layer 'x'")) == "no layer 'x'"  # not a quoted repr
 
 
-def test_old_import_paths_give_the_same_classes() -> None:
-    assert engine_errors.ConvscopeError is errors.ConvscopeError
-    assert engine_errors.ImageInputError is errors.ImageInputError
-    assert engine_errors.check_index is errors.check_index
+def test_the_layers_raise_the_same_classes() -> None:
     assert loading.ModelFileError is errors.ModelFileError
     assert mnist.MnistNotFoundError is errors.MnistNotFoundError
 

@@ -70,13 +70,13 @@ def test_compare_shows_b_beside_a_and_none_turns_it_off(explorer: convscope.Expl
     )
     assert not np.array_equal(panels.grid_b_panel.pixels, panels.grid_panel.pixels)
     assert explorer._figure_frame != before  # B reached the page
-    assert (explorer._compare_state, explorer._compare_mode) == (7, "side")
+    assert (explorer.get_state()["compare"], explorer.compare_mode) == (7, "side")
     assert explorer._compare_text.startswith("sample 7  ·  label ")
 
     explorer.compare = None
     assert explorer.compare is None
     assert not panels.image_b_panel.get_visible()
-    assert explorer._compare_state == -1
+    assert explorer.get_state()["compare"] is None
     assert explorer._compare_text == ""
 
 
@@ -221,7 +221,7 @@ def test_the_page_asks_to_compare_and_a_malformed_request_shows_a_banner(
 ) -> None:
     explorer.update(layer="conv1", sample=2)
     send(explorer, compare=12)
-    assert (explorer.compare, explorer._compare_state, explorer.error) == (12, 12, "")
+    assert (explorer.compare, explorer.get_state()["compare"], explorer.error) == (12, 12, "")
     send(explorer, compare_mode="difference")
     assert explorer.compare_mode == "difference"
     assert explorer.panels.legend_panel.get_visible()
@@ -238,7 +238,7 @@ def test_the_page_asks_to_compare_and_a_malformed_request_shows_a_banner(
     assert explorer._figure_frame == png
 
     send(explorer, compare=-1)
-    assert (explorer.compare, explorer._compare_state, explorer.error) == (None, -1, "")
+    assert (explorer.compare, explorer.get_state()["compare"], explorer.error) == (None, None, "")
     assert not explorer.panels.image_b_panel.get_visible()
 
 

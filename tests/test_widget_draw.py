@@ -74,7 +74,7 @@ def test_a_test_digit_drawn_on_a_280_canvas_predicts_its_label(explorer, mnist_t
         assert explorer.drawn is not None
         assert explorer.drawn.shape == (28, 28)
         assert explorer.drawn.dtype == np.uint8
-        assert explorer._drawn
+        assert explorer.get_state()["sample"] == "drawn"  # the page marks the pad
 
 
 def test_a_drawing_is_never_confused_with_a_sample(explorer, mnist_test) -> None:
@@ -189,7 +189,7 @@ def test_thumbnails_and_arrows_leave_the_drawing_and_sample_drawn_returns(
     drawing = explorer.drawn.copy()
     explorer._on_frontend_message(explorer, {"type": "step", "seq": 10**12, "delta": 1}, [])
     assert explorer.sample == 11  # → goes on from the last sample shown
-    assert not explorer._drawn
+    assert explorer.get_state()["sample"] != "drawn"
     explorer.sample = "drawn"
     assert np.array_equal(explorer.drawn, drawing)
     assert explorer._sample_text.startswith("your drawing  ·  predicted")

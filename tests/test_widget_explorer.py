@@ -14,7 +14,7 @@ from matplotlib.backend_bases import KeyEvent
 from PIL import Image
 
 import convscope
-from convscope.engine.errors import IndexOutOfRangeError, UnknownLayerError
+from convscope.errors import IndexOutOfRangeError, UnknownLayerError
 from convscope.widget.controller import grid_columns
 from convscope.widget.figure_display import choose_mode
 from convscope.widget.frames import apply_frame
@@ -64,18 +64,18 @@ def test_setting_state_from_python_changes_the_figure(explorer: convscope.Explor
     explorer.layer = "conv2"
     after = grid_pixels(explorer)
     assert after.shape != before.shape  # 48 maps of 14×14 instead of 24 of 28×28
-    assert explorer._layer_index == explorer.layers.index("conv2")
+    assert explorer.get_state()["layer"] == "conv2"  # what the page gets
     assert explorer._channel_count == 48
     assert explorer._figure_frame != png_before
 
     explorer.sample = 1
     assert np.mean(grid_pixels(explorer) != after) > 0.2
-    assert explorer._sample_index == 1
+    assert explorer.get_state()["sample"] == 1
 
     start = outline(explorer)
     explorer.channel = 9
     assert outline(explorer) != start
-    assert explorer._channel_index == 9
+    assert explorer.get_state()["channel"] == 9
 
 
 def test_layer_switch_keeps_the_channel_in_range(explorer: convscope.Explorer) -> None:
@@ -290,12 +290,12 @@ def test_colormap_and_scale_from_python_redraw(explorer: convscope.Explorer) -> 
     before, png = grid_pixels(explorer), explorer._figure_frame
     explorer.cmap = "magma"
     assert explorer.cmap == "magma"
-    assert explorer._cmap == "magma"  # the dropdown follows
+    assert explorer.cmap == "magma"  # the dropdown follows
     magma = grid_pixels(explorer)
     assert np.mean(magma != before) > 0.2
     assert explorer._figure_frame != png
     explorer.norm = "minmax"
-    assert (explorer.norm, explorer._norm) == ("minmax", "minmax")
+    assert (explorer.norm, explorer.norm) == ("minmax", "minmax")
     assert np.mean(grid_pixels(explorer) != magma) > 0.05
 
 
@@ -303,7 +303,7 @@ def test_filter_from_python_shows_only_that_class(explorer: convscope.Explorer) 
     labels = explorer._controller.labels
     explorer.filter(true=3)
     assert set(labels[explorer.filtered_samples]) == {3}
-    assert explorer._filter_true == 3  # the dropdown follows
+    assert explorer.filter_true == 3  # the dropdown follows
     assert explorer.sample == explorer.filtered_samples[0]  # jumped to the first 3
     assert "label 3" in explorer._sample_text
     assert {meta["label"] for meta in explorer._thumb_meta} == {3}
@@ -315,18 +315,18 @@ def test_filter_from_python_shows_only_that_class(explorer: convscope.Explorer) 
     assert len(shown) > 0
     assert set(predictions[shown]) == {5}
     assert np.all(labels[shown] != 5)
-    assert (explorer._filter_true, explorer._filter_predicted) == (-1, 5)
-    assert explorer._misclassified_only
+    assert (explorer.filter_true, explorer.filter_predicted) == (-1, 5)
+    assert explorer.misclassified_only
 
     explorer.filter()
     assert len(explorer.filtered_samples) == 10_000
-    assert (explorer._filter_true, explorer._misclassified_only) == (-1, False)
+    assert (explorer.filter_true, explorer.misclassified_only) == (-1, False)
 
 
 def test_page_from_python_shows_that_page_of_thumbnails(explorer: convscope.Explorer) -> None:
     explorer.page = 2
     assert explorer.page == 2
-    assert explorer._page == 2
+    assert explorer.page == 2
     assert explorer._thumb_meta[0]["index"] == 2 * 48
     assert explorer.page_count == -(-10_000 // 48)
 

@@ -129,7 +129,7 @@ class Host:
                 self.explorer._on_frontend_message(self.explorer, message, data)
             # Playwright runs an event loop here, so the Explorer scheduled its flush on it,
             # as in a kernel; run it now rather than at Playwright's next turn.
-            if self.explorer._flush_scheduled:
+            if self.explorer._inbox.scheduled:
                 self.explorer._flush()
             delivered += messages
             self.push()
@@ -219,7 +219,7 @@ def _choose_view_order_and_cell(page: Page, host: Host) -> None:
     count = int(cell.inner_text())
     cell.click()
     host.deliver()
-    assert (explorer._filter_true, explorer._filter_predicted) == (4, 4)
+    assert (explorer.filter_true, explorer.filter_predicted) == (4, 4)
     assert len(explorer.filtered_samples) == count
     assert page.locator(".convscope-cell.current").get_attribute("data-true") == "4"
     assert set(page.locator(".convscope-thumbs .convscope-thumb span").all_inner_texts()) == {"4→4"}
@@ -269,7 +269,7 @@ def test_every_request_the_page_sends_is_one_the_kernel_accepts(host: Host) -> N
     assert (explorer.cmap, explorer.norm) == ("magma", "minmax")
     change(page, "select.convscope-filter-true", "3")
     host.deliver()
-    assert explorer._filter_true == 3
+    assert explorer.filter_true == 3
     captions = page.locator(".convscope-thumb span").all_inner_texts()
     assert captions
     assert all(caption.startswith("3") for caption in captions)

@@ -51,9 +51,9 @@ def view_of(explorer: convscope.Explorer) -> tuple[object, ...]:
         explorer.sample,
         explorer.cmap,
         explorer.norm,
-        explorer._filter_true,
-        explorer._filter_predicted,
-        explorer._misclassified_only,
+        explorer.filter_true,
+        explorer.filter_predicted,
+        explorer.misclassified_only,
         explorer.page,
         explorer.compare,
         explorer.compare_mode,
@@ -69,15 +69,11 @@ def assert_valid(explorer: convscope.Explorer) -> None:
     colour_table(explorer.cmap)
     assert 0 <= explorer.page < explorer.page_count
     assert explorer.compare is None or 0 <= explorer.compare < SAMPLES
-    assert explorer._compare_state == (-1 if explorer.compare is None else explorer.compare)
     assert explorer.panels.image_b_panel.get_visible() == (explorer.compare is not None)
-    assert explorer._layer_index == explorer.layers.index(explorer.layer)
-    assert (explorer._channel_index, explorer._sample_index) == (explorer.channel, explorer.sample)
-    assert (explorer._cmap, explorer._norm, explorer._page) == (
-        explorer.cmap,
-        explorer.norm,
-        explorer.page,
-    )
+    synced = explorer.get_state()  # what the page gets
+    assert all(synced[name] == getattr(explorer, name) for name in ("layer", "channel", "sample"))
+    assert all(synced[name] == getattr(explorer, name) for name in ("cmap", "norm", "page"))
+    assert synced["compare"] == explorer.compare
     explorer.figure.canvas.draw()
 
 
@@ -280,9 +276,9 @@ def test_any_message_keeps_the_widget_valid_and_is_acked(explorer, content) -> N
             if content["type"] == "view" and name in content:
                 assert getattr(explorer, name) == content[name]
         if content["type"] == "view" and "compare" in content:
-            assert explorer._compare_state == content["compare"]
+            assert explorer.compare == (None if content["compare"] == -1 else content["compare"])
         if content["type"] == "filter":
-            assert (explorer._filter_true, explorer._filter_predicted) == (
+            assert (explorer.filter_true, explorer.filter_predicted) == (
                 content["true"],
                 content["predicted"],
             )
@@ -320,11 +316,11 @@ def test_a_draw_message_shows_the_drawing_and_its_prediction(explorer, mnist_tes
     assert explorer.sample == "drawn"
     label = explorer.class_names[int(mnist_test[1][7])]
     assert explorer._sample_text.startswith(f"your drawing  ·  predicted {label} (")
-    assert explorer._drawn
+    assert explorer.get_state()["sample"] == "drawn"  # the page marks the pad
     assert explorer._ack >= seq
     explorer.update(sample=4)  # a thumbnail leaves the drawing
     assert explorer.sample == 4
-    assert not explorer._drawn
+    assert explorer.get_state()["sample"] != "drawn"
 
 
 @pytest.mark.parametrize(
@@ -434,7 +430,7 @@ def test_every_press_counts_however_many_arrive_before_the_kernel_answers(explor
     _moves(explorer, 99, layers=-1)
     explorer._flush()
     assert explorer.layer == explorer.layers[0]
-    assert explorer._layer_index == 0
+    assert explorer.get_state()["layer"] == explorer.layers[0]
     assert explorer.error == ""
     explorer.update(layer="conv1", channel=0)
 
@@ -460,6 +456,6 @@ def test_a_refused_move_keeps_the_view_and_says_why(explorer) -> None:
     _moves(explorer, 1, layers=2)  # conv3 → flatten → dense: no heatmap of a dense layer
     explorer._flush()
     assert view_of(explorer) == before
-    assert explorer._layer_index == explorer.layers.index("conv3")
+    assert explorer.get_state()["layer"] == "conv3"
     assert explorer.error
     explorer.update(layer="conv1", channel=0, view="maps", compare=-1)

@@ -13,6 +13,7 @@ import typing
 from pathlib import Path
 
 import anywidget
+import ipywidgets
 import pytest
 
 from convscope.render.compare import COMPARE_MODES
@@ -82,17 +83,30 @@ def test_each_typedef_matches_its_typeddict(name: str) -> None:
 
 
 def test_the_page_reads_exactly_the_synced_traits() -> None:
-    # Every trait name in the code is a string literal starting with "_": model.get("_cmap"),
-    # onChange(model, ["_cmap", ...]).
-    used = set(re.findall(r"[\"'](_[a-z_]+)[\"']", code_of(WIDGET_JS)))
-    assert used == set(protocol.TRAITS)
+    # Private traits: every string literal starting with "_" (model.get("_cmap"), onChange(model,
+    # ["_cmap", ...])). The user's state: what model.get() reads and onChange() listens to.
+    code = code_of(WIDGET_JS)
+    used = set(re.findall(r"[\"'](_[a-z_]+)[\"']", code))
+    used |= set(re.findall(r"model\.get\(\"([a-z_]+)\"\)", code))
+    for names in re.findall(r"\[\[([^\]]*)\]", code):
+        used |= set(re.findall(r"\"([a-z_]+)\"", names))
+    # The probe is set by a click (a request) and only the kernel draws it.
+    assert used == set(protocol.TRAITS) - {"probe"}
 
 
-def test_the_explorer_syncs_exactly_the_protocols_traits_all_private() -> None:
+def test_the_explorer_syncs_exactly_the_protocols_traits() -> None:
     base = set(anywidget.AnyWidget.class_trait_names(sync=True))
     synced = set(Explorer.class_trait_names(sync=True)) - base
     assert synced == set(protocol.TRAITS)
-    assert all(name.startswith("_") for name in synced)
+    # Public: exactly the user's view state; everything the page only draws is private.
+    assert {name for name in synced if not name.startswith("_")} == set(protocol.USER_TRAITS)
+
+
+def test_no_trait_shadows_an_attribute_of_a_domwidget() -> None:
+    # Widget._compare is a method: a trait of that name broke get_state and embedding.
+    names = set(Explorer.class_trait_names()) - set(ipywidgets.DOMWidget.class_trait_names())
+    assert not names & set(dir(ipywidgets.DOMWidget))
+    assert not names & set(dir(anywidget.AnyWidget))
 
 
 def test_the_request_kinds_are_the_protocols() -> None:

@@ -60,7 +60,7 @@ def test_each_view_draws_what_the_static_api_computes(
     # The compiled map of one image, the same computation as the static API's; atol 1 level.
     difference = np.abs(grid(explorer).astype(int) - overlay(shown, cam, "viridis").astype(int))
     assert difference.max() <= 1
-    assert explorer._view == "grad-cam"
+    assert explorer.view == "grad-cam"
 
     explorer.view = "maps"
     explorer.sample = 0
@@ -84,7 +84,7 @@ def test_grad_cam_follows_the_samples_and_the_chosen_class(
     other = (predicted + 1) % 10
     explorer.target_class = other
     assert explorer.target_class == other
-    assert explorer._target_class == other
+    assert explorer.get_state()["target_class"] == other
     cam = convscope.grad_cam(model, digit(explorer, 3), class_index=other, layer="conv3")
     expected = overlay(np.asarray(digit(explorer, 3)[..., 0], np.uint8), cam, "viridis")
     assert np.abs(grid(explorer).astype(int) - expected.astype(int)).max() <= 1

@@ -45,12 +45,12 @@ if TYPE_CHECKING:
         plot_maximize_class,
     )
     from convscope.engine.activations import ActivationEngine
-    from convscope.engine.layers import LayerInfo
+    from convscope.engine.graph import LayerInfo
+    from convscope.engine.insight import ChannelStats
     from convscope.engine.loading import load_model
-    from convscope.engine.mnist_cnn import mnist_cnn, mnist_training_run, train_mnist_cnn
+    from convscope.engine.mnist_cnn import mnist_cnn
     from convscope.engine.training import TrainingRun
     from convscope.insight import (
-        ChannelStats,
         channel_stats,
         confusion,
         dead_channels,
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         receptive_field,
         top_images,
     )
+    from convscope.recipes import mnist_training_run, train_mnist_cnn
     from convscope.widget.explorer import Explorer
 
 __version__ = "0.1.0"
@@ -69,11 +70,11 @@ install_quiet_import()
 # TensorFlow takes seconds to import, so the names that need it load on first use.
 _LAZY = {
     "ActivationEngine": "convscope.engine.activations",
-    "LayerInfo": "convscope.engine.layers",
+    "LayerInfo": "convscope.engine.graph",
     "load_model": "convscope.engine.loading",
     "mnist_cnn": "convscope.engine.mnist_cnn",
-    "train_mnist_cnn": "convscope.engine.mnist_cnn",
-    "mnist_training_run": "convscope.engine.mnist_cnn",
+    "train_mnist_cnn": "convscope.recipes",
+    "mnist_training_run": "convscope.recipes",
     "TrainingRun": "convscope.engine.training",
     "get_activations": "convscope.api",
     "plot_feature_maps": "convscope.api",
@@ -87,7 +88,7 @@ _LAZY = {
     "plot_filter_patterns": "convscope.api",
     "plot_maximize_class": "convscope.api",
     "Explorer": "convscope.widget.explorer",
-    "ChannelStats": "convscope.insight",
+    "ChannelStats": "convscope.engine.insight",
     "channel_stats": "convscope.insight",
     "dead_channels": "convscope.insight",
     "top_images": "convscope.insight",

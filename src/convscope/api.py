@@ -28,6 +28,7 @@ from convscope.errors import (
     check_number,
     check_text,
 )
+from convscope.notebook_figures import show_in_notebooks
 from convscope.render.figures import Layout, channel_figure, feature_maps_figure
 from convscope.render.mosaic import check_cmap
 from convscope.render.normalise import NORM_MODES, NormMode
@@ -35,22 +36,6 @@ from convscope.render.overlays import image_grid_figure, overlay_figure
 
 _MAX_WIDTH_IN = 100.0  # wider figures are mistakes, and a pain to draw
 _PAIR = 2
-
-
-def _show_in_notebooks(figure: Figure) -> Figure:
-    """Let IPython draw returned figures as PNG, as it does pyplot's, without pyplot's registry."""
-    try:
-        from IPython import get_ipython  # noqa: PLC0415
-        from IPython.core.pylabtools import select_figure_formats  # noqa: PLC0415
-    except ImportError:
-        return figure
-    shell = get_ipython()
-    if (
-        shell is not None
-        and Figure not in shell.display_formatter.formatters["image/png"].type_printers
-    ):
-        select_figure_formats(shell, {"png"})
-    return figure
 
 
 def get_activations(
@@ -205,7 +190,7 @@ def plot_feature_maps(
         title=title if title is not None else f"{info.name} ({info.kind}, {info.shape_text})",
         width=width,
     )
-    return _show_in_notebooks(figure)
+    return show_in_notebooks(figure)
 
 
 def plot_channel(
@@ -258,7 +243,7 @@ def plot_channel(
     channel_map = activation[..., channel] if info.spatial else np.ravel(activation)[[channel]]
     default = f"{info.name} channel {channel} (max {float(channel_map.max()):.3g})"
     figure = channel_figure(channel_map, cmap=cmap, title=title if title is not None else default)
-    return _show_in_notebooks(figure)
+    return show_in_notebooks(figure)
 
 
 def _pick(engine: ActivationEngine, x: object, sample: int) -> np.ndarray:
@@ -553,7 +538,7 @@ def plot_grad_cam(
         title=title if title is not None else default,
         label="Grad-CAM",
     )
-    return _show_in_notebooks(figure)
+    return show_in_notebooks(figure)
 
 
 def plot_heatmap(
@@ -587,7 +572,7 @@ def plot_heatmap(
         title=title if title is not None else default,
         label="mean activation",
     )
-    return _show_in_notebooks(figure)
+    return show_in_notebooks(figure)
 
 
 def plot_filter_patterns(
@@ -629,7 +614,7 @@ def plot_filter_patterns(
         title=title if title is not None else default,
         width=width,
     )
-    return _show_in_notebooks(figure)
+    return show_in_notebooks(figure)
 
 
 def plot_maximize_class(
@@ -669,7 +654,7 @@ def plot_maximize_class(
         title=title if title is not None else "The input each class scores highest",
         width=width,
     )
-    return _show_in_notebooks(figure)
+    return show_in_notebooks(figure)
 
 
 def _is_one_image(x: object, input_shape: tuple[int | None, ...]) -> bool:

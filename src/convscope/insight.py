@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from convscope.api import _show_in_notebooks
 from convscope.data.labels import check_class_names, class_labels
 from convscope.engine.activations import DEFAULT_BATCH_SIZE, engine_for
 from convscope.engine.inputs import check_images
@@ -28,6 +27,7 @@ from convscope.errors import (
     check_layer_names,
     check_real,
 )
+from convscope.notebook_figures import show_in_notebooks
 from convscope.render.insight import confusion_figure, top_images_figure
 
 __all__ = [
@@ -329,7 +329,7 @@ def plot_top_images(
         title=f"the {len(best)} images that excite {unit} {channel} of {info.name} most"
         + ("; under each, its peak's receptive field" if info.spatial else ""),
     )
-    return _show_in_notebooks(figure)
+    return show_in_notebooks(figure)
 
 
 def plot_confusion(
@@ -346,4 +346,4 @@ def plot_confusion(
         check_class_names(class_names, shape[0])
     counts = confusion(model, images, labels, progress=progress)
     names = check_class_names(class_names, len(counts))  # the Explorer's rule, one for all
-    return _show_in_notebooks(confusion_figure(counts, names))
+    return show_in_notebooks(confusion_figure(counts, names))

@@ -17,15 +17,15 @@ import numpy as np
 import tensorflow as tf
 
 from convscope.engine.cache import DEFAULT_CACHE_BYTES, ActivationCache
-from convscope.engine.errors import (
-    ArgumentTypeError,
-    InvalidArgumentError,
-    ModelNotSupportedError,
-)
 from convscope.engine.graph import LayerInfo, read_graph
 from convscope.engine.inputs import check_images
 from convscope.engine.layers import check_model, find_layer
 from convscope.engine.weights import WeightsWatch
+from convscope.errors import (
+    ArgumentTypeError,
+    InvalidArgumentError,
+    ModelNotSupportedError,
+)
 
 _LOG = logging.getLogger("convscope")
 DEFAULT_BATCH_SIZE = 256

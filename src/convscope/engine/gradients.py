@@ -17,14 +17,6 @@ import numpy as np
 import tensorflow as tf
 
 from convscope.engine.activations import ActivationEngine, engine_for
-from convscope.engine.errors import (
-    ConvscopeError,
-    ImageInputError,
-    IndexOutOfRangeError,
-    ModelNotSupportedError,
-    NotSpatialLayerError,
-    check_index,
-)
 from convscope.engine.graph import LayerInfo
 from convscope.engine.pattern_cache import PatternStore, settings_key, weights_digest
 from convscope.engine.split import (
@@ -35,7 +27,17 @@ from convscope.engine.split import (
     find_pre_activation,
     nested_calls,
 )
-from convscope.errors import ArgumentTypeError, InvalidArgumentError, check_int
+from convscope.errors import (
+    ArgumentTypeError,
+    ConvscopeError,
+    ImageInputError,
+    IndexOutOfRangeError,
+    InvalidArgumentError,
+    ModelNotSupportedError,
+    NotSpatialLayerError,
+    check_index,
+    check_int,
+)
 
 _LEAK = 0.2  # how much gradient ascent also climbs a pre-activation
 _DECAY = 0.02  # class maximisation's pull towards the model's zero input, per step

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convscope.engine.errors import ImageInputError
+from convscope.errors import ImageInputError
 
 _GREY = 1
 

@@ -17,12 +17,11 @@ import numpy as np
 
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.datasets import is_stream
-from convscope.engine.errors import InvalidArgumentError, NotSpatialLayerError, check_index
 from convscope.engine.graph import LayerInfo
 from convscope.engine.inputs import check_images
 from convscope.engine.pass_memo import PASS_MEMO, PassMemo, data_key, model_key
 from convscope.engine.passes import PASS_BATCH_SIZE, ReducedBatch, current_strategy, run_pass
-from convscope.errors import check_real
+from convscope.errors import InvalidArgumentError, NotSpatialLayerError, check_index, check_real
 
 STATS_BATCH_SIZE = PASS_BATCH_SIZE
 TOP_KEPT = 100

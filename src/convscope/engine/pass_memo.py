@@ -43,8 +43,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from convscope.engine.errors import ArgumentTypeError
 from convscope.engine.weights import weights_version
+from convscope.errors import ArgumentTypeError
 
 DEFAULT_MEMO_BYTES = 256 * 2**20
 _CHUNK_WORDS = 2**17  # 1 MiB of 8-byte words per step: the weights stay in cache

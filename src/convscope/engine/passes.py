@@ -26,9 +26,9 @@ import tensorflow as tf
 
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.datasets import image_batches, is_stream, stream_length
-from convscope.engine.errors import ArgumentTypeError, ImageInputError
 from convscope.engine.graph import LayerInfo
 from convscope.engine.inputs import as_image_batch, check_images
+from convscope.errors import ArgumentTypeError, ImageInputError
 
 PASS_BATCH_SIZE = 64
 """Images per compiled call (per replica under a strategy). On two cores 64 is as fast as 256,

@@ -24,13 +24,13 @@ from typing import Any
 import keras
 import numpy as np
 
-from convscope.engine.errors import (
+from convscope.engine.graph import GraphScope, ModelGraph
+from convscope.errors import (
     IndexOutOfRangeError,
     ModelNotSupportedError,
     NotSpatialLayerError,
     check_index,
 )
-from convscope.engine.graph import GraphScope, ModelGraph
 
 Box = tuple[int, int, int, int]
 _RANK = 4  # (batch, height, width, channels) or (batch, channels, height, width)

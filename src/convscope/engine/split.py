@@ -27,7 +27,7 @@ recognised alike:
   finds neither softmax nor sigmoid, gives the scores as they are;
 - any other layer with a softmax or sigmoid inside (``Conv2D(..., activation="softmax")``),
   and a ``Lambda``, ``Activation`` or custom layer that is none of these, raise
-  :class:`~convscope.engine.errors.ModelNotSupportedError`, which says how to rebuild it.
+  :class:`~convscope.errors.ModelNotSupportedError`, which says how to rebuild it.
 
 A one-unit sigmoid scores two classes: its scores are ``(-z, z)`` for the logit ``z``, so the
 predicted side is the larger one, and either side has a gradient to explain.
@@ -46,8 +46,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from convscope.engine.errors import ModelNotSupportedError
 from convscope.engine.graph import GraphScope, ModelGraph
+from convscope.errors import ModelNotSupportedError
 
 _LINEAR = keras.activations.linear
 SOFTMAX, SIGMOID, SCORES = "softmax", "sigmoid", "scores"

@@ -17,7 +17,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from convscope.engine.errors import IndexOutOfRangeError, ModelFileError
+from convscope.errors import IndexOutOfRangeError, ModelFileError
 
 _FORMAT = "convscope.TrainingRun/1"
 

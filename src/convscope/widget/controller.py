@@ -14,9 +14,9 @@ from matplotlib.figure import Figure
 from convscope.data.drawing import mnist_digit
 from convscope.data.labels import class_labels
 from convscope.engine.activations import ActivationEngine
+from convscope.engine.graph import LayerInfo
 from convscope.engine.inputs import check_images
 from convscope.engine.insight import ChannelStats, channel_stats
-from convscope.engine.layers import LayerInfo
 from convscope.engine.pass_memo import data_key
 from convscope.engine.receptive import receptive_field
 from convscope.engine.split import SIGMOID, SOFTMAX, GraphValue, find_class_scores
@@ -54,6 +54,7 @@ from convscope.render.normalise import (
 )
 from convscope.render.overlays import image_grid, overlay
 from convscope.widget.views import PREDICTED, VIEWS, DeeperViews
+from convscope.widget.words import EMPTY_DRAWING
 
 _GRID_ASPECT = 1.04  # width / height of the grid panel, so cells fill it
 _PREFETCH = 32  # samples computed together when scrubbing reaches an uncached one
@@ -65,7 +66,6 @@ MapParts = tuple[np.ndarray, np.ndarray, np.ndarray, MosaicLayout, np.ndarray | 
 LayerView = tuple[np.ndarray, np.ndarray, np.ndarray, MosaicLayout, np.ndarray | None, Any]
 DRAWN = "drawn"
 """``sample`` for the digit drawn on the pad (or given to ``Explorer.draw``)."""
-EMPTY_DRAWING = "draw a digit"
 Source = int | str
 """An input of the figure: a sample's index, or :data:`DRAWN`."""
 

@@ -23,14 +23,15 @@ from convscope.data.mnist import load_mnist
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.cache import DEFAULT_CACHE_BYTES
 from convscope.engine.datasets import collect, is_stream
-from convscope.engine.errors import IndexOutOfRangeError, check_index
 from convscope.engine.loading import load_model
 from convscope.engine.mnist_cnn import mnist_cnn
 from convscope.engine.training import TrainingRun
 from convscope.errors import (
     ArgumentTypeError,
+    IndexOutOfRangeError,
     LabelError,
     check_choice,
+    check_index,
     check_int,
     check_layer_name,
 )
@@ -38,7 +39,7 @@ from convscope.render.captions import layer_caption
 from convscope.render.explorer_figure import ExplorerFigure
 from convscope.render.normalise import NORM_MODES
 from convscope.widget import protocol
-from convscope.widget.controller import DRAWN, EMPTY_DRAWING, ExplorerController
+from convscope.widget.controller import DRAWN, ExplorerController
 from convscope.widget.figure_display import (
     FigureMode,
     check_save,
@@ -47,8 +48,10 @@ from convscope.widget.figure_display import (
 )
 from convscope.widget.frames import FrameEncoder
 from convscope.widget.gif import check_gif, frames, steps_of, write_gif
+from convscope.widget.inbox import VIEW_FIELDS, Batch, RequestInbox
 from convscope.widget.samples import SORTS, SamplePicker
 from convscope.widget.views import PREDICTED, VIEWS
+from convscope.widget.words import drawing_line, panel_line, sample_line, teaching_captions
 
 _UPDATE_ARGUMENTS = (
     "layer", "channel", "sample", "cmap", "norm", "view", "target_class", "probe", "compare",
@@ -58,27 +61,23 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 _STATIC = _PACKAGE / "static"
 _SOURCE = _PACKAGE.parent.parent / "js"  # an editable install reads the sources directly
 _ASSETS = _STATIC if (_STATIC / "widget.js").is_file() else _SOURCE
-_VIEW_FIELDS = (
-    "layer", "channel", "sample", "cmap", "norm", "view", "target_class", "compare", "compare_mode"
-)  # fmt: skip
 _LOG = logging.getLogger("convscope")
-# Request kinds whose newest request wins: (key in the pending update, field, or None: all).
-_LATEST = {
-    protocol.FILTER: ("filter", None),
-    protocol.PAGE: ("page", "page"),
-    protocol.SORT: ("sort", "sort"),
-    protocol.PANEL: ("panel", "open"),
-    protocol.EPOCH: ("epoch", "epoch"),
-    protocol.PROBE: ("probe", None),
-    protocol.GIF: ("gif", "frames"),
-    protocol.FRAME: ("frame", None),
-}
-# ↑/↓ and PageUp/PageDown: the pending steps of each, summed so that every press counts.
-_MOVES = {"channel": ("channels", "channel_steps"), "layer": ("layers", "layer_steps")}
+# The filter's traits, and the argument of Explorer.filter that sets each.
+_FILTERS = {"filter_true": "true", "filter_predicted": "predicted"}
+_FILTERS |= {"misclassified_only": "misclassified"}
 _MAX_PIXEL_RATIO = 3.0  # beyond this a frame would cost more than the sharpness is worth
 _IDLE_SECONDS = 1.0  # after the last request, every weight is checked (see engine/weights.py)
 _T = TypeVar("_T")
 CMAPS = ["viridis", "magma", "inferno", "cividis", "gray", "RdBu_r"]
+
+
+class _UserTrait(traitlets.Any):
+    """A trait of the user's view state: every value, ``None`` too, goes to the validator.
+
+    (traitlets lets ``None`` past the validators of a trait that allows it.)
+    """
+
+    allow_none = False
 
 
 class Explorer(anywidget.AnyWidget):
@@ -139,24 +138,90 @@ class Explorer(anywidget.AnyWidget):
     _esm = _ASSETS / "widget.js"
     _css = _ASSETS / "widget.css"
 
-    # The page's state: private, synced, named in protocol.ExplorerState. The Python API is the
-    # properties below; each goes through the controller, as the widget's controls do.
+    # The user's view state: public, synced, validated (see _validate_user_state); setting one
+    # goes through the controller, as the widget's controls do. Their types are checked there,
+    # with the same errors whichever way a value comes, so the traits themselves take Any.
+    layer = _UserTrait("").tag(sync=True)
+    """Name of the layer in view. Setting it redraws."""
+    channel = _UserTrait(0).tag(sync=True)
+    """Index of the selected channel (unit, for dense layers). Setting it redraws."""
+    sample = _UserTrait(0).tag(sync=True)
+    """Index of the sample in view, or ``"drawn"`` while the drawing is shown.
+
+    Setting an index redraws and turns to its thumbnail page; setting ``"drawn"`` shows the
+    drawing again (see :meth:`draw`), or the empty pad, "draw a digit" with no prediction,
+    before anything was drawn.
+    """
+    cmap = _UserTrait("viridis").tag(sync=True)
+    """Matplotlib colormap of the feature maps. Setting it redraws."""
+    norm = _UserTrait("standard").tag(sync=True)
+    """Colour scale: ``standard``, ``minmax``, ``layer`` or ``fixed``. Setting it redraws."""
+    view = _UserTrait("maps").tag(sync=True)
+    """What the big panel shows: ``maps``, ``heatmap``, ``grad-cam`` or ``pattern``.
+
+    ``heatmap`` and ``grad-cam`` draw over the input, per sample, for the layer in view;
+    ``pattern`` tiles the image that most excites each of its channels, computed on first use
+    in the background (the feature maps show meanwhile, with progress in :attr:`status`;
+    :meth:`wait` blocks until it is there). Setting it redraws.
+    """
+    target_class = _UserTrait(None).tag(sync=True)
+    """The class Grad-CAM explains: an index, or ``None`` for each sample's prediction.
+
+    Set it to an index, a class name, or ``None``. Setting it redraws.
+    """
+    probe = _UserTrait(None).tag(sync=True)
+    """A position ``(row, col)`` in the layer's maps whose receptive field is outlined.
+
+    The input pixels that can influence that unit are boxed on the input, and the unit on the
+    selected channel; a click on the channel's large map sets it. ``None`` for none; moving to
+    another layer clears it. Where the layers on the way cannot be traced (a merge of
+    branches), the status line says why and no box is drawn.
+    """
+    compare = _UserTrait(None).tag(sync=True)
+    """A second sample (B) shown with the one in view (A), or ``None``.
+
+    In the ``"side"`` :attr:`compare_mode`, B's input, feature maps, selected channel and
+    classes form a row under A's, on one colour scale for both: each scale of :attr:`norm` is
+    measured over the two samples together (``fixed`` is the data set's), so equal activations
+    get equal colours. Layer, channel and probe moves apply to both; scrubbing moves A, and B
+    stays. A sample may be compared with itself (its difference is 0 everywhere). Only the
+    ``maps`` view compares. Setting it redraws; ``None`` stops.
+    """
+    compare_mode = _UserTrait("side").tag(sync=True)
+    """How two samples are compared: ``"side"`` (by side) or ``"difference"``.
+
+    ``"difference"`` shows one grid and channel of ``A - B`` in a diverging colormap (the
+    colormap in use if it is diverging, else ``RdBu_r``) on a scale symmetric about 0, so 0 is
+    white, A stronger red, B stronger blue; a legend under the channel says so. Its bound is
+    each channel's largest ``|A - B|`` for the ``standard`` and ``minmax`` scales, the layer's
+    for ``layer``, the data set's range for ``fixed``. Setting it redraws (while comparing) or
+    sets how the next comparison shows.
+    """
+    page = _UserTrait(0).tag(sync=True)
+    """Index of the page of thumbnails in view. Setting it shows that page."""
+    epoch = _UserTrait(None).tag(sync=True)
+    """The training epoch whose weights are shown (``None`` without a training run).
+
+    Setting it swaps the weights in place: nothing is rebuilt or retraced, and the maps, the
+    predictions, the thumbnails' captions and the confusion matrix follow. The first visit to
+    an epoch computes its predictions over the data set, once.
+    """
+    filter_true = _UserTrait(-1).tag(sync=True)
+    """The true class the samples are filtered by (an index; ``-1``: any). See :meth:`filter`."""
+    filter_predicted = _UserTrait(-1).tag(sync=True)
+    """The predicted class the samples are filtered by (``-1``: any). See :meth:`filter`."""
+    misclassified_only = _UserTrait(False).tag(sync=True)
+    """Whether only the misclassified samples pass the filter. See :meth:`filter`."""
+
+    # What the page only draws: private, synced, named in protocol.ExplorerState.
     _layer_options = traitlets.List(traitlets.Dict()).tag(sync=True)
-    _layer_index = traitlets.Int(0).tag(sync=True)
-    _channel_index = traitlets.Int(0).tag(sync=True)
     _channel_count = traitlets.Int(1).tag(sync=True)
     _unit_name = traitlets.Unicode("channel").tag(sync=True)
-    _sample_index = traitlets.Int(0).tag(sync=True)
     _sample_text = traitlets.Unicode("").tag(sync=True)
-    _drawn = traitlets.Bool(False).tag(sync=True)
     _pad = traitlets.List(traitlets.Int()).tag(sync=True)
-    _cmap = traitlets.Unicode("viridis").tag(sync=True)
     _cmap_options = traitlets.List(traitlets.Unicode(), CMAPS).tag(sync=True)
-    _norm = traitlets.Unicode("standard").tag(sync=True)
     _norm_options = traitlets.List(traitlets.Unicode(), list(NORM_MODES)).tag(sync=True)
-    _view = traitlets.Unicode("maps").tag(sync=True)
     _view_options = traitlets.List(traitlets.Unicode(), list(VIEWS)).tag(sync=True)
-    _target_class = traitlets.Int(PREDICTED).tag(sync=True)
     _class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     _has_labels = traitlets.Bool(False).tag(sync=True)
     _has_predictions = traitlets.Bool(False).tag(sync=True)
@@ -167,15 +232,10 @@ class Explorer(anywidget.AnyWidget):
     _thumbs = traitlets.Bytes(b"").tag(sync=True)
     _thumb_meta = traitlets.List(traitlets.Dict()).tag(sync=True)
     _thumb_shape = traitlets.List(traitlets.Int(), [28, 28, 1]).tag(sync=True)
-    _page = traitlets.Int(0).tag(sync=True)
     _page_count = traitlets.Int(1).tag(sync=True)
-    _filter_true = traitlets.Int(-1).tag(sync=True)
-    _filter_predicted = traitlets.Int(-1).tag(sync=True)
-    _misclassified_only = traitlets.Bool(False).tag(sync=True)
     _filtered_count = traitlets.Int(0).tag(sync=True)
     _confusion = traitlets.List(traitlets.List(traitlets.Int())).tag(sync=True)
     _epochs = traitlets.List(traitlets.Int()).tag(sync=True)
-    _epoch = traitlets.Int(0).tag(sync=True)
     _history = traitlets.Dict().tag(sync=True)
     _teaching = traitlets.Bool(False).tag(sync=True)
     _captions = traitlets.List(traitlets.Unicode()).tag(sync=True)
@@ -187,13 +247,14 @@ class Explorer(anywidget.AnyWidget):
     _panel_meta = traitlets.List(traitlets.Dict()).tag(sync=True)
     _sort = traitlets.Unicode("index").tag(sync=True)
     _sort_options = traitlets.List(traitlets.Unicode(), ["index"]).tag(sync=True)
-    _compare_state = traitlets.Int(-1).tag(sync=True)  # not `_compare`: Widget._compare is a method
-    _compare_mode = traitlets.Unicode("side").tag(sync=True)
     _compare_text = traitlets.Unicode("").tag(sync=True)
 
     _error = traitlets.Unicode("").tag(sync=True)
     _status = traitlets.Unicode("").tag(sync=True)
     _ack = traitlets.Int(0).tag(sync=True)
+
+    _ready = False  # the user's traits are validated once the Explorer is made
+    _publishing = 0  # >0: the kernel is writing the user's traits itself
 
     # Following the model's weights: checked once per request, and fully when idle.
     _weights_followed = False
@@ -249,11 +310,8 @@ class Explorer(anywidget.AnyWidget):
         )
         self._filtered = self._picker.filtered()
         self._panel_key: tuple[str, int] | None = None
-        self._pending: dict[str, Any] = {}
-        self._problems: list[str] = []  # malformed requests since the last flush
-        self._seen_seq = 0  # the highest valid seq of any message so far
+        self._inbox = RequestInbox(self._apply_requests)
         self._box: ipywidgets.VBox | None = None
-        self._flush_scheduled = False
         self._frames = FrameEncoder()
         self._pixel_ratio = 1.0  # the page's device pixel ratio (canvas path)
 
@@ -283,54 +341,76 @@ class Explorer(anywidget.AnyWidget):
             self.figure.canvas.mpl_connect("button_press_event", self._on_figure_click)
         self._publish()
         self._publish_page(0)
+        self._ready = True
 
     def _start_modes(self, run: TrainingRun | None, teaching: bool) -> None:
         """Set up the epoch slider of a training run, and the teaching mode."""
         self._run = run
         if run is not None:
-            self._epochs, self._epoch = list(run.epochs), run.epochs[-1]
+            self._epochs = list(run.epochs)
+            with self._showing():
+                self.epoch = run.epochs[-1]
             self._history = {name: _json_floats(values) for name, values in run.history.items()}
         self._teaching = teaching
         self._controller.view.set_live_titles(teaching)
 
-    # ----- state from Python ---------------------------------------------------------------
+    # ----- the user's view state: public traits ---------------------------------------------
+    @contextlib.contextmanager
+    def _showing(self) -> typing.Iterator[None]:
+        """Let the kernel write the user's traits as they are, with no validation: its own."""
+        self._publishing += 1
+        try:
+            yield
+        finally:
+            self._publishing -= 1
+
+    @traitlets.validate(*protocol.USER_TRAITS)
+    def _validate_user_state(self, proposal: traitlets.Bunch) -> object:
+        """Apply a new value of the user's state, as the matching control does.
+
+        A value the Explorer refuses raises its ``ConvscopeError``, before the trait changes;
+        a value it takes is shown, and the trait gets its resolved form (a class name becomes
+        its index, a list probe a tuple).
+        """
+        name, value = proposal.trait.name, proposal.value
+        if self._publishing or not self._ready:
+            return value
+        if name == "page":
+            self._publish_page(check_index("page", value, self.page_count))
+        elif name == "epoch":
+            self._use_epoch(value)
+        elif name in _FILTERS:
+            current = {argument: getattr(self, trait) for trait, argument in _FILTERS.items()}
+            self.filter(**(current | {_FILTERS[name]: value}))
+        else:
+            self.update(**{name: _view_argument(name, value)})
+        return getattr(self, name)
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Take state from the page's model; the user's state is applied as if set in Python.
+
+        A refused value shows in the error banner, and the page gets the kept one back.
+        """
+        chosen = {name: sync_data[name] for name in protocol.USER_TRAITS if name in sync_data}
+        rest = {name: value for name, value in sync_data.items() if name not in chosen}
+        if rest:
+            super().set_state(rest)
+        if not chosen:
+            return
+        if ipywidgets.widgets.widget.JUPYTER_WIDGETS_ECHO:  # as the base class does
+            self._send({"method": "echo_update", "state": chosen, "buffer_paths": []})
+        with self._lock_property(**chosen):
+            try:
+                for name, value in chosen.items():
+                    setattr(self, name, value)
+            except Exception as error:  # noqa: BLE001 - shown in the banner, as for the controls
+                self._error = f"{type(error).__name__}: {error}"
+                self.send_state(list(chosen))
+
     @property
     def layers(self) -> list[str]:
         """Names of the layers that can be shown, in model order."""
         return self._controller.engine.layer_names
-
-    @property
-    def layer(self) -> str:
-        """Name of the layer in view. Setting it redraws."""
-        return self._controller.state.layer
-
-    @layer.setter
-    def layer(self, name: str) -> None:
-        self.update(layer=_not_none("layer", name))
-
-    @property
-    def channel(self) -> int:
-        """Index of the selected channel (unit, for dense layers). Setting it redraws."""
-        return self._controller.state.channel
-
-    @channel.setter
-    def channel(self, index: int) -> None:
-        self.update(channel=_not_none("channel", index))
-
-    @property
-    def sample(self) -> int | str:
-        """Index of the sample in view, or ``"drawn"`` while the drawing is shown.
-
-        Setting an index redraws and turns to its thumbnail page; setting ``"drawn"`` shows
-        the drawing again (see :meth:`draw`), or the empty pad, "draw a digit" with no
-        prediction, before anything was drawn.
-        """
-        state = self._controller.state
-        return DRAWN if state.drawn else state.sample
-
-    @sample.setter
-    def sample(self, index: int | str) -> None:
-        self.update(sample=typing.cast("int | str", _not_none("sample", index)))
 
     @property
     def drawn(self) -> np.ndarray | None:
@@ -380,101 +460,6 @@ class Explorer(anywidget.AnyWidget):
         self._error = ""
         self._publish()
 
-    @property
-    def cmap(self) -> str:
-        """Matplotlib colormap of the feature maps. Setting it redraws."""
-        return self._controller.state.cmap
-
-    @cmap.setter
-    def cmap(self, name: str) -> None:
-        self.update(cmap=_not_none("cmap", name))
-
-    @property
-    def norm(self) -> str:
-        """Colour scale: ``standard``, ``minmax``, ``layer`` or ``fixed``. Setting it redraws."""
-        return self._controller.state.norm
-
-    @norm.setter
-    def norm(self, mode: str) -> None:
-        self.update(norm=_not_none("norm", mode))
-
-    @property
-    def view(self) -> str:
-        """What the big panel shows: ``maps``, ``heatmap``, ``grad-cam`` or ``pattern``.
-
-        ``heatmap`` and ``grad-cam`` draw over the input, per sample, for the layer in view;
-        ``pattern`` tiles the image that most excites each of its channels, computed on first
-        use in the background (the feature maps show meanwhile, with progress in
-        :attr:`status`; :meth:`wait` blocks until it is there). Setting it redraws.
-        """
-        return self._controller.state.view
-
-    @view.setter
-    def view(self, name: str) -> None:
-        self.update(view=_not_none("view", name))
-
-    @property
-    def target_class(self) -> int | None:
-        """The class Grad-CAM explains: an index, or ``None`` for each sample's prediction.
-
-        Set it to an index, a class name, or ``None``. Setting it redraws.
-        """
-        target = self._controller.state.target_class
-        return None if target == PREDICTED else target
-
-    @target_class.setter
-    def target_class(self, value: int | str | None) -> None:
-        self.update(target_class=PREDICTED if value is None else value)
-
-    @property
-    def probe(self) -> tuple[int, int] | None:
-        """A position ``(row, col)`` in the layer's maps whose receptive field is outlined.
-
-        The input pixels that can influence that unit are boxed on the input, and the unit on
-        the selected channel; a click on the channel's large map sets it. ``None`` for none;
-        moving to another layer clears it. Where the layers on the way cannot be traced (a
-        merge of branches), the status line says why and no box is drawn.
-        """
-        return self._controller.state.probe
-
-    @probe.setter
-    def probe(self, position: tuple[int, int] | None) -> None:
-        self.update(probe=() if position is None else position)
-
-    @property
-    def compare(self) -> int | None:
-        """A second sample (B) shown with the one in view (A), or ``None``.
-
-        In the ``"side"`` :attr:`compare_mode`, B's input, feature maps, selected channel and
-        classes form a row under A's, on one colour scale for both: each scale of
-        :attr:`norm` is measured over the two samples together (``fixed`` is the data set's),
-        so equal activations get equal colours. Layer, channel and probe moves apply to both;
-        scrubbing moves A, and B stays. A sample may be compared with itself (its difference
-        is 0 everywhere). Only the ``maps`` view compares. Setting it redraws; ``None`` stops.
-        """
-        return self._controller.state.compare
-
-    @compare.setter
-    def compare(self, sample: int | None) -> None:
-        self.update(compare=-1 if sample is None else sample)
-
-    @property
-    def compare_mode(self) -> str:
-        """How two samples are compared: ``"side"`` (by side) or ``"difference"``.
-
-        ``"difference"`` shows one grid and channel of ``A - B`` in a diverging colormap
-        (the colormap in use if it is diverging, else ``RdBu_r``) on a scale symmetric about
-        0, so 0 is white, A stronger red, B stronger blue; a legend under the channel says
-        so. Its bound is each channel's largest ``|A - B|`` for the ``standard`` and
-        ``minmax`` scales, the layer's for ``layer``, the data set's range for ``fixed``.
-        Setting it redraws (while comparing) or sets how the next comparison shows.
-        """
-        return self._controller.state.compare_mode
-
-    @compare_mode.setter
-    def compare_mode(self, mode: str) -> None:
-        self.update(compare_mode=_not_none("compare_mode", mode))
-
     def wait(self, timeout: float | None = None) -> None:
         """Block until background work (filter patterns) is done, then show its result.
 
@@ -482,15 +467,6 @@ class Explorer(anywidget.AnyWidget):
         """
         self._controller.views.wait(timeout)
         self._patterns_ready()
-
-    @property
-    def page(self) -> int:
-        """Index of the page of thumbnails in view. Setting it shows that page."""
-        return self._page
-
-    @page.setter
-    def page(self, index: int) -> None:
-        self._publish_page(check_index("page", index, self.page_count))
 
     @property
     def page_count(self) -> int:
@@ -527,30 +503,6 @@ class Explorer(anywidget.AnyWidget):
         return list(self._epochs)
 
     @property
-    def epoch(self) -> int | None:
-        """The training epoch whose weights are shown (``None`` without a training run).
-
-        Setting it swaps the weights in place: nothing is rebuilt or retraced, and the maps,
-        the predictions, the thumbnails' captions and the confusion matrix follow. The first
-        visit to an epoch computes its predictions over the data set, once.
-        """
-        return self._epoch if self._run is not None else None
-
-    @epoch.setter
-    def epoch(self, epoch: int) -> None:
-        run = self._run
-        if run is None:
-            raise LabelError(
-                "This Explorer has no training run to replay; open one with "
-                "convscope.Explorer(convscope.mnist_training_run()) or a TrainingRun of yours."
-            )
-        index = run.index(_not_none("epoch", epoch))
-        self._controller.use_weights(run.weights[index], run.epochs[index])
-        with self.hold_sync():
-            self._epoch = run.epochs[index]
-            self._show_new_weights()
-
-    @property
     def probabilities(self) -> np.ndarray | None:
         """What the class chart shows for the input in view; ``None`` when it shows nothing.
 
@@ -561,6 +513,20 @@ class Explorer(anywidget.AnyWidget):
         """
         shown = self._controller.probabilities_in_view()
         return None if shown is None else shown.copy()
+
+    def _use_epoch(self, epoch: int) -> None:
+        run = self._run
+        if run is None:
+            raise LabelError(
+                "This Explorer has no training run to replay; open one with "
+                "convscope.Explorer(convscope.mnist_training_run()) or a TrainingRun of yours."
+            )
+        index = run.index(_not_none("epoch", epoch))
+        self._controller.use_weights(run.weights[index], run.epochs[index])
+        with self.hold_sync():
+            with self._showing():
+                self.epoch = run.epochs[index]
+            self._show_new_weights()
 
     def _follow_weights(self, *, full: bool = False) -> bool:
         """Show the model as it is now if its weights changed (training, ``set_weights``).
@@ -585,7 +551,7 @@ class Explorer(anywidget.AnyWidget):
         self._panel_key = None
         # The predicted-class and mistake filters, and the orders, follow the weights.
         passing = self._picker.filtered(
-            self._filter_true, self._filter_predicted, self._misclassified_only
+            self.filter_true, self.filter_predicted, self.misclassified_only
         )
         self._filtered = self._ordered(passing, self._sort)
         self._publish()
@@ -730,7 +696,7 @@ class Explorer(anywidget.AnyWidget):
         self._check_weights_when_idle()
         if self._sort == "activation" and (layer is not None or channel is not None):
             self._reorder("activation")  # the order of another channel
-        elif sample is not None and self._page_of_sample() != self._page:
+        elif sample is not None and self._page_of_sample() != self.page:
             self._publish_page(self._page_of_sample())
 
     def filter(
@@ -776,8 +742,9 @@ class Explorer(anywidget.AnyWidget):
                 drawn = self._controller.state.drawn  # the drawing stays in view
                 if len(filtered) and not drawn and self._index not in set(filtered.tolist()):
                     self.update(sample=int(filtered[0]))
-                self._filter_true, self._filter_predicted = true_index, predicted_index
-                self._misclassified_only = bool(misclassified)
+                with self._showing():
+                    self.filter_true, self.filter_predicted = true_index, predicted_index
+                    self.misclassified_only = bool(misclassified)
                 self._publish_page(self._page_of_sample())
         except Exception:
             self._filtered = previous
@@ -881,13 +848,19 @@ class Explorer(anywidget.AnyWidget):
 
         """
         target, rate = check_gif(path, fps)
+        controller = self._controller
         if channels is not None:
-            field, steps = "channel", steps_of(channels, "channels", self._channel_count)
+            steps = steps_of(channels, "channels", self._channel_count)
+            show = functools.partial(_apply_channel, controller)
         else:
             chosen = samples if samples is not None else range(self._index, self._index + 20)
-            count = self.sample_count
-            field, steps = "sample", steps_of(chosen, "samples", count)
-        write_gif(target, frames(self, field, steps), rate)
+            steps = steps_of(chosen, "samples", self.sample_count)
+            show = functools.partial(_apply_sample, controller)
+        sample, channel = self.sample, self.channel
+        try:
+            write_gif(target, frames(self.panels, show, steps), rate)
+        finally:  # the view as it was, even if a frame failed
+            self.update(sample=sample, channel=channel)
         return target
 
     def _offer_gif(self, count: int) -> None:
@@ -928,78 +901,16 @@ class Explorer(anywidget.AnyWidget):
         and applied at the next turn of the event loop; a malformed one is reported in the
         error banner; an unknown kind is logged and ignored. See :mod:`protocol`.
         """
-        try:
-            self._receive(content, buffers)
-        except Exception:  # noqa: BLE001 - a bug here must not break the widget's comm
-            _LOG.exception("convscope: failed to take a message from the page")
-        finally:
-            self._schedule_flush()
+        self._inbox.take(content, buffers)
 
     def _receive(self, content: object, buffers: object = ()) -> None:
-        seq = protocol.seq_of(content)
-        if seq is not None:
-            self._seen_seq = max(self._seen_seq, seq)
-        try:
-            request = protocol.parse_request(content)
-        except protocol.UnknownRequestError as unknown:
-            _LOG.warning("convscope: ignored a message from the page: %s", unknown)
-            return
-        except protocol.MalformedRequestError as problem:
-            self._problems.append(f"Ignored a malformed message from the page: {problem}.")
-            return
-        fields: dict[str, Any] = dict(request)
-        kind, pending = fields["type"], self._pending
-        if kind == protocol.VIEW:
-            self._receive_view(fields)
-        elif kind == protocol.MOVE:
-            for count, steps in _MOVES.values():  # steps add up: every press counts
-                pending[steps] = pending.get(steps, 0) + fields.get(count, 0)
-        elif kind == protocol.STEP:
-            pending["step"] = pending.get("step", 0) + fields["delta"]
-            pending.pop("draw", None)
-        elif kind == protocol.DRAW:
-            self._receive_drawing(typing.cast("protocol.DrawRequest", request), buffers)
-        else:  # the newest request of the other kinds replaces the pending one
-            name, field = _LATEST[kind]
-            pending[name] = fields if field is None else fields[field]
-
-    def _receive_view(self, fields: dict[str, Any]) -> None:
-        """Merge a view request: its fields replace the pending ones, and the pending steps."""
-        pending = self._pending
-        pending.update({key: fields[key] for key in _VIEW_FIELDS if key in fields})
-        if "sample" in fields:  # an absolute sample replaces any pending steps
-            pending.pop("step", None)
-            pending.pop("draw", None)
-        for field, (_, steps) in _MOVES.items():  # ...as an absolute channel or layer does
-            if field in fields:
-                pending.pop(steps, None)
-
-    def _receive_drawing(self, request: protocol.DrawRequest, buffers: object) -> None:
-        """Keep the pad's pixels as the pending drawing; the newest stroke replaces older ones."""
-        try:
-            data = protocol.drawing_bytes(request, buffers)
-        except protocol.MalformedRequestError as problem:
-            self._problems.append(f"Ignored a malformed message from the page: {problem}.")
-            return
-        pixels = np.frombuffer(data, np.uint8).reshape(request["height"], request["width"])
-        self._pending["draw"] = pixels
-        for moved in ("sample", "step"):  # the drawing is now the sample in view
-            self._pending.pop(moved, None)
-
-    def _schedule_flush(self) -> None:
-        if self._flush_scheduled:
-            return
-        self._flush_scheduled = True
-        try:
-            asyncio.get_running_loop().call_soon(self._flush)
-        except RuntimeError:  # no event loop (scripts, tests): apply now
-            self._flush()
+        self._inbox.receive(content, buffers)
 
     def _flush(self) -> None:
+        self._inbox.flush()
+
+    def _apply_requests(self, pending: Batch, problems: list[str]) -> None:
         """Apply everything that arrived since the last flush as one update, then ack it."""
-        self._flush_scheduled = False
-        pending, self._pending = self._pending, {}
-        problems, self._problems = self._problems, []
         self._follow_weights_once()
         # One state message for the whole request, ack included, sent after the new frame:
         # fewer round trips for a remote kernel.
@@ -1017,7 +928,7 @@ class Explorer(anywidget.AnyWidget):
                 self._publish_frame()
             if problems:
                 self._error = "\n".join(problems)
-            self._ack = max(self._ack, self._seen_seq)
+            self._ack = max(self._ack, self._inbox.seen_seq)
         self._weights_followed = False
         self._check_weights_when_idle()
 
@@ -1052,7 +963,7 @@ class Explorer(anywidget.AnyWidget):
         if "filter" in pending:
             request = pending["filter"]
             self.filter(request["true"], request["predicted"], request["misclassified"])
-        changes = {key: pending[key] for key in _VIEW_FIELDS if key in pending}
+        changes = {key: pending[key] for key in VIEW_FIELDS if key in pending}
         if "step" in pending:
             changes["sample"] = self._stepped(changes.get("sample", self._index), pending["step"])
         changes |= self._moved(
@@ -1159,19 +1070,19 @@ class Explorer(anywidget.AnyWidget):
         state = controller.state
         info = controller.engine.layer(state.layer)
         with self.hold_sync():
-            self._layer_index = self.layers.index(state.layer)
             self._channel_count = info.channels
             self._unit_name = "channel" if info.spatial else "unit"
-            self._channel_index = state.channel
-            self._sample_index = state.sample
-            self._drawn = state.drawn
-            self._cmap, self._norm = state.cmap, state.norm
-            self._view, self._target_class = state.view, state.target_class
+            with self._showing():
+                self.layer, self.channel = state.layer, int(state.channel)
+                self.sample = DRAWN if state.drawn else state.sample
+                self.cmap, self.norm, self.view = state.cmap, state.norm, state.view
+                target = state.target_class
+                self.target_class = None if target == PREDICTED else target
+                self.probe = state.probe
+                self.compare, self.compare_mode = state.compare, state.compare_mode
             self._sample_text = (
                 self._describe_drawing() if state.drawn else self._describe_sample(state.sample)
             )
-            self._compare_state = -1 if state.compare is None else state.compare
-            self._compare_mode = state.compare_mode
             self._compare_text = (
                 "" if state.compare is None else self._describe_sample(state.compare)
             )
@@ -1223,11 +1134,14 @@ class Explorer(anywidget.AnyWidget):
         dead_channels = self._controller.dead_channels(state.layer)
         dead = dead_channels is not None and bool(dead_channels[state.channel])
         self._panel_key = key
-        self._panel_text = (
-            f"{unit} {state.channel} of {state.layer}: "
-            f"{'DEAD, off or constant on every sample' if dead else 'alive'}  ·  fires on "
-            f"{active:.1%} of "
-            f"{self.sample_count:,} samples  ·  its {len(top)} strongest:"
+        self._panel_text = panel_line(
+            unit,
+            state.channel,
+            state.layer,
+            dead=dead,
+            active=active,
+            samples=self.sample_count,
+            shown=len(top),
         )
         self._panel_meta = [
             {"index": int(index), "peak": float(peak)}
@@ -1239,7 +1153,8 @@ class Explorer(anywidget.AnyWidget):
     def _publish_page(self, page: int) -> None:
         data, meta = self._picker.page(self._filtered, page)
         with self.hold_sync():
-            self._page = page
+            with self._showing():
+                self.page = page
             self._page_count = self.page_count
             self._filtered_count = len(self._filtered)
             self._thumb_meta = meta
@@ -1249,48 +1164,29 @@ class Explorer(anywidget.AnyWidget):
         """Return the teaching captions under the input, the grid and the selected channel."""
         state, engine = self._controller.state, self._controller.engine
         info = engine.layer(state.layer)
-        depth = sum("Conv" in row.kind for row in engine.layers[: self._layer_index])
+        depth = sum("Conv" in row.kind for row in engine.layers[: self.layers.index(state.layer)])
         what = "digit" if self._controller.class_names == [str(i) for i in range(10)] else "image"
-        unit = (
-            f"channel {state.channel}: where its filter fires on this {what} (bright: strongly)"
-            if info.spatial
-            else f"unit {state.channel}: one number the next layer reads"
-        )
-        return [
-            f"the {what} the network reads",
-            layer_caption(info, engine.graph.layer_config(info.name), depth),
-            f"{unit}; below, the network's guess",
-        ]
+        layer_text = layer_caption(info, engine.graph.layer_config(info.name), depth)
+        return teaching_captions(what, layer_text, state.channel, spatial=info.spatial)
 
     def _describe_sample(self, sample: int) -> str:
         """Say which sample it is and what the model reads: "sample 4  ·  label 4  ·  ..."."""
         controller = self._controller
-        parts = [f"sample {sample}"]
-        if controller.labels is not None:
-            parts.append(f"label {controller.class_name(int(controller.labels[sample]))}")
-        if controller.probabilities is not None:
-            probabilities = controller.probabilities[sample]
-            if not np.isfinite(probabilities).all():
-                parts.append("output NaN/Inf")
-            else:
-                best = int(probabilities.argmax())
-                predicted = f"{controller.class_name(best)} ({probabilities[best]:.1%})"
-                parts.append(f"predicted {predicted}{controller.head_text}")
-        return "  ·  ".join(parts)
+        labels, probabilities = controller.labels, controller.probabilities
+        return sample_line(
+            sample,
+            None if labels is None else int(labels[sample]),
+            None if probabilities is None else probabilities[sample],
+            controller.class_name,
+            controller.head_text,
+        )
 
     def _describe_drawing(self) -> str:
         """Say what the model makes of the drawing: "your drawing  ·  predicted 3 (97.1%)"."""
         controller = self._controller
-        if controller.drawing_is_empty:
-            return f"your drawing  ·  {EMPTY_DRAWING}"
-        probabilities = controller.drawn_probabilities()
-        if probabilities is None:
-            return "your drawing"
-        if not np.isfinite(probabilities).all():
-            return "your drawing  ·  output NaN/Inf"
-        best = int(probabilities.argmax())
-        guess = f"{controller.class_name(best)} ({probabilities[best]:.1%})"
-        return f"your drawing  ·  predicted {guess}{controller.head_text}"
+        empty = controller.drawing_is_empty
+        probabilities = None if empty else controller.drawn_probabilities()
+        return drawing_line(empty, probabilities, controller.class_name, controller.head_text)
 
     def _remember_loop(self) -> None:
         """Keep the kernel's event loop, for news from the pattern worker's thread."""
@@ -1332,6 +1228,25 @@ class Explorer(anywidget.AnyWidget):
     def _say_progress(self, what: str, done: int, total: int) -> None:
         self._status = f"{what}: {done:,}/{total:,} images"
         self.send_state("_status")  # now, even while a request's state is held back
+
+
+def _apply_sample(controller: ExplorerController, sample: int) -> None:
+    controller.apply(sample=sample)
+
+
+def _apply_channel(controller: ExplorerController, channel: int) -> None:
+    controller.apply(channel=channel)
+
+
+def _view_argument(name: str, value: object) -> Any:
+    """Return the argument of ``Explorer.update`` that sets the user's trait ``name``."""
+    if name == "target_class":
+        return PREDICTED if value is None else value
+    if name == "probe":
+        return () if value is None else value
+    if name == "compare":
+        return -1 if value is None else value
+    return _not_none(name, value)
 
 
 def _not_none(name: str, value: _T | None) -> _T:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -13,7 +13,7 @@ from PIL import Image
 from convscope.errors import ArgumentTypeError, InvalidArgumentError, check_real
 
 if TYPE_CHECKING:
-    from convscope.widget.explorer import Explorer
+    from convscope.render.explorer_figure import ExplorerFigure
 
 MAX_FRAMES = 1000
 
@@ -53,25 +53,19 @@ def steps_of(values: object, name: str, count: int) -> list[int]:
     return steps
 
 
-def frames(explorer: Explorer, field: str, steps: list[int]) -> Iterator[np.ndarray]:
-    """Yield the titled figure as ``(H, W, 3)`` pixels for each value of ``field``.
+def frames(
+    view: ExplorerFigure, show: Callable[[int], object], steps: list[int]
+) -> Iterator[np.ndarray]:
+    """Yield ``view``'s titled figure as ``(H, W, 3)`` pixels after ``show(step)`` of each step.
 
-    ``field`` is ``"sample"`` or ``"channel"``. The Explorer's state is restored afterwards,
-    even if a frame fails.
+    ``show`` moves the figure on to a sample or a channel; the caller puts its view back.
     """
-    sample, channel = explorer.sample, explorer.channel
-    canvas = explorer.figure.canvas
-    try:
-        with explorer.panels.titled():
-            for step in steps:
-                if field == "sample":
-                    explorer._controller.apply(sample=step)  # noqa: SLF001 - its own controller
-                else:
-                    explorer._controller.apply(channel=step)  # noqa: SLF001
-                canvas.draw()
-                yield np.array(np.asarray(canvas.buffer_rgba())[..., :3])
-    finally:
-        explorer.update(sample=sample, channel=channel)
+    canvas: Any = view.figure.canvas  # Agg, or ipympl's Agg-based canvas (untyped in matplotlib)
+    with view.titled():
+        for step in steps:
+            show(step)
+            canvas.draw()
+            yield np.array(np.asarray(canvas.buffer_rgba())[..., :3])
 
 
 def write_gif(target: Path, pictures: Iterable[np.ndarray], fps: float) -> int:

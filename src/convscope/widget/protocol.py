@@ -1,8 +1,12 @@
 """The one contract between the Explorer's kernel side and its page (``js/widget.js``).
 
 State travels from the kernel to the page as synced traits, one per field of
-:class:`ExplorerState`; the page only reads them. Requests travel from the page to the kernel as
-custom messages, one kind per user action (:data:`REQUESTS`). ``js/widget.js`` mirrors every
+:class:`ExplorerState`. The user's view state (:class:`UserState`) is public: the page's
+controls change it by requests, as below, and the kernel publishes the result in those traits;
+a change of one of them made in the page's model (``jslink``, say) is applied by the kernel as
+if set from Python. The other traits start with ``_``, and the page only reads them. Requests
+travel from the page to the kernel as custom messages, one kind per user action
+(:data:`REQUESTS`). ``js/widget.js`` mirrors every
 ``TypedDict`` here as a JSDoc ``@typedef`` of the same name, and a test checks that the two agree.
 
 The seq/ack rule
@@ -206,29 +210,47 @@ class PanelThumb(TypedDict):
     peak: float
 
 
-class ExplorerState(TypedDict):
-    """Every synced trait of the Explorer: what the kernel publishes and the page draws.
+class UserState(TypedDict):
+    """The user's view state: public, validated traits, the Explorer's Python API.
 
-    The names start with ``_``: the page's state is not the Python API. Setting ``ex.cmap``
-    goes through the controller and redraws; these traits only report the result.
+    Setting one from Python (``ex.channel = 5``), from ``ipywidgets.link``/``jslink`` or from
+    the page's model does what the matching control does; a bad value raises (or, from the
+    page, shows in the ``_error`` banner) and changes nothing. ``None`` means: no target class
+    (each sample's prediction), no probe, no sample to compare with, no training run.
+    """
+
+    layer: str
+    channel: int
+    sample: int | str
+    cmap: str
+    norm: str
+    view: str
+    target_class: int | None
+    probe: list[int] | None
+    compare: int | None
+    compare_mode: str
+    page: int
+    epoch: int | None
+    filter_true: int
+    filter_predicted: int
+    misclassified_only: bool
+
+
+class ExplorerState(UserState):
+    """Every synced trait of the Explorer: the user's state, and what the page only draws.
+
+    The names of the second kind start with ``_``: they are not the Python API, and only the
+    kernel sets them.
     """
 
     _layer_options: list[LayerOption]
-    _layer_index: int
-    _channel_index: int
     _channel_count: int
     _unit_name: str
-    _sample_index: int
     _sample_text: str
-    _drawn: bool
     _pad: list[int]
-    _cmap: str
     _cmap_options: list[str]
-    _norm: str
     _norm_options: list[str]
-    _view: str
     _view_options: list[str]
-    _target_class: int
     _class_names: list[str]
     _has_labels: bool
     _has_predictions: bool
@@ -237,15 +259,10 @@ class ExplorerState(TypedDict):
     _thumbs: bytes
     _thumb_meta: list[ThumbMeta]
     _thumb_shape: list[int]
-    _page: int
     _page_count: int
-    _filter_true: int
-    _filter_predicted: int
-    _misclassified_only: bool
     _filtered_count: int
     _confusion: list[list[int]]
     _epochs: list[int]
-    _epoch: int
     _history: dict[str, list[float | None]]
     _teaching: bool
     _captions: list[str]
@@ -257,14 +274,13 @@ class ExplorerState(TypedDict):
     _panel_meta: list[PanelThumb]
     _sort: str
     _sort_options: list[str]
-    _compare_state: int
-    _compare_mode: str
     _compare_text: str
     _error: str
     _status: str
     _ack: int
 
 
+USER_TRAITS: Final = tuple(UserState.__annotations__)
 TRAITS: Final = tuple(ExplorerState.__annotations__)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.gradients import GradientEngine, heatmap_of
-from convscope.engine.layers import LayerInfo
+from convscope.engine.graph import LayerInfo
 from convscope.errors import NotSpatialLayerError
 
 VIEWS: Final = ("maps", "heatmap", "grad-cam", "pattern")

@@ -1,0 +1,54 @@
+"""The request inbox merges the page's requests as protocol.py says, and hands them over once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from convscope.widget.inbox import VIEW_FIELDS, RequestInbox
+from convscope.widget.protocol import ViewRequest
+
+
+def inbox() -> tuple[RequestInbox, list[tuple[dict[str, Any], list[str]]]]:
+    batches: list[tuple[dict[str, Any], list[str]]] = []
+    return RequestInbox(lambda pending, problems: batches.append((pending, problems))), batches
+
+
+def test_steps_add_up_and_a_position_replaces_them() -> None:
+    box, _ = inbox()
+    for seq in (5, 6, 7):
+        box.receive({"type": "step", "seq": seq, "delta": 1})
+    box.receive({"type": "move", "seq": 8, "channels": 2})
+    box.receive({"type": "move", "seq": 9, "channels": -1, "layers": 1})
+    assert box.pending == {"step": 3, "channel_steps": 1, "layer_steps": 1}
+    box.receive({"type": "view", "seq": 10, "sample": 4, "channel": 0})
+    assert box.pending == {"sample": 4, "channel": 0, "layer_steps": 1}
+    assert box.seen_seq == 10
+
+
+def test_one_flush_hands_over_one_batch_with_its_problems() -> None:
+    box, batches = inbox()
+    box.receive({"type": "page", "seq": 3, "page": 1})
+    box.receive({"type": "page", "seq": 2, "page": 2})  # the newest request wins, not the seq
+    box.receive({"type": "view", "seq": 4, "channel": "x"})
+    box.receive({"type": "nonsense", "seq": 9})  # unknown: ignored, but its seq is acked
+    box.flush()
+    problem = "'view' request: 'channel' must be an integer, got 'x'"
+    assert batches == [({"page": 2}, [f"Ignored a malformed message from the page: {problem}."])]
+    assert (box.pending, box.problems, box.seen_seq) == ({}, [], 9)
+
+
+def test_a_drawing_replaces_the_sample_and_keeps_its_pixels() -> None:
+    box, batches = inbox()
+    box.receive({"type": "step", "seq": 1, "delta": 1})
+    pixels = np.arange(12, dtype=np.uint8)
+    box.take({"type": "draw", "seq": 2, "width": 4, "height": 3}, [pixels.tobytes()])
+    ((pending, problems),) = batches  # no event loop here: take() flushed at once
+    assert problems == []
+    assert list(pending) == ["draw"]
+    np.testing.assert_array_equal(pending["draw"], pixels.reshape(3, 4))
+
+
+def test_the_view_fields_are_the_view_requests() -> None:
+    assert set(VIEW_FIELDS) == set(ViewRequest.__annotations__) - {"type", "seq"}

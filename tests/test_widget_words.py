@@ -1,0 +1,48 @@
+"""The Explorer's words: what the line under the sliders and the channel panel say."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convscope.widget.words import drawing_line, panel_line, sample_line, teaching_captions
+
+DIGITS = [str(digit) for digit in range(10)]
+
+
+def name(index: int) -> str:
+    return DIGITS[index]
+
+
+def test_a_sample_line_names_the_sample_its_label_and_the_guess() -> None:
+    probabilities = np.full(10, 0.01)
+    probabilities[4] = 0.91
+    line = sample_line(7, 4, probabilities, name)
+    assert line == "sample 7  ·  label 4  ·  predicted 4 (91.0%)"
+    assert sample_line(7, None, None, name) == "sample 7"
+    nan = np.full(10, np.nan)
+    assert (
+        sample_line(7, 4, nan, name, "  ·  output a") == "sample 7  ·  label 4  ·  output NaN/Inf"
+    )
+
+
+def test_a_drawing_line_says_what_the_model_makes_of_it() -> None:
+    probabilities = np.eye(10)[3]
+    assert drawing_line(False, probabilities, name) == "your drawing  ·  predicted 3 (100.0%)"
+    assert drawing_line(True, None, name) == "your drawing  ·  draw a digit"
+    assert drawing_line(False, None, name) == "your drawing"
+
+
+def test_the_panel_line_says_dead_or_alive_and_how_often_it_fires() -> None:
+    line = panel_line("channel", 5, "conv2", dead=True, active=0.0, samples=10000, shown=9)
+    assert line == (
+        "channel 5 of conv2: DEAD, off or constant on every sample  ·  fires on 0.0% of "
+        "10,000 samples  ·  its 9 strongest:"
+    )
+
+
+def test_teaching_captions_follow_the_layer_kind() -> None:
+    spatial = teaching_captions("digit", "conv1 · 24 filters", 3, spatial=True)
+    assert spatial[0] == "the digit the network reads"
+    assert spatial[2].startswith("channel 3: where its filter fires on this digit")
+    dense = teaching_captions("image", "dense", 3, spatial=False)
+    assert dense[2] == "unit 3: one number the next layer reads; below, the network's guess"
