@@ -174,10 +174,14 @@ def refusal(call: Callable[[], object]) -> ConvscopeError | None:
 
 def works_or_refuses(engine: Any, call: Callable[[], object]) -> None:
     """``call`` works, or fails with a ConvscopeError that left ``engine`` as it was."""
+    # Traces asked for by earlier calls finish in the background: settle them on both sides,
+    # so that only a trace this call asked for can make a difference.
+    engine.wait_compiled()
     compiled, cached = list(engine.compiled_layers), len(engine.cache)
     error = refusal(call)
     if error is not None:
         assert str(error)  # a message, naming the fix
+        engine.wait_compiled()
         assert engine.compiled_layers == compiled, "a refused call traced an extractor"
         assert len(engine.cache) == cached, "a refused call left a cache entry"
 

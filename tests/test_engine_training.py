@@ -83,11 +83,11 @@ def test_swapping_epochs_changes_maps_and_predictions_not_the_traces(
         engine.activation("conv2", images[0], key=0)
         engine.compute("conv2", images)
         engine.predict(images)
-    engine.wait_compiled()
-    traces, compiled = engine.trace_count, engine.compiled_layers
     late = engine.activation("conv2", images[0], key=0)
     predicted = engine.predict(images).argmax(axis=1)
     maps = engine.compute("conv2", images)
+    engine.wait_compiled()  # traces these calls asked for finish in the background
+    traces, compiled = engine.trace_count, engine.compiled_layers
 
     engine.use_weights(run.weights[run.index(2)], 2)
     early = engine.activation("conv2", images[0], key=0)  # not the cached epoch-30 maps
@@ -97,6 +97,7 @@ def test_swapping_epochs_changes_maps_and_predictions_not_the_traces(
     engine.use_weights(run.weights[-1], 30)
     np.testing.assert_array_equal(engine.activation("conv2", images[0], key=0), late)
     np.testing.assert_allclose(engine.compute("conv2", images), maps, rtol=1e-6)
+    engine.wait_compiled()
     assert (engine.trace_count, engine.compiled_layers) == (traces, compiled)
 
 
