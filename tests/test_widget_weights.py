@@ -135,7 +135,7 @@ def test_a_change_made_while_idle_is_shown_without_a_request(
         last = model.get_layer("predictions").bias
         last.assign(last + np.eye(10, dtype=np.float32)[0] * 30.0)  # class 0 wins now
         await asyncio.sleep(1.8)  # no request: the idle check alone
-        return before, explorer.probabilities, explorer._picker.probabilities
+        return before, explorer.probabilities, explorer._samples.picker.probabilities
 
     before, shown, picker = asyncio.run(scenario())
     now = model.predict(images[:30, ..., None].astype(np.float32), verbose=0)
