@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, cast
 
 import numpy as np
@@ -21,17 +21,10 @@ from convscope.engine.pass_memo import data_key
 from convscope.engine.receptive import receptive_field
 from convscope.engine.split import SIGMOID, SOFTMAX, GraphValue, find_class_scores
 from convscope.errors import (
-    ArgumentTypeError,
-    IndexOutOfRangeError,
-    InvalidArgumentError,
     ModelNotSupportedError,
-    NotSpatialLayerError,
-    check_choice,
-    check_index,
     check_layer_name,
 )
 from convscope.render.compare import (
-    COMPARE_MODES,
     difference_cmap,
     difference_pixels,
     joint_pixels,
@@ -40,7 +33,6 @@ from convscope.render.explorer_figure import ExplorerFigure, ExplorerView, grid_
 from convscope.render.mosaic import (
     MosaicLayout,
     as_maps,
-    check_cmap,
     coloured_grid,
     colourise,
     cross_marks,
@@ -48,12 +40,12 @@ from convscope.render.mosaic import (
 )
 from convscope.render.normalise import (
     NON_FINITE_RGB,
-    NORM_MODES,
     non_finite_mask,
     normalise_channels,
 )
 from convscope.render.overlays import image_grid, overlay
-from convscope.widget.views import PREDICTED, VIEWS, DeeperViews
+from convscope.widget.view_state import DRAWN, Source, ViewRules, ViewState, source_of
+from convscope.widget.views import PREDICTED, DeeperViews
 from convscope.widget.words import EMPTY_DRAWING
 
 _GRID_ASPECT = 1.04  # width / height of the grid panel, so cells fill it
@@ -64,35 +56,6 @@ DEAD_RGB = (205, 210, 216)  # the cross over a channel that never fires on the d
 # One sample's layer view: raw maps (H, W, C), pixels (C, H, W), grid, layout, NaN/Inf mask.
 MapParts = tuple[np.ndarray, np.ndarray, np.ndarray, MosaicLayout, np.ndarray | None]
 LayerView = tuple[np.ndarray, np.ndarray, np.ndarray, MosaicLayout, np.ndarray | None, Any]
-DRAWN = "drawn"
-"""``sample`` for the digit drawn on the pad (or given to ``Explorer.draw``)."""
-Source = int | str
-"""An input of the figure: a sample's index, or :data:`DRAWN`."""
-
-
-@dataclass(frozen=True)
-class ViewState:
-    """What the Explorer shows: one layer, channel and sample, how to colour them, which view.
-
-    ``target_class`` is the class Grad-CAM explains; ``PREDICTED`` (-1) follows the model.
-    ``probe`` is a position ``(row, col)`` in the layer's maps whose receptive field is
-    outlined on the input, or ``None``. ``compare`` is a second sample (B) shown with this one
-    (A), or ``None``; ``compare_mode`` says how: ``"side"`` or ``"difference"``. ``drawn`` shows
-    the drawing instead of ``sample`` as A, and ``sample`` stays the last sample of the data
-    set that was shown.
-    """
-
-    layer: str
-    channel: int
-    sample: int
-    cmap: str = "viridis"
-    norm: str = "standard"
-    view: str = "maps"
-    target_class: int = PREDICTED
-    probe: tuple[int, int] | None = None
-    compare: int | None = None
-    compare_mode: str = "side"
-    drawn: bool = False
 
 
 class ExplorerController:
@@ -170,6 +133,13 @@ class ExplorerController:
         self._drawn_tag = 0  # one per drawing, never reused: its key in the caches
         self._drawn_tags = itertools.count(1)
         self._drawn_probabilities: tuple[Hashable, np.ndarray | None] | None = None
+        self.rules = ViewRules(
+            engine,
+            len(self.images),
+            self.class_names,
+            self.views,
+            drawable=self.pad_size is not None,
+        )
         self.state = ViewState(layer=start, channel=0, sample=0)
         self.apply()
 
@@ -264,120 +234,9 @@ class ExplorerController:
             return None
         return class_probabilities(self.engine.predict(images), self.reading)
 
-    def resolve(
-        self,
-        *,
-        layer: str | None = None,
-        channel: int | None = None,
-        sample: int | str | None = None,
-        cmap: str | None = None,
-        norm: str | None = None,
-        view: str | None = None,
-        target_class: int | None = None,
-        probe: tuple[int, int] | tuple[()] | None = None,
-        compare: int | None = None,
-        compare_mode: str | None = None,
-    ) -> ViewState:
-        """Return the state after the changes given, or raise a clear error; nothing is modified.
-
-        ``None`` keeps a value. Switching layer keeps the channel when the new layer has it,
-        else the last channel, and forgets the probe; ``probe=()`` forgets it too, and
-        ``compare=-1`` stops comparing. Comparing needs the maps view. An unknown
-        argument name raises ``TypeError``. ``sample="drawn"`` shows the drawing (an empty
-        one, "draw a digit", before anything was drawn). A deeper view
-        (see :data:`~convscope.widget.views.VIEWS`) is checked against the layer it would
-        show, so a layer without maps, or a model without classes, is refused before drawing.
-        """
-        state = self.state
-        if layer is not None:
-            info = self.engine.layer(check_layer_name(layer))
-            kept = min(state.channel, info.channels - 1)
-            held = state.probe if info.name == state.layer else None
-            state = replace(state, layer=info.name, channel=kept, probe=held)
-        if channel is not None:
-            channels = self.engine.layer(state.layer).channels
-            state = replace(state, channel=check_index("channel", channel, channels))
-        if isinstance(sample, str) and sample == DRAWN:
-            self._check_pad()
-            state = replace(state, drawn=True)
-        elif sample is not None:
-            index = check_index("sample", sample, len(self.images))
-            state = replace(state, sample=index, drawn=False)
-        if cmap is not None:
-            state = replace(state, cmap=check_cmap(cmap))
-        if norm is not None:
-            norm = check_choice("norm", norm, NORM_MODES, "normalisation mode")
-            state = replace(state, norm=norm)
-        if probe is not None:
-            state = replace(state, probe=self._check_probe(state.layer, probe))
-        if view is not None:
-            state = replace(state, view=check_choice("view", view, VIEWS, "view"))
-        if target_class is not None:
-            state = replace(state, target_class=self.check_class(target_class))
-        state = self._resolve_compare(state, compare, compare_mode)
-        self.views.check(state.view, self.engine.layer(state.layer), state.target_class)
-        return state
-
-    def _resolve_compare(
-        self, state: ViewState, compare: int | None, compare_mode: str | None
-    ) -> ViewState:
-        """Apply a change of sample B or of how the two show; only the maps view compares."""
-        if compare is not None:
-            state = replace(state, compare=self._check_compare(compare))
-        if compare_mode is not None:
-            mode = check_choice("compare_mode", compare_mode, COMPARE_MODES, "comparison mode")
-            state = replace(state, compare_mode=mode)
-        if state.compare is not None and state.view != "maps":
-            raise InvalidArgumentError(
-                f"Comparing two samples shows their feature maps, not the {state.view!r} view; "
-                "set ex.view = 'maps', or ex.compare = None to stop comparing."
-            )
-        return state
-
-    def _check_compare(self, value: object) -> int | None:
-        """Return the sample to compare with, or ``None`` for ``-1`` (stop comparing)."""
-        count = len(self.images)
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-            raise ArgumentTypeError(
-                f"compare must be a sample index (an integer 0..{count - 1}), or None to stop "
-                f"comparing; got {value!r}."
-            )
-        if value == -1:
-            return None
-        if not 0 <= value < count:
-            raise IndexOutOfRangeError(
-                f"compare {value} is out of range: there are {count} samples, so use "
-                f"0..{count - 1}, or None to stop comparing."
-            )
-        return int(value)
-
-    def _check_probe(self, layer: str, probe: object) -> tuple[int, int] | None:
-        """Return a position in ``layer``'s maps as ``(row, col)``; ``()`` gives ``None``."""
-        if probe == ():
-            return None
-        info = self.engine.layer(layer)
-        if not info.spatial:
-            raise NotSpatialLayerError(
-                f"{info.name!r} ({info.kind}, {info.shape_text}) has no maps to probe; pick a "
-                "convolutional or pooling layer."
-            )
-        if not isinstance(probe, (tuple, list)) or len(probe) != 2:  # noqa: PLR2004
-            raise ArgumentTypeError(f"probe must be (row, col) in the maps, got {probe!r}.")
-        height, width = info.channels_last(np.empty(info.output_shape, bool)).shape[:2]
-        return check_index("row", probe[0], height), check_index("col", probe[1], width)
-
-    def check_class(self, value: object) -> int:
-        """Return a class to explain as an index: an index, a class name, or -1 (predicted)."""
-        if isinstance(value, str):
-            if value not in self.class_names:
-                raise IndexOutOfRangeError(
-                    f"Unknown class {value!r}; the classes are {list(self.class_names)}, or use "
-                    "None for the predicted class."
-                )
-            return self.class_names.index(value)
-        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == -1:
-            return PREDICTED
-        return int(self.views.gradients.classes(value, 1)[0])
+    def resolve(self, **changes: Any) -> ViewState:
+        """Return the state after ``changes``, or raise; see :meth:`ViewRules.resolve`."""
+        return self.rules.resolve(self.state, **changes)
 
     def apply(
         self,
@@ -408,7 +267,7 @@ class ExplorerController:
         See :func:`convscope.data.drawing.mnist_digit`. The digit is painted into the model's
         input size and scaled to the data set's range of values (0–255 for MNIST).
         """
-        self._check_pad()
+        self.rules.check_pad()
         digit = mnist_digit(drawing, self.pad_size)  # type: ignore[arg-type]
         low, high = self._drawn_range
         before = (self.drawn, self._drawn_input, self._drawn_tag)
@@ -440,13 +299,6 @@ class ExplorerController:
                 found = None if probabilities is None else probabilities[0]
             self._drawn_probabilities = (key, found)
         return self._drawn_probabilities[1]
-
-    def _check_pad(self) -> None:
-        if self.pad_size is None:
-            raise ModelNotSupportedError(
-                f"Drawing needs a model with one grey input channel, (H, W, 1); this one takes "
-                f"{self.engine.input_shape}. Show your images with Explorer(model, images=...)."
-            )
 
     def use_weights(self, weights: list[np.ndarray], tag: Hashable) -> None:
         """Show the same model with other weights (a training epoch), and redraw.
@@ -849,11 +701,6 @@ def default_layer(layers: tuple[LayerInfo, ...]) -> str:
             return info.name
     spatial = [info.name for info in layers if info.spatial]
     return spatial[0] if spatial else layers[0].name
-
-
-def source_of(state: ViewState) -> Source:
-    """Return what ``state`` shows as A: the drawing, or its sample's index."""
-    return DRAWN if state.drawn else state.sample
 
 
 def source_name(sample: Source) -> str:

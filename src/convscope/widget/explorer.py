@@ -37,7 +37,7 @@ from convscope.render.captions import layer_caption
 from convscope.render.explorer_figure import ExplorerFigure
 from convscope.render.normalise import NORM_MODES
 from convscope.widget import protocol
-from convscope.widget.controller import DRAWN, ExplorerController
+from convscope.widget.controller import ExplorerController
 from convscope.widget.figure_display import (
     FigureMode,
     check_save,
@@ -48,6 +48,7 @@ from convscope.widget.frames import FrameEncoder
 from convscope.widget.gif import check_gif, frames, steps_of, write_gif
 from convscope.widget.inbox import VIEW_FIELDS, Batch, RequestInbox
 from convscope.widget.samples import SampleBrowser, SamplePicker
+from convscope.widget.view_state import DRAWN
 from convscope.widget.views import PREDICTED, VIEWS
 from convscope.widget.words import drawing_line, panel_line, sample_line, teaching_captions
 
