@@ -44,9 +44,9 @@ from convscope.render.normalise import (
     normalise_channels,
 )
 from convscope.render.overlays import image_grid, overlay
+from convscope.render.words import EMPTY_DRAWING
 from convscope.widget.view_state import DRAWN, Source, ViewRules, ViewState, source_of
 from convscope.widget.views import PREDICTED, DeeperViews
-from convscope.widget.words import EMPTY_DRAWING
 
 _GRID_ASPECT = 1.04  # width / height of the grid panel, so cells fill it
 _PREFETCH = 32  # samples computed together when scrubbing reaches an uncached one

@@ -36,6 +36,7 @@ from convscope.errors import (
 from convscope.render.captions import layer_caption
 from convscope.render.explorer_figure import ExplorerFigure
 from convscope.render.normalise import NORM_MODES
+from convscope.render.words import drawing_line, panel_line, sample_line, teaching_captions
 from convscope.widget import protocol
 from convscope.widget.controller import ExplorerController
 from convscope.widget.figure_display import (
@@ -50,7 +51,6 @@ from convscope.widget.inbox import VIEW_FIELDS, Batch, RequestInbox
 from convscope.widget.samples import SampleBrowser, SamplePicker
 from convscope.widget.view_state import DRAWN
 from convscope.widget.views import PREDICTED, VIEWS
-from convscope.widget.words import drawing_line, panel_line, sample_line, teaching_captions
 
 _UPDATE_ARGUMENTS = (
     "layer", "channel", "sample", "cmap", "norm", "view", "target_class", "probe", "compare",

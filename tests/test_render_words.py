@@ -1,10 +1,10 @@
-"""The Explorer's words: what the line under the sliders and the channel panel say."""
+"""The Explorer's words: the sample lines, the panel titles, the channel panel and the captions."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from convscope.widget.words import drawing_line, panel_line, sample_line, teaching_captions
+from convscope.render.words import drawing_line, panel_line, sample_line, teaching_captions
 
 DIGITS = [str(digit) for digit in range(10)]
 

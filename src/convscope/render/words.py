@@ -1,4 +1,4 @@
-"""The Explorer's words for what is in view: the sample lines, the panel line, the captions.
+"""The words the Explorer shows: sample lines, panel titles, the channel panel's line, captions.
 
 Pure functions of what the controller knows, so that one place says "sample 4 · label 4 ·
 predicted 4 (99.1%)" and a test can read them without a model.
