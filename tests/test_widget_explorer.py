@@ -15,7 +15,7 @@ from PIL import Image
 
 import convscope
 from convscope.errors import IndexOutOfRangeError, UnknownLayerError
-from convscope.widget.controller import grid_columns
+from convscope.render.compose import grid_columns
 from convscope.widget.figure_display import choose_mode
 from convscope.widget.frames import apply_frame
 

@@ -13,7 +13,7 @@ import convscope
 from convscope.engine import insight as engine_insight
 from convscope.engine.pass_memo import PASS_MEMO
 from convscope.errors import IndexOutOfRangeError, InvalidArgumentError, LabelError
-from convscope.widget.controller import grid_columns
+from convscope.render.compose import grid_columns
 
 SAMPLES = 1000
 

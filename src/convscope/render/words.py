@@ -73,3 +73,96 @@ def teaching_captions(what: str, layer_text: str, channel: int, *, spatial: bool
         else f"unit {channel}: one number the next layer reads"
     )
     return [f"the {what} the network reads", layer_text, f"{unit}; below, the network's guess"]
+
+
+# ----- panel titles (the live view in teaching mode, saved figures and GIFs) -----------------
+def source_name(drawing: bool, sample: int) -> str:
+    """Return how titles name an input: "your drawing", or "sample 42"."""
+    return "your drawing" if drawing else f"sample {sample}"
+
+
+def input_title(name: str, label: str | None, *, empty_drawing: bool = False) -> str:
+    """Title the input: "sample 42  ·  label 7", or "your drawing  ·  draw a digit"."""
+    if empty_drawing:
+        return f"{name}{SEPARATOR}{EMPTY_DRAWING}"
+    return name if label is None else f"{name}{SEPARATOR}label {label}"
+
+
+def grid_title(layer: str, kind: str, shape: str, dead: int) -> str:
+    """Title the mosaic: the layer, its kind and shape, and how many channels are dead."""
+    dead_text = f"{SEPARATOR}{dead} dead (×)" if dead else ""
+    return f"{layer}{SEPARATOR}{kind}{SEPARATOR}{shape}{dead_text}"
+
+
+def channel_title(unit: str, channel: int, peak: float | None) -> str:
+    """Title the selected channel: "channel 5  ·  max 3.2" (``None``: no finite value)."""
+    return f"{unit} {channel}{SEPARATOR}max {_number(peak)}"
+
+
+def difference_titles(
+    layer: str, norm: str, unit: str, channel: int, largest: float | None
+) -> tuple[str, str]:
+    """Title the grid and the channel of ``A - B``, naming its colour scale."""
+    scale = {
+        "fixed": "scale: the data set's range",
+        "layer": "one scale for the layer",
+    }.get(norm, "each channel to its largest |A − B|")
+    return (
+        f"A − B{SEPARATOR}{layer}{SEPARATOR}{scale}",
+        f"{unit} {channel}{SEPARATOR}|A − B| ≤ {_number(largest)}",
+    )
+
+
+def field_title(layer: str, unit: tuple[int, int], box: tuple[int, int, int, int]) -> str:
+    """Title the grid with the probed unit's receptive field, ``box`` (top, left, bottom, right)."""
+    top, left, bottom, right = box
+    seen = f"rows {top}-{bottom - 1}, cols {left}-{right - 1}"
+    return f"{layer}{SEPARATOR}unit ({unit[0]}, {unit[1]}) sees {seen}"
+
+
+def heatmap_title(layer: str, channels: int) -> str:
+    """Title the heatmap view."""
+    return f"heatmap{SEPARATOR}{layer}{SEPARATOR}mean of its {channels} channels"
+
+
+def grad_cam_title(layer: str, class_name: str | None, *, predicted: bool) -> str:
+    """Title the Grad-CAM view; ``class_name`` ``None``: an empty drawing, nothing explained."""
+    if class_name is None:
+        return f"Grad-CAM{SEPARATOR}{layer}{SEPARATOR}{EMPTY_DRAWING} first"
+    which = "predicted" if predicted else "chosen"
+    return f"Grad-CAM{SEPARATOR}{layer}{SEPARATOR}class {class_name} ({which})"
+
+
+def patterns_titles(layer: str, channel: int) -> tuple[str, str]:
+    """Title the filter-pattern view's grid and its selected channel."""
+    return (
+        f"filter patterns{SEPARATOR}{layer}{SEPARATOR}what excites each channel",
+        f"channel {channel}{SEPARATOR}its pattern",
+    )
+
+
+def non_finite_notice(layer: str, count: int, which: str) -> str:
+    """Say where a layer's maps hold NaN/Inf, and how they are drawn."""
+    return (
+        f"{layer}: {count:,} NaN/Inf value(s) for {which}, "
+        "marked magenta and left out of the colour scale"
+    )
+
+
+def output_notice(name: str) -> str:
+    """Say that the model's output for an input is NaN/Inf (no classes are shown)."""
+    return f"the model's output for {name} is NaN/Inf"
+
+
+def field_notice(problem: str) -> str:
+    """Say why no receptive field is drawn."""
+    return f"no receptive field: {problem}"
+
+
+def joined_notices(*notices: str) -> str:
+    """Join what the status line says, leaving out the empty ones."""
+    return "; ".join(filter(None, notices))
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3g}"

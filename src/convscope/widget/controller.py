@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Callable, Hashable
-from dataclasses import replace
 from typing import Any, cast
 
 import numpy as np
@@ -29,12 +28,19 @@ from convscope.render.compare import (
     difference_pixels,
     joint_pixels,
 )
+from convscope.render.compose import (
+    DeeperArrays,
+    InputArrays,
+    LayerFacts,
+    MapArrays,
+    ReceptiveField,
+    compose_view,
+    grid_columns,
+)
 from convscope.render.explorer_figure import ExplorerFigure, ExplorerView, grid_aspect
 from convscope.render.mosaic import (
-    MosaicLayout,
     as_maps,
     coloured_grid,
-    colourise,
     cross_marks,
     mark_pixels,
 )
@@ -43,19 +49,15 @@ from convscope.render.normalise import (
     non_finite_mask,
     normalise_channels,
 )
-from convscope.render.overlays import image_grid, overlay
-from convscope.render.words import EMPTY_DRAWING
 from convscope.widget.view_state import DRAWN, Source, ViewRules, ViewState, source_of
 from convscope.widget.views import PREDICTED, DeeperViews
 
-_GRID_ASPECT = 1.04  # width / height of the grid panel, so cells fill it
 _PREFETCH = 32  # samples computed together when scrubbing reaches an uncached one
 _SCRUB_STEP = 2  # a sample move this small is a scrub (arrows, play, slider); larger, a jump
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 DEAD_RGB = (205, 210, 216)  # the cross over a channel that never fires on the data set
-# One sample's layer view: raw maps (H, W, C), pixels (C, H, W), grid, layout, NaN/Inf mask.
-MapParts = tuple[np.ndarray, np.ndarray, np.ndarray, MosaicLayout, np.ndarray | None]
-LayerView = tuple[np.ndarray, np.ndarray, np.ndarray, MosaicLayout, np.ndarray | None, Any]
+# One layer view: A's maps (or those of A - B), and B's when two are shown side by side.
+LayerView = tuple[MapArrays, MapArrays | None]
 
 
 class ExplorerController:
@@ -314,180 +316,63 @@ class ExplorerController:
     def build_view(
         self, state: ViewState, on_progress: Callable[[int, int], None] | None = None
     ) -> ExplorerView:
-        """Compute what ``state`` shows: one compiled pass for its layer, or the cache."""
-        info = self.engine.layer(state.layer)
-        maps, pixels, grid, layout, bad, other = self._layer_view(state, on_progress)
-        difference = state.compare is not None and state.compare_mode == "difference"
-        view = self._sample_view(state, source_of(state), (maps, pixels, grid, layout, bad))
-        if difference:
-            view = self._as_difference(state, view, maps)
-        if state.probe is not None:
-            view = self._with_field(state, view)
-        if state.compare is not None:
-            return self._with_compare(state, view, other)
-        if state.view == "maps":
-            return view
-        return self._deeper_view(state, info, maps, view)
+        """Compute what ``state`` shows, then compose its panels and titles, once.
 
-    def _sample_view(
-        self,
-        state: ViewState,
-        sample: Source,
-        parts: MapParts,
-    ) -> ExplorerView:
-        """Return the view of one input's maps (A's, or B's when compared side by side)."""
-        maps, pixels, grid, layout, bad = parts
+        One compiled pass for its layer, or the cache; the panels and titles come from
+        :func:`~convscope.render.compose.compose_view`.
+        """
         info = self.engine.layer(state.layer)
-        values = maps[..., state.channel]
-        unit = "channel" if info.spatial else "unit"
-        difference = state.compare is not None and state.compare_mode == "difference"
-        cmap = difference_cmap(state.cmap) if difference else state.cmap
-        channel = colourise(pixels[state.channel], cmap)
-        notices = []
-        if bad is not None:
-            mark_pixels(channel, bad[state.channel], None, NON_FINITE_RGB)
-            which = "A − B" if difference else source_name(sample)
-            notices.append(
-                f"{info.name}: {int(bad.sum()):,} NaN/Inf value(s) for {which}, "
-                "marked magenta and left out of the colour scale"
-            )
-        header = self._sample_header(sample)
-        finite = values[np.isfinite(values)]
-        peak = f"{float(finite.max()):.3g}" if finite.size else "n/a"
-        dead = self.dead_channels(state.layer)
-        dead_text = "" if dead is None or not dead.any() else f"  ·  {int(dead.sum())} dead (×)"
-        return replace(
-            header,
-            grid=grid,
-            outline=layout.cell_box(state.channel),
-            channel=channel,
-            grid_title=f"{info.name}  ·  {info.kind}  ·  {info.shape_text}{dead_text}",
-            channel_title=f"{unit} {state.channel}  ·  max {peak}",
-            notice="; ".join(filter(None, [*notices, header.notice])),
+        maps, other = self._layer_view(state, on_progress)
+        a = self._input_arrays(source_of(state), maps)
+        b = None if state.compare is None else self._input_arrays(state.compare, other)
+        deeper = None
+        if state.compare is None and state.view != "maps":
+            deeper = self._deeper_arrays(state, maps.maps, a.image)
+        return compose_view(
+            state,
+            LayerFacts(info.name, info.kind, info.shape_text, info.channels, info.spatial),
+            (a, b),
+            class_names=self.class_names,
+            dead=self.dead_channels(state.layer),
+            field=None if state.probe is None else self._field(state.layer, state.probe),
+            deeper=deeper,
         )
 
-    def _sample_header(self, sample: Source) -> ExplorerView:
-        """Return a view of one input's pixels and classes only, with no maps yet."""
-        name = source_name(sample)
+    def _input_arrays(self, sample: Source, maps: MapArrays | None) -> InputArrays:
+        """Return one input's pixels, true class and classes, with its maps if drawn."""
         if sample == DRAWN:
-            label = None
-            label_text = f"  ·  {EMPTY_DRAWING}" if self.drawing_is_empty else ""
-            probabilities = self.drawn_probabilities()
+            label, probabilities = None, self.drawn_probabilities()
         else:
             index = int(sample)
             label = None if self.labels is None else int(self.labels[index])
-            label_text = "" if label is None else f"  ·  label {self.class_name(label)}"
             probabilities = None if self.probabilities is None else self.probabilities[index]
-        notice = ""
-        if probabilities is not None and not np.isfinite(probabilities).all():
-            notice = f"the model's output for {name} is NaN/Inf"
-            probabilities = None
-        image = self._display_image(sample)
-        return ExplorerView(
-            image=image,
-            grid=image,
-            outline=None,
-            channel=image,
-            probabilities=probabilities,
+        return InputArrays(
+            sample=self.state.sample if sample == DRAWN else int(sample),
+            drawing=sample == DRAWN,
+            empty_drawing=self.drawing_is_empty,
+            image=self._display_image(sample),
             label=label,
-            image_title=f"{name}{label_text}",
-            grid_title="",
-            channel_title="",
-            notice=notice,
+            probabilities=probabilities,
+            maps=maps,
         )
 
-    def _as_difference(
-        self, state: ViewState, view: ExplorerView, maps: np.ndarray
-    ) -> ExplorerView:
-        """Title the grid and channel of ``A - B`` (``maps``) and name its colour scale."""
-        info = self.engine.layer(state.layer)
-        unit = "channel" if info.spatial else "unit"
-        values = np.abs(maps[..., state.channel])
-        finite = values[np.isfinite(values)]
-        largest = f"{float(finite.max()):.3g}" if finite.size else "n/a"
-        scale = {
-            "fixed": "scale: the data set's range",
-            "layer": "one scale for the layer",
-        }.get(state.norm, "each channel to its largest |A − B|")
-        return replace(
-            view,
-            grid_title=f"A − B  ·  {info.name}  ·  {scale}",
-            channel_title=f"{unit} {state.channel}  ·  |A − B| ≤ {largest}",
-            legend_cmap=difference_cmap(state.cmap),
-        )
-
-    def _with_compare(
-        self,
-        state: ViewState,
-        view: ExplorerView,
-        other: MapParts | None,
-    ) -> ExplorerView:
-        """Attach sample B to A's view: its own maps side by side, or its input and classes."""
-        sample = state.compare
-        assert sample is not None  # only called while comparing
-        if other is not None:  # side by side: B's maps, on A's colour scale
-            b_view = self._sample_view(state, sample, other)
-        else:  # the difference: A's view holds A - B; B brings its input and classes
-            b_view = self._sample_header(sample)
-        b_view = replace(
-            b_view, image_outline=view.image_outline, channel_outline=view.channel_outline
-        )
-        notice = "; ".join(filter(None, [view.notice, b_view.notice]))
-        return replace(view, compare=b_view, mode=state.compare_mode, notice=notice)
-
-    def _with_field(self, state: ViewState, view: ExplorerView) -> ExplorerView:
-        """Outline the probed unit on its channel, and its receptive field on the input."""
-        row, col = state.probe  # type: ignore[misc]
-        unit = (col, row, 1, 1)
+    def _field(self, layer: str, probe: tuple[int, int]) -> ReceptiveField:
+        """Return the probed unit's receptive field on the input, or why it has none."""
         try:
-            top, left, bottom, right = receptive_field(self.engine.graph, state.layer, (row, col))
-        except ModelNotSupportedError as error:  # say why, draw no box on the input
-            notice = f"no receptive field: {error}"
-            return replace(
-                view, channel_outline=unit, notice="; ".join(filter(None, [view.notice, notice]))
-            )
-        seen = f"rows {top}-{bottom - 1}, cols {left}-{right - 1}"
-        title = f"{state.layer}  ·  unit ({row}, {col}) sees {seen}"
-        return replace(
-            view,
-            image_outline=(left, top, right - left, bottom - top),
-            channel_outline=unit,
-            grid_title=title,
-        )
+            return ReceptiveField(receptive_field(self.engine.graph, layer, probe))
+        except ModelNotSupportedError as error:
+            return ReceptiveField(None, str(error))
 
-    def _deeper_view(
-        self, state: ViewState, info: LayerInfo, maps: np.ndarray, view: ExplorerView
-    ) -> ExplorerView:
-        """Replace the feature-map mosaic of ``view`` with the picture of a deeper view."""
-        image = self._display_image(source_of(state))
+    def _deeper_arrays(self, state: ViewState, maps: np.ndarray, image: np.ndarray) -> DeeperArrays:
+        """Compute what a deeper view of ``state`` draws over the input, or its patterns."""
         if state.view == "heatmap":
-            heat = self.views.heatmap(maps, image.shape[:2])
-            title = f"heatmap  ·  {info.name}  ·  mean of its {info.channels} channels"
-            grid = overlay(image, heat, state.cmap)
-            return replace(view, grid=grid, outline=None, grid_title=title)
+            return DeeperArrays(heat=self.views.heatmap(maps, image.shape[:2]))
         if state.view == "grad-cam":
             heat, chosen = self._grad_cam(state)
-            which = "predicted" if state.target_class == PREDICTED else "chosen"
-            title = f"Grad-CAM  ·  {info.name}  ·  class {self.class_name(chosen)} ({which})"
-            if chosen < 0:
-                title = f"Grad-CAM  ·  {info.name}  ·  {EMPTY_DRAWING} first"
-            grid = overlay(image, heat, state.cmap)
-            return replace(view, grid=grid, outline=None, grid_title=title)
+            return DeeperArrays(heat=heat, chosen=chosen, predicted=state.target_class == PREDICTED)
         patterns = self.views.patterns(state.layer)
-        if patterns is None:  # computing in the background: the maps meanwhile, and progress
-            progress = self.views.progress(state.layer)
-            return replace(view, notice="; ".join(filter(None, [progress, view.notice])))
-        gap = max(1, patterns.shape[1] // 14)
-        grid, layout = image_grid(patterns, grid_columns(len(patterns)), gap)
-        pattern = np.round(np.clip(patterns[state.channel], 0.0, 1.0) * 255).astype(np.uint8)
-        return replace(
-            view,
-            grid=grid,
-            outline=layout.cell_box(state.channel),
-            channel=pattern[..., 0] if pattern.shape[-1] == 1 else pattern,
-            grid_title=f"filter patterns  ·  {info.name}  ·  what excites each channel",
-            channel_title=f"channel {state.channel}  ·  its pattern",
-        )
+        progress = "" if patterns is not None else self.views.progress(state.layer)
+        return DeeperArrays(patterns=patterns, progress=progress)
 
     def _patterns_update(self, layer: str, finished: bool) -> None:
         """Pass the worker thread's news on to the Explorer (which redraws on its own thread)."""
@@ -537,9 +422,8 @@ class ExplorerController:
         """Return the maps, pixels, coloured grid, layout and NaN/Inf mask of one layer view.
 
         The last result is kept: a channel switch reuses it and only recolours one channel.
-        The mask is ``(C, H, W)``, or ``None`` when every value is finite. While comparing,
-        A's and B's maps share one colour scale and the last item is B's five ("side"), or
-        the first five are those of ``A - B`` and the last is ``None`` ("difference").
+        While comparing, A's and B's maps share one colour scale and the second item is B's
+        ("side"), or the first is that of ``A - B`` and the second ``None`` ("difference").
         """
         known = self.dead_channels(state.layer) is not None
         key = (
@@ -561,21 +445,21 @@ class ExplorerController:
         fixed = state.norm == "fixed"
         value_range = self.channel_ranges(state.layer, on_progress) if fixed else None
         norm: Any = state.norm
-        result: tuple[Any, ...]
+        result: LayerView
         if state.compare is None:
             # Channels first: the mosaic tiles whole channels, and one channel is one slice.
             pixels = normalise_channels(maps, norm, value_range, channels_first=True)
-            result = (*self._mosaic(state, maps, pixels, state.cmap), None)
+            result = (self._mosaic(state, maps, pixels, state.cmap), None)
         elif state.compare_mode == "side":
             maps_b = self._maps(state.layer, state.compare)
             pixels, pixels_b = joint_pixels(maps, maps_b, norm, value_range)
             other = self._mosaic(state, maps_b, pixels_b, state.cmap)
-            result = (*self._mosaic(state, maps, pixels, state.cmap), other)
+            result = (self._mosaic(state, maps, pixels, state.cmap), other)
         else:
             maps_b = self._maps(state.layer, state.compare)
             difference, pixels = difference_pixels(maps, maps_b, norm, value_range)
             cmap = difference_cmap(state.cmap)
-            result = (*self._mosaic(state, difference, pixels, cmap), None)
+            result = (self._mosaic(state, difference, pixels, cmap), None)
         self._last_layer_view = (key, result)
         return result
 
@@ -588,7 +472,7 @@ class ExplorerController:
 
     def _mosaic(
         self, state: ViewState, maps: np.ndarray, pixels: np.ndarray, cmap: str
-    ) -> MapParts:
+    ) -> MapArrays:
         """Tile and colour ``pixels`` ``(C, H, W)``, marking NaN/Inf and dead channels."""
         side = state.compare is not None and state.compare_mode == "side"
         columns = grid_columns(maps.shape[-1], grid_aspect("side" if side else "single"))
@@ -601,7 +485,7 @@ class ExplorerController:
         dead = self.dead_channels(state.layer)
         if dead is not None and dead.any():
             mark_pixels(grid, cross_marks(dead, maps.shape[:2]), layout, DEAD_RGB)
-        return maps, pixels, grid, layout, bad
+        return MapArrays(maps, pixels, grid, layout, bad)
 
     def _ahead(self, state: ViewState) -> np.ndarray | None:
         """Return the samples to compute in one batch with ``state``'s, or ``None`` for a jump.
@@ -703,11 +587,6 @@ def default_layer(layers: tuple[LayerInfo, ...]) -> str:
     return spatial[0] if spatial else layers[0].name
 
 
-def source_name(sample: Source) -> str:
-    """Return how titles name an input: "your drawing", or "sample 42"."""
-    return "your drawing" if sample == DRAWN else f"sample {sample}"
-
-
 def drawing_size(input_shape: tuple[int | None, ...]) -> tuple[int, int] | None:
     """Return the size to paint a drawing at: a grey input's ``(H, W)``; else ``None``.
 
@@ -719,19 +598,6 @@ def drawing_size(input_shape: tuple[int | None, ...]) -> tuple[int, int] | None:
     if height is None or width is None or min(height, width) < 4:  # noqa: PLR2004
         return None
     return int(height), int(width)
-
-
-def grid_columns(channels: int, aspect: float = _GRID_ASPECT) -> int:
-    """Columns that give the largest square cells in a panel of ``aspect`` (width / height).
-
-    Ties go to the layout with fewer empty cells: 16 channels make a 4×4 grid, not 5×4.
-    """
-    candidates = np.arange(1, channels + 1)
-    rows = -(-channels // candidates)
-    cell = np.minimum(aspect / candidates, 1.0 / rows)
-    empty = candidates * rows - channels
-    best = np.lexsort((empty, -np.round(cell, 9)))[0]
-    return int(candidates[best])
 
 
 def output_reading(engine: ActivationEngine) -> GraphValue | None:
