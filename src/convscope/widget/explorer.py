@@ -47,15 +47,11 @@ from convscope.widget.figure_display import (
 )
 from convscope.widget.frames import FrameEncoder
 from convscope.widget.gif import check_gif, frames, steps_of, write_gif
-from convscope.widget.inbox import VIEW_FIELDS, Batch, RequestInbox
+from convscope.widget.inbox import Batch, RequestInbox
 from convscope.widget.samples import SampleBrowser, SamplePicker
-from convscope.widget.view_state import DRAWN
+from convscope.widget.view_state import DRAWN, ViewState
 from convscope.widget.views import PREDICTED, VIEWS
 
-_UPDATE_ARGUMENTS = (
-    "layer", "channel", "sample", "cmap", "norm", "view", "target_class", "probe", "compare",
-    "compare_mode",
-)  # fmt: skip
 _PACKAGE = Path(__file__).resolve().parent.parent
 _STATIC = _PACKAGE / "static"
 _SOURCE = _PACKAGE.parent.parent / "js"  # an editable install reads the sources directly
@@ -662,11 +658,11 @@ class Explorer(anywidget.AnyWidget):
         """
         if unknown:
             names = ", ".join(map(repr, sorted(unknown)))
-            close = difflib.get_close_matches(next(iter(unknown)), _UPDATE_ARGUMENTS, n=1)
+            close = difflib.get_close_matches(next(iter(unknown)), protocol.VIEW_FIELDS, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ArgumentTypeError(
                 f"update() got unknown argument(s) {names}.{hint} It takes "
-                f"{', '.join(_UPDATE_ARGUMENTS)}."
+                f"{', '.join(protocol.VIEW_FIELDS)}."
             )
         self._remember_loop()
         self._follow_weights()
@@ -916,7 +912,7 @@ class Explorer(anywidget.AnyWidget):
         if "filter" in pending:
             request = pending["filter"]
             self.filter(request["true"], request["predicted"], request["misclassified"])
-        changes = {key: pending[key] for key in VIEW_FIELDS if key in pending}
+        changes = {key: pending[key] for key in protocol.VIEW_REQUEST_FIELDS if key in pending}
         if "step" in pending:
             start = changes.get("sample", self._index)
             changes["sample"] = self._samples.step(start, pending["step"])
@@ -1009,13 +1005,8 @@ class Explorer(anywidget.AnyWidget):
             self._channel_count = info.channels
             self._unit_name = "channel" if info.spatial else "unit"
             with self._showing():
-                self.layer, self.channel = state.layer, int(state.channel)
-                self.sample = DRAWN if state.drawn else state.sample
-                self.cmap, self.norm, self.view = state.cmap, state.norm, state.view
-                target = state.target_class
-                self.target_class = None if target == PREDICTED else target
-                self.probe = state.probe
-                self.compare, self.compare_mode = state.compare, state.compare_mode
+                for name, value in _trait_values(state).items():
+                    setattr(self, name, value)
             self._sample_text = (
                 self._describe_drawing() if state.drawn else self._describe_sample(state.sample)
             )
@@ -1172,6 +1163,14 @@ def _apply_sample(controller: ExplorerController, sample: int) -> None:
 
 def _apply_channel(controller: ExplorerController, channel: int) -> None:
     controller.apply(channel=channel)
+
+
+def _trait_values(state: ViewState) -> dict[str, object]:
+    """Return the value of each view trait that shows ``state``."""
+    values = {name: getattr(state, name) for name in protocol.VIEW_FIELDS}
+    values["sample"] = DRAWN if state.drawn else state.sample
+    values["target_class"] = None if state.target_class == PREDICTED else state.target_class
+    return values
 
 
 def _view_argument(name: str, value: object) -> Any:
