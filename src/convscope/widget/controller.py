@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import functools
-import itertools
 from collections.abc import Callable, Hashable
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from convscope.data.drawing import mnist_digit
 from convscope.data.labels import class_labels
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.graph import LayerInfo
 from convscope.engine.inputs import check_images
-from convscope.engine.insight import ChannelStats, channel_stats
 from convscope.engine.pass_memo import data_key
 from convscope.engine.receptive import receptive_field
 from convscope.engine.split import SIGMOID, SOFTMAX, GraphValue, find_class_scores
@@ -49,6 +45,8 @@ from convscope.render.normalise import (
     non_finite_mask,
     normalise_channels,
 )
+from convscope.widget.dataset_stats import DataSetStats
+from convscope.widget.drawing_pad import DrawingPad
 from convscope.widget.view_state import DRAWN, Source, ViewRules, ViewState, source_of
 from convscope.widget.views import PREDICTED, DeeperViews
 
@@ -121,26 +119,18 @@ class ExplorerController:
         self.view = ExplorerFigure(figure, self.class_names, caption=caption)
         self.renders = 0
         # Per (weights tag, layer): the data-set colour scale and each sample's channel peaks.
-        self._ranges: dict[tuple[Hashable, str], tuple[np.ndarray, np.ndarray]] = {}
-        self._stats: dict[tuple[Hashable, str], ChannelStats] = {}
+        self.stats = DataSetStats(engine, self.images, self._data)
         self._probabilities = {engine.weights_tag: self.probabilities}
         self._predictions: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
         self._last_layer_view: tuple[tuple[object, ...], LayerView] | None = None
         self._shown_images: dict[Hashable, np.ndarray] = {}
-        self.pad_size = drawing_size(engine.input_shape)
-        self.drawn: np.ndarray | None = None  # the drawing, preprocessed; None: none yet
-        shape = (1, *self.pad_size, 1) if self.pad_size is not None else (0,)
-        self._drawn_input = np.full(shape, low, np.float32)  # in the model's units
-        self._drawn_range = (low, high if high > low else low + 255.0)  # black to white
-        self._drawn_tag = 0  # one per drawing, never reused: its key in the caches
-        self._drawn_tags = itertools.count(1)
-        self._drawn_probabilities: tuple[Hashable, np.ndarray | None] | None = None
+        self.pad = DrawingPad(engine.input_shape, (low, high))
         self.rules = ViewRules(
             engine,
             len(self.images),
             self.class_names,
             self.views,
-            drawable=self.pad_size is not None,
+            drawable=self.pad.size is not None,
         )
         self.state = ViewState(layer=start, channel=0, sample=0)
         self.apply()
@@ -219,9 +209,7 @@ class ExplorerController:
         for kept in (self._probabilities, self._predictions):
             for key in [key for key in kept if stale(key)]:
                 del kept[key]
-        for per_layer in (self._ranges, self._stats):
-            for key in [key for key in per_layer if stale(key[0])]:
-                del per_layer[key]
+        self.stats.forget(stale)
 
     def _follow_probabilities(self) -> None:
         tag = self.engine.weights_tag
@@ -266,41 +254,20 @@ class ExplorerController:
     def draw(self, drawing: object) -> ViewState:
         """Preprocess ``drawing`` as MNIST's digits were and show it; on error nothing changes.
 
-        See :func:`convscope.data.drawing.mnist_digit`. The digit is painted into the model's
-        input size and scaled to the data set's range of values (0–255 for MNIST).
+        See :meth:`DrawingPad.drawing`: painted into the model's input size and scaled to the
+        data set's range of values (0–255 for MNIST).
         """
         self.rules.check_pad()
-        digit = mnist_digit(drawing, self.pad_size)  # type: ignore[arg-type]
-        low, high = self._drawn_range
-        before = (self.drawn, self._drawn_input, self._drawn_tag)
-        self.drawn = digit
-        scaled = low + digit.astype(np.float32) * np.float32((high - low) / 255.0)
-        self._drawn_input = scaled.reshape(1, *digit.shape, 1).astype(np.float32)
-        self._drawn_tag = next(self._drawn_tags)
-        try:
+        with self.pad.drawing(drawing):
             return self.apply(sample=DRAWN)
-        except Exception:
-            self.drawn, self._drawn_input, self._drawn_tag = before
-            raise
-
-    @property
-    def drawing_is_empty(self) -> bool:
-        """Whether the drawing has no ink (nothing drawn yet, or a cleared pad)."""
-        return self.drawn is None or not self.drawn.any()
 
     def drawn_probabilities(self) -> np.ndarray | None:
         """Return the drawing's class probabilities; ``None`` while it is empty or not a class.
 
         One compiled pass of the model's output, kept until the drawing or the weights change.
         """
-        key = (self.engine.weights_tag, self._drawn_tag)
-        if self._drawn_probabilities is None or self._drawn_probabilities[0] != key:
-            found = None
-            if not self.drawing_is_empty and self.probabilities is not None:
-                probabilities = self._read_probabilities(self._drawn_input)
-                found = None if probabilities is None else probabilities[0]
-            self._drawn_probabilities = (key, found)
-        return self._drawn_probabilities[1]
+        read = None if self.probabilities is None else self._read_probabilities
+        return self.pad.probabilities(self.engine.weights_tag, read)
 
     def use_weights(self, weights: list[np.ndarray], tag: Hashable) -> None:
         """Show the same model with other weights (a training epoch), and redraw.
@@ -333,7 +300,7 @@ class ExplorerController:
             LayerFacts(info.name, info.kind, info.shape_text, info.channels, info.spatial),
             (a, b),
             class_names=self.class_names,
-            dead=self.dead_channels(state.layer),
+            dead=self.stats.dead_channels(state.layer),
             field=None if state.probe is None else self._field(state.layer, state.probe),
             deeper=deeper,
         )
@@ -349,7 +316,7 @@ class ExplorerController:
         return InputArrays(
             sample=self.state.sample if sample == DRAWN else int(sample),
             drawing=sample == DRAWN,
-            empty_drawing=self.drawing_is_empty,
+            empty_drawing=self.pad.is_empty,
             image=self._display_image(sample),
             label=label,
             probabilities=probabilities,
@@ -390,8 +357,8 @@ class ExplorerController:
         if image is None:
             if sample != DRAWN:
                 image = self.display_images[int(sample)]
-            elif self.drawn is not None:
-                image = self.drawn
+            elif self.pad.drawn is not None:
+                image = self.pad.drawn
             else:
                 image = np.zeros(self.display_images.shape[1:], np.uint8)
             if len(self._shown_images) > 1:
@@ -404,7 +371,7 @@ class ExplorerController:
 
         A drawing never shares a key with a sample of the data set.
         """
-        return (DRAWN, self._drawn_tag) if sample == DRAWN else sample
+        return (DRAWN, self.pad.tag) if sample == DRAWN else sample
 
     def _grad_cam(self, state: ViewState) -> tuple[np.ndarray, int]:
         """Grad-CAM of the input in view; for an empty drawing, nothing (class -1)."""
@@ -412,9 +379,9 @@ class ExplorerController:
             return self.views.grad_cam(
                 state.layer, self.images, state.sample, state.target_class, self._ahead(state)
             )
-        if self.drawing_is_empty:
+        if self.pad.is_empty:
             return np.zeros(self.display_images.shape[1:3], np.float32), -1
-        return self.views.grad_cam_of(state.layer, self._drawn_input, state.target_class)
+        return self.views.grad_cam_of(state.layer, self.pad.model_input, state.target_class)
 
     def _layer_view(
         self, state: ViewState, on_progress: Callable[[int, int], None] | None
@@ -425,7 +392,7 @@ class ExplorerController:
         While comparing, A's and B's maps share one colour scale and the second item is B's
         ("side"), or the first is that of ``A - B`` and the second ``None`` ("difference").
         """
-        known = self.dead_channels(state.layer) is not None
+        known = self.stats.dead_channels(state.layer) is not None
         key = (
             state.layer,
             self._image_key(source_of(state)),
@@ -443,7 +410,7 @@ class ExplorerController:
             self.engine.prefetch(state.layer, self.images, ahead.tolist())
         maps = self._maps(state.layer, source_of(state))
         fixed = state.norm == "fixed"
-        value_range = self.channel_ranges(state.layer, on_progress) if fixed else None
+        value_range = self.stats.channel_ranges(state.layer, on_progress) if fixed else None
         norm: Any = state.norm
         result: LayerView
         if state.compare is None:
@@ -466,7 +433,7 @@ class ExplorerController:
     def _maps(self, layer: str, sample: Source) -> np.ndarray:
         """One input's activation of ``layer`` as channel maps ``(H, W, C)``, cached."""
         info = self.engine.layer(layer)
-        image = self._drawn_input[0] if sample == DRAWN else self.images[int(sample)]
+        image = self.pad.model_input[0] if sample == DRAWN else self.images[int(sample)]
         activation = self.engine.activation(layer, image, key=self._image_key(sample))
         return as_maps(info.channels_last(activation))
 
@@ -482,7 +449,7 @@ class ExplorerController:
         if bad is not None:
             bad = np.moveaxis(bad, -1, 0)
             mark_pixels(grid, bad, layout, NON_FINITE_RGB)
-        dead = self.dead_channels(state.layer)
+        dead = self.stats.dead_channels(state.layer)
         if dead is not None and dead.any():
             mark_pixels(grid, cross_marks(dead, maps.shape[:2]), layout, DEAD_RGB)
         return MapArrays(maps, pixels, grid, layout, bad)
@@ -502,80 +469,9 @@ class ExplorerController:
         direction = 1 if step > 0 else -1
         return (state.sample + direction * np.arange(_PREFETCH)) % len(self.images)
 
-    def channel_ranges(
-        self, layer: str, on_progress: Callable[[int, int], None] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Data-set-wide per-channel ranges of ``layer``, computed once per layer."""
-        key = (self.engine.weights_tag, layer)
-        ranges = self._ranges.get(key)
-        if ranges is None:
-            ranges = self.engine.channel_ranges(
-                layer, self.images, progress=False, on_batch=on_progress
-            )
-            self._ranges[key] = ranges
-        return ranges
-
-    def channel_peaks(
-        self, layer: str, on_progress: Callable[[int, int], None] | None = None
-    ) -> np.ndarray:
-        """Each sample's peak of each channel of ``layer``, ``(N, C)``, computed once per layer.
-
-        From the memo of passes that the static API shares: no pass when ``channel_stats``,
-        ``top_images`` or ``dead_channels`` already saw this layer, these weights and images.
-        A sample whose map is all NaN/Inf gets -Inf: it sorts last.
-        """
-        key = (self.engine.weights_tag, layer)
-        stats = self._stats.get(key)
-        if stats is None:
-            stats = channel_stats(
-                self.engine,
-                (layer,),
-                self.images,
-                progress=False,
-                on_batch=None if on_progress is None else functools.partial(_report, on_progress),
-                data=self._data,
-            )[layer]
-            self._stats[key] = stats
-        # An array's pass keeps every image's peaks (only a stream's does not).
-        return cast("np.ndarray", stats.peaks)
-
-    def channel_summary(
-        self,
-        layer: str,
-        channel: int,
-        count: int = 9,
-        on_progress: Callable[[int, int], None] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, float]:
-        """Return the ``count`` samples that excite a channel most, their peaks, its firing rate.
-
-        The samples are those with the highest spatial maximum, highest first, ties to the
-        lower index; "fires" is a peak above 0. One pass over the data set per layer, once.
-        """
-        peaks = self.channel_peaks(layer, on_progress)[:, channel]
-        top = np.argsort(-peaks, kind="stable")[:count]
-        return top, peaks[top], float(np.mean(peaks > 0))
-
-    def dead_channels(self, layer: str) -> np.ndarray | None:
-        """Which channels of ``layer`` are dead on the samples, once their statistics are known.
-
-        Dead as :meth:`~convscope.engine.insight.ChannelStats.dead` says: off everywhere, or
-        constant. ``None`` until :meth:`channel_peaks` has run for the layer (the channel
-        panel or the activation order asks for it).
-        """
-        stats = self._stats.get((self.engine.weights_tag, layer))
-        if stats is None:
-            return None
-        dead = np.zeros(len(stats.max), bool)
-        dead[stats.dead()] = True
-        return dead
-
     def class_name(self, index: int) -> str:
         """Return the name of class ``index``, or the index itself when there is no name."""
         return self.class_names[index] if 0 <= index < len(self.class_names) else str(index)
-
-
-def _report(on_progress: Callable[[int, int], None], done: int, total: int | None) -> None:
-    on_progress(done, done if total is None else total)
 
 
 def default_layer(layers: tuple[LayerInfo, ...]) -> str:
@@ -585,19 +481,6 @@ def default_layer(layers: tuple[LayerInfo, ...]) -> str:
             return info.name
     spatial = [info.name for info in layers if info.spatial]
     return spatial[0] if spatial else layers[0].name
-
-
-def drawing_size(input_shape: tuple[int | None, ...]) -> tuple[int, int] | None:
-    """Return the size to paint a drawing at: a grey input's ``(H, W)``; else ``None``.
-
-    Models with colour inputs, or inputs of no fixed size, get no drawing pad.
-    """
-    if len(input_shape) != 3 or input_shape[-1] != 1:  # noqa: PLR2004
-        return None
-    height, width = input_shape[0], input_shape[1]
-    if height is None or width is None or min(height, width) < 4:  # noqa: PLR2004
-        return None
-    return int(height), int(width)
 
 
 def output_reading(engine: ActivationEngine) -> GraphValue | None:

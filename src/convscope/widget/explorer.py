@@ -323,7 +323,7 @@ class Explorer(anywidget.AnyWidget):
         self._has_labels = self._samples.has_labels
         self._has_predictions = self._samples.has_predictions
         self._thumb_shape = picker.thumb_shape
-        self._pad = [] if controller.pad_size is None else list(controller.pad_size)
+        self._pad = [] if controller.pad.size is None else list(controller.pad.size)
         self._confusion = self._samples.confusion()
         self._start_modes(run, bool(teaching))
         self._sort_options = picker.sorts
@@ -414,7 +414,7 @@ class Explorer(anywidget.AnyWidget):
         ``None`` before anything was drawn; all zeros for a cleared pad. Read-only: change it
         with :meth:`draw` or the drawing pad.
         """
-        drawn = self._controller.drawn
+        drawn = self._controller.pad.drawn
         if drawn is None:
             return None
         view: np.ndarray = drawn.view()
@@ -728,7 +728,7 @@ class Explorer(anywidget.AnyWidget):
     def _peaks_in_view(self) -> np.ndarray:
         """Each sample's peak of the channel in view: the activation order's key."""
         state = self._controller.state
-        peaks = self._controller.channel_peaks(
+        peaks = self._controller.stats.channel_peaks(
             state.layer,
             functools.partial(self._say_progress, f"each sample's peak in {state.layer}"),
         )
@@ -1049,8 +1049,8 @@ class Explorer(anywidget.AnyWidget):
         key = (state.layer, state.channel)
         if not self._panel_open or key == self._panel_key:
             return
-        first = self._controller.dead_channels(state.layer) is None
-        top, peaks, active = self._controller.channel_summary(
+        first = self._controller.stats.dead_channels(state.layer) is None
+        top, peaks, active = self._controller.stats.channel_summary(
             state.layer,
             state.channel,
             on_progress=functools.partial(self._say_progress, f"peaks of {state.layer}"),
@@ -1058,7 +1058,7 @@ class Explorer(anywidget.AnyWidget):
         if first:  # the dead channels are known now: cross them out in the grid
             self._controller.apply()
         unit = "channel" if self._controller.engine.layer(state.layer).spatial else "unit"
-        dead_channels = self._controller.dead_channels(state.layer)
+        dead_channels = self._controller.stats.dead_channels(state.layer)
         dead = dead_channels is not None and bool(dead_channels[state.channel])
         self._panel_key = key
         self._panel_text = panel_line(
@@ -1111,7 +1111,7 @@ class Explorer(anywidget.AnyWidget):
     def _describe_drawing(self) -> str:
         """Say what the model makes of the drawing: "your drawing  ·  predicted 3 (97.1%)"."""
         controller = self._controller
-        empty = controller.drawing_is_empty
+        empty = controller.pad.is_empty
         probabilities = None if empty else controller.drawn_probabilities()
         return drawing_line(empty, probabilities, controller.class_name, controller.head_text)
 
