@@ -65,7 +65,7 @@ def test_sample_drawn_before_any_drawing_shows_draw_a_digit(
 
 def test_a_test_digit_drawn_on_a_280_canvas_predicts_its_label(explorer, mnist_test) -> None:
     images, labels = mnist_test
-    right = np.flatnonzero(explorer._controller.predictions == labels[:SAMPLES])[:20]
+    right = np.flatnonzero(explorer._controller.classes.predictions == labels[:SAMPLES])[:20]
     for index in right:
         explorer.draw(canvas_of(images[index]))
         name = explorer.class_names[int(labels[index])]

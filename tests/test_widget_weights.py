@@ -157,7 +157,7 @@ def test_what_is_kept_for_live_weights_stays_bounded(split: tuple[np.ndarray, ..
         explorer.channel_panel = True
     controller = explorer._controller
     # The weights it opened on and the weights of now; none of the five in between.
-    assert len(controller._probabilities) == 2
+    assert len(controller.classes.kept) == 2
     assert len(controller.stats.ranges) == 2
     expected = keras.Model(model.inputs[0], model.get_layer("conv1").output)(
         images[5:6, ..., None].astype(np.float32)

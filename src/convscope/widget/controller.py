@@ -14,7 +14,6 @@ from convscope.engine.graph import LayerInfo
 from convscope.engine.inputs import check_images
 from convscope.engine.pass_memo import data_key
 from convscope.engine.receptive import receptive_field
-from convscope.engine.split import SIGMOID, SOFTMAX, GraphValue, find_class_scores
 from convscope.errors import (
     ModelNotSupportedError,
     check_layer_name,
@@ -45,6 +44,7 @@ from convscope.render.normalise import (
     non_finite_mask,
     normalise_channels,
 )
+from convscope.widget.class_output import ClassOutput, output_classes
 from convscope.widget.dataset_stats import DataSetStats
 from convscope.widget.drawing_pad import DrawingPad
 from convscope.widget.view_state import DRAWN, Source, ViewRules, ViewState, source_of
@@ -96,7 +96,6 @@ class ExplorerController:
     ) -> None:
         self.engine = engine
         self.images = engine.prepare(images)
-        self.reading = output_reading(engine)
         # The data set's identity in the shared memo of passes, from the images as given (uint8
         # digits, say), so a pass of the static API on them serves the channel panel and sorts.
         self._data = data_key(check_images(images, engine.input_shape))
@@ -108,20 +107,18 @@ class ExplorerController:
         # One check of the weights per update, here, rather than one per activation.
         engine.follow_each_call = False
         engine.follow_weights()
-        # Samples whose output is NaN or Inf stay: their maps show where the values broke.
-        self.probabilities = self._read_probabilities(self.images)
+        self.classes = ClassOutput(engine, self.images)
         self.display_images = display_pixels(self.images)
         self.notice = ""  # what the status line says about the view, e.g. NaN in a layer
         low, high = float(self.images.min()), float(self.images.max())
         self.views = DeeperViews(engine, (low, max(high, low + 1.0)), self._patterns_update)
         self.on_patterns: Callable[[str, bool], None] | None = None  # set by the Explorer
-        caption = "  ·  ".join(filter(None, [self.head_text.strip(" ·"), self.chart_caption]))
+        head, chart = self.classes.head_text.strip(" ·"), self.classes.chart_caption
+        caption = "  ·  ".join(filter(None, [head, chart]))
         self.view = ExplorerFigure(figure, self.class_names, caption=caption)
         self.renders = 0
         # Per (weights tag, layer): the data-set colour scale and each sample's channel peaks.
         self.stats = DataSetStats(engine, self.images, self._data)
-        self._probabilities = {engine.weights_tag: self.probabilities}
-        self._predictions: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
         self._last_layer_view: tuple[tuple[object, ...], LayerView] | None = None
         self._shown_images: dict[Hashable, np.ndarray] = {}
         self.pad = DrawingPad(engine.input_shape, (low, high))
@@ -135,47 +132,13 @@ class ExplorerController:
         self.state = ViewState(layer=start, channel=0, sample=0)
         self.apply()
 
-    @property
-    def predictions(self) -> np.ndarray | None:
-        """Predicted class of every sample (-1 where the output is not finite), or ``None``.
-
-        ``None`` when the output is not a class vector.
-        """
-        if self.probabilities is None:
-            return None
-        found = self._predictions.get(self.engine.weights_tag)
-        if found is None or found[0] is not self.probabilities:
-            valid = np.isfinite(self.probabilities).all(axis=1)
-            best = np.where(valid, np.nan_to_num(self.probabilities).argmax(axis=1), -1)
-            found = self._predictions[self.engine.weights_tag] = (self.probabilities, best)
-        return found[1]
-
-    @property
-    def head_text(self) -> str:
-        """Which output the probabilities come from, for a model with several; else ``""``."""
-        if len(self.engine.output_names) < 2:  # noqa: PLR2004
-            return ""
-        names = self.engine.output_names[self.engine.output_index]
-        return f"  ·  output {names[0] if names else self.engine.output_index}"
-
-    @property
-    def chart_caption(self) -> str:
-        """What the class chart's bars are, in a few words: the model's own, or a softmax."""
-        if self.reading is None:
-            return ""
-        if self.reading.two_sided:
-            return "sigmoid: p of class 1, and 1 − p"
-        return {
-            SOFTMAX: "softmax: the model's probabilities",
-            SIGMOID: "sigmoid: each class on its own",
-        }.get(self.reading.squash, "softmax of the model's scores")
-
     def probabilities_in_view(self) -> np.ndarray | None:
         """Return what the chart shows for the input in view (sample A); ``None`` for none."""
         if self.state.drawn:
             shown = self.drawn_probabilities()
         else:
-            shown = None if self.probabilities is None else self.probabilities[self.state.sample]
+            every = self.classes.probabilities
+            shown = None if every is None else every[self.state.sample]
         if shown is None or not np.isfinite(shown).all():
             return None
         return shown
@@ -191,7 +154,7 @@ class ExplorerController:
         if not self.engine.follow_weights(full=full):
             return False
         self._forget_other_live_weights()
-        self._follow_probabilities()
+        self.classes.follow()
         self.views.forget()
         return True
 
@@ -206,23 +169,8 @@ class ExplorerController:
         def stale(key: Hashable) -> bool:
             return isinstance(key, tuple) and key[:1] == ("weights",) and key != tag
 
-        for kept in (self._probabilities, self._predictions):
-            for key in [key for key in kept if stale(key)]:
-                del kept[key]
+        self.classes.forget(stale)
         self.stats.forget(stale)
-
-    def _follow_probabilities(self) -> None:
-        tag = self.engine.weights_tag
-        probabilities = self._probabilities.get(tag)
-        if probabilities is None:
-            probabilities = self._read_probabilities(self.images)
-            self._probabilities[tag] = probabilities
-        self.probabilities = probabilities
-
-    def _read_probabilities(self, images: np.ndarray) -> np.ndarray | None:
-        if self.reading is None:
-            return None
-        return class_probabilities(self.engine.predict(images), self.reading)
 
     def resolve(self, **changes: Any) -> ViewState:
         """Return the state after ``changes``, or raise; see :meth:`ViewRules.resolve`."""
@@ -266,7 +214,7 @@ class ExplorerController:
 
         One compiled pass of the model's output, kept until the drawing or the weights change.
         """
-        read = None if self.probabilities is None else self._read_probabilities
+        read = None if self.classes.probabilities is None else self.classes.read
         return self.pad.probabilities(self.engine.weights_tag, read)
 
     def use_weights(self, weights: list[np.ndarray], tag: Hashable) -> None:
@@ -276,7 +224,7 @@ class ExplorerController:
         the data set) and kept; the maps, Grad-CAM and patterns follow the new weights.
         """
         self.engine.use_weights(weights, tag)
-        self._follow_probabilities()
+        self.classes.follow()
         self.views.forget()
         self.apply()
 
@@ -312,7 +260,8 @@ class ExplorerController:
         else:
             index = int(sample)
             label = None if self.labels is None else int(self.labels[index])
-            probabilities = None if self.probabilities is None else self.probabilities[index]
+            every = self.classes.probabilities
+            probabilities = None if every is None else every[index]
         return InputArrays(
             sample=self.state.sample if sample == DRAWN else int(sample),
             drawing=sample == DRAWN,
@@ -481,57 +430,6 @@ def default_layer(layers: tuple[LayerInfo, ...]) -> str:
             return info.name
     spatial = [info.name for info in layers if info.spatial]
     return spatial[0] if spatial else layers[0].name
-
-
-def output_reading(engine: ActivationEngine) -> GraphValue | None:
-    """Return how the selected output reads as classes; ``None`` when it does not.
-
-    ``None`` for an output that is not one value per class, and for one whose last operation
-    convscope cannot tell apart from a squashing of the scores (refused by Grad-CAM too): its
-    values are never shown as probabilities they may not be.
-    """
-    shape = engine.output_shape
-    if len(shape) != 1 or not shape[0]:
-        return None
-    try:
-        return find_class_scores(engine.graph, engine.output_index)
-    except ModelNotSupportedError:
-        return None
-
-
-def output_classes(engine: ActivationEngine) -> int | None:
-    """Classes of the model's output when it is a class vector ``(classes,)``, else ``None``.
-
-    A one-unit sigmoid has two: the negative side and the positive side.
-    """
-    shape = engine.output_shape
-    if len(shape) != 1 or not shape[0]:
-        return None
-    if shape[0] == 1:
-        reading = output_reading(engine)
-        return 2 if reading is not None and reading.two_sided else None
-    return int(shape[0])
-
-
-def class_probabilities(outputs: np.ndarray, reading: GraphValue) -> np.ndarray | None:
-    """Read a model's outputs as the chart shows them, by what ends the model.
-
-    A softmax or a sigmoid gives the model's own values, as they are (a multi-label sigmoid
-    does not sum to 1); a one-unit sigmoid ``p`` gives ``(1 - p, p)``; scores get a softmax.
-    A row with NaN or Inf comes out all NaN: it has no probabilities to show.
-    """
-    if outputs.ndim != 2:  # noqa: PLR2004
-        return None
-    valid = np.isfinite(outputs).all(axis=1, keepdims=True)
-    finite = np.where(valid, outputs, 0.0).astype(np.float64)
-    if reading.two_sided:
-        probabilities = np.concatenate([1.0 - finite, finite], axis=1)
-    elif reading.squash in (SOFTMAX, SIGMOID):
-        probabilities = finite
-    else:
-        shifted = np.exp(finite - finite.max(axis=1, keepdims=True))
-        probabilities = shifted / shifted.sum(axis=1, keepdims=True)
-    return np.where(valid, probabilities, np.nan).astype(np.float32)
 
 
 def display_pixels(images: np.ndarray) -> np.ndarray:

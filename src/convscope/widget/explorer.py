@@ -300,8 +300,8 @@ class Explorer(anywidget.AnyWidget):
         picker = SamplePicker(
             controller.display_images,
             controller.labels,
-            controller.predictions,
-            controller.probabilities,
+            controller.classes.predictions,
+            controller.classes.probabilities,
         )
         self._samples = SampleBrowser(picker, controller.class_names, self._peaks_in_view)
         self._panel_key: tuple[str, int] | None = None
@@ -540,7 +540,8 @@ class Explorer(anywidget.AnyWidget):
         """Publish what follows the weights: predictions, filters, orders, confusion, panel."""
         controller = self._controller
         # The predicted-class and mistake filters, and the orders, follow the weights.
-        self._samples.follow_predictions(controller.predictions, controller.probabilities)
+        classes = controller.classes
+        self._samples.follow_predictions(classes.predictions, classes.probabilities)
         self._confusion = self._samples.confusion()
         self._panel_key = None
         self._publish()
@@ -1099,13 +1100,13 @@ class Explorer(anywidget.AnyWidget):
     def _describe_sample(self, sample: int) -> str:
         """Say which sample it is and what the model reads: "sample 4  ·  label 4  ·  ..."."""
         controller = self._controller
-        labels, probabilities = controller.labels, controller.probabilities
+        labels, probabilities = controller.labels, controller.classes.probabilities
         return sample_line(
             sample,
             None if labels is None else int(labels[sample]),
             None if probabilities is None else probabilities[sample],
             controller.class_name,
-            controller.head_text,
+            controller.classes.head_text,
         )
 
     def _describe_drawing(self) -> str:
@@ -1113,7 +1114,9 @@ class Explorer(anywidget.AnyWidget):
         controller = self._controller
         empty = controller.pad.is_empty
         probabilities = None if empty else controller.drawn_probabilities()
-        return drawing_line(empty, probabilities, controller.class_name, controller.head_text)
+        return drawing_line(
+            empty, probabilities, controller.class_name, controller.classes.head_text
+        )
 
     def _remember_loop(self) -> None:
         """Keep the kernel's event loop, for news from the pattern worker's thread."""
