@@ -33,10 +33,15 @@ from convscope.errors import (
     check_int,
     check_layer_name,
 )
-from convscope.render.captions import layer_caption
 from convscope.render.explorer_figure import ExplorerFigure
 from convscope.render.normalise import NORM_MODES
-from convscope.render.words import drawing_line, panel_line, sample_line, teaching_captions
+from convscope.render.words import (
+    drawing_line,
+    layer_caption,
+    panel_line,
+    sample_line,
+    teaching_captions,
+)
 from convscope.widget import protocol
 from convscope.widget.controller import ExplorerController
 from convscope.widget.figure_display import (
