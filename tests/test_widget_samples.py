@@ -71,3 +71,4 @@ def test_a_page_lists_each_thumbnails_true_and_predicted_class(
     assert [m["label"] for m in meta] == labels[: len(meta)].tolist()
     assert meta[0]["predicted"] == (labels[0] + 1) % 10  # sample 0 is read as the next class
     assert meta[1]["predicted"] == labels[1]
+    assert meta[0]["caption"] == f"{labels[0]}→{(labels[0] + 1) % 10}"

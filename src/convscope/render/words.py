@@ -79,6 +79,18 @@ def teaching_captions(what: str, layer_text: str, channel: int, *, spatial: bool
     return [f"the {what} the network reads", layer_text, f"{unit}; below, the network's guess"]
 
 
+def thumb_caption(label: int, predicted: int, class_names: list[str]) -> str:
+    """Caption a thumbnail "label→prediction", e.g. "4→9"; ``-1`` leaves that side out."""
+    true = _class_text(class_names, label) if label >= 0 else ""
+    guess = f"→{_class_text(class_names, predicted)}" if predicted >= 0 else ""
+    return true + guess
+
+
+def layer_line(layer: str, kind: str, shape: str) -> str:
+    """Name the layer as the layer slider and the grid's title do: "conv2  ·  Conv2D  ·  ..."."""
+    return f"{layer}{SEPARATOR}{kind}{SEPARATOR}{shape}"
+
+
 # ----- panel titles (the live view in teaching mode, saved figures and GIFs) -----------------
 def source_name(drawing: bool, sample: int) -> str:
     """Return how titles name an input: "your drawing", or "sample 42"."""
@@ -95,7 +107,7 @@ def input_title(name: str, label: str | None, *, empty_drawing: bool = False) ->
 def grid_title(layer: str, kind: str, shape: str, dead: int) -> str:
     """Title the mosaic: the layer, its kind and shape, and how many channels are dead."""
     dead_text = f"{SEPARATOR}{dead} dead (×)" if dead else ""
-    return f"{layer}{SEPARATOR}{kind}{SEPARATOR}{shape}{dead_text}"
+    return layer_line(layer, kind, shape) + dead_text
 
 
 def channel_title(unit: str, channel: int, peak: float | None) -> str:
@@ -166,6 +178,10 @@ def field_notice(problem: str) -> str:
 def joined_notices(*notices: str) -> str:
     """Join what the status line says, leaving out the empty ones."""
     return "; ".join(filter(None, notices))
+
+
+def _class_text(class_names: list[str], index: int) -> str:
+    return class_names[index] if index < len(class_names) else str(index)
 
 
 def _measure(value: float | None) -> str:

@@ -38,6 +38,7 @@ from convscope.render.normalise import NORM_MODES
 from convscope.render.words import (
     drawing_line,
     layer_caption,
+    layer_line,
     panel_line,
     sample_line,
     teaching_captions,
@@ -321,6 +322,7 @@ class Explorer(anywidget.AnyWidget):
                 "kind": info.kind,
                 "shape": info.shape_text,
                 "channels": info.channels,
+                "text": layer_line(info.name, info.kind, info.shape_text),
             }
             for info in engine.layers
         ]

@@ -208,6 +208,7 @@ class LayerOption(TypedDict):
     kind: str
     shape: str
     channels: int
+    text: str  # how the layer slider names it
 
 
 class ThumbMeta(TypedDict):
@@ -216,6 +217,7 @@ class ThumbMeta(TypedDict):
     index: int
     label: int
     predicted: int
+    caption: str  # "label→prediction", as the thumbnail shows it
 
 
 class PanelThumb(TypedDict):

@@ -20,6 +20,7 @@ from convscope.errors import (
     LabelError,
     check_choice,
 )
+from convscope.render.words import thumb_caption
 
 THUMB_MAX = 32  # thumbnails are at most this many pixels on a side
 SORTS = ("index", "confidence", "loss", "activation")
@@ -213,9 +214,18 @@ class SampleBrowser:
         """Pages of thumbnails of the samples that pass (at least one)."""
         return self.picker.page_count(self.passing)
 
-    def page(self, page: int) -> tuple[bytes, list[dict[str, int]]]:
-        """Thumbnail bytes of one page of the samples that pass, and each one's classes."""
-        return self.picker.page(self.passing, page)
+    def page(self, page: int) -> tuple[bytes, list[dict[str, int | str]]]:
+        """Thumbnail bytes of one page of the samples that pass, and each one's classes.
+
+        Each entry is a :class:`~convscope.widget.protocol.ThumbMeta`, captioned
+        "label→prediction" as the page shows it.
+        """
+        data, meta = self.picker.page(self.passing, page)
+        names = self.class_names
+        return data, [
+            {**entry, "caption": thumb_caption(entry["label"], entry["predicted"], names)}
+            for entry in meta
+        ]
 
     def confusion(self) -> list[list[int]]:
         """Return the confusion matrix of the predictions listed, rows true; empty if unknown."""
