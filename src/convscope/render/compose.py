@@ -97,8 +97,9 @@ class MapArrays:
 class InputArrays:
     """One input (sample A or B): its pixels, true class, the model's classes, its maps.
 
-    ``probabilities`` is ``None`` for a model without a class output, or an empty drawing;
-    ``maps`` is ``None`` for B when the difference is shown (A's maps hold ``A - B``).
+    ``sample`` is the index in the data set (``-1`` for the drawing); ``probabilities`` is
+    ``None`` for a model without a class output, or an empty drawing; ``maps`` is ``None`` for
+    B when the difference is shown (A's maps hold ``A - B``).
     """
 
     sample: int

@@ -263,7 +263,7 @@ class ExplorerController:
             every = self.classes.probabilities
             probabilities = None if every is None else every[index]
         return InputArrays(
-            sample=self.state.sample if sample == DRAWN else int(sample),
+            sample=-1 if sample == DRAWN else int(sample),
             drawing=sample == DRAWN,
             empty_drawing=self.pad.is_empty,
             image=self._display_image(sample),
