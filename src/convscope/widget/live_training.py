@@ -1,0 +1,199 @@
+"""One live training of an Explorer's model: its thread, its controls, what it says.
+
+Two forms. ``Explorer.fit`` trains a copy of the model in a background thread, so the kernel
+stays free to answer the page; ``Explorer.live`` is a callback for the user's own blocking
+``model.fit`` in a cell. Either way the snapshots land in a
+:class:`~convscope.engine.live.LiveRun`, and news of them reaches the Explorer on the kernel's
+thread: scheduled on its event loop from a training thread, called directly from the kernel's
+own ``fit`` (which cannot wait for the loop, but can send).
+
+Showing a snapshot costs a pass over the data set (its predictions) and a frame. While training
+runs, the newest snapshot is shown at most :data:`SHOW_SHARE` of the time, so that following
+takes little CPU from training; the slider and the curves grow with every snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Final
+
+from convscope.engine.live import LiveRun, TrainingControl
+from convscope.widget.protocol import TrainingState
+
+SHOW_SHARE: Final = 0.1
+"""Share of wall time the kernel may spend showing new snapshots while training runs."""
+BACKGROUND: Final = "background"
+BLOCKING: Final = "blocking"
+_SAYS = {
+    "running": "training",
+    "paused": "training paused",
+    "stopping": "stopping training",
+    "finished": "training finished",
+    "stopped": "training stopped",
+    "failed": "training failed",
+}
+
+
+class LiveTraining:
+    """The state of one training that an Explorer shows as it runs.
+
+    Parameters
+    ----------
+    store : LiveRun
+        Where the snapshots go.
+    form : {"background", "blocking"}
+        ``Explorer.fit``'s thread, or the kernel's own ``fit`` with ``Explorer.live``.
+    on_news : callable
+        Called on the kernel's thread when there is something new to show.
+    loop : asyncio.AbstractEventLoop, optional
+        The kernel's event loop; without one (a script), news waits for ``Explorer.wait``.
+
+    """
+
+    serial = 0  # one per training in this process: the weights tags never repeat
+
+    def __init__(
+        self,
+        store: LiveRun,
+        form: str,
+        on_news: Callable[[], None],
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        LiveTraining.serial += 1
+        self.serial = LiveTraining.serial
+        self.store = store
+        self.form = form
+        self.control = TrainingControl()
+        self.follow = True
+        self.state = "running"
+        self.finalised = False  # the end has been shown
+        self.thread: threading.Thread | None = None
+        self._on_news = on_news
+        self._loop = loop
+        self._kernel_thread = threading.get_ident()
+        self._news_pending = False
+        self._next_show = 0.0
+        self.later: asyncio.TimerHandle | None = None  # a follow show put off by SHOW_SHARE
+        store.on_snapshot = self.news
+
+    @property
+    def running(self) -> bool:
+        """Whether training has not ended yet (paused counts as running)."""
+        return self.state in ("running", "paused", "stopping")
+
+    def tag(self, step: int) -> tuple[str, int, int]:
+        """Return the weights tag of a snapshot: unique to this training, never an epoch's."""
+        return ("live", self.serial, step)
+
+    # ----- the training thread ------------------------------------------------------------
+    def start(self, fit: Callable[[], object]) -> None:
+        """Run ``fit`` in a background thread."""
+        self.thread = threading.Thread(
+            target=self._train, args=(fit,), name="convscope-training", daemon=True
+        )
+        self.thread.start()
+
+    def _train(self, fit: Callable[[], object]) -> None:
+        try:
+            fit()
+        except Exception as error:  # noqa: BLE001 - shown in the banner; the snapshots stay
+            self.store.fault = f"Training failed: {type(error).__name__}: {error}"
+        self.end()
+
+    def end(self) -> None:
+        """Training is over (finished, stopped or broken); say so on the kernel's thread."""
+        if self.store.fault:
+            self.state = "failed"
+        elif self.control.stop_asked:
+            self.state = "stopped"
+        else:
+            self.state = "finished"
+        self.news()
+
+    def news(self) -> None:
+        """Hand news to the kernel's thread: now from its own ``fit``, else by its loop."""
+        if threading.get_ident() == self._kernel_thread:
+            self._on_news()
+            return
+        loop = self._loop
+        if loop is None or loop.is_closed() or self._news_pending:
+            return  # a script: wait() shows; or news already on its way
+        self._news_pending = True
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(self._deliver)
+
+    def _deliver(self) -> None:
+        self._news_pending = False
+        self._on_news()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Block until the background thread ends; ``KeyboardInterrupt`` stops training first."""
+        thread = self.thread
+        if thread is None:
+            return
+        try:
+            thread.join(timeout)
+        except KeyboardInterrupt:
+            self.stop()
+            thread.join()
+            raise
+
+    # ----- controls -------------------------------------------------------------------------
+    def pause(self) -> None:
+        """Hold training before its next batch (background form only)."""
+        if self.state == "running":
+            self.control.pause()
+            self.state = "paused"
+
+    def resume(self) -> None:
+        """Go on after a pause."""
+        if self.state == "paused":
+            self.control.resume()
+            self.state = "running"
+
+    def stop(self) -> None:
+        """End training after its current batch; the snapshots stay."""
+        if self.running:
+            self.control.stop()
+            self.state = "stopping"
+
+    # ----- following ------------------------------------------------------------------------
+    def show_delay(self) -> float:
+        """Seconds until following may show a new snapshot (0: now)."""
+        return max(0.0, self._next_show - time.monotonic())
+
+    def shown(self, seconds: float) -> None:
+        """Note that a snapshot took ``seconds`` to show: the next waits, to keep the share."""
+        self._next_show = time.monotonic() + seconds * (1.0 / SHOW_SHARE - 1.0)
+
+    # ----- words ------------------------------------------------------------------------------
+    def text(self, shown: int | None) -> str:
+        """Return the status line: what training does, the step shown, and a fault."""
+        steps = self.store.steps()
+        says = _SAYS[self.state]
+        if steps:
+            says += f": step {steps[-1]:,}{self.epoch_text(steps[-1])}, {len(steps)} snapshots"
+            if shown is not None and shown != steps[-1]:
+                says += f", showing step {shown:,}"
+        if self.follow and self.running:
+            says += ", following the newest"
+        return says
+
+    def epoch_text(self, step: int) -> str:
+        """`` (epoch 2.4)`` once the steps per epoch are known; else empty."""
+        per_epoch = self.store.run.steps_per_epoch
+        return f" (epoch {step / per_epoch:.1f})" if per_epoch else ""
+
+    def as_trait(self, shown: int | None) -> TrainingState:
+        """Return what the page's training row shows."""
+        return {
+            "state": self.state,
+            "follow": self.follow,
+            "text": self.text(shown),
+            "steps_per_epoch": self.store.run.steps_per_epoch or 0,
+            "controls": self.form == BACKGROUND,
+        }
