@@ -220,6 +220,10 @@ class LiveSnapshots(keras.callbacks.Callback):  # type: ignore[misc]
 
     def _keep(self, logs: dict[str, Any] | None) -> None:
         weights = [np.array(array, copy=True) for array in self.source.get_weights()]
+        # Weights can overflow a batch or two before the loss shows it: never keep those.
+        if not all(np.isfinite(array).all() for array in weights if array.dtype.kind == "f"):
+            self._fail(f"the weights became NaN or Inf at step {self.step}")
+            return
         self.store.add(self.step, weights, _floats(logs))
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:  # noqa: ARG002
