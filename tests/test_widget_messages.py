@@ -187,6 +187,7 @@ PLAUSIBLE = {
     "width": st.integers(-1, 2000),
     "height": st.integers(-1, 2000),
     "dpr": st.floats(-1, 5) | st.integers(-1, 5),
+    "action": st.sampled_from(["pause", "resume", "stop", "follow", "unfollow", "jump"]),
 }
 # Known fields with plausible values or junk, plus fields the protocol does not have.
 DICTS = st.builds(
