@@ -98,7 +98,7 @@ def test_content_that_is_not_an_object_is_reported(explorer, content) -> None:
         ({"type": "view", "chanel": 3}, "unknown field 'chanel'"),
         ({"type": "view", "compare": "5"}, "'compare' must be an integer, got '5'"),
         ({"type": "view", "compare_mode": None}, "'compare_mode' must be a string, got None"),
-        ({"delta": 1}, "'probe', 'gif', 'draw', 'frame'; got none"),
+        ({"delta": 1}, "'probe', 'gif', 'draw', 'training', 'frame'; got none"),
         ({"type": 7}, "needs a 'type'"),
     ],
 )
