@@ -1116,6 +1116,11 @@ class Explorer(anywidget.AnyWidget):
 
     def _follow_newest(self, live: LiveTraining, latest: tuple[int, list[np.ndarray]]) -> None:
         """Show the newest snapshot now, or later if showing would take too much of the CPU."""
+        model = self._controller.engine.model
+        if self.epoch is None and _same_weights(model.get_weights(), latest[1]):
+            with self._showing():  # before training: the weights in view already, nothing to do
+                self.epoch = latest[0]
+            return
         delay = live.show_delay()
         if delay == 0.0 or live.form == BLOCKING:
             if delay == 0.0:
@@ -1521,6 +1526,12 @@ def _open_model(model: Any) -> tuple[Any, TrainingRun | None]:
 def _json_floats(values: list[float]) -> list[float | None]:
     """Floats for JSON: NaN (a value training did not record) becomes ``None``."""
     return [None if value != value else float(value) for value in values]  # noqa: PLR0124
+
+
+def _same_weights(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
+    return len(first) == len(second) and all(
+        np.array_equal(a, b) for a, b in zip(first, second, strict=True)
+    )
 
 
 def _is_int(value: object) -> bool:

@@ -24,7 +24,7 @@ from typing import Final
 from convscope.engine.live import LiveRun, TrainingControl
 from convscope.widget.protocol import TrainingState
 
-SHOW_SHARE: Final = 0.1
+SHOW_SHARE: Final = 0.05
 """Share of wall time the kernel may spend showing new snapshots while training runs."""
 BACKGROUND: Final = "background"
 BLOCKING: Final = "blocking"

@@ -1,0 +1,184 @@
+"""What watching it learn costs: ``ex.fit`` against plain ``model.fit``, same data and epochs.
+
+Three arms, alternated in each repeat so that the machine's load falls on all of them alike:
+
+- ``plain``: ``mnist_cnn(pretrained=False).fit(...)``, the baseline;
+- ``script``: ``ex.fit(...)`` then ``ex.wait()`` with no event loop (snapshots only: a script
+  shows the end);
+- ``notebook``: ``ex.fit(...)`` inside a running asyncio loop, as in a kernel: the slider and
+  curves grow with every snapshot, and "follow" redraws the figure (predictions over the
+  Explorer's samples, then a frame) while training runs.
+
+Each arm trains a fresh model from the same seed; the Explorer is made before the clock starts.
+The ratio (median over repeats) has a target of at most 1.10x at the default cadence. The
+notebook arm also gives how long a snapshot takes to reach the widget's traits (kernel side).
+
+Run from the repository root::
+
+    python benchmarks/live_training.py                 # 3 epochs, 3 repeats
+    python benchmarks/live_training.py --epochs 1 --repeats 1   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import keras
+import numpy as np
+
+import convscope
+from convscope.data.mnist import load_mnist, offline_digits
+from convscope.engine.live import DEFAULT_EVERY
+
+TARGET = 1.10
+BATCH = 64
+SEED = 7
+
+
+def _fresh_model() -> keras.Model:
+    keras.utils.set_random_seed(SEED)
+    return convscope.mnist_cnn(pretrained=False)
+
+
+def plain(x: np.ndarray, y: np.ndarray, epochs: int) -> float:
+    """Seconds of plain ``model.fit``."""
+    model = _fresh_model()
+    start = time.perf_counter()
+    model.fit(x, y, epochs=epochs, batch_size=BATCH, verbose=0)
+    return time.perf_counter() - start
+
+
+def script(x: np.ndarray, y: np.ndarray, epochs: int, shown: tuple[np.ndarray, ...]) -> float:
+    """Seconds of ``ex.fit`` until training ends, without an event loop."""
+    ex = convscope.Explorer(_fresh_model(), *shown, figure="none")
+    start = time.perf_counter()
+    ex.fit(x, y, epochs=epochs, batch_size=BATCH)
+    live = ex._live  # noqa: SLF001 - the training thread alone, before wait() shows the end
+    assert live is not None
+    live.join()
+    seconds = time.perf_counter() - start
+    ex.wait()
+    return seconds
+
+
+def notebook(
+    x: np.ndarray, y: np.ndarray, epochs: int, shown: tuple[np.ndarray, ...]
+) -> dict[str, Any]:
+    """Seconds of ``ex.fit`` in a running loop, the follow redraws, and the traits' delay."""
+
+    async def train() -> dict[str, Any]:
+        ex = convscope.Explorer(_fresh_model(), *shown, figure="png")
+        taken: dict[int, float] = {}
+        published: dict[int, float] = {}
+        shows: list[int] = []
+
+        def on_epochs(change: dict[str, Any]) -> None:
+            now = time.perf_counter()
+            for step in change["new"]:
+                published.setdefault(step, now)
+
+        def on_epoch(change: dict[str, Any]) -> None:
+            if change["new"] is not None:
+                shows.append(change["new"])
+
+        ex.observe(on_epochs, names="_epochs")
+        ex.observe(on_epoch, names="epoch")
+        start = time.perf_counter()
+        run = ex.fit(x, y, epochs=epochs, batch_size=BATCH)
+        live = ex._live  # noqa: SLF001 - the benchmark times the store's own news
+        assert live is not None
+        news = live.store.on_snapshot
+
+        def stamped() -> None:
+            steps = live.store.steps()
+            taken.setdefault(steps[-1], time.perf_counter())
+            if news is not None:
+                news()
+
+        live.store.on_snapshot = stamped
+        while live.running:  # noqa: ASYNC110 - polled as a page would
+            await asyncio.sleep(0.01)
+        seconds = time.perf_counter() - start
+        while not live.finalised:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        final_view = time.perf_counter() - start
+        delays = [published[s] - taken[s] for s in taken if s in published]
+        return {
+            "seconds": seconds,  # until training ended
+            "seconds_to_final_view": final_view,  # and the final weights were shown
+            "snapshots_taken": len(taken) + 1,  # and step 0, taken before the stamp
+            "snapshots_kept": len(run.epochs),
+            "follow_shows": len(shows),
+            "trait_delay_p95_ms": 1e3 * float(np.percentile(delays, 95)) if delays else None,
+            "trait_delay_max_ms": 1e3 * float(max(delays)) if delays else None,
+        }
+
+    return asyncio.run(train())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    images, labels = offline_digits("train")
+    x, y = images[..., np.newaxis], labels
+    shown = load_mnist("test")  # what Explorer() shows by default: 10,000 test digits
+    load_before = os.getloadavg()
+    times: dict[str, list[float]] = {"plain": [], "script": [], "notebook": []}
+    details: list[dict[str, Any]] = []
+    plain(x[:640], y[:640], 1)  # warm TensorFlow up once, outside the clock
+    for repeat in range(args.repeats):
+        times["plain"].append(plain(x, y, args.epochs))
+        times["script"].append(script(x, y, args.epochs, shown))
+        found = notebook(x, y, args.epochs, shown)
+        times["notebook"].append(found["seconds"])
+        details.append(found)
+        print(
+            f"repeat {repeat + 1}: plain {times['plain'][-1]:.2f} s, script "
+            f"{times['script'][-1]:.2f} s, notebook {found['seconds']:.2f} s (final view at "
+            f"{found['seconds_to_final_view']:.2f} s) "
+            f"({found['follow_shows']} follow shows, {found['snapshots_kept']} snapshots kept)"
+        )
+    medians = {arm: float(np.median(values)) for arm, values in times.items()}
+    ratios = {arm: medians[arm] / medians["plain"] for arm in ("script", "notebook")}
+    results = {
+        "epochs": args.epochs,
+        "repeats": args.repeats,
+        "batch_size": BATCH,
+        "every": DEFAULT_EVERY,
+        "training_digits": len(x),
+        "explorer_samples": len(shown[0]),
+        "seconds": times,
+        "median_seconds": medians,
+        "ratio_to_plain": ratios,
+        "target": TARGET,
+        "notebook_details": details,
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+    }
+    print(
+        f"\nmedian: plain {medians['plain']:.2f} s; ex.fit script {ratios['script']:.3f}x, "
+        f"notebook (follow on) {ratios['notebook']:.3f}x  (target <= {TARGET:.2f}x)"
+    )
+    delays = [d["trait_delay_p95_ms"] for d in details if d["trait_delay_p95_ms"] is not None]
+    if delays:
+        print(f"snapshot to widget traits, kernel side: p95 {max(delays):.0f} ms (target 1 s)")
+    print(f"load average before {load_before}, after {results['load_average_after']}")
+    if args.out is not None:
+        args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
