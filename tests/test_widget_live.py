@@ -220,3 +220,34 @@ def test_closing_the_widget_stops_training(data: tuple[np.ndarray, ...]) -> None
     ex.close()
     assert thread is not None
     assert not thread.is_alive()
+
+
+def test_a_keyboard_interrupt_in_a_blocking_fit_keeps_the_snapshots_and_the_last_batch(
+    data: tuple[np.ndarray, ...],
+) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    x, y = data[0], data[1]
+    shell = InteractiveShell.instance()
+    try:
+        ex = _explorer(data)
+        model = ex.engine.model
+
+        class Interrupt(keras.callbacks.Callback):  # type: ignore[misc]
+            def on_train_batch_end(self, batch: int, logs: object = None) -> None:  # noqa: ARG002
+                if batch == 6:
+                    raise KeyboardInterrupt
+
+        live = ex.live(every=5)
+        shell.events.trigger("post_run_cell", None)  # the cell that made it: fit comes later
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(x, y, epochs=3, batch_size=64, verbose=0, callbacks=[live, Interrupt()])
+        assert ex.status.startswith("training: step 5")  # Keras told no callback
+        shell.events.trigger("post_run_cell", None)  # the interrupted cell ends
+        assert ex.status.startswith("training interrupted: step 7")
+        run = live.store.run
+        assert run.epochs == [0, 5, 7]
+        assert ex.epoch == 7
+        assert _same(model.get_weights(), run.weights[-1])  # the last completed batch
+    finally:
+        InteractiveShell.clear_instance()

@@ -1007,9 +1007,10 @@ class Explorer(anywidget.AnyWidget):
         every = check_int("every", every, minimum=1, example=10)
         cap = check_int("cap", cap, minimum=3, example=64)
         live = self._begin_training(BLOCKING, cap)
-        return LiveSnapshots(
-            live.store, self._controller.engine.model, every, live.control, on_end=live.end
-        )
+        model = self._controller.engine.model
+        snapshots = LiveSnapshots(live.store, model, every, live.control, on_end=live.end)
+        live.end_with_cell(functools.partial(snapshots.on_train_end, None))
+        return snapshots
 
     def pause(self) -> None:
         """Hold the training of :meth:`fit` before its next batch (the widget's pause)."""

@@ -35,6 +35,7 @@ _SAYS = {
     "finished": "training finished",
     "stopped": "training stopped",
     "failed": "training failed",
+    "interrupted": "training interrupted",
 }
 
 
@@ -108,6 +109,8 @@ class LiveTraining:
         """Training is over (finished, stopped or broken); say so on the kernel's thread."""
         if self.store.fault:
             self.state = "failed"
+        elif self.state == "interrupted":
+            pass
         elif self.control.stop_asked:
             self.state = "stopped"
         else:
@@ -129,6 +132,31 @@ class LiveTraining:
     def _deliver(self) -> None:
         self._news_pending = False
         self._on_news()
+
+    def end_with_cell(self, finish: Callable[[], None]) -> None:
+        """In IPython, notice a blocking ``fit`` that a ``KeyboardInterrupt`` ended.
+
+        Keras calls no callback then. When the cell that ran ``fit`` ends with training still
+        "running", ``finish`` (the callback's own end: the last completed batch becomes the
+        last snapshot) runs, and the state says "interrupted".
+        """
+        try:
+            from IPython import get_ipython  # noqa: PLC0415 - only where IPython runs
+        except ImportError:
+            return
+        shell = get_ipython()
+        if shell is None:
+            return
+
+        def after_cell(*_: object) -> None:
+            if self.store.latest() is None:
+                return  # the callback was made in this cell; fit runs in a later one
+            shell.events.unregister("post_run_cell", after_cell)
+            if self.running:
+                self.state = "interrupted"
+                finish()
+
+        shell.events.register("post_run_cell", after_cell)
 
     def join(self, timeout: float | None = None) -> None:
         """Block until the background thread ends; ``KeyboardInterrupt`` stops training first."""
