@@ -112,18 +112,20 @@ def test_a_snapshot_thinned_away_is_never_replaced_by_an_older_one(
 def test_a_nan_loss_stops_training_and_the_banner_says_so(
     data: tuple[np.ndarray, ...],
 ) -> None:
-    x, y = data[0].astype(np.float32), data[1]
-    broken = x.copy()
-    broken[3 * 64] = 3e38  # overflows in the fourth batch
+    x, y = data[0], data[1]
+    weights = np.ones(len(y), np.float32)
+    weights[3 * 64] = np.nan  # the fourth batch's loss is NaN
     ex = _explorer(data)
-    run = ex.fit(broken, y, epochs=3, batch_size=64, every=1, shuffle=False)
+    run = ex.fit(x, y, sample_weight=weights, epochs=3, batch_size=64, every=1, shuffle=False)
     ex.wait()
-    assert ex.error.startswith("Training stopped: the ")
-    assert "last finite snapshot" in ex.error
-    assert ex.status.startswith("training failed")
+    assert ex.error == (
+        "Training stopped: the loss became nan at step 4; the model is back at step 3, its "
+        "last finite snapshot."
+    )
+    assert ex.status.startswith("training failed: step 3")
     assert all(np.isfinite(w).all() for w in ex.engine.model.get_weights())
     assert _same(ex.engine.model.get_weights(), run.weights[-1])
-    assert run.epochs[-1] < 30  # stopped before the third epoch ended
+    assert run.epochs == [0, 1, 2, 3]
 
 
 def test_a_failing_fit_is_named_in_the_banner(data: tuple[np.ndarray, ...]) -> None:
@@ -251,3 +253,50 @@ def test_a_keyboard_interrupt_in_a_blocking_fit_keeps_the_snapshots_and_the_last
         assert _same(model.get_weights(), run.weights[-1])  # the last completed batch
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_what_is_kept_per_snapshot_stays_within_the_cap(data: tuple[np.ndarray, ...]) -> None:
+    x, y = data[0], data[1]
+    ex = _explorer(data)
+    ex.update(norm="fixed")  # a data-set colour scale per weights, too
+    run = ex.fit(x, y, epochs=2, batch_size=64, every=1, cap=4)
+    ex.wait()
+    for step in range(0, 21, 2):  # visit many snapshots; most are thinned away meanwhile
+        ex.epoch = step
+    run2 = ex.fit(x[:128], y[:128], epochs=4, batch_size=64, every=1, cap=4)
+    ex.wait()
+    assert len(run.epochs) == len(run2.epochs) == 4
+    tags = {ex._live.tag(step) for step in run2.epochs}  # type: ignore[union-attr]
+    # Predictions and colour scales are kept only for the snapshots the slider can show.
+    controller = ex._controller
+    kept = [key for key in controller._probabilities if isinstance(key, tuple)]
+    kept += [key for key, _ in controller._ranges if isinstance(key, tuple)]
+    assert set(kept) <= tags
+
+
+def test_any_compiled_model_trains_on_a_tf_data_dataset(data: tuple[np.ndarray, ...]) -> None:
+    import tensorflow as tf
+
+    inputs = keras.Input((28, 28, 1))
+    hidden = keras.layers.Conv2D(4, 3, activation="relu", name="edges")(inputs)
+    hidden = keras.layers.GlobalAveragePooling2D()(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(hidden))
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    ex = convscope.Explorer(model, data[2][:50], data[3][:50], figure="none")
+    images = data[0].astype(np.float32) / 255
+    dataset = tf.data.Dataset.from_tensor_slices((images, data[1])).batch(128)
+    run = ex.fit(dataset, epochs=2, every=2)
+    ex.wait()
+    assert run.epochs == [0, 2, 4, 5, 6, 8, 10]  # 5 batches an epoch
+    assert run.steps_per_epoch == 5
+    assert not ex.error
+    assert _same(model.get_weights(), run.weights[-1])
+    ex.epoch = 4
+    image = data[2][7]
+    fresh = keras.models.clone_model(model)
+    fresh.set_weights(run.weights[2])
+    expected = keras.Model(fresh.inputs[0], fresh.get_layer("edges").output)(
+        image[np.newaxis, ..., np.newaxis].astype(np.float32)
+    )
+    shown = ex.engine.activation("edges", ex.engine.prepare(image)[0], key=7)
+    np.testing.assert_allclose(shown, np.asarray(expected)[0], rtol=1e-5, atol=1e-6)

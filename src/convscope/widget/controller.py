@@ -459,6 +459,17 @@ class ExplorerController:
         self.views.forget()
         self.apply()
 
+    def forget_weights(self, tags: list[Hashable]) -> None:
+        """Drop what was kept for these weights (snapshots a live run thinned away)."""
+        gone = set(tags)
+        for kept in (self._probabilities, self._predictions):
+            for key in [key for key in kept if key in gone]:
+                del kept[key]
+        for per_layer in (self._ranges, self._stats):
+            for key in [key for key in per_layer if key[0] in gone]:
+                del per_layer[key]
+        self.engine.forget_weights(gone)
+
     def build_view(
         self, state: ViewState, on_progress: Callable[[int, int], None] | None = None
     ) -> ExplorerView:

@@ -1061,8 +1061,12 @@ class Explorer(anywidget.AnyWidget):
     def _begin_training(self, form: str, cap: int) -> LiveTraining:
         """Start a new live run: its slider starts empty and follows the newest snapshot."""
         self._remember_loop()
-        if self._live is not None and self._live.later is not None:
-            self._live.later.cancel()
+        old = self._live
+        if old is not None:  # its snapshots leave the slider: what was kept for them goes
+            if old.later is not None:
+                old.later.cancel()
+            steps = old.store.steps() + old.store.take_dropped()
+            self._controller.forget_weights([old.tag(step) for step in steps])
         store = LiveRun(self._controller.engine.model, cap)
         live = LiveTraining(store, form, self._on_training_news, self._loop)
         self._live, self._run = live, store.run
@@ -1098,6 +1102,8 @@ class Explorer(anywidget.AnyWidget):
 
     def _publish_training(self, live: LiveTraining) -> None:
         steps = live.store.steps()
+        dropped = live.store.take_dropped()  # what was kept for them goes too: bounded memory
+        self._controller.forget_weights([live.tag(step) for step in dropped])
         shown = self.epoch if _is_int(self.epoch) else None
         with self.hold_sync():
             self._epochs = steps
