@@ -9,7 +9,8 @@ own ``fit`` (which cannot wait for the loop, but can send).
 
 Showing a snapshot costs a pass over the data set (its predictions) and a frame. While training
 runs, the newest snapshot is shown at most :data:`SHOW_SHARE` of the time, so that following
-takes little CPU from training; the slider and the curves grow with every snapshot.
+takes little CPU from training, but at least every :data:`LONGEST_WAIT` seconds plus a show;
+the slider and the curves grow with every snapshot.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from convscope.widget.protocol import TrainingState
 
 SHOW_SHARE: Final = 0.05
 """Share of wall time the kernel may spend showing new snapshots while training runs."""
+LONGEST_WAIT: Final = 20.0
+"""Seconds following waits at most between two shows, however long the last one took."""
 BACKGROUND: Final = "background"
 BLOCKING: Final = "blocking"
 _SAYS = {
@@ -196,7 +199,8 @@ class LiveTraining:
 
     def shown(self, seconds: float) -> None:
         """Note that a snapshot took ``seconds`` to show: the next waits, to keep the share."""
-        self._next_show = time.monotonic() + seconds * (1.0 / SHOW_SHARE - 1.0)
+        wait = min(seconds * (1.0 / SHOW_SHARE - 1.0), LONGEST_WAIT)
+        self._next_show = time.monotonic() + wait
 
     # ----- words ------------------------------------------------------------------------------
     def text(self, shown: int | None) -> str:
