@@ -248,7 +248,8 @@ def main() -> None:
 
     images, labels = offline_digits("train")
     x, y = images[..., np.newaxis], labels
-    shown = load_mnist("test")  # what Explorer() shows by default: 10,000 test digits
+    # What Explorer() shows by default (10,000 test digits), or the classroom start's 500.
+    shown = load_mnist("test") if args.samples == "test" else offline_digits("test")
     load_before = os.getloadavg()
     times: dict[str, list[float]] = {"plain": [], "script": [], "notebook": []}
     details: list[dict[str, Any]] = []

@@ -161,3 +161,18 @@ def test_the_training_copy_holds_the_weights_and_trains_apart() -> None:
     )
     copy.fit(np.zeros((8, 28, 28, 1), np.float32), np.zeros(8, np.int64), verbose=0)
     assert not np.array_equal(model.get_weights()[-1], copy.get_weights()[-1])  # output bias
+
+
+def test_a_fit_of_another_model_is_refused_by_name(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = digits
+    shown, other = mnist_cnn(pretrained=False), mnist_cnn(pretrained=False)
+    with pytest.raises(ModelNotSupportedError, match=r"ex\.live\(\)"):
+        other.fit(x[:64], y[:64], verbose=0, callbacks=[LiveSnapshots(LiveRun(shown), shown)])
+    # A model that holds it (an augmenting trainer, say) is the same training.
+    trainer = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Identity(), shown])
+    trainer.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    store = LiveRun(shown)
+    trainer.fit(x[:128], y[:128], batch_size=64, verbose=0,
+                callbacks=[LiveSnapshots(store, shown, every=1)])  # fmt: skip
+    assert store.steps() == [0, 1, 2]
+    assert np.array_equal(store.run.weights[-1][0], shown.get_weights()[0])

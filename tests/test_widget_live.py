@@ -7,6 +7,7 @@ given the snapshot's weights.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -42,7 +43,7 @@ def _plain_keras(weights: list[np.ndarray], layer: str, image: np.ndarray) -> np
 
 
 def test_fit_trains_in_the_background_and_shows_what_plain_keras_computes(
-    data: tuple[np.ndarray, ...],
+    data: tuple[np.ndarray, ...], tmp_path: Path
 ) -> None:
     x, y, shown, _ = data
     ex = _explorer(data)
@@ -73,6 +74,12 @@ def test_fit_trains_in_the_background_and_shows_what_plain_keras_computes(
     np.testing.assert_allclose(ex.probabilities, probabilities, rtol=1e-5, atol=1e-6)
     first, last = run.weights[0][0], run.weights[-1][0]  # conv1's kernels changed
     assert np.abs(first - last).max() > 1e-3
+    # Saved like the replay, read back whole.
+    loaded = convscope.TrainingRun.load(run.save(tmp_path / "live"))
+    assert loaded.epochs == run.epochs
+    assert loaded.steps_per_epoch == 10
+    assert all(_same(a, b) for a, b in zip(loaded.weights, run.weights, strict=True))
+    np.testing.assert_equal(loaded.history["val_accuracy"], run.history["val_accuracy"])
 
 
 def test_stop_keeps_the_snapshots_and_the_last_completed_batch(

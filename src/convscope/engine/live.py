@@ -227,7 +227,20 @@ class LiveSnapshots(keras.callbacks.Callback):  # type: ignore[misc]
         self.store.add(self.step, weights, _floats(logs))
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:  # noqa: ARG002
-        """Keep the weights before training as step 0, and the steps per epoch if known."""
+        """Keep the weights before training as step 0, and the steps per epoch if known.
+
+        Raises
+        ------
+        ModelNotSupportedError
+            When the model that ``fit`` trains is not the one snapshotted, nor holds it.
+
+        """
+        if not _holds(self.model, self.source):
+            raise ModelNotSupportedError(
+                f"This callback keeps the weights of {self.source.name!r}, and this fit trains "
+                f"{self.model.name!r}, which does not hold it: pass callbacks=[ex.live()] to "
+                "the fit of the model the Explorer shows."
+            )
         steps = (self.params or {}).get("steps")
         if steps and self.store.run.steps_per_epoch is None:
             self.store.run.steps_per_epoch = int(steps)
@@ -277,6 +290,13 @@ class LiveSnapshots(keras.callbacks.Callback):  # type: ignore[misc]
         kept = "" if latest is None else f"; the model is back at step {latest[0]}"
         self.store.fault = f"Training stopped: {what}{kept}, its last finite snapshot."
         self.model.stop_training = True
+
+
+def _holds(outer: keras.Model, inner: keras.Model) -> bool:
+    """Whether ``outer`` is ``inner`` or has it among its layers, at any depth."""
+    if outer is inner:
+        return True
+    return any(_holds(layer, inner) for layer in outer.layers if isinstance(layer, keras.Model))
 
 
 def _floats(logs: dict[str, Any] | None) -> dict[str, float]:

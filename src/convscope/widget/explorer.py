@@ -640,8 +640,8 @@ class Explorer(anywidget.AnyWidget):
     def status(self) -> str:
         """What the widget's status lines say: training, progress, NaN/Inf in the view, or ``""``.
 
-        While a live training runs (or after it), its line comes first: "training: step 140
-        (epoch 2.0), 15 snapshots, following the newest".
+        While a live training runs (or after it), its line comes first: "training: step 142
+        (epoch 2.0), 17 snapshots, following the newest".
         """
         return "  ·  ".join(filter(None, [self._training.get("text", ""), self._status]))
 
