@@ -24,6 +24,7 @@ Run from the repository root::
     python benchmarks/live_training.py                 # 3 epochs, 3 repeats
     python benchmarks/live_training.py --epochs 1 --repeats 1   # a quick look
     python benchmarks/live_training.py --browser       # the page while training runs
+    python benchmarks/live_training.py --memory        # RSS over a 20-epoch run
 """
 
 from __future__ import annotations
@@ -231,6 +232,49 @@ def bench_browser(moves: int = 30, samples: str = "test") -> dict[str, Any]:
     }
 
 
+def bench_memory(epochs: int = 20) -> dict[str, Any]:
+    """Resident memory over an ``ex.fit`` of ``epochs`` in a running loop, follow on."""
+    import threading  # noqa: PLC0415
+
+    import psutil  # noqa: PLC0415
+
+    from convscope.engine.cache import DEFAULT_CACHE_BYTES  # noqa: PLC0415
+    from convscope.engine.live import DEFAULT_CAP  # noqa: PLC0415
+
+    images, labels = offline_digits("train")
+    process = psutil.Process()
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], process.memory_info().rss)
+            done.wait(0.2)
+
+    async def train() -> dict[str, Any]:
+        ex = convscope.Explorer(_fresh_model(), *load_mnist("test"), figure="png")
+        run = ex.fit(images[..., np.newaxis], labels, epochs=1, batch_size=BATCH)
+        while ex._live is not None and not ex._live.finalised:  # noqa: ASYNC110, SLF001
+            await asyncio.sleep(0.05)
+        start = process.memory_info().rss  # after a first fit: TensorFlow's own memory is in
+        threading.Thread(target=sample, daemon=True).start()
+        run = ex.fit(images[..., np.newaxis], labels, epochs=epochs, batch_size=BATCH)
+        while ex._live is not None and not ex._live.finalised:  # noqa: ASYNC110, SLF001
+            await asyncio.sleep(0.05)
+        done.set()
+        snapshot_bytes = sum(w.nbytes for w in run.weights[-1])
+        return {
+            "epochs": epochs,
+            "snapshots_kept": len(run.epochs),
+            "steps": run.epochs[-1],
+            "rss_start_mb": start / 2**20,
+            "rss_peak_growth_mb": (peak[0] - start) / 2**20,
+            "bound_mb": (DEFAULT_CAP * snapshot_bytes + DEFAULT_CACHE_BYTES) / 2**20,
+        }
+
+    return asyncio.run(train())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
@@ -238,7 +282,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--browser", action="store_true", help="only the page while training")
     parser.add_argument("--samples", choices=sorted(SAMPLES), default="test")
+    parser.add_argument("--memory", action="store_true", help="only RSS over a 20-epoch fit")
     args = parser.parse_args()
+    if args.memory:
+        print(json.dumps(bench_memory(), indent=2))
+        return
     if args.browser:
         found = bench_browser(samples=args.samples)
         print(json.dumps(found, indent=2))
