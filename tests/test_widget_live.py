@@ -201,6 +201,10 @@ def test_the_blocking_form_pushes_frames_and_snapshots_while_fit_runs(
     assert _same(model.get_weights(), run.weights[-1])
     assert ex.status.startswith("training finished")
     assert not ex._training["controls"]  # the page's pause cannot reach a busy kernel
+    live = ex.live(every=2)
+    ex.pause()  # nothing could resume a blocking fit: pausing one does nothing
+    model.fit(x[:128], y[:128], epochs=1, batch_size=64, verbose=0, callbacks=[live])
+    assert ex.status.startswith("training finished: step 2")
 
 
 def test_the_pages_buttons_pause_follow_and_stop(data: tuple[np.ndarray, ...]) -> None:

@@ -175,8 +175,11 @@ class LiveTraining:
 
     # ----- controls -------------------------------------------------------------------------
     def pause(self) -> None:
-        """Hold training before its next batch (background form only)."""
-        if self.state == "running":
+        """Hold training before its next batch (background form only).
+
+        A blocking ``fit`` runs on the kernel's own thread: held, nothing could resume it.
+        """
+        if self.state == "running" and self.form == BACKGROUND:
             self.control.pause()
             self.state = "paused"
 
