@@ -311,3 +311,22 @@ def test_any_compiled_model_trains_on_a_tf_data_dataset(data: tuple[np.ndarray, 
     )
     shown = ex.engine.activation("edges", ex.engine.prepare(image)[0], key=7)
     np.testing.assert_allclose(shown, np.asarray(expected)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_ctrl_c_in_wait_stops_training_and_keeps_the_snapshots(
+    data: tuple[np.ndarray, ...],
+) -> None:
+    import _thread
+    import threading
+
+    ex = _explorer(data)
+    run = ex.fit(data[0], data[1], epochs=100, batch_size=64, every=3)
+    threading.Timer(2.0, _thread.interrupt_main).start()  # as Ctrl-C in the kernel would
+    with pytest.raises(KeyboardInterrupt):
+        ex.wait()
+    assert ex._live is not None
+    assert ex._live.done.is_set()  # training ended before the interrupt went on
+    ex.wait()  # shows where it ended
+    assert ex.status.startswith("training stopped")
+    assert 0 < run.epochs[-1] < 1000
+    assert _same(ex.engine.model.get_weights(), run.weights[-1])

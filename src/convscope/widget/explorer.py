@@ -1051,7 +1051,7 @@ class Explorer(anywidget.AnyWidget):
 
     def _check_not_training(self) -> None:
         live = self._live
-        if live is not None and live.thread is not None and live.thread.is_alive():
+        if live is not None and live.training_thread_busy:
             steps = live.store.steps()
             raise TrainingBusyError(
                 f"This Explorer is already training (step {steps[-1] if steps else 0}). Wait "

@@ -74,8 +74,12 @@ class LiveTraining:
         self.control = TrainingControl()
         self.follow = True
         self.state = "running"
+        self._state_lock = threading.Lock()  # the training thread's end() has the last word
         self.finalised = False  # the end has been shown
         self.thread: threading.Thread | None = None
+        # Set when the thread's work is done. Thread.is_alive() is not to be trusted after a
+        # join that a KeyboardInterrupt broke (CPython 3.11 then reports the thread stopped).
+        self.done = threading.Event()
         self._on_news = on_news
         self._loop = loop
         self._kernel_thread = threading.get_ident()
@@ -106,18 +110,26 @@ class LiveTraining:
             fit()
         except Exception as error:  # noqa: BLE001 - shown in the banner; the snapshots stay
             self.store.fault = f"Training failed: {type(error).__name__}: {error}"
-        self.end()
+        finally:
+            self.end()
+            self.done.set()
+
+    @property
+    def training_thread_busy(self) -> bool:
+        """Whether a background thread has been started and has not finished its work."""
+        return self.thread is not None and not self.done.is_set()
 
     def end(self) -> None:
         """Training is over (finished, stopped or broken); say so on the kernel's thread."""
-        if self.store.fault:
-            self.state = "failed"
-        elif self.state == "interrupted":
-            pass
-        elif self.control.stop_asked:
-            self.state = "stopped"
-        else:
-            self.state = "finished"
+        with self._state_lock:
+            if self.store.fault:
+                self.state = "failed"
+            elif self.state == "interrupted":
+                pass
+            elif self.control.stop_asked:
+                self.state = "stopped"
+            else:
+                self.state = "finished"
         self.news()
 
     def news(self) -> None:
@@ -163,14 +175,19 @@ class LiveTraining:
 
     def join(self, timeout: float | None = None) -> None:
         """Block until the background thread ends; ``KeyboardInterrupt`` stops training first."""
-        thread = self.thread
-        if thread is None:
+        if self.thread is None:
             return
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            thread.join(timeout)
+            # In short waits: an interrupt (Ctrl-C, a kernel's interrupt) is seen at once.
+            while not self.done.is_set():
+                left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+                if left <= 0:
+                    return
+                self.done.wait(left)
         except KeyboardInterrupt:
             self.stop()
-            thread.join()
+            self.done.wait()
             raise
 
     # ----- controls -------------------------------------------------------------------------
@@ -179,21 +196,24 @@ class LiveTraining:
 
         A blocking ``fit`` runs on the kernel's own thread: held, nothing could resume it.
         """
-        if self.state == "running" and self.form == BACKGROUND:
-            self.control.pause()
-            self.state = "paused"
+        with self._state_lock:
+            if self.state == "running" and self.form == BACKGROUND:
+                self.state = "paused"
+                self.control.pause()
 
     def resume(self) -> None:
         """Go on after a pause."""
-        if self.state == "paused":
-            self.control.resume()
-            self.state = "running"
+        with self._state_lock:
+            if self.state == "paused":
+                self.state = "running"
+                self.control.resume()
 
     def stop(self) -> None:
         """End training after its current batch; the snapshots stay."""
-        if self.running:
-            self.control.stop()
-            self.state = "stopping"
+        with self._state_lock:
+            if self.running:
+                self.state = "stopping"
+                self.control.stop()
 
     # ----- following ------------------------------------------------------------------------
     def show_delay(self) -> float:
