@@ -25,6 +25,7 @@ from convscope.errors import (
     ModelFileError,
     ModelNotSupportedError,
     NotSpatialLayerError,
+    TrainingBusyError,
     UnknownLayerError,
 )
 from convscope.render.normalise import normalise_channels
@@ -114,6 +115,7 @@ __all__ = [
     "ModelFileError",
     "ModelNotSupportedError",
     "NotSpatialLayerError",
+    "TrainingBusyError",
     "TrainingRun",
     "UnknownLayerError",
     "__version__",
