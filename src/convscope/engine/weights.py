@@ -34,7 +34,7 @@ import tensorflow as tf
 
 # Two independent odd multipliers per position, from a multiplicative hash of the index.
 _MULTIPLIERS = (np.int32(-1640531535), np.int32(-2048144777))  # 2654435761, 2246822519
-_FEW_VARIABLES = 8  # up to this many in a slice, each is summed on its own (no copy)
+_FEW_VARIABLES = 16  # up to this many in a slice, each is summed on its own (no copy)
 SLICE_WEIGHTS = 2**19
 """Weights per slice of the cheap tier: ResNet50 makes 26 slices, 2.3-2.6 ms a check on the
 loaded 2-core machine (19 slices of 2**20 took 3.1-3.7 ms)."""
