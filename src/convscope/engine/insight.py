@@ -245,7 +245,7 @@ class _Summary:
         self.kept = top_kept
         self.best = np.zeros((0, channels), np.int64)
         self.best_peaks = np.zeros((0, channels), np.float32)
-        self._pending: list[tuple[int, np.ndarray]] = []
+        self._pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self._pending_rows = 0
 
     def add(
@@ -256,23 +256,18 @@ class _Summary:
         counts: np.ndarray,
         lows: np.ndarray,
     ) -> None:
-        self.count += batch.size
-        self.sums += sums.sum(axis=0, dtype=np.float64)
-        self.counts += counts.sum(axis=0)
-        np.maximum(self.max, peaks.max(axis=0), out=self.max)
-        np.minimum(self.low, lows.min(axis=0), out=self.low)
-        self.active += (peaks > 0).sum(axis=0)
-        if self.peaks is not None:
-            self.peaks[batch.start : batch.start + batch.size] = peaks
-            return
-        if batch.start + batch.size > _MAX_STREAM:
+        if self.peaks is None and batch.start + batch.size > _MAX_STREAM:
             raise InvalidArgumentError(
                 f"A stream's summary counts at most {_MAX_STREAM:,} images; summarise it in "
                 "parts, e.g. dataset.take(...) and dataset.skip(...)."
             )
-        # Batches wait to be merged a few at a time: one sort of K + 1024 rows costs less
-        # than sixteen of K + 64.
-        self._pending.append((batch.start, peaks))
+        self.count += batch.size
+        if self.peaks is not None:
+            self.peaks[batch.start : batch.start + batch.size] = peaks
+        # Batches wait to be folded in a few at a time: six numpy calls over 1024 rows cost
+        # far less than six per batch of 64, for every layer of a pass; and one sort of a
+        # stream's K best + 1024 rows less than sixteen of K + 64.
+        self._pending.append((batch.start, peaks, sums, counts, lows))
         self._pending_rows += batch.size
         if self._pending_rows >= _MERGE_ROWS:
             self._merge()
@@ -280,13 +275,22 @@ class _Summary:
     def _merge(self) -> None:
         if not self._pending:
             return
-        peaks = np.concatenate([self.best_peaks, *(part for _, part in self._pending)])
+        starts, parts, sums, counts, lows = zip(*self._pending, strict=True)
+        self._pending, self._pending_rows = [], 0
+        peaks = np.concatenate(parts)
+        self.sums += np.concatenate(sums).sum(axis=0, dtype=np.float64)
+        self.counts += np.concatenate(counts).sum(axis=0)
+        np.maximum(self.max, peaks.max(axis=0), out=self.max)
+        np.minimum(self.low, np.concatenate(lows).min(axis=0), out=self.low)
+        self.active += (peaks > 0).sum(axis=0)
+        if self.peaks is not None:
+            return
+        peaks = np.concatenate([self.best_peaks, peaks])
         index = np.concatenate(
-            [np.arange(start, start + len(part)) for start, part in self._pending]
+            [np.arange(start, start + len(part)) for start, part in zip(starts, parts, strict=True)]
         )
         fresh = np.broadcast_to(index[:, np.newaxis], (len(index), peaks.shape[1]))
         indices = np.concatenate([self.best, fresh])
-        self._pending, self._pending_rows = [], 0
         # One unique key per (peak, image): the peak's rank, highest first, then the image's
         # index. A partition and a sort of the kept keys then give the order of a stable sort
         # of the peaks, ties to the lower index, without sorting every row.
