@@ -16,7 +16,7 @@ from convscope.data.labels import class_labels
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.graph import LayerInfo
 from convscope.engine.inputs import check_images
-from convscope.engine.insight import ChannelStats, channel_stats
+from convscope.engine.insight import ChannelStats, channel_ranges, channel_stats
 from convscope.engine.pass_memo import data_key
 from convscope.engine.receptive import receptive_field
 from convscope.engine.split import SIGMOID, SOFTMAX, GraphValue, find_class_scores
@@ -769,12 +769,20 @@ class ExplorerController:
     def channel_ranges(
         self, layer: str, on_progress: Callable[[int, int], None] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Data-set-wide per-channel ranges of ``layer``, computed once per layer."""
+        """Data-set-wide per-channel ranges of ``layer``, computed once per layer.
+
+        From the memo of passes: no pass when the panel, a sort or ``channel_stats`` already
+        saw this layer, these weights and images (and the panel then costs none either).
+        """
         key = (self.engine.weights_tag, layer)
         ranges = self._ranges.get(key)
         if ranges is None:
-            ranges = self.engine.channel_ranges(
-                layer, self.images, progress=False, on_batch=on_progress
+            ranges = channel_ranges(
+                self.engine,
+                layer,
+                self.images,
+                data=self._data,
+                on_batch=None if on_progress is None else functools.partial(_report, on_progress),
             )
             self._ranges[key] = ranges
         return ranges
