@@ -19,7 +19,7 @@ import tensorflow as tf
 
 import convscope
 from convscope.engine import insight as engine_insight
-from convscope.engine.activations import engine_for
+from convscope.engine.activations import ActivationEngine, engine_for
 from convscope.engine.pass_memo import PASS_MEMO, PassMemo, content_checksum, data_key
 from convscope.errors import ArgumentTypeError, InvalidArgumentError
 
@@ -171,10 +171,10 @@ def test_streams_are_remembered_only_under_a_key(
 def test_the_memo_is_bounded_and_drops_the_least_recently_used(
     model: keras.Model, digits: np.ndarray
 ) -> None:
-    memo = PassMemo(max_bytes=2**20)  # conv1, conv2 and conv3 of 2,000 digits: 1.09 MB
+    memo = PassMemo(max_bytes=2**21)  # conv1, conv2 and conv3 of 2,000 digits: 2.18 MB
     engine = engine_for(model)
     found = engine_insight.channel_stats(engine, ("conv2",), digits, progress=False, memo=memo)
-    assert found["conv2"].nbytes > SAMPLES * 48 * 4  # every image's peaks
+    assert found["conv2"].nbytes > SAMPLES * 48 * 8  # every image's peaks and lows
     engine_insight.channel_stats(engine, ("conv1",), digits, progress=False, memo=memo)
     assert len(memo) == 2
     engine_insight.channel_stats(engine, ("conv3",), digits, progress=False, memo=memo)
@@ -332,3 +332,69 @@ def test_a_streams_best_images_are_those_of_a_stable_sort(digits: np.ndarray) ->
         np.testing.assert_array_equal(
             streamed.best_peaks[:, channel], array.peaks[expected, channel]
         )
+
+
+def test_the_explorers_fixed_colour_scale_comes_from_the_memoised_pass(
+    digits: np.ndarray, passes: list[tuple[str, ...]]
+) -> None:
+    model = convscope.mnist_cnn()  # its own: its weights change below
+    images = digits[:300]
+    first = convscope.Explorer(model, images, figure="none", layer="conv2")
+    first.update(norm="fixed")
+    assert passes == [("conv2",)]
+    # Another Explorer on the same model, weights and images: no pass for its colour scale,
+    # nor for the channel panel of that layer afterwards.
+    second = convscope.Explorer(model, images, figure="none", layer="conv2")
+    second.update(norm="fixed", sample=5)
+    second.channel_panel = True
+    assert passes == [("conv2",)]
+    scale = second._controller.stats.channel_ranges("conv2")
+    reference = ActivationEngine(model).channel_ranges("conv2", images, progress=False)
+    np.testing.assert_allclose(scale, reference, rtol=1e-6, atol=1e-6)
+    # New weights: the next update follows them, with a new pass and the new scale.
+    bias = model.get_layer("conv2").bias
+    bias.assign(bias + 0.5)
+    second.update(sample=6)
+    assert passes == [("conv2",), ("conv2",)]
+    scale = second._controller.stats.channel_ranges("conv2")
+    reference = ActivationEngine(model).channel_ranges("conv2", images, progress=False)
+    np.testing.assert_allclose(scale, reference, rtol=1e-6, atol=1e-6)
+
+
+def test_the_confusion_matrix_is_remembered_per_weights_images_and_labels(
+    mnist_test: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    PASS_MEMO.clear()
+    model = convscope.mnist_cnn()  # its own: its weights change below
+    images, labels = mnist_test[0][:400], mnist_test[1][:400].copy()
+    streamed: list[int] = []
+    stream = ActivationEngine.stream
+
+    def spy(engine: ActivationEngine, *args: object, **options: object) -> object:
+        streamed.append(1)
+        return stream(engine, *args, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ActivationEngine, "stream", spy)
+
+    def reference() -> np.ndarray:
+        scores = model.predict(images[..., None].astype(np.float32), verbose=0)
+        pairs = labels * 10 + scores.argmax(axis=1)
+        return np.bincount(pairs, minlength=100).reshape(10, 10)
+
+    first = convscope.confusion(model, images, labels, progress=False)
+    np.testing.assert_array_equal(first, reference())
+    first[0, 0] = -1  # the caller's copy: the memo keeps its own
+    again = convscope.confusion(model, images, labels, progress=False)
+    assert len(streamed) == 1  # no second pass
+    np.testing.assert_array_equal(again, reference())
+    labels[0] = (labels[0] + 1) % 10  # other labels: another matrix
+    np.testing.assert_array_equal(
+        convscope.confusion(model, images, labels, progress=False), reference()
+    )
+    assert len(streamed) == 2
+    bias = model.get_layer("predictions").bias
+    bias.assign(bias + np.eye(10, dtype=np.float32)[3] * 30.0)  # class 3 wins now
+    moved = convscope.confusion(model, images, labels, progress=False)
+    assert len(streamed) == 3
+    np.testing.assert_array_equal(moved, reference())
+    assert moved[:, 3].sum() > again[:, 3].sum() + 100

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from convscope.data.labels import check_class_names, class_labels
 from convscope.engine.activations import DEFAULT_BATCH_SIZE, engine_for
 from convscope.engine.inputs import check_images
-from convscope.engine.insight import STATS_BATCH_SIZE, TOP_KEPT, ChannelStats
+from convscope.engine.insight import STATS_BATCH_SIZE, TOP_KEPT, ChannelStats, confusion_counts
 from convscope.engine.insight import channel_stats as _stream_stats
 from convscope.engine.receptive import Box
 from convscope.engine.receptive import receptive_field as _receptive_field
@@ -219,7 +219,9 @@ def confusion(
 
     The images are streamed through the model's compiled pass one batch at a time, each
     batch converted to float32 on its own: only the running counts are kept, so a large
-    uint8 data set is never copied whole.
+    uint8 data set is never copied whole. The matrix is remembered as passes are (see
+    :func:`channel_stats`), keyed also on the labels: asking again about the same weights,
+    images and labels runs no pass.
 
     Parameters
     ----------
@@ -253,12 +255,7 @@ def confusion(
     truth, _ = class_labels(labels, None, samples=len(batch), classes=classes)
     if truth is None:
         raise ArgumentTypeError("labels is None; pass one label per image.")
-    counts = np.zeros(classes * classes, np.int64)
-    for start, (scores,) in engine.stream(("",), batch, batch_size=size, progress=progress):
-        valid = np.isfinite(scores).all(axis=1)
-        pairs = truth[start : start + len(scores)][valid] * classes + scores[valid].argmax(axis=1)
-        counts += np.bincount(pairs, minlength=classes * classes)
-    return counts.reshape(classes, classes)
+    return confusion_counts(engine, batch, truth, classes, batch_size=size, progress=progress)
 
 
 def receptive_field(model: Any, layer: str, unit: tuple[int, int]) -> Box:

@@ -438,8 +438,8 @@ class ActivationEngine:
         lows, highs = self.channel_extremes(
             layer, images, batch_size=batch_size, progress=progress, on_batch=on_batch
         )
-        low = _finite_quantile(lows, 1.0 - quantile)
-        high = _finite_quantile(highs, quantile)
+        low = finite_quantile(lows, 1.0 - quantile)
+        high = finite_quantile(highs, quantile)
         return low, high
 
     def channel_extremes(
@@ -687,7 +687,7 @@ def _assign_all(variables: list[Any], values: list[Any]) -> int:
     return 0
 
 
-def _finite_quantile(values: np.ndarray, quantile: float) -> np.ndarray:
+def finite_quantile(values: np.ndarray, quantile: float) -> np.ndarray:
     """Per-column quantile of the finite values; 0 where a column has none."""
     finite = np.where(np.isfinite(values), values, np.nan)
     with warnings.catch_warnings():

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
-from convscope.engine.activations import ActivationEngine
+from convscope.engine.activations import ActivationEngine, finite_quantile
 from convscope.engine.datasets import is_stream
 from convscope.engine.graph import LayerInfo
 from convscope.engine.inputs import check_images
-from convscope.engine.pass_memo import PASS_MEMO, PassMemo, data_key, model_key
+from convscope.engine.pass_memo import PASS_MEMO, PassMemo, content_checksum, data_key, model_key
 from convscope.engine.passes import PASS_BATCH_SIZE, ReducedBatch, current_strategy, run_pass
 from convscope.errors import InvalidArgumentError, NotSpatialLayerError, check_index, check_real
 
@@ -60,6 +61,9 @@ class ChannelStats:
         kept.
     best_peaks : np.ndarray
         float32 ``(K, C)``: their peaks.
+    lows : np.ndarray or None
+        float32 ``(N, C)``: each image's smallest finite value of each channel (``inf`` for a
+        map with no finite value), for a data-set colour scale. ``None`` for a stream.
 
     """
 
@@ -72,12 +76,14 @@ class ChannelStats:
     peaks: np.ndarray | None
     best: np.ndarray
     best_peaks: np.ndarray
+    lows: np.ndarray | None = None
 
     @property
     def nbytes(self) -> int:
         """Bytes of the arrays held."""
         arrays = (self.mean, self.max, self.active_fraction, self.best, self.best_peaks)
-        return sum(a.nbytes for a in arrays) + (0 if self.peaks is None else self.peaks.nbytes)
+        per_image = sum(0 if a is None else a.nbytes for a in (self.peaks, self.lows))
+        return sum(a.nbytes for a in arrays) + per_image
 
     @property
     def kept(self) -> int:
@@ -225,6 +231,95 @@ def channel_stats(
     return {info.name: found[info.name] for info in infos}
 
 
+def channel_ranges(
+    engine: ActivationEngine,
+    layer: str,
+    images: np.ndarray,
+    *,
+    quantile: float = 0.995,
+    data: Hashable | None = None,
+    on_batch: Callable[[int, int | None], None] | None = None,
+    memo: PassMemo = PASS_MEMO,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return a data-set colour scale of ``layer``: per channel, a low and a high, remembered.
+
+    As ``ActivationEngine.channel_ranges`` (the ``1 - quantile`` quantile of each image's
+    minimum, the ``quantile`` quantile of its maximum, NaN and Inf left out), but read from
+    the memoised pass of :func:`channel_stats`: no pass when that layer of these weights and
+    images was passed already (a sort by activation, the channel panel, ``top_images``), and
+    the panel then costs none either.
+
+    Parameters
+    ----------
+    engine : ActivationEngine
+        The model's engine.
+    layer : str
+        The layer.
+    images : np.ndarray
+        The data set, in memory.
+    quantile : float
+        As for ``ActivationEngine.channel_ranges``.
+    data : hashable, optional
+        The data set's identity for the memo (:func:`~convscope.engine.pass_memo.data_key`).
+    on_batch : callable, optional
+        Called as ``on_batch(done, total)`` after every batch of a pass.
+    memo : PassMemo
+        Where summaries are remembered.
+
+    """
+    info = engine.layer(layer)
+    if not info.spatial and len(info.output_shape) != 1:  # no channels for a pass to summarise
+        return engine.channel_ranges(layer, images, quantile=quantile, progress=False)
+    stats = channel_stats(
+        engine, (layer,), images, progress=False, on_batch=on_batch, data=data, memo=memo
+    )[layer]
+    if stats.peaks is None or stats.lows is None:  # a stream's summary under the same key
+        stats = channel_stats(
+            engine, (layer,), images, progress=False, on_batch=on_batch, memo=PassMemo(0)
+        )[layer]
+    lows, peaks = cast("np.ndarray", stats.lows), cast("np.ndarray", stats.peaks)  # an array's
+    return finite_quantile(lows, 1.0 - quantile), finite_quantile(peaks, quantile)
+
+
+def confusion_counts(
+    engine: ActivationEngine,
+    images: np.ndarray,
+    truth: np.ndarray,
+    classes: int,
+    *,
+    batch_size: int,
+    progress: bool,
+    memo: PassMemo = PASS_MEMO,
+) -> np.ndarray:
+    """Return the confusion matrix ``(classes, classes)`` of an in-memory data set, remembered.
+
+    Keyed like a pass (the model and its weights, the images' checksum) and on the labels'
+    checksum: a second call on the same model, weights, images and labels runs no pass. Each
+    call gets its own copy.
+    """
+    key = (
+        model_key(engine.model),
+        data_key(images),
+        "confusion",
+        classes,
+        content_checksum(np.ascontiguousarray(truth, dtype=np.int64)),
+    )
+    counts = memo.get(key)
+    if counts is None:
+        flat = np.zeros(classes * classes, np.int64)
+        for start, (scores,) in engine.stream(
+            ("",), images, batch_size=batch_size, progress=progress
+        ):
+            valid = np.isfinite(scores).all(axis=1)
+            pairs = truth[start : start + len(scores)][valid] * classes + scores[valid].argmax(
+                axis=1
+            )
+            flat += np.bincount(pairs, minlength=classes * classes)
+        counts = flat.reshape(classes, classes)
+        memo.put(key, counts)  # only now, with the pass finished
+    return np.array(counts)
+
+
 class _Summary:
     """One layer's running summary over a pass: every peak (an array) or the best (a stream)."""
 
@@ -232,11 +327,9 @@ class _Summary:
         self.info = info
         channels = info.channels
         self.count = 0
-        self.peaks = (
-            np.empty((len(source), channels), np.float32)
-            if isinstance(source, np.ndarray)
-            else None
-        )
+        size = (len(source), channels) if isinstance(source, np.ndarray) else None
+        self.peaks = None if size is None else np.empty(size, np.float32)
+        self.lows = None if size is None else np.empty(size, np.float32)
         self.sums = np.zeros(channels, np.float64)
         self.counts = np.zeros(channels, np.int64)
         self.max = np.full(channels, -np.inf, np.float32)
@@ -245,7 +338,7 @@ class _Summary:
         self.kept = top_kept
         self.best = np.zeros((0, channels), np.int64)
         self.best_peaks = np.zeros((0, channels), np.float32)
-        self._pending: list[tuple[int, np.ndarray]] = []
+        self._pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self._pending_rows = 0
 
     def add(
@@ -256,23 +349,19 @@ class _Summary:
         counts: np.ndarray,
         lows: np.ndarray,
     ) -> None:
-        self.count += batch.size
-        self.sums += sums.sum(axis=0, dtype=np.float64)
-        self.counts += counts.sum(axis=0)
-        np.maximum(self.max, peaks.max(axis=0), out=self.max)
-        np.minimum(self.low, lows.min(axis=0), out=self.low)
-        self.active += (peaks > 0).sum(axis=0)
-        if self.peaks is not None:
-            self.peaks[batch.start : batch.start + batch.size] = peaks
-            return
-        if batch.start + batch.size > _MAX_STREAM:
+        if self.peaks is None and batch.start + batch.size > _MAX_STREAM:
             raise InvalidArgumentError(
                 f"A stream's summary counts at most {_MAX_STREAM:,} images; summarise it in "
                 "parts, e.g. dataset.take(...) and dataset.skip(...)."
             )
-        # Batches wait to be merged a few at a time: one sort of K + 1024 rows costs less
-        # than sixteen of K + 64.
-        self._pending.append((batch.start, peaks))
+        self.count += batch.size
+        if self.peaks is not None and self.lows is not None:
+            self.peaks[batch.start : batch.start + batch.size] = peaks
+            self.lows[batch.start : batch.start + batch.size] = lows
+        # Batches wait to be folded in a few at a time: six numpy calls over 1024 rows cost
+        # far less than six per batch of 64, for every layer of a pass; and one sort of a
+        # stream's K best + 1024 rows less than sixteen of K + 64.
+        self._pending.append((batch.start, peaks, sums, counts, lows))
         self._pending_rows += batch.size
         if self._pending_rows >= _MERGE_ROWS:
             self._merge()
@@ -280,13 +369,22 @@ class _Summary:
     def _merge(self) -> None:
         if not self._pending:
             return
-        peaks = np.concatenate([self.best_peaks, *(part for _, part in self._pending)])
+        starts, parts, sums, counts, lows = zip(*self._pending, strict=True)
+        self._pending, self._pending_rows = [], 0
+        peaks = np.concatenate(parts)
+        self.sums += np.concatenate(sums).sum(axis=0, dtype=np.float64)
+        self.counts += np.concatenate(counts).sum(axis=0)
+        np.maximum(self.max, peaks.max(axis=0), out=self.max)
+        np.minimum(self.low, np.concatenate(lows).min(axis=0), out=self.low)
+        self.active += (peaks > 0).sum(axis=0)
+        if self.peaks is not None:
+            return
+        peaks = np.concatenate([self.best_peaks, peaks])
         index = np.concatenate(
-            [np.arange(start, start + len(part)) for start, part in self._pending]
+            [np.arange(start, start + len(part)) for start, part in zip(starts, parts, strict=True)]
         )
         fresh = np.broadcast_to(index[:, np.newaxis], (len(index), peaks.shape[1]))
         indices = np.concatenate([self.best, fresh])
-        self._pending, self._pending_rows = [], 0
         # One unique key per (peak, image): the peak's rank, highest first, then the image's
         # index. A partition and a sort of the kept keys then give the order of a stable sort
         # of the peaks, ties to the lower index, without sorting every row.
@@ -314,6 +412,7 @@ class _Summary:
             peaks=self.peaks,
             best=self.best,
             best_peaks=self.best_peaks,
+            lows=self.lows,
         )
 
 

@@ -27,8 +27,10 @@ How a data set is identified:
   remembered under that key.
 
 The memo holds at most :attr:`PassMemo.max_bytes` (256 MiB by default) of summaries, dropping
-the least recently used. An entry of an array costs its per-image peaks, ``4 * N * C`` bytes
-(2 MB for conv2 of the 10,000 digits), plus per-channel numbers; an entry of a stream costs only
+the least recently used. An entry of an array costs its per-image peaks and minima,
+``8 * N * C`` bytes (3.8 MB for conv2 of the 10,000 digits: the minima make the Explorer's
+colour scale), plus per-channel numbers; a confusion matrix ``8 * K * K`` bytes for K classes
+(keyed also on the labels); an entry of a stream costs only
 its per-channel numbers and best images, whatever its length. An entry is stored only once its
 pass has finished, so an interrupted pass leaves nothing behind.
 """

@@ -53,27 +53,29 @@ def reduce_maps(
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
     """Reduce one layer's batch of outputs to ``(batch, channels)`` peaks, sums, counts, lows."""
     values = tf.cast(out, tf.float32)
-    if info.spatial and info.channels_first:
-        values = tf.experimental.numpy.moveaxis(values, 1, -1)
     if info.spatial:
-        values = tf.reshape(values, [tf.shape(values)[0], -1, tf.shape(values)[-1]])
-    else:
-        values = tf.reshape(values, [tf.shape(values)[0], 1, -1])
-    peaks = tf.reduce_max(values, axis=1)
-    sums = tf.reduce_sum(values, axis=1)
-    positions = tf.shape(values)[1]
+        # Reduced over the map's own axes, channels first or last: no transpose and no
+        # reshape to (batch, positions, channels) before each of the three reductions.
+        axes = [2, 3] if info.channels_first else [1, 2]
+        size = tf.shape(values)
+        positions = size[axes[0]] * size[axes[1]]
+    else:  # one position of every unit: nothing to reduce
+        values = tf.reshape(values, [tf.shape(values)[0], -1])
+        axes, positions = [], tf.constant(1)
+    peaks = tf.reduce_max(values, axis=axes)
+    sums = tf.reduce_sum(values, axis=axes)
 
     def every_value_finite() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
-        lows = tf.reduce_min(values, axis=1)  # for "dead": constant, or never fired
+        lows = tf.reduce_min(values, axis=axes)  # for "dead": constant, or never fired
         return peaks, sums, tf.fill(tf.shape(sums), positions), lows
 
     def without_nan_and_inf() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
         finite = tf.math.is_finite(values)
         return (
-            tf.reduce_max(tf.where(finite, values, -np.inf), axis=1),
-            tf.reduce_sum(tf.where(finite, values, 0.0), axis=1),
-            tf.reduce_sum(tf.cast(finite, tf.int32), axis=1),
-            tf.reduce_min(tf.where(finite, values, np.inf), axis=1),
+            tf.reduce_max(tf.where(finite, values, -np.inf), axis=axes),
+            tf.reduce_sum(tf.where(finite, values, 0.0), axis=axes),
+            tf.reduce_sum(tf.cast(finite, tf.int32), axis=axes),
+            tf.reduce_min(tf.where(finite, values, np.inf), axis=axes),
         )
 
     # A NaN or Inf anywhere in a map makes its sum NaN or Inf: only then is the map masked, so

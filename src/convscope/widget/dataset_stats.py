@@ -13,7 +13,7 @@ from typing import cast
 import numpy as np
 
 from convscope.engine.activations import ActivationEngine
-from convscope.engine.insight import ChannelStats, channel_stats
+from convscope.engine.insight import ChannelStats, channel_ranges, channel_stats
 
 Progress = Callable[[int, int], None]
 
@@ -48,12 +48,20 @@ class DataSetStats:
     def channel_ranges(
         self, layer: str, on_progress: Progress | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Data-set-wide per-channel ranges of ``layer``, computed once per layer."""
+        """Data-set-wide per-channel ranges of ``layer``, computed once per layer.
+
+        From the memo of passes: no pass when the panel, a sort or ``channel_stats`` already
+        saw this layer, these weights and images (and the panel then costs none either).
+        """
         key = (self.engine.weights_tag, layer)
         ranges = self.ranges.get(key)
         if ranges is None:
-            ranges = self.engine.channel_ranges(
-                layer, self.images, progress=False, on_batch=on_progress
+            ranges = channel_ranges(
+                self.engine,
+                layer,
+                self.images,
+                data=self.data,
+                on_batch=None if on_progress is None else functools.partial(_report, on_progress),
             )
             self.ranges[key] = ranges
         return ranges

@@ -84,6 +84,7 @@ class FrameEncoder:
         self.gap = gap
         self.frame_id = 0
         self._last: np.ndarray | None = None
+        self._changed = np.empty((0, 0), bool)
         self._key_wanted = True
 
     def want_key(self) -> None:
@@ -102,12 +103,16 @@ class FrameEncoder:
         last = self._last
         if self._key_wanted or last is None or last.shape != words.shape:
             base, boxes = 0, [(0, 0, width, height)]
+            self._last = words.copy()
+            self._changed = np.empty(words.shape, bool)
         else:
-            boxes = changed_boxes(words != last, round(self.gap * ratio))
+            changed = np.not_equal(words, last, out=self._changed)  # no new mask per frame
+            boxes = changed_boxes(changed, round(self.gap * ratio))
             if not boxes:
                 return None
             base = self.frame_id
-        self._last = words.copy()
+            for x, y, w, h in boxes:  # outside the boxes nothing changed: copy only these
+                last[y : y + h, x : x + w] = words[y : y + h, x : x + w]
         self._key_wanted = False
         self.frame_id += 1
         rects: list[FrameRect] = []
