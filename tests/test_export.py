@@ -44,7 +44,9 @@ def samples(explorer: Explorer) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def exported(explorer: Explorer, samples: list[int], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def exported(
+    explorer: Explorer, samples: list[int], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     path = tmp_path_factory.mktemp("export") / "lesson.html"
     explorer.export_html(path, samples, LAYERS, VIEWS, cmaps=CMAPS, progress=False)
     return path
@@ -52,7 +54,9 @@ def exported(explorer: Explorer, samples: list[int], tmp_path_factory: pytest.Te
 
 def _tables(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     text = path.read_text(encoding="utf-8")
-    found = re.search(r'<script type="application/json" id="convscope-data">(.*?)</script>', text, re.S)
+    found = re.search(
+        r'<script type="application/json" id="convscope-data">(.*?)</script>', text, re.DOTALL
+    )
     assert found is not None
     content = json.loads(found.group(1))
     kinds = {"pieces": "<u4", "runs": "<u2", "data": "u1", "group_of": "<i4", "thumbs": "u1"}
@@ -65,7 +69,10 @@ def _tables(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
 def _rebuild(meta: dict[str, Any], t: dict[str, np.ndarray], state: dict[str, Any]) -> np.ndarray:
     """Paint a state's figure from the file's tables, as static_model.js and widget.js do."""
-    v, layer = meta["views"].index(state["view"]), [x["name"] for x in meta["layers"]].index(state["layer"])
+    v, layer = (
+        meta["views"].index(state["view"]),
+        [x["name"] for x in meta["layers"]].index(state["layer"]),
+    )
     k, m = meta["samples"].index(state["sample"]), meta["cmaps"].index(state["cmap"])
     _, layers, samples, cmaps = meta["group_shape"]
     group = int(t["group_of"][((v * layers + layer) * samples + k) * cmaps + m])
@@ -77,7 +84,9 @@ def _rebuild(meta: dict[str, Any], t: dict[str, np.ndarray], state: dict[str, An
     ]
     words = np.full((meta["height"], meta["width"]), 0xFFFFFFFF, np.uint32)
     for piece in ids:
-        x, y, w, h, nrows, ncols, colours, size, offset, length, at = t["pieces"][11 * piece : 11 * piece + 11]
+        x, y, w, h, nrows, ncols, colours, size, offset, length, at = t["pieces"][
+            11 * piece : 11 * piece + 11
+        ]
         rows, cols = t["runs"][at : at + nrows], t["runs"][at + nrows : at + nrows + ncols]
         raw = t["data"][offset : offset + length].tobytes()
         if colours:
@@ -103,10 +112,34 @@ def test_every_kind_of_state_in_the_file_is_the_explorers_agg_buffer(
     meta, tables = _tables(exported)
     rng = np.random.default_rng(5)
     states = [
-        {"view": "maps", "layer": "conv1", "sample": meta["samples"][0], "cmap": "viridis", "channel": 0},
-        {"view": "maps", "layer": "conv1", "sample": meta["samples"][3], "cmap": "magma", "channel": 23},
-        {"view": "grad-cam", "layer": "pool2", "sample": meta["samples"][-1], "cmap": "viridis", "channel": 47},
-        {"view": "maps", "layer": "dense", "sample": meta["samples"][1], "cmap": "viridis", "channel": 127},
+        {
+            "view": "maps",
+            "layer": "conv1",
+            "sample": meta["samples"][0],
+            "cmap": "viridis",
+            "channel": 0,
+        },
+        {
+            "view": "maps",
+            "layer": "conv1",
+            "sample": meta["samples"][3],
+            "cmap": "magma",
+            "channel": 23,
+        },
+        {
+            "view": "grad-cam",
+            "layer": "pool2",
+            "sample": meta["samples"][-1],
+            "cmap": "viridis",
+            "channel": 47,
+        },
+        {
+            "view": "maps",
+            "layer": "dense",
+            "sample": meta["samples"][1],
+            "cmap": "viridis",
+            "channel": 127,
+        },
     ]
     for _ in range(24):
         layer = LAYERS[rng.integers(2)]  # dense has no Grad-CAM
@@ -134,7 +167,9 @@ def test_an_export_too_large_stops_before_writing_and_says_what_to_reduce(
 ) -> None:
     path = tmp_path / "big.html"
     before = (explorer.layer, explorer.channel, explorer.sample)
-    with pytest.raises(convscope.ExportTooLargeError, match=r"about [\d.]+ MB.*limit of 0\.1 MB") as caught:
+    with pytest.raises(
+        convscope.ExportTooLargeError, match=r"about [\d.]+ MB.*limit of 0\.1 MB"
+    ) as caught:
         explorer.export_html(path, range(100), max_bytes=100_000, progress=False)
     assert "fewer samples" in str(caught.value)
     assert "max_bytes" in str(caught.value)
@@ -147,7 +182,11 @@ def test_an_export_too_large_stops_before_writing_and_says_what_to_reduce(
     [
         ({"path": "lesson.png"}, convscope.InvalidArgumentError, "end it in .html"),
         ({"layers": ["conv9"]}, convscope.UnknownLayerError, "conv9"),
-        ({"views": ("maps", "x-ray")}, convscope.InvalidArgumentError, "'x-ray' cannot be exported"),
+        (
+            {"views": ("maps", "x-ray")},
+            convscope.InvalidArgumentError,
+            "'x-ray' cannot be exported",
+        ),
         ({"samples": [10**7]}, convscope.InvalidArgumentError, "out of range"),
         ({"cmaps": ["plasma"]}, convscope.InvalidArgumentError, "'plasma' cannot be exported"),
     ],
@@ -166,15 +205,17 @@ def test_a_bad_export_argument_names_the_fix_and_writes_nothing(
 def chromium() -> Iterator[Browser]:
     _require_chromium()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS)
+        )
         yield browser
         browser.close()
 
 
 @pytest.fixture
-def browser_context(chromium: Browser) -> Iterator[tuple[BrowserContext, list[str]]]:
+def browser_context(chromium: Browser) -> tuple[BrowserContext, list[str]]:
     """A desktop page's context where every request but a file's is refused, and recorded."""
-    yield _offline(chromium.new_context(viewport={"width": 1200, "height": 1000}))
+    return _offline(chromium.new_context(viewport={"width": 1200, "height": 1000}))
 
 
 def _offline(context: BrowserContext) -> tuple[BrowserContext, list[str]]:
@@ -210,9 +251,11 @@ def _shown(page: Page) -> tuple[dict[str, Any], np.ndarray]:
           const canvas = root.querySelector('canvas.convscope-figure');
           const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
           return {
-            layer: root.querySelector('.convscope-layer + .convscope-value').textContent.split(' · ')[0].trim(),
+            layer: root.querySelector('.convscope-layer + .convscope-value')
+              .textContent.split(' · ')[0].trim(),
             channel: Number(root.querySelector('.convscope-channel').value),
-            sample: Number(root.querySelector('.convscope-sample-text').textContent.match(/sample (\\d+)/)[1]),
+            sample: Number(root.querySelector('.convscope-sample-text')
+              .textContent.match(/sample (\\d+)/)[1]),
             view: root.querySelector('.convscope-view').value,
             cmap: root.querySelector('.convscope-cmap').value,
             error: root.querySelector('.convscope-error').textContent,
@@ -233,12 +276,21 @@ def _check_against_explorer(explorer: Explorer, page: Page) -> dict[str, Any]:
 
 
 def test_the_file_opens_offline_and_every_burst_of_presses_shows_the_explorers_pixels(
-    explorer: Explorer, exported: Path, samples: list[int], browser_context: tuple[BrowserContext, list[str]]
+    explorer: Explorer,
+    exported: Path,
+    samples: list[int],
+    browser_context: tuple[BrowserContext, list[str]],
 ) -> None:
     context, refused = browser_context
     page, problems = _open(context, exported)
     first = _check_against_explorer(explorer, page)
-    assert first == {"layer": "conv1", "channel": 0, "sample": samples[0], "view": "maps", "cmap": "viridis"}
+    assert first == {
+        "layer": "conv1",
+        "channel": 0,
+        "sample": samples[0],
+        "view": "maps",
+        "cmap": "viridis",
+    }
     root = page.locator(".convscope")
     root.focus()
     for key in ["ArrowRight"] * 5 + ["ArrowUp"] * 7 + ["ArrowDown"]:
@@ -267,9 +319,14 @@ def test_the_file_opens_offline_and_every_burst_of_presses_shows_the_explorers_p
     page.locator(".convscope-thumbs .convscope-thumb").nth(3).click()
     assert _check_against_explorer(explorer, page)["sample"] == samples[3]
     page.locator(".convscope-misclassified").check()
-    shown = [int(x) for x in page.locator(".convscope-thumbs .convscope-thumb").evaluate_all("(cells) => cells.map((c) => c.dataset.index)")]
-    labels = explorer._controller.labels[samples]  # noqa: SLF001
-    predictions = explorer._controller.predictions[samples]  # noqa: SLF001
+    shown = [
+        int(x)
+        for x in page.locator(".convscope-thumbs .convscope-thumb").evaluate_all(
+            "(cells) => cells.map((c) => c.dataset.index)"
+        )
+    ]
+    labels = explorer._controller.labels[samples]
+    predictions = explorer._controller.predictions[samples]
     assert shown == [s for s, a, b in zip(samples, labels, predictions, strict=True) if a != b]
     assert len(shown) >= 2
     assert _check_against_explorer(explorer, page)["sample"] == shown[0]
@@ -284,7 +341,12 @@ def test_controls_with_nothing_exported_behind_them_are_disabled_and_say_why(
 ) -> None:
     context, _ = browser_context
     page, problems = _open(context, exported)
-    for selector in [".convscope-sort", ".convscope-gif", ".convscope-compare", ".convscope-target-class"]:
+    for selector in [
+        ".convscope-sort",
+        ".convscope-gif",
+        ".convscope-compare",
+        ".convscope-target-class",
+    ]:
         control = page.locator(selector)
         assert control.is_disabled(), selector
         assert "not in this export" in (control.get_attribute("title") or ""), selector
@@ -302,7 +364,10 @@ def test_on_a_phone_the_figure_scales_the_controls_wrap_and_a_tap_moves_a_slider
 ) -> None:
     context, refused = _offline(
         chromium.new_context(
-            viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True, has_touch=True
+            viewport={"width": 390, "height": 844},
+            device_scale_factor=3,
+            is_mobile=True,
+            has_touch=True,
         )
     )
     page, problems = _open(context, exported)

@@ -145,8 +145,9 @@ class _Painter:
 
     def agg(self) -> np.ndarray:
         self.canvas.draw()
-        rgba = np.asarray(self.canvas.buffer_rgba())
-        return np.ascontiguousarray(rgba).view(np.uint32)[..., 0].copy()
+        rgba: np.ndarray = np.ascontiguousarray(self.canvas.buffer_rgba())
+        words: np.ndarray = rgba.view(np.uint32)[..., 0].copy()
+        return words
 
     def numpy(self) -> np.ndarray:
         width, height = self.canvas.get_width_height()
@@ -207,7 +208,9 @@ def plan_export(
     names = list(explorer.layers) if layers is None else _checked_layers(explorer, layers)
     view_list = _checked_choices("views", views, [v for v in VIEWS if v != "pattern"])
     cmap_list = (
-        [explorer.cmap] if cmaps is None else _checked_choices("cmaps", cmaps, explorer._cmap_options)  # noqa: SLF001
+        [explorer.cmap]
+        if cmaps is None
+        else _checked_choices("cmaps", cmaps, explorer._cmap_options)  # noqa: SLF001
     )
     infos = [explorer.engine.layer(name) for name in names]
     channels = [info.channels for info in infos]
@@ -215,7 +218,7 @@ def plan_export(
     # per value of the layer's output after folding, and each channel its map and a palette.
     per_sample = 0
     for info in infos:
-        values = int(np.prod([d for d in _shape(info.shape_text)]))
+        values = int(np.prod(_shape(info.shape_text)))
         spatial = max(1, values // max(1, info.channels))
         per_sample += values + 2_000 + info.channels * (spatial + 4 * min(256, spatial) + 40)
     raw = per_sample * len(chosen) * len(view_list) * len(cmap_list)
@@ -235,7 +238,11 @@ def export_html(
     progress: bool = True,
     title: str = "convscope Explorer",
 ) -> Path:
-    """Write the Explorer as one HTML file that works with no kernel; see ``Explorer.export_html``."""
+    """Write ``explorer`` as one HTML file that works with no kernel (``Explorer.export_html``).
+
+    ``cmaps`` are the colour scales in the file (by default the one in view), ``max_bytes``
+    the size above which nothing is written, ``progress`` whether a bar shows on stderr.
+    """
     target = _checked_path(path)
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
         raise ArgumentTypeError(f"max_bytes must be a positive whole number, not {max_bytes!r}.")
@@ -355,7 +362,7 @@ class _ViewKeeper:
 
 
 def _page(explorer: Explorer, plan: ExportPlan, table: _Table, title: str) -> str:
-    """The HTML: the widget's CSS and JS, the static model, and the tables, inline."""
+    """Return the HTML: the widget's CSS and JS, the static model, and the tables, inline."""
     controller = explorer._controller  # noqa: SLF001
     picker = explorer._picker  # noqa: SLF001
     chosen = np.asarray(plan.samples)
@@ -367,10 +374,15 @@ def _page(explorer: Explorer, plan: ExportPlan, table: _Table, title: str) -> st
         "height": table.height,
         "views": plan.views,
         "layers": [
-            {"name": i.name, "kind": i.kind, "shape": i.shape_text, "channels": i.channels,
-             "unit": "channel" if i.spatial else "unit"}
+            {
+                "name": i.name,
+                "kind": i.kind,
+                "shape": i.shape_text,
+                "channels": i.channels,
+                "unit": "channel" if i.spatial else "unit",
+            }
             for i in infos
-        ],  # fmt: skip
+        ],
         "samples": plan.samples,
         "cmaps": plan.cmaps,
         "all_cmaps": list(explorer._cmap_options),  # noqa: SLF001
@@ -386,16 +398,9 @@ def _page(explorer: Explorer, plan: ExportPlan, table: _Table, title: str) -> st
         "teaching": bool(explorer._teaching),  # noqa: SLF001
         "thumb_shape": picker.thumb_shape,
         "page_size": picker.page_size,
-        "start": {
-            "view": plan.views[0] if explorer.view not in plan.views else explorer.view,
-            "layer": explorer.layer if explorer.layer in plan.layers else plan.layers[0],
-            "cmap": explorer.cmap if explorer.cmap in plan.cmaps else plan.cmaps[0],
-            "sample": plan.samples[0],
-        },
+        "start": _start(explorer, plan, table),
         "group_shape": list(table.group_of.shape),
     }
-    if meta["start"]["view"] != "maps" and "maps" in plan.views:
-        meta["start"]["view"] = "maps"
     sections = {
         "pieces": np.asarray(table.pieces.meta, "<u4"),
         "runs": np.concatenate(table.pieces.runs or [np.zeros(0, "<u2")]).astype("<u2"),
@@ -425,20 +430,33 @@ def _page(explorer: Explorer, plan: ExportPlan, table: _Table, title: str) -> st
     module = widget_js.replace(ending, "const widget = { render };") + "\n"
     module += boot.replace(_IMPORT, "")
     return (
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n"
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; "
-        "connect-src data: blob:\">\n"
+        'connect-src data: blob:">\n'
         f"<style>{_asset('widget.css')}\n{_PAGE_CSS}</style>\n</head><body>\n"
-        f"<h1 class=\"convscope-export-title\">{html.escape(title)}</h1>\n"
-        "<p class=\"convscope-export-note\">A static export: everything below was computed "
+        f'<h1 class="convscope-export-title">{html.escape(title)}</h1>\n'
+        '<p class="convscope-export-note">A static export: everything below was computed '
         "ahead and runs in this file, with no Python and no network.</p>\n"
-        "<div id=\"convscope-root\"></div>\n"
-        f"<script type=\"application/json\" id=\"convscope-data\">{data}</script>\n"
-        f"<script type=\"module\">\n{module}\n</script>\n</body></html>\n"
+        '<div id="convscope-root"></div>\n'
+        f'<script type="application/json" id="convscope-data">{data}</script>\n'
+        f'<script type="module">\n{module}\n</script>\n</body></html>\n'
     )
+
+
+def _start(explorer: Explorer, plan: ExportPlan, table: _Table) -> dict[str, object]:
+    """Return the state the page opens on: the Explorer's where the file holds it, else the first."""
+    view = "maps" if "maps" in plan.views else plan.views[0]
+    v = plan.views.index(view)
+    layers = [name for li, name in enumerate(plan.layers) if table.group_of[v, li].max() >= 0]
+    return {
+        "view": view,
+        "layer": explorer.layer if explorer.layer in layers else (layers or plan.layers)[0],
+        "cmap": explorer.cmap if explorer.cmap in plan.cmaps else plan.cmaps[0],
+        "sample": plan.samples[0],
+    }
 
 
 _PAGE_CSS = """
@@ -536,7 +554,9 @@ def _checked_path(path: str | Path) -> Path:
 
 
 def _shape(text: str) -> list[int]:
-    return [int(part) for part in text.replace("×", " ").replace("x", " ").split() if part.isdigit()]
+    return [
+        int(part) for part in text.replace("×", " ").replace("x", " ").split() if part.isdigit()
+    ]
 
 
 class _Progress:
