@@ -447,7 +447,7 @@ def _page(explorer: Explorer, plan: ExportPlan, table: _Table, title: str) -> st
 
 
 def _start(explorer: Explorer, plan: ExportPlan, table: _Table) -> dict[str, object]:
-    """Return the state the page opens on: the Explorer's where the file holds it, else the first."""
+    """Return the page's first state: the Explorer's where the file holds it, else the first."""
     view = "maps" if "maps" in plan.views else plan.views[0]
     v = plan.views.index(view)
     layers = [name for li, name in enumerate(plan.layers) if table.group_of[v, li].max() >= 0]
