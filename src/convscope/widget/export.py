@@ -64,6 +64,7 @@ class _Pieces:
     """Rectangles of figure pixels, each stored once however many states show it."""
 
     ids: dict[bytes, int] = field(default_factory=dict)
+    seen: dict[bytes, int] = field(default_factory=dict)
     meta: list[int] = field(default_factory=list)
     runs: list[np.ndarray] = field(default_factory=list)
     data: list[bytes] = field(default_factory=list)
@@ -72,6 +73,19 @@ class _Pieces:
 
     def add(self, words: np.ndarray, x: int, y: int) -> int:
         """Store the ``(h, w)`` block of pixel words at ``(x, y)``; return its id."""
+        height, width = words.shape
+        # A block seen before (an outline's strip, a sample's input) is not folded again.
+        seen = hashlib.blake2b(
+            struct.pack("<4I", x, y, width, height) + np.ascontiguousarray(words).tobytes(),
+            digest_size=16,
+        ).digest()
+        known = self.seen.get(seen)
+        if known is not None:
+            return known
+        self.seen[seen] = index = self._fold(words, x, y)
+        return index
+
+    def _fold(self, words: np.ndarray, x: int, y: int) -> int:
         height, width = words.shape
         rows, cols, folded = fold(words)
         palette, indices = paletted(folded)
@@ -97,14 +111,20 @@ class _Pieces:
         self.data_bytes += len(data)
         return index
 
-    def add_changes(self, new: np.ndarray, old: np.ndarray | None) -> list[int]:
-        """Store the rectangles where ``new`` differs from ``old`` (``None``: from white)."""
+    def add_changes(
+        self, new: np.ndarray, old: np.ndarray | None, at: tuple[int, int] = (0, 0)
+    ) -> list[int]:
+        """Store the rectangles where ``new`` differs from ``old`` (``None``: from white).
+
+        ``new`` and ``old`` are a region of the figure whose top-left corner is ``at``.
+        """
         changed = new != (_WHITE if old is None else old)
         ids = []
+        left, top = at
         for x, y, w, h in changed_boxes(changed):
             for bx, by, bw, bh in _split(changed[y : y + h, x : x + w]):
                 block = new[y + by : y + by + bh, x + bx : x + bx + bw]
-                ids.append(self.add(block, x + bx, y + by))
+                ids.append(self.add(block, left + x + bx, top + y + by))
         return ids
 
 
@@ -150,26 +170,68 @@ class _Painter:
         return words
 
     def numpy(self) -> np.ndarray:
+        """Return the whole figure, blitted in numpy."""
         width, height = self.canvas.get_width_height()
-        words = np.full((height, width), _WHITE, np.uint32)
-        for panel in self.figure.artists:
-            if not (isinstance(panel, PixelPanel) and panel.get_visible()):
+        return self.region((0, 0, width, height))
+
+    def region(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        """Return the pixels of ``(x0, y0, x1, y1)`` of the figure, blitted in numpy."""
+        x0, y0, x1, y1 = box
+        words = np.full((y1 - y0, x1 - x0), _WHITE, np.uint32)
+        for panel, (left, top, w, h) in self.placements():
+            # Agg clips an image at the canvas's edges; here also at the region's.
+            a0, b0 = max(top, y0), max(left, x0)
+            a1, b1 = min(top + h, y1), min(left + w, x1)
+            if a1 <= a0 or b1 <= b0:
                 continue
-            left, bottom, w, h = panel._target(self.renderer)  # noqa: SLF001 - its own blit
-            if w < 1 or h < 1:
-                continue
-            rgba = panel._scaled_to(h, w)  # noqa: SLF001
+            rgba = panel._scaled_to(h, w)  # noqa: SLF001 - the panel's own blit
             if panel.outline is not None:
                 rgba = rgba.copy()
                 panel._paint_outline(rgba, self.renderer)  # noqa: SLF001
-            top = height - bottom - h
             block = np.ascontiguousarray(rgba).view(np.uint32)[..., 0]
-            # Agg clips an image at the canvas's edges.
-            y0, x0 = max(top, 0), max(left, 0)
-            y1, x1 = min(top + h, height), min(left + w, width)
-            if y1 > y0 and x1 > x0:
-                words[y0:y1, x0:x1] = block[y0 - top : y1 - top, x0 - left : x1 - left]
+            words[a0 - y0 : a1 - y0, b0 - x0 : b1 - x0] = block[
+                a0 - top : a1 - top, b0 - left : b1 - left
+            ]
         return words
+
+    def placements(self) -> list[tuple[PixelPanel, tuple[int, int, int, int]]]:
+        """Each visible panel and where it lands: ``(left, top, w, h)`` from the top-left."""
+        height = self.canvas.get_width_height()[1]
+        found = []
+        for panel in self.figure.artists:
+            if isinstance(panel, PixelPanel) and panel.get_visible():
+                left, bottom, w, h = panel._target(self.renderer)  # noqa: SLF001
+                if w >= 1 and h >= 1:
+                    found.append((panel, (left, height - bottom - h, w, h)))
+        return found
+
+    def looks(self) -> dict[PixelPanel, tuple[object, ...]]:
+        """Return what each panel shows: its pixels (by identity), outline and place."""
+        return {
+            panel: (id(panel._pixels), panel.outline, place)  # noqa: SLF001
+            for panel, place in self.placements()
+        }
+
+
+def _changed_regions(
+    before: dict[PixelPanel, tuple[object, ...]],
+    after: dict[PixelPanel, tuple[object, ...]],
+    size: tuple[int, int],
+) -> list[tuple[int, int, int, int]]:
+    """Return a box ``(x0, y0, x1, y1)`` per panel that changed: where it was and where it is."""
+    width, height = size
+    regions = []
+    for panel in before.keys() | after.keys():
+        if before.get(panel) == after.get(panel):
+            continue
+        places = [look[2] for look in (before.get(panel), after.get(panel)) if look is not None]
+        x0 = max(0, min(place[0] for place in places))  # type: ignore[index]
+        y0 = max(0, min(place[1] for place in places))  # type: ignore[index]
+        x1 = min(width, max(place[0] + place[2] for place in places))  # type: ignore[index]
+        y1 = min(height, max(place[1] + place[3] for place in places))  # type: ignore[index]
+        if x1 > x0 and y1 > y0:
+            regions.append((x0, y0, x1, y1))
+    return regions
 
 
 @dataclass(frozen=True)
@@ -328,11 +390,19 @@ def _draw_group(
     state = controller.state
     if state.sample not in {int(k) for k in table.texts}:
         table.texts[str(state.sample)] = explorer._describe_sample(state.sample)  # noqa: SLF001
+    looks = painter.looks()
+    width, height = painter.canvas.get_width_height()
     for channel in range(channels):
         if channel:
             controller.apply(follow=False, channel=channel)
-            figure = painter.numpy() if fast else painter.agg()
-            table.state_pieces += table.pieces.add_changes(figure, first)
+            if fast:  # only the panels that changed: the grid's outline, the channel's map
+                for x0, y0, x1, y1 in _changed_regions(looks, painter.looks(), (width, height)):
+                    region = painter.region((x0, y0, x1, y1))
+                    table.state_pieces += table.pieces.add_changes(
+                        region, first[y0:y1, x0:x1], (x0, y0)
+                    )
+            else:
+                table.state_pieces += table.pieces.add_changes(painter.agg(), first)
         table.state_offsets.append(len(table.state_pieces))
         if explorer._teaching:  # noqa: SLF001
             key = f"{state.layer}|{channel}"
