@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
@@ -383,6 +384,76 @@ def test_on_a_phone_the_figure_scales_the_controls_wrap_and_a_tap_moves_a_slider
     page.touchscreen.tap(area["x"] + area["width"] - 2, area["y"] + area["height"] / 2)
     state = _check_against_explorer(explorer, page)
     assert state["channel"] > 12  # the tap near the right end moved the slider there
+    assert problems == []
+    assert refused == []
+    context.close()
+
+
+# ----- any model ---------------------------------------------------------------------------------
+def _vgg_like() -> keras.Model:
+    """The VGG-like 160×160×3 network of the cats-vs-dogs tutorial, random weights."""
+    keras.utils.set_random_seed(0)
+    conv = {"kernel_size": 3, "padding": "same", "activation": "relu"}
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input((160, 160, 3)),
+            layers.Rescaling(1 / 255, name="rescale"),
+            layers.Conv2D(16, name="block1_conv1", **conv),
+            layers.MaxPooling2D(name="block1_pool"),
+            layers.Conv2D(32, name="block2_conv1", **conv),
+            layers.MaxPooling2D(name="block2_pool"),
+            layers.Conv2D(64, name="block3_conv1", **conv),
+            layers.GlobalAveragePooling2D(name="gap"),
+            layers.Dense(2, activation="softmax", name="predictions"),
+        ],
+        name="vgg_like",
+    )
+
+
+def _application() -> keras.Model:
+    """A keras.applications base first in a Sequential, as transfer learning builds it."""
+    keras.utils.set_random_seed(1)
+    base = keras.applications.MobileNetV2(input_shape=(48, 48, 3), include_top=False, weights=None)
+    return keras.Sequential(
+        [
+            keras.Input((48, 48, 3)),
+            base,
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3),
+        ]
+    )
+
+
+@pytest.mark.parametrize("kind", ["vgg-like on photos", "applications base in a Sequential"])
+def test_other_models_export_and_open_with_the_explorers_pixels(
+    kind: str, chromium: Browser, tmp_path: Path
+) -> None:
+    if kind == "vgg-like on photos":
+        photos, names = convscope.sample_images(size=(160, 160))
+        model, images, labels = _vgg_like(), photos[:3], None
+        layers = ["block1_conv1", "block3_conv1", "gap"]
+    else:
+        model = _application()
+        images = np.random.default_rng(2).uniform(0, 255, (3, 48, 48, 3)).astype(np.float32)
+        labels = None
+        layers = []
+    explorer = Explorer(model, images, labels, figure="none")
+    if not layers:  # a row of the base, and the base's own output row
+        names = explorer.layers
+        layers = [next(name for name in names if name.endswith("block_16_project")), names[-3]]
+    path = explorer.export_html(
+        tmp_path / "model.html", [0, 2], layers, ("maps", "grad-cam"), progress=False
+    )
+    context, refused = _offline(chromium.new_context(viewport={"width": 1200, "height": 1000}))
+    page, problems = _open(context, path)
+    _check_against_explorer(explorer, page)
+    page.locator(".convscope").focus()
+    for key in ["ArrowUp", "ArrowUp", "ArrowRight", "PageDown"]:
+        page.keyboard.press(key)
+    page.select_option(".convscope-view", "grad-cam")
+    state = _check_against_explorer(explorer, page)
+    assert (state["layer"], state["channel"], state["sample"]) == (layers[1], 2, 2)
     assert problems == []
     assert refused == []
     context.close()
