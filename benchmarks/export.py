@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from jupyter_harness import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 - test tooling, on the path
 
+READY = ".convscope[data-ready=true] canvas.convscope-figure[data-frame]"
 BUDGETS = {"size_mb": 15.0, "write_s": 60.0, "open_s": 2.0, "repaint_p95_ms": 1000 / 60}
 
 REPAINT_SCRIPT = """async (count) => {
@@ -87,7 +88,9 @@ def open_and_repaint(path: Path, presses: int) -> dict[str, float]:
 
     refused: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS)
+        )
         context = browser.new_context(viewport={"width": 1200, "height": 1000})
 
         def only_files(route: object) -> None:
@@ -103,11 +106,7 @@ def open_and_repaint(path: Path, presses: int) -> dict[str, float]:
         for _ in range(3):
             page = context.new_page()
             page.goto(path.as_uri())
-            page.wait_for_function(
-                "document.querySelector('.convscope[data-ready=true] canvas.convscope-figure')"
-                "?.dataset.frame",
-                timeout=60_000,
-            )
+            page.wait_for_selector(READY, timeout=60_000)
             opens.append(page.evaluate("performance.now()") / 1000)
             page.close()
         page = context.new_page()
@@ -136,6 +135,7 @@ def main() -> None:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as folder:
         results: dict[str, object] = export(args.samples, Path(folder))
+        print(f"written: {results}", flush=True)  # noqa: T201 - kept if the browser fails
         results |= open_and_repaint(Path(str(results["path"])), args.presses)
     results["load_average_before"] = load_before
     results["load_average_after"] = os.getloadavg()
@@ -144,8 +144,8 @@ def main() -> None:
     for name, budget in BUDGETS.items():
         value = float(results[name])  # type: ignore[arg-type]
         verdict = "ok" if value <= budget else "OVER"
-        print(f"{name:>16}: {value:9.2f}   target <= {budget:.1f}   {verdict}")  # noqa: T201
-    print(json.dumps(results, indent=1))  # noqa: T201
+        print(f"{name:>16}: {value:9.2f}   target <= {budget:.1f}   {verdict}")
+    print(json.dumps(results, indent=1))
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=1))
 

@@ -37,6 +37,7 @@ const NOT_EXPORTED = "not in this export: it was written with no kernel behind i
  * @property {Record<string, string>} texts
  * @property {Record<string, string>} refusals
  * @property {Record<string, string[]>} captions
+ * @property {Record<string, {texts: string[], top: number[][], peaks: (number | null)[][]}>} panels
  * @property {boolean} teaching
  * @property {number[]} thumb_shape
  * @property {number} page_size
@@ -258,6 +259,30 @@ function makeStaticModel(meta, t) {
     );
   }
 
+  // The channel panel: the kernel's words and strongest samples; those in the file show.
+  function showPanel() {
+    if (!state._panel_open) return;
+    const panel = meta.panels[state.layer];
+    if (!panel) {
+      set("_panel_text", `the channel panel of ${state.layer} is ${NOT_EXPORTED}`);
+      set("_panel_meta", []);
+      set("_panel_thumbs", new DataView(new ArrayBuffer(0)));
+      return;
+    }
+    const top = panel.top[state.channel];
+    const held = top.map((index, i) => ({ index, peak: panel.peaks[state.channel][i] ?? -Infinity }));
+    const shown = held.filter(({ index }) => position(index) >= 0);
+    const bytes = new Uint8Array(shown.length * thumbSize);
+    shown.forEach(({ index }, i) => {
+      const at = position(index) * thumbSize;
+      bytes.set(t.thumbs.subarray(at, at + thumbSize), i * thumbSize);
+    });
+    const note = `  (${shown.length} of them in this file${shown.length ? "" : "; export them to see them"})`;
+    set("_panel_text", panel.texts[state.channel] + note);
+    set("_panel_meta", shown);
+    set("_panel_thumbs", new DataView(bytes.buffer));
+  }
+
   /** @param {{view: string, layer: string, sample: number, cmap: string, channel: number}} next */
   function show(next) {
     const info = layerOf(next.layer);
@@ -274,6 +299,7 @@ function makeStaticModel(meta, t) {
     set("_captions", meta.captions[`${next.layer}|${next.channel}`] ?? []);
     set("_figure_frame", new DataView(frame.buffer));
     if (movedSample && filtered.includes(next.sample) && samplePage !== state.page) showPage(samplePage);
+    showPanel();
   }
 
   const current = () => ({
@@ -334,10 +360,12 @@ function makeStaticModel(meta, t) {
     if (info) next.channel = Math.min(Math.max(next.channel, 0), info.channels - 1);
     if (Object.entries(next).some(([key, value]) => state[key] !== value) || batch.frame) show(next);
     if (batch.page) showPage(batch.page.page);
-    if (batch.panel && batch.panel.open) {
-      set("_panel_open", false);
-      changed.add("_panel_open");
-      throw new Error(`the channel panel is ${NOT_EXPORTED}`);
+    if (batch.panel) {
+      const held = Object.keys(meta.panels).length > 0;
+      set("_panel_open", held && batch.panel.open);
+      changed.add("_panel_open"); // closes the panel again when the file has none
+      if (held) showPanel();
+      else if (batch.panel.open) throw new Error(`the channel panel is ${NOT_EXPORTED}`);
     }
     for (const kind of ["sort", "epoch", "gif", "draw"]) {
       if (batch[kind]) throw new Error(`${kind}: ${NOT_EXPORTED}`);
@@ -442,7 +470,7 @@ function markStatic(root, meta) {
   options(".convscope-cmap", meta.cmaps, "the colours");
   options(".convscope-norm", [meta.norm], "the scale");
   const panel = root.querySelector(".convscope-panel summary");
-  if (panel) panel.setAttribute("title", `the channel panel: ${NOT_EXPORTED}`);
+  if (panel && Object.keys(meta.panels).length === 0) panel.setAttribute("title", `the channel panel: ${NOT_EXPORTED}`);
   root.dataset.ready = "true";
 }
 

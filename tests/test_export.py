@@ -36,12 +36,23 @@ def explorer() -> Explorer:
 
 
 @pytest.fixture(scope="module")
-def samples(explorer: Explorer) -> list[int]:
-    """Ten samples of which at least two the bundled model gets wrong (from the test set)."""
+def strongest(explorer: Explorer) -> list[int]:
+    """The live channel panel's strongest samples of conv1's channel 3, over the test set."""
+    explorer.update(layer="conv1", channel=3)
+    explorer.channel_panel = True
+    top = explorer.channel_top.tolist()
+    explorer.channel_panel = False
+    explorer.update(channel=0)
+    return top
+
+
+@pytest.fixture(scope="module")
+def samples(explorer: Explorer, strongest: list[int]) -> list[int]:
+    """Twelve samples: two the bundled model gets wrong, and two of conv1 channel 3's strongest."""
     explorer.filter(misclassified=True)
     wrong = explorer.filtered_samples[:2].tolist()
     explorer.filter()
-    return sorted({*range(8), *wrong})
+    return sorted({*range(8), *wrong, *strongest[:2]})
 
 
 @pytest.fixture(scope="module")
@@ -239,8 +250,8 @@ def _open(context: BrowserContext, path: Path) -> tuple[Page, list[str]]:
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on("console", lambda line: problems.append(line.text) if line.type == "error" else None)
     page.goto(path.as_uri())
-    page.wait_for_selector(".convscope[data-ready=true]")
-    page.wait_for_function("document.querySelector('canvas.convscope-figure').dataset.frame")
+    # A selector, not a function: the page's Content-Security-Policy forbids eval.
+    page.wait_for_selector(".convscope[data-ready=true] canvas.convscope-figure[data-frame]")
     return page, problems
 
 
@@ -457,3 +468,32 @@ def test_other_models_export_and_open_with_the_explorers_pixels(
     assert problems == []
     assert refused == []
     context.close()
+
+
+def test_the_channel_panel_shows_the_live_panels_words_and_its_strongest_samples_in_the_file(
+    explorer: Explorer,
+    exported: Path,
+    samples: list[int],
+    strongest: list[int],
+    browser_context: tuple[BrowserContext, list[str]],
+) -> None:
+    context, _ = browser_context
+    page, problems = _open(context, exported)
+    page.locator(".convscope").focus()
+    for key in ["ArrowUp"] * 3:
+        page.keyboard.press(key)
+    page.locator(".convscope-panel summary").click()
+    explorer.update(layer="conv1", channel=3)
+    explorer.channel_panel = True
+    live_text = explorer._panel_text
+    explorer.channel_panel = False
+    text = page.locator(".convscope-panel-text").text_content() or ""
+    assert text.startswith(live_text)
+    held = [index for index in strongest if index in samples]
+    assert len(held) >= 2
+    assert f"({len(held)} of them in this file)" in text
+    cells = page.locator(".convscope-panel-thumbs .convscope-thumb")
+    assert cells.evaluate_all("(cells) => cells.map((c) => Number(c.dataset.index))") == held
+    cells.nth(1).click()
+    assert _check_against_explorer(explorer, page)["sample"] == held[1]
+    assert problems == []

@@ -42,6 +42,7 @@ from convscope.errors import (
 from convscope.render.pixel_panel import PixelPanel
 from convscope.widget.frames import changed_boxes, fold, paletted
 from convscope.widget.views import VIEWS
+from convscope.widget.words import panel_line
 
 if TYPE_CHECKING:
     from convscope.widget.explorer import Explorer
@@ -206,9 +207,10 @@ class _Painter:
         return found
 
     def looks(self) -> dict[PixelPanel, tuple[object, ...]]:
-        """Return what each panel shows: its pixels (by identity), outline and place."""
+        """Return what each panel shows: its pixels (compared by identity), outline and place."""
+        # The pixels themselves, not their id(): a freed array's id is soon reused.
         return {
-            panel: (id(panel._pixels), panel.outline, place)  # noqa: SLF001
+            panel: (panel._pixels, panel.outline, place)  # noqa: SLF001
             for panel, place in self.placements()
         }
 
@@ -222,7 +224,8 @@ def _changed_regions(
     width, height = size
     regions = []
     for panel in before.keys() | after.keys():
-        if before.get(panel) == after.get(panel):
+        old, new = before.get(panel), after.get(panel)
+        if old is not None and new is not None and old[0] is new[0] and old[1:] == new[1:]:
             continue
         places = [look[2] for look in (before.get(panel), after.get(panel)) if look is not None]
         x0 = max(0, min(place[0] for place in places))  # type: ignore[index]
@@ -299,11 +302,15 @@ def export_html(
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: bool = True,
     title: str = "convscope Explorer",
+    channel_panel: bool = True,
 ) -> Path:
     """Write ``explorer`` as one HTML file that works with no kernel (``Explorer.export_html``).
 
     ``cmaps`` are the colour scales in the file (by default the one in view), ``max_bytes``
-    the size above which nothing is written, ``progress`` whether a bar shows on stderr.
+    the size above which nothing is written, ``progress`` whether a bar shows on stderr,
+    ``channel_panel`` whether the channel panel works in the file: each channel's strongest
+    samples over the whole data set (one pass per layer, as the live panel; the grid then
+    crosses out dead channels, as it does live once the panel was opened).
     """
     target = _checked_path(path)
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
@@ -313,7 +320,9 @@ def export_html(
     bar = _Progress(plan.states, enabled=progress)
     kept = _ViewKeeper(explorer)
     try:
+        panels = _channel_panels(explorer, plan) if channel_panel else {}
         table = _draw_states(explorer, plan, bar.step)
+        table.panels = panels
     finally:
         kept.restore()
     bar.done()
@@ -340,6 +349,7 @@ class _Table:
     captions: dict[str, list[str]]
     texts: dict[str, str]
     checked: int
+    panels: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
 
 
 def _draw_states(explorer: Explorer, plan: ExportPlan, step: Callable[[], None]) -> _Table:
@@ -379,36 +389,96 @@ def _draw_states(explorer: Explorer, plan: ExportPlan, step: Callable[[], None])
 def _draw_group(
     explorer: Explorer, painter: _Painter, table: _Table, channels: int, step: Callable[[], None]
 ) -> None:
-    """Draw one group's channels: its first figure whole, the others where they differ."""
+    """Draw one group's channels: its first figure whole, the others where they differ.
+
+    The numpy blit is checked against Agg on the group's first and last figures; where it
+    differs, the whole group is drawn by Agg instead.
+    """
     controller = explorer._controller  # noqa: SLF001
     first = painter.agg()
     fast = painter.fast and np.array_equal(painter.numpy(), first)
-    table.checked += fast
     table.group_first.append(len(table.state_offsets) - 1)
     table.group_pieces += table.pieces.add_changes(first, None)
     table.group_offsets.append(len(table.group_pieces))
     state = controller.state
-    if state.sample not in {int(k) for k in table.texts}:
+    if str(state.sample) not in table.texts:
         table.texts[str(state.sample)] = explorer._describe_sample(state.sample)  # noqa: SLF001
+    kept = len(table.state_pieces), len(table.state_offsets)
+    if fast and _draw_channels(explorer, painter, table, first, channels, fast=True):
+        table.checked += 1
+    else:
+        del table.state_pieces[kept[0] :], table.state_offsets[kept[1] :]
+        controller.apply(follow=False, channel=0)
+        _draw_channels(explorer, painter, table, first, channels, fast=False)
+    for _ in range(channels):
+        step()
+
+
+def _draw_channels(
+    explorer: Explorer,
+    painter: _Painter,
+    table: _Table,
+    first: np.ndarray,
+    channels: int,
+    *,
+    fast: bool,
+) -> bool:
+    """Draw each channel of the group in view; ``False`` if the numpy blit was not Agg's."""
+    controller = explorer._controller  # noqa: SLF001
     looks = painter.looks()
     width, height = painter.canvas.get_width_height()
+    layer = controller.state.layer
     for channel in range(channels):
         if channel:
             controller.apply(follow=False, channel=channel)
-            if fast:  # only the panels that changed: the grid's outline, the channel's map
+            if not fast:
+                table.state_pieces += table.pieces.add_changes(painter.agg(), first)
+            else:  # only the panels that changed: the grid's outline, the channel's map
+                figure = first.copy() if channel == channels - 1 else None
                 for x0, y0, x1, y1 in _changed_regions(looks, painter.looks(), (width, height)):
                     region = painter.region((x0, y0, x1, y1))
                     table.state_pieces += table.pieces.add_changes(
                         region, first[y0:y1, x0:x1], (x0, y0)
                     )
-            else:
-                table.state_pieces += table.pieces.add_changes(painter.agg(), first)
+                    if figure is not None:
+                        figure[y0:y1, x0:x1] = region
+                if figure is not None and not np.array_equal(figure, painter.agg()):
+                    return False
         table.state_offsets.append(len(table.state_pieces))
         if explorer._teaching:  # noqa: SLF001
-            key = f"{state.layer}|{channel}"
+            key = f"{layer}|{channel}"
             if key not in table.captions:
                 table.captions[key] = explorer._describe_panels()  # noqa: SLF001
-        step()
+    return True
+
+
+def _channel_panels(explorer: Explorer, plan: ExportPlan) -> dict[str, dict[str, list[Any]]]:
+    """Return the channel panel of every exported channel: its words and strongest samples."""
+    controller = explorer._controller  # noqa: SLF001
+    panels = {}
+    for layer in plan.layers:
+        peaks = controller.channel_peaks(layer)  # (N, C): the live panel's one pass
+        count = min(9, len(peaks))
+        top = np.argsort(-peaks, axis=0, kind="stable")[:count]  # as channel_summary, at once
+        active = (peaks > 0).mean(axis=0)
+        dead = controller.dead_channels(layer)
+        unit = "channel" if explorer.engine.layer(layer).spatial else "unit"
+        texts = [
+            panel_line(
+                unit, channel, layer, dead=bool(dead is not None and dead[channel]),
+                active=float(active[channel]), samples=explorer.sample_count, shown=count,
+            )
+            for channel in range(peaks.shape[1])
+        ]  # fmt: skip
+        panels[layer] = {
+            "texts": texts,
+            "top": top.T.tolist(),
+            "peaks": [
+                [float(v) if np.isfinite(v) else None for v in row]  # JSON has no -Infinity
+                for row in np.take_along_axis(peaks, top, axis=0).T
+            ],
+        }
+    return panels
 
 
 class _ViewKeeper:
@@ -465,6 +535,7 @@ def _page(explorer: Explorer, plan: ExportPlan, table: _Table, title: str) -> st
         "texts": table.texts,
         "refusals": table.refusals,
         "captions": table.captions,
+        "panels": table.panels,
         "teaching": bool(explorer._teaching),  # noqa: SLF001
         "thumb_shape": picker.thumb_shape,
         "page_size": picker.page_size,
