@@ -135,7 +135,7 @@ def main() -> None:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as folder:
         results: dict[str, object] = export(args.samples, Path(folder))
-        print(f"written: {results}", flush=True)  # noqa: T201 - kept if the browser fails
+        print(f"written: {results}", flush=True)
         results |= open_and_repaint(Path(str(results["path"])), args.presses)
     results["load_average_before"] = load_before
     results["load_average_after"] = os.getloadavg()
