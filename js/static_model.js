@@ -98,14 +98,52 @@ async function unpackTables(sections) {
 }
 
 /**
- * The figure of one state as a key frame, or the reason the file does not hold it.
+ * What the canvas shows after a frame: its group, and the rectangles that were painted.
+ * @typedef {{group: number, own: number[], all: number[]}} Shown
+ */
+
+/**
+ * The rectangle of a piece: `[x, y, w, h]`.
+ * @param {Tables} t
+ * @param {number} piece
+ */
+function boxOf(t, piece) {
+  return Array.from(t.pieces.subarray(11 * piece, 11 * piece + 4));
+}
+
+/**
+ * Whether the box `inner` lies inside one of `boxes`.
+ * @param {number[]} inner
+ * @param {number[][]} boxes
+ */
+function covered(inner, boxes) {
+  const [x, y, w, h] = inner;
+  return boxes.some(([bx, by, bw, bh]) => bx <= x && by <= y && x + w <= bx + bw && y + h <= by + bh);
+}
+
+/**
+ * @param {number[]} a
+ * @param {number[]} b
+ */
+function overlaps([ax, ay, aw, ah], [bx, by, bw, bh]) {
+  return ax < bx + bw && bx < ax + aw && ay < by + bh && by < ay + ah;
+}
+
+/**
+ * The frame that takes the canvas from `shown` to a state, or the reason the file does not
+ * hold that state. Every state is white where no rectangle of its own or of its group lies, so:
+ * from nothing, white and then all its rectangles (a key frame); within one group (another
+ * channel), white where the last state's own rectangles lay outside the group's, the group's
+ * rectangles under them, then the new state's own; from another group, white where the last
+ * state's rectangles will not be covered, then all of the new state's.
  * @param {ExportMeta} meta
  * @param {Tables} t
  * @param {{view: string, layer: string, sample: number, cmap: string, channel: number}} s
  * @param {number} id
- * @returns {Uint8Array | string}
+ * @param {Shown | null} shown what the canvas shows, if known; null: start afresh
+ * @returns {{frame: Uint8Array, shown: Shown} | string}
  */
-function stateFrame(meta, t, s, id) {
+function stateFrame(meta, t, s, id, shown) {
   const v = meta.views.indexOf(s.view);
   const l = meta.layers.findIndex((layer) => layer.name === s.layer);
   const k = meta.samples.indexOf(s.sample);
@@ -118,13 +156,29 @@ function stateFrame(meta, t, s, id) {
   const group = t.group_of[((v * layers + l) * samples + k) * cmaps + m];
   if (group < 0) return meta.refusals[`${s.view}|${s.layer}`] ?? `this view of ${s.layer} is ${NOT_EXPORTED}`;
   const state = t.group_first[group] + s.channel;
-  const ids = [
-    ...t.group_pieces.subarray(t.group_offsets[group], t.group_offsets[group + 1]),
-    ...t.state_pieces.subarray(t.state_offsets[state], t.state_offsets[state + 1]),
-  ];
-  const white = { x: 0, y: 0, w: meta.width, h: meta.height, rows: [meta.height], cols: [meta.width] };
-  const rects = [{ ...white, colours: 1, index_bytes: 1, offset: 0, length: 5, deflate: false }];
-  let offset = 5;
+  const base = Array.from(t.group_pieces.subarray(t.group_offsets[group], t.group_offsets[group + 1]));
+  const own = Array.from(t.state_pieces.subarray(t.state_offsets[state], t.state_offsets[state + 1]));
+  /** @type {number[][]} white boxes, painted first */
+  let whites = [];
+  /** @type {number[]} */
+  let ids = [...base, ...own];
+  let from = 0; // a key frame
+  if (shown === null) {
+    whites = [[0, 0, meta.width, meta.height]];
+  } else if (shown.group === group) {
+    const stale = shown.own.map((piece) => boxOf(t, piece));
+    const under = base.filter((piece) => stale.some((box) => overlaps(box, boxOf(t, piece))));
+    whites = stale.filter((box) => !covered(box, base.map((piece) => boxOf(t, piece))));
+    ids = [...under, ...own];
+    from = id - 1; // applies on top of the frame before
+  } else {
+    const boxes = ids.map((piece) => boxOf(t, piece));
+    whites = shown.all.map((piece) => boxOf(t, piece)).filter((box) => !covered(box, boxes));
+  }
+  const rects = whites.map(([x, y, w, h]) => ({
+    x, y, w, h, rows: [h], cols: [w], colours: 1, index_bytes: 1, offset: 0, length: 5, deflate: false,
+  })); // prettier-ignore
+  let offset = 5; // the white palette and index, shared by every white box
   for (const piece of ids) {
     const p = t.pieces.subarray(11 * piece, 11 * piece + 11);
     const runs = t.runs.subarray(p[10], p[10] + p[4] + p[5]);
@@ -136,13 +190,13 @@ function stateFrame(meta, t, s, id) {
     offset += p[9];
   }
   const header = new TextEncoder().encode(
-    JSON.stringify({ id, base: 0, width: meta.width, height: meta.height, ratio: 1, rects }),
+    JSON.stringify({ id, base: from, width: meta.width, height: meta.height, ratio: 1, rects }),
   );
   const frame = new Uint8Array(4 + header.length + offset);
   new DataView(frame.buffer).setUint32(0, header.length, true);
   frame.set(header, 4);
   let at = 4 + header.length;
-  frame.set([255, 255, 255, 255, 0], at); // white, one colour, one index
+  frame.set([255, 255, 255, 255, 0], at); // white: one colour, one index
   at += 5;
   for (const piece of ids) {
     const start = t.pieces[11 * piece + 8];
@@ -150,7 +204,7 @@ function stateFrame(meta, t, s, id) {
     frame.set(t.data.subarray(start, start + length), at);
     at += length;
   }
-  return frame;
+  return { frame, shown: { group, own, all: [...base, ...own] } };
 }
 
 /**
@@ -217,6 +271,8 @@ function makeStaticModel(meta, t) {
     _ack: 0,
   };
   let frameId = 0;
+  /** @type {Shown | null} */
+  let shownFrame = null;
   let filtered = meta.samples.slice();
   /** @type {Set<string>} */
   const changed = new Set();
@@ -283,12 +339,17 @@ function makeStaticModel(meta, t) {
     set("_panel_thumbs", new DataView(bytes.buffer));
   }
 
-  /** @param {{view: string, layer: string, sample: number, cmap: string, channel: number}} next */
-  function show(next) {
+  /**
+   * @param {{view: string, layer: string, sample: number, cmap: string, channel: number}} next
+   * @param {boolean} [fresh] a whole frame from white: the page asked for one
+   */
+  function show(next, fresh = false) {
     const info = layerOf(next.layer);
     if (info) next.channel = Math.min(Math.max(0, next.channel), info.channels - 1);
-    const frame = stateFrame(meta, t, next, frameId + 1);
-    if (typeof frame === "string") throw new Error(frame);
+    const made = stateFrame(meta, t, next, frameId + 1, fresh ? null : shownFrame);
+    if (typeof made === "string") throw new Error(made);
+    const frame = made.frame;
+    shownFrame = made.shown;
     frameId += 1;
     const samplePage = Math.floor(Math.max(0, filtered.indexOf(next.sample)) / meta.page_size);
     const movedSample = next.sample !== state.sample;
@@ -358,7 +419,7 @@ function makeStaticModel(meta, t) {
     }
     const info = layerOf(next.layer);
     if (info) next.channel = Math.min(Math.max(next.channel, 0), info.channels - 1);
-    if (Object.entries(next).some(([key, value]) => state[key] !== value) || batch.frame) show(next);
+    if (Object.entries(next).some(([key, value]) => state[key] !== value) || batch.frame) show(next, Boolean(batch.frame));
     if (batch.page) showPage(batch.page.page);
     if (batch.panel) {
       const held = Object.keys(meta.panels).length > 0;
