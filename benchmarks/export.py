@@ -16,7 +16,8 @@ Budgets: file ≤ 15 MB, write ≤ 60 s on 2 cores, open ≤ 2 s, repaint p95 �
 machine's load average is printed with the results: on a shared machine the write time is
 what the export got, not what it needs.
 
-Run: ``python benchmarks/export.py [--samples 100] [--out results.json]``.
+Run: ``python benchmarks/export.py [--samples 100] [--out results.json] [--keep FOLDER]``;
+``--page-only FILE`` times the page of a file written before.
 """
 
 from __future__ import annotations
@@ -131,11 +132,17 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--presses", type=int, default=300)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--keep", type=Path, default=None, help="write lesson.html in this folder")
+    parser.add_argument("--page-only", type=Path, default=None, help="time this file's page only")
     args = parser.parse_args()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as folder:
-        results: dict[str, object] = export(args.samples, Path(folder))
-        print(f"written: {results}", flush=True)
+        if args.page_only is not None:  # time an exported page again, without writing one
+            results: dict[str, object] = {"path": str(args.page_only), "write_s": float("nan")}
+            results["size_mb"] = args.page_only.stat().st_size / 1e6
+        else:
+            results = export(args.samples, args.keep or Path(folder))
+        print(f"written: {results}", flush=True)  # kept if the browser part fails
         results |= open_and_repaint(Path(str(results["path"])), args.presses)
     results["load_average_before"] = load_before
     results["load_average_after"] = os.getloadavg()
