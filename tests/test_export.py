@@ -497,3 +497,36 @@ def test_the_channel_panel_shows_the_live_panels_words_and_its_strongest_samples
     cells.nth(1).click()
     assert _check_against_explorer(explorer, page)["sample"] == held[1]
     assert problems == []
+
+
+def test_a_random_walk_of_presses_and_menus_shows_the_explorers_pixels_at_every_step(
+    explorer: Explorer, exported: Path, browser_context: tuple[BrowserContext, list[str]]
+) -> None:
+    """Each change of channel is painted as a difference from the last figure: every step."""
+    context, _ = browser_context
+    page, problems = _open(context, exported)
+    page.locator(".convscope").focus()
+    rng = np.random.default_rng(11)
+    keys = ["ArrowUp", "ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "PageUp", "PageDown"]
+    for step in range(30):
+        if step % 7 == 6:
+            page.select_option(".convscope-cmap", CMAPS[rng.integers(2)])
+            page.locator(".convscope").focus()
+        else:
+            page.keyboard.press(keys[rng.integers(len(keys))])
+        _check_against_explorer(explorer, page)
+    assert problems == []
+
+
+def test_the_command_line_writes_an_export_or_says_what_to_reduce(tmp_path: Path) -> None:
+    from convscope.cli import main
+
+    path = tmp_path / "lesson.html"
+    arguments = ["export", str(path), "--samples", "0-2,7", "--layers", "conv1,dense"]
+    assert main([*arguments, "--views", "maps", "--max-mb", "5"]) == 0
+    meta, _ = _tables(path)
+    assert meta["samples"] == [0, 1, 2, 7]
+    assert [layer["name"] for layer in meta["layers"]] == ["conv1", "dense"]
+    too_big = tmp_path / "big.html"
+    assert main(["export", str(too_big), "--samples", "0-99", "--max-mb", "0.5"]) == 2
+    assert not too_big.exists()
