@@ -118,6 +118,7 @@ def _agg(explorer: Explorer, state: dict[str, Any]) -> np.ndarray:
     return np.asarray(explorer.figure.canvas.buffer_rgba()).copy()
 
 
+@pytest.mark.slow
 def test_every_kind_of_state_in_the_file_is_the_explorers_agg_buffer(
     explorer: Explorer, exported: Path
 ) -> None:
@@ -164,6 +165,7 @@ def test_every_kind_of_state_in_the_file_is_the_explorers_agg_buffer(
         assert np.array_equal(_rebuild(meta, tables, state), _agg(explorer, state)), state
 
 
+@pytest.mark.slow
 def test_the_file_says_what_it_left_out_and_the_explorer_keeps_its_view(
     explorer: Explorer, exported: Path
 ) -> None:
@@ -287,6 +289,8 @@ def _check_against_explorer(explorer: Explorer, page: Page) -> dict[str, Any]:
     return state
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_the_file_opens_offline_and_every_burst_of_presses_shows_the_explorers_pixels(
     explorer: Explorer,
     exported: Path,
@@ -348,6 +352,8 @@ def test_the_file_opens_offline_and_every_burst_of_presses_shows_the_explorers_p
     assert refused == []
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_controls_with_nothing_exported_behind_them_are_disabled_and_say_why(
     exported: Path, browser_context: tuple[BrowserContext, list[str]]
 ) -> None:
@@ -371,6 +377,8 @@ def test_controls_with_nothing_exported_behind_them_are_disabled_and_say_why(
     assert problems == []
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_on_a_phone_the_figure_scales_the_controls_wrap_and_a_tap_moves_a_slider(
     explorer: Explorer, exported: Path, chromium: Browser
 ) -> None:
@@ -436,6 +444,8 @@ def _application() -> keras.Model:
     )
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["vgg-like on photos", "applications base in a Sequential"])
 def test_other_models_export_and_open_with_the_explorers_pixels(
     kind: str, chromium: Browser, tmp_path: Path
@@ -470,6 +480,8 @@ def test_other_models_export_and_open_with_the_explorers_pixels(
     context.close()
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_the_channel_panel_shows_the_live_panels_words_and_its_strongest_samples_in_the_file(
     explorer: Explorer,
     exported: Path,
@@ -499,6 +511,8 @@ def test_the_channel_panel_shows_the_live_panels_words_and_its_strongest_samples
     assert problems == []
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_a_random_walk_of_presses_and_menus_shows_the_explorers_pixels_at_every_step(
     explorer: Explorer, exported: Path, browser_context: tuple[BrowserContext, list[str]]
 ) -> None:
@@ -518,6 +532,7 @@ def test_a_random_walk_of_presses_and_menus_shows_the_explorers_pixels_at_every_
     assert problems == []
 
 
+@pytest.mark.slow
 def test_the_command_line_writes_an_export_or_says_what_to_reduce(tmp_path: Path) -> None:
     from convscope.cli import main
 
