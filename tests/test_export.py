@@ -545,3 +545,29 @@ def test_the_command_line_writes_an_export_or_says_what_to_reduce(tmp_path: Path
     too_big = tmp_path / "big.html"
     assert main(["export", str(too_big), "--samples", "0-99", "--max-mb", "0.5"]) == 2
     assert not too_big.exists()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_teaching_mode_exports_its_captions_and_titles_drawn_by_agg(
+    chromium: Browser, tmp_path: Path
+) -> None:
+    teacher = Explorer(figure="none", teaching=True)
+    path = teacher.export_html(tmp_path / "class.html", [0, 1], ["conv1", "dense"], ("maps",))
+    context, refused = _offline(chromium.new_context(viewport={"width": 1200, "height": 1000}))
+    page, problems = _open(context, path)
+    page.locator(".convscope").focus()
+    for key in ["ArrowUp", "ArrowUp", "ArrowRight", "PageDown", "ArrowUp"]:
+        page.keyboard.press(key)
+    state = _check_against_explorer(teacher, page)  # the live titles are on the figure too
+    assert (state["layer"], state["channel"], state["sample"]) == ("dense", 3, 1)
+    captions = page.locator(".convscope-captions span").all_text_contents()
+    assert captions == teacher._captions
+    assert "unit 3" in captions[2]
+    assert (
+        page.locator(".convscope").get_attribute("class")
+        == "convscope convscope-teaching convscope-static"
+    )
+    assert problems == []
+    assert refused == []
+    context.close()

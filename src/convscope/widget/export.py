@@ -328,9 +328,9 @@ def export_html(
     finally:
         kept.restore()
     bar.done()
-    document = _page(explorer, plan, table, title)
+    document = _page(explorer, plan, table, title).encode("utf-8")
     _check_size(len(document), max_bytes, plan, estimated=False)
-    target.write_text(document, encoding="utf-8")
+    target.write_bytes(document)
     return target
 
 
