@@ -28,7 +28,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -44,8 +44,8 @@ from convscope.widget.frames import changed_boxes, fold, paletted
 from convscope.widget.views import VIEWS
 from convscope.widget.words import panel_line
 
-if TYPE_CHECKING:
-    from convscope.widget.explorer import Explorer
+# The Explorer, whose module imports this one: named, not imported, so there is no cycle.
+Explorer = Any
 
 DEFAULT_VIEWS = ("maps", "grad-cam", "heatmap")
 DEFAULT_MAX_BYTES = 25_000_000
