@@ -15,6 +15,7 @@ const NOT_EXPORTED = "not in this export: it was written with no kernel behind i
  * @property {string} kind
  * @property {string} shape
  * @property {number} channels
+ * @property {string} text how the layer slider names it
  * @property {string} unit
  */
 
@@ -33,6 +34,7 @@ const NOT_EXPORTED = "not in this export: it was written with no kernel behind i
  * @property {string[]} all_norms
  * @property {number[] | null} labels
  * @property {number[] | null} predictions
+ * @property {string[]} thumb_captions "label→prediction" of each sample, as the kernel words it
  * @property {string[]} class_names
  * @property {Record<string, string>} texts
  * @property {Record<string, string>} refusals
@@ -234,7 +236,7 @@ function makeStaticModel(meta, t) {
     filter_true: -1,
     filter_predicted: -1,
     misclassified_only: false,
-    _layer_options: meta.layers.map(({ name, kind, shape, channels }) => ({ name, kind, shape, channels })),
+    _layer_options: meta.layers.map(({ name, kind, shape, channels, text }) => ({ name, kind, shape, channels, text })),
     _channel_count: 1,
     _unit_name: "channel",
     _sample_text: "",
@@ -311,7 +313,12 @@ function makeStaticModel(meta, t) {
     set("_thumbs", new DataView(bytes.buffer));
     set(
       "_thumb_meta",
-      chosen.map((index) => ({ index, label: classOf(meta.labels, index), predicted: classOf(meta.predictions, index) })),
+      chosen.map((index) => ({
+        index,
+        label: classOf(meta.labels, index),
+        predicted: classOf(meta.predictions, index),
+        caption: meta.thumb_captions[position(index)],
+      })),
     );
   }
 

@@ -47,6 +47,7 @@ const VIEW_NAMES = {
  * @property {string} kind
  * @property {string} shape
  * @property {number} channels
+ * @property {string} text
  */
 
 /**
@@ -54,6 +55,7 @@ const VIEW_NAMES = {
  * @property {number} index
  * @property {number} label
  * @property {number} predicted
+ * @property {string} caption
  */
 
 /**
@@ -883,8 +885,7 @@ function makeFigureView(canvas, askForKey) {
  * @param {number} index
  */
 function layerText(model, index) {
-  const info = model.get("_layer_options")[index];
-  return info ? `${info.name}  ·  ${info.kind}  ·  ${info.shape}` : "";
+  return model.get("_layer_options")[index]?.text ?? "";
 }
 
 /**
@@ -1034,18 +1035,6 @@ function showCompare(model, c) {
 }
 
 /**
- * @param {Model} model
- * @param {ThumbMeta} meta
- */
-function thumbCaption(model, meta) {
-  const names = model.get("_class_names");
-  return [
-    meta.label >= 0 ? names[meta.label] ?? meta.label : "",
-    meta.predicted >= 0 ? `→${names[meta.predicted] ?? meta.predicted}` : "",
-  ].join("");
-}
-
-/**
  * Redraw the page of thumbnails. Focus on a thumbnail that is replaced moves to its successor
  * (or the widget), so that ←/→ keep working instead of reaching the notebook.
  * @param {Model} model
@@ -1057,7 +1046,7 @@ function showThumbs(model, c) {
     model,
     model.get("_thumbs"),
     metas.map((meta) => meta.index),
-    metas.map((meta) => thumbCaption(model, meta)),
+    metas.map((meta) => meta.caption),
   );
   metas.forEach((meta, i) => {
     cells[i].classList.toggle("wrong", meta.label >= 0 && meta.predicted >= 0 && meta.label !== meta.predicted);

@@ -201,7 +201,7 @@ import json
 _plain = model.predict(images[..., None], verbose=0).argmax(axis=1)   # plain Keras
 _mistakes = np.flatnonzero(_plain != labels)
 classroom.save_gif("expected-mistakes.gif", _mistakes[:12], fps=2)
-_page = explorer.filtered_samples[: explorer._picker.page_size]
+_page = explorer.filtered_samples[: explorer._samples.picker.page_size]
 print("CONVSCOPE-PROBE", json.dumps({
     "digits": int(len(labels)),
     "accuracy": float(np.mean(_plain == labels)),

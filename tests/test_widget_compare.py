@@ -16,9 +16,9 @@ from matplotlib.backend_bases import KeyEvent, MouseEvent
 import convscope
 from convscope.errors import ArgumentTypeError, IndexOutOfRangeError, InvalidArgumentError
 from convscope.render.compare import difference_pixels, joint_pixels
+from convscope.render.compose import grid_columns
 from convscope.render.explorer_figure import grid_aspect
 from convscope.render.mosaic import colour_table, colourise
-from convscope.widget.controller import grid_columns
 
 SAMPLES = 200
 _SEQ = itertools.count(1)

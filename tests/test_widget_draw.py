@@ -65,7 +65,7 @@ def test_sample_drawn_before_any_drawing_shows_draw_a_digit(
 
 def test_a_test_digit_drawn_on_a_280_canvas_predicts_its_label(explorer, mnist_test) -> None:
     images, labels = mnist_test
-    right = np.flatnonzero(explorer._controller.predictions == labels[:SAMPLES])[:20]
+    right = np.flatnonzero(explorer._controller.classes.predictions == labels[:SAMPLES])[:20]
     for index in right:
         explorer.draw(canvas_of(images[index]))
         name = explorer.class_names[int(labels[index])]
@@ -244,7 +244,7 @@ def test_a_grey_model_of_another_size_gets_the_drawing_at_its_size(mnist_test) -
     assert explorer.drawn.shape == (40, 40)
     rows = np.flatnonzero(explorer.drawn.any(axis=1))
     assert rows[-1] - rows[0] + 1 <= round(40 * 20 / 28)
-    model_input = explorer._controller._drawn_input
+    model_input = explorer._controller.pad.model_input
     assert 0.0 <= model_input.min() <= model_input.max() <= 1.0  # the data set's range
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 import convscope
 from convscope.errors import IndexOutOfRangeError, UnknownLayerError
-from convscope.widget.controller import grid_columns
+from convscope.render.compose import grid_columns
 from convscope.widget.figure_display import choose_mode
 from convscope.widget.frames import apply_frame
 
@@ -153,7 +153,7 @@ def test_rapid_frontend_messages_are_coalesced_into_one_render(
 
 def test_misclassified_filter_and_thumbnail_pages(explorer: convscope.Explorer) -> None:
     controller = explorer._controller
-    wrong = np.flatnonzero(controller.labels != controller.predictions)
+    wrong = np.flatnonzero(controller.labels != controller.classes.predictions)
     send(explorer, type="filter", true=-1, predicted=-1, misclassified=True)
     assert explorer._filtered_count == len(wrong)
     assert 0 < len(wrong) < 300  # the bundled model is >= 97 % right
@@ -269,7 +269,7 @@ def test_your_own_rgb_model_without_labels() -> None:
     assert not explorer._has_labels
     assert explorer._has_predictions
     assert explorer._thumb_shape == [32, 32, 3]
-    probabilities = explorer._controller.probabilities
+    probabilities = explorer._controller.classes.probabilities
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)  # softmax of logits
     explorer.sample = len(images) - 1
 
@@ -311,7 +311,7 @@ def test_filter_from_python_shows_only_that_class(explorer: convscope.Explorer) 
 
     explorer.filter(predicted="5", misclassified=True)  # a class name works too
     shown = explorer.filtered_samples
-    predictions = explorer._controller.predictions
+    predictions = explorer._controller.classes.predictions
     assert len(shown) > 0
     assert set(predictions[shown]) == {5}
     assert np.all(labels[shown] != 5)

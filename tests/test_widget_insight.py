@@ -13,7 +13,7 @@ import convscope
 from convscope.engine import insight as engine_insight
 from convscope.engine.pass_memo import PASS_MEMO
 from convscope.errors import IndexOutOfRangeError, InvalidArgumentError, LabelError
-from convscope.widget.controller import grid_columns
+from convscope.render.compose import grid_columns
 
 SAMPLES = 1000
 
@@ -117,7 +117,7 @@ def test_the_panel_and_the_static_api_share_one_pass(
         explorer_top := ex.channel_top, convscope.top_images(model, images, "conv2", 6)
     )
     assert ex.filtered_samples[:9].tolist() == explorer_top.tolist()
-    assert np.flatnonzero(ex._controller.dead_channels("conv2")).tolist() == dead["conv2"]
+    assert np.flatnonzero(ex._controller.stats.dead_channels("conv2")).tolist() == dead["conv2"]
     ex.layer = "conv3"  # a layer not passed yet: the Explorer's pass serves the static API
     ex.update(channel=2)
     assert passes == ["conv2", "conv3"]
@@ -140,7 +140,9 @@ def test_dead_channels_are_crossed_out_once_known(
     before = ex.panels.grid_panel.pixels.copy()
     ex.channel_panel = True
     after = ex.panels.grid_panel.pixels
-    np.testing.assert_array_equal(np.flatnonzero(ex._controller.dead_channels("conv1")), [3, 17])
+    np.testing.assert_array_equal(
+        np.flatnonzero(ex._controller.stats.dead_channels("conv1")), [3, 17]
+    )
     changed = np.argwhere((before != after).any(axis=-1))
     columns, gap = grid_columns(24), max(1, 28 // 14)
     pitch = 28 + gap

@@ -39,7 +39,7 @@ def test_a_multi_label_sigmoid_is_shown_as_the_model_outputs_it(digits: np.ndarr
         explorer.sample = sample
         np.testing.assert_allclose(explorer.probabilities, _model_says(model, digits, sample), 1e-6)
     assert abs(float(explorer.probabilities.sum()) - 1.0) > 1e-3  # not made to sum to 1
-    assert explorer._controller.chart_caption == "sigmoid: each class on its own"
+    assert explorer._controller.classes.chart_caption == "sigmoid: each class on its own"
 
 
 def test_a_one_unit_sigmoid_is_two_classes(digits: np.ndarray) -> None:
@@ -74,7 +74,7 @@ def test_softmax_in_any_form_and_scores(
     if caption.startswith("softmax of"):
         said = np.exp(said - said.max()) / np.exp(said - said.max()).sum()
     np.testing.assert_allclose(explorer.probabilities, said, atol=1e-6)
-    assert explorer._controller.chart_caption.startswith(caption)
+    assert explorer._controller.classes.chart_caption.startswith(caption)
 
 
 def test_an_output_that_cannot_be_read_shows_no_probabilities(digits: np.ndarray) -> None:

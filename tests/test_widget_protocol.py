@@ -7,6 +7,8 @@ the page reads are exactly the Explorer's synced traits; and the page registers 
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import re
 import types
 import typing
@@ -19,6 +21,7 @@ import pytest
 from convscope.render.compare import COMPARE_MODES
 from convscope.widget import protocol
 from convscope.widget.explorer import Explorer
+from convscope.widget.view_state import ViewRules, ViewState
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET_JS = (ROOT / "js" / "widget.js").read_text()
@@ -138,3 +141,18 @@ def test_the_compare_modes_are_the_kernels() -> None:
     assert names is not None
     modes = re.findall(r"^\s*\"?([a-z]+)\"?:", names.group(1), re.MULTILINE)
     assert tuple(modes) == COMPARE_MODES
+
+
+def keyword_names(function: typing.Callable[..., object]) -> tuple[str, ...]:
+    parameters = inspect.signature(function).parameters.values()
+    return tuple(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+def test_the_view_fields_drive_update_the_view_state_and_its_rules() -> None:
+    # One list of view fields (from UserState): a field added there and missed elsewhere fails.
+    assert keyword_names(Explorer.update) == protocol.VIEW_FIELDS
+    assert keyword_names(ViewRules.resolve) == protocol.VIEW_FIELDS
+    fields = tuple(field.name for field in dataclasses.fields(ViewState))
+    assert fields == (*protocol.VIEW_FIELDS, "drawn")  # drawn: whether sample is the drawing
+    assert set(protocol.VIEW_REQUEST_FIELDS) == set(protocol.VIEW_FIELDS) - {"probe"}
+    assert set(protocol.VIEW_FIELDS) < set(protocol.USER_TRAITS)

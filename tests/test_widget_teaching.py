@@ -11,7 +11,7 @@ import pytest
 import convscope
 from convscope.engine.graph import LayerInfo
 from convscope.errors import ArgumentTypeError
-from convscope.render.captions import layer_caption
+from convscope.render.words import layer_caption
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,8 @@ from convscope.errors import (
     ModelNotSupportedError,
     NotSpatialLayerError,
 )
+from convscope.render.compose import grid_columns
 from convscope.render.overlays import image_grid, overlay
-from convscope.widget.controller import grid_columns
 
 _SEQ = itertools.count(1)
 

@@ -135,7 +135,7 @@ def test_a_change_made_while_idle_is_shown_without_a_request(
         last = model.get_layer("predictions").bias
         last.assign(last + np.eye(10, dtype=np.float32)[0] * 30.0)  # class 0 wins now
         await asyncio.sleep(1.8)  # no request: the idle check alone
-        return before, explorer.probabilities, explorer._picker.probabilities
+        return before, explorer.probabilities, explorer._samples.picker.probabilities
 
     before, shown, picker = asyncio.run(scenario())
     now = model.predict(images[:30, ..., None].astype(np.float32), verbose=0)
@@ -157,8 +157,8 @@ def test_what_is_kept_for_live_weights_stays_bounded(split: tuple[np.ndarray, ..
         explorer.channel_panel = True
     controller = explorer._controller
     # The weights it opened on and the weights of now; none of the five in between.
-    assert len(controller._probabilities) == 2
-    assert len(controller._ranges) == 2
+    assert len(controller.classes.kept) == 2
+    assert len(controller.stats.ranges) == 2
     expected = keras.Model(model.inputs[0], model.get_layer("conv1").output)(
         images[5:6, ..., None].astype(np.float32)
     ).numpy()[0]

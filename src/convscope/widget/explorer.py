@@ -28,18 +28,23 @@ from convscope.engine.mnist_cnn import mnist_cnn
 from convscope.engine.training import TrainingRun
 from convscope.errors import (
     ArgumentTypeError,
-    IndexOutOfRangeError,
     LabelError,
-    check_choice,
     check_index,
     check_int,
     check_layer_name,
 )
-from convscope.render.captions import layer_caption
 from convscope.render.explorer_figure import ExplorerFigure
 from convscope.render.normalise import NORM_MODES
+from convscope.render.words import (
+    drawing_line,
+    layer_caption,
+    layer_line,
+    panel_line,
+    sample_line,
+    teaching_captions,
+)
 from convscope.widget import protocol
-from convscope.widget.controller import DRAWN, ExplorerController
+from convscope.widget.controller import ExplorerController
 from convscope.widget.figure_display import (
     FigureMode,
     check_save,
@@ -48,15 +53,11 @@ from convscope.widget.figure_display import (
 )
 from convscope.widget.frames import FrameEncoder
 from convscope.widget.gif import check_gif, frames, steps_of, write_gif
-from convscope.widget.inbox import VIEW_FIELDS, Batch, RequestInbox
-from convscope.widget.samples import SORTS, SamplePicker
+from convscope.widget.inbox import Batch, RequestInbox
+from convscope.widget.samples import SampleBrowser, SamplePicker
+from convscope.widget.view_state import DRAWN, ViewState
 from convscope.widget.views import PREDICTED, VIEWS
-from convscope.widget.words import drawing_line, panel_line, sample_line, teaching_captions
 
-_UPDATE_ARGUMENTS = (
-    "layer", "channel", "sample", "cmap", "norm", "view", "target_class", "probe", "compare",
-    "compare_mode",
-)  # fmt: skip
 _PACKAGE = Path(__file__).resolve().parent.parent
 _STATIC = _PACKAGE / "static"
 _SOURCE = _PACKAGE.parent.parent / "js"  # an editable install reads the sources directly
@@ -302,13 +303,13 @@ class Explorer(anywidget.AnyWidget):
         super().__init__()
         self._figure_mode = mode
         self._controller = controller
-        self._picker = SamplePicker(
+        picker = SamplePicker(
             controller.display_images,
             controller.labels,
-            controller.predictions,
-            controller.probabilities,
+            controller.classes.predictions,
+            controller.classes.probabilities,
         )
-        self._filtered = self._picker.filtered()
+        self._samples = SampleBrowser(picker, controller.class_names, self._peaks_in_view)
         self._panel_key: tuple[str, int] | None = None
         self._inbox = RequestInbox(self._apply_requests)
         self._box: ipywidgets.VBox | None = None
@@ -321,17 +322,18 @@ class Explorer(anywidget.AnyWidget):
                 "kind": info.kind,
                 "shape": info.shape_text,
                 "channels": info.channels,
+                "text": layer_line(info.name, info.kind, info.shape_text),
             }
             for info in engine.layers
         ]
         self._class_names = list(controller.class_names)
-        self._has_labels = controller.labels is not None
-        self._has_predictions = controller.predictions is not None
-        self._thumb_shape = self._picker.thumb_shape
-        self._pad = [] if controller.pad_size is None else list(controller.pad_size)
-        self._confusion = self._picker.confusion(len(controller.class_names))
+        self._has_labels = self._samples.has_labels
+        self._has_predictions = self._samples.has_predictions
+        self._thumb_shape = picker.thumb_shape
+        self._pad = [] if controller.pad.size is None else list(controller.pad.size)
+        self._confusion = self._samples.confusion()
         self._start_modes(run, bool(teaching))
-        self._sort_options = self._picker.sorts
+        self._sort_options = picker.sorts
         self._loop: asyncio.AbstractEventLoop | None = None
         self._remember_loop()
         controller.on_patterns = self._on_patterns
@@ -419,7 +421,7 @@ class Explorer(anywidget.AnyWidget):
         ``None`` before anything was drawn; all zeros for a cleared pad. Read-only: change it
         with :meth:`draw` or the drawing pad.
         """
-        drawn = self._controller.drawn
+        drawn = self._controller.pad.drawn
         if drawn is None:
             return None
         view: np.ndarray = drawn.view()
@@ -471,12 +473,12 @@ class Explorer(anywidget.AnyWidget):
     @property
     def page_count(self) -> int:
         """Pages of thumbnails of the samples that pass the filter."""
-        return self._picker.page_count(self._filtered)
+        return self._samples.page_count
 
     @property
     def filtered_samples(self) -> np.ndarray:
         """Indices of the samples that pass the filter (all of them when there is none)."""
-        return np.array(self._filtered)
+        return np.array(self._samples.passing)
 
     @property
     def sort(self) -> str:
@@ -492,8 +494,7 @@ class Explorer(anywidget.AnyWidget):
 
     @sort.setter
     def sort(self, order: str) -> None:
-        order = check_choice("sort", order, SORTS, "sample order")
-        self._picker.check_sort(order)
+        order = self._samples.check_sort(order)
         self._follow_weights()  # an order by the model's predictions: the model as it is now
         self._reorder(order)
 
@@ -545,15 +546,11 @@ class Explorer(anywidget.AnyWidget):
     def _show_new_weights(self) -> None:
         """Publish what follows the weights: predictions, filters, orders, confusion, panel."""
         controller = self._controller
-        self._picker.predictions = controller.predictions
-        self._picker.probabilities = controller.probabilities
-        self._confusion = self._picker.confusion(len(controller.class_names))
-        self._panel_key = None
         # The predicted-class and mistake filters, and the orders, follow the weights.
-        passing = self._picker.filtered(
-            self.filter_true, self.filter_predicted, self.misclassified_only
-        )
-        self._filtered = self._ordered(passing, self._sort)
+        classes = controller.classes
+        self._samples.follow_predictions(classes.predictions, classes.probabilities)
+        self._confusion = self._samples.confusion()
+        self._panel_key = None
         self._publish()
         self._publish_page(self._page_of_sample())
 
@@ -600,7 +597,7 @@ class Explorer(anywidget.AnyWidget):
     @property
     def sorts(self) -> list[str]:
         """The orders these samples can be sorted in (loss needs labels, say)."""
-        return list(self._picker.sorts)
+        return list(self._samples.picker.sorts)
 
     @property
     def class_names(self) -> list[str]:
@@ -669,11 +666,11 @@ class Explorer(anywidget.AnyWidget):
         """
         if unknown:
             names = ", ".join(map(repr, sorted(unknown)))
-            close = difflib.get_close_matches(next(iter(unknown)), _UPDATE_ARGUMENTS, n=1)
+            close = difflib.get_close_matches(next(iter(unknown)), protocol.VIEW_FIELDS, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ArgumentTypeError(
                 f"update() got unknown argument(s) {names}.{hint} It takes "
-                f"{', '.join(_UPDATE_ARGUMENTS)}."
+                f"{', '.join(protocol.VIEW_FIELDS)}."
             )
         self._remember_loop()
         self._follow_weights()
@@ -725,76 +722,36 @@ class Explorer(anywidget.AnyWidget):
             nothing changes.
 
         """
-        true_index = self._class_index("true", true, self._has_labels)
-        predicted_index = self._class_index("predicted", predicted, self._has_predictions)
-        if misclassified and not (self._has_labels and self._has_predictions):
-            raise LabelError(
-                "misclassified=True needs labels and class predictions; pass labels=... to "
-                "the Explorer."
-            )
+        criteria = self._samples.check_filter(true, predicted, misclassified)
         self._follow_weights()  # the predicted classes of the model as it is now
-        filtered = self._ordered(
-            self._picker.filtered(true_index, predicted_index, bool(misclassified)), self._sort
-        )
-        previous, self._filtered = self._filtered, filtered
-        try:
-            with self.hold_sync():
-                drawn = self._controller.state.drawn  # the drawing stays in view
-                if len(filtered) and not drawn and self._index not in set(filtered.tolist()):
-                    self.update(sample=int(filtered[0]))
-                with self._showing():
-                    self.filter_true, self.filter_predicted = true_index, predicted_index
-                    self.misclassified_only = bool(misclassified)
-                self._publish_page(self._page_of_sample())
-        except Exception:
-            self._filtered = previous
-            raise
+        with self._samples.filtering(criteria) as passing, self.hold_sync():
+            drawn = self._controller.state.drawn  # the drawing stays in view
+            if len(passing) and not drawn and not self._samples.passes(self._index):
+                self.update(sample=int(passing[0]))
+            with self._showing():
+                self.filter_true, self.filter_predicted = criteria.true, criteria.predicted
+                self.misclassified_only = criteria.misclassified
+            self._publish_page(self._page_of_sample())
 
-    def _ordered(self, indices: np.ndarray, order: str) -> np.ndarray:
-        """Return ``indices`` in ``order`` (by activation: of the layer and channel in view)."""
-        peaks = None
-        if order == "activation":
-            state = self._controller.state
-            peaks = self._controller.channel_peaks(
-                state.layer,
-                functools.partial(self._say_progress, f"each sample's peak in {state.layer}"),
-            )
-            peaks = peaks[:, state.channel]
-        return self._picker.ordered(indices, order, peaks)
+    def _peaks_in_view(self) -> np.ndarray:
+        """Each sample's peak of the channel in view: the activation order's key."""
+        state = self._controller.state
+        peaks = self._controller.stats.channel_peaks(
+            state.layer,
+            functools.partial(self._say_progress, f"each sample's peak in {state.layer}"),
+        )
+        return peaks[:, state.channel]
 
     def _reorder(self, order: str) -> None:
         """Put the samples that pass the filter in ``order`` and show its first page.
 
         The sample in view stays; ←/→ go on from its place in the new order.
         """
-        filtered = self._ordered(np.sort(self._filtered), order)
         with self.hold_sync():
-            self._filtered, self._sort = filtered, order
+            self._samples.reorder(order)
+            self._sort = order
             self._status = self._controller.notice
             self._publish_page(0)
-
-    def _class_index(self, which: str, value: int | str | None, known: bool) -> int:
-        """Resolve a filter's class (index, name or ``None``) to an index, ``-1`` for any."""
-        names = self._class_names
-        if value is None or (_is_int(value) and value == -1):
-            return -1
-        if not isinstance(value, str) and not _is_int(value):
-            raise ArgumentTypeError(
-                f"{which} must be a class index, a class name or None, not {value!r}."
-            )
-        if not known:
-            source = "labels=..." if which == "true" else "a model with a class output"
-            raise LabelError(f"Filtering by {which} class needs {source}.")
-        if isinstance(value, str):
-            if value not in names:
-                raise LabelError(f"Unknown class {value!r} for {which}=; the classes are {names}.")
-            return names.index(value)
-        if not 0 <= int(value) < len(names):
-            raise IndexOutOfRangeError(
-                f"{which}={value} is not a class: use 0..{len(names) - 1}, a class name, or "
-                "None for any class."
-            )
-        return int(value)
 
     def save(self, path: str | os.PathLike[str], dpi: float = 100) -> None:
         """Write the current view, with panel titles, to an image file (format from the name).
@@ -1001,9 +958,10 @@ class Explorer(anywidget.AnyWidget):
         if "filter" in pending:
             request = pending["filter"]
             self.filter(request["true"], request["predicted"], request["misclassified"])
-        changes = {key: pending[key] for key in VIEW_FIELDS if key in pending}
+        changes = {key: pending[key] for key in protocol.VIEW_REQUEST_FIELDS if key in pending}
         if "step" in pending:
-            changes["sample"] = self._stepped(changes.get("sample", self._index), pending["step"])
+            start = changes.get("sample", self._index)
+            changes["sample"] = self._samples.step(start, pending["step"])
         changes |= self._moved(
             changes, pending.get("layer_steps", 0), pending.get("channel_steps", 0)
         )
@@ -1071,21 +1029,6 @@ class Explorer(anywidget.AnyWidget):
         except Exception as error:  # noqa: BLE001 - shown in the banner
             self._error = f"{type(error).__name__}: {error}"
 
-    def _stepped(self, start: int, delta: int) -> int:
-        """Move ``delta`` places from ``start`` through the filtered samples, wrapping round.
-
-        From a sample that does not pass the filter, →/← go to the next/previous one that does
-        (by index), or in another order to the first/last one.
-        """
-        filtered = self._filtered if len(self._filtered) else np.arange(self.sample_count)
-        position = self._picker.position(filtered, start)
-        if position is not None:
-            return int(filtered[(position + delta) % len(filtered)])
-        if self._sort != "index":
-            return int(filtered[0] if delta > 0 else filtered[-1])
-        after = int(np.searchsorted(filtered, start))
-        return int(filtered[after % len(filtered)] if delta > 0 else filtered[after - 1])
-
     @property
     def sample_count(self) -> int:
         """How many samples the Explorer holds."""
@@ -1097,10 +1040,7 @@ class Explorer(anywidget.AnyWidget):
         return self._controller.state.sample
 
     def _page_of_sample(self) -> int:
-        position = self._picker.position(self._filtered, self._index)
-        if position is None:  # not shown: by index, where it would be; else the first page
-            position = int(np.searchsorted(self._filtered, self._index)) * (self._sort == "index")
-        return min(position // self._picker.page_size, self.page_count - 1)
+        return self._samples.page_of(self._index)
 
     # ----- publishing state to the frontend ------------------------------------------------
     def _publish(self) -> None:
@@ -1111,13 +1051,8 @@ class Explorer(anywidget.AnyWidget):
             self._channel_count = info.channels
             self._unit_name = "channel" if info.spatial else "unit"
             with self._showing():
-                self.layer, self.channel = state.layer, int(state.channel)
-                self.sample = DRAWN if state.drawn else state.sample
-                self.cmap, self.norm, self.view = state.cmap, state.norm, state.view
-                target = state.target_class
-                self.target_class = None if target == PREDICTED else target
-                self.probe = state.probe
-                self.compare, self.compare_mode = state.compare, state.compare_mode
+                for name, value in _trait_values(state).items():
+                    setattr(self, name, value)
             self._sample_text = (
                 self._describe_drawing() if state.drawn else self._describe_sample(state.sample)
             )
@@ -1160,8 +1095,8 @@ class Explorer(anywidget.AnyWidget):
         key = (state.layer, state.channel)
         if not self._panel_open or key == self._panel_key:
             return
-        first = self._controller.dead_channels(state.layer) is None
-        top, peaks, active = self._controller.channel_summary(
+        first = self._controller.stats.dead_channels(state.layer) is None
+        top, peaks, active = self._controller.stats.channel_summary(
             state.layer,
             state.channel,
             on_progress=functools.partial(self._say_progress, f"peaks of {state.layer}"),
@@ -1169,7 +1104,7 @@ class Explorer(anywidget.AnyWidget):
         if first:  # the dead channels are known now: cross them out in the grid
             self._controller.apply()
         unit = "channel" if self._controller.engine.layer(state.layer).spatial else "unit"
-        dead_channels = self._controller.dead_channels(state.layer)
+        dead_channels = self._controller.stats.dead_channels(state.layer)
         dead = dead_channels is not None and bool(dead_channels[state.channel])
         self._panel_key = key
         self._panel_text = panel_line(
@@ -1185,16 +1120,16 @@ class Explorer(anywidget.AnyWidget):
             {"index": int(index), "peak": float(peak)}
             for index, peak in zip(top, peaks, strict=True)
         ]
-        self._panel_thumbs = np.ascontiguousarray(self._picker.thumbnails[top]).tobytes()
+        self._panel_thumbs = np.ascontiguousarray(self._samples.picker.thumbnails[top]).tobytes()
         self._status = self._controller.notice
 
     def _publish_page(self, page: int) -> None:
-        data, meta = self._picker.page(self._filtered, page)
+        data, meta = self._samples.page(page)
         with self.hold_sync():
             with self._showing():
                 self.page = page
             self._page_count = self.page_count
-            self._filtered_count = len(self._filtered)
+            self._filtered_count = len(self._samples.passing)
             self._thumb_meta = meta
             self._thumbs = data
 
@@ -1210,21 +1145,23 @@ class Explorer(anywidget.AnyWidget):
     def _describe_sample(self, sample: int) -> str:
         """Say which sample it is and what the model reads: "sample 4  ·  label 4  ·  ..."."""
         controller = self._controller
-        labels, probabilities = controller.labels, controller.probabilities
+        labels, probabilities = controller.labels, controller.classes.probabilities
         return sample_line(
             sample,
             None if labels is None else int(labels[sample]),
             None if probabilities is None else probabilities[sample],
             controller.class_name,
-            controller.head_text,
+            controller.classes.head_text,
         )
 
     def _describe_drawing(self) -> str:
         """Say what the model makes of the drawing: "your drawing  ·  predicted 3 (97.1%)"."""
         controller = self._controller
-        empty = controller.drawing_is_empty
+        empty = controller.pad.is_empty
         probabilities = None if empty else controller.drawn_probabilities()
-        return drawing_line(empty, probabilities, controller.class_name, controller.head_text)
+        return drawing_line(
+            empty, probabilities, controller.class_name, controller.classes.head_text
+        )
 
     def _remember_loop(self) -> None:
         """Keep the kernel's event loop, for news from the pattern worker's thread."""
@@ -1276,6 +1213,14 @@ def _apply_channel(controller: ExplorerController, channel: int) -> None:
     controller.apply(channel=channel)
 
 
+def _trait_values(state: ViewState) -> dict[str, object]:
+    """Return the value of each view trait that shows ``state``."""
+    values = {name: getattr(state, name) for name in protocol.VIEW_FIELDS}
+    values["sample"] = DRAWN if state.drawn else state.sample
+    values["target_class"] = None if state.target_class == PREDICTED else state.target_class
+    return values
+
+
 def _view_argument(name: str, value: object) -> Any:
     """Return the argument of ``Explorer.update`` that sets the user's trait ``name``."""
     if name == "target_class":
@@ -1309,7 +1254,3 @@ def _open_model(model: Any) -> tuple[Any, TrainingRun | None]:
 def _json_floats(values: list[float]) -> list[float | None]:
     """Floats for JSON: NaN (a value training did not record) becomes ``None``."""
     return [None if value != value else float(value) for value in values]  # noqa: PLR0124
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

@@ -40,9 +40,9 @@ from convscope.errors import (
     check_layer_name,
 )
 from convscope.render.pixel_panel import PixelPanel
+from convscope.render.words import layer_line, panel_line, thumb_caption
 from convscope.widget.frames import changed_boxes, fold, paletted
 from convscope.widget.views import VIEWS
-from convscope.widget.words import panel_line
 
 # The Explorer, whose module imports this one: named, not imported, so there is no cycle.
 Explorer = Any
@@ -459,11 +459,11 @@ def _channel_panels(explorer: Explorer, plan: ExportPlan) -> dict[str, dict[str,
     controller = explorer._controller  # noqa: SLF001
     panels = {}
     for layer in plan.layers:
-        peaks = controller.channel_peaks(layer)  # (N, C): the live panel's one pass
+        peaks = controller.stats.channel_peaks(layer)  # (N, C): the live panel's one pass
         count = min(9, len(peaks))
         top = np.argsort(-peaks, axis=0, kind="stable")[:count]  # as channel_summary, at once
         active = (peaks > 0).mean(axis=0)
-        dead = controller.dead_channels(layer)
+        dead = controller.stats.dead_channels(layer)
         unit = "channel" if explorer.engine.layer(layer).spatial else "unit"
         texts = [
             panel_line(
@@ -506,10 +506,11 @@ class _ViewKeeper:
 def _page(explorer: Explorer, plan: ExportPlan, table: _Table, title: str) -> str:
     """Return the HTML: the widget's CSS and JS, the static model, and the tables, inline."""
     controller = explorer._controller  # noqa: SLF001
-    picker = explorer._picker  # noqa: SLF001
+    picker = explorer._samples.picker  # noqa: SLF001
     chosen = np.asarray(plan.samples)
     labels = None if controller.labels is None else controller.labels[chosen]
-    predictions = None if controller.predictions is None else controller.predictions[chosen]
+    predicted = controller.classes.predictions
+    predictions = None if predicted is None else predicted[chosen]
     infos = [explorer.engine.layer(name) for name in plan.layers]
     meta = {
         "width": table.width,
@@ -521,6 +522,7 @@ def _page(explorer: Explorer, plan: ExportPlan, table: _Table, title: str) -> st
                 "kind": i.kind,
                 "shape": i.shape_text,
                 "channels": i.channels,
+                "text": layer_line(i.name, i.kind, i.shape_text),
                 "unit": "channel" if i.spatial else "unit",
             }
             for i in infos
@@ -532,6 +534,14 @@ def _page(explorer: Explorer, plan: ExportPlan, table: _Table, title: str) -> st
         "norm": controller.state.norm,
         "all_norms": list(explorer._norm_options),  # noqa: SLF001
         "labels": None if labels is None else labels.astype(int).tolist(),
+        "thumb_captions": [
+            thumb_caption(
+                -1 if labels is None else int(labels[i]),
+                -1 if predictions is None else int(predictions[i]),
+                list(explorer.class_names),
+            )
+            for i in range(len(chosen))
+        ],
         "predictions": None if predictions is None else predictions.astype(int).tolist(),
         "class_names": list(explorer.class_names),
         "texts": table.texts,

@@ -17,10 +17,6 @@ import numpy as np
 from convscope.widget import protocol
 
 _LOG = logging.getLogger("convscope")
-VIEW_FIELDS: typing.Final = tuple(
-    name for name in protocol.ViewRequest.__annotations__ if name not in ("type", "seq")
-)
-"""The fields of a view request, in the order the protocol declares them."""
 # Request kinds whose newest request wins: (key in the pending batch, field, or None: all).
 _LATEST = {
     protocol.FILTER: ("filter", None),
@@ -98,7 +94,7 @@ class RequestInbox:
     def _receive_view(self, fields: dict[str, Any]) -> None:
         """Merge a view request: its fields replace the pending ones, and the pending steps."""
         pending = self.pending
-        pending.update({key: fields[key] for key in VIEW_FIELDS if key in fields})
+        pending.update({key: fields[key] for key in protocol.VIEW_REQUEST_FIELDS if key in fields})
         if "sample" in fields:  # an absolute sample replaces any pending steps
             pending.pop("step", None)
             pending.pop("draw", None)

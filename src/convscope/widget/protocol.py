@@ -20,6 +20,21 @@ what arrived in one turn of its event loop as one update, then sets ``_ack`` to 
 its next batch once ``_ack`` reaches the ``seq`` of the batch in flight, and after
 ``ACK_TIMEOUT_MS`` in ``widget.js`` even without an ack, so that a lost ack cannot wedge it.
 
+Adding a view field
+-------------------
+:data:`VIEW_FIELDS` comes from :class:`UserState`; publishing, ``update()``'s list of
+arguments, the inbox and the checks of the page's model all follow it. A new field takes:
+
+1. its type in :class:`UserState` (and in :class:`ViewRequest` if a control sends it);
+2. a field of ``ViewState`` and its check in ``ViewRules.resolve`` (``widget/view_state.py``);
+3. its trait, with a docstring, and its ``update()`` argument in ``widget/explorer.py``;
+4. the same types in the ``@typedef``s of ``js/widget.js``;
+5. its control in ``js/widget.js``: built, shown from the model, sending a request;
+6. what it draws: ``render/compose.py`` (and the layer-view cache key in the controller if it
+   changes the maps).
+
+``tests/test_widget_protocol.py`` fails until steps 1 to 4 agree.
+
 Binary data
 -----------
 One request carries bytes: ``draw`` sends the drawing pad's pixels as the message's one binary
@@ -193,6 +208,7 @@ class LayerOption(TypedDict):
     kind: str
     shape: str
     channels: int
+    text: str  # how the layer slider names it
 
 
 class ThumbMeta(TypedDict):
@@ -201,6 +217,7 @@ class ThumbMeta(TypedDict):
     index: int
     label: int
     predicted: int
+    caption: str  # "label→prediction", as the thumbnail shows it
 
 
 class PanelThumb(TypedDict):
@@ -282,6 +299,16 @@ class ExplorerState(UserState):
 
 USER_TRAITS: Final = tuple(UserState.__annotations__)
 TRAITS: Final = tuple(ExplorerState.__annotations__)
+# The user's fields that are not the view's: each has its own setter (a page of thumbnails, a
+# training epoch, the sample filter), and none changes what the figure draws of a sample.
+_NOT_VIEW = ("page", "epoch", "filter_true", "filter_predicted", "misclassified_only")
+VIEW_FIELDS: Final = tuple(name for name in USER_TRAITS if name not in _NOT_VIEW)
+"""The view's fields, in order: ``Explorer.update``'s arguments, ``ViewState``'s fields and
+``ViewRules.resolve``'s, each a public trait published from the state (tests check all four)."""
+VIEW_REQUEST_FIELDS: Final = tuple(
+    name for name in ViewRequest.__annotations__ if name not in ("type", "seq")
+)
+"""The view's fields that a view request carries: all but ``probe``, which a click sets."""
 
 
 class MalformedRequestError(ValueError):

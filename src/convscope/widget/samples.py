@@ -1,10 +1,26 @@
-"""The sample picker's data: filtered index lists and pages of small thumbnails as bytes."""
+"""The sample picker: which samples pass the filter, in which order, cut into thumbnail pages.
+
+:class:`SamplePicker` holds the data (thumbnails, labels, predictions) and answers pure
+questions about it; :class:`SampleBrowser` owns the picker's state (the filter, the order and
+the samples that pass) and moves through it (←/→, the page of a sample).
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
 import numpy as np
 
-from convscope.errors import InvalidArgumentError, LabelError
+from convscope.errors import (
+    ArgumentTypeError,
+    IndexOutOfRangeError,
+    InvalidArgumentError,
+    LabelError,
+    check_choice,
+)
+from convscope.render.words import thumb_caption
 
 THUMB_MAX = 32  # thumbnails are at most this many pixels on a side
 SORTS = ("index", "confidence", "loss", "activation")
@@ -143,3 +159,182 @@ class SamplePicker:
     def page_count(self, indices: np.ndarray) -> int:
         """Pages needed for ``indices`` (at least one, even when empty)."""
         return max(1, -(-len(indices) // self.page_size))
+
+
+@dataclass(frozen=True)
+class SampleFilter:
+    """The samples shown: of one true class, one predicted class (``-1``: any), mistakes only."""
+
+    true: int = -1
+    predicted: int = -1
+    misclassified: bool = False
+
+
+class SampleBrowser:
+    """The sample picker's state: the filter, the order, and the samples that pass, in order.
+
+    Parameters
+    ----------
+    picker : SamplePicker
+        The samples' thumbnails, labels and predictions.
+    class_names : sequence of str
+        Names of the model's classes, for a filter given by name.
+    channel_peaks : callable
+        Returns each sample's peak of the selected channel ``(N,)``, for the activation order;
+        asked only when that order is chosen or its channel changes.
+
+    """
+
+    def __init__(
+        self,
+        picker: SamplePicker,
+        class_names: Sequence[str],
+        channel_peaks: Callable[[], np.ndarray],
+    ) -> None:
+        self.picker = picker
+        self.class_names = list(class_names)
+        self._channel_peaks = channel_peaks
+        self.sort = "index"
+        self.criteria = SampleFilter()
+        self.passing = picker.filtered()
+        """Indices of the samples that pass the filter, in the order :attr:`sort`."""
+
+    @property
+    def has_labels(self) -> bool:
+        """Whether the true classes are known (the true-class and mistake filters)."""
+        return self.picker.labels is not None
+
+    @property
+    def has_predictions(self) -> bool:
+        """Whether the model's output is a class vector (the predicted-class filter)."""
+        return self.picker.predictions is not None
+
+    @property
+    def page_count(self) -> int:
+        """Pages of thumbnails of the samples that pass (at least one)."""
+        return self.picker.page_count(self.passing)
+
+    def page(self, page: int) -> tuple[bytes, list[dict[str, int | str]]]:
+        """Thumbnail bytes of one page of the samples that pass, and each one's classes.
+
+        Each entry is a :class:`~convscope.widget.protocol.ThumbMeta`, captioned
+        "label→prediction" as the page shows it.
+        """
+        data, meta = self.picker.page(self.passing, page)
+        names = self.class_names
+        return data, [
+            {**entry, "caption": thumb_caption(entry["label"], entry["predicted"], names)}
+            for entry in meta
+        ]
+
+    def confusion(self) -> list[list[int]]:
+        """Return the confusion matrix of the predictions listed, rows true; empty if unknown."""
+        return self.picker.confusion(len(self.class_names))
+
+    def check_filter(
+        self, true: int | str | None, predicted: int | str | None, misclassified: object
+    ) -> SampleFilter:
+        """Resolve a filter's classes (index, name or ``None``) or raise; nothing changes."""
+        true_index = self._class_index("true", true, known=self.has_labels)
+        predicted_index = self._class_index("predicted", predicted, known=self.has_predictions)
+        if misclassified and not (self.has_labels and self.has_predictions):
+            raise LabelError(
+                "misclassified=True needs labels and class predictions; pass labels=... to "
+                "the Explorer."
+            )
+        return SampleFilter(true_index, predicted_index, bool(misclassified))
+
+    @contextlib.contextmanager
+    def filtering(self, criteria: SampleFilter) -> Iterator[np.ndarray]:
+        """Pass the samples of ``criteria`` (in the order in use); undone if the block raises."""
+        before = (self.criteria, self.passing)
+        self.criteria = criteria
+        self.passing = self._ordered(self._passing(criteria), self.sort)
+        try:
+            yield self.passing
+        except BaseException:
+            self.criteria, self.passing = before
+            raise
+
+    def check_sort(self, order: object) -> str:
+        """Return ``order`` if these samples can be put in it, or raise; nothing changes."""
+        checked = check_choice("sort", order, SORTS, "sample order")
+        self.picker.check_sort(checked)
+        return checked
+
+    def reorder(self, order: str) -> None:
+        """Put the samples that pass in ``order`` (checked by :meth:`check_sort`)."""
+        self.passing = self._ordered(np.sort(self.passing), order)
+        self.sort = order
+
+    def follow_predictions(
+        self, predictions: np.ndarray | None, probabilities: np.ndarray | None
+    ) -> None:
+        """List new predictions (other weights): the filter and the order follow them."""
+        self.picker.predictions = predictions
+        self.picker.probabilities = probabilities
+        self.passing = self._ordered(self._passing(self.criteria), self.sort)
+
+    def step(self, start: int, delta: int) -> int:
+        """Move ``delta`` places from ``start`` through the samples that pass, wrapping round.
+
+        From a sample that does not pass, →/← go to the next/previous one that does (by
+        index), or in another order to the first/last one. With none passing, all samples do.
+        """
+        passing = self.passing if len(self.passing) else np.arange(len(self.picker.thumbnails))
+        position = self.picker.position(passing, start)
+        if position is not None:
+            return int(passing[(position + delta) % len(passing)])
+        if self.sort != "index":
+            return int(passing[0] if delta > 0 else passing[-1])
+        after = int(np.searchsorted(passing, start))
+        return int(passing[after % len(passing)] if delta > 0 else passing[after - 1])
+
+    def page_of(self, sample: int) -> int:
+        """Return the page that shows ``sample``.
+
+        For a sample that does not pass: by index, where it would be; in another order, the
+        first page.
+        """
+        position = self.picker.position(self.passing, sample)
+        if position is None:
+            position = int(np.searchsorted(self.passing, sample)) * (self.sort == "index")
+        return min(position // self.picker.page_size, self.page_count - 1)
+
+    def passes(self, sample: int) -> bool:
+        """Whether ``sample`` passes the filter."""
+        return self.picker.position(self.passing, sample) is not None
+
+    def _passing(self, criteria: SampleFilter) -> np.ndarray:
+        return self.picker.filtered(criteria.true, criteria.predicted, criteria.misclassified)
+
+    def _ordered(self, indices: np.ndarray, order: str) -> np.ndarray:
+        peaks = self._channel_peaks() if order == "activation" else None
+        return self.picker.ordered(indices, order, peaks)
+
+    def _class_index(self, which: str, value: int | str | None, *, known: bool) -> int:
+        """Resolve a filter's class (index, name or ``None``) to an index, ``-1`` for any."""
+        names = self.class_names
+        if value is None or (_is_int(value) and value == -1):
+            return -1
+        if not isinstance(value, str) and not _is_int(value):
+            raise ArgumentTypeError(
+                f"{which} must be a class index, a class name or None, not {value!r}."
+            )
+        if not known:
+            source = "labels=..." if which == "true" else "a model with a class output"
+            raise LabelError(f"Filtering by {which} class needs {source}.")
+        if isinstance(value, str):
+            if value not in names:
+                raise LabelError(f"Unknown class {value!r} for {which}=; the classes are {names}.")
+            return names.index(value)
+        if not 0 <= int(value) < len(names):
+            raise IndexOutOfRangeError(
+                f"{which}={value} is not a class: use 0..{len(names) - 1}, a class name, or "
+                "None for any class."
+            )
+        return int(value)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

@@ -1,10 +1,18 @@
-"""The Explorer's words: what the line under the sliders and the channel panel say."""
+"""The Explorer's words: the sample lines, the panel titles, the channel panel and the captions."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from convscope.widget.words import drawing_line, panel_line, sample_line, teaching_captions
+from convscope.render.words import (
+    drawing_line,
+    grid_title,
+    layer_line,
+    panel_line,
+    sample_line,
+    teaching_captions,
+    thumb_caption,
+)
 
 DIGITS = [str(digit) for digit in range(10)]
 
@@ -46,3 +54,18 @@ def test_teaching_captions_follow_the_layer_kind() -> None:
     assert spatial[2].startswith("channel 3: where its filter fires on this digit")
     dense = teaching_captions("image", "dense", 3, spatial=False)
     assert dense[2] == "unit 3: one number the next layer reads; below, the network's guess"
+
+
+def test_a_thumbnail_caption_says_label_then_prediction() -> None:
+    assert thumb_caption(4, 9, DIGITS) == "4→9"
+    assert thumb_caption(4, -1, DIGITS) == "4"  # no class output
+    assert thumb_caption(-1, 9, DIGITS) == "→9"  # no labels
+    assert thumb_caption(12, 3, ["cat", "dog"]) == "12→3"  # no name: the index
+
+
+def test_the_layer_line_is_the_grid_title_without_dead_channels() -> None:
+    assert layer_line("conv2", "Conv2D", "11×11×48") == "conv2  ·  Conv2D  ·  11×11×48"
+    assert (
+        grid_title("conv2", "Conv2D", "11×11×48", 3)
+        == "conv2  ·  Conv2D  ·  11×11×48  ·  3 dead (×)"
+    )
