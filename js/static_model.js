@@ -257,6 +257,7 @@ function makeStaticModel(meta, t) {
     _confusion: confusion(meta),
     _epochs: [],
     _history: {},
+    _training: {},
     _teaching: meta.teaching,
     _captions: [],
     _download: new DataView(new ArrayBuffer(0)),
@@ -435,7 +436,7 @@ function makeStaticModel(meta, t) {
       if (held) showPanel();
       else if (batch.panel.open) throw new Error(`the channel panel is ${NOT_EXPORTED}`);
     }
-    for (const kind of ["sort", "epoch", "gif", "draw"]) {
+    for (const kind of ["sort", "epoch", "gif", "draw", "training"]) {
       if (batch[kind]) throw new Error(`${kind}: ${NOT_EXPORTED}`);
     }
   }

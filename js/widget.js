@@ -65,6 +65,16 @@ const VIEW_NAMES = {
  */
 
 /**
+ * What a live training does; `state` is "" before any (see protocol.py's TrainingState).
+ * @typedef {Object} TrainingState
+ * @property {string} state
+ * @property {boolean} follow
+ * @property {string} text
+ * @property {number} steps_per_epoch
+ * @property {boolean} controls
+ */
+
+/**
  * Every synced trait: what the kernel publishes and the page draws. The user's view state is
  * public (no "_"): Python code and linked widgets set it too, and the kernel applies each change.
  * @typedef {Object} ExplorerState
@@ -104,6 +114,7 @@ const VIEW_NAMES = {
  * @property {number[][]} _confusion
  * @property {number[]} _epochs
  * @property {Record<string, (number | null)[]>} _history
+ * @property {TrainingState} _training
  * @property {boolean} _teaching
  * @property {string[]} _captions
  * @property {DataView} _download
@@ -213,6 +224,13 @@ const VIEW_NAMES = {
  */
 
 /**
+ * @typedef {Object} TrainingRequest
+ * @property {"training"} type
+ * @property {number} seq
+ * @property {string} action
+ */
+
+/**
  * @typedef {Object} FrameRequest
  * @property {"frame"} type
  * @property {number} seq
@@ -225,7 +243,7 @@ const VIEW_NAMES = {
  * @property {<K extends keyof ExplorerState>(name: K) => ExplorerState[K]} get
  * @property {(event: string, handler: () => void) => void} on
  * @property {(event: string, handler: () => void) => void} off
- * @property {(content: ViewRequest | StepRequest | MoveRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest | ProbeRequest | GifRequest | DrawRequest | FrameRequest, callbacks?: unknown, buffers?: ArrayBuffer[]) => void} send
+ * @property {(content: ViewRequest | StepRequest | MoveRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest | ProbeRequest | GifRequest | DrawRequest | TrainingRequest | FrameRequest, callbacks?: unknown, buffers?: ArrayBuffer[]) => void} send
  */
 
 // ----- small helpers ----------------------------------------------------------------------------
@@ -302,7 +320,7 @@ function asBytes(value) {
 
 /**
  * The requests waiting to be sent, one per kind; the next batch.
- * @typedef {{view?: Partial<ViewRequest>, step?: {delta: number}, move?: {channels?: number, layers?: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}, gif?: {frames: number}, draw?: PadReader, frame?: {dpr: number}}} Queue
+ * @typedef {{view?: Partial<ViewRequest>, step?: {delta: number}, move?: {channels?: number, layers?: number}, filter?: Partial<FilterRequest>, page?: {page: number}, sort?: {sort: string}, panel?: {open: boolean}, epoch?: {epoch: number}, probe?: {x: number, y: number}, gif?: {frames: number}, draw?: PadReader, training?: {action: string}, frame?: {dpr: number}}} Queue
  */
 
 /**
@@ -461,6 +479,8 @@ function makeRequester(model) {
     epoch: (epoch) => line.queue((queued) => void (queued.epoch = { epoch })),
     /** @param {number} frames */
     gif: (frames) => line.queue((queued) => void (queued.gif = { frames })),
+    /** @param {string} action pause, resume, stop, follow or unfollow */
+    training: (action) => line.queue((queued) => void (queued.training = { action })),
     frame: () => line.queue((queued) => void (queued.frame = { dpr: window.devicePixelRatio || 1 })),
     /** @param {{x: number, y: number}} point where the figure was clicked, 0..1 from top-left */
     probe: (point) => line.queue((queued) => void (queued.probe = point)),
@@ -500,6 +520,11 @@ function makeRequester(model) {
  * @property {HTMLSelectElement} sortSelect
  * @property {HTMLButtonElement} gifButton
  * @property {HTMLDetailsElement} confusion
+ * @property {HTMLElement} trainingRow
+ * @property {HTMLInputElement} followBox
+ * @property {HTMLButtonElement} pauseButton
+ * @property {HTMLButtonElement} stopButton
+ * @property {HTMLElement} trainingText
  * @property {HTMLElement} epochRow
  * @property {HTMLInputElement} epochSlider
  * @property {HTMLElement} epochLabel
@@ -589,6 +614,11 @@ function makeOptionControls() {
 function makePanelControls() {
   return /** @type {Partial<Controls>} */ ({
     confusion: h("details", { class: "convscope-confusion" }),
+    trainingRow: h("div", { class: "convscope-row convscope-training", role: "group", "aria-label": "live training" }),
+    followBox: h("input", { type: "checkbox", class: "convscope-follow", "aria-label": "follow the newest snapshot" }),
+    pauseButton: h("button", { class: "convscope-train-pause", "aria-label": "pause training", text: "❚❚ pause" }),
+    stopButton: h("button", { class: "convscope-train-stop", "aria-label": "stop training", text: "■ stop" }),
+    trainingText: h("span", { class: "convscope-training-text", role: "status", "aria-live": "polite" }),
     epochRow: h("div", { class: "convscope-row convscope-epochs" }),
     epochSlider: h("input", { type: "range", min: "0", step: "1", class: "convscope-epoch", "aria-label": "epoch" }),
     epochLabel: h("span", { class: "convscope-value" }),
@@ -645,6 +675,7 @@ function layOut(c) {
     row("compare", c.compareInput, c.comparePick, c.compareMode, c.compareClear, c.compareLabel),
     row("view", c.viewSelect, c.classLabel),
     c.pad,
+    c.trainingRow,
     c.epochRow,
     c.panel,
     h("div", { class: "convscope-row convscope-options" }, [
@@ -670,6 +701,13 @@ function fillPanels(c) {
   c.curve.setAttribute("class", "convscope-curve");
   c.curve.setAttribute("viewBox", `0 0 ${CURVE_SIZE[0]} ${CURVE_SIZE[1]}`);
   c.epochRow.append(h("span", { class: "convscope-key", text: "epoch" }), c.epochSlider, c.epochLabel, c.curve);
+  c.trainingRow.append(
+    h("span", { class: "convscope-key", text: "training" }),
+    h("label", {}, [c.followBox, " follow"]),
+    c.pauseButton,
+    c.stopButton,
+    c.trainingText,
+  );
   c.panel.append(
     h("summary", { text: "channel panel: its strongest samples, dead or alive" }),
     c.panelText,
@@ -1149,9 +1187,36 @@ function showEpoch(model, c, ui) {
 function epochText(model, index) {
   const epochs = model.get("_epochs");
   const history = model.get("_history");
-  const accuracy = (history.val_accuracy ?? history.accuracy ?? [])[index];
+  const validation = (history.val_accuracy ?? [])[index];
+  const accuracy = validation ?? (history.accuracy ?? [])[index];
   const score = accuracy === null || accuracy === undefined ? "" : `  ·  accuracy ${(100 * accuracy).toFixed(1)}%`;
-  return `epoch ${epochs[index]} of ${epochs[epochs.length - 1]}${score}`;
+  const training = model.get("_training") ?? {};
+  if (!training.state) return `epoch ${epochs[index]} of ${epochs[epochs.length - 1]}${score}`;
+  // A live run counts training steps (batches); an epoch is steps_per_epoch of them.
+  const perEpoch = training.steps_per_epoch;
+  const epoch = perEpoch ? ` (epoch ${(epochs[index] / perEpoch).toFixed(1)})` : "";
+  return `step ${epochs[index]}${epoch} of ${epochs[epochs.length - 1]}${score}`;
+}
+
+/**
+ * The live training row: follow, pause or resume, stop, and what training does. The buttons
+ * only show where the kernel can hear them (`ex.fit`'s thread, not a blocking `fit` in a cell).
+ * @param {Model} model
+ * @param {Controls} c
+ */
+function showTraining(model, c) {
+  const training = model.get("_training") ?? {};
+  c.trainingRow.hidden = !training.state;
+  if (!training.state) return;
+  const running = ["running", "paused", "stopping"].includes(training.state);
+  const paused = training.state === "paused";
+  c.followBox.checked = Boolean(training.follow);
+  c.pauseButton.hidden = c.stopButton.hidden = !training.controls;
+  c.pauseButton.disabled = !running || training.state === "stopping";
+  c.stopButton.disabled = !running || training.state === "stopping";
+  c.pauseButton.textContent = paused ? "▶ resume" : "❚❚ pause";
+  c.pauseButton.setAttribute("aria-label", paused ? "resume training" : "pause training");
+  c.trainingText.textContent = training.text;
 }
 
 /**
@@ -1288,7 +1353,8 @@ function bindModel(model, c, ui, request) {
     ],
     [["_confusion", "_class_names", "filter_true", "filter_predicted"], () => showConfusion(model, c)],
     [["_panel_open", "_panel_text", "_panel_thumbs", "_panel_meta"], () => showPanel(model, c)],
-    [["_epochs", "epoch", "_history"], () => showEpoch(model, c, ui)],
+    [["_epochs", "epoch", "_history", "_training"], () => showEpoch(model, c, ui)],
+    [["_training"], () => showTraining(model, c)],
     [["_download"], () => offerDownload(model)],
     [["_teaching", "_captions"], () => showTeaching(model, c)],
     [["_thumbs", "_thumb_meta", "_thumb_shape", "page", "_page_count", "_filtered_count"], () => showThumbs(model, c)],
@@ -1402,6 +1468,11 @@ function bindInputs(model, c, ui, request) {
     listen(c.viewSelect, "change", () => request.view({ view: c.viewSelect.value })),
     listen(c.sortSelect, "change", () => request.sort(c.sortSelect.value)),
     listen(c.gifButton, "click", () => request.gif(20)),
+    listen(c.followBox, "change", () => request.training(c.followBox.checked ? "follow" : "unfollow")),
+    listen(c.pauseButton, "click", () =>
+      request.training(model.get("_training").state === "paused" ? "resume" : "pause"),
+    ),
+    listen(c.stopButton, "click", () => request.training("stop")),
     listen(c.panel, "toggle", () => {
       if (c.panel.open !== model.get("_panel_open")) request.panel(c.panel.open);
     }),

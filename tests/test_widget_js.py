@@ -292,7 +292,11 @@ def test_every_request_the_page_sends_is_one_the_kernel_accepts(host: Host) -> N
     _draw_on_the_pad(page, host)
     _choose_view_order_and_cell(page, host)
     # No training run here; and the page held every frame, so it never asked for a whole one.
-    assert host.kinds == set(protocol.REQUESTS) - {protocol.EPOCH, protocol.FRAME}
+    assert host.kinds == set(protocol.REQUESTS) - {
+        protocol.EPOCH,
+        protocol.FRAME,
+        protocol.TRAINING,
+    }
     assert not page.locator(".convscope-epochs").is_visible()
     assert explorer.error == ""
     assert host.errors == []  # type: ignore[attr-defined]

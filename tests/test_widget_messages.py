@@ -98,7 +98,7 @@ def test_content_that_is_not_an_object_is_reported(explorer, content) -> None:
         ({"type": "view", "chanel": 3}, "unknown field 'chanel'"),
         ({"type": "view", "compare": "5"}, "'compare' must be an integer, got '5'"),
         ({"type": "view", "compare_mode": None}, "'compare_mode' must be a string, got None"),
-        ({"delta": 1}, "'probe', 'gif', 'draw', 'frame'; got none"),
+        ({"delta": 1}, "'probe', 'gif', 'draw', 'training', 'frame'; got none"),
         ({"type": 7}, "needs a 'type'"),
     ],
 )
@@ -187,6 +187,7 @@ PLAUSIBLE = {
     "width": st.integers(-1, 2000),
     "height": st.integers(-1, 2000),
     "dpr": st.floats(-1, 5) | st.integers(-1, 5),
+    "action": st.sampled_from(["pause", "resume", "stop", "follow", "unfollow", "jump"]),
 }
 # Known fields with plausible values or junk, plus fields the protocol does not have.
 DICTS = st.builds(

@@ -26,6 +26,7 @@ from convscope.errors import (
     ModelFileError,
     ModelNotSupportedError,
     NotSpatialLayerError,
+    TrainingBusyError,
     UnknownLayerError,
 )
 from convscope.render.normalise import normalise_channels
@@ -116,6 +117,7 @@ __all__ = [
     "ModelFileError",
     "ModelNotSupportedError",
     "NotSpatialLayerError",
+    "TrainingBusyError",
     "TrainingRun",
     "UnknownLayerError",
     "__version__",

@@ -71,6 +71,10 @@ class BackendNotSupportedError(ConvscopeError):
     """Keras is set to a backend other than TensorFlow (JAX, PyTorch...)."""
 
 
+class TrainingBusyError(ConvscopeError):
+    """A training was asked for while one is already running in the same Explorer."""
+
+
 def check_index(what: str, value: object, size: int) -> int:
     """Return ``value`` as an ``int`` if it indexes one of ``size`` things, else raise.
 

@@ -338,6 +338,11 @@ class ActivationEngine:
         self.weights_tag = tag
         self._seen_weights = self._watch.version()  # a swap the caller named: not a change
 
+    def forget_weights(self, tags: set[Hashable]) -> None:
+        """Drop the tensors kept for quick swaps to these weights (never the ones in use)."""
+        for tag in tags - {self.weights_tag}:
+            self._weight_tensors.pop(tag, None)
+
     def _key(self, layer: str, image_key: Hashable) -> Hashable:
         return (layer, self.weights_tag, image_key)
 

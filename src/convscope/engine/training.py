@@ -37,6 +37,9 @@ class TrainingRun:
     history : dict of str to list of float
         Per snapshot: ``loss``, ``accuracy`` and, when there was held-out data, ``val_loss``
         and ``val_accuracy`` (NaN where unknown).
+    steps_per_epoch : int, optional
+        Set for a run recorded live (``Explorer.fit``, ``Explorer.live``): its ``epochs`` then
+        count training steps (batches), of which an epoch has this many.
 
     """
 
@@ -44,6 +47,7 @@ class TrainingRun:
     epochs: list[int]
     weights: list[list[np.ndarray]]
     history: dict[str, list[float]] = field(default_factory=dict)
+    steps_per_epoch: int | None = None
 
     def index(self, epoch: int) -> int:
         """Return the snapshot of training epoch ``epoch``, or raise listing the epochs kept."""
@@ -71,6 +75,7 @@ class TrainingRun:
             "format": _FORMAT,
             "epochs": self.epochs,
             "history": self.history,
+            "steps_per_epoch": self.steps_per_epoch,
             "fingerprint": fingerprint(self.model),
             "architecture": self.model.to_json(),
         }
@@ -137,7 +142,14 @@ class TrainingRun:
                 f"({_describe(expected)}) do not fit this one ({_describe(found)}). Load it "
                 "without model= to rebuild its own model."
             )
-        return cls(model, [int(e) for e in meta["epochs"]], weights, meta["history"])
+        steps = meta.get("steps_per_epoch")
+        return cls(
+            model,
+            [int(e) for e in meta["epochs"]],
+            weights,
+            meta["history"],
+            None if steps is None else int(steps),
+        )
 
 
 def fingerprint(model: keras.Model) -> list[Any]:

@@ -228,6 +228,13 @@ class ExplorerController:
         self.views.forget()
         self.apply()
 
+    def forget_weights(self, tags: list[Hashable]) -> None:
+        """Drop what was kept for these weights (snapshots a live run thinned away)."""
+        gone = set(tags)
+        self.classes.forget(gone.__contains__)
+        self.stats.forget(gone.__contains__)
+        self.engine.forget_weights(gone)
+
     def build_view(
         self, state: ViewState, on_progress: Callable[[int, int], None] | None = None
     ) -> ExplorerView:

@@ -9,6 +9,7 @@ import functools
 import logging
 import os
 import tempfile
+import time
 import typing
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,12 +24,20 @@ from convscope.data.mnist import load_mnist
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.cache import DEFAULT_CACHE_BYTES
 from convscope.engine.datasets import collect, is_stream
+from convscope.engine.live import (
+    DEFAULT_CAP,
+    DEFAULT_EVERY,
+    LiveRun,
+    LiveSnapshots,
+    training_copy,
+)
 from convscope.engine.loading import load_model
 from convscope.engine.mnist_cnn import mnist_cnn
 from convscope.engine.training import TrainingRun
 from convscope.errors import (
     ArgumentTypeError,
     LabelError,
+    TrainingBusyError,
     check_index,
     check_int,
     check_layer_name,
@@ -54,6 +63,7 @@ from convscope.widget.figure_display import (
 from convscope.widget.frames import FrameEncoder
 from convscope.widget.gif import check_gif, frames, steps_of, write_gif
 from convscope.widget.inbox import Batch, RequestInbox
+from convscope.widget.live_training import BACKGROUND, BLOCKING, LiveTraining
 from convscope.widget.samples import SampleBrowser, SamplePicker
 from convscope.widget.view_state import DRAWN, ViewState
 from convscope.widget.views import PREDICTED, VIEWS
@@ -238,6 +248,7 @@ class Explorer(anywidget.AnyWidget):
     _confusion = traitlets.List(traitlets.List(traitlets.Int())).tag(sync=True)
     _epochs = traitlets.List(traitlets.Int()).tag(sync=True)
     _history = traitlets.Dict().tag(sync=True)
+    _training = traitlets.Dict().tag(sync=True)  # protocol.TrainingState; empty before any
     _teaching = traitlets.Bool(False).tag(sync=True)
     _captions = traitlets.List(traitlets.Unicode()).tag(sync=True)
     _download = traitlets.Bytes(b"").tag(sync=True)
@@ -260,6 +271,9 @@ class Explorer(anywidget.AnyWidget):
     # Following the model's weights: checked once per request, and fully when idle.
     _weights_followed = False
     _idle_check: asyncio.TimerHandle | None = None
+    # Live training (see live_training.py): the latest one, and the copy that trains.
+    _live: LiveTraining | None = None
+    _training_model: Any = None
 
     def __init__(
         self,
@@ -465,8 +479,13 @@ class Explorer(anywidget.AnyWidget):
     def wait(self, timeout: float | None = None) -> None:
         """Block until background work (filter patterns) is done, then show its result.
 
-        In a notebook the view updates by itself; scripts call this before saving.
+        In a notebook the view updates by itself; scripts call this before saving. While
+        :meth:`fit` trains, it also blocks until training ends and shows where it ended
+        (``KeyboardInterrupt`` stops training first; the snapshots stay).
         """
+        if self._live is not None:
+            self._live.join(timeout)
+            self._on_training_news()
         self._controller.views.wait(timeout)
         self._patterns_ready()
 
@@ -522,6 +541,11 @@ class Explorer(anywidget.AnyWidget):
                 "This Explorer has no training run to replay; open one with "
                 "convscope.Explorer(convscope.mnist_training_run()) or a TrainingRun of yours."
             )
+        if self._live is not None:  # a live run: its snapshot at that step, or the next kept
+            self._live.follow = False
+            step = check_int("epoch", _not_none("epoch", epoch), minimum=0, example=10)
+            self._show_snapshot(*self._live.store.nearest(step))
+            return
         index = run.index(_not_none("epoch", epoch))
         self._controller.use_weights(run.weights[index], run.epochs[index])
         with self.hold_sync():
@@ -611,8 +635,12 @@ class Explorer(anywidget.AnyWidget):
 
     @property
     def status(self) -> str:
-        """What the widget's status line says: progress, or NaN/Inf in the view; else ``""``."""
-        return self._status
+        """What the widget's status lines say: training, progress, NaN/Inf in the view, or ``""``.
+
+        While a live training runs (or after it), its line comes first: "training: step 142
+        (epoch 2.0), 17 snapshots, following the newest".
+        """
+        return "  ·  ".join(filter(None, [self._training.get("text", ""), self._status]))
 
     @property
     def error(self) -> str:
@@ -888,6 +916,238 @@ class Explorer(anywidget.AnyWidget):
             return self.display_widget._repr_mimebundle_(**kwargs)
         return super()._repr_mimebundle_(**kwargs)
 
+    # ----- live training (see live_training.py) ---------------------------------------------
+    def fit(
+        self,
+        x: Any,
+        y: Any = None,
+        *,
+        epochs: int = 1,
+        batch_size: int | None = None,
+        validation_data: Any = None,
+        every: int = DEFAULT_EVERY,
+        cap: int = DEFAULT_CAP,
+        **fit_options: Any,
+    ) -> TrainingRun:
+        """Train the model in a background thread and watch it learn; return the run it fills.
+
+        A copy of the model, compiled as it is and holding the weights in view, trains with
+        plain ``model.fit`` (arrays, a ``tf.data.Dataset`` or a ``PyDataset``, as Keras takes
+        them), while the widget stays free. Every ``every`` batches, at each epoch's end and at
+        the end, a copy of the weights joins the epoch slider, which then counts training
+        steps; the curves grow with it, and "follow" keeps the view on the newest snapshot.
+        When training ends the model holds the final weights (after a NaN or Inf loss, the
+        last finite ones). :meth:`pause`, :meth:`resume`, :meth:`stop` and :meth:`wait` do
+        what the widget's buttons do.
+
+        Parameters
+        ----------
+        x, y, epochs, batch_size, validation_data, **fit_options
+            As for ``keras.Model.fit`` (``verbose`` defaults to 0; ``callbacks`` are added).
+        every : int
+            Batches between two snapshots.
+        cap : int
+            Snapshots kept at most (at least 3): later ones are thinned out, the first and
+            the newest always stay (see :mod:`convscope.engine.live`).
+
+        Returns
+        -------
+        TrainingRun
+            Filled as training runs; ``epochs`` counts steps (batches), ``steps_per_epoch``
+            says how many make an epoch. Save it with ``run.save(path)``.
+
+        Raises
+        ------
+        TrainingBusyError
+            While another training of this Explorer runs.
+        ModelNotSupportedError
+            For a model that is not compiled, or that Keras cannot copy.
+
+        """
+        self._check_not_training()
+        every = check_int("every", every, minimum=1, example=10)
+        cap = check_int("cap", cap, minimum=3, example=64)
+        model = self._controller.engine.model
+        if self._training_model is None:  # kept: its optimizer goes on from one fit to the next
+            self._training_model = training_copy(model)
+        copy = self._training_model
+        copy.set_weights(model.get_weights())
+        live = self._begin_training(BACKGROUND, cap)
+        snapshots = LiveSnapshots(live.store, copy, every, live.control)
+        options = {"verbose": 0} | fit_options
+        options["callbacks"] = [*options.get("callbacks", []), snapshots]
+        live.start(
+            functools.partial(
+                copy.fit,
+                x,
+                y,
+                epochs=epochs,
+                batch_size=batch_size,
+                validation_data=validation_data,
+                **options,
+            )
+        )
+        return live.store.run
+
+    def live(self, every: int = DEFAULT_EVERY, cap: int = DEFAULT_CAP) -> Any:
+        """Return a Keras callback that shows the model learn as your own ``fit`` trains it.
+
+        ``model.fit(x, y, epochs=3, callbacks=[ex.live()])`` in a cell: the figure, the epoch
+        slider and the curves update while the cell runs. The kernel is busy meanwhile, so
+        the widget's controls answer only once the cell ends (interrupt the kernel to stop:
+        the snapshots stay). ``every`` and ``cap`` are as for :meth:`fit`; the callback's
+        ``store.run`` is the :class:`TrainingRun`.
+        """
+        self._check_not_training()
+        every = check_int("every", every, minimum=1, example=10)
+        cap = check_int("cap", cap, minimum=3, example=64)
+        live = self._begin_training(BLOCKING, cap)
+        model = self._controller.engine.model
+        snapshots = LiveSnapshots(live.store, model, every, live.control, on_end=live.end)
+        live.end_with_cell(functools.partial(snapshots.on_train_end, None))
+        return snapshots
+
+    def pause(self) -> None:
+        """Hold the training of :meth:`fit` before its next batch (the widget's pause)."""
+        self._training_action("pause")
+
+    def resume(self) -> None:
+        """Go on training after :meth:`pause`."""
+        self._training_action("resume")
+
+    def stop(self) -> None:
+        """Stop the training of :meth:`fit` after its current batch; the snapshots stay."""
+        self._training_action("stop")
+        if self._live is not None:
+            self._live.join()
+            self._on_training_news()
+
+    @property
+    def follow(self) -> bool:
+        """Whether the view jumps to each new snapshot of a live training (the follow toggle).
+
+        Choosing a snapshot on the epoch slider turns it off.
+        """
+        return self._live is not None and self._live.follow
+
+    @follow.setter
+    def follow(self, on: bool) -> None:
+        if not isinstance(on, (bool, np.bool_)):
+            raise ArgumentTypeError(f"follow must be True or False, not {on!r}.")
+        self._training_action("follow" if on else "unfollow")
+
+    def close(self) -> None:
+        """Close the widget; a training of :meth:`fit` stops first (its snapshots stay)."""
+        live = self._live
+        if live is not None and live.running:
+            live.stop()
+            live.join()
+        super().close()
+
+    def _check_not_training(self) -> None:
+        live = self._live
+        if live is not None and live.training_thread_busy:
+            steps = live.store.steps()
+            raise TrainingBusyError(
+                f"This Explorer is already training (step {steps[-1] if steps else 0}). Wait "
+                "for it with ex.wait(), or stop it with ex.stop(), then fit again."
+            )
+
+    def _begin_training(self, form: str, cap: int) -> LiveTraining:
+        """Start a new live run: its slider starts empty and follows the newest snapshot."""
+        self._remember_loop()
+        old = self._live
+        if old is not None:  # its snapshots leave the slider: what was kept for them goes
+            if old.later is not None:
+                old.later.cancel()
+            steps = old.store.steps() + old.store.take_dropped()
+            self._controller.forget_weights([old.tag(step) for step in steps])
+        store = LiveRun(self._controller.engine.model, cap)
+        live = LiveTraining(store, form, self._on_training_news, self._loop)
+        self._live, self._run = live, store.run
+        with self.hold_sync():
+            self._epochs, self._history, self._error = [], {}, ""
+            with self._showing():
+                self.epoch = None
+            self._training = dict(live.as_trait(None))
+        return live
+
+    def _training_action(self, action: str) -> None:
+        """Pause, resume, stop, follow or unfollow; without a live training, say so."""
+        live = self._live
+        if live is None:
+            raise LabelError(
+                f"There is no training to {action}: start one with ex.fit(x, y, epochs=...)."
+            )
+        if action in ("follow", "unfollow"):
+            live.follow = action == "follow"
+        else:
+            getattr(live, action)()
+        self._on_training_news()
+
+    def _on_training_news(self) -> None:
+        """On the kernel's thread: grow the slider and curves; follow, or show the end."""
+        live = self._live
+        if live is None:
+            return
+        try:
+            self._publish_training(live)
+        except Exception as error:  # noqa: BLE001 - shown in the banner; training goes on
+            self._error = f"{type(error).__name__}: {error}"
+
+    def _publish_training(self, live: LiveTraining) -> None:
+        steps = live.store.steps()
+        dropped = live.store.take_dropped()  # what was kept for them goes too: bounded memory
+        self._controller.forget_weights([live.tag(step) for step in dropped])
+        shown = self.epoch if _is_int(self.epoch) else None
+        with self.hold_sync():
+            self._epochs = steps
+            history = live.store.history()
+            self._history = {name: _json_floats(values) for name, values in history.items()}
+            latest = live.store.latest()
+            if not live.running and not live.finalised:
+                live.finalised = True  # the end: the model gets the final weights
+                if latest is not None:
+                    self._show_snapshot(*latest)
+                self._error = live.store.fault
+            elif shown is not None and shown not in steps:  # thinned away: the next kept one
+                self._show_snapshot(*live.store.nearest(shown))
+            elif latest is not None and live.follow and latest[0] != shown:
+                self._follow_newest(live, latest)
+            self._training = dict(live.as_trait(self.epoch if _is_int(self.epoch) else None))
+
+    def _follow_newest(self, live: LiveTraining, latest: tuple[int, list[np.ndarray]]) -> None:
+        """Show the newest snapshot now, or later if showing would take too much of the CPU."""
+        model = self._controller.engine.model
+        if self.epoch is None and _same_weights(model.get_weights(), latest[1]):
+            with self._showing():  # before training: the weights in view already, nothing to do
+                self.epoch = latest[0]
+            return
+        delay = live.show_delay()
+        if delay == 0.0 or live.form == BLOCKING:
+            if delay == 0.0:
+                self._show_snapshot(*latest)
+            return
+        if live.later is None and self._loop is not None and not self._loop.is_closed():
+            live.later = self._loop.call_later(delay, self._show_later)
+
+    def _show_later(self) -> None:
+        if self._live is not None:
+            self._live.later = None
+        self._on_training_news()
+
+    def _show_snapshot(self, step: int, weights: list[np.ndarray]) -> None:
+        """Show a live run's snapshot: its own copy of the weights, never the training's."""
+        live = self._live
+        assert live is not None  # only called with a live training
+        start = time.perf_counter()
+        self._controller.use_weights(weights, live.tag(step))
+        with self.hold_sync():
+            with self._showing():
+                self.epoch = step
+            self._show_new_weights()
+        live.shown(time.perf_counter() - start)
+
     # ----- messages from the frontend ------------------------------------------------------
     def _on_frontend_message(self, _widget: Any, content: object, buffers: Any) -> None:
         """Take one request from the page. Never raises: whatever arrives, the page gets an ack.
@@ -943,6 +1203,8 @@ class Explorer(anywidget.AnyWidget):
             self.channel_panel = pending["panel"]
         if "epoch" in pending:
             self.epoch = pending["epoch"]
+        for action in pending.get("training", []):
+            self._training_action(action)
         if "gif" in pending:
             self._offer_gif(pending["gif"])
         if "probe" in pending:  # a click on the PNG figure, in fractions of it from top-left
@@ -1254,3 +1516,13 @@ def _open_model(model: Any) -> tuple[Any, TrainingRun | None]:
 def _json_floats(values: list[float]) -> list[float | None]:
     """Floats for JSON: NaN (a value training did not record) becomes ``None``."""
     return [None if value != value else float(value) for value in values]  # noqa: PLR0124
+
+
+def _same_weights(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
+    return len(first) == len(second) and all(
+        np.array_equal(a, b) for a, b in zip(first, second, strict=True)
+    )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

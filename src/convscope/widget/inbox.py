@@ -87,6 +87,8 @@ class RequestInbox:
             pending.pop("draw", None)
         elif kind == protocol.DRAW:
             self._receive_drawing(typing.cast("protocol.DrawRequest", request), buffers)
+        elif kind == protocol.TRAINING:  # every press counts, in order
+            self._receive_training(fields["action"])
         else:  # the newest request of the other kinds replaces the pending one
             name, field = _LATEST[kind]
             pending[name] = fields if field is None else fields[field]
@@ -101,6 +103,15 @@ class RequestInbox:
         for field, (_, steps) in _MOVES.items():  # ...as an absolute channel or layer does
             if field in fields:
                 pending.pop(steps, None)
+
+    def _receive_training(self, action: str) -> None:
+        if action not in protocol.TRAINING_ACTIONS:
+            self.problems.append(
+                f"Ignored a malformed message from the page: 'training' request: action "
+                f"{action!r} is not one of {', '.join(protocol.TRAINING_ACTIONS)}."
+            )
+            return
+        self.pending.setdefault("training", []).append(action)
 
     def _receive_drawing(self, request: protocol.DrawRequest, buffers: object) -> None:
         """Keep the pad's pixels as the pending drawing; the newest stroke replaces older ones."""

@@ -71,6 +71,9 @@ PROBE: Final = "probe"
 DRAW: Final = "draw"
 """The drawing pad changed: show its pixels (the message's binary buffer) as the sample."""
 DRAW_MAX_SIDE: Final = 1024
+TRAINING: Final = "training"
+"""Pause, resume or stop a live training, or follow its newest snapshot or not."""
+TRAINING_ACTIONS: Final = ("pause", "resume", "stop", "follow", "unfollow")
 FRAME: Final = "frame"
 """Send the whole figure as a key frame: a view opened, or missed a frame (see frames.py)."""
 
@@ -175,6 +178,12 @@ class DrawRequest(Request):
     height: int
 
 
+class TrainingRequest(Request):
+    """``type: "training"``: one of :data:`TRAINING_ACTIONS`; each one pressed counts."""
+
+    action: str
+
+
 class FrameRequest(Request, total=False):
     """``type: "frame"``: the next ``_figure_frame`` is a key frame, the whole figure.
 
@@ -197,6 +206,7 @@ REQUESTS: Final[dict[str, type[Request]]] = {
     PROBE: ProbeRequest,
     GIF: GifRequest,
     DRAW: DrawRequest,
+    TRAINING: TrainingRequest,
     FRAME: FrameRequest,
 }
 
@@ -225,6 +235,21 @@ class PanelThumb(TypedDict):
 
     index: int
     peak: float
+
+
+class TrainingState(TypedDict):
+    """``_training``: what a live training does (``state`` is empty before any).
+
+    ``state`` is ``running``, ``paused``, ``stopping``, ``finished``, ``stopped`` or
+    ``failed``; ``controls`` says whether the page's pause and stop can reach it (not while the
+    kernel itself runs ``fit``); ``steps_per_epoch`` is 0 until known.
+    """
+
+    state: str
+    follow: bool
+    text: str
+    steps_per_epoch: int
+    controls: bool
 
 
 class UserState(TypedDict):
@@ -281,6 +306,7 @@ class ExplorerState(UserState):
     _confusion: list[list[int]]
     _epochs: list[int]
     _history: dict[str, list[float | None]]
+    _training: TrainingState
     _teaching: bool
     _captions: list[str]
     _download: bytes
@@ -368,7 +394,8 @@ def parse_request(content: object) -> Request:
         ``content`` itself, now known to be a :class:`ViewRequest`, :class:`StepRequest`,
         :class:`MoveRequest`, :class:`FilterRequest`, :class:`PageRequest`, :class:`SortRequest`,
         :class:`PanelRequest`, :class:`EpochRequest`, :class:`ProbeRequest`,
-        :class:`GifRequest`, :class:`DrawRequest` or :class:`FrameRequest`.
+        :class:`GifRequest`, :class:`DrawRequest`, :class:`TrainingRequest` or
+        :class:`FrameRequest`.
 
     Raises
     ------
