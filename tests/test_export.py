@@ -341,9 +341,10 @@ def test_the_file_opens_offline_and_every_burst_of_presses_shows_the_explorers_p
             "(cells) => cells.map((c) => c.dataset.index)"
         )
     ]
-    labels = explorer._controller.labels[samples]
-    predictions = explorer._controller.predictions[samples]
-    assert shown == [s for s, a, b in zip(samples, labels, predictions, strict=True) if a != b]
+    explorer.filter(misclassified=True)  # the live filter, over the whole data set
+    wrong = set(explorer.filtered_samples.tolist())
+    explorer.filter()
+    assert shown == [sample for sample in samples if sample in wrong]
     assert len(shown) >= 2
     assert _check_against_explorer(explorer, page)["sample"] == shown[0]
     page.keyboard.press("ArrowRight")
