@@ -115,7 +115,7 @@ def test_version_is_printed_by_the_command_and_by_python_m(
     )
     assert usage.returncode == 2
     assert "usage: convscope" in usage.stderr
-    assert "{demo,quickstart}" in usage.stderr
+    assert "{demo,quickstart,export}" in usage.stderr
 
 
 @pytest.mark.parametrize("absent", ["jupyterlab", "skimage"])

@@ -53,6 +53,7 @@ def test_wheel_ships_frontend_weights_notebooks_and_licence(built: tuple[Path, P
     assert {
         "convscope/static/widget.js",
         "convscope/static/widget.css",
+        "convscope/static/static_model.js",  # the static export's page (widget/export.py)
         "convscope/weights/pretrained_cnn.npz",
         "convscope/__main__.py",
         "convscope/py.typed",

@@ -1,4 +1,4 @@
-"""The ``convscope`` command: ``demo`` opens the notebooks, ``quickstart`` writes a picture."""
+"""The ``convscope`` command: ``demo``, ``quickstart``, and ``export`` (a lesson in one file)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,24 @@ def main(argv: list[str] | None = None) -> int:
     quick.add_argument("--sample", type=int, default=0)
     quick.add_argument("--dpi", type=int, default=100)
 
+    export = commands.add_parser(
+        "export", help="write the Explorer as one HTML file that works offline, with no kernel"
+    )
+    export.add_argument("out", help="the .html file to write")
+    export.add_argument("--model", default=None, help="a .keras file (default: the bundled CNN)")
+    export.add_argument("--images", default=None, help="a .npy of images (default: MNIST test)")
+    export.add_argument("--labels", default=None, help="a .npy of their true classes")
+    export.add_argument("--samples", default=None, help="indices, e.g. 0-99 or 3,5,8")
+    export.add_argument("--layers", default=None, help="comma-separated (default: all)")
+    export.add_argument("--views", default="maps,grad-cam,heatmap", help="comma-separated")
+    export.add_argument("--cmaps", default=None, help="comma-separated (default: viridis)")
+    export.add_argument("--max-mb", type=float, default=25.0, help="refuse a larger file")
+    export.add_argument("--teaching", action="store_true", help="captions under each panel")
+    export.add_argument("--title", default="convscope Explorer")
+
     args = parser.parse_args(argv)
+    if args.command == "export":
+        return _export(args)
     if args.command == "quickstart":
         return _quickstart(args.out, args.layer, args.sample, args.dpi)
     return _demo(Path(args.dir), no_browser=args.no_browser, port=args.port)
@@ -55,6 +72,50 @@ def _quickstart(out: str, layer: str, sample: int, dpi: int) -> int:
     figure.savefig(out, dpi=dpi)
     print(f"wrote {out}")  # noqa: T201
     return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    import numpy as np  # noqa: PLC0415 - keep `convscope --help` instant
+
+    import convscope  # noqa: PLC0415
+
+    images = None if args.images is None else np.load(args.images)
+    labels = None if args.labels is None else np.load(args.labels)
+    try:
+        explorer = convscope.Explorer(
+            args.model, images, labels, figure="none", teaching=args.teaching
+        )
+        path = explorer.export_html(
+            args.out,
+            None if args.samples is None else parse_samples(args.samples),
+            None if args.layers is None else _names(args.layers),
+            _names(args.views),
+            cmaps=None if args.cmaps is None else _names(args.cmaps),
+            max_bytes=round(args.max_mb * 1e6),
+            title=args.title,
+        )
+    except convscope.ConvscopeError as error:
+        print(f"convscope export: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")  # noqa: T201
+    return 0
+
+
+def parse_samples(text: str) -> list[int]:
+    """Read sample indices written as ``0-99``, ``3,5,8`` or a mix: ``0-9,42``."""
+    chosen: list[int] = []
+    for part in _names(text):
+        first, _, last = part.partition("-")
+        if not (first.isdigit() and (not last or last.isdigit())):
+            raise SystemExit(
+                f"convscope export: --samples {text!r}: write indices as 0-99 or 3,5,8"
+            )
+        chosen += range(int(first), int(last or first) + 1)
+    return chosen
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def copy_notebooks(folder: Path) -> list[Path]:

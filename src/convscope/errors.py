@@ -55,6 +55,10 @@ class IndexOutOfRangeError(ConvscopeError, IndexError):
     """A channel or sample index outside the valid range."""
 
 
+class ExportTooLargeError(ConvscopeError):
+    """A static export whose file would pass the size limit it was given."""
+
+
 class NotSpatialLayerError(ConvscopeError):
     """A layer asked for maps (Grad-CAM, heatmaps, filter patterns) whose output has none."""
 

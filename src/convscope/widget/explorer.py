@@ -803,6 +803,44 @@ class Explorer(anywidget.AnyWidget):
         with self._controller.view.titled():
             self.figure.savefig(target, dpi=dpi, format=extension)
 
+    def export_html(
+        self,
+        path: str | os.PathLike[str],
+        samples: Iterable[int] | None = None,
+        layers: Iterable[str] | None = None,
+        views: Iterable[str] = ("maps", "grad-cam", "heatmap"),
+        **options: Any,
+    ) -> Path:
+        """Write this Explorer as one HTML file that works with no kernel, offline, anywhere.
+
+        The page is the widget itself, answered from figures drawn now (pixel for pixel what
+        this Explorer draws): the layer and channel sliders, the thumbnails, ←/→, the filters,
+        the exported views and colour scales work; the rest is shown disabled, saying why. See
+        :func:`convscope.widget.export.export_html` for ``cmaps``, ``max_bytes`` (25 MB by
+        default: a larger export stops before writing, saying what to reduce), ``progress``
+        and ``title``.
+
+        Parameters
+        ----------
+        path : path-like
+            A ``.html`` file in a folder that exists.
+        samples : iterable of int, optional
+            The samples in the file; by default two of each true class (else the first 20).
+        layers : iterable of str, optional
+            The layers in the file; by default all of them.
+        views : iterable of str
+            The views in the file (a layer a view cannot show is left out of it).
+
+        Raises
+        ------
+        ExportTooLargeError
+            The file would pass ``max_bytes``; nothing is written.
+
+        """
+        from convscope.widget.export import export_html  # noqa: PLC0415 - only when exporting
+
+        return export_html(self, Path(path), samples, layers, views, **options)
+
     def save_gif(
         self,
         path: str | os.PathLike[str],
