@@ -471,9 +471,13 @@ class Explorer(anywidget.AnyWidget):
 
         In a notebook the view updates by itself; scripts call this before saving. While
         :meth:`fit` trains, it also blocks until training ends and shows where it ended
-        (``KeyboardInterrupt`` stops training first; the snapshots stay).
+        (``KeyboardInterrupt`` stops training first; the snapshots stay), with every sample's
+        prediction for the weights it ended on.
         """
         self._trainer.wait(timeout)
+        if not self._controller.classes.complete and not self._trainer.following_a_run:
+            self._controller.classes.fill()
+            self._show_filled_predictions()
         self._controller.views.wait(timeout)
         self._patterns_ready()
 

@@ -224,8 +224,8 @@ class ExplorerTraining:
         latest = live.store.latest()
         if not live.running and not live.finalised:
             live.finalised = True  # the end: the model gets the final weights
-            if latest is not None:
-                self._show_snapshot(*latest)
+            if latest is not None:  # the data set's predictions follow between requests
+                self._show_snapshot(*latest, lazy=True)
             self.host.publish({"_error": live.store.fault})
         elif shown is not None and shown not in steps:  # thinned away: the next kept one
             self._show_snapshot(*live.store.nearest(shown))
