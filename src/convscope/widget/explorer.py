@@ -57,6 +57,7 @@ from convscope.widget.frames import FrameEncoder
 from convscope.widget.gif import check_gif, frames, steps_of, write_gif
 from convscope.widget.inbox import Batch, RequestInbox
 from convscope.widget.live_training import LiveTraining
+from convscope.widget.page_requests import PageRequests, RequestHost
 from convscope.widget.samples import SampleBrowser, SamplePicker
 from convscope.widget.view_state import DRAWN, ViewState
 from convscope.widget.views import PREDICTED, VIEWS
@@ -310,6 +311,17 @@ class Explorer(anywidget.AnyWidget):
             refresh=self._show_filled_predictions,
             loop=lambda: self._loop,
             busy=lambda: self._trainer.following_a_run,
+        )
+        self._requests = PageRequests(
+            RequestHost(
+                self,
+                sample=lambda: self._index,
+                step=self._samples_step,
+                training=self._trainer.action,
+                gif=self._offer_gif,
+                probe_at=self._probe_at,
+                show_page=self._publish_page,
+            )
         )
         picker = SamplePicker(
             controller.display_images, controller.labels, None, classes=controller.classes
@@ -1012,7 +1024,7 @@ class Explorer(anywidget.AnyWidget):
         # fewer round trips for a remote kernel.
         with self.hold_sync():
             try:
-                self._apply_pending(pending)
+                self._requests.apply(pending)
             except Exception as error:  # noqa: BLE001 - the widget shows every failure, lives on
                 problems.insert(0, f"{type(error).__name__}: {error}")
                 self._status = ""
@@ -1027,42 +1039,8 @@ class Explorer(anywidget.AnyWidget):
             self._ack = max(self._ack, self._inbox.seen_seq)
         self._weights.request_ends()
 
-    def _apply_pending(self, pending: dict[str, Any]) -> None:
-        self._apply_moves(pending)
-        if "sort" in pending:
-            self.sort = pending["sort"]
-        if "panel" in pending:
-            self.channel_panel = pending["panel"]
-        if "epoch" in pending:
-            self.epoch = pending["epoch"]
-        for action in pending.get("training", []):
-            self._trainer.action(action)
-        if "gif" in pending:
-            self._offer_gif(pending["gif"])
-        if "probe" in pending:  # a click on the PNG figure, in fractions of it from top-left
-            width, height = self.figure.canvas.get_width_height()
-            click = pending["probe"]
-            self._probe_at(click["x"] * width, (1.0 - click["y"]) * height)
-        if "page" in pending:
-            page = min(max(pending["page"], 0), self.page_count - 1)
-            self._publish_page(page)
-
-    def _apply_moves(self, pending: dict[str, Any]) -> None:
-        """Apply the filter, then the view's fields and ←/→ steps, then a new drawing."""
-        if "filter" in pending:
-            request = pending["filter"]
-            self.filter(request["true"], request["predicted"], request["misclassified"])
-        changes = {key: pending[key] for key in protocol.VIEW_REQUEST_FIELDS if key in pending}
-        if "step" in pending:
-            start = changes.get("sample", self._index)
-            changes["sample"] = self._samples.step(start, pending["step"])
-        changes |= self._moved(
-            changes, pending.get("layer_steps", 0), pending.get("channel_steps", 0)
-        )
-        if changes:
-            self.update(**changes)
-        if "draw" in pending:
-            self.draw(pending["draw"])
+    def _samples_step(self, start: int, delta: int) -> int:
+        return self._samples.step(start, delta)
 
     def _republish(self) -> None:
         """Show the last good view again after a failure; log if even that fails."""
@@ -1070,24 +1048,6 @@ class Explorer(anywidget.AnyWidget):
             self._publish()
         except Exception:  # noqa: BLE001 - logged; the banner already says what failed
             _LOG.exception("convscope: could not redraw the last good view")
-
-    def _moved(self, changes: dict[str, Any], layers: int, channels: int) -> dict[str, Any]:
-        """Return the layer and channel ``layers`` and ``channels`` steps on from ``changes``.
-
-        Steps start from the layer and channel ``changes`` asks for, else those in view, and
-        stop at the first and the last; an unknown layer is left for :meth:`update` to refuse.
-        """
-        moved: dict[str, Any] = {}
-        names = self.layers
-        layer = changes.get("layer", self.layer)
-        if layers and layer in names:
-            layer = names[min(max(names.index(layer) + layers, 0), len(names) - 1)]
-            moved["layer"] = layer
-        if channels and layer in names:
-            count = self._controller.engine.layer(layer).channels
-            start = changes.get("channel", min(self.channel, count - 1))
-            moved["channel"] = min(max(start + channels, 0), count - 1)
-        return moved
 
     def _on_figure_key(self, event: Any) -> None:
         """Move as the widget's keys do: ←/→ samples, ↑/↓ channels, PageUp/PageDown layers.
@@ -1101,7 +1061,7 @@ class Explorer(anywidget.AnyWidget):
             return
         what, delta = moves[event.key]
         try:
-            self._apply_moves({what: delta})
+            self._requests.apply_moves({what: delta})
         except Exception as error:  # noqa: BLE001 - shown in the banner, as for the controls
             self._error = f"{type(error).__name__}: {error}"
 
