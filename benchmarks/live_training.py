@@ -6,8 +6,8 @@ Three arms, alternated in each repeat so that the machine's load falls on all of
 - ``script``: ``ex.fit(...)`` then ``ex.wait()`` with no event loop (snapshots only: a script
   shows the end);
 - ``notebook``: ``ex.fit(...)`` inside a running asyncio loop, as in a kernel: the slider and
-  curves grow with every snapshot, and "follow" redraws the figure (predictions over the
-  Explorer's samples, then a frame) while training runs.
+  curves grow with every snapshot, and "follow" redraws the figure (the predictions of the
+  samples on screen, then a frame) while training runs.
 
 Each arm trains a fresh model from the same seed; the Explorer is made before the clock starts.
 The ratio (median over repeats) has a target of at most 1.10x at the default cadence. The

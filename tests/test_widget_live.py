@@ -94,7 +94,7 @@ def test_stop_keeps_the_snapshots_and_the_last_completed_batch(
     assert "training stopped" in ex.status
     assert 0 < run.epochs[-1] < 500
     assert _same(ex.engine.model.get_weights(), run.weights[-1])
-    copy = ex._training_model  # the copy that trained: it stopped at that very batch
+    copy = ex._trainer.model  # the copy that trained: it stopped at that very batch
     assert _same(copy.get_weights(), run.weights[-1])
     with pytest.raises(LabelError, match="no training to pause"):
         convscope.Explorer(convscope.mnist_cnn(pretrained=False), data[2], figure="none").pause()
@@ -330,3 +330,47 @@ def test_ctrl_c_in_wait_stops_training_and_keeps_the_snapshots(
     assert ex.status.startswith("training stopped")
     assert 0 < run.epochs[-1] < 1000
     assert _same(ex.engine.model.get_weights(), run.weights[-1])
+
+
+def test_following_computes_only_the_predictions_shown_and_never_stale_ones(
+    data: tuple[np.ndarray, ...],
+) -> None:
+    """While following, a snapshot's data-set predictions are computed only where needed.
+
+    The page's captions and the chart are the snapshot's own; the confusion matrix hides,
+    and the training line says the predictions are pending, until a filter needs them all.
+    """
+    x, y, shown, labels = data
+    ex = _explorer(data)
+    seen: dict[str, object] = {}
+
+    class Inspect(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_train_batch_end(self, batch: int, logs: object = None) -> None:  # noqa: ARG002
+            step = ex.epoch
+            if seen or not isinstance(step, int) or step == 0:
+                return
+            run = live.store.run
+            weights = run.weights[run.epochs.index(step)]
+            seen["step"], seen["confusion"], seen["status"] = step, ex._confusion, ex.status
+            seen["weights"], seen["meta"] = weights, list(ex._thumb_meta)
+            seen["probabilities"] = ex.probabilities
+            ex.filter(misclassified=True)  # needs every prediction: computed now, these weights'
+            seen["mistakes"], seen["after"] = ex.filtered_samples, ex._confusion
+
+    live = ex.live(every=2)
+    ex.engine.model.fit(x, y, epochs=1, batch_size=64, verbose=0, callbacks=[live, Inspect()])
+    assert seen, "no snapshot was followed during the fit"
+    fresh = convscope.mnist_cnn(pretrained=False)
+    fresh.set_weights(seen["weights"])
+    plain = fresh.predict(shown[..., np.newaxis].astype(np.float32), verbose=0)
+    predicted = plain.argmax(axis=1)
+    assert seen["confusion"] == []  # hidden: never the matrix of other weights
+    assert f"predictions for step {seen['step']:,} pending" in str(seen["status"])
+    meta = seen["meta"]
+    assert isinstance(meta, list)
+    assert [row["predicted"] for row in meta] == predicted[: len(meta)].tolist()
+    np.testing.assert_allclose(seen["probabilities"], plain[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(seen["mistakes"], np.flatnonzero(predicted != labels))
+    expected = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(expected, (labels.astype(np.int64), predicted), 1)
+    assert seen["after"] == expected.tolist()

@@ -18,6 +18,14 @@ from convscope.errors import ModelNotSupportedError
 class ClassOutput:
     """The class probabilities and predictions of every sample, for the weights in use.
 
+    Computed lazily, row by row, per version of the weights: new weights cost nothing until
+    something asks for their numbers, and a page of thumbnails or the sample in view costs a
+    pass over those samples only. What needs every sample (the predicted-class and mistake
+    filters, the confidence and loss orders, the confusion matrix) asks for
+    :attr:`probabilities`, which computes the rows still missing in one pass. A row is only
+    ever read for the weights in use (the engine's ``weights_tag``), so no number from other
+    weights is ever returned.
+
     Parameters
     ----------
     engine : ActivationEngine
@@ -31,12 +39,29 @@ class ClassOutput:
         self.engine = engine
         self.images = images
         self.reading = output_reading(engine)
-        # Samples whose output is NaN or Inf stay: their maps show where the values broke.
-        self.probabilities = self.read(images)
-        """Class probabilities ``(N, classes)`` for the weights in use (NaN rows where the
-        output is not finite), or ``None`` when the output is not a class vector."""
-        self.kept = {engine.weights_tag: self.probabilities}
-        self._predictions: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
+        self.kept: dict[Hashable, _Rows] = {}
+        """Per weights tag: the rows computed so far."""
+        # The weights it opens on: every sample now, as the first view shows them all.
+        self.fill()
+
+    @property
+    def has_classes(self) -> bool:
+        """Whether the model's output reads as classes (there are probabilities to show)."""
+        return self.reading is not None
+
+    has_predictions = has_classes
+    has_probabilities = has_classes
+
+    @property
+    def probabilities(self) -> np.ndarray | None:
+        """Class probabilities ``(N, classes)`` for the weights in use, or ``None``.
+
+        ``None`` when the output is not a class vector; NaN rows where the output is not
+        finite. Rows not yet computed for these weights are computed now, in one pass.
+        """
+        if self.reading is None:
+            return None
+        return self.fill()
 
     @property
     def predictions(self) -> np.ndarray | None:
@@ -44,14 +69,57 @@ class ClassOutput:
 
         ``None`` when the output is not a class vector.
         """
-        if self.probabilities is None:
+        probabilities = self.probabilities
+        return None if probabilities is None else _argmax(probabilities)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every sample's row is known for the weights in use (nothing to compute)."""
+        return self.reading is None or bool(self._rows().known.all())
+
+    def rows(self, indices: np.ndarray) -> np.ndarray | None:
+        """Return the probabilities of the samples ``indices`` (a pass over the missing ones)."""
+        if self.reading is None:
             return None
-        found = self._predictions.get(self.engine.weights_tag)
-        if found is None or found[0] is not self.probabilities:
-            valid = np.isfinite(self.probabilities).all(axis=1)
-            best = np.where(valid, np.nan_to_num(self.probabilities).argmax(axis=1), -1)
-            found = self._predictions[self.engine.weights_tag] = (self.probabilities, best)
-        return found[1]
+        rows = self._rows()
+        indices = np.asarray(indices, dtype=np.int64)
+        missing = np.unique(indices[~rows.known[indices]])
+        if len(missing):
+            rows.store(missing, self._read_rows(self.images[missing]))
+        found: np.ndarray = rows.values[indices]
+        return found
+
+    def predictions_of(self, indices: np.ndarray) -> np.ndarray | None:
+        """Return the predicted class of the samples ``indices`` (-1 where not finite)."""
+        rows = self.rows(indices)
+        return None if rows is None else _argmax(rows)
+
+    def fill(self, most: int | None = None) -> np.ndarray:
+        """Compute up to ``most`` (default: all) missing rows; return all rows (NaN if missing).
+
+        Lets a caller spread the pass over the data set into chunks between requests.
+        """
+        rows = self._rows()
+        missing = np.flatnonzero(~rows.known)[:most]
+        if len(missing) and self.reading is not None:
+            batch = self.images if len(missing) == len(self.images) else self.images[missing]
+            rows.store(missing, self._read_rows(batch))
+        return rows.values
+
+    def read(self, images: np.ndarray) -> np.ndarray | None:
+        """Return the class probabilities of ``images`` (one compiled pass), or ``None``."""
+        if self.reading is None:
+            return None
+        return class_probabilities(self.engine.predict(images), self.reading)
+
+    def follow(self) -> None:
+        """Use the weights in use now: their rows are computed when first asked for."""
+        self._rows()
+
+    def forget(self, stale: Callable[[Hashable], bool]) -> None:
+        """Drop what was kept for the weights ``stale`` names."""
+        for key in [key for key in self.kept if stale(key)]:
+            del self.kept[key]
 
     @property
     def head_text(self) -> str:
@@ -73,26 +141,37 @@ class ClassOutput:
             SIGMOID: "sigmoid: each class on its own",
         }.get(self.reading.squash, "softmax of the model's scores")
 
-    def read(self, images: np.ndarray) -> np.ndarray | None:
-        """Return the class probabilities of ``images`` (one compiled pass), or ``None``."""
-        if self.reading is None:
-            return None
-        return class_probabilities(self.engine.predict(images), self.reading)
-
-    def follow(self) -> None:
-        """Use the probabilities of the weights in use: kept, or read now, once."""
+    def _rows(self) -> _Rows:
+        """Return the rows of the weights in use, made (empty) on first use of them."""
         tag = self.engine.weights_tag
-        probabilities = self.kept.get(tag)
-        if probabilities is None:
-            probabilities = self.read(self.images)
-            self.kept[tag] = probabilities
-        self.probabilities = probabilities
+        rows = self.kept.get(tag)
+        if rows is None:
+            classes = output_classes(self.engine) or 0
+            rows = self.kept[tag] = _Rows(len(self.images), classes)
+        return rows
 
-    def forget(self, stale: Callable[[Hashable], bool]) -> None:
-        """Drop what was kept for the weights ``stale`` names."""
-        for kept in (self.kept, self._predictions):
-            for key in [key for key in kept if stale(key)]:
-                del kept[key]
+    def _read_rows(self, images: np.ndarray) -> np.ndarray:
+        read = self.read(images)
+        assert read is not None  # only asked for a class output
+        return read
+
+
+class _Rows:
+    """One version of the weights' probabilities, NaN until computed, and which are known."""
+
+    def __init__(self, samples: int, classes: int) -> None:
+        self.values = np.full((samples, classes), np.nan, dtype=np.float32)
+        self.known = np.zeros(samples, dtype=bool)
+
+    def store(self, indices: np.ndarray, values: np.ndarray) -> None:
+        self.values[indices] = values
+        self.known[indices] = True
+
+
+def _argmax(probabilities: np.ndarray) -> np.ndarray:
+    """Each row's class, -1 where the row is not finite (NaN or Inf output)."""
+    valid = np.isfinite(probabilities).all(axis=1)
+    return np.where(valid, np.nan_to_num(probabilities).argmax(axis=1), -1)
 
 
 def output_reading(engine: ActivationEngine) -> GraphValue | None:

@@ -137,8 +137,8 @@ class ExplorerController:
         if self.state.drawn:
             shown = self.drawn_probabilities()
         else:
-            every = self.classes.probabilities
-            shown = None if every is None else every[self.state.sample]
+            rows = self.classes.rows(np.array([self.state.sample]))
+            shown = None if rows is None else rows[0]
         if shown is None or not np.isfinite(shown).all():
             return None
         return shown
@@ -214,14 +214,14 @@ class ExplorerController:
 
         One compiled pass of the model's output, kept until the drawing or the weights change.
         """
-        read = None if self.classes.probabilities is None else self.classes.read
+        read = self.classes.read if self.classes.has_classes else None
         return self.pad.probabilities(self.engine.weights_tag, read)
 
     def use_weights(self, weights: list[np.ndarray], tag: Hashable) -> None:
         """Show the same model with other weights (a training epoch), and redraw.
 
-        The predictions of every sample are computed once per ``tag`` (one compiled pass over
-        the data set) and kept; the maps, Grad-CAM and patterns follow the new weights.
+        The predictions of the samples are computed per ``tag`` when first asked for (see
+        :class:`ClassOutput`) and kept; the maps, Grad-CAM and patterns follow the new weights.
         """
         self.engine.use_weights(weights, tag)
         self.classes.follow()
@@ -267,8 +267,8 @@ class ExplorerController:
         else:
             index = int(sample)
             label = None if self.labels is None else int(self.labels[index])
-            every = self.classes.probabilities
-            probabilities = None if every is None else every[index]
+            rows = self.classes.rows(np.array([index]))  # this sample's only: no data-set pass
+            probabilities = None if rows is None else rows[0]
         return InputArrays(
             sample=-1 if sample == DRAWN else int(sample),
             drawing=sample == DRAWN,

@@ -9,7 +9,6 @@ import functools
 import logging
 import os
 import tempfile
-import time
 import typing
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,20 +23,13 @@ from convscope.data.mnist import load_mnist
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.cache import DEFAULT_CACHE_BYTES
 from convscope.engine.datasets import collect, is_stream
-from convscope.engine.live import (
-    DEFAULT_CAP,
-    DEFAULT_EVERY,
-    LiveRun,
-    LiveSnapshots,
-    training_copy,
-)
+from convscope.engine.live import DEFAULT_CAP, DEFAULT_EVERY
 from convscope.engine.loading import load_model
 from convscope.engine.mnist_cnn import mnist_cnn
 from convscope.engine.training import TrainingRun
 from convscope.errors import (
     ArgumentTypeError,
     LabelError,
-    TrainingBusyError,
     check_index,
     check_int,
     check_layer_name,
@@ -54,6 +46,7 @@ from convscope.render.words import (
 )
 from convscope.widget import protocol
 from convscope.widget.controller import ExplorerController
+from convscope.widget.explorer_training import ExplorerTraining, TrainingHost, json_floats
 from convscope.widget.figure_display import (
     FigureMode,
     check_save,
@@ -63,10 +56,12 @@ from convscope.widget.figure_display import (
 from convscope.widget.frames import FrameEncoder
 from convscope.widget.gif import check_gif, frames, steps_of, write_gif
 from convscope.widget.inbox import Batch, RequestInbox
-from convscope.widget.live_training import BACKGROUND, BLOCKING, LiveTraining
+from convscope.widget.live_training import LiveTraining
+from convscope.widget.page_requests import PageRequests, RequestHost
 from convscope.widget.samples import SampleBrowser, SamplePicker
 from convscope.widget.view_state import DRAWN, ViewState
 from convscope.widget.views import PREDICTED, VIEWS
+from convscope.widget.weights_follow import WeightsFollower
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _STATIC = _PACKAGE / "static"
@@ -77,7 +72,6 @@ _LOG = logging.getLogger("convscope")
 _FILTERS = {"filter_true": "true", "filter_predicted": "predicted"}
 _FILTERS |= {"misclassified_only": "misclassified"}
 _MAX_PIXEL_RATIO = 3.0  # beyond this a frame would cost more than the sharpness is worth
-_IDLE_SECONDS = 1.0  # after the last request, every weight is checked (see engine/weights.py)
 _T = TypeVar("_T")
 CMAPS = ["viridis", "magma", "inferno", "cividis", "gray", "RdBu_r"]
 
@@ -268,13 +262,6 @@ class Explorer(anywidget.AnyWidget):
     _ready = False  # the user's traits are validated once the Explorer is made
     _publishing = 0  # >0: the kernel is writing the user's traits itself
 
-    # Following the model's weights: checked once per request, and fully when idle.
-    _weights_followed = False
-    _idle_check: asyncio.TimerHandle | None = None
-    # Live training (see live_training.py): the latest one, and the copy that trains.
-    _live: LiveTraining | None = None
-    _training_model: Any = None
-
     def __init__(
         self,
         model: Any = None,
@@ -317,11 +304,27 @@ class Explorer(anywidget.AnyWidget):
         super().__init__()
         self._figure_mode = mode
         self._controller = controller
+        self._trainer = ExplorerTraining(self._training_host())
+        self._weights = WeightsFollower(
+            controller,
+            show=self._show_followed_weights,
+            refresh=self._show_filled_predictions,
+            loop=lambda: self._loop,
+            busy=lambda: self._trainer.following_a_run,
+        )
+        self._requests = PageRequests(
+            RequestHost(
+                self,
+                sample=lambda: self._index,
+                step=self._samples_step,
+                training=self._trainer.action,
+                gif=self._offer_gif,
+                probe_at=self._probe_at,
+                show_page=self._publish_page,
+            )
+        )
         picker = SamplePicker(
-            controller.display_images,
-            controller.labels,
-            controller.classes.predictions,
-            controller.classes.probabilities,
+            controller.display_images, controller.labels, None, classes=controller.classes
         )
         self._samples = SampleBrowser(picker, controller.class_names, self._peaks_in_view)
         self._panel_key: tuple[str, int] | None = None
@@ -345,7 +348,6 @@ class Explorer(anywidget.AnyWidget):
         self._has_predictions = self._samples.has_predictions
         self._thumb_shape = picker.thumb_shape
         self._pad = [] if controller.pad.size is None else list(controller.pad.size)
-        self._confusion = self._samples.confusion()
         self._start_modes(run, bool(teaching))
         self._sort_options = picker.sorts
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -366,7 +368,7 @@ class Explorer(anywidget.AnyWidget):
             self._epochs = list(run.epochs)
             with self._showing():
                 self.epoch = run.epochs[-1]
-            self._history = {name: _json_floats(values) for name, values in run.history.items()}
+            self._history = {name: json_floats(values) for name, values in run.history.items()}
         self._teaching = teaching
         self._controller.view.set_live_titles(teaching)
 
@@ -471,7 +473,7 @@ class Explorer(anywidget.AnyWidget):
 
         """
         self._remember_loop()
-        self._follow_weights()
+        self._weights.follow()
         self._controller.draw(image)
         self._error = ""
         self._publish()
@@ -481,11 +483,13 @@ class Explorer(anywidget.AnyWidget):
 
         In a notebook the view updates by itself; scripts call this before saving. While
         :meth:`fit` trains, it also blocks until training ends and shows where it ended
-        (``KeyboardInterrupt`` stops training first; the snapshots stay).
+        (``KeyboardInterrupt`` stops training first; the snapshots stay), with every sample's
+        prediction for the weights it ended on.
         """
-        if self._live is not None:
-            self._live.join(timeout)
-            self._on_training_news()
+        self._trainer.wait(timeout)
+        if not self._controller.classes.complete and not self._trainer.following_a_run:
+            self._controller.classes.fill()
+            self._show_filled_predictions()
         self._controller.views.wait(timeout)
         self._patterns_ready()
 
@@ -514,7 +518,7 @@ class Explorer(anywidget.AnyWidget):
     @sort.setter
     def sort(self, order: str) -> None:
         order = self._samples.check_sort(order)
-        self._follow_weights()  # an order by the model's predictions: the model as it is now
+        self._weights.follow()  # an order by the model's predictions: the model as it is now
         self._reorder(order)
 
     @property
@@ -535,17 +539,15 @@ class Explorer(anywidget.AnyWidget):
         return None if shown is None else shown.copy()
 
     def _use_epoch(self, epoch: int) -> None:
+        if self._live is not None:  # a live run: its snapshot at that step, or the next kept
+            self._trainer.show_step(_not_none("epoch", epoch))
+            return
         run = self._run
         if run is None:
             raise LabelError(
                 "This Explorer has no training run to replay; open one with "
                 "convscope.Explorer(convscope.mnist_training_run()) or a TrainingRun of yours."
             )
-        if self._live is not None:  # a live run: its snapshot at that step, or the next kept
-            self._live.follow = False
-            step = check_int("epoch", _not_none("epoch", epoch), minimum=0, example=10)
-            self._show_snapshot(*self._live.store.nearest(step))
-            return
         index = run.index(_not_none("epoch", epoch))
         self._controller.use_weights(run.weights[index], run.epochs[index])
         with self.hold_sync():
@@ -553,46 +555,40 @@ class Explorer(anywidget.AnyWidget):
                 self.epoch = run.epochs[index]
             self._show_new_weights()
 
-    def _follow_weights(self, *, full: bool = False) -> bool:
-        """Show the model as it is now if its weights changed (training, ``set_weights``).
-
-        Asked once per request, before anything is shown; ``full`` checks every weight (when
-        idle). The maps, predictions, thumbnails, sorts, statistics, colour scales, Grad-CAM
-        and patterns all follow.
-        """
-        if self._weights_followed or not self._controller.follow_weights(full=full):
-            return False
-        self._controller.apply(follow=False)
+    def _show_followed_weights(self) -> None:
         with self.hold_sync():
             self._show_new_weights()
-        return True
 
-    def _show_new_weights(self) -> None:
-        """Publish what follows the weights: predictions, filters, orders, confusion, panel."""
-        controller = self._controller
+    def _show_filled_predictions(self) -> None:
+        """Publish the filter, order, captions and confusion once all predictions are known."""
+        with self.hold_sync():
+            self._samples.follow_predictions()
+            self._publish_page(self.page)
+
+    def _show_new_weights(self, *, lazy: bool = False) -> None:
+        """Publish what follows the weights: predictions, filters, orders, confusion, panel.
+
+        ``lazy`` (following a live training): the data set's predictions are computed only
+        where something needs them (the sample in view, the page of thumbnails, a filter or
+        an order that uses them); the confusion matrix waits for them, hidden meanwhile.
+        """
         # The predicted-class and mistake filters, and the orders, follow the weights.
-        classes = controller.classes
-        self._samples.follow_predictions(classes.predictions, classes.probabilities)
-        self._confusion = self._samples.confusion()
+        self._samples.follow_predictions()
+        if not lazy:
+            self._controller.classes.fill()
         self._panel_key = None
         self._publish()
         self._publish_page(self._page_of_sample())
+        if not self._controller.classes.complete:
+            self._weights.fill_later()
 
-    def _check_weights_when_idle(self) -> None:
-        """Check every weight once no request has come for a while (the cheap tier's gaps)."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        if self._idle_check is not None:
-            self._idle_check.cancel()
-        self._idle_check = loop.call_later(_IDLE_SECONDS, self._idle_weights)
+    def _publish_confusion(self) -> None:
+        """Show the confusion matrix of the weights in view, or none while it is pending.
 
-    def _idle_weights(self) -> None:
-        self._idle_check = None
-        try:
-            self._follow_weights(full=True)
-        except Exception:  # noqa: BLE001 - logged; the next request tries again
-            _LOG.exception("convscope: could not follow the model's new weights")
+        Never the matrix of other weights: it is hidden until every prediction is known.
+        """
+        complete = self._controller.classes.complete
+        self._confusion = self._samples.confusion() if complete else []
 
     @property
     def channel_panel(self) -> bool:
@@ -701,7 +697,7 @@ class Explorer(anywidget.AnyWidget):
                 f"{', '.join(protocol.VIEW_FIELDS)}."
             )
         self._remember_loop()
-        self._follow_weights()
+        self._weights.follow()
         self._controller.apply(
             on_progress=self._show_progress,
             follow=False,
@@ -718,7 +714,7 @@ class Explorer(anywidget.AnyWidget):
         )
         self._error = ""
         self._publish()
-        self._check_weights_when_idle()
+        self._weights.check_when_idle()
         if self._sort == "activation" and (layer is not None or channel is not None):
             self._reorder("activation")  # the order of another channel
         elif sample is not None and self._page_of_sample() != self.page:
@@ -751,7 +747,7 @@ class Explorer(anywidget.AnyWidget):
 
         """
         criteria = self._samples.check_filter(true, predicted, misclassified)
-        self._follow_weights()  # the predicted classes of the model as it is now
+        self._weights.follow()  # the predicted classes of the model as it is now
         with self._samples.filtering(criteria) as passing, self.hold_sync():
             drawn = self._controller.state.drawn  # the drawing stays in view
             if len(passing) and not drawn and not self._samples.passes(self._index):
@@ -916,7 +912,7 @@ class Explorer(anywidget.AnyWidget):
             return self.display_widget._repr_mimebundle_(**kwargs)
         return super()._repr_mimebundle_(**kwargs)
 
-    # ----- live training (see live_training.py) ---------------------------------------------
+    # ----- live training (see explorer_training.py) -----------------------------------------
     def fit(
         self,
         x: Any,
@@ -964,30 +960,8 @@ class Explorer(anywidget.AnyWidget):
             For a model that is not compiled, or that Keras cannot copy.
 
         """
-        self._check_not_training()
-        every = check_int("every", every, minimum=1, example=10)
-        cap = check_int("cap", cap, minimum=3, example=64)
-        model = self._controller.engine.model
-        if self._training_model is None:  # kept: its optimizer goes on from one fit to the next
-            self._training_model = training_copy(model)
-        copy = self._training_model
-        copy.set_weights(model.get_weights())
-        live = self._begin_training(BACKGROUND, cap)
-        snapshots = LiveSnapshots(live.store, copy, every, live.control)
-        options = {"verbose": 0} | fit_options
-        options["callbacks"] = [*options.get("callbacks", []), snapshots]
-        live.start(
-            functools.partial(
-                copy.fit,
-                x,
-                y,
-                epochs=epochs,
-                batch_size=batch_size,
-                validation_data=validation_data,
-                **options,
-            )
-        )
-        return live.store.run
+        options = {"epochs": epochs, "batch_size": batch_size, "validation_data": validation_data}
+        return self._trainer.fit(x, y, every, cap, **options, **fit_options)
 
     def live(self, every: int = DEFAULT_EVERY, cap: int = DEFAULT_CAP) -> Any:
         """Return a Keras callback that shows the model learn as your own ``fit`` trains it.
@@ -998,29 +972,19 @@ class Explorer(anywidget.AnyWidget):
         the snapshots stay). ``every`` and ``cap`` are as for :meth:`fit`; the callback's
         ``store.run`` is the :class:`TrainingRun`.
         """
-        self._check_not_training()
-        every = check_int("every", every, minimum=1, example=10)
-        cap = check_int("cap", cap, minimum=3, example=64)
-        live = self._begin_training(BLOCKING, cap)
-        model = self._controller.engine.model
-        snapshots = LiveSnapshots(live.store, model, every, live.control, on_end=live.end)
-        live.end_with_cell(functools.partial(snapshots.on_train_end, None))
-        return snapshots
+        return self._trainer.callback(every, cap)
 
     def pause(self) -> None:
         """Hold the training of :meth:`fit` before its next batch (the widget's pause)."""
-        self._training_action("pause")
+        self._trainer.action("pause")
 
     def resume(self) -> None:
         """Go on training after :meth:`pause`."""
-        self._training_action("resume")
+        self._trainer.action("resume")
 
     def stop(self) -> None:
         """Stop the training of :meth:`fit` after its current batch; the snapshots stay."""
-        self._training_action("stop")
-        if self._live is not None:
-            self._live.join()
-            self._on_training_news()
+        self._trainer.stop()
 
     @property
     def follow(self) -> bool:
@@ -1028,125 +992,52 @@ class Explorer(anywidget.AnyWidget):
 
         Choosing a snapshot on the epoch slider turns it off.
         """
-        return self._live is not None and self._live.follow
+        return self._trainer.following
 
     @follow.setter
     def follow(self, on: bool) -> None:
         if not isinstance(on, (bool, np.bool_)):
             raise ArgumentTypeError(f"follow must be True or False, not {on!r}.")
-        self._training_action("follow" if on else "unfollow")
+        self._trainer.action("follow" if on else "unfollow")
 
     def close(self) -> None:
         """Close the widget; a training of :meth:`fit` stops first (its snapshots stay)."""
-        live = self._live
-        if live is not None and live.running:
-            live.stop()
-            live.join()
+        if hasattr(self, "_trainer"):  # a widget whose making failed has none
+            self._trainer.close()
         super().close()
 
-    def _check_not_training(self) -> None:
-        live = self._live
-        if live is not None and live.training_thread_busy:
-            steps = live.store.steps()
-            raise TrainingBusyError(
-                f"This Explorer is already training (step {steps[-1] if steps else 0}). Wait "
-                "for it with ex.wait(), or stop it with ex.stop(), then fit again."
-            )
+    @property
+    def _live(self) -> LiveTraining | None:
+        """The latest live training, if any (see :class:`ExplorerTraining`)."""
+        return self._trainer.live
 
-    def _begin_training(self, form: str, cap: int) -> LiveTraining:
-        """Start a new live run: its slider starts empty and follows the newest snapshot."""
-        self._remember_loop()
-        old = self._live
-        if old is not None:  # its snapshots leave the slider: what was kept for them goes
-            if old.later is not None:
-                old.later.cancel()
-            steps = old.store.steps() + old.store.take_dropped()
-            self._controller.forget_weights([old.tag(step) for step in steps])
-        store = LiveRun(self._controller.engine.model, cap)
-        live = LiveTraining(store, form, self._on_training_news, self._loop)
-        self._live, self._run = live, store.run
-        with self.hold_sync():
-            self._epochs, self._history, self._error = [], {}, ""
-            with self._showing():
-                self.epoch = None
-            self._training = dict(live.as_trait(None))
-        return live
+    def _training_host(self) -> TrainingHost:
+        """Return what the live training may do to this Explorer: its traits and its view."""
+        return TrainingHost(
+            controller=self._controller,
+            publish=self._set_traits,
+            shown_step=lambda: self.epoch if _is_int(self.epoch) else None,
+            show_weights=self._show_weights,
+            loop=self._loop_now,
+            complete=lambda: self._controller.classes.complete,
+            hold=self.hold_sync,
+        )
 
-    def _training_action(self, action: str) -> None:
-        """Pause, resume, stop, follow or unfollow; without a live training, say so."""
-        live = self._live
-        if live is None:
-            raise LabelError(
-                f"There is no training to {action}: start one with ex.fit(x, y, epochs=...)."
-            )
-        if action in ("follow", "unfollow"):
-            live.follow = action == "follow"
-        else:
-            getattr(live, action)()
-        self._on_training_news()
+    def _set_traits(self, values: dict[str, Any]) -> None:
+        with self.hold_sync(), self._showing():
+            for name, value in values.items():
+                setattr(self, name, value)
 
-    def _on_training_news(self) -> None:
-        """On the kernel's thread: grow the slider and curves; follow, or show the end."""
-        live = self._live
-        if live is None:
-            return
-        try:
-            self._publish_training(live)
-        except Exception as error:  # noqa: BLE001 - shown in the banner; training goes on
-            self._error = f"{type(error).__name__}: {error}"
-
-    def _publish_training(self, live: LiveTraining) -> None:
-        steps = live.store.steps()
-        dropped = live.store.take_dropped()  # what was kept for them goes too: bounded memory
-        self._controller.forget_weights([live.tag(step) for step in dropped])
-        shown = self.epoch if _is_int(self.epoch) else None
-        with self.hold_sync():
-            self._epochs = steps
-            history = live.store.history()
-            self._history = {name: _json_floats(values) for name, values in history.items()}
-            latest = live.store.latest()
-            if not live.running and not live.finalised:
-                live.finalised = True  # the end: the model gets the final weights
-                if latest is not None:
-                    self._show_snapshot(*latest)
-                self._error = live.store.fault
-            elif shown is not None and shown not in steps:  # thinned away: the next kept one
-                self._show_snapshot(*live.store.nearest(shown))
-            elif latest is not None and live.follow and latest[0] != shown:
-                self._follow_newest(live, latest)
-            self._training = dict(live.as_trait(self.epoch if _is_int(self.epoch) else None))
-
-    def _follow_newest(self, live: LiveTraining, latest: tuple[int, list[np.ndarray]]) -> None:
-        """Show the newest snapshot now, or later if showing would take too much of the CPU."""
-        model = self._controller.engine.model
-        if self.epoch is None and _same_weights(model.get_weights(), latest[1]):
-            with self._showing():  # before training: the weights in view already, nothing to do
-                self.epoch = latest[0]
-            return
-        delay = live.show_delay()
-        if delay == 0.0 or live.form == BLOCKING:
-            if delay == 0.0:
-                self._show_snapshot(*latest)
-            return
-        if live.later is None and self._loop is not None and not self._loop.is_closed():
-            live.later = self._loop.call_later(delay, self._show_later)
-
-    def _show_later(self) -> None:
-        if self._live is not None:
-            self._live.later = None
-        self._on_training_news()
-
-    def _show_snapshot(self, step: int, weights: list[np.ndarray]) -> None:
-        """Show a live run's snapshot: its own copy of the weights, never the training's."""
-        live = self._live
-        assert live is not None  # only called with a live training
-        start = time.perf_counter()
-        self._controller.use_weights(weights, live.tag(step))
+    def _show_weights(self, step: int, lazy: bool) -> None:
+        """Publish the weights in use (already set), labelled ``step`` on the slider."""
         with self.hold_sync():
             with self._showing():
                 self.epoch = step
-            self._show_new_weights()
-        live.shown(time.perf_counter() - start)
+            self._show_new_weights(lazy=lazy)
+
+    def _loop_now(self) -> asyncio.AbstractEventLoop | None:
+        self._remember_loop()
+        return self._loop
 
     # ----- messages from the frontend ------------------------------------------------------
     def _on_frontend_message(self, _widget: Any, content: object, buffers: Any) -> None:
@@ -1166,12 +1057,12 @@ class Explorer(anywidget.AnyWidget):
 
     def _apply_requests(self, pending: Batch, problems: list[str]) -> None:
         """Apply everything that arrived since the last flush as one update, then ack it."""
-        self._follow_weights_once()
+        self._weights.request_begins()
         # One state message for the whole request, ack included, sent after the new frame:
         # fewer round trips for a remote kernel.
         with self.hold_sync():
             try:
-                self._apply_pending(pending)
+                self._requests.apply(pending)
             except Exception as error:  # noqa: BLE001 - the widget shows every failure, lives on
                 problems.insert(0, f"{type(error).__name__}: {error}")
                 self._status = ""
@@ -1184,53 +1075,10 @@ class Explorer(anywidget.AnyWidget):
             if problems:
                 self._error = "\n".join(problems)
             self._ack = max(self._ack, self._inbox.seen_seq)
-        self._weights_followed = False
-        self._check_weights_when_idle()
+        self._weights.request_ends()
 
-    def _follow_weights_once(self) -> None:
-        """Follow changed weights at the start of a request, and not again within it."""
-        try:
-            self._follow_weights()
-        except Exception:  # noqa: BLE001 - logged; the request itself goes on
-            _LOG.exception("convscope: could not follow the model's new weights")
-        self._weights_followed = True
-
-    def _apply_pending(self, pending: dict[str, Any]) -> None:
-        self._apply_moves(pending)
-        if "sort" in pending:
-            self.sort = pending["sort"]
-        if "panel" in pending:
-            self.channel_panel = pending["panel"]
-        if "epoch" in pending:
-            self.epoch = pending["epoch"]
-        for action in pending.get("training", []):
-            self._training_action(action)
-        if "gif" in pending:
-            self._offer_gif(pending["gif"])
-        if "probe" in pending:  # a click on the PNG figure, in fractions of it from top-left
-            width, height = self.figure.canvas.get_width_height()
-            click = pending["probe"]
-            self._probe_at(click["x"] * width, (1.0 - click["y"]) * height)
-        if "page" in pending:
-            page = min(max(pending["page"], 0), self.page_count - 1)
-            self._publish_page(page)
-
-    def _apply_moves(self, pending: dict[str, Any]) -> None:
-        """Apply the filter, then the view's fields and ←/→ steps, then a new drawing."""
-        if "filter" in pending:
-            request = pending["filter"]
-            self.filter(request["true"], request["predicted"], request["misclassified"])
-        changes = {key: pending[key] for key in protocol.VIEW_REQUEST_FIELDS if key in pending}
-        if "step" in pending:
-            start = changes.get("sample", self._index)
-            changes["sample"] = self._samples.step(start, pending["step"])
-        changes |= self._moved(
-            changes, pending.get("layer_steps", 0), pending.get("channel_steps", 0)
-        )
-        if changes:
-            self.update(**changes)
-        if "draw" in pending:
-            self.draw(pending["draw"])
+    def _samples_step(self, start: int, delta: int) -> int:
+        return self._samples.step(start, delta)
 
     def _republish(self) -> None:
         """Show the last good view again after a failure; log if even that fails."""
@@ -1238,24 +1086,6 @@ class Explorer(anywidget.AnyWidget):
             self._publish()
         except Exception:  # noqa: BLE001 - logged; the banner already says what failed
             _LOG.exception("convscope: could not redraw the last good view")
-
-    def _moved(self, changes: dict[str, Any], layers: int, channels: int) -> dict[str, Any]:
-        """Return the layer and channel ``layers`` and ``channels`` steps on from ``changes``.
-
-        Steps start from the layer and channel ``changes`` asks for, else those in view, and
-        stop at the first and the last; an unknown layer is left for :meth:`update` to refuse.
-        """
-        moved: dict[str, Any] = {}
-        names = self.layers
-        layer = changes.get("layer", self.layer)
-        if layers and layer in names:
-            layer = names[min(max(names.index(layer) + layers, 0), len(names) - 1)]
-            moved["layer"] = layer
-        if channels and layer in names:
-            count = self._controller.engine.layer(layer).channels
-            start = changes.get("channel", min(self.channel, count - 1))
-            moved["channel"] = min(max(start + channels, 0), count - 1)
-        return moved
 
     def _on_figure_key(self, event: Any) -> None:
         """Move as the widget's keys do: ←/→ samples, ↑/↓ channels, PageUp/PageDown layers.
@@ -1269,7 +1099,7 @@ class Explorer(anywidget.AnyWidget):
             return
         what, delta = moves[event.key]
         try:
-            self._apply_moves({what: delta})
+            self._requests.apply_moves({what: delta})
         except Exception as error:  # noqa: BLE001 - shown in the banner, as for the controls
             self._error = f"{type(error).__name__}: {error}"
 
@@ -1386,8 +1216,12 @@ class Explorer(anywidget.AnyWidget):
         self._status = self._controller.notice
 
     def _publish_page(self, page: int) -> None:
+        """Publish a page of thumbnails, and the confusion matrix if its predictions are known."""
         data, meta = self._samples.page(page)
         with self.hold_sync():
+            self._publish_confusion()
+            if self._live is not None:  # its line says whether the predictions are pending
+                self._training = self._trainer.trait()
             with self._showing():
                 self.page = page
             self._page_count = self.page_count
@@ -1407,11 +1241,11 @@ class Explorer(anywidget.AnyWidget):
     def _describe_sample(self, sample: int) -> str:
         """Say which sample it is and what the model reads: "sample 4  ·  label 4  ·  ..."."""
         controller = self._controller
-        labels, probabilities = controller.labels, controller.classes.probabilities
+        labels, probabilities = controller.labels, controller.classes.rows(np.array([sample]))
         return sample_line(
             sample,
             None if labels is None else int(labels[sample]),
-            None if probabilities is None else probabilities[sample],
+            None if probabilities is None else probabilities[0],
             controller.class_name,
             controller.classes.head_text,
         )
@@ -1511,17 +1345,6 @@ def _open_model(model: Any) -> tuple[Any, TrainingRun | None]:
     if isinstance(model, (str, os.PathLike)):
         return load_model(model), None
     return model, None
-
-
-def _json_floats(values: list[float]) -> list[float | None]:
-    """Floats for JSON: NaN (a value training did not record) becomes ``None``."""
-    return [None if value != value else float(value) for value in values]  # noqa: PLR0124
-
-
-def _same_weights(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
-    return len(first) == len(second) and all(
-        np.array_equal(a, b) for a, b in zip(first, second, strict=True)
-    )
 
 
 def _is_int(value: object) -> bool:

@@ -7,10 +7,12 @@ stays free to answer the page; ``Explorer.live`` is a callback for the user's ow
 thread: scheduled on its event loop from a training thread, called directly from the kernel's
 own ``fit`` (which cannot wait for the loop, but can send).
 
-Showing a snapshot costs a pass over the data set (its predictions) and a frame. While training
-runs, the newest snapshot is shown at most :data:`SHOW_SHARE` of the time, so that following
-takes little CPU from training, but at least every :data:`LONGEST_WAIT` seconds plus a show;
-the slider and the curves grow with every snapshot.
+Showing a snapshot while following costs the predictions of the samples on screen and a
+frame (the data set's other predictions wait until something needs them; see
+:class:`~convscope.widget.class_output.ClassOutput`). While training runs, the newest
+snapshot is shown at most :data:`SHOW_SHARE` of the time, so that following takes little CPU
+from training, but at least every :data:`LONGEST_WAIT` seconds plus a show; the slider and
+the curves grow with every snapshot.
 """
 
 from __future__ import annotations

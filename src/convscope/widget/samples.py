@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -28,6 +29,47 @@ SORTS = ("index", "confidence", "loss", "activation")
 activation of the selected channel first."""
 
 
+class ClassSource(Protocol):
+    """Where the picker reads the samples' classes: all of them, or only those it shows.
+
+    :class:`~convscope.widget.class_output.ClassOutput` computes them lazily per version of
+    the weights, so that a page of thumbnails costs a pass over its own samples only.
+    """
+
+    @property
+    def has_predictions(self) -> bool:
+        """Whether there are predicted classes (a class output)."""
+
+    @property
+    def has_probabilities(self) -> bool:
+        """Whether there are class probabilities (for the confidence and loss orders)."""
+
+    @property
+    def predictions(self) -> np.ndarray | None:
+        """Every sample's predicted class (-1 where not finite), or ``None``."""
+
+    @property
+    def probabilities(self) -> np.ndarray | None:
+        """Every sample's class probabilities ``(N, classes)``, or ``None``."""
+
+    def predictions_of(self, indices: np.ndarray) -> np.ndarray | None:
+        """Return the predicted class of the samples ``indices`` only, or ``None``."""
+
+
+class FixedClasses:
+    """A :class:`ClassSource` of arrays known beforehand."""
+
+    def __init__(self, predictions: np.ndarray | None, probabilities: np.ndarray | None) -> None:
+        self.predictions = predictions
+        self.probabilities = probabilities
+        self.has_predictions = predictions is not None
+        self.has_probabilities = probabilities is not None
+
+    def predictions_of(self, indices: np.ndarray) -> np.ndarray | None:
+        """Return the predicted class of the samples ``indices``, or ``None``."""
+        return None if self.predictions is None else self.predictions[indices]
+
+
 class SamplePicker:
     """Filter samples by true and predicted class and cut them into pages of thumbnails.
 
@@ -42,6 +84,9 @@ class SamplePicker:
         finite; needed to sort by confidence or loss.
     page_size : int
         Thumbnails per page.
+    classes : ClassSource, optional
+        Where the classes are read instead of ``predictions`` and ``probabilities``: read
+        when asked, so that new weights cost nothing until the picker needs their classes.
 
     """
 
@@ -52,22 +97,33 @@ class SamplePicker:
         predictions: np.ndarray | None,
         probabilities: np.ndarray | None = None,
         page_size: int = 48,
+        *,
+        classes: ClassSource | None = None,
     ) -> None:
         step = max(1, -(-max(display_images.shape[1:3]) // THUMB_MAX))
         # Nearest-neighbour by striding: one vectorised view, no copy of the whole set.
         self.thumbnails = display_images[:, ::step, ::step]
         self.labels = labels
-        self.predictions = predictions
-        self.probabilities = probabilities
+        self.classes = FixedClasses(predictions, probabilities) if classes is None else classes
         self.page_size = page_size
+
+    @property
+    def predictions(self) -> np.ndarray | None:
+        """Every sample's predicted class, for the weights in use (computed if not yet)."""
+        return self.classes.predictions
+
+    @property
+    def probabilities(self) -> np.ndarray | None:
+        """Every sample's class probabilities, for the weights in use (computed if not yet)."""
+        return self.classes.probabilities
 
     @property
     def sorts(self) -> list[str]:
         """The orders these samples can be shown in: loss needs labels and probabilities."""
         known = {
             "index": True,
-            "confidence": self.probabilities is not None,
-            "loss": self.probabilities is not None and self.labels is not None,
+            "confidence": self.classes.has_probabilities,
+            "loss": self.classes.has_probabilities and self.labels is not None,
             "activation": True,
         }
         return [name for name in SORTS if known[name]]
@@ -100,7 +156,8 @@ class SamplePicker:
         elif sort == "confidence":
             key = self.probabilities[indices].max(axis=1)  # type: ignore[index]
         else:  # the highest loss first: the lowest log-probability of the true class
-            truth = self.probabilities[indices, self.labels[indices]]  # type: ignore[index]
+            probabilities = self.probabilities
+            truth = probabilities[indices, self.labels[indices]]  # type: ignore[index]
             with np.errstate(divide="ignore"):
                 key = np.log(truth)
         key = np.where(np.isfinite(key) | (key == -np.inf), key, np.inf)  # NaN: last
@@ -111,10 +168,11 @@ class SamplePicker:
 
         Samples whose output was NaN/Inf (predicted ``-1``) are not counted.
         """
-        if self.labels is None or self.predictions is None:
+        predictions = self.predictions
+        if self.labels is None or predictions is None:
             return []
-        valid = self.predictions >= 0
-        pairs = self.labels[valid].astype(np.int64) * classes + self.predictions[valid]
+        valid = predictions >= 0
+        pairs = self.labels[valid].astype(np.int64) * classes + predictions[valid]
         counts = np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
         return counts.tolist()
 
@@ -137,22 +195,27 @@ class SamplePicker:
         keep = np.ones(len(self.thumbnails), dtype=bool)
         if true >= 0 and self.labels is not None:
             keep &= self.labels == true
-        if predicted >= 0 and self.predictions is not None:
-            keep &= self.predictions == predicted
-        if misclassified and self.labels is not None and self.predictions is not None:
-            keep &= self.labels != self.predictions
+        if (predicted >= 0 or misclassified) and self.classes.has_predictions:
+            # Only these filters need every sample's prediction for the weights in use.
+            predictions = self.predictions
+            assert predictions is not None  # has_predictions
+            if predicted >= 0:
+                keep &= predictions == predicted
+            if misclassified and self.labels is not None:
+                keep &= self.labels != predictions
         return np.flatnonzero(keep)
 
     def page(self, indices: np.ndarray, page: int) -> tuple[bytes, list[dict[str, int]]]:
         """Thumbnail bytes of one page (row-major, concatenated) and each one's labels."""
         chosen = indices[page * self.page_size : (page + 1) * self.page_size]
+        predicted = self.classes.predictions_of(chosen)  # this page's only: one small pass
         meta = [
             {
                 "index": int(index),
                 "label": -1 if self.labels is None else int(self.labels[index]),
-                "predicted": -1 if self.predictions is None else int(self.predictions[index]),
+                "predicted": -1 if predicted is None else int(predicted[row]),
             }
-            for index in chosen
+            for row, index in enumerate(chosen)
         ]
         return np.ascontiguousarray(self.thumbnails[chosen]).tobytes(), meta
 
@@ -207,7 +270,7 @@ class SampleBrowser:
     @property
     def has_predictions(self) -> bool:
         """Whether the model's output is a class vector (the predicted-class filter)."""
-        return self.picker.predictions is not None
+        return self.picker.classes.has_predictions
 
     @property
     def page_count(self) -> int:
@@ -267,12 +330,12 @@ class SampleBrowser:
         self.passing = self._ordered(np.sort(self.passing), order)
         self.sort = order
 
-    def follow_predictions(
-        self, predictions: np.ndarray | None, probabilities: np.ndarray | None
-    ) -> None:
-        """List new predictions (other weights): the filter and the order follow them."""
-        self.picker.predictions = predictions
-        self.picker.probabilities = probabilities
+    def follow_predictions(self) -> None:
+        """Follow new weights: the filter and the order follow their predictions.
+
+        Costs a pass over the data set only when the filter or the order needs every
+        sample's class (predicted class, mistakes, confidence, loss); else nothing.
+        """
         self.passing = self._ordered(self._passing(self.criteria), self.sort)
 
     def step(self, start: int, delta: int) -> int:
