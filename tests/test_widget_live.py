@@ -313,6 +313,40 @@ def test_any_compiled_model_trains_on_a_tf_data_dataset(data: tuple[np.ndarray, 
     np.testing.assert_allclose(shown, np.asarray(expected)[0], rtol=1e-5, atol=1e-6)
 
 
+def test_a_keras_py_dataset_trains_and_its_snapshots_read_as_keras_does(
+    data: tuple[np.ndarray, ...],
+) -> None:
+    class Batches(keras.utils.PyDataset):  # type: ignore[misc]
+        def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
+            super().__init__()
+            self.images, self.labels = images, labels
+
+        def __len__(self) -> int:
+            return len(self.labels) // 128
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            rows = slice(index * 128, (index + 1) * 128)
+            return self.images[rows], self.labels[rows]
+
+    ex = _explorer(data)
+    images = data[0].astype(np.float32)
+    run = ex.fit(Batches(images, data[1]), epochs=1, every=2)
+    ex.wait()
+    assert not ex.error
+    assert run.epochs == [0, 2, 4, 5]  # 5 batches, a snapshot every 2 and at the end
+    assert _same(ex.engine.model.get_weights(), run.weights[-1])
+    assert not _same(run.weights[0], run.weights[-1])  # it learnt something
+    ex.epoch = 2
+    fresh = convscope.mnist_cnn(pretrained=False)
+    fresh.set_weights(run.weights[run.index(2)])
+    image = data[2][3]
+    expected = keras.Model(fresh.inputs[0], fresh.get_layer("conv1").output)(
+        image[np.newaxis, ..., np.newaxis].astype(np.float32)
+    )
+    shown = ex.engine.activation("conv1", ex.engine.prepare(image)[0], key=3)
+    np.testing.assert_allclose(shown, np.asarray(expected)[0], rtol=1e-5, atol=1e-5)
+
+
 def test_ctrl_c_in_wait_stops_training_and_keeps_the_snapshots(
     data: tuple[np.ndarray, ...],
 ) -> None:
