@@ -36,6 +36,7 @@ SHIPPED = (
     "bring_your_own_model.ipynb",
     "looking_deeper.ipynb",
     "dataset_insight.ipynb",
+    "watch_it_learn.ipynb",
 )
 
 
@@ -251,12 +252,34 @@ print("CONVSCOPE-PROBE", json.dumps({"images": int(len(images))}))
 """,
 }
 
+PROBES["watch_it_learn"] = """
+import json
+import keras
+import numpy as np
+_fresh = convscope.mnist_cnn(pretrained=False)   # plain Keras, given each snapshot's weights
+_conv1 = keras.Model(_fresh.inputs[0], _fresh.get_layer("conv1").output)
+_facts = {"digits": int(len(labels)), "snapshots": len(run.epochs)}
+for _name, _step in (("before", run.epochs[0]), ("after", run.epochs[-1])):
+    _fresh.set_weights(run.weights[run.index(_step)])
+    _guess = _fresh.predict(shown[..., None].astype("float32"), verbose=0).argmax(axis=1)
+    _facts[f"accuracy_{_name}"] = float(np.mean(_guess == labels))
+    _facts[f"conv1_{_name}"] = np.asarray(_conv1(shown[:1, ..., None].astype("float32"))).tolist()
+_facts["model_holds_last"] = all(
+    np.array_equal(a, b) for a, b in zip(model.get_weights(), run.weights[-1], strict=True)
+)
+_facts["shown_epoch"] = int(ex.epoch)
+_facts["last_epoch"] = int(run.epochs[-1])
+print("CONVSCOPE-PROBE", json.dumps(_facts))
+"""
+
+
 # What each notebook's first code cell may print on stdout: its own result, nothing else.
 FIRST_CELL_STDOUT = {
     "quickstart": r"",
     "looking_deeper": r"\d+\.\d\d% of the [\d,]+ digits are read correctly\n",
     "dataset_insight": r"[\d,]+ digits\n",
     "bring_your_own_model": r"",  # model.summary() is displayed as rich output, not printed
+    "watch_it_learn": r"",
 }
 # Notebooks that load MNIST in their first code cell: offline, that cell says so, once.
 LOADS_MNIST = {"quickstart", "looking_deeper", "dataset_insight"}
@@ -529,3 +552,25 @@ def test_a_new_kernel_shows_no_tensorflow_log_noise(
     stderr = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stderr")
     for noise in ("cuda", "absl", "cpu_feature_guard"):
         assert noise not in stderr.lower(), stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_watch_it_learn_text_holds(mode: str, run_notebook) -> None:
+    run = run_notebook("watch_it_learn", mode)
+    facts, text = run.facts, run.markdown()
+    # The text: before training, about one digit in ten is read right (chance).
+    assert "about one digit in ten right" in text
+    assert facts["accuracy_before"] < 0.2
+    # The text: after two epochs, most of the 500 held-out digits are read right.
+    assert "most of the 500 held-out digits right" in text
+    assert facts["digits"] == 500
+    assert facts["accuracy_after"] > 0.5
+    # conv1's maps changed between the first and the last snapshot, and the model and the
+    # Explorer end on the last one.
+    before, after = np.asarray(facts["conv1_before"]), np.asarray(facts["conv1_after"])
+    assert np.abs(after - before).mean() > 0.1 * np.abs(before).mean()
+    assert facts["snapshots"] >= 3
+    assert facts["model_holds_last"]
+    assert facts["shown_epoch"] == facts["last_epoch"]
+    assert any("image/png" in o.get("data", {}) for o in run.outputs)
