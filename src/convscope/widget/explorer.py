@@ -9,12 +9,10 @@ import functools
 import logging
 import os
 import tempfile
-import typing
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import anywidget
 import ipywidgets
 import numpy as np
 import traitlets
@@ -35,17 +33,16 @@ from convscope.errors import (
     check_layer_name,
 )
 from convscope.render.explorer_figure import ExplorerFigure
-from convscope.render.normalise import NORM_MODES
-from convscope.render.words import (
-    drawing_line,
-    layer_caption,
-    layer_line,
-    panel_line,
-    sample_line,
-    teaching_captions,
-)
+from convscope.render.words import layer_line, panel_line
 from convscope.widget import protocol
 from convscope.widget.controller import ExplorerController
+from convscope.widget.descriptions import describe_drawing, describe_panels, describe_sample
+from convscope.widget.explorer_state import (
+    ExplorerTraits,
+    not_none,
+    trait_values,
+    view_argument,
+)
 from convscope.widget.explorer_training import ExplorerTraining, TrainingHost, json_floats
 from convscope.widget.figure_display import (
     FigureMode,
@@ -59,33 +56,16 @@ from convscope.widget.inbox import Batch, RequestInbox
 from convscope.widget.live_training import LiveTraining
 from convscope.widget.page_requests import PageRequests, RequestHost
 from convscope.widget.samples import SampleBrowser, SamplePicker
-from convscope.widget.view_state import DRAWN, ViewState
-from convscope.widget.views import PREDICTED, VIEWS
 from convscope.widget.weights_follow import WeightsFollower
 
-_PACKAGE = Path(__file__).resolve().parent.parent
-_STATIC = _PACKAGE / "static"
-_SOURCE = _PACKAGE.parent.parent / "js"  # an editable install reads the sources directly
-_ASSETS = _STATIC if (_STATIC / "widget.js").is_file() else _SOURCE
 _LOG = logging.getLogger("convscope")
 # The filter's traits, and the argument of Explorer.filter that sets each.
 _FILTERS = {"filter_true": "true", "filter_predicted": "predicted"}
 _FILTERS |= {"misclassified_only": "misclassified"}
 _MAX_PIXEL_RATIO = 3.0  # beyond this a frame would cost more than the sharpness is worth
-_T = TypeVar("_T")
-CMAPS = ["viridis", "magma", "inferno", "cividis", "gray", "RdBu_r"]
 
 
-class _UserTrait(traitlets.Any):
-    """A trait of the user's view state: every value, ``None`` too, goes to the validator.
-
-    (traitlets lets ``None`` past the validators of a trait that allows it.)
-    """
-
-    allow_none = False
-
-
-class Explorer(anywidget.AnyWidget):
+class Explorer(ExplorerTraits):
     """Scrub through the layers, channels and samples of a CNN and watch its feature maps.
 
     With no arguments it shows the bundled MNIST CNN on the 10,000 MNIST test digits.
@@ -139,128 +119,6 @@ class Explorer(anywidget.AnyWidget):
     >>> ex.draw(canvas)   # your own digit, any grey 2-D array; ex.sample is then "drawn"
 
     """
-
-    _esm = _ASSETS / "widget.js"
-    _css = _ASSETS / "widget.css"
-
-    # The user's view state: public, synced, validated (see _validate_user_state); setting one
-    # goes through the controller, as the widget's controls do. Their types are checked there,
-    # with the same errors whichever way a value comes, so the traits themselves take Any.
-    layer = _UserTrait("").tag(sync=True)
-    """Name of the layer in view. Setting it redraws."""
-    channel = _UserTrait(0).tag(sync=True)
-    """Index of the selected channel (unit, for dense layers). Setting it redraws."""
-    sample = _UserTrait(0).tag(sync=True)
-    """Index of the sample in view, or ``"drawn"`` while the drawing is shown.
-
-    Setting an index redraws and turns to its thumbnail page; setting ``"drawn"`` shows the
-    drawing again (see :meth:`draw`), or the empty pad, "draw a digit" with no prediction,
-    before anything was drawn.
-    """
-    cmap = _UserTrait("viridis").tag(sync=True)
-    """Matplotlib colormap of the feature maps. Setting it redraws."""
-    norm = _UserTrait("standard").tag(sync=True)
-    """Colour scale: ``standard``, ``minmax``, ``layer`` or ``fixed``. Setting it redraws."""
-    view = _UserTrait("maps").tag(sync=True)
-    """What the big panel shows: ``maps``, ``heatmap``, ``grad-cam`` or ``pattern``.
-
-    ``heatmap`` and ``grad-cam`` draw over the input, per sample, for the layer in view;
-    ``pattern`` tiles the image that most excites each of its channels, computed on first use
-    in the background (the feature maps show meanwhile, with progress in :attr:`status`;
-    :meth:`wait` blocks until it is there). Setting it redraws.
-    """
-    target_class = _UserTrait(None).tag(sync=True)
-    """The class Grad-CAM explains: an index, or ``None`` for each sample's prediction.
-
-    Set it to an index, a class name, or ``None``. Setting it redraws.
-    """
-    probe = _UserTrait(None).tag(sync=True)
-    """A position ``(row, col)`` in the layer's maps whose receptive field is outlined.
-
-    The input pixels that can influence that unit are boxed on the input, and the unit on the
-    selected channel; a click on the channel's large map sets it. ``None`` for none; moving to
-    another layer clears it. Where the layers on the way cannot be traced (a merge of
-    branches), the status line says why and no box is drawn.
-    """
-    compare = _UserTrait(None).tag(sync=True)
-    """A second sample (B) shown with the one in view (A), or ``None``.
-
-    In the ``"side"`` :attr:`compare_mode`, B's input, feature maps, selected channel and
-    classes form a row under A's, on one colour scale for both: each scale of :attr:`norm` is
-    measured over the two samples together (``fixed`` is the data set's), so equal activations
-    get equal colours. Layer, channel and probe moves apply to both; scrubbing moves A, and B
-    stays. A sample may be compared with itself (its difference is 0 everywhere). Only the
-    ``maps`` view compares. Setting it redraws; ``None`` stops.
-    """
-    compare_mode = _UserTrait("side").tag(sync=True)
-    """How two samples are compared: ``"side"`` (by side) or ``"difference"``.
-
-    ``"difference"`` shows one grid and channel of ``A - B`` in a diverging colormap (the
-    colormap in use if it is diverging, else ``RdBu_r``) on a scale symmetric about 0, so 0 is
-    white, A stronger red, B stronger blue; a legend under the channel says so. Its bound is
-    each channel's largest ``|A - B|`` for the ``standard`` and ``minmax`` scales, the layer's
-    for ``layer``, the data set's range for ``fixed``. Setting it redraws (while comparing) or
-    sets how the next comparison shows.
-    """
-    page = _UserTrait(0).tag(sync=True)
-    """Index of the page of thumbnails in view. Setting it shows that page."""
-    epoch = _UserTrait(None).tag(sync=True)
-    """The training epoch whose weights are shown (``None`` without a training run).
-
-    Setting it swaps the weights in place: nothing is rebuilt or retraced, and the maps, the
-    predictions, the thumbnails' captions and the confusion matrix follow. The first visit to
-    an epoch computes its predictions over the data set, once.
-    """
-    filter_true = _UserTrait(-1).tag(sync=True)
-    """The true class the samples are filtered by (an index; ``-1``: any). See :meth:`filter`."""
-    filter_predicted = _UserTrait(-1).tag(sync=True)
-    """The predicted class the samples are filtered by (``-1``: any). See :meth:`filter`."""
-    misclassified_only = _UserTrait(False).tag(sync=True)
-    """Whether only the misclassified samples pass the filter. See :meth:`filter`."""
-
-    # What the page only draws: private, synced, named in protocol.ExplorerState.
-    _layer_options = traitlets.List(traitlets.Dict()).tag(sync=True)
-    _channel_count = traitlets.Int(1).tag(sync=True)
-    _unit_name = traitlets.Unicode("channel").tag(sync=True)
-    _sample_text = traitlets.Unicode("").tag(sync=True)
-    _pad = traitlets.List(traitlets.Int()).tag(sync=True)
-    _cmap_options = traitlets.List(traitlets.Unicode(), CMAPS).tag(sync=True)
-    _norm_options = traitlets.List(traitlets.Unicode(), list(NORM_MODES)).tag(sync=True)
-    _view_options = traitlets.List(traitlets.Unicode(), list(VIEWS)).tag(sync=True)
-    _class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    _has_labels = traitlets.Bool(False).tag(sync=True)
-    _has_predictions = traitlets.Bool(False).tag(sync=True)
-
-    _figure_mode = traitlets.Unicode("png").tag(sync=True)
-    _figure_frame = traitlets.Bytes(b"").tag(sync=True)  # see frames.py
-
-    _thumbs = traitlets.Bytes(b"").tag(sync=True)
-    _thumb_meta = traitlets.List(traitlets.Dict()).tag(sync=True)
-    _thumb_shape = traitlets.List(traitlets.Int(), [28, 28, 1]).tag(sync=True)
-    _page_count = traitlets.Int(1).tag(sync=True)
-    _filtered_count = traitlets.Int(0).tag(sync=True)
-    _confusion = traitlets.List(traitlets.List(traitlets.Int())).tag(sync=True)
-    _epochs = traitlets.List(traitlets.Int()).tag(sync=True)
-    _history = traitlets.Dict().tag(sync=True)
-    _training = traitlets.Dict().tag(sync=True)  # protocol.TrainingState; empty before any
-    _teaching = traitlets.Bool(False).tag(sync=True)
-    _captions = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    _download = traitlets.Bytes(b"").tag(sync=True)
-    _download_name = traitlets.Unicode("").tag(sync=True)
-    _panel_open = traitlets.Bool(False).tag(sync=True)
-    _panel_text = traitlets.Unicode("").tag(sync=True)
-    _panel_thumbs = traitlets.Bytes(b"").tag(sync=True)
-    _panel_meta = traitlets.List(traitlets.Dict()).tag(sync=True)
-    _sort = traitlets.Unicode("index").tag(sync=True)
-    _sort_options = traitlets.List(traitlets.Unicode(), ["index"]).tag(sync=True)
-    _compare_text = traitlets.Unicode("").tag(sync=True)
-
-    _error = traitlets.Unicode("").tag(sync=True)
-    _status = traitlets.Unicode("").tag(sync=True)
-    _ack = traitlets.Int(0).tag(sync=True)
-
-    _ready = False  # the user's traits are validated once the Explorer is made
-    _publishing = 0  # >0: the kernel is writing the user's traits itself
 
     def __init__(
         self,
@@ -372,16 +230,6 @@ class Explorer(anywidget.AnyWidget):
         self._teaching = teaching
         self._controller.view.set_live_titles(teaching)
 
-    # ----- the user's view state: public traits ---------------------------------------------
-    @contextlib.contextmanager
-    def _showing(self) -> typing.Iterator[None]:
-        """Let the kernel write the user's traits as they are, with no validation: its own."""
-        self._publishing += 1
-        try:
-            yield
-        finally:
-            self._publishing -= 1
-
     @traitlets.validate(*protocol.USER_TRAITS)
     def _validate_user_state(self, proposal: traitlets.Bunch) -> object:
         """Apply a new value of the user's state, as the matching control does.
@@ -401,29 +249,8 @@ class Explorer(anywidget.AnyWidget):
             current = {argument: getattr(self, trait) for trait, argument in _FILTERS.items()}
             self.filter(**(current | {_FILTERS[name]: value}))
         else:
-            self.update(**{name: _view_argument(name, value)})
+            self.update(**{name: view_argument(name, value)})
         return getattr(self, name)
-
-    def set_state(self, sync_data: dict[str, Any]) -> None:
-        """Take state from the page's model; the user's state is applied as if set in Python.
-
-        A refused value shows in the error banner, and the page gets the kept one back.
-        """
-        chosen = {name: sync_data[name] for name in protocol.USER_TRAITS if name in sync_data}
-        rest = {name: value for name, value in sync_data.items() if name not in chosen}
-        if rest:
-            super().set_state(rest)
-        if not chosen:
-            return
-        if ipywidgets.widgets.widget.JUPYTER_WIDGETS_ECHO:  # as the base class does
-            self._send({"method": "echo_update", "state": chosen, "buffer_paths": []})
-        with self._lock_property(**chosen):
-            try:
-                for name, value in chosen.items():
-                    setattr(self, name, value)
-            except Exception as error:  # noqa: BLE001 - shown in the banner, as for the controls
-                self._error = f"{type(error).__name__}: {error}"
-                self.send_state(list(chosen))
 
     @property
     def layers(self) -> list[str]:
@@ -540,7 +367,7 @@ class Explorer(anywidget.AnyWidget):
 
     def _use_epoch(self, epoch: int) -> None:
         if self._live is not None:  # a live run: its snapshot at that step, or the next kept
-            self._trainer.show_step(_not_none("epoch", epoch))
+            self._trainer.show_step(not_none("epoch", epoch))
             return
         run = self._run
         if run is None:
@@ -548,7 +375,7 @@ class Explorer(anywidget.AnyWidget):
                 "This Explorer has no training run to replay; open one with "
                 "convscope.Explorer(convscope.mnist_training_run()) or a TrainingRun of yours."
             )
-        index = run.index(_not_none("epoch", epoch))
+        index = run.index(not_none("epoch", epoch))
         self._controller.use_weights(run.weights[index], run.epochs[index])
         with self.hold_sync():
             with self._showing():
@@ -1023,11 +850,6 @@ class Explorer(anywidget.AnyWidget):
             hold=self.hold_sync,
         )
 
-    def _set_traits(self, values: dict[str, Any]) -> None:
-        with self.hold_sync(), self._showing():
-            for name, value in values.items():
-                setattr(self, name, value)
-
     def _show_weights(self, step: int, lazy: bool) -> None:
         """Publish the weights in use (already set), labelled ``step`` on the slider."""
         with self.hold_sync():
@@ -1143,17 +965,19 @@ class Explorer(anywidget.AnyWidget):
             self._channel_count = info.channels
             self._unit_name = "channel" if info.spatial else "unit"
             with self._showing():
-                for name, value in _trait_values(state).items():
+                for name, value in trait_values(state).items():
                     setattr(self, name, value)
             self._sample_text = (
-                self._describe_drawing() if state.drawn else self._describe_sample(state.sample)
+                describe_drawing(controller)
+                if state.drawn
+                else describe_sample(controller, state.sample)
             )
             self._compare_text = (
-                "" if state.compare is None else self._describe_sample(state.compare)
+                "" if state.compare is None else describe_sample(controller, state.compare)
             )
             self._status = controller.notice
             if self._teaching:
-                self._captions = self._describe_panels()
+                self._captions = describe_panels(controller)
             self._publish_panel()
             if self._figure_mode == "png":
                 self._publish_frame()
@@ -1229,36 +1053,6 @@ class Explorer(anywidget.AnyWidget):
             self._thumb_meta = meta
             self._thumbs = data
 
-    def _describe_panels(self) -> list[str]:
-        """Return the teaching captions under the input, the grid and the selected channel."""
-        state, engine = self._controller.state, self._controller.engine
-        info = engine.layer(state.layer)
-        depth = sum("Conv" in row.kind for row in engine.layers[: self.layers.index(state.layer)])
-        what = "digit" if self._controller.class_names == [str(i) for i in range(10)] else "image"
-        layer_text = layer_caption(info, engine.graph.layer_config(info.name), depth)
-        return teaching_captions(what, layer_text, state.channel, spatial=info.spatial)
-
-    def _describe_sample(self, sample: int) -> str:
-        """Say which sample it is and what the model reads: "sample 4  ·  label 4  ·  ..."."""
-        controller = self._controller
-        labels, probabilities = controller.labels, controller.classes.rows(np.array([sample]))
-        return sample_line(
-            sample,
-            None if labels is None else int(labels[sample]),
-            None if probabilities is None else probabilities[0],
-            controller.class_name,
-            controller.classes.head_text,
-        )
-
-    def _describe_drawing(self) -> str:
-        """Say what the model makes of the drawing: "your drawing  ·  predicted 3 (97.1%)"."""
-        controller = self._controller
-        empty = controller.pad.is_empty
-        probabilities = None if empty else controller.drawn_probabilities()
-        return drawing_line(
-            empty, probabilities, controller.class_name, controller.classes.head_text
-        )
-
     def _remember_loop(self) -> None:
         """Keep the kernel's event loop, for news from the pattern worker's thread."""
         with contextlib.suppress(RuntimeError):  # a script has no loop: wait() redraws
@@ -1307,32 +1101,6 @@ def _apply_sample(controller: ExplorerController, sample: int) -> None:
 
 def _apply_channel(controller: ExplorerController, channel: int) -> None:
     controller.apply(channel=channel)
-
-
-def _trait_values(state: ViewState) -> dict[str, object]:
-    """Return the value of each view trait that shows ``state``."""
-    values = {name: getattr(state, name) for name in protocol.VIEW_FIELDS}
-    values["sample"] = DRAWN if state.drawn else state.sample
-    values["target_class"] = None if state.target_class == PREDICTED else state.target_class
-    return values
-
-
-def _view_argument(name: str, value: object) -> Any:
-    """Return the argument of ``Explorer.update`` that sets the user's trait ``name``."""
-    if name == "target_class":
-        return PREDICTED if value is None else value
-    if name == "probe":
-        return () if value is None else value
-    if name == "compare":
-        return -1 if value is None else value
-    return _not_none(name, value)
-
-
-def _not_none(name: str, value: _T | None) -> _T:
-    """Refuse ``ex.layer = None``, which would otherwise silently keep the old value."""
-    if value is None:
-        raise ArgumentTypeError(f"{name} cannot be None; give a value, e.g. ex.{name} = ....")
-    return value
 
 
 def _open_model(model: Any) -> tuple[Any, TrainingRun | None]:

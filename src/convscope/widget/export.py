@@ -41,6 +41,7 @@ from convscope.errors import (
 )
 from convscope.render.pixel_panel import PixelPanel
 from convscope.render.words import layer_line, panel_line, thumb_caption
+from convscope.widget.descriptions import describe_panels, describe_sample
 from convscope.widget.frames import changed_boxes, fold, paletted
 from convscope.widget.views import VIEWS
 
@@ -404,7 +405,7 @@ def _draw_group(
     table.group_offsets.append(len(table.group_pieces))
     state = controller.state
     if str(state.sample) not in table.texts:
-        table.texts[str(state.sample)] = explorer._describe_sample(state.sample)  # noqa: SLF001
+        table.texts[str(state.sample)] = describe_sample(controller, state.sample)
     kept = len(table.state_pieces), len(table.state_offsets)
     if fast and _draw_channels(explorer, painter, table, first, channels, fast=True):
         table.checked += 1
@@ -450,7 +451,7 @@ def _draw_channels(
         if explorer._teaching:  # noqa: SLF001
             key = f"{layer}|{channel}"
             if key not in table.captions:
-                table.captions[key] = explorer._describe_panels()  # noqa: SLF001
+                table.captions[key] = describe_panels(controller)
     return True
 
 
