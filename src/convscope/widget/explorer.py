@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import difflib
 import functools
 import logging
@@ -17,44 +15,35 @@ import ipywidgets
 import numpy as np
 import traitlets
 
-from convscope.data.mnist import load_mnist
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.cache import DEFAULT_CACHE_BYTES
-from convscope.engine.datasets import collect, is_stream
 from convscope.engine.live import DEFAULT_CAP, DEFAULT_EVERY
-from convscope.engine.loading import load_model
-from convscope.engine.mnist_cnn import mnist_cnn
 from convscope.engine.training import TrainingRun
 from convscope.errors import (
     ArgumentTypeError,
     LabelError,
     check_index,
-    check_int,
-    check_layer_name,
 )
 from convscope.render.explorer_figure import ExplorerFigure
-from convscope.render.words import layer_line, panel_line
 from convscope.widget import protocol
 from convscope.widget.controller import ExplorerController
-from convscope.widget.descriptions import describe_drawing, describe_panels, describe_sample
+from convscope.widget.explorer_setup import layer_options, open_controller
 from convscope.widget.explorer_state import (
     ExplorerTraits,
     not_none,
-    trait_values,
     view_argument,
 )
 from convscope.widget.explorer_training import ExplorerTraining, TrainingHost, json_floats
 from convscope.widget.figure_display import (
     FigureMode,
     check_save,
-    choose_mode,
-    make_figure,
 )
-from convscope.widget.frames import FrameEncoder
 from convscope.widget.gif import check_gif, frames, steps_of, write_gif
 from convscope.widget.inbox import Batch, RequestInbox
+from convscope.widget.kernel_loop import KernelLoop
 from convscope.widget.live_training import LiveTraining
 from convscope.widget.page_requests import PageRequests, RequestHost
+from convscope.widget.publisher import Publisher, PublishHost
 from convscope.widget.samples import SampleBrowser, SamplePicker
 from convscope.widget.weights_follow import WeightsFollower
 
@@ -62,7 +51,6 @@ _LOG = logging.getLogger("convscope")
 # The filter's traits, and the argument of Explorer.filter that sets each.
 _FILTERS = {"filter_true": "true", "filter_predicted": "predicted"}
 _FILTERS |= {"misclassified_only": "misclassified"}
-_MAX_PIXEL_RATIO = 3.0  # beyond this a frame would cost more than the sharpness is worth
 
 
 class Explorer(ExplorerTraits):
@@ -135,31 +123,19 @@ class Explorer(ExplorerTraits):
     ) -> None:
         # Everything that can fail runs before the widget exists: a bad argument raises
         # without leaving a half-made widget open in the kernel. The cheap checks go first.
-        mode = choose_mode(figure)
-        if not isinstance(teaching, (bool, np.bool_)):
-            raise ArgumentTypeError(f"teaching must be True or False, not {teaching!r}.")
-        cache_bytes = check_int("cache_bytes", cache_bytes, minimum=0, example=2**28)
-        layer = None if layer is None else check_layer_name(layer)
-        if images is None and labels is not None:
-            raise LabelError("labels were given without images; pass images=... too.")
-        model, run = _open_model(model)
-        engine = ActivationEngine(
-            model, cache_bytes=cache_bytes, output=output, background_compile=True
+        controller, run, mode = open_controller(
+            model,
+            images,
+            labels,
+            class_names,
+            layer=layer,
+            figure=figure,
+            cache_bytes=cache_bytes,
+            output=output,
+            teaching=teaching,
         )
-        if run is not None:
-            engine.weights_tag = run.epochs[-1]
-        if images is None:
-            images, labels = load_mnist("test")
-        elif is_stream(images):
-            images, stream_labels = collect(images, engine.input_shape)
-            labels = stream_labels if labels is None else labels
-        controller = ExplorerController(
-            engine, images, labels, class_names, make_figure(mode), layer=layer
-        )
-        # The engine traced its every-row pass in the background while the predictions and
-        # the first view were computed; with it ready, a first visit to any layer is one pass.
-        engine.wait_compiled()
         super().__init__()
+        self._kernel = KernelLoop()
         self._figure_mode = mode
         self._controller = controller
         self._trainer = ExplorerTraining(self._training_host())
@@ -167,7 +143,7 @@ class Explorer(ExplorerTraits):
             controller,
             show=self._show_followed_weights,
             refresh=self._show_filled_predictions,
-            loop=lambda: self._loop,
+            loop=lambda: self._kernel.loop,
             busy=lambda: self._trainer.following_a_run,
         )
         self._requests = PageRequests(
@@ -185,22 +161,23 @@ class Explorer(ExplorerTraits):
             controller.display_images, controller.labels, None, classes=controller.classes
         )
         self._samples = SampleBrowser(picker, controller.class_names, self._peaks_in_view)
-        self._panel_key: tuple[str, int] | None = None
+        self._publisher = Publisher(
+            controller,
+            self._samples,
+            mode,
+            PublishHost(
+                set_traits=self._set_traits,
+                hold=self.hold_sync,
+                panel_open=lambda: self._panel_open,
+                teaching=lambda: self._teaching,
+                training=lambda: None if self._live is None else self._trainer.trait(),
+                say_progress=self._say_progress,
+            ),
+        )
         self._inbox = RequestInbox(self._apply_requests)
         self._box: ipywidgets.VBox | None = None
-        self._frames = FrameEncoder()
-        self._pixel_ratio = 1.0  # the page's device pixel ratio (canvas path)
 
-        self._layer_options = [
-            {
-                "name": info.name,
-                "kind": info.kind,
-                "shape": info.shape_text,
-                "channels": info.channels,
-                "text": layer_line(info.name, info.kind, info.shape_text),
-            }
-            for info in engine.layers
-        ]
+        self._layer_options = layer_options(controller.engine)
         self._class_names = list(controller.class_names)
         self._has_labels = self._samples.has_labels
         self._has_predictions = self._samples.has_predictions
@@ -208,8 +185,6 @@ class Explorer(ExplorerTraits):
         self._pad = [] if controller.pad.size is None else list(controller.pad.size)
         self._start_modes(run, bool(teaching))
         self._sort_options = picker.sorts
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._remember_loop()
         controller.on_patterns = self._on_patterns
         self.on_msg(self._on_frontend_message)
         if mode == "ipympl":  # a click on the canvas focuses it: its arrow keys come here
@@ -299,7 +274,7 @@ class Explorer(ExplorerTraits):
             For something that is not one grey image, or a colour model; nothing changes.
 
         """
-        self._remember_loop()
+        self._kernel.remember()
         self._weights.follow()
         self._controller.draw(image)
         self._error = ""
@@ -403,19 +378,11 @@ class Explorer(ExplorerTraits):
         self._samples.follow_predictions()
         if not lazy:
             self._controller.classes.fill()
-        self._panel_key = None
+        self._publisher.forget_panel()
         self._publish()
         self._publish_page(self._page_of_sample())
         if not self._controller.classes.complete:
             self._weights.fill_later()
-
-    def _publish_confusion(self) -> None:
-        """Show the confusion matrix of the weights in view, or none while it is pending.
-
-        Never the matrix of other weights: it is hidden until every prediction is known.
-        """
-        complete = self._controller.classes.complete
-        self._confusion = self._samples.confusion() if complete else []
 
     @property
     def channel_panel(self) -> bool:
@@ -432,7 +399,7 @@ class Explorer(ExplorerTraits):
     def channel_panel(self, show: bool) -> None:
         if not isinstance(show, (bool, np.bool_)):
             raise ArgumentTypeError(f"channel_panel must be True or False, not {show!r}.")
-        self._panel_key = None
+        self._publisher.forget_panel()
         self._panel_open = bool(show)
         self._publish()
 
@@ -523,7 +490,7 @@ class Explorer(ExplorerTraits):
                 f"update() got unknown argument(s) {names}.{hint} It takes "
                 f"{', '.join(protocol.VIEW_FIELDS)}."
             )
-        self._remember_loop()
+        self._kernel.remember()
         self._weights.follow()
         self._controller.apply(
             on_progress=self._show_progress,
@@ -845,7 +812,7 @@ class Explorer(ExplorerTraits):
             publish=self._set_traits,
             shown_step=lambda: self.epoch if _is_int(self.epoch) else None,
             show_weights=self._show_weights,
-            loop=self._loop_now,
+            loop=self._kernel.now,
             complete=lambda: self._controller.classes.complete,
             hold=self.hold_sync,
         )
@@ -856,10 +823,6 @@ class Explorer(ExplorerTraits):
             with self._showing():
                 self.epoch = step
             self._show_new_weights(lazy=lazy)
-
-    def _loop_now(self) -> asyncio.AbstractEventLoop | None:
-        self._remember_loop()
-        return self._loop
 
     # ----- messages from the frontend ------------------------------------------------------
     def _on_frontend_message(self, _widget: Any, content: object, buffers: Any) -> None:
@@ -890,10 +853,7 @@ class Explorer(ExplorerTraits):
                 self._status = ""
                 self._republish()
             if "frame" in pending and self._figure_mode == "png":
-                ratio = pending["frame"].get("dpr", self._pixel_ratio)
-                self._pixel_ratio = min(max(float(ratio), 1.0), _MAX_PIXEL_RATIO)
-                self._frames.want_key()  # a view opened, or missed a frame: the whole figure
-                self._publish_frame()
+                self._publisher.key_frame(pending["frame"].get("dpr"))
             if problems:
                 self._error = "\n".join(problems)
             self._ack = max(self._ack, self._inbox.seen_seq)
@@ -958,115 +918,19 @@ class Explorer(ExplorerTraits):
 
     # ----- publishing state to the frontend ------------------------------------------------
     def _publish(self) -> None:
-        controller = self._controller
-        state = controller.state
-        info = controller.engine.layer(state.layer)
-        with self.hold_sync():
-            self._channel_count = info.channels
-            self._unit_name = "channel" if info.spatial else "unit"
-            with self._showing():
-                for name, value in trait_values(state).items():
-                    setattr(self, name, value)
-            self._sample_text = (
-                describe_drawing(controller)
-                if state.drawn
-                else describe_sample(controller, state.sample)
-            )
-            self._compare_text = (
-                "" if state.compare is None else describe_sample(controller, state.compare)
-            )
-            self._status = controller.notice
-            if self._teaching:
-                self._captions = describe_panels(controller)
-            self._publish_panel()
-            if self._figure_mode == "png":
-                self._publish_frame()
-        if self._figure_mode == "ipympl":
-            # draw(), not draw_idle(): draw_idle asks the page to ask back for a frame, a
-            # second round trip; draw() renders and pushes the changed pixels at once.
-            self.figure.canvas.draw()
-
-    def _publish_frame(self) -> None:
-        """Draw the figure and send the page what changed since the last frame, if anything.
-
-        The figure is drawn at the page's device pixel ratio, then set back to its own dpi, so
-        that ``ex.figure``, saves and GIFs keep their size.
-        """
-        figure, canvas = self.figure, self.figure.canvas
-        dpi = figure.dpi
-        if self._pixel_ratio != 1.0:
-            figure.set_dpi(dpi * self._pixel_ratio)
-        try:
-            canvas.draw()
-        finally:
-            if self._pixel_ratio != 1.0:
-                figure.set_dpi(dpi)
-        frame = self._frames.encode(np.asarray(canvas.buffer_rgba()), self._pixel_ratio)
-        if frame is not None:
-            self._figure_frame = frame
-
-    def _publish_panel(self) -> None:
-        """Fill the channel panel for the layer and channel in view, if open and not yet."""
-        state = self._controller.state
-        key = (state.layer, state.channel)
-        if not self._panel_open or key == self._panel_key:
-            return
-        first = self._controller.stats.dead_channels(state.layer) is None
-        top, peaks, active = self._controller.stats.channel_summary(
-            state.layer,
-            state.channel,
-            on_progress=functools.partial(self._say_progress, f"peaks of {state.layer}"),
-        )
-        if first:  # the dead channels are known now: cross them out in the grid
-            self._controller.apply()
-        unit = "channel" if self._controller.engine.layer(state.layer).spatial else "unit"
-        dead_channels = self._controller.stats.dead_channels(state.layer)
-        dead = dead_channels is not None and bool(dead_channels[state.channel])
-        self._panel_key = key
-        self._panel_text = panel_line(
-            unit,
-            state.channel,
-            state.layer,
-            dead=dead,
-            active=active,
-            samples=self.sample_count,
-            shown=len(top),
-        )
-        self._panel_meta = [
-            {"index": int(index), "peak": float(peak)}
-            for index, peak in zip(top, peaks, strict=True)
-        ]
-        self._panel_thumbs = np.ascontiguousarray(self._samples.picker.thumbnails[top]).tobytes()
-        self._status = self._controller.notice
+        """Publish the view: its traits and text lines, the channel panel and the frame."""
+        self._publisher.view()
 
     def _publish_page(self, page: int) -> None:
         """Publish a page of thumbnails, and the confusion matrix if its predictions are known."""
-        data, meta = self._samples.page(page)
-        with self.hold_sync():
-            self._publish_confusion()
-            if self._live is not None:  # its line says whether the predictions are pending
-                self._training = self._trainer.trait()
-            with self._showing():
-                self.page = page
-            self._page_count = self.page_count
-            self._filtered_count = len(self._samples.passing)
-            self._thumb_meta = meta
-            self._thumbs = data
-
-    def _remember_loop(self) -> None:
-        """Keep the kernel's event loop, for news from the pattern worker's thread."""
-        with contextlib.suppress(RuntimeError):  # a script has no loop: wait() redraws
-            self._loop = asyncio.get_running_loop()
+        self._publisher.page(page)
 
     def _on_patterns(self, layer: str, finished: bool) -> None:
         """On the worker thread: hand the news to the kernel's event loop, if there is one."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return  # a script: wait() redraws
         if finished:
-            loop.call_soon_threadsafe(self._patterns_ready)
+            self._kernel.call_soon(self._patterns_ready)
         else:
-            loop.call_soon_threadsafe(self._patterns_progress, layer)
+            self._kernel.call_soon(self._patterns_progress, layer)
 
     def _patterns_ready(self) -> None:
         """Redraw the pattern view once its layer's patterns are there, or show what failed."""
@@ -1101,18 +965,6 @@ def _apply_sample(controller: ExplorerController, sample: int) -> None:
 
 def _apply_channel(controller: ExplorerController, channel: int) -> None:
     controller.apply(channel=channel)
-
-
-def _open_model(model: Any) -> tuple[Any, TrainingRun | None]:
-    """Return the Keras model to show (at a run's last epoch), and the training run if any."""
-    if isinstance(model, TrainingRun):
-        model.use(model.epochs[-1])
-        return model.model, model
-    if model is None:
-        return mnist_cnn(), None
-    if isinstance(model, (str, os.PathLike)):
-        return load_model(model), None
-    return model, None
 
 
 def _is_int(value: object) -> bool:

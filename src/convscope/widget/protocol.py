@@ -27,7 +27,8 @@ arguments, the inbox and the checks of the page's model all follow it. A new fie
 
 1. its type in :class:`UserState` (and in :class:`ViewRequest` if a control sends it);
 2. a field of ``ViewState`` and its check in ``ViewRules.resolve`` (``widget/view_state.py``);
-3. its trait, with a docstring, and its ``update()`` argument in ``widget/explorer.py``;
+3. its trait, with a docstring, in ``widget/explorer_state.py``, and its ``update()`` argument
+   in ``widget/explorer.py``;
 4. the same types in the ``@typedef``s of ``js/widget.js``;
 5. its control in ``js/widget.js``: built, shown from the model, sending a request;
 6. what it draws: ``render/compose.py`` (and the layer-view cache key in the controller if it

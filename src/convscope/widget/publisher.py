@@ -1,0 +1,200 @@
+"""What the kernel sends the page to draw: the view, the channel panel, frames and thumbnails.
+
+:class:`Publisher` reads the controller and the sample browser and writes the Explorer's
+traits through a :class:`PublishHost`; it owns what only publishing needs to remember: the
+channel panel last filled, the frame encoder and the page's device pixel ratio.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from convscope.render.words import panel_line
+from convscope.widget.descriptions import describe_drawing, describe_panels, describe_sample
+from convscope.widget.explorer_state import trait_values
+from convscope.widget.frames import FrameEncoder
+
+if typing.TYPE_CHECKING:
+    from convscope.widget.controller import ExplorerController
+    from convscope.widget.samples import SampleBrowser
+
+_MAX_PIXEL_RATIO = 3.0  # beyond this a frame would cost more than the sharpness is worth
+
+
+@dataclass(frozen=True)
+class PublishHost:
+    """What the publisher needs of the widget, as callables (no private access across objects).
+
+    Attributes
+    ----------
+    set_traits : callable
+        Write the given traits, the user's among them, as the kernel's own values.
+    hold : callable
+        A context in which trait changes go to the page as one message.
+    panel_open, teaching : callable
+        Whether the channel panel is open; whether the teaching captions show.
+    training : callable
+        The live training's state for the page, or ``None`` without a live training.
+    say_progress : callable
+        Show ``what: done/total images`` in the status line at once.
+
+    """
+
+    set_traits: Callable[[dict[str, Any]], None]
+    hold: Callable[[], contextlib.AbstractContextManager[Any]]
+    panel_open: Callable[[], bool]
+    teaching: Callable[[], bool]
+    training: Callable[[], dict[str, Any] | None]
+    say_progress: Callable[[str, int, int], None]
+
+
+class Publisher:
+    """Send the page the state of the view in ``controller`` and the samples of ``samples``."""
+
+    def __init__(
+        self,
+        controller: ExplorerController,
+        samples: SampleBrowser,
+        figure_mode: str,
+        host: PublishHost,
+    ) -> None:
+        self._controller = controller
+        self._samples = samples
+        self._mode = figure_mode
+        self._host = host
+        self._panel_key: tuple[str, int] | None = None
+        self._frames = FrameEncoder()
+        self._pixel_ratio = 1.0  # the page's device pixel ratio (canvas path)
+
+    def forget_panel(self) -> None:
+        """Fill the channel panel again at the next publish (new weights, or opened again)."""
+        self._panel_key = None
+
+    def view(self) -> None:
+        """Publish the view: its traits and text lines, the channel panel and the frame."""
+        controller = self._controller
+        state = controller.state
+        info = controller.engine.layer(state.layer)
+        figure = controller.view.figure
+        with self._host.hold():
+            unit = "channel" if info.spatial else "unit"
+            self._host.set_traits(
+                {"_channel_count": info.channels, "_unit_name": unit} | trait_values(state)
+            )
+            sample = (
+                describe_drawing(controller)
+                if state.drawn
+                else describe_sample(controller, state.sample)
+            )
+            compare = "" if state.compare is None else describe_sample(controller, state.compare)
+            texts: dict[str, Any] = {"_sample_text": sample, "_compare_text": compare}
+            texts["_status"] = controller.notice
+            if self._host.teaching():
+                texts["_captions"] = describe_panels(controller)
+            self._host.set_traits(texts)
+            self._panel()
+            if self._mode == "png":
+                self.frame()
+        if self._mode == "ipympl":
+            # draw(), not draw_idle(): draw_idle asks the page to ask back for a frame, a
+            # second round trip; draw() renders and pushes the changed pixels at once.
+            figure.canvas.draw()
+
+    def key_frame(self, ratio: float | None) -> None:
+        """Send the whole figure at the page's device pixel ``ratio`` (``None``: as before)."""
+        ratio = self._pixel_ratio if ratio is None else ratio
+        self._pixel_ratio = min(max(float(ratio), 1.0), _MAX_PIXEL_RATIO)
+        self._frames.want_key()  # a view opened, or missed a frame: the whole figure
+        self.frame()
+
+    def frame(self) -> None:
+        """Draw the figure and send the page what changed since the last frame, if anything.
+
+        The figure is drawn at the page's device pixel ratio, then set back to its own dpi, so
+        that ``ex.figure``, saves and GIFs keep their size.
+        """
+        figure = self._controller.view.figure
+        canvas: Any = figure.canvas  # Agg's, or ipympl's: both hold the RGBA buffer drawn
+        dpi = figure.dpi
+        if self._pixel_ratio != 1.0:
+            figure.set_dpi(dpi * self._pixel_ratio)
+        try:
+            canvas.draw()
+        finally:
+            if self._pixel_ratio != 1.0:
+                figure.set_dpi(dpi)
+        frame = self._frames.encode(np.asarray(canvas.buffer_rgba()), self._pixel_ratio)
+        if frame is not None:
+            self._host.set_traits({"_figure_frame": frame})
+
+    def page(self, page: int) -> None:
+        """Publish a page of thumbnails, and the confusion matrix if its predictions are known.
+
+        Never the matrix of other weights: it is hidden until every prediction is known.
+        """
+        samples = self._samples
+        data, meta = samples.page(page)
+        with self._host.hold():
+            complete = self._controller.classes.complete
+            self._host.set_traits({"_confusion": samples.confusion() if complete else []})
+            training = self._host.training()
+            if training is not None:  # its line says whether the predictions are pending
+                self._host.set_traits({"_training": training})
+            self._host.set_traits(
+                {
+                    "page": page,
+                    "_page_count": samples.page_count,
+                    "_filtered_count": len(samples.passing),
+                    "_thumb_meta": meta,
+                    "_thumbs": data,
+                }
+            )
+
+    def _panel(self) -> None:
+        """Fill the channel panel for the layer and channel in view, if open and not yet."""
+        controller = self._controller
+        state = controller.state
+        key = (state.layer, state.channel)
+        if not self._host.panel_open() or key == self._panel_key:
+            return
+        first = controller.stats.dead_channels(state.layer) is None
+        top, peaks, active = controller.stats.channel_summary(
+            state.layer,
+            state.channel,
+            on_progress=functools.partial(self._host.say_progress, f"peaks of {state.layer}"),
+        )
+        if first:  # the dead channels are known now: cross them out in the grid
+            controller.apply()
+        unit = "channel" if controller.engine.layer(state.layer).spatial else "unit"
+        dead_channels = controller.stats.dead_channels(state.layer)
+        dead = dead_channels is not None and bool(dead_channels[state.channel])
+        self._panel_key = key
+        text = panel_line(
+            unit,
+            state.channel,
+            state.layer,
+            dead=dead,
+            active=active,
+            samples=len(controller.images),
+            shown=len(top),
+        )
+        meta = [
+            {"index": int(index), "peak": float(peak)}
+            for index, peak in zip(top, peaks, strict=True)
+        ]
+        thumbs = np.ascontiguousarray(self._samples.picker.thumbnails[top]).tobytes()
+        self._host.set_traits(
+            {
+                "_panel_text": text,
+                "_panel_meta": meta,
+                "_panel_thumbs": thumbs,
+                "_status": controller.notice,
+            }
+        )
