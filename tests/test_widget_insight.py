@@ -176,7 +176,7 @@ def test_confidence_and_loss_put_the_doubtful_and_the_wrong_first(
 
     # ← and → follow the order, from the sample in view's place in it.
     explorer.sample = int(order[5])
-    explorer._on_figure_key(type("Key", (), {"key": "right"})())
+    explorer._input.on_key(type("Key", (), {"key": "right"})())
     assert explorer.sample == order[6]
 
 

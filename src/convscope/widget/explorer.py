@@ -38,6 +38,7 @@ from convscope.widget.figure_display import (
     FigureMode,
     check_save,
 )
+from convscope.widget.figure_input import FigureInput
 from convscope.widget.gif import check_gif, frames, steps_of, write_gif
 from convscope.widget.inbox import Batch, RequestInbox
 from convscope.widget.kernel_loop import KernelLoop
@@ -146,6 +147,7 @@ class Explorer(ExplorerTraits):
             loop=lambda: self._kernel.loop,
             busy=lambda: self._trainer.following_a_run,
         )
+        self._input = FigureInput(self, self._move, self._report_error)
         self._requests = PageRequests(
             RequestHost(
                 self,
@@ -153,7 +155,7 @@ class Explorer(ExplorerTraits):
                 step=self._samples_step,
                 training=self._trainer.action,
                 gif=self._offer_gif,
-                probe_at=self._probe_at,
+                probe_at=self._input.probe_at,
                 show_page=self._publish_page,
             )
         )
@@ -188,8 +190,7 @@ class Explorer(ExplorerTraits):
         controller.on_patterns = self._on_patterns
         self.on_msg(self._on_frontend_message)
         if mode == "ipympl":  # a click on the canvas focuses it: its arrow keys come here
-            self.figure.canvas.mpl_connect("key_press_event", self._on_figure_key)
-            self.figure.canvas.mpl_connect("button_press_event", self._on_figure_click)
+            self._input.connect(self.figure.canvas)
         self._publish()
         self._publish_page(0)
         self._ready = True
@@ -869,39 +870,13 @@ class Explorer(ExplorerTraits):
         except Exception:  # noqa: BLE001 - logged; the banner already says what failed
             _LOG.exception("convscope: could not redraw the last good view")
 
-    def _on_figure_key(self, event: Any) -> None:
-        """Move as the widget's keys do: ←/→ samples, ↑/↓ channels, PageUp/PageDown layers.
+    def _move(self, changes: dict[str, int]) -> None:
+        """Apply moves as the page's requests do: a key pressed on the ipympl canvas."""
+        self._requests.apply_moves(dict(changes))
 
-        For keys pressed on the ipympl canvas; at either end nothing moves.
-        """
-        moves = {"left": ("step", -1), "right": ("step", 1), "up": ("channel_steps", 1)}
-        moves |= {"down": ("channel_steps", -1), "pageup": ("layer_steps", -1)}
-        moves |= {"pagedown": ("layer_steps", 1)}
-        if event.key not in moves:
-            return
-        what, delta = moves[event.key]
-        try:
-            self._requests.apply_moves({what: delta})
-        except Exception as error:  # noqa: BLE001 - shown in the banner, as for the controls
-            self._error = f"{type(error).__name__}: {error}"
-
-    def _on_figure_click(self, event: Any) -> None:
-        """Probe the unit under a click on the ipympl canvas, as a click on the PNG does."""
-        self._probe_at(float(event.x), float(event.y))
-
-    def _probe_at(self, x: float, y: float) -> None:
-        """Probe the selected channel's unit drawn at canvas pixel ``(x, y)`` (from bottom-left).
-
-        A click elsewhere does nothing; a failure shows in the banner, as for the controls.
-        """
-        size = tuple(float(v) for v in self.figure.canvas.get_width_height())
-        unit = self.panels.channel_panel.pixel_at(x, y, size)  # type: ignore[arg-type]
-        if unit is None or not self._controller.engine.layer(self.layer).spatial:
-            return
-        try:
-            self.update(probe=unit)
-        except Exception as error:  # noqa: BLE001 - shown in the banner
-            self._error = f"{type(error).__name__}: {error}"
+    def _report_error(self, message: str) -> None:
+        """Show ``message`` in the error banner."""
+        self._error = message
 
     @property
     def sample_count(self) -> int:
