@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -55,6 +56,23 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _open_when_listening(
+    url: str, server: subprocess.Popen[bytes], log: Path, *, deadline: float
+) -> str:
+    # jupyter_server 2.x prints its address before its event loop binds the port, so the first
+    # connections may be refused; anything else (an HTTP error, the server exiting) fails at once.
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=20) as response:  # noqa: S310
+                assert response.status == 200
+                return str(response.read().decode())
+        except urllib.error.URLError as error:  # noqa: PERF203 - a retry loop
+            refused = isinstance(error.reason, ConnectionRefusedError)
+            if not refused or server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{url}: {error}\n{log.read_text()}") from error
+            time.sleep(0.2)
+
+
 @pytest.mark.slow
 def test_demo_prints_an_address_that_opens_the_quickstart(tmp_path: Path) -> None:
     # A machine with no browser: the user copies the printed address, which must open the
@@ -85,9 +103,7 @@ def test_demo_prints_an_address_that_opens_the_quickstart(tmp_path: Path) -> Non
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
         assert "/lab/tree/quickstart.ipynb?token=" in url.group(), url.group()
-        with urllib.request.urlopen(url.group(), timeout=20) as response:  # noqa: S310
-            page = response.read().decode()
-        assert response.status == 200
+        page = _open_when_listening(url.group(), demo, log, deadline=time.monotonic() + 60)
         assert '"treePath": "quickstart.ipynb"' in page  # JupyterLab opens this notebook
     finally:
         os.killpg(demo.pid, signal.SIGTERM)
