@@ -14,7 +14,11 @@ and palette-quantised (256 colours), into ``docs/images/``:
 - ``explorer-draw.png``: a 0 drawn on the drawing pad with the mouse;
 - ``explorer-dark.png``: the widget in JupyterLab's dark theme;
 - ``explorer-insight.png``: the training replay at epoch 0 (the first run trains it, about a
-  minute, then it is read back from convscope's cache).
+  minute, then it is read back from convscope's cache);
+- ``explorer-live.png``: the untrained CNN after ``ex.fit`` on the offline digits (two epochs,
+  about a minute): the training row, its curves and conv1's trained maps;
+- ``export.png``: a small ``export_html`` file opened from ``file://`` in the same Chromium,
+  with no kernel.
 
 The pictures show the 10,000 MNIST test digits: point ``CONVSCOPE_MNIST_DIR`` at them (``.ci/run``
 does). Without them it stops, rather than picture the 500 offline digits under the README's
@@ -62,6 +66,17 @@ CELLS = (
         "replay.epoch = 0\n"
         "replay"
     ),
+    (
+        "from convscope.data.mnist import offline_digits\n"
+        'x, y = offline_digits("train")\n'
+        'shown, labels = offline_digits("test")\n'
+        "live = convscope.Explorer(convscope.mnist_cnn(pretrained=False), shown, labels)\n"
+        'live.layer = "conv1"\n'
+        "live"
+    ),
+)
+LIVE_FIT = (
+    "live.fit(x[..., None], y, epochs=2, validation_data=(shown[..., None], labels))\nlive.wait()"
 )
 # A 0 drawn with the mouse: an ellipse through these points, fractions of the pad.
 ZERO = [
@@ -94,7 +109,7 @@ def main() -> None:
     ):
         lab = LabNotebook.open(page, server, notebook.name)
         lab.run_all_cells(timeout_ms=300_000)
-        explorer, replay = (_widget(page, index) for index in (0, 1))
+        explorer, replay, live = (_widget(page, index) for index in (0, 1, 2))
         _settle(page, lab, explorer)
         _save(page, explorer, out / "explorer-jupyterlab.png")
 
@@ -126,7 +141,22 @@ def main() -> None:
 
         _settle(page, lab, replay)
         _save(page, replay, out / "explorer-insight.png")
-    print(f"wrote {sorted(path.name for path in out.glob('explorer-*.png'))} in {out}")
+
+        lab.run_code(LIVE_FIT, timeout_ms=600_000)
+        _settle(page, lab, live)
+        _save(page, live, out / "explorer-live.png")
+
+        lesson = work / "lesson.html"
+        lab.run_code(
+            f'explorer.export_html({str(lesson)!r}, samples=range(10), layers=["conv1", "conv2"])',
+            timeout_ms=300_000,
+        )
+        page.goto(lesson.as_uri())
+        exported = page.locator("body")
+        exported.locator(".convscope .convscope-thumbs .convscope-thumb").first.wait_for()
+        page.wait_for_timeout(1000)  # the first frame is painted from the file's tables
+        _save(page, exported, out / "export.png")
+    print(f"wrote {sorted(path.name for path in out.glob('*.png'))} in {out}")
 
 
 def _widget(page: Page, index: int) -> Locator:
