@@ -17,10 +17,12 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -61,13 +63,29 @@ def _server(command: list[str], url: str, root: Path) -> Iterator[None]:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"{command[0]} exited:\n{log.read_text()}")
-            with suppress(OSError), urllib.request.urlopen(url, timeout=2):  # noqa: S310
+            if _answers(url):
                 break
             time.sleep(0.5)
         yield
     finally:
         os.killpg(process.pid, 15)
         process.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    """Whether ``url`` answers; a bare ``host:port/`` is only connected to, never requested."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.path in ("", "/"):
+        # Voilà runs the notebook in a new kernel for every request of its page: knock only.
+        with (
+            suppress(OSError),
+            socket.create_connection((parts.hostname, parts.port or 80), timeout=2),
+        ):
+            return True
+        return False
+    with suppress(OSError), urllib.request.urlopen(url, timeout=2):  # noqa: S310
+        return True
+    return False
 
 
 def _check_explorer(page: Page, name: str) -> None:
