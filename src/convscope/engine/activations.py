@@ -6,7 +6,6 @@ import functools
 import hashlib
 import logging
 import warnings
-import weakref
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -16,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from convscope.engine.attached import attached
 from convscope.engine.cache import DEFAULT_CACHE_BYTES, ActivationCache
 from convscope.engine.graph import LayerInfo, read_graph
 from convscope.engine.inputs import check_images
@@ -604,20 +604,16 @@ class ActivationEngine:
             self._compiled[rows] = future.result()
 
 
-# One uncached engine per live model, so repeated static-API calls reuse compiled extractors.
-_SHARED: weakref.WeakKeyDictionary[keras.Model, ActivationEngine] = weakref.WeakKeyDictionary()
-
-
 def engine_for(model: keras.Model) -> ActivationEngine:
     """Return the shared uncached :class:`ActivationEngine` of ``model``, made on first use.
 
-    Raises as :class:`ActivationEngine` does for anything that is not an inspectable model.
+    One per live model, kept on the model (:mod:`.attached`), so repeated static-API calls reuse
+    compiled extractors and the engine goes with the model. Raises as :class:`ActivationEngine`
+    does for anything that is not an inspectable model.
     """
-    engine = _SHARED.get(model) if isinstance(model, keras.Model) else None
-    if engine is None:
-        engine = ActivationEngine(model, cache_bytes=0)
-        _SHARED[model] = engine
-    return engine
+    if not isinstance(model, keras.Model):
+        return ActivationEngine(model, cache_bytes=0)
+    return attached(model, "engine", lambda: ActivationEngine(model, cache_bytes=0))
 
 
 def output_names(model: keras.Model, count: int) -> list[tuple[str, ...]]:

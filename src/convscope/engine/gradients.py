@@ -8,7 +8,6 @@ Compiled functions are made per layer on first use and kept.
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from convscope.engine.activations import ActivationEngine, engine_for
+from convscope.engine.attached import attached
 from convscope.engine.graph import LayerInfo
 from convscope.engine.pattern_cache import PatternStore, settings_key, weights_digest
 from convscope.engine.split import (
@@ -368,18 +368,14 @@ class GradientEngine:
         return rows
 
 
-# One per live model, so repeated static-API calls reuse compiled functions.
-_SHARED: weakref.WeakKeyDictionary[keras.Model, GradientEngine] = weakref.WeakKeyDictionary()
-
-
 def gradients_for(model: keras.Model) -> GradientEngine:
-    """Return the shared :class:`GradientEngine` of ``model``, made on first use."""
+    """Return the shared :class:`GradientEngine` of ``model``, made on first use.
+
+    One per live model, kept on the model (:mod:`.attached`), so repeated static-API calls
+    reuse compiled functions and it goes with the model.
+    """
     engine = engine_for(model)
-    gradients = _SHARED.get(engine.model)
-    if gradients is None or gradients.engine is not engine:
-        gradients = GradientEngine(engine)
-        _SHARED[engine.model] = gradients
-    return gradients
+    return attached(engine.model, "gradients", lambda: GradientEngine(engine))
 
 
 # ----- traced functions: module level, so each trace is counted once ------------------------

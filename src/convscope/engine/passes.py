@@ -15,7 +15,6 @@ or several, so the results are the same, bit for bit, ties included.
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from convscope.engine.activations import ActivationEngine
+from convscope.engine.attached import attached
 from convscope.engine.datasets import image_batches, is_stream, stream_length
 from convscope.engine.graph import LayerInfo
 from convscope.engine.inputs import as_image_batch, check_images
@@ -126,17 +126,13 @@ def _gathered(strategy: tf.distribute.Strategy, step: Callable[[Any], Any], valu
     return tf.nest.map_structure(lambda value: strategy.gather(value, axis=0), per_replica)
 
 
-_STEPS: weakref.WeakKeyDictionary[ActivationEngine, dict[tuple[str, ...], PassStep]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def pass_step(engine: ActivationEngine, infos: tuple[LayerInfo, ...]) -> PassStep:
     """Return the engine's compiled pass over ``infos``, traced once per engine and layers.
 
-    Kept as long as the engine lives (the shared engine of a model lives as long as the model).
+    Kept on the engine (:mod:`.attached`), as long as it lives (the shared engine of a model
+    lives as long as the model).
     """
-    steps = _STEPS.setdefault(engine, {})
+    steps: dict[tuple[str, ...], PassStep] = attached(engine, "pass_steps", dict)
     key = tuple(info.name for info in infos)
     found = steps.get(key)
     if found is None:

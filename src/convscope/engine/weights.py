@@ -24,13 +24,14 @@ model is one slice, checked whole on every call. A change the cheap tier cannot 
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Hashable
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from convscope.engine.attached import attached
 
 # Two independent odd multipliers per position, from a multiplicative hash of the index.
 _MULTIPLIERS = (np.int32(-1640531535), np.int32(-2048144777))  # 2654435761, 2246822519
@@ -164,12 +165,8 @@ def _compiled_checksum(variables: tuple[Any, ...]) -> Any:
 
 
 def weights_watch(model: keras.Model) -> WeightsWatch:
-    """Return the :class:`WeightsWatch` kept for ``model``, made on first use."""
-    watch = _WATCHES.get(id(model))
-    if watch is None or watch[0]() is not model:
-        watch = (weakref.ref(model), WeightsWatch(model))
-        _WATCHES[id(model)] = watch
-    return watch[1]
+    """Return the :class:`WeightsWatch` kept on ``model`` (:mod:`.attached`), made on first use."""
+    return attached(model, "weights_watch", lambda: WeightsWatch(model))
 
 
 def weights_version(model: keras.Model) -> Hashable:
@@ -198,6 +195,3 @@ def checksum_seconds(model: keras.Model, repeats: int = 20, *, cheap: bool = Fal
             watch.version()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
-
-
-_WATCHES: dict[int, tuple[Any, WeightsWatch]] = {}

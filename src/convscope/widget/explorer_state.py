@@ -48,8 +48,11 @@ class ExplorerTraits(anywidget.AnyWidget):
     the private ones are named in :class:`convscope.widget.protocol.ExplorerState`.
     """
 
-    _esm = _ASSETS / "widget.js"
-    _css = _ASSETS / "widget.css"
+    # The text, not the path: given a path, anywidget connects every instance to the file's
+    # change signal for hot reload, with a strong reference, so no Explorer (nor its model and
+    # data) could ever be freed.
+    _esm = (_ASSETS / "widget.js").read_text(encoding="utf-8")
+    _css = (_ASSETS / "widget.css").read_text(encoding="utf-8")
 
     # The user's view state: public, synced, validated (see _validate_user_state); setting one
     # goes through the controller, as the widget's controls do. Their types are checked there,
