@@ -163,11 +163,12 @@ class PixelPanel(Artist):
         if self._scaled is not None and self._scaled[0] == (height, width):
             return self._scaled[1]
         source_h, source_w = self._pixels.shape[:2]
-        rows = (np.arange(height) * source_h // height)[::-1]  # the bottom row first
+        rows = np.arange(height) * source_h // height
         cols = np.arange(width) * source_w // width
-        words = self._words = _reused(self._words, (height, width))
         # Two one-axis gathers are several times faster than one two-axis fancy index, and
         # gathering the columns of the fewer rows first, then whole rows, 2-5x faster again.
+        rows = rows[::-1]  # the bottom row first
+        words = self._words = _reused(self._words, (height, width))
         if height >= source_h:
             middle = self._middle = _reused(self._middle, (source_h, width))
             self._pixels.take(cols, axis=1, out=middle)
