@@ -96,25 +96,31 @@ class PixelPanel(Artist):
         left, bottom, width, height = self._target(renderer)
         if width < 1 or height < 1:
             return
-        # Agg's draw_image takes rows bottom-up from (left, bottom), C-contiguous (else it
-        # copies them), and copies them into its canvas at once: it may be handed the buffers.
-        # Another renderer (PDF) may keep the array until its file closes: it gets its own.
-        agg = isinstance(renderer, RendererAgg)
-        upward = self._scaled_upward(height, width)
-        if self._outline is not None:
-            outlined = self._outlined if agg else np.empty_like(upward)
-            if outlined.shape != upward.shape:
-                outlined = self._outlined = np.empty_like(upward)
-            np.copyto(outlined, upward)
-            self._paint_outline(outlined[::-1], renderer)
-            upward = outlined
-        elif not agg:
-            upward = upward.copy()
+        upward = self._upward(height, width, renderer)
         gc = renderer.new_gc()
         gc.set_clip_rectangle(None)
         renderer.draw_image(gc, left, bottom, upward)
         gc.restore()
         self.stale = False
+
+    def _upward(self, height: int, width: int, renderer: RendererBase) -> np.ndarray:
+        """Return what :meth:`draw` blits: the scaled pixels and outline, as Agg takes them.
+
+        Agg's ``draw_image`` takes rows bottom-up from ``(left, bottom)``, C-contiguous (else
+        it copies them), and copies them into its canvas at once: it is handed the panel's
+        own buffers. Another renderer (PDF) may keep the array until its file closes: it
+        gets a copy of its own.
+        """
+        agg = isinstance(renderer, RendererAgg)
+        upward = self._scaled_upward(height, width)
+        if self._outline is None:
+            return upward if agg else upward.copy()
+        outlined = self._outlined if agg else np.empty_like(upward)
+        if outlined.shape != upward.shape:
+            outlined = self._outlined = np.empty_like(upward)
+        np.copyto(outlined, upward)
+        self._paint_outline(outlined[::-1], renderer)
+        return outlined
 
     def pixel_at(self, x: float, y: float, size: tuple[float, float]) -> tuple[int, int] | None:
         """Return the source pixel ``(row, col)`` drawn at a point, or ``None`` if none is.
