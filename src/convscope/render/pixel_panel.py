@@ -173,16 +173,18 @@ class PixelPanel(Artist):
         cols = np.arange(width) * source_w // width
         # Two one-axis gathers are several times faster than one two-axis fancy index, and
         # gathering the columns of the fewer rows first, then whole rows, 2-5x faster again.
-        rows = rows[::-1]  # the bottom row first
+        # Into the kept buffers, the bottom row first. The indices are in range by making:
+        # mode="clip" checks none, where the default "raise" gathers into a temporary first.
+        rows = rows[::-1]
         words = self._words = _reused(self._words, (height, width))
         if height >= source_h:
             middle = self._middle = _reused(self._middle, (source_h, width))
-            self._pixels.take(cols, axis=1, out=middle)
-            middle.take(rows, axis=0, out=words)
+            self._pixels.take(cols, axis=1, out=middle, mode="clip")
+            middle.take(rows, axis=0, out=words, mode="clip")
         else:
             middle = self._middle = _reused(self._middle, (height, source_w))
-            self._pixels.take(rows, axis=0, out=middle)
-            middle.take(cols, axis=1, out=words)
+            self._pixels.take(rows, axis=0, out=middle, mode="clip")
+            middle.take(cols, axis=1, out=words, mode="clip")
         rgba = words.view(np.uint8).reshape(height, width, 4)
         self._scaled = ((height, width), rgba)
         return rgba
