@@ -6,8 +6,7 @@ import difflib
 import functools
 import logging
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,7 @@ from convscope.engine.training import TrainingRun
 from convscope.errors import ArgumentTypeError, check_index
 from convscope.render.explorer_figure import ExplorerFigure
 from convscope.widget import protocol
-from convscope.widget.controller import ExplorerController
-from convscope.widget.explorer_setup import layer_options, open_controller
+from convscope.widget.explorer_setup import ExplorerInternals, layer_options, open_controller
 from convscope.widget.explorer_state import ExplorerTraits, view_argument
 from convscope.widget.explorer_training import ExplorerTraining, TrainingHost
 from convscope.widget.figure_display import (
@@ -45,36 +43,6 @@ _LOG = logging.getLogger("convscope")
 # The filter's traits, and the argument of Explorer.filter that sets each.
 _FILTERS = {"filter_true": "true", "filter_predicted": "predicted"}
 _FILTERS |= {"misclassified_only": "misclassified"}
-
-
-@dataclass(frozen=True)
-class ExplorerInternals:
-    """What convscope's own modules (the static export) use of an Explorer beyond its user API.
-
-    Internal API: :attr:`Explorer.internals` hands it out; it may change in any release.
-
-    Attributes
-    ----------
-    controller : ExplorerController
-        Computes and draws the view: its state, weights, statistics and figure.
-    samples : SampleBrowser
-        The sample picker's filter, order and pages.
-    publish : callable
-        Send the page the view as the controller holds it now.
-    teaching : bool
-        Whether the teaching captions and titles show.
-    cmap_options, norm_options, view_options : list of str
-        The colour scales, scales and views the widget's controls offer.
-
-    """
-
-    controller: ExplorerController
-    samples: SampleBrowser
-    publish: Callable[[], None]
-    teaching: bool
-    cmap_options: list[str]
-    norm_options: list[str]
-    view_options: list[str]
 
 
 class Explorer(ExplorerTraits):
@@ -375,25 +343,12 @@ class Explorer(ExplorerTraits):
 
     def _show_filled_predictions(self) -> None:
         """Publish the filter, order, captions and confusion once all predictions are known."""
-        with self.hold_sync():
-            self._samples.follow_predictions()
-            self._publish_page(self.page)
+        self._publisher.predictions(self.page)
 
     def _show_new_weights(self, *, lazy: bool = False) -> None:
-        """Publish what follows the weights: predictions, filters, orders, confusion, panel.
-
-        ``lazy`` (following a live training): the data set's predictions are computed only
-        where something needs them (the sample in view, the page of thumbnails, a filter or
-        an order that uses them); the confusion matrix waits for them, hidden meanwhile.
-        """
-        # The predicted-class and mistake filters, and the orders, follow the weights.
-        self._samples.follow_predictions()
-        if not lazy:
-            self._controller.classes.fill()
-        self._publisher.forget_panel()
-        self._publish()
-        self._publish_page(self._page_of_sample())
-        if not self._controller.classes.complete:
+        """Publish what follows the weights (see :meth:`Publisher.new_weights`)."""
+        self._publisher.new_weights(lazy=lazy)
+        if not self._controller.classes.complete:  # filled between requests
             self._weights.fill_later()
 
     @property
