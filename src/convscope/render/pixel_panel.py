@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.backend_bases import RendererBase
+from matplotlib.backends.backend_agg import RendererAgg
 
 Box = tuple[float, float, float, float]
 
@@ -18,6 +19,12 @@ class PixelPanel(Artist):
     costs several milliseconds per panel. This artist scales its pixels once per size with
     numpy index arrays, caches the result, and hands it to ``renderer.draw_image``: a redraw
     is a copy. It follows the figure's dpi, so ``savefig(dpi=...)`` and HiDPI screens work.
+
+    A scrub sets new pixels on every update, megabytes of them scaled at a HiDPI ratio of 2.
+    They are scaled into buffers the panel keeps, stored bottom-up as Agg reads them, so that
+    an update allocates nothing that size: blocks freed and allocated again each update may
+    be handed back to the system and faulted in again, page by page (glibc trims its heap),
+    and whether that happens depends on the process's history, not on this code.
 
     Parameters
     ----------
@@ -44,6 +51,11 @@ class PixelPanel(Artist):
         self._source: np.ndarray | None = None
         self._outline: Box | None = None
         self._scaled: tuple[tuple[int, int], np.ndarray] | None = None
+        # Reused from update to update (see the class's notes): the scaled words, the gather's
+        # intermediate, and the scaled pixels with the outline painted in.
+        self._words = np.empty((0, 0), np.uint32)
+        self._middle = np.empty((0, 0), np.uint32)
+        self._outlined = np.empty((0, 0, 4), np.uint8)
 
     @property
     def pixels(self) -> np.ndarray:
@@ -84,16 +96,31 @@ class PixelPanel(Artist):
         left, bottom, width, height = self._target(renderer)
         if width < 1 or height < 1:
             return
-        rgba = self._scaled_to(height, width)
-        if self._outline is not None:
-            rgba = rgba.copy()
-            self._paint_outline(rgba, renderer)
+        upward = self._upward(height, width, renderer)
         gc = renderer.new_gc()
         gc.set_clip_rectangle(None)
-        # Agg's draw_image takes rows bottom-up from (left, bottom).
-        renderer.draw_image(gc, left, bottom, rgba[::-1])
+        renderer.draw_image(gc, left, bottom, upward)
         gc.restore()
         self.stale = False
+
+    def _upward(self, height: int, width: int, renderer: RendererBase) -> np.ndarray:
+        """Return what :meth:`draw` blits: the scaled pixels and outline, as Agg takes them.
+
+        Agg's ``draw_image`` takes rows bottom-up from ``(left, bottom)``, C-contiguous (else
+        it copies them), and copies them into its canvas at once: it is handed the panel's
+        own buffers. Another renderer (PDF) may keep the array until its file closes: it
+        gets a copy of its own.
+        """
+        agg = isinstance(renderer, RendererAgg)
+        upward = self._scaled_upward(height, width)
+        if self._outline is None:
+            return upward if agg else upward.copy()
+        outlined = self._outlined if agg else np.empty_like(upward)
+        if outlined.shape != upward.shape:
+            outlined = self._outlined = np.empty_like(upward)
+        np.copyto(outlined, upward)
+        self._paint_outline(outlined[::-1], renderer)
+        return outlined
 
     def pixel_at(self, x: float, y: float, size: tuple[float, float]) -> tuple[int, int] | None:
         """Return the source pixel ``(row, col)`` drawn at a point, or ``None`` if none is.
@@ -131,6 +158,14 @@ class PixelPanel(Artist):
         return left, bottom, width, height
 
     def _scaled_to(self, height: int, width: int) -> np.ndarray:
+        """Return the pixels scaled to ``(height, width, 4)`` RGBA, rows top-down.
+
+        A view of the panel's buffer: valid until the pixels are set again.
+        """
+        return self._scaled_upward(height, width)[::-1]
+
+    def _scaled_upward(self, height: int, width: int) -> np.ndarray:
+        """Return the pixels scaled to ``(height, width, 4)`` RGBA, rows bottom-up."""
         if self._scaled is not None and self._scaled[0] == (height, width):
             return self._scaled[1]
         source_h, source_w = self._pixels.shape[:2]
@@ -138,10 +173,18 @@ class PixelPanel(Artist):
         cols = np.arange(width) * source_w // width
         # Two one-axis gathers are several times faster than one two-axis fancy index, and
         # gathering the columns of the fewer rows first, then whole rows, 2-5x faster again.
+        # Into the kept buffers, the bottom row first. The indices are in range by making:
+        # mode="clip" checks none, where the default "raise" gathers into a temporary first.
+        rows = rows[::-1]
+        words = self._words = _reused(self._words, (height, width))
         if height >= source_h:
-            words = self._pixels.take(cols, axis=1).take(rows, axis=0)
+            middle = self._middle = _reused(self._middle, (source_h, width))
+            self._pixels.take(cols, axis=1, out=middle, mode="clip")
+            middle.take(rows, axis=0, out=words, mode="clip")
         else:
-            words = self._pixels.take(rows, axis=0).take(cols, axis=1)
+            middle = self._middle = _reused(self._middle, (height, source_w))
+            self._pixels.take(rows, axis=0, out=middle, mode="clip")
+            middle.take(cols, axis=1, out=words, mode="clip")
         rgba = words.view(np.uint8).reshape(height, width, 4)
         self._scaled = ((height, width), rgba)
         return rgba
@@ -160,3 +203,8 @@ class PixelPanel(Artist):
         rgba[max(top, bottom - thick) : bottom, left:right] = colour
         rgba[top:bottom, left : left + thick] = colour
         rgba[top:bottom, max(left, right - thick) : right] = colour
+
+
+def _reused(buffer: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Return ``buffer`` if it has ``shape``, else a new uint32 array of that shape."""
+    return buffer if buffer.shape == shape else np.empty(shape, np.uint32)

@@ -6,7 +6,6 @@ import difflib
 import functools
 import logging
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,31 +18,23 @@ from convscope.engine.activations import ActivationEngine
 from convscope.engine.cache import DEFAULT_CACHE_BYTES
 from convscope.engine.live import DEFAULT_CAP, DEFAULT_EVERY
 from convscope.engine.training import TrainingRun
-from convscope.errors import (
-    ArgumentTypeError,
-    LabelError,
-    check_index,
-)
+from convscope.errors import ArgumentTypeError, check_index
 from convscope.render.explorer_figure import ExplorerFigure
 from convscope.widget import protocol
-from convscope.widget.controller import ExplorerController
-from convscope.widget.explorer_setup import layer_options, open_controller
-from convscope.widget.explorer_state import (
-    ExplorerTraits,
-    not_none,
-    view_argument,
-)
-from convscope.widget.explorer_training import ExplorerTraining, TrainingHost, json_floats
+from convscope.widget.explorer_setup import ExplorerInternals, layer_options, open_controller
+from convscope.widget.explorer_state import ExplorerTraits, view_argument
+from convscope.widget.explorer_training import ExplorerTraining, TrainingHost
 from convscope.widget.figure_display import (
     FigureMode,
     check_save,
 )
 from convscope.widget.figure_input import FigureInput
-from convscope.widget.gif import check_gif, frames, steps_of, write_gif
+from convscope.widget.gif import GifHost, ScrubGif
 from convscope.widget.inbox import Batch, RequestInbox
 from convscope.widget.kernel_loop import KernelLoop
 from convscope.widget.live_training import LiveTraining
 from convscope.widget.page_requests import PageRequests, RequestHost
+from convscope.widget.pattern_news import PatternNews, PatternsHost
 from convscope.widget.publisher import Publisher, PublishHost
 from convscope.widget.samples import SampleBrowser, SamplePicker
 from convscope.widget.weights_follow import WeightsFollower
@@ -148,13 +139,22 @@ class Explorer(ExplorerTraits):
             busy=lambda: self._trainer.following_a_run,
         )
         self._input = FigureInput(self, self._move, self._report_error)
+        self._gif = ScrubGif(
+            GifHost(
+                controller,
+                in_view=lambda: (self.sample, self.channel),
+                show=lambda sample, channel: self.update(sample=sample, channel=channel),
+                say=self._say,
+                set_traits=self._set_traits,
+            )
+        )
         self._requests = PageRequests(
             RequestHost(
                 self,
                 sample=lambda: self._index,
                 step=self._samples_step,
                 training=self._trainer.action,
-                gif=self._offer_gif,
+                gif=self._gif.offer,
                 probe_at=self._input.probe_at,
                 show_page=self._publish_page,
             )
@@ -185,26 +185,22 @@ class Explorer(ExplorerTraits):
         self._has_predictions = self._samples.has_predictions
         self._thumb_shape = picker.thumb_shape
         self._pad = [] if controller.pad.size is None else list(controller.pad.size)
-        self._start_modes(run, bool(teaching))
+        if run is not None:  # the epoch slider replays it
+            self._trainer.replay(run)
+        self._teaching = bool(teaching)
+        controller.view.set_live_titles(bool(teaching))
         self._sort_options = picker.sorts
-        controller.on_patterns = self._on_patterns
+        self._patterns = PatternNews(
+            PatternsHost(
+                controller, self._kernel.call_soon, self._set_traits, self.hold_sync, self._publish
+            )
+        )
         self.on_msg(self._on_frontend_message)
         if mode == "ipympl":  # a click on the canvas focuses it: its arrow keys come here
             self._input.connect(self.figure.canvas)
         self._publish()
         self._publish_page(0)
         self._ready = True
-
-    def _start_modes(self, run: TrainingRun | None, teaching: bool) -> None:
-        """Set up the epoch slider of a training run, and the teaching mode."""
-        self._run = run
-        if run is not None:
-            self._epochs = list(run.epochs)
-            with self._showing():
-                self.epoch = run.epochs[-1]
-            self._history = {name: json_floats(values) for name, values in run.history.items()}
-        self._teaching = teaching
-        self._controller.view.set_live_titles(teaching)
 
     @traitlets.validate(*protocol.USER_TRAITS)
     def _validate_user_state(self, proposal: traitlets.Bunch) -> object:
@@ -220,7 +216,7 @@ class Explorer(ExplorerTraits):
         if name == "page":
             self._publish_page(check_index("page", value, self.page_count))
         elif name == "epoch":
-            self._use_epoch(value)
+            self._trainer.use_epoch(value)
         elif name in _FILTERS:
             current = {argument: getattr(self, trait) for trait, argument in _FILTERS.items()}
             self.filter(**(current | {_FILTERS[name]: value}))
@@ -294,7 +290,7 @@ class Explorer(ExplorerTraits):
             self._controller.classes.fill()
             self._show_filled_predictions()
         self._controller.views.wait(timeout)
-        self._patterns_ready()
+        self._patterns.ready()
 
     @property
     def page_count(self) -> int:
@@ -341,48 +337,18 @@ class Explorer(ExplorerTraits):
         shown = self._controller.probabilities_in_view()
         return None if shown is None else shown.copy()
 
-    def _use_epoch(self, epoch: int) -> None:
-        if self._live is not None:  # a live run: its snapshot at that step, or the next kept
-            self._trainer.show_step(not_none("epoch", epoch))
-            return
-        run = self._run
-        if run is None:
-            raise LabelError(
-                "This Explorer has no training run to replay; open one with "
-                "convscope.Explorer(convscope.mnist_training_run()) or a TrainingRun of yours."
-            )
-        index = run.index(not_none("epoch", epoch))
-        self._controller.use_weights(run.weights[index], run.epochs[index])
-        with self.hold_sync():
-            with self._showing():
-                self.epoch = run.epochs[index]
-            self._show_new_weights()
-
     def _show_followed_weights(self) -> None:
         with self.hold_sync():
             self._show_new_weights()
 
     def _show_filled_predictions(self) -> None:
         """Publish the filter, order, captions and confusion once all predictions are known."""
-        with self.hold_sync():
-            self._samples.follow_predictions()
-            self._publish_page(self.page)
+        self._publisher.predictions(self.page)
 
     def _show_new_weights(self, *, lazy: bool = False) -> None:
-        """Publish what follows the weights: predictions, filters, orders, confusion, panel.
-
-        ``lazy`` (following a live training): the data set's predictions are computed only
-        where something needs them (the sample in view, the page of thumbnails, a filter or
-        an order that uses them); the confusion matrix waits for them, hidden meanwhile.
-        """
-        # The predicted-class and mistake filters, and the orders, follow the weights.
-        self._samples.follow_predictions()
-        if not lazy:
-            self._controller.classes.fill()
-        self._publisher.forget_panel()
-        self._publish()
-        self._publish_page(self._page_of_sample())
-        if not self._controller.classes.complete:
+        """Publish what follows the weights (see :meth:`Publisher.new_weights`)."""
+        self._publisher.new_weights(lazy=lazy)
+        if not self._controller.classes.complete:  # filled between requests
             self._weights.fill_later()
 
     @property
@@ -661,33 +627,20 @@ class Explorer(ExplorerTraits):
             the same afterwards.
 
         """
-        target, rate = check_gif(path, fps)
-        controller = self._controller
-        if channels is not None:
-            steps = steps_of(channels, "channels", self._channel_count)
-            show = functools.partial(_apply_channel, controller)
-        else:
-            chosen = samples if samples is not None else range(self._index, self._index + 20)
-            steps = steps_of(chosen, "samples", self.sample_count)
-            show = functools.partial(_apply_sample, controller)
-        sample, channel = self.sample, self.channel
-        try:
-            write_gif(target, frames(self.panels, show, steps), rate)
-        finally:  # the view as it was, even if a frame failed
-            self.update(sample=sample, channel=channel)
-        return target
+        return self._gif.save(path, samples, fps, channels)
 
-    def _offer_gif(self, count: int) -> None:
-        """Make a GIF of the next ``count`` samples and hand it to the page as a download."""
-        count = max(1, min(int(count), 100))
-        samples = (self._index + np.arange(count)) % self.sample_count
-        self._status = f"making a GIF of {count} samples..."
-        self.send_state("_status")
-        with tempfile.TemporaryDirectory() as folder:
-            name = f"convscope-{self.layer.replace('/', '-')}-{self._index}.gif"
-            path = self.save_gif(Path(folder) / name, samples.tolist(), fps=5)
-            self._download_name, self._download = name, path.read_bytes()
-        self._status = self._controller.notice
+    @property
+    def internals(self) -> ExplorerInternals:
+        """The parts of this Explorer that convscope itself uses (internal API; see the class)."""
+        return ExplorerInternals(
+            controller=self._controller,
+            samples=self._samples,
+            publish=self._publish,
+            teaching=bool(self._teaching),
+            cmap_options=list(self._cmap_options),
+            norm_options=list(self._norm_options),
+            view_options=list(self._view_options),
+        )
 
     @property
     def display_widget(self) -> ipywidgets.DOMWidget:
@@ -900,46 +853,16 @@ class Explorer(ExplorerTraits):
         """Publish a page of thumbnails, and the confusion matrix if its predictions are known."""
         self._publisher.page(page)
 
-    def _on_patterns(self, layer: str, finished: bool) -> None:
-        """On the worker thread: hand the news to the kernel's event loop, if there is one."""
-        if finished:
-            self._kernel.call_soon(self._patterns_ready)
-        else:
-            self._kernel.call_soon(self._patterns_progress, layer)
-
-    def _patterns_ready(self) -> None:
-        """Redraw the pattern view once its layer's patterns are there, or show what failed."""
-        state = self._controller.state
-        if state.view != "pattern":
-            return
-        with self.hold_sync():
-            try:
-                self._controller.apply()
-                self._error = ""
-            except Exception as error:  # noqa: BLE001 - shown in the banner, with the maps
-                self._error = f"Filter patterns failed: {type(error).__name__}: {error}"
-                self._controller.apply(view="maps")
-            self._publish()
-
-    def _patterns_progress(self, layer: str) -> None:
-        state = self._controller.state
-        if state.view == "pattern" and state.layer == layer:
-            self._status = self._controller.views.progress(layer)
-
     def _show_progress(self, done: int, total: int) -> None:
         self._say_progress("data-set colour scale", done, total)
 
     def _say_progress(self, what: str, done: int, total: int) -> None:
-        self._status = f"{what}: {done:,}/{total:,} images"
-        self.send_state("_status")  # now, even while a request's state is held back
+        self._say(f"{what}: {done:,}/{total:,} images")
 
-
-def _apply_sample(controller: ExplorerController, sample: int) -> None:
-    controller.apply(sample=sample)
-
-
-def _apply_channel(controller: ExplorerController, channel: int) -> None:
-    controller.apply(channel=channel)
+    def _say(self, text: str) -> None:
+        """Show ``text`` in the status line now, even while a request's state is held back."""
+        self._status = text
+        self.send_state("_status")
 
 
 def _is_int(value: object) -> bool:

@@ -1,13 +1,16 @@
 """What an Explorer is made from: its arguments checked, the model opened, the data read.
 
 :func:`open_controller` does everything that can fail before the widget exists, so that a bad
-argument raises without leaving a half-made widget open in the kernel.
+argument raises without leaving a half-made widget open in the kernel. :class:`ExplorerInternals`
+names the parts of a made Explorer that convscope's own modules use.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +24,9 @@ from convscope.errors import ArgumentTypeError, LabelError, check_int, check_lay
 from convscope.render.words import layer_line
 from convscope.widget.controller import ExplorerController
 from convscope.widget.figure_display import FigureMode, choose_mode, make_figure
+
+if TYPE_CHECKING:
+    from convscope.widget.samples import SampleBrowser
 
 
 def open_controller(
@@ -90,3 +96,33 @@ def _open_model(model: Any) -> tuple[Any, TrainingRun | None]:
     if isinstance(model, (str, os.PathLike)):
         return load_model(model), None
     return model, None
+
+
+@dataclass(frozen=True)
+class ExplorerInternals:
+    """What convscope's own modules (the static export) use of an Explorer beyond its user API.
+
+    Internal API: :attr:`Explorer.internals` hands it out; it may change in any release.
+
+    Attributes
+    ----------
+    controller : ExplorerController
+        Computes and draws the view: its state, weights, statistics and figure.
+    samples : SampleBrowser
+        The sample picker's filter, order and pages.
+    publish : callable
+        Send the page the view as the controller holds it now.
+    teaching : bool
+        Whether the teaching captions and titles show.
+    cmap_options, norm_options, view_options : list of str
+        The colour scales, scales and views the widget's controls offer.
+
+    """
+
+    controller: ExplorerController
+    samples: SampleBrowser
+    publish: Callable[[], None]
+    teaching: bool
+    cmap_options: list[str]
+    norm_options: list[str]
+    view_options: list[str]

@@ -1,9 +1,9 @@
-"""The Explorer's live training: ``ex.fit``, ``ex.live()``, their controls, and what they show.
+"""The Explorer's training: the epoch slider, ``ex.fit``, ``ex.live()``, and what they show.
 
-:class:`ExplorerTraining` owns the latest :class:`~convscope.widget.live_training.LiveTraining`
-and the copy of the model that trains; the Explorer keeps one-line methods that call it. It
-reaches the Explorer only through a :class:`TrainingHost`: the traits it writes and how a
-snapshot is shown.
+:class:`ExplorerTraining` owns the training run the epoch slider replays, the latest
+:class:`~convscope.widget.live_training.LiveTraining` and the copy of the model that trains;
+the Explorer keeps one-line methods that call it. It reaches the Explorer only through a
+:class:`TrainingHost`: the traits it writes and how a snapshot is shown.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from convscope.engine.live import LiveRun, LiveSnapshots, training_copy
 from convscope.engine.training import TrainingRun
 from convscope.errors import LabelError, TrainingBusyError, check_int
 from convscope.widget.controller import ExplorerController
+from convscope.widget.explorer_state import not_none
 from convscope.widget.live_training import BACKGROUND, BLOCKING, LiveTraining
 
 
@@ -58,13 +59,42 @@ class TrainingHost:
 
 
 class ExplorerTraining:
-    """The live trainings of one Explorer: the latest one, and the copy of the model that trains."""
+    """One Explorer's trainings: the run it replays, the latest live one, the copy that trains."""
 
     def __init__(self, host: TrainingHost) -> None:
         self.host = host
+        self.replayed: TrainingRun | None = None  # a finished run, opened with the Explorer
         self.live: LiveTraining | None = None
         self.run: TrainingRun | None = None  # the latest live run, for the epoch slider
         self.model: Any = None  # kept: its optimizer goes on from one fit to the next
+
+    # ----- the epoch slider ---------------------------------------------------------------------
+    def replay(self, run: TrainingRun) -> None:
+        """Put ``run``'s epochs and curves on the slider, its last epoch in view (as the model)."""
+        self.replayed = run
+        history = {name: json_floats(values) for name, values in run.history.items()}
+        self.host.publish(
+            {"_epochs": list(run.epochs), "epoch": run.epochs[-1], "_history": history}
+        )
+
+    def use_epoch(self, epoch: int | None) -> None:
+        """Show the weights of ``epoch``: the slider's choice, or ``ex.epoch = ...``.
+
+        With a live training, its snapshot at that step (or the next kept); else the replayed
+        run's epoch.
+        """
+        if self.live is not None:
+            self.show_step(not_none("epoch", epoch))
+            return
+        run = self.replayed
+        if run is None:
+            raise LabelError(
+                "This Explorer has no training run to replay; open one with "
+                "convscope.Explorer(convscope.mnist_training_run()) or a TrainingRun of yours."
+            )
+        index = run.index(not_none("epoch", epoch))
+        self.host.controller.use_weights(run.weights[index], run.epochs[index])
+        self.host.show_weights(run.epochs[index], False)
 
     # ----- starting -----------------------------------------------------------------------------
     def fit(self, x: Any, y: Any, every: int, cap: int, **options: Any) -> TrainingRun:

@@ -276,7 +276,7 @@ def plan_export(
     cmap_list = (
         [explorer.cmap]
         if cmaps is None
-        else _checked_choices("cmaps", cmaps, explorer._cmap_options)  # noqa: SLF001
+        else _checked_choices("cmaps", cmaps, explorer.internals.cmap_options)
     )
     infos = [explorer.engine.layer(name) for name in names]
     channels = [info.channels for info in infos]
@@ -357,7 +357,7 @@ class _Table:
 
 def _draw_states(explorer: Explorer, plan: ExportPlan, step: Callable[[], None]) -> _Table:
     """Draw every exported state through the Explorer's controller; return the table."""
-    controller = explorer._controller  # noqa: SLF001 - the export is the Explorer's own drawing
+    controller = explorer.internals.controller  # the export is the Explorer's own drawing
     controller.follow_weights(full=True)  # the model as it is now, once
     controller.apply(follow=False, compare=-1, probe=())
     painter = _Painter(explorer.figure)
@@ -397,7 +397,7 @@ def _draw_group(
     The numpy blit is checked against Agg on the group's first and last figures; where it
     differs, the whole group is drawn by Agg instead.
     """
-    controller = explorer._controller  # noqa: SLF001
+    controller = explorer.internals.controller
     first = painter.agg()
     fast = painter.fast and np.array_equal(painter.numpy(), first)
     table.group_first.append(len(table.state_offsets) - 1)
@@ -427,7 +427,7 @@ def _draw_channels(
     fast: bool,
 ) -> bool:
     """Draw each channel of the group in view; ``False`` if the numpy blit was not Agg's."""
-    controller = explorer._controller  # noqa: SLF001
+    controller = explorer.internals.controller
     looks = painter.looks()
     width, height = painter.canvas.get_width_height()
     layer = controller.state.layer
@@ -448,7 +448,7 @@ def _draw_channels(
                 if figure is not None and not np.array_equal(figure, painter.agg()):
                     return False
         table.state_offsets.append(len(table.state_pieces))
-        if explorer._teaching:  # noqa: SLF001
+        if explorer.internals.teaching:
             key = f"{layer}|{channel}"
             if key not in table.captions:
                 table.captions[key] = describe_panels(controller)
@@ -457,7 +457,7 @@ def _draw_channels(
 
 def _channel_panels(explorer: Explorer, plan: ExportPlan) -> dict[str, dict[str, list[Any]]]:
     """Return the channel panel of every exported channel: its words and strongest samples."""
-    controller = explorer._controller  # noqa: SLF001
+    controller = explorer.internals.controller
     panels = {}
     for layer in plan.layers:
         peaks = controller.stats.channel_peaks(layer)  # (N, C): the live panel's one pass
@@ -489,25 +489,25 @@ class _ViewKeeper:
 
     def __init__(self, explorer: Explorer) -> None:
         self.explorer = explorer
-        state = explorer._controller.state  # noqa: SLF001
+        state = explorer.internals.controller.state
         self.state = state
 
     def restore(self) -> None:
         state = self.state
-        controller = self.explorer._controller  # noqa: SLF001
+        controller = self.explorer.internals.controller
         controller.apply(
             follow=False, layer=state.layer, channel=state.channel, view=state.view,
             cmap=state.cmap, norm=state.norm,
             sample="drawn" if state.drawn else state.sample,
             probe=state.probe or (), compare=-1 if state.compare is None else state.compare,
         )  # fmt: skip
-        self.explorer._publish()  # noqa: SLF001
+        self.explorer.internals.publish()
 
 
 def _page(explorer: Explorer, plan: ExportPlan, table: _Table, title: str) -> str:
     """Return the HTML: the widget's CSS and JS, the static model, and the tables, inline."""
-    controller = explorer._controller  # noqa: SLF001
-    picker = explorer._samples.picker  # noqa: SLF001
+    controller = explorer.internals.controller
+    picker = explorer.internals.samples.picker
     chosen = np.asarray(plan.samples)
     labels = None if controller.labels is None else controller.labels[chosen]
     predicted = controller.classes.predictions
@@ -530,10 +530,10 @@ def _page(explorer: Explorer, plan: ExportPlan, table: _Table, title: str) -> st
         ],
         "samples": plan.samples,
         "cmaps": plan.cmaps,
-        "all_cmaps": list(explorer._cmap_options),  # noqa: SLF001
-        "all_views": list(explorer._view_options),  # noqa: SLF001
+        "all_cmaps": explorer.internals.cmap_options,
+        "all_views": explorer.internals.view_options,
         "norm": controller.state.norm,
-        "all_norms": list(explorer._norm_options),  # noqa: SLF001
+        "all_norms": explorer.internals.norm_options,
         "labels": None if labels is None else labels.astype(int).tolist(),
         "thumb_captions": [
             thumb_caption(
@@ -549,7 +549,7 @@ def _page(explorer: Explorer, plan: ExportPlan, table: _Table, title: str) -> st
         "refusals": table.refusals,
         "captions": table.captions,
         "panels": table.panels,
-        "teaching": bool(explorer._teaching),  # noqa: SLF001
+        "teaching": explorer.internals.teaching,
         "thumb_shape": picker.thumb_shape,
         "page_size": picker.page_size,
         "start": _start(explorer, plan, table),
@@ -643,7 +643,7 @@ def _check_size(size: int, limit: int, plan: ExportPlan, *, estimated: bool) -> 
 
 
 def _default_samples(explorer: Explorer) -> list[int]:
-    labels = explorer._controller.labels  # noqa: SLF001
+    labels = explorer.internals.controller.labels
     count = explorer.sample_count
     if labels is None:
         return list(range(min(DEFAULT_SAMPLES, count)))

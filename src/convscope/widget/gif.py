@@ -1,9 +1,16 @@
-"""Animated GIFs of a scrub: the Explorer's titled figure, one frame per sample or channel."""
+"""Animated GIFs of a scrub: the Explorer's titled figure, one frame per sample or channel.
+
+:class:`ScrubGif` makes them for an Explorer (``ex.save_gif`` and the page's GIF button); it
+reaches the Explorer only through a :class:`GifHost`.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +21,7 @@ from convscope.errors import ArgumentTypeError, InvalidArgumentError, check_real
 
 if TYPE_CHECKING:
     from convscope.render.explorer_figure import ExplorerFigure
+    from convscope.widget.controller import ExplorerController
 
 MAX_FRAMES = 1000
 
@@ -83,3 +91,85 @@ def write_gif(target: Path, pictures: Iterable[np.ndarray], fps: float) -> int:
         optimize=False,
     )
     return len(images)
+
+
+@dataclass(frozen=True)
+class GifHost:
+    """What a GIF of a scrub needs of its Explorer.
+
+    Attributes
+    ----------
+    controller : ExplorerController
+        The view the GIF scrubs through (its figure, its sample and layer in view).
+    in_view : callable
+        The Explorer's ``(sample, channel)`` as its traits hold them (``"drawn"`` included).
+    show : callable
+        ``show(sample, channel)``: put that view back, as ``ex.update`` does.
+    say : callable
+        Show a status line on the page at once.
+    set_traits : callable
+        Write the given traits as the kernel's own values.
+
+    """
+
+    controller: ExplorerController
+    in_view: Callable[[], tuple[Any, int]]
+    show: Callable[[Any, int], None]
+    say: Callable[[str], None]
+    set_traits: Callable[[dict[str, Any]], None]
+
+
+class ScrubGif:
+    """An Explorer's GIFs: a scrub of samples or channels written to a file or offered the page."""
+
+    def __init__(self, host: GifHost) -> None:
+        self.host = host
+
+    def save(
+        self,
+        path: object,
+        samples: Iterable[int] | None,
+        fps: object,
+        channels: Iterable[int] | None,
+    ) -> Path:
+        """Write the GIF of a scrub and put the view back; see :meth:`Explorer.save_gif`."""
+        target, rate = check_gif(path, fps)
+        controller = self.host.controller
+        state = controller.state
+        if channels is not None:
+            count = controller.engine.layer(state.layer).channels
+            steps = steps_of(channels, "channels", count)
+            show = functools.partial(_apply_channel, controller)
+        else:
+            chosen = samples if samples is not None else range(state.sample, state.sample + 20)
+            steps = steps_of(chosen, "samples", len(controller.images))
+            show = functools.partial(_apply_sample, controller)
+        sample, channel = self.host.in_view()
+        try:
+            write_gif(target, frames(controller.view, show, steps), rate)
+        finally:  # the view as it was, even if a frame failed
+            self.host.show(sample, channel)
+        return target
+
+    def offer(self, count: int) -> None:
+        """Make a GIF of the next ``count`` samples and hand it to the page as a download."""
+        controller = self.host.controller
+        count = max(1, min(int(count), 100))
+        index = controller.state.sample
+        samples = (index + np.arange(count)) % len(controller.images)
+        self.host.say(f"making a GIF of {count} samples...")
+        with tempfile.TemporaryDirectory() as folder:
+            name = f"convscope-{controller.state.layer.replace('/', '-')}-{index}.gif"
+            path = self.save(Path(folder) / name, samples.tolist(), 5, None)
+            download = path.read_bytes()
+        self.host.set_traits(
+            {"_download_name": name, "_download": download, "_status": controller.notice}
+        )
+
+
+def _apply_sample(controller: ExplorerController, sample: int) -> None:
+    controller.apply(sample=sample)
+
+
+def _apply_channel(controller: ExplorerController, channel: int) -> None:
+    controller.apply(channel=channel)

@@ -107,6 +107,27 @@ class Publisher:
             # second round trip; draw() renders and pushes the changed pixels at once.
             figure.canvas.draw()
 
+    def new_weights(self, *, lazy: bool = False) -> None:
+        """Publish what follows new weights: predictions, filters, orders, confusion, panel.
+
+        ``lazy`` (following a live training): the data set's predictions are computed only
+        where something needs them (the sample in view, the page of thumbnails, a filter or
+        an order that uses them); the confusion matrix waits for them, hidden meanwhile.
+        """
+        # The predicted-class and mistake filters, and the orders, follow the weights.
+        self._samples.follow_predictions()
+        if not lazy:
+            self._controller.classes.fill()
+        self.forget_panel()
+        self.view()
+        self.page(self._samples.page_of(self._controller.state.sample))
+
+    def predictions(self, page: int) -> None:
+        """Publish the filter, order, captions and confusion once all predictions are known."""
+        with self._host.hold():
+            self._samples.follow_predictions()
+            self.page(page)
+
     def key_frame(self, ratio: float | None) -> None:
         """Send the whole figure at the page's device pixel ``ratio`` (``None``: as before)."""
         ratio = self._pixel_ratio if ratio is None else ratio
