@@ -30,10 +30,11 @@ from convscope.engine.graph import LayerInfo
 from convscope.engine.inputs import as_image_batch, check_images
 from convscope.errors import ArgumentTypeError, ImageInputError
 
-PASS_BATCH_SIZE = 64
-"""Images per compiled call (per replica under a strategy). On two cores 64 is as fast as 256,
-and the working memory of a batch (every layer up to the deepest one asked for) stays a fifth
-as large."""
+PASS_BATCH_SIZE = 256
+"""Images per compiled call (per replica under a strategy); a stream's smaller batches are
+joined up to it. Each call has a fixed cost (the call itself, and waking TensorFlow's threads
+for every operation): a pass of every spatial layer of the bundled CNN takes about 8% fewer CPU
+seconds in calls of 256 images than of 64, and no fewer in calls of 512 or 1,024."""
 
 Reduced = tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
 """Per layer: ``(peaks, sums, counts, lows)``, each ``(batch, channels)``."""
@@ -186,7 +187,8 @@ def run_pass(
         (``tf.data.Dataset``, generator, ``keras.utils.PyDataset``; see
         :mod:`convscope.engine.datasets`), read once, one batch at a time.
     batch_size : int
-        Images per compiled call (per replica); a stream's own batches are kept.
+        Images per compiled call (per replica); a stream's smaller batches are joined up to
+        it, in order, and a larger one is kept whole.
     progress : bool
         Show Keras's progress bar: the count, the time per image, and an ETA when the length
         is known.
@@ -223,7 +225,7 @@ def _source(
     """Return what is known of the length (images, else batches), and the float32 batches."""
     if is_stream(images):
         length = stream_length(images, engine.input_shape)
-        return length, _stream_batches(engine, images, batch_size)
+        return length, _joined(_stream_batches(engine, images, batch_size), batch_size)
     array = check_images(images, engine.input_shape)  # uint8 stays uint8: no float copy
     chunks = (
         np.ascontiguousarray(array[start : start + batch_size], dtype=np.float32)
@@ -237,6 +239,31 @@ def _stream_batches(
 ) -> Iterator[np.ndarray]:
     for number, (batch, _) in enumerate(image_batches(images, engine.input_shape, batch_size)):
         yield _checked(batch, number, engine.input_shape)
+
+
+def _joined(batches: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """Join a stream's consecutive batches into calls of at least ``size`` images.
+
+    A batch of another image size (a model with free height and width) starts a call of its
+    own; a batch larger than ``size`` is kept whole. Only one call's images are held.
+    """
+    group: list[np.ndarray] = []
+    count = 0
+    for batch in batches:
+        if group and batch.shape[1:] != group[0].shape[1:]:
+            yield _concatenated(group)
+            group, count = [], 0
+        group.append(batch)
+        count += len(batch)
+        if count >= size:
+            yield _concatenated(group)
+            group, count = [], 0
+    if group:
+        yield _concatenated(group)
+
+
+def _concatenated(group: list[np.ndarray]) -> np.ndarray:
+    return group[0] if len(group) == 1 else np.concatenate(group)
 
 
 def _checked(batch: np.ndarray, number: int, input_shape: tuple[int | None, ...]) -> np.ndarray:
