@@ -398,3 +398,63 @@ def test_the_confusion_matrix_is_remembered_per_weights_images_and_labels(
     assert len(streamed) == 3
     np.testing.assert_array_equal(moved, reference())
     assert moved[:, 3].sum() > again[:, 3].sum() + 100
+
+
+def test_a_streams_small_batches_are_joined_into_calls_of_batch_size(
+    model: keras.Model, digits: np.ndarray
+) -> None:
+    """Batches of 10 go 26 to a call of 256 (fewer, larger calls); the numbers stay Keras's."""
+    engine = engine_for(model)
+    images = digits[:600]
+    calls: list[tuple[int, int | None]] = []
+    stats = engine_insight.channel_stats(
+        engine,
+        ("conv3",),
+        tf.data.Dataset.from_tensor_slices(images).batch(10),
+        progress=False,
+        on_batch=lambda done, total: calls.append((done, total)),
+        memo=PassMemo(0),
+    )["conv3"]
+    # 60 batches known: 600 images estimated from the first batch's 10, not the call's 260
+    assert calls == [(260, 600), (520, 600), (600, 600)]
+    reference = brute_peaks(model, images, "conv3")
+    np.testing.assert_allclose(stats.max, reference.max(axis=0), rtol=1e-5, atol=1e-6)
+    for channel in range(0, 64, 7):
+        assert stats.top(channel, 5).tolist() == brute_top(reference, channel, 5).tolist()
+    calls.clear()
+    engine_insight.channel_stats(
+        engine,
+        ("conv3",),
+        (images[start : start + 300] for start in range(0, 600, 300)),
+        progress=False,
+        on_batch=lambda done, total: calls.append((done, total)),
+        memo=PassMemo(0),
+    )
+    assert [done for done, _ in calls] == [300, 600]  # a batch above 256 is kept whole
+
+
+def test_batches_of_another_image_size_are_not_joined(digits: np.ndarray) -> None:
+    inputs = keras.Input((None, None, 1))
+    maps = keras.layers.Conv2D(3, 3, activation="relu", name="maps")(inputs)
+    model = keras.Model(inputs, keras.layers.GlobalMaxPooling2D()(maps))
+    small = digits[:30, 4:24, 4:24]  # 20 × 20
+    parts = [digits[:40], digits[40:80], small, digits[80:90]]
+    calls: list[int] = []
+    stats = engine_insight.channel_stats(
+        engine_for(model),
+        ("maps",),
+        iter(parts),
+        progress=False,
+        on_batch=lambda done, _total: calls.append(done),
+        memo=PassMemo(0),
+    )["maps"]
+    assert calls == [80, 110, 120]  # each size its own call
+    probe = keras.Model(inputs, maps)
+    expected = np.concatenate(
+        [
+            np.asarray(probe(part[..., np.newaxis].astype(np.float32))).max(axis=(1, 2))
+            for part in parts
+        ]
+    )
+    np.testing.assert_allclose(stats.max, expected.max(axis=0), rtol=1e-5)
+    assert stats.count == 120

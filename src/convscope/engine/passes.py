@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,8 +193,8 @@ def run_pass(
         Show Keras's progress bar: the count, the time per image, and an ETA when the length
         is known.
     on_batch : callable, optional
-        Called as ``on_batch(done, total)`` after every batch; ``total`` is ``None`` when the
-        length is not known.
+        Called as ``on_batch(done, total)`` after every compiled call; ``total`` is ``None``
+        when the length is not known.
     strategy : tf.distribute.Strategy, optional
         Run on its replicas.
 
@@ -210,7 +210,7 @@ def run_pass(
             yield _as_numpy(*pending)
         pending = (start, size, result)
         done = start + size
-        bar.update(done, size)
+        bar.update(done, batches.first or size)
         if on_batch is not None:
             on_batch(done, bar.total)
     if pending is None:
@@ -221,17 +221,17 @@ def run_pass(
 
 def _source(
     engine: ActivationEngine, images: object, batch_size: int
-) -> tuple[tuple[int | None, int | None], Iterator[np.ndarray]]:
+) -> tuple[tuple[int | None, int | None], _Joined]:
     """Return what is known of the length (images, else batches), and the float32 batches."""
     if is_stream(images):
         length = stream_length(images, engine.input_shape)
-        return length, _joined(_stream_batches(engine, images, batch_size), batch_size)
+        return length, _Joined(_stream_batches(engine, images, batch_size), batch_size)
     array = check_images(images, engine.input_shape)  # uint8 stays uint8: no float copy
     chunks = (
         np.ascontiguousarray(array[start : start + batch_size], dtype=np.float32)
         for start in range(0, len(array), batch_size)
     )
-    return (len(array), None), chunks
+    return (len(array), None), _Joined(chunks, batch_size)  # each chunk a call already
 
 
 def _stream_batches(
@@ -241,25 +241,36 @@ def _stream_batches(
         yield _checked(batch, number, engine.input_shape)
 
 
-def _joined(batches: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
-    """Join a stream's consecutive batches into calls of at least ``size`` images.
+class _Joined:
+    """A source's consecutive batches joined into calls of at least ``size`` images, in order.
 
     A batch of another image size (a model with free height and width) starts a call of its
     own; a batch larger than ``size`` is kept whole. Only one call's images are held.
     """
-    group: list[np.ndarray] = []
-    count = 0
-    for batch in batches:
-        if group and batch.shape[1:] != group[0].shape[1:]:
+
+    def __init__(self, batches: Iterator[np.ndarray], size: int) -> None:
+        self._batches = batches
+        self._size = size
+        self.first: int | None = None
+        """The source's first batch's size, once read: a stream that knows only its number of
+        batches has about that many images per batch."""
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        group: list[np.ndarray] = []
+        count = 0
+        for batch in self._batches:
+            if self.first is None:
+                self.first = len(batch)
+            if group and batch.shape[1:] != group[0].shape[1:]:
+                yield _concatenated(group)
+                group, count = [], 0
+            group.append(batch)
+            count += len(batch)
+            if count >= self._size:
+                yield _concatenated(group)
+                group, count = [], 0
+        if group:
             yield _concatenated(group)
-            group, count = [], 0
-        group.append(batch)
-        count += len(batch)
-        if count >= size:
-            yield _concatenated(group)
-            group, count = [], 0
-    if group:
-        yield _concatenated(group)
 
 
 def _concatenated(group: list[np.ndarray]) -> np.ndarray:
@@ -274,7 +285,7 @@ def _checked(batch: np.ndarray, number: int, input_shape: tuple[int | None, ...]
 
 
 def _launched(
-    step: PassStep, batches: Iterator[np.ndarray], strategy: tf.distribute.Strategy | None
+    step: PassStep, batches: Iterable[np.ndarray], strategy: tf.distribute.Strategy | None
 ) -> Iterator[tuple[int, int, Any]]:
     """Start each batch's compiled call (R batches per call under a strategy of R replicas)."""
     start = 0
@@ -333,9 +344,10 @@ class _Progress:
         self._batches = batches
         self._bar = keras.utils.Progbar(total, unit_name="image") if show else None
 
-    def update(self, done: int, size: int) -> None:
+    def update(self, done: int, first: int) -> None:
+        """Show ``done`` images; ``first`` is the size of the source's first batch."""
         if self.total is None and self._batches is not None:
-            self.total = self._batches * size  # after the first batch
+            self.total = self._batches * first  # after the first call
         self.total = None if self.total is None else max(self.total, done)
         if self._bar is not None:
             self._bar.target = self.total
