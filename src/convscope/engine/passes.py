@@ -1,7 +1,8 @@
 """One forward pass over a data set, reduced on the device: per image, each channel's summary.
 
-A pass sends the data set through one compiled call per batch. The call returns, for each layer
-asked for, four ``(batch, channels)`` arrays: each image's spatial maximum of each channel (NaN
+A pass sends the data set through one compiled call per batch of ``batch_size`` images (a
+stream's smaller batches joined up to that, in order). The call returns, for each layer asked
+for, four ``(batch, channels)`` arrays: each image's spatial maximum of each channel (NaN
 and Inf left out; ``-inf`` when none is finite), the sum of its finite values, how many there
 are, and their minimum (``inf`` when none). The maps themselves never leave the device, so a
 pass costs one forward pass plus a reduction, as ``model.predict`` costs one forward pass.
