@@ -138,7 +138,7 @@ def test_streams_are_remembered_only_under_a_key(
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(64)
     array = convscope.channel_stats(model, images, "conv3", progress=False)
     streamed = convscope.channel_stats(model, dataset, "conv3", progress=False)
-    # the same batches of 64 as the array's: the same numbers, bit for bit, ties and all
+    # joined into the same calls of 256 as the array's: the same numbers, bit for bit, ties and all
     assert streamed.peaks is None  # a stream keeps no per-image peaks
     assert streamed.count == 600
     for name in ("max", "mean", "active_fraction"):
