@@ -359,8 +359,8 @@ class _Summary:
             self.peaks[batch.start : batch.start + batch.size] = peaks
             self.lows[batch.start : batch.start + batch.size] = lows
         # Batches wait to be folded in a few at a time: six numpy calls over 1024 rows cost
-        # far less than six per batch of 64, for every layer of a pass; and one sort of a
-        # stream's K best + 1024 rows less than sixteen of K + 64.
+        # far less than six per small batch, for every layer of a pass; and one partition of
+        # a stream's 1024 rows less than several of fewer.
         self._pending.append((batch.start, peaks, sums, counts, lows))
         self._pending_rows += batch.size
         if self._pending_rows >= _MERGE_ROWS:
