@@ -21,6 +21,7 @@ import convscope
 from convscope.engine import insight as engine_insight
 from convscope.engine.activations import ActivationEngine, engine_for
 from convscope.engine.pass_memo import PASS_MEMO, PassMemo, content_checksum, data_key
+from convscope.engine.passes import JOIN_BYTES
 from convscope.errors import ArgumentTypeError, InvalidArgumentError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -458,3 +459,25 @@ def test_batches_of_another_image_size_are_not_joined(digits: np.ndarray) -> Non
     )
     np.testing.assert_allclose(stats.max, expected.max(axis=0), rtol=1e-5)
     assert stats.count == 120
+
+
+def test_a_large_models_batches_are_joined_only_within_the_memory_bound(
+    digits: np.ndarray,
+) -> None:
+    """512 maps of 28 × 28 are 1.6 MB per image: 64 MiB of outputs hold 41 images a call."""
+    inputs = keras.Input((28, 28, 1))
+    maps = keras.layers.Conv2D(512, 3, padding="same", name="maps")(inputs)
+    model = keras.Model(inputs, maps)
+    engine = engine_for(model)
+    per_image = sum(info.nbytes for info in engine.layers)
+    assert JOIN_BYTES // per_image == 41
+    calls: list[int] = []
+    engine_insight.channel_stats(
+        engine,
+        ("maps",),
+        (digits[start : start + 10] for start in range(0, 100, 10)),
+        progress=False,
+        on_batch=lambda done, _total: calls.append(done),
+        memo=PassMemo(0),
+    )
+    assert calls == [50, 100]  # batches of 10 joined up to 41 images, not to 256
