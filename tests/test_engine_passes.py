@@ -21,6 +21,7 @@ import convscope
 from convscope.engine import insight as engine_insight
 from convscope.engine.activations import ActivationEngine, engine_for
 from convscope.engine.pass_memo import PASS_MEMO, PassMemo, content_checksum, data_key
+from convscope.engine.passes import JOIN_BYTES
 from convscope.errors import ArgumentTypeError, InvalidArgumentError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,7 +139,7 @@ def test_streams_are_remembered_only_under_a_key(
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(64)
     array = convscope.channel_stats(model, images, "conv3", progress=False)
     streamed = convscope.channel_stats(model, dataset, "conv3", progress=False)
-    # the same batches of 64 as the array's: the same numbers, bit for bit, ties and all
+    # joined into the same calls of 256 as the array's: the same numbers, bit for bit, ties and all
     assert streamed.peaks is None  # a stream keeps no per-image peaks
     assert streamed.count == 600
     for name in ("max", "mean", "active_fraction"):
@@ -398,3 +399,109 @@ def test_the_confusion_matrix_is_remembered_per_weights_images_and_labels(
     assert len(streamed) == 3
     np.testing.assert_array_equal(moved, reference())
     assert moved[:, 3].sum() > again[:, 3].sum() + 100
+
+
+def test_a_streams_small_batches_are_joined_into_calls_of_batch_size(
+    model: keras.Model, digits: np.ndarray
+) -> None:
+    """Batches of 10 go 26 to a call of 256 (fewer, larger calls); the numbers stay Keras's."""
+    engine = engine_for(model)
+    images = digits[:600]
+    calls: list[tuple[int, int | None]] = []
+    stats = engine_insight.channel_stats(
+        engine,
+        ("conv3",),
+        tf.data.Dataset.from_tensor_slices(images).batch(10),
+        progress=False,
+        on_batch=lambda done, total: calls.append((done, total)),
+        memo=PassMemo(0),
+    )["conv3"]
+    # 60 batches known: 600 images estimated from the first batch's 10, not the call's 260
+    assert calls == [(260, 600), (520, 600), (600, 600)]
+    reference = brute_peaks(model, images, "conv3")
+    np.testing.assert_allclose(stats.max, reference.max(axis=0), rtol=1e-5, atol=1e-6)
+    for channel in range(0, 64, 7):
+        assert stats.top(channel, 5).tolist() == brute_top(reference, channel, 5).tolist()
+    calls.clear()
+    engine_insight.channel_stats(
+        engine,
+        ("conv3",),
+        (images[start : start + 300] for start in range(0, 600, 300)),
+        progress=False,
+        on_batch=lambda done, total: calls.append((done, total)),
+        memo=PassMemo(0),
+    )
+    assert [done for done, _ in calls] == [300, 600]  # a batch above 256 is kept whole
+
+
+def test_batches_of_another_image_size_are_not_joined(digits: np.ndarray) -> None:
+    inputs = keras.Input((None, None, 1))
+    maps = keras.layers.Conv2D(3, 3, activation="relu", name="maps")(inputs)
+    model = keras.Model(inputs, keras.layers.GlobalMaxPooling2D()(maps))
+    small = digits[:30, 4:24, 4:24]  # 20 × 20
+    parts = [digits[:40], digits[40:80], small, digits[80:90]]
+    calls: list[int] = []
+    stats = engine_insight.channel_stats(
+        engine_for(model),
+        ("maps",),
+        iter(parts),
+        progress=False,
+        on_batch=lambda done, _total: calls.append(done),
+        memo=PassMemo(0),
+    )["maps"]
+    assert calls == [80, 110, 120]  # each size its own call
+    probe = keras.Model(inputs, maps)
+    expected = np.concatenate(
+        [
+            np.asarray(probe(part[..., np.newaxis].astype(np.float32))).max(axis=(1, 2))
+            for part in parts
+        ]
+    )
+    np.testing.assert_allclose(stats.max, expected.max(axis=0), rtol=1e-5)
+    assert stats.count == 120
+
+
+def test_a_large_models_batches_are_joined_only_within_the_memory_bound(
+    digits: np.ndarray,
+) -> None:
+    """512 maps of 28 × 28 are 1.6 MB per image: 64 MiB of outputs hold 41 images a call."""
+    inputs = keras.Input((28, 28, 1))
+    maps = keras.layers.Conv2D(512, 3, padding="same", name="maps")(inputs)
+    model = keras.Model(inputs, maps)
+    engine = engine_for(model)
+    per_image = sum(info.nbytes for info in engine.layers)
+    assert JOIN_BYTES // per_image == 41
+    calls: list[int] = []
+    engine_insight.channel_stats(
+        engine,
+        ("maps",),
+        (digits[start : start + 10] for start in range(0, 100, 10)),
+        progress=False,
+        on_batch=lambda done, _total: calls.append(done),
+        memo=PassMemo(0),
+    )
+    assert calls == [50, 100]  # batches of 10 joined up to 41 images, not to 256
+    # An array under the default batch size: calls of 64 for this model (41 would fit the bound,
+    # but the default never goes below the old 64), 256 for the bundled CNN; an explicit size
+    # is kept.
+    calls.clear()
+    engine_insight.channel_stats(
+        engine,
+        ("maps",),
+        digits[:200],
+        progress=False,
+        on_batch=lambda done, _total: calls.append(done),
+        memo=PassMemo(0),
+    )
+    assert calls == [64, 128, 192, 200]
+    calls.clear()
+    engine_insight.channel_stats(
+        engine,
+        ("maps",),
+        digits[:200],
+        batch_size=100,
+        progress=False,
+        on_batch=lambda done, _total: calls.append(done),
+        memo=PassMemo(0),
+    )
+    assert calls == [100, 200]

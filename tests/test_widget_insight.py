@@ -85,8 +85,9 @@ def test_the_channel_panel_reports_its_progress_in_the_status_line(
 
     monkeypatch.setattr(ex, "send_state", record)
     ex.channel_panel = True
-    # one line per batch of 64, sent at once while the pass runs, not only at its end
-    assert sent == [f"peaks of conv3: {done}/300 images" for done in (64, 128, 192, 256, 300)]
+    # one line per compiled call of 256 images, sent at once while the pass runs, not only at
+    # its end
+    assert sent == [f"peaks of conv3: {done}/300 images" for done in (256, 300)]
     assert ex.status == ""  # cleared once the panel is filled
     assert len(ex.channel_top) == 9
     sent.clear()

@@ -66,7 +66,8 @@ def channel_stats(
     layer : str
         A layer with channels: maps ``(H, W, C)`` or a vector of units.
     batch_size : int
-        Images per compiled call (per replica under a strategy); a stream keeps its batches.
+        Images per compiled call (per replica under a strategy); a stream's smaller batches are
+        joined up to it, in order.
     progress : bool
         Show Keras's progress bar: the count, the time per image, an ETA when the length is
         known.

@@ -336,8 +336,8 @@ class _Summary:
         self.low = np.full(channels, np.inf, np.float32)
         self.active = np.zeros(channels, np.int64)
         self.kept = top_kept
-        self.best = np.zeros((0, channels), np.int64)
-        self.best_peaks = np.zeros((0, channels), np.float32)
+        # A stream's best so far, as sort keys (see _merge), lowest (best) first per channel.
+        self._keys = np.zeros((0, channels), np.uint64)
         self._pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self._pending_rows = 0
 
@@ -359,8 +359,8 @@ class _Summary:
             self.peaks[batch.start : batch.start + batch.size] = peaks
             self.lows[batch.start : batch.start + batch.size] = lows
         # Batches wait to be folded in a few at a time: six numpy calls over 1024 rows cost
-        # far less than six per batch of 64, for every layer of a pass; and one sort of a
-        # stream's K best + 1024 rows less than sixteen of K + 64.
+        # far less than six per small batch, for every layer of a pass; and one partition of
+        # a stream's 1024 rows less than several of fewer.
         self._pending.append((batch.start, peaks, sums, counts, lows))
         self._pending_rows += batch.size
         if self._pending_rows >= _MERGE_ROWS:
@@ -379,24 +379,28 @@ class _Summary:
         self.active += (peaks > 0).sum(axis=0)
         if self.peaks is not None:
             return
-        peaks = np.concatenate([self.best_peaks, peaks])
         index = np.concatenate(
             [np.arange(start, start + len(part)) for start, part in zip(starts, parts, strict=True)]
         )
-        fresh = np.broadcast_to(index[:, np.newaxis], (len(index), peaks.shape[1]))
-        indices = np.concatenate([self.best, fresh])
         # One unique key per (peak, image): the peak's rank, highest first, then the image's
-        # index. A partition and a sort of the kept keys then give the order of a stable sort
-        # of the peaks, ties to the lower index, without sorting every row.
-        keys = (_descending_bits(peaks).astype(np.uint64) << np.uint64(32)) | indices.astype(
+        # index. The lowest keys are the best images in the order of a stable sort of the
+        # peaks, ties to the lower index, without sorting every row.
+        keys = (_descending_bits(peaks).astype(np.uint64) << np.uint64(32)) | index.astype(
             np.uint64
-        )
+        )[:, np.newaxis]
+        if len(self._keys) == self.kept:
+            # Only a key below a channel's worst kept one can enter: once the best are known,
+            # few rows can, so only the few best rows of each channel are partitioned further.
+            entering = int((keys < self._keys[-1]).sum(axis=0).max())
+            if entering == 0:
+                return
+            if entering < len(keys):
+                keys = np.partition(keys, entering - 1, axis=0)[:entering]
+        keys = np.concatenate([self._keys, keys])
         if len(keys) > self.kept:
-            chosen = np.argpartition(keys, self.kept - 1, axis=0)[: self.kept]
-            keys = np.take_along_axis(keys, chosen, axis=0)
+            keys = np.partition(keys, self.kept - 1, axis=0)[: self.kept]
         keys.sort(axis=0)
-        self.best = (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)
-        self.best_peaks = _from_descending_bits((keys >> np.uint64(32)).astype(np.uint32))
+        self._keys = keys
 
     def result(self) -> ChannelStats:
         self._merge()
@@ -410,8 +414,8 @@ class _Summary:
             low=self.low,
             active_fraction=self.active / max(self.count, 1),
             peaks=self.peaks,
-            best=self.best,
-            best_peaks=self.best_peaks,
+            best=(self._keys & np.uint64(0xFFFFFFFF)).astype(np.int64),
+            best_peaks=_from_descending_bits((self._keys >> np.uint64(32)).astype(np.uint32)),
             lows=self.lows,
         )
 
