@@ -1,0 +1,392 @@
+"""The static export's table of figures: every state drawn, stored as the canvas path's rectangles.
+
+States that differ only by channel (same view, layer, sample and colours) form a group. A
+group's first figure (channel 0) is drawn by the live Explorer's controller and Agg, and stored
+whole as rectangles (``frames.py``'s folding and palettes). Every other channel changes only the
+channel panel and, in the maps view, the grid's outline (:func:`convscope.render.compose.
+channel_sweep`), so its own rectangles are made for all channels at once in numpy, with the
+panels' own scaling and outline geometry (:class:`~convscope.render.pixel_panel.PixelPanel`):
+the grid under channel 0's outline, the channel's outline (four solid strips) and the channel's
+whole map. Nothing of that is trusted unchecked: each group's first and last figures are painted
+from the stored rectangles, as the page paints them, and compared with Agg's buffer pixel for
+pixel; where either differs (or a figure holds anything else, teaching mode's titles) the group
+is drawn by Agg throughout, one controller update and one comparison per channel.
+
+Equal rectangles are stored once (an outline's strips serve every sample, a channel's map both
+views).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from convscope.errors import ConvscopeError, InvalidArgumentError
+from convscope.render.compose import ChannelSweep
+from convscope.render.pixel_panel import PixelPanel, outline_strips, scale_indices
+from convscope.widget.descriptions import describe_panels, describe_sample
+from convscope.widget.frames import changed_boxes, fold, paletted
+
+_WHITE = np.uint32(0xFFFFFFFF)
+_SPLIT_MAX = 12  # a changed box splits into at most this many solid-row bands of runs
+_U16_MAX = int(np.iinfo(np.uint16).max)
+_BYTE_PALETTE = 256  # colours that one index byte can address
+Explorer = Any  # the Explorer, whose module imports the export: named, not imported
+
+
+@dataclass
+class Pieces:
+    """Rectangles of figure pixels, each stored once however many states show it.
+
+    Each is stored as :func:`~convscope.widget.frames.fold` and
+    :func:`~convscope.widget.frames.paletted` make a frame's rectangle: run lengths of rows
+    and columns, a palette, one index per folded pixel.
+    """
+
+    ids: dict[tuple[int, int, int, int, bytes, bytes], int] = field(default_factory=dict)
+    seen: dict[bytes, int] = field(default_factory=dict)
+    meta: list[int] = field(default_factory=list)
+    runs: list[np.ndarray] = field(default_factory=list)
+    data: list[bytes] = field(default_factory=list)
+    run_count: int = 0
+    data_bytes: int = 0
+
+    def add(self, words: np.ndarray, x: int, y: int) -> int:
+        """Store the ``(h, w)`` block of pixel words at ``(x, y)``; return its id."""
+        height, width = words.shape
+        # A block seen before (a sample's input in every layer) is not folded again.
+        seen = hashlib.blake2b(
+            struct.pack("<4I", x, y, width, height) + np.ascontiguousarray(words).tobytes(),
+            digest_size=16,
+        ).digest()
+        known = self.seen.get(seen)
+        if known is not None:
+            return known
+        rows, cols, folded = fold(words)
+        palette, indices = paletted(folded)
+        self.seen[seen] = index = self.add_folded(
+            (x, y, width, height), (np.asarray(rows), np.asarray(cols)), palette, indices
+        )
+        return index
+
+    def add_folded(
+        self,
+        box: tuple[int, int, int, int],
+        runs: tuple[np.ndarray, np.ndarray],
+        palette: np.ndarray,
+        indices: np.ndarray,
+    ) -> int:
+        """Store a folded rectangle: ``box`` ``(x, y, w, h)``, run lengths, palette, indices.
+
+        ``palette`` is ``<u4`` words (empty: ``indices`` are the words themselves), ``indices``
+        the folded pixels row by row, one or two bytes each. Returns its id.
+        """
+        x, y, width, height = box
+        rows, cols = runs
+        if max(int(rows.max()), int(cols.max())) > _U16_MAX:
+            raise InvalidArgumentError("a figure over 65,535 pixels a side cannot be exported")
+        lengths = np.concatenate([rows, cols]).astype("<u2")
+        data = palette.astype("<u4").tobytes() + indices.tobytes()
+        # The bytes themselves are the key: exact, and kept anyway.
+        key = (x, y, width, height, lengths.tobytes(), data)
+        found = self.ids.get(key)
+        if found is not None:
+            return found
+        index = len(self.ids)
+        self.ids[key] = index
+        self.meta += [
+            x, y, width, height, len(rows), len(cols), len(palette), indices.itemsize,
+            self.data_bytes, len(data), self.run_count,
+        ]  # fmt: skip
+        self.runs.append(lengths)
+        self.data.append(data)
+        self.run_count += len(lengths)
+        self.data_bytes += len(data)
+        return index
+
+    def add_solid(self, box: tuple[int, int, int, int], word: int) -> int:
+        """Store a rectangle of one colour (an outline's strip); return its id."""
+        runs = (np.asarray([box[3]]), np.asarray([box[2]]))
+        return self.add_folded(box, runs, np.asarray([word], "<u4"), np.zeros(1, np.uint8))
+
+    def add_changes(self, new: np.ndarray, old: np.ndarray | None) -> list[int]:
+        """Store the rectangles where figure ``new`` differs from ``old`` (``None``: white)."""
+        changed = new != (_WHITE if old is None else old)
+        ids = []
+        for x, y, w, h in changed_boxes(changed):
+            for bx, by, bw, bh in _split(changed[y : y + h, x : x + w]):
+                block = new[y + by : y + by + bh, x + bx : x + bx + bw]
+                ids.append(self.add(block, x + bx, y + by))
+        return ids
+
+    def paint(self, words: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+        """Paint the stored rectangles ``ids`` over ``words``, in order, as the page does."""
+        for piece in ids:
+            x, y, w, h, nrows, _, colours, size, _, _, _ = self.meta[11 * piece : 11 * piece + 11]
+            lengths, raw = self.runs[piece], self.data[piece]
+            rows, cols = lengths[:nrows], lengths[nrows:]
+            if colours:
+                palette = np.frombuffer(raw[: 4 * colours], "<u4")
+                kind = np.uint8 if size == 1 else np.dtype("<u2")
+                folded = palette[np.frombuffer(raw[4 * colours :], kind)]
+            else:
+                folded = np.frombuffer(raw, "<u4")
+            block = folded.reshape(len(rows), len(cols)).repeat(rows, axis=0).repeat(cols, axis=1)
+            words[y : y + h, x : x + w] = block
+        return words
+
+
+def _split(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Cut a box's mask of changes into bands of equal rows and their runs, if that is few.
+
+    An outline that moved is a hollow rectangle: four solid strips, not the map inside it.
+    """
+    height, width = mask.shape
+    new_band = np.ones(height, bool)
+    new_band[1:] = (mask[1:] != mask[:-1]).any(axis=1)
+    starts = np.flatnonzero(new_band)
+    if len(starts) > _SPLIT_MAX:
+        return [(0, 0, width, height)]
+    stops = np.append(starts[1:], height)
+    boxes = []
+    for top, bottom in zip(starts.tolist(), stops.tolist(), strict=True):
+        row = np.concatenate([[False], mask[top], [False]])
+        edges = np.flatnonzero(row[1:] != row[:-1])
+        boxes += [(int(a), top, int(b - a), bottom - top) for a, b in edges.reshape(-1, 2)]
+        if len(boxes) > _SPLIT_MAX:
+            return [(0, 0, width, height)]
+    return boxes
+
+
+@dataclass
+class ExportTable:
+    """The states' figures: rectangles, and which of them each group and state shows."""
+
+    pieces: Pieces
+    width: int
+    height: int
+    group_of: np.ndarray  # (views, layers, samples, cmaps) -> group, -1 where refused
+    group_offsets: list[int] = field(default_factory=lambda: [0])
+    group_pieces: list[int] = field(default_factory=list)
+    group_first: list[int] = field(default_factory=list)  # the state of each group's channel 0
+    state_offsets: list[int] = field(default_factory=lambda: [0])
+    state_pieces: list[int] = field(default_factory=list)
+    refusals: dict[str, str] = field(default_factory=dict)
+    captions: dict[str, list[str]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+    swept: int = 0  # groups whose channels were made in numpy (and checked against Agg)
+    drawn: int = 0  # groups drawn by Agg channel by channel
+    panels: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+
+    def add_state(self, ids: list[int]) -> None:
+        """Close the next state with its own rectangles ``ids``."""
+        self.state_pieces += ids
+        self.state_offsets.append(len(self.state_pieces))
+
+
+class Painter:
+    """The figure in Agg, and where its channel-dependent panels put their pixels."""
+
+    def __init__(self, panels: Any) -> None:
+        self.panels = panels  # the Explorer's ExplorerFigure
+        self.figure = panels.figure
+        self.canvas = self.figure.canvas
+        self.renderer = self.canvas.get_renderer()
+        self.size: tuple[int, int] = self.canvas.get_width_height()
+        # Anything visible but the panels (the teaching titles): only Agg draws it.
+        figure = self.figure
+        self.only_panels = all(
+            isinstance(artist, PixelPanel) or not artist.get_visible()
+            for artist in [*figure.artists, *figure.texts, *figure.patches, *figure.lines]
+        )
+
+    def agg(self) -> np.ndarray:
+        """Draw the figure in Agg; return its pixels as ``(H, W)`` RGBA words."""
+        self.canvas.draw()
+        rgba: np.ndarray = np.asarray(self.canvas.buffer_rgba())
+        words: np.ndarray = rgba.view(np.uint32)[..., 0].copy()
+        return words
+
+    def inside(self, place: tuple[int, int, int, int]) -> bool:
+        """Whether a panel's ``(left, top, w, h)`` lies on the canvas (Agg clips nothing)."""
+        left, top, w, h = place
+        return left >= 0 and top >= 0 and left + w <= self.size[0] and top + h <= self.size[1]
+
+    def sweep(self, pieces: Pieces, sweep: ChannelSweep) -> list[list[int]] | None:
+        """Store each channel's own rectangles over the group's first figure; return their ids.
+
+        ``None`` where a panel is not where this can draw it (off the canvas, another size).
+        Channel 0's list is empty: the group's first figure is its own.
+        """
+        channels = self.channel_pieces(pieces, self.panels.channel_panel, sweep.channels)
+        if channels is None:
+            return None
+        own = [[channel] for channel in channels]
+        if sweep.outlines is not None:
+            strips = self.outline_pieces(pieces, self.panels.grid_panel, sweep.outlines)
+            if strips is None:
+                return None
+            under, outlines = strips
+            own = [[*under, *outline, *mine] for outline, mine in zip(outlines, own, strict=True)]
+        own[0] = []
+        return own
+
+    def outline_pieces(
+        self, pieces: Pieces, grid: PixelPanel, boxes: np.ndarray
+    ) -> tuple[list[int], list[list[int]]] | None:
+        """Store the grid under channel 0's outline, and each channel's outline as strips."""
+        place = grid.place(self.size)
+        left, top, width, height = place
+        if not self.inside(place):
+            return None
+        thick = grid.outline_thickness(self.renderer)
+        strips = outline_strips(boxes, grid.source_shape, (height, width), thick)
+        strips[..., 0] += left
+        strips[..., 1] += top
+        word = int(grid.outline_colour.view(np.uint32)[0])
+        scaled = grid.scaled(height, width).view(np.uint32)[..., 0]
+        under = [
+            pieces.add(scaled[y - top : y - top + h, x - left : x - left + w], x, y)
+            for x, y, w, h in strips[0].tolist()
+            if w and h
+        ]
+        outlines = [
+            [pieces.add_solid((x, y, w, h), word) for x, y, w, h in channel if w and h]
+            for channel in strips.tolist()
+        ]
+        return under, outlines
+
+    def channel_pieces(
+        self, pieces: Pieces, panel: PixelPanel, rgba: np.ndarray
+    ) -> list[int] | None:
+        """Store each channel's whole panel, ``rgba`` ``(C, h, w, 4)`` scaled as it draws."""
+        place = panel.place(self.size)
+        left, top, width, height = place
+        count, source_h, source_w = rgba.shape[:3]
+        if not self.inside(place) or panel.source_shape != (source_h, source_w):
+            return None
+        # Each source row and column fills as many scaled ones as the panel's scaling gives it.
+        row_runs = np.bincount(scale_indices(source_h, height), minlength=source_h)
+        col_runs = np.bincount(scale_indices(source_w, width), minlength=source_w)
+        words = np.ascontiguousarray(rgba).view(np.uint32)[..., 0]
+        words = words[:, row_runs > 0][:, :, col_runs > 0]
+        row_runs, col_runs = row_runs[row_runs > 0], col_runs[col_runs > 0]
+        # Fold equal neighbouring rows and columns, as frames.fold does, for every channel.
+        new_row = np.ones(words.shape[:2], bool)
+        new_row[:, 1:] = (words[:, 1:] != words[:, :-1]).any(axis=2)
+        new_col = np.ones((count, words.shape[2]), bool)
+        new_col[:, 1:] = (words[:, :, 1:] != words[:, :, :-1]).any(axis=1)
+        # Each channel's palette, as frames.paletted makes it: its colours, sorted.
+        channel = np.arange(count, dtype=np.uint64)[:, np.newaxis, np.newaxis]
+        colours, inverse = np.unique((channel << 32) | words, return_inverse=True)
+        starts = np.searchsorted(colours >> 32, np.arange(count + 1, dtype=np.uint64))
+        if int(np.diff(starts).max()) > _U16_MAX + 1:
+            return None
+        palette = (colours & 0xFFFFFFFF).astype("<u4")
+        indices = inverse.reshape(words.shape) - starts[:-1, np.newaxis, np.newaxis]
+        ids = []
+        box = (left, top, width, height)
+        for c in range(count):
+            rows, cols = np.flatnonzero(new_row[c]), np.flatnonzero(new_col[c])
+            kind = np.uint8 if starts[c + 1] - starts[c] <= _BYTE_PALETTE else np.dtype("<u2")
+            ids.append(
+                pieces.add_folded(
+                    box,
+                    (np.add.reduceat(row_runs, rows), np.add.reduceat(col_runs, cols)),
+                    palette[starts[c] : starts[c + 1]],
+                    indices[c][rows][:, cols].astype(kind),
+                )
+            )
+        return ids
+
+
+def draw_states(
+    explorer: Explorer,
+    choices: tuple[Sequence[str], Sequence[str], Sequence[int], Sequence[str]],
+    channels: Sequence[int],
+    step: Callable[[], None],
+) -> ExportTable:
+    """Draw every state of ``choices`` (views, layers, samples, cmaps); return the table.
+
+    ``channels`` is each layer's channel count; ``step`` is called once per state.
+    """
+    views, layers, samples, cmaps = choices
+    controller = explorer._controller  # noqa: SLF001 - the export is the Explorer's own drawing
+    controller.follow_weights(full=True)  # the model as it is now, once
+    controller.apply(follow=False, compare=-1, probe=())
+    painter = Painter(explorer.panels)
+    width, height = painter.size
+    group_of = np.full((len(views), len(layers), len(samples), len(cmaps)), -1, np.int32)
+    table = ExportTable(Pieces(), width, height, group_of)
+    for v, view in enumerate(views):
+        for li, layer in enumerate(layers):
+            for s, sample in enumerate(samples):
+                for m, cmap in enumerate(cmaps):
+                    try:
+                        controller.apply(
+                            follow=False, view=view, layer=layer, sample=sample, cmap=cmap,
+                            channel=0,
+                        )  # fmt: skip
+                    except ConvscopeError as error:
+                        table.refusals[f"{view}|{layer}"] = f"{type(error).__name__}: {error}"
+                        for _ in range(channels[li] * (len(samples) - s) * len(cmaps)):
+                            step()
+                        break
+                    group_of[v, li, s, m] = len(table.group_first)
+                    _draw_group(explorer, painter, table, channels[li])
+                    for _ in range(channels[li]):
+                        step()
+                else:
+                    continue
+                break
+    return table
+
+
+def _draw_group(explorer: Explorer, painter: Painter, table: ExportTable, channels: int) -> None:
+    """Draw one group's channels: its first figure whole, the others where they differ."""
+    controller = explorer._controller  # noqa: SLF001
+    first = painter.agg()
+    table.group_first.append(len(table.state_offsets) - 1)
+    table.group_pieces += table.pieces.add_changes(first, None)
+    table.group_offsets.append(len(table.group_pieces))
+    state = controller.state
+    if str(state.sample) not in table.texts:
+        table.texts[str(state.sample)] = describe_sample(controller, state.sample)
+    own = None
+    if painter.only_panels and not explorer._teaching:  # noqa: SLF001 - captions need updates
+        sweep = controller.channel_sweep()
+        own = None if sweep is None else painter.sweep(table.pieces, sweep)
+    if own is not None and _checked(controller, painter, table, first, own):
+        for ids in own:
+            table.add_state(ids)
+        table.swept += 1
+        return
+    table.drawn += 1
+    for channel in range(channels):
+        if channel:
+            controller.apply(follow=False, channel=channel)
+        table.add_state(table.pieces.add_changes(painter.agg(), first) if channel else [])
+        if explorer._teaching:  # noqa: SLF001
+            key = f"{state.layer}|{channel}"
+            if key not in table.captions:
+                table.captions[key] = describe_panels(controller)
+
+
+def _checked(
+    controller: Any, painter: Painter, table: ExportTable, first: np.ndarray, own: list[list[int]]
+) -> bool:
+    """Whether the group's first and last figures, painted from the table, are Agg's."""
+    start = table.group_offsets[-2]
+    white = np.full(first.shape, _WHITE, np.uint32)
+    if not np.array_equal(table.pieces.paint(white, table.group_pieces[start:]), first):
+        return False
+    if len(own) == 1:
+        return True
+    controller.apply(follow=False, channel=len(own) - 1)
+    last = table.pieces.paint(first.copy(), own[-1])
+    return bool(np.array_equal(last, painter.agg()))
