@@ -84,16 +84,37 @@ class PixelPanel(Artist):
         left, bottom, width, height = self._target(renderer)
         if width < 1 or height < 1:
             return
-        rgba = self._scaled_to(height, width)
-        if self._outline is not None:
-            rgba = rgba.copy()
-            self._paint_outline(rgba, renderer)
+        rgba = self._blitted(height, width, renderer)
         gc = renderer.new_gc()
         gc.set_clip_rectangle(None)
         # Agg's draw_image takes rows bottom-up from (left, bottom).
         renderer.draw_image(gc, left, bottom, rgba[::-1])
         gc.restore()
         self.stale = False
+
+    def drawn(
+        self, renderer: RendererBase
+    ) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+        """Return what :meth:`draw` blits: where, and the ``(h, w, 4)`` RGBA pixels.
+
+        Where is ``(left, top, width, height)`` in canvas pixels from the *top*-left corner, as
+        numpy indexes a canvas's buffer; ``None`` when it draws nothing (hidden, no size). The
+        pixels are the panel's cache when there is no outline: copy them before writing.
+        """
+        if not self.get_visible():
+            return None
+        place = self.place(renderer.get_canvas_width_height())
+        width, height = place[2:]
+        if width < 1 or height < 1:
+            return None
+        return place, self._blitted(height, width, renderer)
+
+    def _blitted(self, height: int, width: int, renderer: RendererBase) -> np.ndarray:
+        rgba = self._scaled_to(height, width)
+        if self._outline is not None:
+            rgba = rgba.copy()
+            self._paint_outline(rgba, renderer)
+        return rgba
 
     def pixel_at(self, x: float, y: float, size: tuple[float, float]) -> tuple[int, int] | None:
         """Return the source pixel ``(row, col)`` drawn at a point, or ``None`` if none is.
@@ -154,19 +175,24 @@ class PixelPanel(Artist):
 
     # ----- the same pixels into an array, for a caller that assembles figures in numpy --------
     @property
+    def words(self) -> np.ndarray:
+        """The source pixels as ``(h, w)`` RGBA words (``uint32``), as last set; read-only use."""
+        return self._pixels
+
+    @property
     def source_shape(self) -> tuple[int, int]:
         """``(h, w)`` of the source pixels, as last set."""
         height, width = self._pixels.shape[:2]
         return height, width
 
-    def place(self, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    def place(self, size: tuple[float, float]) -> tuple[int, int, int, int]:
         """Return where :meth:`draw` puts the pixels on a canvas of ``size`` ``(width, height)``.
 
         As ``(left, top, width, height)`` in canvas pixels from the *top*-left corner, as
         numpy indexes the canvas's buffer.
         """
         left, bottom, width, height = self._placement(*size)
-        return left, size[1] - bottom - height, width, height
+        return left, round(size[1]) - bottom - height, width, height
 
     def scaled(self, height: int, width: int) -> np.ndarray:
         """Return the pixels scaled to ``(height, width)`` as :meth:`draw` blits them (RGBA).

@@ -153,6 +153,7 @@ def _channel_panels(explorer: Explorer, plan: ExportPlan) -> dict[str, dict[str,
     """Return the channel panel of every exported channel: its words and strongest samples."""
     controller = explorer._controller  # noqa: SLF001
     panels = {}
+    controller.stats.gather_peaks(plan.layers)  # one pass over the data set for every layer
     for layer in plan.layers:
         peaks = controller.stats.channel_peaks(layer)  # (N, C): the live panel's one pass
         count = min(9, len(peaks))

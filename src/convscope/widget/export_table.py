@@ -50,26 +50,36 @@ class Pieces:
 
     ids: dict[tuple[int, int, int, int, bytes, bytes], int] = field(default_factory=dict)
     seen: dict[bytes, int] = field(default_factory=dict)
+    solids: dict[tuple[int, ...], int] = field(default_factory=dict)
     meta: list[int] = field(default_factory=list)
     runs: list[np.ndarray] = field(default_factory=list)
     data: list[bytes] = field(default_factory=list)
     run_count: int = 0
     data_bytes: int = 0
 
-    def add(self, words: np.ndarray, x: int, y: int) -> int:
-        """Store the ``(h, w)`` block of pixel words at ``(x, y)``; return its id."""
+    def add(self, words: np.ndarray, x: int, y: int, *, seen: bool = True) -> int:
+        """Store the ``(h, w)`` block of pixel words at ``(x, y)``; return its id.
+
+        ``seen``: look the block up among those stored before (a digest of its pixels) before
+        folding it; ``False`` for a block that is rarely met twice (a grid with its outline).
+        """
         height, width = words.shape
+        if not seen:
+            rows, cols, folded = fold(words)
+            palette, indices = paletted(folded)
+            runs = (np.asarray(rows), np.asarray(cols))
+            return self.add_folded((x, y, width, height), runs, palette, indices)
         # A block seen before (a sample's input in every layer) is not folded again.
-        seen = hashlib.blake2b(
+        digest = hashlib.blake2b(
             struct.pack("<4I", x, y, width, height) + np.ascontiguousarray(words).tobytes(),
             digest_size=16,
         ).digest()
-        known = self.seen.get(seen)
+        known = self.seen.get(digest)
         if known is not None:
             return known
         rows, cols, folded = fold(words)
         palette, indices = paletted(folded)
-        self.seen[seen] = index = self.add_folded(
+        self.seen[digest] = index = self.add_folded(
             (x, y, width, height), (np.asarray(rows), np.asarray(cols)), palette, indices
         )
         return index
@@ -111,8 +121,14 @@ class Pieces:
 
     def add_solid(self, box: tuple[int, int, int, int], word: int) -> int:
         """Store a rectangle of one colour (an outline's strip); return its id."""
+        key = (*box, word)
+        known = self.solids.get(key)
+        if known is not None:
+            return known
         runs = (np.asarray([box[3]]), np.asarray([box[2]]))
-        return self.add_folded(box, runs, np.asarray([word], "<u4"), np.zeros(1, np.uint8))
+        index = self.add_folded(box, runs, np.asarray([word], "<u4"), np.zeros(1, np.uint8))
+        self.solids[key] = index
+        return index
 
     def add_changes(self, new: np.ndarray, old: np.ndarray | None) -> list[int]:
         """Store the rectangles where figure ``new`` differs from ``old`` (``None``: white)."""
@@ -217,15 +233,34 @@ class Painter:
         left, top, w, h = place
         return left >= 0 and top >= 0 and left + w <= self.size[0] and top + h <= self.size[1]
 
-    def sweep(self, pieces: Pieces, sweep: ChannelSweep) -> list[list[int]] | None:
-        """Store each channel's own rectangles over the group's first figure; return their ids.
+    def group(
+        self, pieces: Pieces, sweep: ChannelSweep
+    ) -> tuple[list[int], list[list[int]]] | None:
+        """Store a group's figures: its first figure's rectangles, and each channel's own.
 
-        ``None`` where a panel is not where this can draw it (off the canvas, another size).
-        Channel 0's list is empty: the group's first figure is its own.
+        The first figure is each visible panel's block where it draws it (they do not overlap),
+        each channel's own rectangles the grid under channel 0's outline, the channel's outline
+        as strips and its whole map. ``None`` where the panels are not where this can draw them
+        (off the canvas, overlapping, another size than the sweep's). Channel 0's list is empty.
         """
+        drawn = [(panel, panel.drawn(self.renderer)) for panel in self.panels.panels]
+        placed = [(panel, found) for panel, found in drawn if found is not None]
+        if not all(self.inside(place) for _, (place, _) in placed) or _overlap(
+            [place for _, (place, _) in placed]
+        ):
+            return None
         channels = self.channel_pieces(pieces, self.panels.channel_panel, sweep.channels)
         if channels is None:
             return None
+        base = []
+        for panel, (place, rgba) in placed:
+            if panel is self.panels.channel_panel:
+                base.append(channels[0])
+            elif panel.outline is None:  # folded from its source pixels: no scaled copy
+                base += self.panel_pieces(pieces, place, panel.words[np.newaxis]) or []
+            else:
+                x, y = place[:2]
+                base.append(pieces.add(rgba.view(np.uint32)[..., 0], x, y, seen=False))
         own = [[channel] for channel in channels]
         if sweep.outlines is not None:
             strips = self.outline_pieces(pieces, self.panels.grid_panel, sweep.outlines)
@@ -234,7 +269,7 @@ class Painter:
             under, outlines = strips
             own = [[*under, *outline, *mine] for outline, mine in zip(outlines, own, strict=True)]
         own[0] = []
-        return own
+        return base, own
 
     def outline_pieces(
         self, pieces: Pieces, grid: PixelPanel, boxes: np.ndarray
@@ -266,14 +301,24 @@ class Painter:
     ) -> list[int] | None:
         """Store each channel's whole panel, ``rgba`` ``(C, h, w, 4)`` scaled as it draws."""
         place = panel.place(self.size)
-        left, top, width, height = place
-        count, source_h, source_w = rgba.shape[:3]
-        if not self.inside(place) or panel.source_shape != (source_h, source_w):
+        if not self.inside(place) or panel.source_shape != rgba.shape[1:3]:
             return None
+        return self.panel_pieces(pieces, place, np.ascontiguousarray(rgba).view(np.uint32)[..., 0])
+
+    def panel_pieces(
+        self, pieces: Pieces, place: tuple[int, int, int, int], words: np.ndarray
+    ) -> list[int] | None:
+        """Store ``(C, h, w)`` source pixel words, each scaled into ``place`` as a panel draws.
+
+        Folded and paletted from the source pixels, for all of them at once: the same
+        rectangles as :meth:`Pieces.add` makes of the scaled pixels. ``None`` past 65,536
+        colours.
+        """
+        left, top, width, height = place
+        count, source_h, source_w = words.shape
         # Each source row and column fills as many scaled ones as the panel's scaling gives it.
         row_runs = np.bincount(scale_indices(source_h, height), minlength=source_h)
         col_runs = np.bincount(scale_indices(source_w, width), minlength=source_w)
-        words = np.ascontiguousarray(rgba).view(np.uint32)[..., 0]
         words = words[:, row_runs > 0][:, :, col_runs > 0]
         row_runs, col_runs = row_runs[row_runs > 0], col_runs[col_runs > 0]
         # Fold equal neighbouring rows and columns, as frames.fold does, for every channel.
@@ -303,6 +348,15 @@ class Painter:
                 )
             )
         return ids
+
+
+def _overlap(boxes: list[tuple[int, int, int, int]]) -> bool:
+    """Whether any two of the boxes ``(left, top, w, h)`` share a pixel."""
+    for i, (ax, ay, aw, ah) in enumerate(boxes):
+        for bx, by, bw, bh in boxes[i + 1 :]:
+            if ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah:
+                return True
+    return False
 
 
 def draw_states(
@@ -352,23 +406,27 @@ def _draw_group(explorer: Explorer, painter: Painter, table: ExportTable, channe
     controller = explorer._controller  # noqa: SLF001
     first = painter.agg()
     table.group_first.append(len(table.state_offsets) - 1)
-    table.group_pieces += table.pieces.add_changes(first, None)
-    table.group_offsets.append(len(table.group_pieces))
     state = controller.state
     if str(state.sample) not in table.texts:
         table.texts[str(state.sample)] = describe_sample(controller, state.sample)
-    own = None
+    made = None
     if painter.only_panels and not explorer._teaching:  # noqa: SLF001 - captions need updates
         sweep = controller.channel_sweep()
-        own = None if sweep is None else painter.sweep(table.pieces, sweep)
-    if own is not None and _checked(controller, painter, table, first, own):
+        made = None if sweep is None else painter.group(table.pieces, sweep)
+    if made is not None and _checked(controller, painter, table.pieces, first, made):
+        base, own = made
+        table.group_pieces += base
+        table.group_offsets.append(len(table.group_pieces))
         for ids in own:
             table.add_state(ids)
         table.swept += 1
         return
+    # By Agg, channel by channel: one update each, and the rectangles where it differs.
     table.drawn += 1
+    table.group_pieces += table.pieces.add_changes(first, None)
+    table.group_offsets.append(len(table.group_pieces))
     for channel in range(channels):
-        if channel:
+        if channel or controller.state.channel:
             controller.apply(follow=False, channel=channel)
         table.add_state(table.pieces.add_changes(painter.agg(), first) if channel else [])
         if explorer._teaching:  # noqa: SLF001
@@ -378,15 +436,17 @@ def _draw_group(explorer: Explorer, painter: Painter, table: ExportTable, channe
 
 
 def _checked(
-    controller: Any, painter: Painter, table: ExportTable, first: np.ndarray, own: list[list[int]]
+    controller: Any,
+    painter: Painter,
+    pieces: Pieces,
+    first: np.ndarray,
+    made: tuple[list[int], list[list[int]]],
 ) -> bool:
-    """Whether the group's first and last figures, painted from the table, are Agg's."""
-    start = table.group_offsets[-2]
-    white = np.full(first.shape, _WHITE, np.uint32)
-    if not np.array_equal(table.pieces.paint(white, table.group_pieces[start:]), first):
+    """Whether the group's first and last figures, painted from the rectangles, are Agg's."""
+    base, own = made
+    if not np.array_equal(pieces.paint(np.full(first.shape, _WHITE, np.uint32), base), first):
         return False
     if len(own) == 1:
         return True
     controller.apply(follow=False, channel=len(own) - 1)
-    last = table.pieces.paint(first.copy(), own[-1])
-    return bool(np.array_equal(last, painter.agg()))
+    return bool(np.array_equal(pieces.paint(first.copy(), own[-1]), painter.agg()))
