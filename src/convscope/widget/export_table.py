@@ -321,31 +321,40 @@ class Painter:
         col_runs = np.bincount(scale_indices(source_w, width), minlength=source_w)
         words = words[:, row_runs > 0][:, :, col_runs > 0]
         row_runs, col_runs = row_runs[row_runs > 0], col_runs[col_runs > 0]
-        # Fold equal neighbouring rows and columns, as frames.fold does, for every channel.
+        box = (left, top, width, height)
+        flat = words.reshape(count, -1)
+        # A map of one colour (a dead channel, a unit) is one solid rectangle.
+        solid = (flat == flat[:, :1]).all(axis=1)
+        ids = [
+            pieces.add_solid(box, word) if one else -1
+            for one, word in zip(solid.tolist(), flat[:, 0].tolist(), strict=True)
+        ]
+        varied = np.flatnonzero(~solid)
+        if not len(varied):
+            return ids
+        words = words[varied]
+        # Fold equal neighbouring rows and columns, as frames.fold does, for every map.
         new_row = np.ones(words.shape[:2], bool)
         new_row[:, 1:] = (words[:, 1:] != words[:, :-1]).any(axis=2)
-        new_col = np.ones((count, words.shape[2]), bool)
+        new_col = np.ones((len(varied), words.shape[2]), bool)
         new_col[:, 1:] = (words[:, :, 1:] != words[:, :, :-1]).any(axis=1)
-        # Each channel's palette, as frames.paletted makes it: its colours, sorted.
-        channel = np.arange(count, dtype=np.uint64)[:, np.newaxis, np.newaxis]
-        colours, inverse = np.unique((channel << 32) | words, return_inverse=True)
-        starts = np.searchsorted(colours >> 32, np.arange(count + 1, dtype=np.uint64))
+        # Each map's palette, as frames.paletted makes it: its colours, sorted. One sort for
+        # all of them, each colour keyed by its map.
+        keyed = (np.arange(len(varied), dtype=np.uint64)[:, np.newaxis, np.newaxis] << 32) | words
+        colours = np.unique(keyed)
+        starts = np.searchsorted(colours >> 32, np.arange(len(varied) + 1, dtype=np.uint64))
         if int(np.diff(starts).max()) > _U16_MAX + 1:
             return None
         palette = (colours & 0xFFFFFFFF).astype("<u4")
-        indices = inverse.reshape(words.shape) - starts[:-1, np.newaxis, np.newaxis]
-        ids = []
-        box = (left, top, width, height)
-        for c in range(count):
-            rows, cols = np.flatnonzero(new_row[c]), np.flatnonzero(new_col[c])
-            kind = np.uint8 if starts[c + 1] - starts[c] <= _BYTE_PALETTE else np.dtype("<u2")
-            ids.append(
-                pieces.add_folded(
-                    box,
-                    (np.add.reduceat(row_runs, rows), np.add.reduceat(col_runs, cols)),
-                    palette[starts[c] : starts[c + 1]],
-                    indices[c][rows][:, cols].astype(kind),
-                )
+        indices = np.searchsorted(colours, keyed) - starts[:-1, np.newaxis, np.newaxis]
+        for k, c in enumerate(varied.tolist()):
+            rows, cols = np.flatnonzero(new_row[k]), np.flatnonzero(new_col[k])
+            kind = np.uint8 if starts[k + 1] - starts[k] <= _BYTE_PALETTE else np.dtype("<u2")
+            ids[c] = pieces.add_folded(
+                box,
+                (np.add.reduceat(row_runs, rows), np.add.reduceat(col_runs, cols)),
+                palette[starts[k] : starts[k + 1]],
+                indices[k][rows][:, cols].astype(kind),
             )
         return ids
 
