@@ -92,9 +92,7 @@ class PixelPanel(Artist):
         gc.restore()
         self.stale = False
 
-    def drawn(
-        self, renderer: RendererBase
-    ) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    def drawn(self, renderer: RendererBase) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
         """Return what :meth:`draw` blits: where, and the ``(h, w, 4)`` RGBA pixels.
 
         Where is ``(left, top, width, height)`` in canvas pixels from the *top*-left corner, as
