@@ -214,6 +214,7 @@ class Painter:
         self.canvas = self.figure.canvas
         self.renderer = self.canvas.get_renderer()
         self.size: tuple[int, int] = self.canvas.get_width_height()
+        self.sources: dict[tuple[object, ...], list[int]] = {}
         # Anything visible but the panels (the teaching titles): only Agg draws it.
         figure = self.figure
         self.only_panels = all(
@@ -257,7 +258,7 @@ class Painter:
             if panel is self.panels.channel_panel:
                 base.append(channels[0])
             elif panel.outline is None:  # folded from its source pixels: no scaled copy
-                base += self.panel_pieces(pieces, place, panel.words[np.newaxis]) or []
+                base += self.source_pieces(pieces, place, panel.words)
             else:
                 x, y = place[:2]
                 base.append(pieces.add(rgba.view(np.uint32)[..., 0], x, y, seen=False))
@@ -270,6 +271,20 @@ class Painter:
             own = [[*under, *outline, *mine] for outline, mine in zip(outlines, own, strict=True)]
         own[0] = []
         return base, own
+
+    def source_pieces(
+        self, pieces: Pieces, place: tuple[int, int, int, int], words: np.ndarray
+    ) -> list[int]:
+        """Store one panel's source pixel words scaled into ``place``; a block met before, once.
+
+        A sample's input and classes are the same in each of its groups: looked up by their
+        bytes (exact, and small) rather than folded again.
+        """
+        key = (place, words.shape, words.tobytes())
+        known = self.sources.get(key)
+        if known is None:
+            known = self.sources[key] = self.panel_pieces(pieces, place, words[np.newaxis]) or []
+        return known
 
     def outline_pieces(
         self, pieces: Pieces, grid: PixelPanel, boxes: np.ndarray
