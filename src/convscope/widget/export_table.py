@@ -223,10 +223,13 @@ class Painter:
         )
 
     def agg(self) -> np.ndarray:
-        """Draw the figure in Agg; return its pixels as ``(H, W)`` RGBA words."""
+        """Draw the figure in Agg; return its pixels as ``(H, W)`` RGBA words.
+
+        A view of the canvas's buffer, which the next drawing overwrites: copy it to keep it.
+        """
         self.canvas.draw()
         rgba: np.ndarray = np.asarray(self.canvas.buffer_rgba())
-        words: np.ndarray = rgba.view(np.uint32)[..., 0].copy()
+        words: np.ndarray = rgba.view(np.uint32)[..., 0]
         return words
 
     def inside(self, place: tuple[int, int, int, int]) -> bool:
@@ -428,7 +431,6 @@ def draw_states(
 def _draw_group(explorer: Explorer, painter: Painter, table: ExportTable, channels: int) -> None:
     """Draw one group's channels: its first figure whole, the others where they differ."""
     controller = explorer._controller  # noqa: SLF001
-    first = painter.agg()
     table.group_first.append(len(table.state_offsets) - 1)
     state = controller.state
     if str(state.sample) not in table.texts:
@@ -437,7 +439,7 @@ def _draw_group(explorer: Explorer, painter: Painter, table: ExportTable, channe
     if painter.only_panels and not explorer._teaching:  # noqa: SLF001 - captions need updates
         sweep = controller.channel_sweep()
         made = None if sweep is None else painter.group(table.pieces, sweep)
-    if made is not None and _checked(controller, painter, table.pieces, first, made):
+    if made is not None and _checked(controller, painter, table.pieces, made):
         base, own = made
         table.group_pieces += base
         table.group_offsets.append(len(table.group_pieces))
@@ -447,12 +449,17 @@ def _draw_group(explorer: Explorer, painter: Painter, table: ExportTable, channe
         return
     # By Agg, channel by channel: one update each, and the rectangles where it differs.
     table.drawn += 1
+    if controller.state.channel:
+        controller.apply(follow=False, channel=0)
+    first = painter.agg().copy()
     table.group_pieces += table.pieces.add_changes(first, None)
     table.group_offsets.append(len(table.group_pieces))
     for channel in range(channels):
-        if channel or controller.state.channel:
+        if channel:
             controller.apply(follow=False, channel=channel)
-        table.add_state(table.pieces.add_changes(painter.agg(), first) if channel else [])
+            table.add_state(table.pieces.add_changes(painter.agg(), first))
+        else:
+            table.add_state([])
         if explorer._teaching:  # noqa: SLF001
             key = f"{state.layer}|{channel}"
             if key not in table.captions:
@@ -460,17 +467,14 @@ def _draw_group(explorer: Explorer, painter: Painter, table: ExportTable, channe
 
 
 def _checked(
-    controller: Any,
-    painter: Painter,
-    pieces: Pieces,
-    first: np.ndarray,
-    made: tuple[list[int], list[list[int]]],
+    controller: Any, painter: Painter, pieces: Pieces, made: tuple[list[int], list[list[int]]]
 ) -> bool:
     """Whether the group's first and last figures, painted from the rectangles, are Agg's."""
     base, own = made
-    if not np.array_equal(pieces.paint(np.full(first.shape, _WHITE, np.uint32), base), first):
+    painted = pieces.paint(np.full(painter.size[::-1], _WHITE, np.uint32), base)
+    if not np.array_equal(painted, painter.agg()):
         return False
     if len(own) == 1:
         return True
     controller.apply(follow=False, channel=len(own) - 1)
-    return bool(np.array_equal(pieces.paint(first.copy(), own[-1]), painter.agg()))
+    return bool(np.array_equal(pieces.paint(painted, own[-1]), painter.agg()))
