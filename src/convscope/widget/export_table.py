@@ -1,19 +1,22 @@
 """The static export's table of figures: every state drawn, stored as the canvas path's rectangles.
 
-States that differ only by channel (same view, layer, sample and colours) form a group. A
-group's first figure (channel 0) is drawn by the live Explorer's controller and Agg, and stored
-whole as rectangles (``frames.py``'s folding and palettes). Every other channel changes only the
-channel panel and, in the maps view, the grid's outline (:func:`convscope.render.compose.
-channel_sweep`), so its own rectangles are made for all channels at once in numpy, with the
-panels' own scaling and outline geometry (:class:`~convscope.render.pixel_panel.PixelPanel`):
-the grid under channel 0's outline, the channel's outline (four solid strips) and the channel's
-whole map. Nothing of that is trusted unchecked: each group's first and last figures are painted
-from the stored rectangles, as the page paints them, and compared with Agg's buffer pixel for
-pixel; where either differs (or a figure holds anything else, teaching mode's titles) the group
-is drawn by Agg throughout, one controller update and one comparison per channel.
+States that differ only by channel (same view, layer, sample and colours) form a group. One
+controller update per group (channel 0) composes the figure as live. Its rectangles are then
+made in numpy from the panels' own pixels and geometry
+(:class:`~convscope.render.pixel_panel.PixelPanel`): one per visible panel, where and as it
+blits itself into Agg, folded and paletted as ``frames.py`` folds a frame's rectangle (from the
+source pixels and the scaling's run lengths, so an enlarged map is never built). Every other
+channel changes only the channel panel and, in the maps view, the grid's outline
+(:func:`convscope.render.compose.channel_sweep`), so its own rectangles are made for all
+channels at once: the grid under channel 0's outline, the channel's outline (four solid strips)
+and the channel's whole map. Nothing of that is trusted unchecked: each group's first and last
+figures are painted from the stored rectangles, as the page paints them, and compared with Agg's
+buffer pixel for pixel; where either differs (or a figure holds anything else, teaching mode's
+titles) the group is drawn by Agg throughout, one controller update and one comparison with the
+first figure per channel.
 
 Equal rectangles are stored once (an outline's strips serve every sample, a channel's map both
-views).
+views, a map of one colour is looked up by its colour).
 """
 
 from __future__ import annotations
