@@ -438,10 +438,7 @@ def _draw_group(explorer: Explorer, painter: Painter, table: ExportTable, channe
     state = controller.state
     if str(state.sample) not in table.texts:
         table.texts[str(state.sample)] = describe_sample(controller, state.sample)
-    made = None
-    if painter.only_panels and not explorer._teaching:  # noqa: SLF001 - captions need updates
-        sweep = controller.channel_sweep()
-        made = None if sweep is None else painter.group(table.pieces, sweep)
+    made = _swept(explorer, painter, table.pieces, channels)
     if made is not None and _checked(controller, painter, table.pieces, made):
         base, own = made
         table.group_pieces += base
@@ -467,6 +464,19 @@ def _draw_group(explorer: Explorer, painter: Painter, table: ExportTable, channe
             key = f"{state.layer}|{channel}"
             if key not in table.captions:
                 table.captions[key] = describe_panels(controller)
+
+
+def _swept(
+    explorer: Explorer, painter: Painter, pieces: Pieces, channels: int
+) -> tuple[list[int], list[list[int]]] | None:
+    """Make the group's rectangles in numpy, or ``None`` where only Agg can draw them."""
+    if not painter.only_panels or explorer._teaching:  # noqa: SLF001 - captions need updates
+        return None
+    sweep = explorer._controller.channel_sweep()  # noqa: SLF001
+    made = None if sweep is None else painter.group(pieces, sweep)
+    if made is None or len(made[1]) != channels:  # a state per channel, or none
+        return None
+    return made
 
 
 def _checked(
