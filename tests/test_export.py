@@ -21,7 +21,10 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 import convscope
+from convscope.render.pixel_panel import outline_strips
+from convscope.widget import export_table
 from convscope.widget.explorer import Explorer
+from convscope.widget.export_table import ExportTable, draw_states
 from jupyter_harness import CHROMIUM, CHROMIUM_ARGS
 from test_browser import _require_chromium
 
@@ -174,6 +177,78 @@ def test_the_file_says_what_it_left_out_and_the_explorer_keeps_its_view(
     assert "NotSpatialLayerError" in meta["refusals"]["grad-cam|dense"]
     assert "dense" in meta["refusals"]["grad-cam|dense"]
     assert explorer.error == ""
+
+
+# ----- the numpy path that makes a group's channels at once, against Agg ----------------------
+SWEPT_LAYERS = ["conv1", "pool2", "conv3", "dense"]
+
+
+def _swept_table(explorer: Explorer) -> tuple[ExportTable, dict[str, Any], dict[str, np.ndarray]]:
+    """Draw two samples of four layers in both views; the table, and its meta and sections."""
+    choices = (list(VIEWS), SWEPT_LAYERS, [3, 8], ["magma"])
+    channels = [explorer.engine.layer(layer).channels for layer in SWEPT_LAYERS]
+    table = draw_states(explorer, choices, channels, lambda: None)
+    pieces = table.pieces
+    meta = {
+        "views": list(VIEWS),
+        "layers": [{"name": layer} for layer in SWEPT_LAYERS],
+        "samples": [3, 8],
+        "cmaps": ["magma"],
+        "group_shape": list(table.group_of.shape),
+        "width": table.width,
+        "height": table.height,
+    }
+    sections = {
+        "pieces": np.asarray(pieces.meta, "<u4"),
+        "runs": np.concatenate(pieces.runs).astype("<u2"),
+        "data": np.frombuffer(b"".join(pieces.data), np.uint8),
+        "group_of": table.group_of.ravel(),
+        **{
+            name: np.asarray(getattr(table, name))
+            for name in ("group_offsets", "group_pieces", "group_first")
+        },
+        **{name: np.asarray(getattr(table, name)) for name in ("state_offsets", "state_pieces")},
+    }
+    return table, meta, sections
+
+
+def _swept_states(explorer: Explorer) -> list[dict[str, Any]]:
+    """A channel in the middle and the last one of each layer, in each view it can show."""
+    states = []
+    for layer in SWEPT_LAYERS:
+        channels = explorer.engine.layer(layer).channels
+        for view in VIEWS if layer != "dense" else ("maps",):
+            for sample, channel in ((3, channels // 2 - 1), (8, channels - 1)):
+                states.append(
+                    {"view": view, "layer": layer, "sample": sample, "cmap": "magma",
+                     "channel": channel}
+                )  # fmt: skip
+    return states
+
+
+def test_every_channel_made_in_numpy_is_the_explorers_agg_buffer(explorer: Explorer) -> None:
+    table, meta, sections = _swept_table(explorer)
+    # Every group but the refused Grad-CAM of dense went through the numpy path.
+    assert (table.swept, table.drawn) == (14, 0)
+    assert "grad-cam|dense" in table.refusals
+    for state in _swept_states(explorer):
+        assert np.array_equal(_rebuild(meta, sections, state), _agg(explorer, state)), state
+
+
+def test_a_numpy_figure_that_is_not_aggs_is_drawn_by_agg_instead(
+    explorer: Explorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def shifted(*arguments: Any) -> np.ndarray:
+        strips = outline_strips(*arguments)
+        strips[..., 0] += 1  # every outline one pixel to the right
+        return strips
+
+    monkeypatch.setattr(export_table, "outline_strips", shifted)
+    table, meta, sections = _swept_table(explorer)
+    # The maps view's outlines were wrong: each of those groups was caught and drawn by Agg.
+    assert (table.swept, table.drawn) == (6, 8)
+    for state in _swept_states(explorer):
+        assert np.array_equal(_rebuild(meta, sections, state), _agg(explorer, state)), state
 
 
 def test_an_export_too_large_stops_before_writing_and_says_what_to_reduce(

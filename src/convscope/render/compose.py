@@ -223,10 +223,9 @@ def _input_view(
         return header
     difference = state.compare is not None and state.compare_mode == "difference"
     cmap = difference_cmap(state.cmap) if difference else state.cmap
-    channel = colourise(parts.pixels[state.channel], cmap)
+    channel = _coloured(parts, state.channel, cmap)
     notices = []
     if parts.bad is not None:
-        mark_pixels(channel, parts.bad[state.channel], None, NON_FINITE_RGB)
         which = "A − B" if difference else name
         notices.append(non_finite_notice(layer.name, int(parts.bad.sum()), which))
     dead_count = 0 if dead is None else int(dead.sum())
@@ -241,6 +240,44 @@ def _input_view(
         ),
         notice=joined_notices(*notices, header.notice),
     )
+
+
+def _coloured(parts: MapArrays, channels: int | slice, cmap: str) -> np.ndarray:
+    """Return the channel panel's pixels of ``channels`` (one, or a slice of them), RGBA."""
+    # Contiguous, so that the colours come out one RGBA word per pixel in the same order.
+    channel = colourise(np.ascontiguousarray(parts.pixels[channels]), cmap)
+    if parts.bad is not None:
+        mark_pixels(channel, parts.bad[channels], None, NON_FINITE_RGB)
+    return channel
+
+
+@dataclass(frozen=True)
+class ChannelSweep:
+    """What changes in the figure when only the channel changes, for every channel at once.
+
+    ``channels`` are the channel panel's pixels of each channel ``(C, h, w, 4)`` RGBA;
+    ``outlines`` the grid's outline box of each channel ``(C, 4)`` (as
+    :attr:`ExplorerView.outline`), or ``None`` where the grid has no outline (the heatmap and
+    Grad-CAM views). Everything else in the figure is the same for every channel.
+    """
+
+    channels: np.ndarray
+    outlines: np.ndarray | None
+
+
+def channel_sweep(state: ResolvedView, parts: MapArrays) -> ChannelSweep | None:
+    """Return what :func:`compose_view` changes across the channels of ``state``, at once.
+
+    ``parts`` are the maps ``state`` shows. ``None`` where more than the channel panel and the
+    grid's outline follows the channel: comparing two samples, a probed unit, the pattern view.
+    """
+    if state.compare is not None or state.probe is not None or state.view == "pattern":
+        return None
+    count = parts.pixels.shape[0]
+    outlines = None
+    if state.view == "maps":
+        outlines = np.asarray([parts.layout.cell_box(c) for c in range(count)], float)
+    return ChannelSweep(_coloured(parts, slice(None), state.cmap), outlines)
 
 
 def _with_field(

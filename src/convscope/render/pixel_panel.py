@@ -122,6 +122,28 @@ class PixelPanel(Artist):
         self._paint_outline(outlined[::-1], renderer)
         return outlined
 
+    def drawn(self, renderer: RendererBase) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+        """Return what :meth:`draw` blits: where, and the ``(h, w, 4)`` RGBA pixels.
+
+        Where is ``(left, top, width, height)`` in canvas pixels from the *top*-left corner, as
+        numpy indexes a canvas's buffer; ``None`` when it draws nothing (hidden, no size). The
+        pixels are the panel's cache when there is no outline: copy them before writing.
+        """
+        if not self.get_visible():
+            return None
+        place = self.place(renderer.get_canvas_width_height())
+        width, height = place[2:]
+        if width < 1 or height < 1:
+            return None
+        return place, self._blitted(height, width, renderer)
+
+    def _blitted(self, height: int, width: int, renderer: RendererBase) -> np.ndarray:
+        rgba = self._scaled_to(height, width)
+        if self._outline is not None:
+            rgba = rgba.copy()
+            self._paint_outline(rgba, renderer)
+        return rgba
+
     def pixel_at(self, x: float, y: float, size: tuple[float, float]) -> tuple[int, int] | None:
         """Return the source pixel ``(row, col)`` drawn at a point, or ``None`` if none is.
 
@@ -169,8 +191,7 @@ class PixelPanel(Artist):
         if self._scaled is not None and self._scaled[0] == (height, width):
             return self._scaled[1]
         source_h, source_w = self._pixels.shape[:2]
-        rows = np.arange(height) * source_h // height
-        cols = np.arange(width) * source_w // width
+        rows, cols = scale_indices(source_h, height), scale_indices(source_w, width)
         # Two one-axis gathers are several times faster than one two-axis fancy index, and
         # gathering the columns of the fewer rows first, then whole rows, 2-5x faster again.
         # Into the kept buffers, the bottom row first. The indices are in range by making:
@@ -191,18 +212,76 @@ class PixelPanel(Artist):
 
     def _paint_outline(self, rgba: np.ndarray, renderer: RendererBase) -> None:
         height, width = rgba.shape[:2]
-        source_h, source_w = self._pixels.shape[:2]
-        x, y, box_w, box_h = self._outline  # type: ignore[misc]
-        thick = max(1, round(float(np.asarray(renderer.points_to_pixels(self.outline_width)))))
-        left = int(np.clip(round(x * width / source_w), 0, width - 1))
-        top = int(np.clip(round(y * height / source_h), 0, height - 1))
-        right = int(np.clip(round((x + box_w) * width / source_w), left + 1, width))
-        bottom = int(np.clip(round((y + box_h) * height / source_h), top + 1, height))
-        colour = self.outline_colour
-        rgba[top : top + thick, left:right] = colour
-        rgba[max(top, bottom - thick) : bottom, left:right] = colour
-        rgba[top:bottom, left : left + thick] = colour
-        rgba[top:bottom, max(left, right - thick) : right] = colour
+        boxes = np.asarray([self._outline], float)
+        thick = self.outline_thickness(renderer)
+        for x, y, w, h in outline_strips(boxes, self._pixels.shape[:2], (height, width), thick)[0]:
+            rgba[y : y + h, x : x + w] = self.outline_colour
+
+    # ----- the same pixels into an array, for a caller that assembles figures in numpy --------
+    @property
+    def words(self) -> np.ndarray:
+        """The source pixels as ``(h, w)`` RGBA words (``uint32``), as last set; read-only use."""
+        return self._pixels
+
+    @property
+    def source_shape(self) -> tuple[int, int]:
+        """``(h, w)`` of the source pixels, as last set."""
+        height, width = self._pixels.shape[:2]
+        return height, width
+
+    def place(self, size: tuple[float, float]) -> tuple[int, int, int, int]:
+        """Return where :meth:`draw` puts the pixels on a canvas of ``size`` ``(width, height)``.
+
+        As ``(left, top, width, height)`` in canvas pixels from the *top*-left corner, as
+        numpy indexes the canvas's buffer.
+        """
+        left, bottom, width, height = self._placement(*size)
+        return left, round(size[1]) - bottom - height, width, height
+
+    def scaled(self, height: int, width: int) -> np.ndarray:
+        """Return the pixels scaled to ``(height, width)`` as :meth:`draw` blits them (RGBA).
+
+        Without the outline; the array is the panel's cache: copy it before writing to it.
+        """
+        return self._scaled_to(height, width)
+
+    def outline_thickness(self, renderer: RendererBase) -> int:
+        """Return the outline's width in pixels on ``renderer`` (its dpi), as drawn."""
+        return max(1, round(float(np.asarray(renderer.points_to_pixels(self.outline_width)))))
+
+
+def scale_indices(source: int, size: int) -> np.ndarray:
+    """Return which of ``source`` pixels each of ``size`` scaled pixels shows (nearest)."""
+    return np.arange(size) * source // size
+
+
+def outline_strips(
+    boxes: np.ndarray, source: tuple[int, int], scaled: tuple[int, int], thick: int
+) -> np.ndarray:
+    """Return the four strips of each outline as a panel paints them, ``(N, 4, 4)``.
+
+    ``boxes`` are ``(N, 4)`` outlines ``(x, y, width, height)`` in source pixels of a panel
+    of ``source`` ``(h, w)`` pixels scaled to ``scaled`` ``(h, w)``; each strip (top, bottom,
+    left, right) is ``(x, y, width, height)`` in scaled pixels, possibly empty. Painting them
+    in the outline's colour is the panel's outline, for one box or many at once.
+    """
+    height, width = scaled
+    source_h, source_w = source
+    x, y, box_w, box_h = (boxes[:, i] for i in range(4))
+    # The same float arithmetic, and round-half-even, as Python's round() on each number.
+    left = np.clip(np.round(x * width / source_w), 0, width - 1).astype(np.int64)
+    top = np.clip(np.round(y * height / source_h), 0, height - 1).astype(np.int64)
+    right = np.clip(np.round((x + box_w) * width / source_w), left + 1, width).astype(np.int64)
+    bottom = np.clip(np.round((y + box_h) * height / source_h), top + 1, height)
+    bottom = bottom.astype(np.int64)
+    # Each strip as numpy slices it: [top : top + thick] and so on, cut at the panel's edges.
+    lower = np.maximum(top, bottom - thick)
+    inner = np.maximum(left, right - thick)
+    y0 = np.stack([top, lower, top, top], axis=1)
+    y1 = np.stack([np.minimum(top + thick, height), bottom, bottom, bottom], axis=1)
+    x0 = np.stack([left, left, left, inner], axis=1)
+    x1 = np.stack([right, right, np.minimum(left + thick, width), right], axis=1)
+    return np.stack([x0, y0, np.maximum(x1 - x0, 0), np.maximum(y1 - y0, 0)], axis=2)
 
 
 def _reused(buffer: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -24,11 +24,13 @@ from convscope.render.compare import (
     joint_pixels,
 )
 from convscope.render.compose import (
+    ChannelSweep,
     DeeperArrays,
     InputArrays,
     LayerFacts,
     MapArrays,
     ReceptiveField,
+    channel_sweep,
     compose_view,
     grid_columns,
 )
@@ -259,6 +261,16 @@ class ExplorerController:
             field=None if state.probe is None else self._field(state.layer, state.probe),
             deeper=deeper,
         )
+
+    def channel_sweep(self) -> ChannelSweep | None:
+        """Return every channel of the state in view at once: its panel pixels and outlines.
+
+        For drawing all of a layer's channels without an update each (the static export):
+        see :func:`~convscope.render.compose.channel_sweep`. ``None`` where more changes with
+        the channel (comparing, a probe, the pattern view). Uses the layer view just drawn.
+        """
+        maps, _ = self._layer_view(self.state, None)
+        return channel_sweep(self.state, maps)
 
     def _input_arrays(self, sample: Source, maps: MapArrays | None) -> InputArrays:
         """Return one input's pixels, true class and classes, with its maps if drawn."""

@@ -88,6 +88,19 @@ class DataSetStats:
         # An array's pass keeps every image's peaks (only a stream's does not).
         return cast("np.ndarray", stats.peaks)
 
+    def gather_peaks(self, layers: list[str]) -> None:
+        """Compute the channel peaks of all ``layers`` not known yet in one pass over the data.
+
+        One forward pass serves every layer, where :meth:`channel_peaks` of each would pass
+        the data set once per layer (the static export asks for every layer).
+        """
+        tag = self.engine.weights_tag
+        missing = tuple(layer for layer in dict.fromkeys(layers) if (tag, layer) not in self.stats)
+        if missing:
+            found = channel_stats(self.engine, missing, self.images, progress=False, data=self.data)
+            for layer in missing:
+                self.stats[tag, layer] = found[layer]
+
     def channel_summary(
         self,
         layer: str,

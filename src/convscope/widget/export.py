@@ -5,33 +5,29 @@ The page runs the widget's own ``widget.js`` with a stand-in for anywidget's ``m
 the live Explorer's own drawing path, so every exported state shows the very pixels the kernel
 would send. The figures are stored as the canvas path's rectangles (see ``frames.py``): each
 group of states that differ only by channel (same view, layer, sample and colours) keeps the
-rectangles of its first channel's figure, and each other channel keeps the rectangles where it
-differs from that one (the outline in the grid, the channel's own map). Equal rectangles are
-stored once. The page shows a state as one key frame: white, the group's rectangles, the
-state's own. The tables are deflated and inlined as base64; the page inflates them on opening.
-
-Drawing is fast where it can be: the figure's panels are blitted in numpy exactly as their
-artist draws them into Agg, and each group's first figure is drawn by Agg as well and compared
-pixel for pixel; a figure with anything else on it (teaching titles) is drawn by Agg throughout.
+rectangles of its first channel's figure, and each other channel its own rectangles over that
+one (the outline in the grid, the channel's own map); ``export_table.py`` draws them, all of a
+group's channels at once in numpy, checked against Agg. Equal rectangles are stored once. The
+page shows a state as one key frame: white, the group's rectangles, the state's own. The tables
+are deflated and inlined as base64; the page inflates them on opening.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import json
-import struct
 import sys
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from convscope.engine.insight import best_first
 from convscope.errors import (
     ArgumentTypeError,
     ConvscopeError,
@@ -39,10 +35,8 @@ from convscope.errors import (
     InvalidArgumentError,
     check_layer_name,
 )
-from convscope.render.pixel_panel import PixelPanel
 from convscope.render.words import layer_line, panel_line, thumb_caption
-from convscope.widget.descriptions import describe_panels, describe_sample
-from convscope.widget.frames import changed_boxes, fold, paletted
+from convscope.widget.export_table import ExportTable, draw_states
 from convscope.widget.views import VIEWS
 
 # The Explorer, whose module imports this one: named, not imported, so there is no cycle.
@@ -52,190 +46,10 @@ DEFAULT_VIEWS = ("maps", "grad-cam", "heatmap")
 DEFAULT_MAX_BYTES = 25_000_000
 DEFAULT_PER_CLASS = 2  # samples of each true class exported by default
 DEFAULT_SAMPLES = 20  # without labels: the first 20
-_PIECE_FIELDS = 11  # x, y, w, h, rows, cols, colours, index_bytes, offset, length, runs
-_WHITE = np.uint32(0xFFFFFFFF)
-_SPLIT_MAX = 12  # a changed box splits into at most this many solid-row bands of runs
 _IMPORT = 'import widget from "./widget.js";'
 _ASSETS = Path(__file__).resolve().parent.parent.parent.parent / "js"
 _STATIC_ASSETS = Path(__file__).resolve().parent.parent / "static"
 _COMPRESSION = 6  # zlib level: near level 9's size at a fraction of its time
-
-
-@dataclass
-class _Pieces:
-    """Rectangles of figure pixels, each stored once however many states show it."""
-
-    ids: dict[bytes, int] = field(default_factory=dict)
-    seen: dict[bytes, int] = field(default_factory=dict)
-    meta: list[int] = field(default_factory=list)
-    runs: list[np.ndarray] = field(default_factory=list)
-    data: list[bytes] = field(default_factory=list)
-    run_count: int = 0
-    data_bytes: int = 0
-
-    def add(self, words: np.ndarray, x: int, y: int) -> int:
-        """Store the ``(h, w)`` block of pixel words at ``(x, y)``; return its id."""
-        height, width = words.shape
-        # A block seen before (an outline's strip, a sample's input) is not folded again.
-        seen = hashlib.blake2b(
-            struct.pack("<4I", x, y, width, height) + np.ascontiguousarray(words).tobytes(),
-            digest_size=16,
-        ).digest()
-        known = self.seen.get(seen)
-        if known is not None:
-            return known
-        self.seen[seen] = index = self._fold(words, x, y)
-        return index
-
-    def _fold(self, words: np.ndarray, x: int, y: int) -> int:
-        height, width = words.shape
-        rows, cols, folded = fold(words)
-        palette, indices = paletted(folded)
-        data = palette.tobytes() + indices.tobytes()
-        runs = np.asarray(rows + cols, "<u2")
-        if max(rows + cols) > np.iinfo(np.uint16).max:
-            raise InvalidArgumentError("a figure over 65,535 pixels a side cannot be exported")
-        key = hashlib.blake2b(
-            struct.pack("<4I", x, y, width, height) + runs.tobytes() + data, digest_size=16
-        ).digest()
-        found = self.ids.get(key)
-        if found is not None:
-            return found
-        index = len(self.ids)
-        self.ids[key] = index
-        self.meta += [
-            x, y, width, height, len(rows), len(cols), len(palette), indices.itemsize,
-            self.data_bytes, len(data), self.run_count,
-        ]  # fmt: skip
-        self.runs.append(runs)
-        self.data.append(data)
-        self.run_count += len(runs)
-        self.data_bytes += len(data)
-        return index
-
-    def add_changes(
-        self, new: np.ndarray, old: np.ndarray | None, at: tuple[int, int] = (0, 0)
-    ) -> list[int]:
-        """Store the rectangles where ``new`` differs from ``old`` (``None``: from white).
-
-        ``new`` and ``old`` are a region of the figure whose top-left corner is ``at``.
-        """
-        changed = new != (_WHITE if old is None else old)
-        ids = []
-        left, top = at
-        for x, y, w, h in changed_boxes(changed):
-            for bx, by, bw, bh in _split(changed[y : y + h, x : x + w]):
-                block = new[y + by : y + by + bh, x + bx : x + bx + bw]
-                ids.append(self.add(block, left + x + bx, top + y + by))
-        return ids
-
-
-def _split(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Cut a box's mask of changes into bands of equal rows and their runs, if that is few.
-
-    An outline that moved is a hollow rectangle: four solid strips, not the map inside it.
-    """
-    height, width = mask.shape
-    new_band = np.ones(height, bool)
-    new_band[1:] = (mask[1:] != mask[:-1]).any(axis=1)
-    starts = np.flatnonzero(new_band)
-    if len(starts) > _SPLIT_MAX:
-        return [(0, 0, width, height)]
-    stops = np.append(starts[1:], height)
-    boxes = []
-    for top, bottom in zip(starts.tolist(), stops.tolist(), strict=True):
-        row = np.concatenate([[False], mask[top], [False]])
-        edges = np.flatnonzero(row[1:] != row[:-1])
-        boxes += [(int(a), top, int(b - a), bottom - top) for a, b in edges.reshape(-1, 2)]
-        if len(boxes) > _SPLIT_MAX:
-            return [(0, 0, width, height)]
-    return boxes
-
-
-class _Painter:
-    """The figure's pixels as words, blitted in numpy as its panels draw themselves in Agg."""
-
-    def __init__(self, figure: Any) -> None:
-        self.figure = figure
-        self.canvas = figure.canvas
-        self.renderer = self.canvas.get_renderer()
-        # Anything visible but the panels (the teaching titles): only Agg draws it.
-        self.fast = all(
-            isinstance(artist, PixelPanel) or not artist.get_visible()
-            for artist in [*figure.artists, *figure.texts, *figure.patches, *figure.lines]
-        )
-
-    def agg(self) -> np.ndarray:
-        self.canvas.draw()
-        rgba: np.ndarray = np.ascontiguousarray(self.canvas.buffer_rgba())
-        words: np.ndarray = rgba.view(np.uint32)[..., 0].copy()
-        return words
-
-    def numpy(self) -> np.ndarray:
-        """Return the whole figure, blitted in numpy."""
-        width, height = self.canvas.get_width_height()
-        return self.region((0, 0, width, height))
-
-    def region(self, box: tuple[int, int, int, int]) -> np.ndarray:
-        """Return the pixels of ``(x0, y0, x1, y1)`` of the figure, blitted in numpy."""
-        x0, y0, x1, y1 = box
-        words = np.full((y1 - y0, x1 - x0), _WHITE, np.uint32)
-        for panel, (left, top, w, h) in self.placements():
-            # Agg clips an image at the canvas's edges; here also at the region's.
-            a0, b0 = max(top, y0), max(left, x0)
-            a1, b1 = min(top + h, y1), min(left + w, x1)
-            if a1 <= a0 or b1 <= b0:
-                continue
-            rgba = panel._scaled_to(h, w)  # noqa: SLF001 - the panel's own blit
-            if panel.outline is not None:
-                rgba = rgba.copy()
-                panel._paint_outline(rgba, self.renderer)  # noqa: SLF001
-            block = np.ascontiguousarray(rgba).view(np.uint32)[..., 0]
-            words[a0 - y0 : a1 - y0, b0 - x0 : b1 - x0] = block[
-                a0 - top : a1 - top, b0 - left : b1 - left
-            ]
-        return words
-
-    def placements(self) -> list[tuple[PixelPanel, tuple[int, int, int, int]]]:
-        """Each visible panel and where it lands: ``(left, top, w, h)`` from the top-left."""
-        height = self.canvas.get_width_height()[1]
-        found = []
-        for panel in self.figure.artists:
-            if isinstance(panel, PixelPanel) and panel.get_visible():
-                left, bottom, w, h = panel._target(self.renderer)  # noqa: SLF001
-                if w >= 1 and h >= 1:
-                    found.append((panel, (left, height - bottom - h, w, h)))
-        return found
-
-    def looks(self) -> dict[PixelPanel, tuple[object, ...]]:
-        """Return what each panel shows: its pixels (compared by identity), outline and place."""
-        # The pixels themselves, not their id(): a freed array's id is soon reused.
-        return {
-            panel: (panel._pixels, panel.outline, place)  # noqa: SLF001
-            for panel, place in self.placements()
-        }
-
-
-def _changed_regions(
-    before: dict[PixelPanel, tuple[object, ...]],
-    after: dict[PixelPanel, tuple[object, ...]],
-    size: tuple[int, int],
-) -> list[tuple[int, int, int, int]]:
-    """Return a box ``(x0, y0, x1, y1)`` per panel that changed: where it was and where it is."""
-    width, height = size
-    regions = []
-    for panel in before.keys() | after.keys():
-        old, new = before.get(panel), after.get(panel)
-        if old is not None and new is not None and old[0] is new[0] and old[1:] == new[1:]:
-            continue
-        places = [look[2] for look in (before.get(panel), after.get(panel)) if look is not None]
-        x0 = max(0, min(place[0] for place in places))  # type: ignore[index]
-        y0 = max(0, min(place[1] for place in places))  # type: ignore[index]
-        x1 = min(width, max(place[0] + place[2] for place in places))  # type: ignore[index]
-        y1 = min(height, max(place[1] + place[3] for place in places))  # type: ignore[index]
-        if x1 > x0 and y1 > y0:
-            regions.append((x0, y0, x1, y1))
-    return regions
 
 
 @dataclass(frozen=True)
@@ -324,7 +138,8 @@ def export_html(
     kept = _ViewKeeper(explorer)
     try:
         panels = _channel_panels(explorer, plan) if channel_panel else {}
-        table = _draw_states(explorer, plan, bar.step)
+        choices = (plan.views, plan.layers, plan.samples, plan.cmaps)
+        table = draw_states(explorer, choices, plan.channels, bar.step)
         table.panels = panels
     finally:
         kept.restore()
@@ -335,134 +150,17 @@ def export_html(
     return target
 
 
-@dataclass
-class _Table:
-    """The states' figures: rectangles, and which of them each group and state shows."""
-
-    pieces: _Pieces
-    width: int
-    height: int
-    group_of: np.ndarray  # (views, layers, samples, cmaps) -> group, -1 where refused
-    group_offsets: list[int]
-    group_pieces: list[int]
-    group_first: list[int]  # the state of each group's channel 0
-    state_offsets: list[int]
-    state_pieces: list[int]
-    refusals: dict[str, str]
-    captions: dict[str, list[str]]
-    texts: dict[str, str]
-    checked: int
-    panels: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
-
-
-def _draw_states(explorer: Explorer, plan: ExportPlan, step: Callable[[], None]) -> _Table:
-    """Draw every exported state through the Explorer's controller; return the table."""
-    controller = explorer.internals.controller  # the export is the Explorer's own drawing
-    controller.follow_weights(full=True)  # the model as it is now, once
-    controller.apply(follow=False, compare=-1, probe=())
-    painter = _Painter(explorer.figure)
-    width, height = painter.canvas.get_width_height()
-    pieces = _Pieces()
-    shape = (len(plan.views), len(plan.layers), len(plan.samples), len(plan.cmaps))
-    group_of = np.full(shape, -1, np.int32)
-    table = _Table(pieces, width, height, group_of, [0], [], [], [0], [], {}, {}, {}, 0)
-    for v, view in enumerate(plan.views):
-        for li, layer in enumerate(plan.layers):
-            channels = plan.channels[li]
-            for s, sample in enumerate(plan.samples):
-                for m, cmap in enumerate(plan.cmaps):
-                    try:
-                        controller.apply(
-                            follow=False, view=view, layer=layer, sample=sample, cmap=cmap,
-                            channel=0,
-                        )  # fmt: skip
-                    except ConvscopeError as error:
-                        table.refusals[f"{view}|{layer}"] = f"{type(error).__name__}: {error}"
-                        for _ in range(channels * (len(plan.samples) - s) * len(plan.cmaps)):
-                            step()
-                        break
-                    group_of[v, li, s, m] = len(table.group_first)
-                    _draw_group(explorer, painter, table, channels, step)
-                else:
-                    continue
-                break
-    return table
-
-
-def _draw_group(
-    explorer: Explorer, painter: _Painter, table: _Table, channels: int, step: Callable[[], None]
-) -> None:
-    """Draw one group's channels: its first figure whole, the others where they differ.
-
-    The numpy blit is checked against Agg on the group's first and last figures; where it
-    differs, the whole group is drawn by Agg instead.
-    """
-    controller = explorer.internals.controller
-    first = painter.agg()
-    fast = painter.fast and np.array_equal(painter.numpy(), first)
-    table.group_first.append(len(table.state_offsets) - 1)
-    table.group_pieces += table.pieces.add_changes(first, None)
-    table.group_offsets.append(len(table.group_pieces))
-    state = controller.state
-    if str(state.sample) not in table.texts:
-        table.texts[str(state.sample)] = describe_sample(controller, state.sample)
-    kept = len(table.state_pieces), len(table.state_offsets)
-    if fast and _draw_channels(explorer, painter, table, first, channels, fast=True):
-        table.checked += 1
-    else:
-        del table.state_pieces[kept[0] :], table.state_offsets[kept[1] :]
-        controller.apply(follow=False, channel=0)
-        _draw_channels(explorer, painter, table, first, channels, fast=False)
-    for _ in range(channels):
-        step()
-
-
-def _draw_channels(
-    explorer: Explorer,
-    painter: _Painter,
-    table: _Table,
-    first: np.ndarray,
-    channels: int,
-    *,
-    fast: bool,
-) -> bool:
-    """Draw each channel of the group in view; ``False`` if the numpy blit was not Agg's."""
-    controller = explorer.internals.controller
-    looks = painter.looks()
-    width, height = painter.canvas.get_width_height()
-    layer = controller.state.layer
-    for channel in range(channels):
-        if channel:
-            controller.apply(follow=False, channel=channel)
-            if not fast:
-                table.state_pieces += table.pieces.add_changes(painter.agg(), first)
-            else:  # only the panels that changed: the grid's outline, the channel's map
-                figure = first.copy() if channel == channels - 1 else None
-                for x0, y0, x1, y1 in _changed_regions(looks, painter.looks(), (width, height)):
-                    region = painter.region((x0, y0, x1, y1))
-                    table.state_pieces += table.pieces.add_changes(
-                        region, first[y0:y1, x0:x1], (x0, y0)
-                    )
-                    if figure is not None:
-                        figure[y0:y1, x0:x1] = region
-                if figure is not None and not np.array_equal(figure, painter.agg()):
-                    return False
-        table.state_offsets.append(len(table.state_pieces))
-        if explorer.internals.teaching:
-            key = f"{layer}|{channel}"
-            if key not in table.captions:
-                table.captions[key] = describe_panels(controller)
-    return True
-
-
 def _channel_panels(explorer: Explorer, plan: ExportPlan) -> dict[str, dict[str, list[Any]]]:
     """Return the channel panel of every exported channel: its words and strongest samples."""
     controller = explorer.internals.controller
     panels = {}
+    controller.stats.gather_peaks(plan.layers)  # one pass over the data set for every layer
     for layer in plan.layers:
         peaks = controller.stats.channel_peaks(layer)  # (N, C): the live panel's one pass
         count = min(9, len(peaks))
-        top = np.argsort(-peaks, axis=0, kind="stable")[:count]  # as channel_summary, at once
+        # As channel_summary's stable sort, highest first, ties to the lower index; without
+        # sorting all of a channel's samples (a full sort of flatten's 576 took a second).
+        top = np.stack([best_first(peaks[:, c], count) for c in range(peaks.shape[1])], axis=1)
         active = (peaks > 0).mean(axis=0)
         dead = controller.stats.dead_channels(layer)
         unit = "channel" if explorer.engine.layer(layer).spatial else "unit"
@@ -504,7 +202,7 @@ class _ViewKeeper:
         self.explorer.internals.publish()
 
 
-def _page(explorer: Explorer, plan: ExportPlan, table: _Table, title: str) -> str:
+def _page(explorer: Explorer, plan: ExportPlan, table: ExportTable, title: str) -> str:
     """Return the HTML: the widget's CSS and JS, the static model, and the tables, inline."""
     controller = explorer.internals.controller
     picker = explorer.internals.samples.picker
@@ -600,7 +298,7 @@ def _page(explorer: Explorer, plan: ExportPlan, table: _Table, title: str) -> st
     )
 
 
-def _start(explorer: Explorer, plan: ExportPlan, table: _Table) -> dict[str, object]:
+def _start(explorer: Explorer, plan: ExportPlan, table: ExportTable) -> dict[str, object]:
     """Return the page's first state: the Explorer's where the file holds it, else the first."""
     view = "maps" if "maps" in plan.views else plan.views[0]
     v = plan.views.index(view)
