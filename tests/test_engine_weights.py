@@ -50,3 +50,23 @@ def test_moving_a_value_to_another_variable_changes_the_version(model) -> None:
     finally:
         model.set_weights(original)
     assert weights_version(model) == before
+
+
+def test_the_cheap_tier_sees_one_changed_weight_anywhere(model) -> None:
+    """A small model is one slice: every update's check sees a change to any single weight."""
+    watch = WeightsWatch(model)
+    watch.version()
+    original = model.get_weights()
+    rng = np.random.default_rng(0)
+    try:
+        for index in range(len(original)):  # every variable, a random element of each
+            changed = [w.copy() for w in original]
+            flat = changed[index].reshape(-1)
+            where = int(rng.integers(flat.size))
+            flat[where] = np.nextafter(flat[where], np.float32(-np.inf))
+            model.set_weights(changed)
+            assert watch.changed(), (index, where)
+            model.set_weights(original)
+            assert not watch.changed(), (index, where)
+    finally:
+        model.set_weights(original)
