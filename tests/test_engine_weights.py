@@ -70,3 +70,18 @@ def test_the_cheap_tier_sees_one_changed_weight_anywhere(model) -> None:
             assert not watch.changed(), (index, where)
     finally:
         model.set_weights(original)
+
+
+def test_the_sign_of_a_zero_weight_is_seen(model) -> None:
+    """The version hashes the weights' bytes: ``0.0`` and ``-0.0`` are two states."""
+    original = model.get_weights()
+    versions = []
+    try:
+        for zero in (0.0, -0.0):
+            changed = [w.copy() for w in original]
+            changed[-1].flat[0] = zero
+            model.set_weights(changed)
+            versions.append(weights_version(model))
+    finally:
+        model.set_weights(original)
+    assert versions[0] != versions[1]
