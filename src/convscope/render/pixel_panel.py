@@ -127,7 +127,8 @@ class PixelPanel(Artist):
 
         Where is ``(left, top, width, height)`` in canvas pixels from the *top*-left corner, as
         numpy indexes a canvas's buffer; ``None`` when it draws nothing (hidden, no size). The
-        pixels are the panel's cache when there is no outline: copy them before writing.
+        pixels are the very buffer :meth:`draw` hands an Agg renderer (top-down here): read
+        them before the panel draws again, and copy them before writing.
         """
         if not self.get_visible():
             return None
@@ -135,14 +136,7 @@ class PixelPanel(Artist):
         width, height = place[2:]
         if width < 1 or height < 1:
             return None
-        return place, self._blitted(height, width, renderer)
-
-    def _blitted(self, height: int, width: int, renderer: RendererBase) -> np.ndarray:
-        rgba = self._scaled_to(height, width)
-        if self._outline is not None:
-            rgba = rgba.copy()
-            self._paint_outline(rgba, renderer)
-        return rgba
+        return place, self._upward(height, width, renderer)[::-1]
 
     def pixel_at(self, x: float, y: float, size: tuple[float, float]) -> tuple[int, int] | None:
         """Return the source pixel ``(row, col)`` drawn at a point, or ``None`` if none is.

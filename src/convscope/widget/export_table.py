@@ -25,7 +25,7 @@ import hashlib
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -35,11 +35,15 @@ from convscope.render.pixel_panel import PixelPanel, outline_strips, scale_indic
 from convscope.widget.descriptions import describe_panels, describe_sample
 from convscope.widget.frames import changed_boxes, fold, paletted
 
+if TYPE_CHECKING:  # the Explorer's module imports the export: for the types only
+    from convscope.render.explorer_figure import ExplorerFigure
+    from convscope.widget.controller import ExplorerController
+    from convscope.widget.explorer import Explorer
+
 _WHITE = np.uint32(0xFFFFFFFF)
 _SPLIT_MAX = 12  # a changed box splits into at most this many solid-row bands of runs
 _U16_MAX = int(np.iinfo(np.uint16).max)
 _BYTE_PALETTE = 256  # colours that one index byte can address
-Explorer = Any  # the Explorer, whose module imports the export: named, not imported
 
 
 @dataclass
@@ -211,10 +215,11 @@ class ExportTable:
 class Painter:
     """The figure in Agg, and where its channel-dependent panels put their pixels."""
 
-    def __init__(self, panels: Any) -> None:
-        self.panels = panels  # the Explorer's ExplorerFigure
+    def __init__(self, panels: ExplorerFigure) -> None:
+        self.panels = panels
         self.figure = panels.figure
-        self.canvas = self.figure.canvas
+        # An Agg canvas on both paths (ipympl's is one); matplotlib's Agg methods are untyped.
+        self.canvas: Any = cast("Any", self.figure.canvas)
         self.renderer = self.canvas.get_renderer()
         self.size: tuple[int, int] = self.canvas.get_width_height()
         self.sources: dict[tuple[object, ...], list[int]] = {}
@@ -480,7 +485,10 @@ def _swept(
 
 
 def _checked(
-    controller: Any, painter: Painter, pieces: Pieces, made: tuple[list[int], list[list[int]]]
+    controller: ExplorerController,
+    painter: Painter,
+    pieces: Pieces,
+    made: tuple[list[int], list[list[int]]],
 ) -> bool:
     """Whether the group's first and last figures, painted from the rectangles, are Agg's."""
     base, own = made
