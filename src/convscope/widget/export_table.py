@@ -35,15 +35,15 @@ from convscope.render.pixel_panel import PixelPanel, outline_strips, scale_indic
 from convscope.widget.descriptions import describe_panels, describe_sample
 from convscope.widget.frames import changed_boxes, fold, paletted
 
-if TYPE_CHECKING:  # the Explorer's module imports the export: for the types only
+if TYPE_CHECKING:
     from convscope.render.explorer_figure import ExplorerFigure
     from convscope.widget.controller import ExplorerController
-    from convscope.widget.explorer import Explorer
 
 _WHITE = np.uint32(0xFFFFFFFF)
 _SPLIT_MAX = 12  # a changed box splits into at most this many solid-row bands of runs
 _U16_MAX = int(np.iinfo(np.uint16).max)
 _BYTE_PALETTE = 256  # colours that one index byte can address
+Explorer = Any  # the Explorer, whose module imports the export: named, not imported
 
 
 @dataclass
