@@ -62,9 +62,14 @@ class ReducedBatch:
 
 
 def reduce_maps(
-    out: tf.Tensor, info: LayerInfo
+    out: tf.Tensor, info: LayerInfo, pooled: tf.Tensor | None = None
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
-    """Reduce one layer's batch of outputs to ``(batch, channels)`` peaks, sums, counts, lows."""
+    """Reduce one layer's batch of outputs to ``(batch, channels)`` peaks, sums, counts, lows.
+
+    ``pooled``: the peaks of a max-pooling that tiles these maps exactly
+    (:meth:`~convscope.engine.graph.ModelGraph.tiling_max_pools`), used as these maps' peaks
+    when every value is finite, instead of reading the maps once more.
+    """
     values = tf.cast(out, tf.float32)
     if info.spatial:
         # Reduced over the map's own axes, channels first or last: no transpose and no
@@ -75,7 +80,10 @@ def reduce_maps(
     else:  # one position of every unit: nothing to reduce
         values = tf.reshape(values, [tf.shape(values)[0], -1])
         axes, positions = [], tf.constant(1)
-    peaks = tf.reduce_max(values, axis=axes)
+    # When every value is finite, the pooling's windows hold them all: the same maxima, exactly
+    # (a max is no rounding, and the pooling has this map's dtype). A window skips a NaN that
+    # reduce_max keeps, so a map with NaN or Inf is reduced below from its own values.
+    peaks = tf.reduce_max(values, axis=axes) if pooled is None else pooled
     sums = tf.reduce_sum(values, axis=axes)
 
     def every_value_finite() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -99,10 +107,33 @@ def reduce_maps(
 
 
 def _reduce_step(
-    extract: Callable[[Any], list[Any]], infos: tuple[LayerInfo, ...], batch: Any
+    extract: Callable[[Any], list[Any]],
+    infos: tuple[LayerInfo, ...],
+    pools: tuple[int | None, ...],
+    batch: Any,
 ) -> Any:
     outputs = extract(batch)
-    return tuple(reduce_maps(out, info) for out, info in zip(outputs, infos, strict=True))
+    reduced: dict[int, tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]] = {}
+
+    def reduce(index: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        found = reduced.get(index)
+        if found is None:
+            pool = pools[index]
+            pooled = None if pool is None else reduce(pool)[0]  # the pooling's peaks first
+            found = reduced[index] = reduce_maps(outputs[index], infos[index], pooled)
+        return found
+
+    return tuple(reduce(index) for index in range(len(infos)))
+
+
+def tiling_pools(engine: ActivationEngine, infos: tuple[LayerInfo, ...]) -> tuple[int | None, ...]:
+    """Per layer of ``infos``: the index in ``infos`` of a max-pooling that tiles it, if any.
+
+    Only a pooling the pass reduces anyway counts: its peaks then serve both layers.
+    """
+    index = {info.name: number for number, info in enumerate(infos)}
+    pools = engine.graph.tiling_max_pools()
+    return tuple(index.get(pools.get(info.name, "")) for info in infos)
 
 
 class PassStep:
@@ -117,7 +148,8 @@ class PassStep:
         extract = engine.graph.extractor([info.name for info in infos])
         self.signature = tf.TensorSpec((None, *engine.input_shape), tf.float32)
         # A partial of one module-level function: TensorFlow counts traces per code object.
-        self._reduce = functools.partial(_reduce_step, extract, infos)
+        self.pools = tiling_pools(engine, infos)
+        self._reduce = functools.partial(_reduce_step, extract, infos, self.pools)
         self.step = tf.function(self._reduce, input_signature=[self.signature], autograph=False)
         self._distributed: dict[int, Callable[[Any], Any]] = {}
 
