@@ -32,21 +32,23 @@ from convscope.engine.inputs import as_image_batch, check_images
 from convscope.errors import ArgumentTypeError, ImageInputError
 
 PASS_BATCH_SIZE = 256
-"""Images per compiled call (per replica under a strategy); a stream's smaller batches are
-joined up to it. Each call has a fixed cost (the call itself, and waking TensorFlow's threads
-for every operation): a pass of every spatial layer of the bundled CNN takes about 8% fewer CPU
-seconds in calls of 256 images than of 64, and no fewer in calls of 512 or 1,024."""
+"""Images per compiled call (per replica under a strategy) when the caller gives no
+``batch_size``; a stream's smaller batches are joined up to it. Each call has a fixed cost
+(the call itself, and waking TensorFlow's threads for every operation): a pass of every
+spatial layer of the bundled CNN takes about 8% fewer CPU seconds in calls of 256 images than
+of 64, and no fewer in calls of 512 or 1,024."""
 
 SMALLEST_DEFAULT_BATCH = 64
-"""An array's calls under the default ``batch_size`` are lowered from :data:`PASS_BATCH_SIZE`
-for a model whose layer outputs for that many images would pass :data:`JOIN_BYTES`, but never
-below this (the default before calls of 256): ResNet50 at 96 px gets 64, the bundled CNN 256."""
+"""An array's calls under the default ``batch_size`` (``None``) are lowered from
+:data:`PASS_BATCH_SIZE` for a model whose layer outputs for that many images would pass
+:data:`JOIN_BYTES`, but never below this (the default before calls of 256): ResNet50 at 96 px
+gets 64, the bundled CNN 256. A ``batch_size`` the caller gives is kept as it is."""
 
 JOIN_BYTES = 64 * 2**20
-"""A stream's batches are joined only while the call's images hold at most this many bytes of
-layer outputs (every row of the model, float32, an unknown size counted as 1): a user who chose
-small batches for a large model keeps them (ResNet50 at 96 px, 27 MB per image: none joined),
-while the bundled CNN (162 kB per image) gets calls of 256."""
+"""Under the default ``batch_size``, a stream's batches are joined only while the call's images
+hold at most this many bytes of layer outputs (every row of the model, float32, an unknown size
+counted as 1): a user who chose small batches for a large model keeps them (ResNet50 at 96 px,
+27 MB per image: none joined), while the bundled CNN (162 kB per image) gets calls of 256."""
 
 Reduced = tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
 """Per layer: ``(peaks, sums, counts, lows)``, each ``(batch, channels)``."""
@@ -209,7 +211,7 @@ def run_pass(
     infos: tuple[LayerInfo, ...],
     images: object,
     *,
-    batch_size: int = PASS_BATCH_SIZE,
+    batch_size: int | None = None,
     progress: bool = True,
     on_batch: Callable[[int, int | None], None] | None = None,
     strategy: tf.distribute.Strategy | None = None,
@@ -226,10 +228,12 @@ def run_pass(
         An array (read in slices, converted to float32 a batch at a time) or a stream
         (``tf.data.Dataset``, generator, ``keras.utils.PyDataset``; see
         :mod:`convscope.engine.datasets`), read once, one batch at a time.
-    batch_size : int
-        Images per compiled call (per replica); a stream's smaller batches are joined up to
-        it, in order, while the call stays within :data:`JOIN_BYTES` of layer outputs, and a
-        larger one is kept whole.
+    batch_size : int or None
+        Images per compiled call (per replica), kept as given; a stream's smaller batches are
+        joined up to it, in order, and a larger one is kept whole. ``None``:
+        :data:`PASS_BATCH_SIZE`, an array's calls lowered for a large model (not below
+        :data:`SMALLEST_DEFAULT_BATCH`) and a stream's joined only within :data:`JOIN_BYTES`
+        of layer outputs.
     progress : bool
         Show Keras's progress bar: the count, the time per image, and an ETA when the length
         is known.
@@ -261,16 +265,20 @@ def run_pass(
 
 
 def _source(
-    engine: ActivationEngine, images: object, batch_size: int
+    engine: ActivationEngine, images: object, batch_size: int | None
 ) -> tuple[tuple[int | None, int | None], _Joined]:
     """Return what is known of the length (images, else batches), and the float32 batches."""
     per_image = max(1, sum(info.nbytes for info in engine.layers))
+    fitting = JOIN_BYTES // per_image  # images whose layer outputs fit the bound
     if is_stream(images):
         length = stream_length(images, engine.input_shape)
-        join = max(1, min(batch_size, JOIN_BYTES // per_image))
-        return length, _Joined(_stream_batches(engine, images, batch_size), join)
-    if batch_size == PASS_BATCH_SIZE:  # the default: a large model keeps the old calls of 64
-        batch_size = max(SMALLEST_DEFAULT_BATCH, min(batch_size, JOIN_BYTES // per_image))
+        if batch_size is None:  # single images batched by 256, as before; joined within bound
+            batched, join = PASS_BATCH_SIZE, max(1, min(PASS_BATCH_SIZE, fitting))
+        else:
+            batched = join = batch_size
+        return length, _Joined(_stream_batches(engine, images, batched), join)
+    if batch_size is None:  # the default: a large model keeps the old calls of 64
+        batch_size = max(SMALLEST_DEFAULT_BATCH, min(PASS_BATCH_SIZE, fitting))
     array = check_images(images, engine.input_shape)  # uint8 stays uint8: no float copy
     chunks = (
         np.ascontiguousarray(array[start : start + batch_size], dtype=np.float32)
