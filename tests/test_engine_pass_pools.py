@@ -179,3 +179,27 @@ def test_maps_with_nan_and_inf_take_their_peaks_from_their_own_values(
     # where a map has +Inf the pooling's maximum is +Inf, and the peak stays a finite value
     assert np.isposinf(keras_maps(model, images, "pool").max(axis=(1, 2))).any()
     assert np.isfinite(stats["conv"].max).all()
+
+
+def test_a_nested_models_pooling_serves_its_own_layer(digits: np.ndarray) -> None:
+    """Inside a nested Sequential (as a keras.applications base sits in a model)."""
+    keras.utils.set_random_seed(11)
+    inner = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv"),
+            keras.layers.MaxPooling2D(2, name="pool"),
+        ],
+        name="inner",
+    )
+    inputs = keras.Input((28, 28, 1))
+    outputs = keras.layers.GlobalMaxPooling2D()(inner(keras.layers.Rescaling(1 / 255)(inputs)))
+    model = keras.Model(inputs, outputs)
+    assert engine_for(model).graph.tiling_max_pools() == {"inner/conv": "inner/pool"}
+    stats = passed(model, digits, ("inner/conv", "inner/pool"))
+    alone = passed(model, digits, ("inner/conv",))
+    np.testing.assert_array_equal(stats["inner/conv"].peaks, alone["inner/conv"].peaks)
+    probe = keras.Model(inner.inputs, inner.get_layer("conv").output)
+    maps = probe.predict(digits[..., np.newaxis].astype(np.float32) / 255, verbose=0)
+    reference = brute_stats(maps)
+    np.testing.assert_allclose(stats["inner/conv"].peaks, reference["peaks"], rtol=1e-5)
