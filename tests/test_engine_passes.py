@@ -483,25 +483,85 @@ def test_a_large_models_batches_are_joined_only_within_the_memory_bound(
     assert calls == [50, 100]  # batches of 10 joined up to 41 images, not to 256
     # An array under the default batch size: calls of 64 for this model (41 would fit the bound,
     # but the default never goes below the old 64), 256 for the bundled CNN; an explicit size
-    # is kept.
+    # is kept, 256 included (the default's own number).
+    for batch_size, expected in ((None, [64, 128, 192, 200]), (100, [100, 200]), (256, [200])):
+        calls.clear()
+        engine_insight.channel_stats(
+            engine,
+            ("maps",),
+            digits[:200],
+            batch_size=batch_size,
+            progress=False,
+            on_batch=lambda done, _total: calls.append(done),
+            memo=PassMemo(0),
+        )
+        assert calls == expected, batch_size
+    # A stream's batches with an explicit size: joined up to it, past the bound's 41
     calls.clear()
     engine_insight.channel_stats(
         engine,
         ("maps",),
-        digits[:200],
+        (digits[start : start + 10] for start in range(0, 100, 10)),
+        batch_size=60,
         progress=False,
         on_batch=lambda done, _total: calls.append(done),
         memo=PassMemo(0),
     )
-    assert calls == [64, 128, 192, 200]
-    calls.clear()
-    engine_insight.channel_stats(
-        engine,
-        ("maps",),
-        digits[:200],
-        batch_size=100,
-        progress=False,
-        on_batch=lambda done, _total: calls.append(done),
-        memo=PassMemo(0),
-    )
-    assert calls == [100, 200]
+    assert calls == [60, 100]
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "error"),
+    [
+        ("8", ArgumentTypeError),
+        (8.0, ArgumentTypeError),
+        (True, ArgumentTypeError),
+        (0, InvalidArgumentError),
+        (-64, InvalidArgumentError),
+    ],
+)
+def test_a_bad_batch_size_is_refused_by_every_pass_before_any_pass(
+    model: keras.Model,
+    digits: np.ndarray,
+    passes: list[tuple[str, ...]],
+    batch_size: object,
+    error: type[Exception],
+) -> None:
+    calls = {
+        "channel_stats": lambda: convscope.channel_stats(
+            model, digits, "conv1", batch_size=batch_size, progress=False
+        ),
+        "dead_channels": lambda: convscope.dead_channels(
+            model, digits, batch_size=batch_size, progress=False
+        ),
+        "top_images": lambda: convscope.top_images(
+            model, digits, "conv1", 0, batch_size=batch_size, progress=False
+        ),
+        "plot_top_images": lambda: convscope.plot_top_images(
+            model, digits, "conv1", 0, batch_size=batch_size, progress=False
+        ),
+    }
+    for name, call in calls.items():
+        with pytest.raises(error, match=r"batch_size=256.*batch_size=None") as found:
+            call()
+        assert str(found.value).startswith(f"batch_size={batch_size!r} "), name
+    assert passes == []  # nothing ran
+    assert len(PASS_MEMO) == 0  # nothing remembered
+
+
+def test_an_explicit_batch_size_reaches_the_pass_as_given(
+    model: keras.Model, digits: np.ndarray, passes: list[tuple[str, ...]]
+) -> None:
+    sizes: list[object] = []
+    run_pass = engine_insight.run_pass
+
+    def spy(*args: object, **options: object) -> object:
+        sizes.append(options["batch_size"])
+        return run_pass(*args, **options)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine_insight, "run_pass", spy)
+        convscope.channel_stats(model, digits[:300], "conv1", progress=False)
+        convscope.dead_channels(model, digits[:300], "conv2", batch_size=256, progress=False)
+        convscope.top_images(model, digits[:300], "conv3", 1, batch_size=64, progress=False)
+    assert sizes == [None, 256, 64]

@@ -14,12 +14,13 @@ from matplotlib.figure import Figure
 from convscope.data.labels import check_class_names, class_labels
 from convscope.engine.activations import DEFAULT_BATCH_SIZE, engine_for
 from convscope.engine.inputs import check_images
-from convscope.engine.insight import STATS_BATCH_SIZE, TOP_KEPT, ChannelStats, confusion_counts
+from convscope.engine.insight import TOP_KEPT, ChannelStats, confusion_counts
 from convscope.engine.insight import channel_stats as _stream_stats
 from convscope.engine.receptive import Box
 from convscope.engine.receptive import receptive_field as _receptive_field
 from convscope.errors import (
     ArgumentTypeError,
+    InvalidArgumentError,
     LabelError,
     check_index,
     check_int,
@@ -47,7 +48,7 @@ def channel_stats(
     images: object,
     layer: str,
     *,
-    batch_size: int = STATS_BATCH_SIZE,
+    batch_size: int | None = None,
     progress: bool = True,
     strategy: object = None,
     key: object = None,
@@ -65,9 +66,12 @@ def channel_stats(
         read once, one batch at a time.
     layer : str
         A layer with channels: maps ``(H, W, C)`` or a vector of units.
-    batch_size : int
-        Images per compiled call (per replica under a strategy); a stream's smaller batches are
-        joined up to it, in order.
+    batch_size : int, optional
+        Images per compiled call (per replica under a strategy), kept as given; a stream's
+        smaller batches are joined up to it, in order, and a larger one is kept whole. By
+        default (``None``) 256, lowered for a model whose layer outputs for 256 images would
+        pass 64 MiB, but not below 64 (ResNet50 at 96 px gets 64, the bundled CNN 256), and a
+        stream's batches are joined only within those 64 MiB.
     progress : bool
         Show Keras's progress bar: the count, the time per image, an ETA when the length is
         known.
@@ -97,7 +101,7 @@ def channel_stats(
     """
     engine = engine_for(model)
     name = check_layer_name(layer)
-    size = check_int("batch_size", batch_size, minimum=1, example=256)
+    size = _pass_batch_size(batch_size)
     kept = check_int("top_kept", top_kept, minimum=1, example=100)
     return _stream_stats(
         engine,
@@ -111,13 +115,37 @@ def channel_stats(
     )[engine.layer(name).name]
 
 
+def _pass_batch_size(value: object) -> int | None:
+    """Return a pass's ``batch_size``: ``None`` (convscope chooses) or a positive integer.
+
+    Raises
+    ------
+    ArgumentTypeError
+        Not an integer (``True`` and ``8.0`` are refused).
+    InvalidArgumentError
+        Below 1.
+
+    """
+    if value is None:
+        return None
+    try:
+        return check_int("batch_size", value, minimum=1, example=256)
+    except (ArgumentTypeError, InvalidArgumentError) as error:
+        problem = "is not an integer" if isinstance(error, ArgumentTypeError) else "is below 1"
+        raise type(error)(
+            f"batch_size={value!r} {problem}: pass a number of images per call, such as "
+            "batch_size=256, or leave it out (batch_size=None) for 256, fewer for a large "
+            "model (not below 64)."
+        ) from None
+
+
 def dead_channels(
     model: Any,
     images: object,
     layers: str | Iterable[str] | None = None,
     *,
     threshold: float = 0.0,
-    batch_size: int = STATS_BATCH_SIZE,
+    batch_size: int | None = None,
     progress: bool = True,
     strategy: object = None,
     key: object = None,
@@ -153,7 +181,7 @@ def dead_channels(
     """
     engine = engine_for(model)
     level = check_real("threshold", threshold, 0.0)
-    size = check_int("batch_size", batch_size, minimum=1, example=256)
+    size = _pass_batch_size(batch_size)
     wanted = check_layer_names(layers)
     if wanted is None:
         names = tuple(info.name for info in engine.layers if info.spatial)
@@ -172,7 +200,7 @@ def top_images(
     channel: int,
     k: int = 9,
     *,
-    batch_size: int = STATS_BATCH_SIZE,
+    batch_size: int | None = None,
     progress: bool = True,
     strategy: object = None,
     key: object = None,
@@ -290,7 +318,7 @@ def plot_top_images(
     channel: int,
     k: int = 9,
     *,
-    batch_size: int = STATS_BATCH_SIZE,
+    batch_size: int | None = None,
     progress: bool = True,
 ) -> Figure:
     """Draw the ``k`` images that excite one channel most, each with its peak's receptive field.

@@ -153,6 +153,36 @@ class ModelGraph:
             scopes.extend(child for _, child in scope.nested.values())
         return {}
 
+    def tiling_max_pools(self) -> dict[str, str]:
+        """Return, per row, a ``MaxPooling2D`` row whose windows tile it exactly: the same maxima.
+
+        A row ``R`` maps to a pooling row ``P`` only when all of this holds, read from the
+        recorded graph and the pooling's ``get_config()``: ``P`` is a plain
+        ``keras.layers.MaxPooling2D`` called on exactly ``R``'s output tensor, in the same
+        graph (nothing in between, no cast: the same dtype); its ``data_format`` is ``R``'s
+        layout; its pool size equals its strides; and ``R``'s height and width are known and
+        divisible by the pool size (then ``"same"`` padding pads nothing either). Each value
+        of ``R`` is then in exactly one window, so each channel's maximum over ``P``'s map is
+        its maximum over ``R``'s: a pass reads the smaller map. Only for finite maps: a
+        max-pooling window skips a NaN that ``tf.reduce_max`` keeps.
+        """
+        infos = {info.name: info for info in self.rows}
+        found: dict[str, str] = {}
+        scopes = [self.root]
+        while scopes:
+            scope = scopes.pop()
+            scopes.extend(child for _, child in scope.nested.values())
+            rows_by_tensor = {id(tensor): row for row, tensor in scope.tensors.items()}
+            for pool_row, (layer, feed) in scope.called.items():
+                source = rows_by_tensor.get(id(feed))
+                # The exact class: a subclass may compute its call otherwise.
+                if source is None or type(layer) is not keras.layers.MaxPooling2D:
+                    continue
+                same_dtype = scope.tensors[source].dtype == scope.tensors[pool_row].dtype
+                if same_dtype and _tiles(layer.get_config(), infos[source]):
+                    found[source] = pool_row
+        return found
+
     def output_shape(self, index: int) -> tuple[int | None, ...]:
         """Shape of output ``index`` without the batch axis."""
         return tuple(self.root.outputs[index].shape[1:])
@@ -184,6 +214,22 @@ class ModelGraph:
             return [found[row] if row else found[f"#output{output}"] for row in rows]
 
         return extract
+
+
+def _tiles(config: dict[str, Any], source: LayerInfo) -> bool:
+    """Whether a max-pooling of ``config`` puts each value of ``source``'s maps in one window."""
+    pool = tuple(config.get("pool_size") or ())
+    strides = tuple(config.get("strides") or pool)
+    first = config.get("data_format") == "channels_first"
+    if not source.spatial or first != source.channels_first or pool != strides:
+        return False
+    if len(pool) != _SPATIAL_RANK - 2 or config.get("padding") not in {"valid", "same"}:
+        return False
+    plane = source.output_shape[1:] if first else source.output_shape[:2]
+    return all(
+        isinstance(size, int) and isinstance(step, int) and step > 0 and size % step == 0
+        for size, step in zip(plane, pool, strict=True)
+    )
 
 
 def _scope_runner(

@@ -21,10 +21,9 @@ from convscope.engine.datasets import is_stream
 from convscope.engine.graph import LayerInfo
 from convscope.engine.inputs import check_images
 from convscope.engine.pass_memo import PASS_MEMO, PassMemo, content_checksum, data_key, model_key
-from convscope.engine.passes import PASS_BATCH_SIZE, ReducedBatch, current_strategy, run_pass
+from convscope.engine.passes import ReducedBatch, current_strategy, run_pass
 from convscope.errors import InvalidArgumentError, NotSpatialLayerError, check_index, check_real
 
-STATS_BATCH_SIZE = PASS_BATCH_SIZE
 TOP_KEPT = 100
 _MERGE_ROWS = 1024  # a stream's per-image peaks held at most before they are merged
 _MAX_STREAM = 2**32  # images a stream's best are indexed up to (in 32 bits of a sort key)
@@ -152,7 +151,7 @@ def channel_stats(
     layers: tuple[str, ...],
     images: object,
     *,
-    batch_size: int = STATS_BATCH_SIZE,
+    batch_size: int | None = None,
     progress: bool = True,
     on_batch: Callable[[int, int | None], None] | None = None,
     strategy: object = None,
@@ -174,8 +173,9 @@ def channel_stats(
         Rows with channels: maps ``(H, W, C)`` or units ``(C,)``.
     images : array-like or stream
         The data set, in the units the model takes; converted to float32 a batch at a time.
-    batch_size : int
-        Images per compiled call (per replica under a strategy).
+    batch_size : int or None
+        Images per compiled call (per replica under a strategy), kept as given; ``None``
+        chooses (:func:`~convscope.engine.passes.run_pass`).
     progress : bool
         Show Keras's progress bar.
     on_batch : callable, optional

@@ -32,21 +32,23 @@ from convscope.engine.inputs import as_image_batch, check_images
 from convscope.errors import ArgumentTypeError, ImageInputError
 
 PASS_BATCH_SIZE = 256
-"""Images per compiled call (per replica under a strategy); a stream's smaller batches are
-joined up to it. Each call has a fixed cost (the call itself, and waking TensorFlow's threads
-for every operation): a pass of every spatial layer of the bundled CNN takes about 8% fewer CPU
-seconds in calls of 256 images than of 64, and no fewer in calls of 512 or 1,024."""
+"""Images per compiled call (per replica under a strategy) when the caller gives no
+``batch_size``; a stream's smaller batches are joined up to it. Each call has a fixed cost
+(the call itself, and waking TensorFlow's threads for every operation): a pass of every
+spatial layer of the bundled CNN takes about 8% fewer CPU seconds in calls of 256 images than
+of 64, and no fewer in calls of 512 or 1,024."""
 
 SMALLEST_DEFAULT_BATCH = 64
-"""An array's calls under the default ``batch_size`` are lowered from :data:`PASS_BATCH_SIZE`
-for a model whose layer outputs for that many images would pass :data:`JOIN_BYTES`, but never
-below this (the default before calls of 256): ResNet50 at 96 px gets 64, the bundled CNN 256."""
+"""An array's calls under the default ``batch_size`` (``None``) are lowered from
+:data:`PASS_BATCH_SIZE` for a model whose layer outputs for that many images would pass
+:data:`JOIN_BYTES`, but never below this (the default before calls of 256): ResNet50 at 96 px
+gets 64, the bundled CNN 256. A ``batch_size`` the caller gives is kept as it is."""
 
 JOIN_BYTES = 64 * 2**20
-"""A stream's batches are joined only while the call's images hold at most this many bytes of
-layer outputs (every row of the model, float32, an unknown size counted as 1): a user who chose
-small batches for a large model keeps them (ResNet50 at 96 px, 27 MB per image: none joined),
-while the bundled CNN (162 kB per image) gets calls of 256."""
+"""Under the default ``batch_size``, a stream's batches are joined only while the call's images
+hold at most this many bytes of layer outputs (every row of the model, float32, an unknown size
+counted as 1): a user who chose small batches for a large model keeps them (ResNet50 at 96 px,
+27 MB per image: none joined), while the bundled CNN (162 kB per image) gets calls of 256."""
 
 Reduced = tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
 """Per layer: ``(peaks, sums, counts, lows)``, each ``(batch, channels)``."""
@@ -62,9 +64,14 @@ class ReducedBatch:
 
 
 def reduce_maps(
-    out: tf.Tensor, info: LayerInfo
+    out: tf.Tensor, info: LayerInfo, pooled: tf.Tensor | None = None
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
-    """Reduce one layer's batch of outputs to ``(batch, channels)`` peaks, sums, counts, lows."""
+    """Reduce one layer's batch of outputs to ``(batch, channels)`` peaks, sums, counts, lows.
+
+    ``pooled``: the peaks of a max-pooling that tiles these maps exactly
+    (:meth:`~convscope.engine.graph.ModelGraph.tiling_max_pools`), used as these maps' peaks
+    when every value is finite, instead of reading the maps once more.
+    """
     values = tf.cast(out, tf.float32)
     if info.spatial:
         # Reduced over the map's own axes, channels first or last: no transpose and no
@@ -75,7 +82,10 @@ def reduce_maps(
     else:  # one position of every unit: nothing to reduce
         values = tf.reshape(values, [tf.shape(values)[0], -1])
         axes, positions = [], tf.constant(1)
-    peaks = tf.reduce_max(values, axis=axes)
+    # When every value is finite, the pooling's windows hold them all: the same maxima, exactly
+    # (a max is no rounding, and the pooling has this map's dtype). A window skips a NaN that
+    # reduce_max keeps, so a map with NaN or Inf is reduced below from its own values.
+    peaks = tf.reduce_max(values, axis=axes) if pooled is None else pooled
     sums = tf.reduce_sum(values, axis=axes)
 
     def every_value_finite() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -99,10 +109,33 @@ def reduce_maps(
 
 
 def _reduce_step(
-    extract: Callable[[Any], list[Any]], infos: tuple[LayerInfo, ...], batch: Any
+    extract: Callable[[Any], list[Any]],
+    infos: tuple[LayerInfo, ...],
+    pools: tuple[int | None, ...],
+    batch: Any,
 ) -> Any:
     outputs = extract(batch)
-    return tuple(reduce_maps(out, info) for out, info in zip(outputs, infos, strict=True))
+    reduced: dict[int, tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]] = {}
+
+    def reduce(index: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        found = reduced.get(index)
+        if found is None:
+            pool = pools[index]
+            pooled = None if pool is None else reduce(pool)[0]  # the pooling's peaks first
+            found = reduced[index] = reduce_maps(outputs[index], infos[index], pooled)
+        return found
+
+    return tuple(reduce(index) for index in range(len(infos)))
+
+
+def tiling_pools(engine: ActivationEngine, infos: tuple[LayerInfo, ...]) -> tuple[int | None, ...]:
+    """Per layer of ``infos``: the index in ``infos`` of a max-pooling that tiles it, if any.
+
+    Only a pooling the pass reduces anyway counts: its peaks then serve both layers.
+    """
+    index = {info.name: number for number, info in enumerate(infos)}
+    pools = engine.graph.tiling_max_pools()
+    return tuple(index.get(pools.get(info.name, "")) for info in infos)
 
 
 class PassStep:
@@ -117,7 +150,8 @@ class PassStep:
         extract = engine.graph.extractor([info.name for info in infos])
         self.signature = tf.TensorSpec((None, *engine.input_shape), tf.float32)
         # A partial of one module-level function: TensorFlow counts traces per code object.
-        self._reduce = functools.partial(_reduce_step, extract, infos)
+        self.pools = tiling_pools(engine, infos)
+        self._reduce = functools.partial(_reduce_step, extract, infos, self.pools)
         self.step = tf.function(self._reduce, input_signature=[self.signature], autograph=False)
         self._distributed: dict[int, Callable[[Any], Any]] = {}
 
@@ -177,7 +211,7 @@ def run_pass(
     infos: tuple[LayerInfo, ...],
     images: object,
     *,
-    batch_size: int = PASS_BATCH_SIZE,
+    batch_size: int | None = None,
     progress: bool = True,
     on_batch: Callable[[int, int | None], None] | None = None,
     strategy: tf.distribute.Strategy | None = None,
@@ -194,10 +228,12 @@ def run_pass(
         An array (read in slices, converted to float32 a batch at a time) or a stream
         (``tf.data.Dataset``, generator, ``keras.utils.PyDataset``; see
         :mod:`convscope.engine.datasets`), read once, one batch at a time.
-    batch_size : int
-        Images per compiled call (per replica); a stream's smaller batches are joined up to
-        it, in order, while the call stays within :data:`JOIN_BYTES` of layer outputs, and a
-        larger one is kept whole.
+    batch_size : int or None
+        Images per compiled call (per replica), kept as given; a stream's smaller batches are
+        joined up to it, in order, and a larger one is kept whole. ``None``:
+        :data:`PASS_BATCH_SIZE`, an array's calls lowered for a large model (not below
+        :data:`SMALLEST_DEFAULT_BATCH`) and a stream's joined only within :data:`JOIN_BYTES`
+        of layer outputs.
     progress : bool
         Show Keras's progress bar: the count, the time per image, and an ETA when the length
         is known.
@@ -229,16 +265,20 @@ def run_pass(
 
 
 def _source(
-    engine: ActivationEngine, images: object, batch_size: int
+    engine: ActivationEngine, images: object, batch_size: int | None
 ) -> tuple[tuple[int | None, int | None], _Joined]:
     """Return what is known of the length (images, else batches), and the float32 batches."""
     per_image = max(1, sum(info.nbytes for info in engine.layers))
+    fitting = JOIN_BYTES // per_image  # images whose layer outputs fit the bound
     if is_stream(images):
         length = stream_length(images, engine.input_shape)
-        join = max(1, min(batch_size, JOIN_BYTES // per_image))
-        return length, _Joined(_stream_batches(engine, images, batch_size), join)
-    if batch_size == PASS_BATCH_SIZE:  # the default: a large model keeps the old calls of 64
-        batch_size = max(SMALLEST_DEFAULT_BATCH, min(batch_size, JOIN_BYTES // per_image))
+        if batch_size is None:  # single images batched by 256, as before; joined within bound
+            batched, join = PASS_BATCH_SIZE, max(1, min(PASS_BATCH_SIZE, fitting))
+        else:
+            batched = join = batch_size
+        return length, _Joined(_stream_batches(engine, images, batched), join)
+    if batch_size is None:  # the default: a large model keeps the old calls of 64
+        batch_size = max(SMALLEST_DEFAULT_BATCH, min(PASS_BATCH_SIZE, fitting))
     array = check_images(images, engine.input_shape)  # uint8 stays uint8: no float copy
     chunks = (
         np.ascontiguousarray(array[start : start + batch_size], dtype=np.float32)
