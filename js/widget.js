@@ -135,6 +135,7 @@ const VIEW_NAMES = {
  * @typedef {Object} ViewRequest
  * @property {"view"} type
  * @property {number} seq
+ * @property {number} [batch]
  * @property {string} [layer]
  * @property {number} [channel]
  * @property {number} [sample]
@@ -150,6 +151,7 @@ const VIEW_NAMES = {
  * @typedef {Object} StepRequest
  * @property {"step"} type
  * @property {number} seq
+ * @property {number} [batch]
  * @property {number} delta
  */
 
@@ -158,6 +160,7 @@ const VIEW_NAMES = {
  * @typedef {Object} MoveRequest
  * @property {"move"} type
  * @property {number} seq
+ * @property {number} [batch]
  * @property {number} [channels]
  * @property {number} [layers]
  */
@@ -166,6 +169,7 @@ const VIEW_NAMES = {
  * @typedef {Object} FilterRequest
  * @property {"filter"} type
  * @property {number} seq
+ * @property {number} [batch]
  * @property {number} true
  * @property {number} predicted
  * @property {boolean} misclassified
@@ -175,6 +179,7 @@ const VIEW_NAMES = {
  * @typedef {Object} PageRequest
  * @property {"page"} type
  * @property {number} seq
+ * @property {number} [batch]
  * @property {number} page
  */
 
@@ -182,6 +187,7 @@ const VIEW_NAMES = {
  * @typedef {Object} SortRequest
  * @property {"sort"} type
  * @property {number} seq
+ * @property {number} [batch]
  * @property {string} sort
  */
 
@@ -189,6 +195,7 @@ const VIEW_NAMES = {
  * @typedef {Object} PanelRequest
  * @property {"panel"} type
  * @property {number} seq
+ * @property {number} [batch]
  * @property {boolean} open
  */
 
@@ -196,6 +203,7 @@ const VIEW_NAMES = {
  * @typedef {Object} EpochRequest
  * @property {"epoch"} type
  * @property {number} seq
+ * @property {number} [batch]
  * @property {number} epoch
  */
 
@@ -203,6 +211,7 @@ const VIEW_NAMES = {
  * @typedef {Object} ProbeRequest
  * @property {"probe"} type
  * @property {number} seq
+ * @property {number} [batch]
  * @property {number} x
  * @property {number} y
  */
@@ -211,6 +220,7 @@ const VIEW_NAMES = {
  * @typedef {Object} GifRequest
  * @property {"gif"} type
  * @property {number} seq
+ * @property {number} [batch]
  * @property {number} frames
  */
 
@@ -219,6 +229,7 @@ const VIEW_NAMES = {
  * @typedef {Object} DrawRequest
  * @property {"draw"} type
  * @property {number} seq
+ * @property {number} [batch]
  * @property {number} width
  * @property {number} height
  */
@@ -227,6 +238,7 @@ const VIEW_NAMES = {
  * @typedef {Object} TrainingRequest
  * @property {"training"} type
  * @property {number} seq
+ * @property {number} [batch]
  * @property {string} action
  */
 
@@ -234,6 +246,7 @@ const VIEW_NAMES = {
  * @typedef {Object} FrameRequest
  * @property {"frame"} type
  * @property {number} seq
+ * @property {number} [batch]
  * @property {number} [dpr]
  */
 
@@ -329,19 +342,22 @@ function asBytes(value) {
  */
 
 /**
- * Send one batch of requests, all with the same seq.
+ * Send one batch of requests, all with the same seq, each saying how many the batch holds: the
+ * kernel applies them as soon as the last has come, not a turn of its event loop later.
  * @param {Model} model
  * @param {number} seq
  * @param {Queue} batch
  */
 function sendBatch(model, seq, batch) {
-  for (const [type, content] of Object.entries(batch)) {
+  const entries = Object.entries(batch);
+  const size = entries.length;
+  for (const [type, content] of entries) {
     if (type === "draw") {
       // Read the pad now, not at the stroke that queued it: the newest pixels go.
       const { width, height, read } = /** @type {PadReader} */ (content);
-      model.send({ type: "draw", seq, width, height }, undefined, [/** @type {ArrayBuffer} */ (read().buffer)]);
+      model.send({ type: "draw", seq, batch: size, width, height }, undefined, [/** @type {ArrayBuffer} */ (read().buffer)]);
     } else {
-      model.send(/** @type {any} */ ({ type, seq, ...content }));
+      model.send(/** @type {any} */ ({ type, seq, batch: size, ...content }));
     }
   }
 }

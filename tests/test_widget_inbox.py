@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import numpy as np
+import pytest
 
 from convscope.widget.inbox import RequestInbox
-from convscope.widget.protocol import VIEW_FIELDS, VIEW_REQUEST_FIELDS
+from convscope.widget.protocol import (
+    VIEW_FIELDS,
+    VIEW_REQUEST_FIELDS,
+    MalformedRequestError,
+    parse_request,
+)
 
 
 def inbox() -> tuple[RequestInbox, list[tuple[dict[str, Any], list[str]]]]:
@@ -52,3 +59,26 @@ def test_a_drawing_replaces_the_sample_and_keeps_its_pixels() -> None:
 
 def test_a_view_request_carries_every_view_field_but_the_probe() -> None:
     assert set(VIEW_REQUEST_FIELDS) == set(VIEW_FIELDS) - {"probe"}
+
+
+def test_a_batch_is_applied_as_soon_as_its_last_request_has_come() -> None:
+    async def main() -> list[tuple[dict[str, Any], list[str]]]:
+        box, batches = inbox()
+        box.take({"type": "page", "seq": 5, "batch": 2, "page": 1}, [])
+        assert batches == []  # the rest of its batch is still to come
+        box.take({"type": "move", "seq": 5, "batch": 2, "channels": 1}, [])
+        assert batches == [({"page": 1, "channel_steps": 1, "layer_steps": 0}, [])]
+        await asyncio.sleep(0)  # the turn it had been waiting for hands over nothing more
+        assert len(batches) == 1
+        box.take({"type": "page", "seq": 6, "page": 2}, [])  # no batch size: the next turn
+        assert len(batches) == 1
+        await asyncio.sleep(0)
+        return batches
+
+    assert asyncio.run(main())[1:] == [({"page": 2}, [])]
+
+
+@pytest.mark.parametrize("size", [0, 14, 1.5, True])
+def test_a_batch_size_outside_one_to_one_per_kind_is_malformed(size: object) -> None:
+    with pytest.raises(MalformedRequestError, match="'batch' must be an integer from 1 to 13"):
+        parse_request({"type": "page", "seq": 1, "batch": size, "page": 0})

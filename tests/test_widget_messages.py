@@ -188,6 +188,7 @@ PLAUSIBLE = {
     "height": st.integers(-1, 2000),
     "dpr": st.floats(-1, 5) | st.integers(-1, 5),
     "action": st.sampled_from(["pause", "resume", "stop", "follow", "unfollow", "jump"]),
+    "batch": st.integers(-1, 15),
 }
 # Known fields with plausible values or junk, plus fields the protocol does not have.
 DICTS = st.builds(
@@ -223,7 +224,9 @@ def _well_formed(content: object) -> bool:  # noqa: PLR0911 - one return per rul
     for name, value in content.items():
         expected = hints[name]
         if expected is int and (
-            type(value) is not int or (name == "seq" and not 0 <= value < 2**53)
+            type(value) is not int
+            or (name == "seq" and not 0 <= value < 2**53)
+            or (name == "batch" and not 1 <= value <= len(protocol.REQUESTS))
         ):
             return False
         if expected is float and not (

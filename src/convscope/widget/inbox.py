@@ -1,4 +1,4 @@
-"""The request inbox: the page's requests merged between two turns of the event loop.
+"""The request inbox: the page's requests merged until the page's batch is complete.
 
 It owns the queue, the highest ``seq`` seen and the flush; what a batch does is its owner's
 business (the Explorer applies it, then acks ``seen_seq``). See :mod:`protocol` for the rule.
@@ -36,7 +36,13 @@ Batch = dict[str, Any]
 
 
 class RequestInbox:
-    """Merge the page's requests until the next turn of the event loop, then hand them over.
+    """Merge the page's requests until their batch is complete, then hand them over.
+
+    A request that says how many requests its batch holds (``batch``) is applied as soon as
+    the last of them has come, inside the handler of that message: the answer then leaves
+    before the kernel's own "idle" status, which the page would otherwise handle first (it
+    redraws JupyterLab's toolbar). Without ``batch``, or if a request of the batch is lost,
+    what came is applied at the next turn of the event loop.
 
     Parameters
     ----------
@@ -51,16 +57,36 @@ class RequestInbox:
         self.pending: Batch = {}
         self.problems: list[str] = []  # malformed requests since the last flush
         self.seen_seq = 0  # the highest valid seq of any message so far
-        self.scheduled = False
+        self.scheduled = False  # a flush waits for the next turn of the event loop
+        self._turn: asyncio.Handle | None = None
+        self._batch_seq: int | None = None  # the batch being received, and its requests so far
+        self._batch_seen = 0
 
     def take(self, content: object, buffers: object) -> None:
         """Take one message from the page. Never raises: the page gets an ack, whatever came."""
+        complete = False
         try:
+            complete = self._completes_batch(content)
             self.receive(content, buffers)
         except Exception:  # noqa: BLE001 - a bug here must not break the widget's comm
             _LOG.exception("convscope: failed to take a message from the page")
-        finally:
+        if not complete:
             self.schedule_flush()
+            return
+        try:
+            self.flush()
+        except Exception:  # noqa: BLE001 - as an event-loop callback would be: logged
+            _LOG.exception("convscope: failed to apply the page's requests")
+
+    def _completes_batch(self, content: object) -> bool:
+        """Count ``content`` into its batch; whether it is the batch's last request."""
+        seq, size = protocol.seq_of(content), protocol.batch_of(content)
+        if seq is None or size is None:
+            return False
+        if seq != self._batch_seq:
+            self._batch_seq, self._batch_seen = seq, 0
+        self._batch_seen += 1
+        return self._batch_seen >= size
 
     def receive(self, content: object, buffers: object = ()) -> None:
         """Merge one message into the pending batch (the newest value of each field wins)."""
@@ -131,12 +157,15 @@ class RequestInbox:
             return
         self.scheduled = True
         try:
-            asyncio.get_running_loop().call_soon(self.flush)
+            self._turn = asyncio.get_running_loop().call_soon(self.flush)
         except RuntimeError:  # no event loop (scripts, tests): apply now
             self.flush()
 
     def flush(self) -> None:
         """Hand everything that arrived since the last flush over as one batch."""
+        if self._turn is not None:  # flushed before its turn: nothing is left for it
+            self._turn.cancel()
+            self._turn = None
         self.scheduled = False
         pending, self.pending = self.pending, {}
         problems, self.problems = self.problems, []

@@ -13,8 +13,11 @@ The seq/ack rule
 ----------------
 Every request carries ``seq``, a whole number from 0 to ``2**53 - 1`` (JavaScript's safe
 integers). The page sends ``max(last seq + 1, Date.now())``, so two views of one widget never
-reuse each other's numbers, and keeps at most one batch of requests in flight. The kernel applies
-what arrived in one turn of its event loop as one update, then sets ``_ack`` to the highest valid
+reuse each other's numbers, and keeps at most one batch of requests in flight: one request of
+each kind, all with the same ``seq``, each saying in ``batch`` how many the batch holds. The
+kernel applies a batch as one update as soon as its last request has come, together with
+anything else that came before it (a request without ``batch``, or a batch one of whose requests
+was lost, waits for the next turn of the event loop), then sets ``_ack`` to the highest valid
 ``seq`` it has seen: whether the requests were applied, refused (their problem shown in the
 ``_error`` banner, the last good view kept) or ignored (a kind it does not know). The page sends
 its next batch once ``_ack`` reaches the ``seq`` of the batch in flight, and after
@@ -81,11 +84,18 @@ FRAME: Final = "frame"
 SEQ_MAX: Final = 2**53 - 1  # Number.MAX_SAFE_INTEGER
 
 
-class Request(TypedDict):
-    """Fields every request has."""
-
+class _Numbered(TypedDict):
     type: str
     seq: int
+
+
+class Request(_Numbered, total=False):
+    """Fields every request has; ``batch`` is how many requests the page sent with this ``seq``.
+
+    The kernel applies a batch as soon as its last request has come (see the seq/ack rule).
+    """
+
+    batch: int
 
 
 class ViewRequest(Request, total=False):
@@ -333,7 +343,7 @@ VIEW_FIELDS: Final = tuple(name for name in USER_TRAITS if name not in _NOT_VIEW
 """The view's fields, in order: ``Explorer.update``'s arguments, ``ViewState``'s fields and
 ``ViewRules.resolve``'s, each a public trait published from the state (tests check all four)."""
 VIEW_REQUEST_FIELDS: Final = tuple(
-    name for name in ViewRequest.__annotations__ if name not in ("type", "seq")
+    name for name in ViewRequest.__annotations__ if name not in Request.__annotations__
 )
 """The view's fields that a view request carries: all but ``probe``, which a click sets."""
 
@@ -355,6 +365,14 @@ def seq_of(content: object) -> int | None:
         return None
     seq = content.get("seq")
     return seq if _is_int(seq) and 0 <= seq <= SEQ_MAX else None  # type: ignore[operator]
+
+
+def batch_of(content: object) -> int | None:
+    """Return the valid ``batch`` of ``content`` (1 to one per kind of request), or ``None``."""
+    if not isinstance(content, dict):
+        return None
+    size = content.get("batch")
+    return size if _is_int(size) and 1 <= size <= len(REQUESTS) else None  # type: ignore[operator]
 
 
 def drawing_bytes(request: DrawRequest, buffers: object) -> bytes:
@@ -447,6 +465,9 @@ def _check_field_names(
 def _check_field_value(kind: str, name: str, value: object, expected_type: type) -> None:
     if name == "seq":
         valid, expected = seq_of({"seq": value}) is not None, "an integer from 0 to 2**53 - 1"
+    elif name == "batch":
+        valid = batch_of({"batch": value}) is not None
+        expected = f"an integer from 1 to {len(REQUESTS)}"
     else:
         if expected_type is int:
             valid = _is_int(value)
