@@ -57,8 +57,7 @@ class RequestInbox:
         self.pending: Batch = {}
         self.problems: list[str] = []  # malformed requests since the last flush
         self.seen_seq = 0  # the highest valid seq of any message so far
-        self.scheduled = False  # a flush waits for the next turn of the event loop
-        self._turn: asyncio.Handle | None = None
+        self._turn: asyncio.Handle | None = None  # the flush waiting for the loop's next turn
         self._batch_seq: int | None = None  # the batch being received, and its requests so far
         self._batch_seen = 0
 
@@ -151,11 +150,15 @@ class RequestInbox:
         for moved in ("sample", "step"):  # the drawing is now the sample in view
             self.pending.pop(moved, None)
 
+    @property
+    def scheduled(self) -> bool:
+        """Whether a flush waits for the next turn of the event loop."""
+        return self._turn is not None
+
     def schedule_flush(self) -> None:
         """Flush at the next turn of the event loop (now, where there is none)."""
         if self.scheduled:
             return
-        self.scheduled = True
         try:
             self._turn = asyncio.get_running_loop().call_soon(self.flush)
         except RuntimeError:  # no event loop (scripts, tests): apply now
@@ -166,7 +169,6 @@ class RequestInbox:
         if self._turn is not None:  # flushed before its turn: nothing is left for it
             self._turn.cancel()
             self._turn = None
-        self.scheduled = False
         pending, self.pending = self.pending, {}
         problems, self.problems = self.problems, []
         self._apply(pending, problems)
