@@ -50,6 +50,7 @@ class PixelPanel(Artist):
         self._pixels = np.zeros((1, 1), np.uint32)
         self._source: np.ndarray | None = None
         self._outline: Box | None = None
+        self.revision = 0  # counts the changes of pixels or outline (see PanelComposite)
         self._scaled: tuple[tuple[int, int], np.ndarray] | None = None
         # Reused from update to update (see the class's notes): the scaled words, the gather's
         # intermediate, and the scaled pixels with the outline painted in.
@@ -77,10 +78,13 @@ class PixelPanel(Artist):
         # One uint32 word per pixel: scaling then gathers words, not 4-byte sub-arrays.
         self._pixels = rgba.view(np.uint32)[..., 0]
         self._scaled = None
+        self.revision += 1
         self.stale = True
 
     def set_outline(self, box: Box | None) -> None:
         """Outline ``(x, y, width, height)`` of the source pixels, or nothing for ``None``."""
+        if box != self._outline:
+            self.revision += 1
         self._outline = box
         self.stale = True
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from convscope.errors import ConvscopeError, InvalidArgumentError
 from convscope.render.compose import ChannelSweep
+from convscope.render.panel_composite import only_panels
 from convscope.render.pixel_panel import PixelPanel, outline_strips, scale_indices
 from convscope.widget.descriptions import describe_panels, describe_sample
 from convscope.widget.frames import changed_boxes, fold, paletted
@@ -224,11 +225,7 @@ class Painter:
         self.size: tuple[int, int] = self.canvas.get_width_height()
         self.sources: dict[tuple[object, ...], list[int]] = {}
         # Anything visible but the panels (the teaching titles): only Agg draws it.
-        figure = self.figure
-        self.only_panels = all(
-            isinstance(artist, PixelPanel) or not artist.get_visible()
-            for artist in [*figure.artists, *figure.texts, *figure.patches, *figure.lines]
-        )
+        self.only_panels = only_panels(self.figure)
 
     def agg(self) -> np.ndarray:
         """Draw the figure in Agg; return its pixels as ``(H, W)`` RGBA words.

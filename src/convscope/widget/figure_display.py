@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -46,6 +47,35 @@ def choose_mode(requested: str = "auto") -> DisplayMode:
     return "png"
 
 
+class LazyAggCanvas(FigureCanvasAgg):
+    """An Agg canvas that may be drawn late: its buffer is brought up to date when read.
+
+    The canvas path composes the page's pixels in numpy (:class:`PanelComposite`), so Agg need
+    not draw on every update. :meth:`behind` records how to draw the pixels the page was sent;
+    :meth:`buffer_rgba` draws them first if they are due, so ``ex.figure.canvas.buffer_rgba()``
+    always holds the figure in view, drawn by Agg itself. Any other :meth:`draw` (a GIF's, a
+    save's) supersedes the pending one.
+    """
+
+    _due: Callable[[], None] | None = None
+
+    def behind(self, draw: Callable[[], None]) -> None:
+        """Call ``draw`` (which draws this canvas) before the buffer is next read."""
+        self._due = draw
+
+    def draw(self) -> None:
+        """Draw the figure now, as Agg does; a pending late drawing is no longer needed."""
+        self._due = None
+        super().draw()  # type: ignore[no-untyped-call]
+
+    def buffer_rgba(self) -> Any:
+        """Return Agg's RGBA buffer, drawn first if a drawing is due."""
+        due, self._due = self._due, None
+        if due is not None:
+            due()
+        return super().buffer_rgba()  # type: ignore[no-untyped-call]
+
+
 def make_figure(mode: DisplayMode) -> Figure:
     """Create an empty figure on the canvas that ``mode`` needs, outside pyplot's registry."""
     figure = Figure()
@@ -60,6 +90,8 @@ def make_figure(mode: DisplayMode) -> Figure:
         canvas.footer_visible = False
         canvas.toolbar_visible = False
         canvas.resizable = False
+    elif mode == "png":
+        LazyAggCanvas(figure)
     else:
         FigureCanvasAgg(figure)
     return figure

@@ -91,12 +91,18 @@ class FrameEncoder:
         """Make the next frame a key frame (a view opened, or lost track of the frames)."""
         self._key_wanted = True
 
-    def encode(self, rgba: np.ndarray, ratio: float = 1.0) -> bytes | None:
+    def encode(
+        self,
+        rgba: np.ndarray,
+        ratio: float = 1.0,
+        within: tuple[int, int, int, int] | None = None,
+    ) -> bytes | None:
         """Return the frame from the last buffer to ``rgba`` (``(H, W, 4)`` uint8), or ``None``.
 
         ``None`` means nothing changed and no key frame is wanted: there is nothing to send.
         ``ratio`` is the device pixel ratio it was drawn at; the gap between rectangles
-        follows it, so that a panel stays one rectangle.
+        follows it, so that a panel stays one rectangle. ``within`` ``(x, y, w, h)``, when
+        given, is where the caller knows every changed pixel to be: only there is compared.
         """
         words = np.ascontiguousarray(rgba).view(np.uint32)[..., 0]
         height, width = words.shape
@@ -106,8 +112,13 @@ class FrameEncoder:
             self._last = words.copy()
             self._changed = np.empty(words.shape, bool)
         else:
-            changed = np.not_equal(words, last, out=self._changed)  # no new mask per frame
-            boxes = changed_boxes(changed, round(self.gap * ratio))
+            left, top, box_w, box_h = (0, 0, width, height) if within is None else within
+            area = (slice(top, top + box_h), slice(left, left + box_w))
+            changed = np.not_equal(words[area], last[area], out=self._changed[area])
+            boxes = [
+                (x + left, y + top, w, h)
+                for x, y, w, h in changed_boxes(changed, round(self.gap * ratio))
+            ]
             if not boxes:
                 return None
             base = self.frame_id

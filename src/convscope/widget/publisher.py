@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from convscope.render.panel_composite import PanelComposite
 from convscope.render.words import panel_line
 from convscope.widget.descriptions import describe_drawing, describe_panels, describe_sample
 from convscope.widget.explorer_state import trait_values
+from convscope.widget.figure_display import LazyAggCanvas
 from convscope.widget.frames import FrameEncoder
 
 if typing.TYPE_CHECKING:
@@ -71,6 +73,7 @@ class Publisher:
         self._host = host
         self._panel_key: tuple[str, int] | None = None
         self._frames = FrameEncoder()
+        self._composite = PanelComposite(controller.view.panels)
         self._pixel_ratio = 1.0  # the page's device pixel ratio (canvas path)
 
     def forget_panel(self) -> None:
@@ -136,24 +139,50 @@ class Publisher:
         self.frame()
 
     def frame(self) -> None:
-        """Draw the figure and send the page what changed since the last frame, if anything.
+        """Send the page what changed in the figure since the last frame, if anything.
 
-        The figure is drawn at the page's device pixel ratio, then set back to its own dpi, so
-        that ``ex.figure``, saves and GIFs keep their size.
+        The figure is taken at the page's device pixel ratio. While it shows only pixel panels
+        (the live view, titles off), its pixels are composed in numpy, repainting only the
+        panels that changed, and Agg draws the canvas only when its buffer is read
+        (:class:`LazyAggCanvas`); otherwise Agg draws it now. ``ex.figure``, saves and GIFs
+        keep the figure's own dpi either way.
         """
         figure = self._controller.view.figure
         canvas: Any = figure.canvas  # Agg's, or ipympl's: both hold the RGBA buffer drawn
+        with self._at_ratio():
+            renderer = canvas.get_renderer()
+            lazy = isinstance(canvas, LazyAggCanvas)
+            if lazy and self._composite.can_paint(figure, renderer):
+                within = self._composite.paint(renderer) or (0, 0, 0, 0)
+                words = self._composite.words
+                rgba = words.view(np.uint8).reshape(*words.shape, 4)
+                canvas.behind(self._draw)
+            else:
+                canvas.draw()
+                self._composite.forget()
+                rgba, within = np.asarray(canvas.buffer_rgba()), None
+        frame = self._frames.encode(rgba, self._pixel_ratio, within=within)
+        if frame is not None:
+            self._host.set_traits({"_figure_frame": frame})
+
+    def _draw(self) -> None:
+        """Draw the figure with Agg at the page's device pixel ratio."""
+        with self._at_ratio():
+            figure: Any = self._controller.view.figure
+            figure.canvas.draw()
+
+    @contextlib.contextmanager
+    def _at_ratio(self) -> typing.Iterator[None]:
+        """Set the figure's dpi to the page's device pixel ratio times its own, for a while."""
+        figure = self._controller.view.figure
         dpi = figure.dpi
         if self._pixel_ratio != 1.0:
             figure.set_dpi(dpi * self._pixel_ratio)
         try:
-            canvas.draw()
+            yield
         finally:
             if self._pixel_ratio != 1.0:
                 figure.set_dpi(dpi)
-        frame = self._frames.encode(np.asarray(canvas.buffer_rgba()), self._pixel_ratio)
-        if frame is not None:
-            self._host.set_traits({"_figure_frame": frame})
 
     def page(self, page: int) -> None:
         """Publish a page of thumbnails, and the confusion matrix if its predictions are known.
