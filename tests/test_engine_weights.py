@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
 from convscope.engine.weights import WeightsWatch, weights_version
@@ -85,3 +86,22 @@ def test_the_sign_of_a_zero_weight_is_seen(model) -> None:
     finally:
         model.set_weights(original)
     assert versions[0] != versions[1]
+
+
+def test_a_step_of_the_optimizer_is_seen_even_when_no_weight_moves() -> None:
+    """``fit`` at a learning rate of 0 moves only the step counter; a new optimizer is followed."""
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    model.compile(keras.optimizers.SGD(learning_rate=0.0), "mse")
+    watch = WeightsWatch(model)
+    before = watch.version()
+    assert not watch.changed()
+    weights = model.get_weights()
+    model.fit(np.ones((8, 4)), np.zeros((8, 3)), epochs=1, batch_size=8, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights(), strict=True))
+    assert watch.changed()
+    watch.version()
+    assert not watch.changed()
+    model.compile(keras.optimizers.SGD(learning_rate=0.0), "mse")  # another step counter, at 0
+    model.fit(np.ones((8, 4)), np.zeros((8, 3)), epochs=1, batch_size=8, verbose=0)
+    assert watch.changed()
+    assert watch.version() == before  # the same weights: the version is the weights' alone

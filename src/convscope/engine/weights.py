@@ -73,7 +73,9 @@ class WeightsWatch:
         self._model = model
         self._slice_size = slice_size
         self._variables: tuple[Any, ...] = ()
-        self._slices: list[Any] = []  # one compiled checksum per slice of the variables
+        self._counter: Any = None  # the optimizer's step counter the checksums read
+        # One compiled call per slice of the variables: its checksum, and the step counter.
+        self._slices: list[Any] = []
         self._sums: list[bytes] = []  # each slice's checksum at the last look
         self._steps: int | None = None  # the optimizer's step counter at the last look
         self._next = 0  # the slice the cheap tier checks next
@@ -89,8 +91,9 @@ class WeightsWatch:
         self._refresh()
         if not self._variables:
             return ()
-        self._sums = [np.asarray(checksum()).tobytes() for checksum in self._slices]
-        self._steps = _optimizer_steps(self._model)
+        looks = [_read(checksum) for checksum in self._slices]
+        self._sums = [sums for sums, _ in looks]
+        self._steps = looks[0][1]
         return (len(self._variables), b"".join(self._sums))
 
     def changed(self) -> bool:
@@ -104,20 +107,20 @@ class WeightsWatch:
         self._refresh()
         if self._variables != before or len(self._sums) != len(self._slices):
             return True
-        if _optimizer_steps(self._model) != self._steps:
-            return True
         if not self._slices:
             return False
         index = self._next % len(self._slices)
         self._next = index + 1
-        return bool(np.asarray(self._slices[index]()).tobytes() != self._sums[index])
+        sums, steps = _read(self._slices[index])  # one call: waking TensorFlow costs most
+        return steps != self._steps or sums != self._sums[index]
 
     def _refresh(self) -> None:
         variables = tuple(self._model.weights)
-        if variables != self._variables:
-            self._variables = variables
+        counter = getattr(getattr(self._model, "optimizer", None), "iterations", None)
+        if variables != self._variables or counter is not self._counter:
+            self._variables, self._counter = variables, counter
             parts = _slices(variables, self._slice_size)
-            self._slices = [_compiled_checksum(part) for part in parts]
+            self._slices = [_compiled_checksum(part, counter) for part in parts]
             self._sums = []
 
 
@@ -137,18 +140,29 @@ def _slices(variables: tuple[Any, ...], size: int) -> list[tuple[Any, ...]]:
     return runs
 
 
-def _optimizer_steps(model: keras.Model) -> int | None:
-    """Return the model's optimizer's step counter, or ``None`` without an optimizer."""
-    iterations = getattr(getattr(model, "optimizer", None), "iterations", None)
-    # numpy() also reads a variable mirrored by a tf.distribute strategy (np.asarray does not).
-    return None if iterations is None else int(iterations.numpy())
+def _compiled_checksum(variables: tuple[Any, ...], counter: Any) -> Any:
+    """Compile one call giving the slice's fingerprints and the optimizer's step counter.
 
-
-def _compiled_checksum(variables: tuple[Any, ...]) -> Any:
+    The counter (``fit`` moves it) is read in the same call: after a pause between a user's
+    events, each call into TensorFlow costs about a millisecond of waking up, not the work.
+    ``-1`` stands for no optimizer.
+    """
     values = [variable.value for variable in variables]
+    steps = None if counter is None else getattr(counter, "value", counter)
+
+    def checksum() -> tuple[tf.Tensor, tf.Tensor]:
+        read = tf.constant(-1, tf.int64) if steps is None else tf.cast(steps, tf.int64)
+        return _fingerprint_of(values), read
+
     # The concrete function, traced now: calling it skips tf.function's dispatch, a tenth of
     # the cheap check's time on the MNIST CNN.
-    return tf.function(lambda: _fingerprint_of(values), autograph=False).get_concrete_function()
+    return tf.function(checksum, autograph=False).get_concrete_function()
+
+
+def _read(checksum: Any) -> tuple[bytes, int]:
+    """Call a compiled checksum; return its fingerprints' bytes and the step counter."""
+    sums, steps = checksum()
+    return np.asarray(sums).tobytes(), int(steps)
 
 
 def weights_watch(model: keras.Model) -> WeightsWatch:
