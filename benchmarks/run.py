@@ -346,8 +346,9 @@ def bench_memory(samples: int) -> dict[str, object]:
 def bench_delivery(repeats: int) -> dict[str, object]:
     """Per update in the kernel, the bytes for the page included, on each figure path.
 
-    ``canvas`` is the default path, in every host (``figure="png"``): the update, the Agg draw
-    and the frame of changed rectangles. ``ipympl`` is the opt-in ``figure="ipympl"``: the
+    ``canvas`` is the default path, in every host (``figure="png"``): the update, the figure's
+    pixels composed in numpy (Agg draws only when the buffer is read, not here) and the frame of
+    changed rectangles. ``ipympl`` is the opt-in ``figure="ipympl"``: the
     update, then ipympl's draw and a whole-figure PNG (its page is taken as connected, so no
     data URL is made). ``whole_png`` is what the PNG path did before: the whole frame encoded
     as PNG. The floor is one compiled forward pass of the layer plus one Agg draw.
