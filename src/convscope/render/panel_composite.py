@@ -4,9 +4,10 @@ A figure whose only visible artists are :class:`PixelPanel` s on an opaque white
 once Agg has drawn it, that white with each panel's scaled pixels copied in, in drawing order:
 Agg's ``draw_image`` of opaque pixels at whole-pixel offsets is a copy. :class:`PanelComposite`
 keeps that picture in a buffer of its own and, on each call, repaints only the panels whose
-pixels, outline, place or visibility changed since the last one, and says where. An update of the
-Explorer thus costs a copy of the panels that changed, not a whole redraw of the figure, and the
-frame for the page is looked for only where something was repainted.
+pixels, outline, place, drawing order or visibility changed since the last one, and says
+where. An update of the Explorer thus costs a copy of the panels that changed, not a whole
+redraw of the figure, and the frame for the page is looked for only where something was
+repainted.
 """
 
 from __future__ import annotations

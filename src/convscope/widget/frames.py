@@ -3,7 +3,8 @@
 Outside ipympl (Colab, VS Code, marimo, ``figure="png"``) the page holds a ``<canvas>`` with
 the figure's pixels. After each update the kernel compares the figure's new pixels (composed in
 numpy by :class:`~convscope.render.panel_composite.PanelComposite` for the live view, drawn by
-Agg while titles show) with the last ones it sent, where they may have changed, cuts the changed pixels into a few rectangles (a panel each, roughly), and sends each
+Agg while titles show) with the last ones it sent, where they may have changed,
+cuts the changed pixels into a few rectangles (a panel each, roughly), and sends each
 rectangle with its repeated rows and columns folded away: the panels are feature maps enlarged
 by whole factors, so a 450×432 mosaic of conv1 folds to about 170×120 distinct pixels. Those
 are sent as indices into the rectangle's own palette (a colormap has 256 colours): one byte a
