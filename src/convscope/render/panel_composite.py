@@ -108,7 +108,7 @@ class PanelComposite:
         self._words[top : top + box_h, left : left + box_w] = _WHITE
         for panel in sorted(self._panels, key=lambda panel: panel.get_zorder()):  # as Agg
             place = marks[panel].place
-            if place is not None and _overlaps(place, dirty):
+            if place is not None and overlaps(place, dirty):
                 self._paste(panel, renderer, dirty)
         self._painted = marks
         return dirty
@@ -181,8 +181,8 @@ def _union(box: Place | None, other: Place | None) -> Place | None:
     return left, top, right - left, bottom - top
 
 
-def _overlaps(box: Place, other: Place) -> bool:
-    """Whether the two boxes share a pixel."""
+def overlaps(box: Place, other: Place) -> bool:
+    """Whether the two boxes ``(left, top, width, height)`` share a pixel."""
     return (
         box[0] < other[0] + other[2]
         and other[0] < box[0] + box[2]

@@ -31,7 +31,7 @@ import numpy as np
 
 from convscope.errors import ConvscopeError, InvalidArgumentError
 from convscope.render.compose import ChannelSweep
-from convscope.render.panel_composite import only_panels
+from convscope.render.panel_composite import only_panels, overlaps
 from convscope.render.pixel_panel import PixelPanel, outline_strips, scale_indices
 from convscope.widget.descriptions import describe_panels, describe_sample
 from convscope.widget.frames import changed_boxes, fold, paletted
@@ -384,11 +384,7 @@ class Painter:
 
 def _overlap(boxes: list[tuple[int, int, int, int]]) -> bool:
     """Whether any two of the boxes ``(left, top, w, h)`` share a pixel."""
-    for i, (ax, ay, aw, ah) in enumerate(boxes):
-        for bx, by, bw, bh in boxes[i + 1 :]:
-            if ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah:
-                return True
-    return False
+    return any(overlaps(box, other) for i, box in enumerate(boxes) for other in boxes[i + 1 :])
 
 
 def draw_states(
