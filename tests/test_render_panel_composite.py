@@ -1,4 +1,4 @@
-"""The numpy picture of a figure of pixel panels is, pixel for pixel, what Agg draws of it."""
+"""The patches of a figure of pixel panels paint, pixel for pixel, what Agg draws of it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import convscope
-from convscope.render.panel_composite import PanelComposite, only_panels
+from convscope.render.panel_composite import PanelComposite, only_panels, paste
 from convscope.render.pixel_panel import PixelPanel
 from convscope.widget.figure_display import LazyAggCanvas
 from convscope.widget.frames import apply_frame
@@ -77,27 +77,55 @@ def test_random_changes_to_overlapping_panels_match_agg_exactly() -> None:
         panel.set_pixels(random_pixels(rng))
         figure.add_artist(panel)
     composite = PanelComposite(panels)
-    composite.paint(canvas.get_renderer())
+    renderer = canvas.get_renderer()
+    width, height = composite.size(renderer)
+    picture = np.zeros((height, width), np.uint32)  # what a page shows: anything, at first
+    paste(picture, composite.patches(renderer))
+    assert np.array_equal(picture, agg_words(figure))
     painted = partial = 0
-    for step in range(150):
+    for step in range(300):
         change = change_at_random(figure, panels, rng)
         renderer = canvas.get_renderer()
         assert composite.can_paint(figure, renderer)
-        before = composite.words.copy()
-        dirty = composite.paint(renderer)
+        width, height = composite.size(renderer)
+        before = picture.copy()
+        if picture.shape != (height, width):
+            picture = np.zeros((height, width), np.uint32)
+        patches = composite.patches(renderer)
+        paste(picture, patches)
         expected = agg_words(figure)
-        assert np.array_equal(composite.words, expected), f"step {step}: change {change}"
-        if dirty is None:
+        assert np.array_equal(picture, expected), f"step {step}: change {change}"
+        if not patches:
             assert np.array_equal(before, expected), f"step {step}: a change went unseen"
             continue
         painted += 1
-        if before.shape == expected.shape:  # outside the box it reports, nothing changed
-            left, top, width, height = dirty
-            outside = np.ones(expected.shape, bool)
-            outside[top : top + height, left : left + width] = False
-            assert np.array_equal(before[outside], expected[outside]), f"step {step}"
-            partial += int(width * height < expected.size)
-    assert (painted, partial) >= (80, 40), "too few steps changed the picture"
+        partial += int(sum(patch.w * patch.h for patch in patches) < expected.size)
+    assert (painted, partial) >= (160, 80), "too few steps changed the picture"
+
+
+def test_new_pixels_and_outlines_repaint_only_around_what_changed() -> None:
+    """A few source pixels, or an outline, changed: patches that small, no more."""
+    figure = Figure(figsize=(4.0, 4.0), dpi=100, facecolor="white")
+    canvas = FigureCanvasAgg(figure)
+    panel = PixelPanel((0.0, 0.0, 1.0, 1.0))  # 40 source pixels a side, each 10x10 on screen
+    pixels = np.zeros((40, 40), np.uint8)
+    panel.set_pixels(pixels)
+    figure.add_artist(panel)
+    composite = PanelComposite([panel])
+    renderer = canvas.get_renderer()
+    picture = np.zeros((400, 400), np.uint32)
+    paste(picture, composite.patches(renderer))
+    pixels = pixels.copy()
+    pixels[5:7, 30] = 200
+    panel.set_pixels(pixels)
+    patches = composite.patches(renderer)
+    assert sum(patch.w * patch.h for patch in patches) == 20 * 10  # the two pixels, shown 10x
+    paste(picture, patches)
+    panel.set_outline((2.0, 2.0, 3.0, 3.0))
+    patches = composite.patches(renderer)
+    assert sum(patch.w * patch.h for patch in patches) < 3 * 30 * 30  # the outline's box, repainted
+    paste(picture, patches)
+    assert np.array_equal(picture, agg_words(figure))
 
 
 def test_figures_with_more_than_panels_are_left_to_agg() -> None:

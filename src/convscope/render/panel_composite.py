@@ -1,26 +1,29 @@
-"""Agg's picture of a figure of pixel panels, assembled in numpy, repainting only what changed.
+"""Agg's picture of a figure of pixel panels, as patches that repaint only what changed.
 
 A figure whose only visible artists are :class:`PixelPanel` s on an opaque white background is,
 once Agg has drawn it, that white with each panel's scaled pixels copied in, in drawing order:
-Agg's ``draw_image`` of opaque pixels at whole-pixel offsets is a copy. :class:`PanelComposite`
-keeps that picture in a buffer of its own and, on each call, repaints only the panels whose
-pixels, outline, place, drawing order or visibility changed since the last one, and says
-where. An update of the Explorer thus costs a copy of the panels that changed, not a whole
-redraw of the figure, and the frame for the page is looked for only where something was
-repainted.
+Agg's ``draw_image`` of opaque pixels at whole-pixel offsets is a copy, and a panel's scaled
+pixels are its source pixels with each row and column repeated a whole number of times, its
+outline painted over them. :class:`PanelComposite` follows what each panel was last painted
+with and says, as :class:`Patch` es, how to bring a picture up to date: for each panel that
+changed, the boxes it left and took, each whitened and repainted with every panel over it, as
+folded source pixels. Nothing is scaled or compared: an update of the Explorer costs the
+source pixels of the panels that changed, and those patches are what the page is sent
+(``widget/frames.py``).
 """
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from matplotlib.backend_bases import RendererBase
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
-from convscope.render.pixel_panel import PixelPanel
+from convscope.render.pixel_panel import PixelPanel, outline_strips, scale_indices
 
 Place = tuple[int, int, int, int]  # (left, top, width, height) from the canvas's top-left
 _WHITE = 0xFFFFFFFF  # opaque white as one RGBA word (the same in either byte order)
@@ -49,28 +52,61 @@ def only_panels(figure: Figure) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Patch:
+    """A box of the canvas and the pixels that fill it, folded.
+
+    ``words`` are ``(len(rows), len(cols))`` RGBA words (``uint32``); word ``(i, j)`` fills
+    ``rows[i]`` rows and ``cols[j]`` columns of the box, the run lengths summing to ``h`` and
+    ``w``. A patch is painted by copying, over what the box showed.
+    """
+
+    x: int
+    y: int
+    w: int
+    h: int
+    rows: np.ndarray
+    cols: np.ndarray
+    words: np.ndarray
+
+    @classmethod
+    def solid(cls, box: Place, word: int) -> Patch:
+        """Return the box filled with one colour."""
+        x, y, w, h = box
+        return cls(x, y, w, h, np.asarray([h]), np.asarray([w]), np.full((1, 1), word, np.uint32))
+
+    def unfolded(self) -> np.ndarray:
+        """Return the ``(h, w)`` words the patch paints."""
+        return np.repeat(np.repeat(self.words, self.rows, axis=0), self.cols, axis=1)
+
+
+def paste(words: np.ndarray, patches: Sequence[Patch]) -> None:
+    """Paint ``patches`` in order into ``words`` ``(H, W)``, as the page paints a frame."""
+    for patch in patches:
+        words[patch.y : patch.y + patch.h, patch.x : patch.x + patch.w] = patch.unfolded()
+
+
 class PanelComposite:
-    """Keep the RGBA words Agg would draw for ``panels`` on white, repainting what changed.
+    """Say how to bring Agg's picture of ``panels`` on white up to date, as patches.
 
     Parameters
     ----------
     panels : sequence of PixelPanel
         Every panel of the figure, in the order the figure draws them (hidden ones included:
         they may show later). The figure must pass :func:`only_panels` whenever
-        :meth:`paint` is called.
+        :meth:`patches` is called.
 
     """
 
     def __init__(self, panels: Sequence[PixelPanel]) -> None:
         self._panels = tuple(panels)
-        self._words = np.empty((0, 0), np.uint32)
-        self._fresh = False  # whether the picture follows the marks painted (see forget)
+        self._size: tuple[int, int] | None = None  # the canvas painted; None: paint it all
         self._painted: dict[PixelPanel, _Mark] = {}  # what each panel was painted with
 
     def can_paint(self, figure: Figure, renderer: RendererBase) -> bool:
-        """Whether :meth:`paint` gives Agg's picture of ``figure`` on ``renderer``.
+        """Whether :meth:`patches` give Agg's picture of ``figure`` on ``renderer``.
 
-        It does when the figure passes :func:`only_panels` and every visible panel lies on the
+        They do when the figure passes :func:`only_panels` and every visible panel lies on the
         canvas. When it does not, draw with Agg and call :meth:`forget`.
         """
         if not only_panels(figure):
@@ -83,87 +119,174 @@ class PanelComposite:
                     return False
         return True
 
+    @staticmethod
+    def size(renderer: RendererBase) -> tuple[int, int]:
+        """Return the canvas's ``(width, height)`` in pixels, as the patches cover it."""
+        return _canvas_size(renderer)
+
     def forget(self) -> None:
-        """Paint everything again next time (the figure was drawn some other way meanwhile)."""
-        self._fresh = False
+        """Paint everything again next time (the picture was drawn some other way meanwhile)."""
+        self._size = None
 
-    @property
-    def words(self) -> np.ndarray:
-        """The picture as ``(H, W)`` RGBA words, as of the last :meth:`paint`; read-only use."""
-        return self._words
+    def patches(self, renderer: RendererBase) -> list[Patch]:
+        """Return what brings the picture painted last up to date for ``renderer``'s size and dpi.
 
-    def paint(self, renderer: RendererBase) -> Place | None:
-        """Bring the picture up to date for ``renderer``'s size and dpi; return where it changed.
-
-        Returns the smallest box ``(left, top, width, height)`` holding every pixel that may
-        have changed (the whole canvas after a change of size or dpi, or at first), or ``None``
-        when no panel changed. Outside that box the picture is as it was.
+        Painted in order over the last picture (the first time, after :meth:`forget` or on a
+        canvas of another size: over anything), they give Agg's picture of the panels. Empty
+        when no panel changed.
         """
         size = _canvas_size(renderer)
-        marks = {panel: _Mark.of(panel, renderer, size) for panel in self._panels}
-        dirty = self._changed(marks, size)
-        if dirty is None:
-            return None
-        left, top, box_w, box_h = dirty
-        self._words[top : top + box_h, left : left + box_w] = _WHITE
-        for panel in sorted(self._panels, key=lambda panel: panel.get_zorder()):  # as Agg
-            place = marks[panel].place
-            if place is not None and overlaps(place, dirty):
-                self._paste(panel, renderer, dirty)
-        self._painted = marks
-        return dirty
+        marks = {
+            panel: _Mark.of(panel, renderer, size, self._painted.get(panel))
+            for panel in self._panels
+        }
+        if self._size != size:
+            dirty = [(0, 0, *size)]
+        else:
+            dirty = [
+                box
+                for panel, mark in marks.items()
+                for box in _boxes(self._painted.get(panel), mark)
+            ]
+        self._size, self._painted = size, marks
+        dirty = _merged(dirty)
+        order = sorted(self._panels, key=lambda panel: panel.get_zorder())  # as Agg draws
+        patches = []
+        for box in dirty:
+            over = [
+                (panel, place, clip)
+                for panel in order
+                if (place := marks[panel].place) is not None
+                and (clip := _clip(place, box)) is not None
+            ]
+            # Start at the last panel that covers the whole box: what is under it is hidden.
+            covering = [i for i, (_, _, clip) in enumerate(over) if clip == box]
+            if not covering:
+                patches.append(Patch.solid(box, _WHITE))
+            for panel, place, clip in over[covering[-1] if covering else 0 :]:
+                patches.extend(_panel_patches(panel, marks[panel], place, clip))
+        return patches
 
-    def _changed(self, marks: dict[PixelPanel, _Mark], size: tuple[int, int]) -> Place | None:
-        """Return the box that holds every panel's old and new place where its mark changed.
 
-        The whole canvas, on a new buffer, when its size is not the last one's. A change of
-        dpi alone shows in the marks: the outlines' thickness.
-        """
-        width, height = size
-        if self._words.shape != (height, width) or not self._fresh:
-            self._words = np.full((height, width), _WHITE, np.uint32)
-            self._fresh = True
-            return 0, 0, width, height
-        dirty = None
-        for panel, mark in marks.items():
-            before = self._painted.get(panel)
-            if before != mark:
-                dirty = _union(dirty, before.place if before else None)
-                dirty = _union(dirty, mark.place)
-        return dirty
+def _boxes(before: _Mark | None, mark: _Mark) -> list[Place]:
+    """Where the picture may have changed from a panel painted with ``before`` to ``mark``.
 
-    def _paste(self, panel: PixelPanel, renderer: RendererBase, dirty: Place) -> None:
-        """Copy the part of ``panel``'s pixels inside ``dirty`` into the picture."""
-        drawn = panel.drawn(renderer)
-        if drawn is None:
-            return
-        (left, top, width, height), rgba = drawn
-        words = rgba.view(np.uint32)[..., 0]
-        x0, y0 = max(left, dirty[0]), max(top, dirty[1])
-        x1 = min(left + width, dirty[0] + dirty[2])
-        y1 = min(top + height, dirty[1] + dirty[3])
-        if x0 < x1 and y0 < y1:
-            self._words[y0:y1, x0:x1] = words[y0 - top : y1 - top, x0 - left : x1 - left]
+    New pixels in the same place repaint the boxes around the pixels that differ; a new
+    outline alone, the outlines' boxes; any other change, the panel's old and new places.
+    """
+    if before == mark:
+        return []
+    if before is not None and before.same_pixels(mark):
+        return [box for box in (before.outline_box(), mark.outline_box()) if box is not None]
+    if before is not None and mark.place is not None and before.same_but_pixels(mark):
+        return _changed_pixels(before.words, mark.words, mark.place)
+    return [place for place in (before.place if before else None, mark.place) if place]
+
+
+def _changed_pixels(old: np.ndarray, new: np.ndarray, place: Place) -> list[Place]:
+    """Return the boxes of a panel at ``place`` showing source pixels where ``old`` != ``new``."""
+    left, top, width, height = place
+    rows = scale_indices(new.shape[0], height)
+    cols = scale_indices(new.shape[1], width)
+    boxes = []
+    for x, y, w, h in changed_boxes(old != new):
+        y0, y1 = np.searchsorted(rows, [y, y + h]).tolist()
+        x0, x1 = np.searchsorted(cols, [x, x + w]).tolist()
+        if y0 < y1 and x0 < x1:  # else no pixel shown changed (a panel shrunk)
+            boxes.append((left + x0, top + y0, x1 - x0, y1 - y0))
+    return boxes
+
+
+def _merged(boxes: list[Place]) -> list[Place]:
+    """Return the boxes, those that overlap joined into one: no pixel is painted twice."""
+    merged: list[Place] = []
+    for box in boxes:
+        joined = box
+        while (other := next((m for m in merged if overlaps(m, joined)), None)) is not None:
+            merged.remove(other)
+            joined = typing.cast("Place", _union(joined, other))
+        merged.append(joined)
+    return merged
+
+
+def _panel_patches(panel: PixelPanel, mark: _Mark, place: Place, clip: Place) -> list[Patch]:
+    """Return the patches that paint the part ``clip`` of ``panel`` at ``place``, outlined."""
+    left, top, width, height = place
+    x, y, w, h = clip
+    source_h, source_w = panel.source_shape
+    row_starts, rows = _index_runs(scale_indices(source_h, height)[y - top : y - top + h])
+    col_starts, cols = _index_runs(scale_indices(source_w, width)[x - left : x - left + w])
+    words = panel.words.take(row_starts, axis=0).take(col_starts, axis=1)
+    patches = [Patch(x, y, w, h, rows, cols, words)]
+    for strip in mark.strips():
+        part = _clip(strip, clip)
+        if part is not None:
+            patches.append(Patch.solid(part, mark.outline_word))
+    return patches
+
+
+def _index_runs(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the values that start each run of equal ``indices``, and the runs' lengths."""
+    starts = np.flatnonzero(np.r_[True, indices[1:] != indices[:-1]])
+    return indices[starts], np.diff(np.append(starts, len(indices)))
 
 
 @dataclass(frozen=True)
 class _Mark:
     """What decides a panel's pixels on a canvas and its turn among the others."""
 
-    revision: int
-    outline: bytes  # colour
-    thickness: int  # outline's, in pixels at this dpi
+    revision: int  # of the source pixels
+    source: tuple[int, int]  # their (h, w)
     zorder: float
     place: Place | None  # None: hidden, or no pixel in size
+    outline: tuple[float, float, float, float] | None  # in source pixels
+    outline_word: int  # its colour as an RGBA word
+    thickness: int  # its width, in pixels at this dpi
+    words: np.ndarray = field(compare=False)  # the source pixels (the revision tells them apart)
 
     @classmethod
-    def of(cls, panel: PixelPanel, renderer: RendererBase, size: tuple[int, int]) -> _Mark:
+    def of(
+        cls, panel: PixelPanel, renderer: RendererBase, size: tuple[int, int], last: _Mark | None
+    ) -> _Mark:
+        """Return the panel's mark now; ``last``, its mark last painted, lends its pixels' copy."""
         place = panel.place(size) if panel.get_visible() else None
         if place is not None and (place[2] < 1 or place[3] < 1):
             place = None
+        word = int(panel.outline_colour.view(np.uint32)[0])
+        # A copy: the panel may have been handed an array its caller writes to later.
+        same = last is not None and last.revision == panel.revision
+        words = last.words if last is not None and same else panel.words.copy()
         thickness = panel.outline_thickness(renderer)
-        outline = panel.outline_colour.tobytes()
-        return cls(panel.revision, outline, thickness, panel.get_zorder(), place)
+        return cls(
+            panel.revision, panel.source_shape, panel.get_zorder(), place, panel.outline,
+            word, thickness, words,
+        )  # fmt: skip
+
+    def same_pixels(self, other: _Mark) -> bool:
+        """Whether only the outline can differ between the two."""
+        return (self.revision, self.source, self.zorder, self.place) == (
+            other.revision, other.source, other.zorder, other.place
+        )  # fmt: skip
+
+    def same_but_pixels(self, other: _Mark) -> bool:
+        """Whether only the source pixels can differ, keeping their shape."""
+        return replace(self, revision=other.revision, words=other.words) == other
+
+    def strips(self) -> list[Place]:
+        """Return the outline's strips on the canvas, as the panel paints them (none if hidden)."""
+        if self.place is None or self.outline is None:
+            return []
+        left, top, width, height = self.place
+        boxes = np.asarray([self.outline], float)
+        strips = outline_strips(boxes, self.source, (height, width), self.thickness)[0]
+        return [(left + x, top + y, w, h) for x, y, w, h in strips.tolist() if w and h]
+
+    def outline_box(self) -> Place | None:
+        """Return the smallest box holding the outline's strips, or ``None`` without one."""
+        box = None
+        for strip in self.strips():
+            box = _union(box, strip)
+        return box
 
 
 def _canvas_size(renderer: RendererBase) -> tuple[int, int]:
@@ -181,6 +304,14 @@ def _union(box: Place | None, other: Place | None) -> Place | None:
     return left, top, right - left, bottom - top
 
 
+def _clip(box: Place, within: Place) -> Place | None:
+    """Return the part of ``box`` inside ``within``, or ``None`` when they share no pixel."""
+    left, top = max(box[0], within[0]), max(box[1], within[1])
+    right = min(box[0] + box[2], within[0] + within[2])
+    bottom = min(box[1] + box[3], within[1] + within[3])
+    return (left, top, right - left, bottom - top) if left < right and top < bottom else None
+
+
 def overlaps(box: Place, other: Place) -> bool:
     """Whether the two boxes ``(left, top, width, height)`` share a pixel."""
     return (
@@ -189,3 +320,31 @@ def overlaps(box: Place, other: Place) -> bool:
         and box[1] < other[1] + other[3]
         and other[1] < box[1] + box[3]
     )
+
+
+def changed_boxes(changed: np.ndarray, gap: int = 8) -> list[tuple[int, int, int, int]]:
+    """Cut a ``(H, W)`` mask of changed pixels into boxes ``(x, y, w, h)`` that cover it.
+
+    Columns are split where ``gap`` or more columns in a row hold no change, then each band's
+    rows likewise, and each box is trimmed to its changes: the figure's panels come out as
+    boxes of their own, and what did not change (the gaps between panels) is left out.
+    """
+    boxes = []
+    for left, right in _flag_runs(np.asarray(changed.any(axis=0)), gap):
+        band = changed[:, left:right]
+        for top, bottom in _flag_runs(np.asarray(band.any(axis=1)), gap):
+            columns = np.flatnonzero(band[top:bottom].any(axis=0))
+            x0, x1 = left + int(columns[0]), left + int(columns[-1]) + 1
+            boxes.append((x0, top, x1 - x0, bottom - top))
+    return boxes
+
+
+def _flag_runs(flags: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` of the runs of true ``flags``, joining runs fewer than ``gap`` apart."""
+    where = np.flatnonzero(flags)
+    if where.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(where) > gap)
+    starts = where[np.append(0, breaks + 1)]
+    stops = where[np.append(breaks, where.size - 1)] + 1
+    return list(zip(starts.tolist(), stops.tolist(), strict=True))

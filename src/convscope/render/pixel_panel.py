@@ -50,7 +50,7 @@ class PixelPanel(Artist):
         self._pixels = np.zeros((1, 1), np.uint32)
         self._source: np.ndarray | None = None
         self._outline: Box | None = None
-        self.revision = 0  # counts the changes of pixels or outline (see PanelComposite)
+        self.revision = 0  # counts the changes of the source pixels (see PanelComposite)
         self._scaled: tuple[tuple[int, int], np.ndarray] | None = None
         # Reused from update to update (see the class's notes): the scaled words, the gather's
         # intermediate, and the scaled pixels with the outline painted in.
@@ -83,8 +83,6 @@ class PixelPanel(Artist):
 
     def set_outline(self, box: Box | None) -> None:
         """Outline ``(x, y, width, height)`` of the source pixels, or nothing for ``None``."""
-        if box != self._outline:
-            self.revision += 1
         self._outline = box
         self.stale = True
 

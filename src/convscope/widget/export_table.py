@@ -31,10 +31,10 @@ import numpy as np
 
 from convscope.errors import ConvscopeError, InvalidArgumentError
 from convscope.render.compose import ChannelSweep
-from convscope.render.panel_composite import only_panels, overlaps
+from convscope.render.panel_composite import changed_boxes, only_panels, overlaps
 from convscope.render.pixel_panel import PixelPanel, outline_strips, scale_indices
 from convscope.widget.descriptions import describe_panels, describe_sample
-from convscope.widget.frames import changed_boxes, fold, paletted
+from convscope.widget.frames import fold, paletted
 
 if TYPE_CHECKING:
     from convscope.render.explorer_figure import ExplorerFigure

@@ -50,8 +50,9 @@ def choose_mode(requested: str = "auto") -> DisplayMode:
 class LazyAggCanvas(FigureCanvasAgg):
     """An Agg canvas that may be drawn late: its buffer is brought up to date when read.
 
-    The canvas path composes the page's pixels in numpy (:class:`PanelComposite`), so Agg need
-    not draw on every update. :meth:`behind` records how to draw the pixels the page was sent;
+    The canvas path sends the page patches of the panels' own pixels
+    (:class:`~convscope.render.panel_composite.PanelComposite`), so Agg need not draw on every
+    update. :meth:`behind` records how to draw the pixels the page was sent;
     :meth:`buffer_rgba` draws them first if they are due, so ``ex.figure.canvas.buffer_rgba()``
     always holds the figure in view, drawn by Agg itself. Any other :meth:`draw` (a GIF's, a
     save's) supersedes the pending one.

@@ -1,17 +1,20 @@
 """The PNG-free figure path: only the pixels that changed travel to the page, losslessly.
 
 Outside ipympl (Colab, VS Code, marimo, ``figure="png"``) the page holds a ``<canvas>`` with
-the figure's pixels. After each update the kernel compares the figure's new pixels (composed in
-numpy by :class:`~convscope.render.panel_composite.PanelComposite` for the live view, drawn by
-Agg while titles show) with the last ones it sent, where they may have changed,
-cuts the changed pixels into a few rectangles (a panel each, roughly), and sends each
-rectangle with its repeated rows and columns folded away: the panels are feature maps enlarged
-by whole factors, so a 450×432 mosaic of conv1 folds to about 170×120 distinct pixels. Those
-are sent as indices into the rectangle's own palette (a colormap has 256 colours): one byte a
-pixel, or two beyond 256 colours. Only a rectangle still larger than 64 KB is deflated (zlib,
-level 1), because the page inflates asynchronously, which costs a frame or more. No image codec
-runs on either side, and a frame stays within tens of kilobytes, which matters where every
-message is relayed (Colab, VS Code).
+the figure's pixels, and each frame paints rectangles over it. While the live figure shows only
+pixel panels, the rectangles are the patches that
+:class:`~convscope.render.panel_composite.PanelComposite` gives: around what changed in each
+panel, its source pixels with the run lengths that enlarge them, and its outline, nothing
+compared or scaled (:meth:`FrameEncoder.encode_patches`). While
+Agg draws the figure (titles show), the kernel compares Agg's pixels with the last ones it
+sent, cuts the changed pixels into a few rectangles (a panel each, roughly), and folds away the
+repeated rows and columns of each (:meth:`FrameEncoder.encode`): the panels are feature maps
+enlarged by whole factors, so a 450×432 mosaic of conv1 folds to about 170×120 distinct pixels.
+Either way the pixels are sent as indices into the rectangle's own palette (a colormap has 256
+colours): one byte a pixel, or two beyond 256 colours. Only a rectangle still larger than 64 KB
+is deflated (zlib, level 1), because the page inflates asynchronously, which costs a frame or
+more. No image codec runs on either side, and a frame stays within tens of kilobytes, which
+matters where every message is relayed (Colab, VS Code).
 
 A frame, as bytes: a little-endian ``uint32`` header length, the header as UTF-8 JSON
 (:class:`FrameHeader`), then the rectangles' data back to back. A frame with ``base == 0`` is a
@@ -23,9 +26,12 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Sequence
 from typing import TypedDict
 
 import numpy as np
+
+from convscope.render.panel_composite import Patch, changed_boxes
 
 GAP = 8  # unchanged pixels that split two changed areas into two rectangles
 DEFLATE_ABOVE = 65_536  # bytes of packed pixels above which a rectangle is deflated
@@ -85,7 +91,7 @@ class FrameEncoder:
     def __init__(self, gap: int = GAP) -> None:
         self.gap = gap
         self.frame_id = 0
-        self._last: np.ndarray | None = None
+        self._last: np.ndarray | None = None  # the page's picture, for the next comparison
         self._changed = np.empty((0, 0), bool)
         self._key_wanted = True
 
@@ -93,46 +99,77 @@ class FrameEncoder:
         """Make the next frame a key frame (a view opened, or lost track of the frames)."""
         self._key_wanted = True
 
-    def encode(
-        self,
-        rgba: np.ndarray,
-        ratio: float = 1.0,
-        within: tuple[int, int, int, int] | None = None,
-    ) -> bytes | None:
+    @property
+    def key_wanted(self) -> bool:
+        """Whether the next frame must be a key frame: the whole figure."""
+        return self._key_wanted
+
+    def encode(self, rgba: np.ndarray, ratio: float = 1.0) -> bytes | None:
         """Return the frame from the last buffer to ``rgba`` (``(H, W, 4)`` uint8), or ``None``.
 
         ``None`` means nothing changed and no key frame is wanted: there is nothing to send.
         ``ratio`` is the device pixel ratio it was drawn at; the gap between rectangles
-        follows it, so that a panel stays one rectangle. ``within`` ``(x, y, w, h)``, when
-        given, is where the caller knows every changed pixel to be: only there is compared.
+        follows it, so that a panel stays one rectangle.
         """
         words = np.ascontiguousarray(rgba).view(np.uint32)[..., 0]
         height, width = words.shape
         last = self._last
         if self._key_wanted or last is None or last.shape != words.shape:
-            base, boxes = 0, [(0, 0, width, height)]
+            key, boxes = True, [(0, 0, width, height)]
             self._last = words.copy()
-            self._changed = np.empty(words.shape, bool)
         else:
-            left, top, box_w, box_h = (0, 0, width, height) if within is None else within
-            area = (slice(top, top + box_h), slice(left, left + box_w))
-            changed = np.not_equal(words[area], last[area], out=self._changed[area])
-            boxes = [
-                (x + left, y + top, w, h)
-                for x, y, w, h in changed_boxes(changed, round(self.gap * ratio))
-            ]
+            changed = np.not_equal(words, last, out=_reused(self._changed, words.shape))
+            self._changed = changed
+            boxes = changed_boxes(changed, round(self.gap * ratio))
             if not boxes:
                 return None
-            base = self.frame_id
+            key = False
             for x, y, w, h in boxes:  # outside the boxes nothing changed: copy only these
                 last[y : y + h, x : x + w] = words[y : y + h, x : x + w]
+        blocks = []
+        for x, y, w, h in boxes:
+            rows, cols, folded = fold(words[y : y + h, x : x + w])
+            blocks.append(((x, y, w, h), rows, cols, folded))
+        return self._pack(blocks, (width, height), ratio, key=key)
+
+    def encode_patches(
+        self, patches: Sequence[Patch], size: tuple[int, int], ratio: float = 1.0
+    ) -> bytes | None:
+        """Return the frame that paints ``patches`` on a figure of ``size`` ``(W, H)``, or ``None``.
+
+        The patches must bring the page's last frame up to date, and cover the whole figure
+        when :attr:`key_wanted` (a :class:`PanelComposite` told to forget). No pixel is
+        compared: their folded pixels are sent as they are. The next :meth:`encode` sends a
+        key frame, having no buffer of the page's picture to compare with.
+        """
+        key = self.key_wanted
+        self._last = None
+        if not patches and not key:
+            return None
+        blocks = []
+        for patch in patches:  # equal neighbouring source rows and columns folded too
+            rows, cols, folded = fold(patch.words)
+            rows = np.add.reduceat(patch.rows, np.cumsum([0, *rows[:-1]])).tolist()
+            cols = np.add.reduceat(patch.cols, np.cumsum([0, *cols[:-1]])).tolist()
+            blocks.append(((patch.x, patch.y, patch.w, patch.h), rows, cols, folded))
+        return self._pack(blocks, size, ratio, key=key)
+
+    def _pack(
+        self,
+        blocks: list[tuple[tuple[int, int, int, int], list[int], list[int], np.ndarray]],
+        size: tuple[int, int],
+        ratio: float,
+        *,
+        key: bool,
+    ) -> bytes:
+        """Return the frame, numbered: its header, then each block's paletted pixels."""
+        base = 0 if key else self.frame_id
         self._key_wanted = False
         self.frame_id += 1
         rects: list[FrameRect] = []
         chunks: list[bytes] = []
         offset = 0
-        for x, y, w, h in boxes:
-            rows, cols, folded = fold(words[y : y + h, x : x + w])
+        for (x, y, w, h), rows, cols, folded in blocks:
             palette, indices = paletted(folded)
             data = palette.tobytes() + indices.tobytes()
             deflate = len(data) > DEFLATE_ABOVE
@@ -147,28 +184,12 @@ class FrameEncoder:
             )  # fmt: skip
             chunks.append(data)
             offset += len(data)
+        width, height = size
         header = FrameHeader(
             id=self.frame_id, base=base, width=width, height=height, ratio=ratio, rects=rects
         )
         text = json.dumps(header, separators=(",", ":")).encode()
         return b"".join([len(text).to_bytes(4, "little"), text, *chunks])
-
-
-def changed_boxes(changed: np.ndarray, gap: int = GAP) -> list[tuple[int, int, int, int]]:
-    """Cut a ``(H, W)`` mask of changed pixels into boxes ``(x, y, w, h)`` that cover it.
-
-    Columns are split where ``gap`` or more columns in a row hold no change, then each band's
-    rows likewise, and each box is trimmed to its changes: the figure's panels come out as
-    boxes of their own, and what did not change (the gaps between panels) is left out.
-    """
-    boxes = []
-    for left, right in _runs(np.asarray(changed.any(axis=0)), gap):
-        band = changed[:, left:right]
-        for top, bottom in _runs(np.asarray(band.any(axis=1)), gap):
-            columns = np.flatnonzero(band[top:bottom].any(axis=0))
-            x0, x1 = left + int(columns[0]), left + int(columns[-1]) + 1
-            boxes.append((x0, top, x1 - x0, bottom - top))
-    return boxes
 
 
 def fold(block: np.ndarray) -> tuple[list[int], list[int], np.ndarray]:
@@ -240,12 +261,6 @@ def apply_frame(shown: np.ndarray | None, frame: bytes) -> np.ndarray:
     return shown
 
 
-def _runs(flags: np.ndarray, gap: int) -> list[tuple[int, int]]:
-    """``[start, stop)`` of the runs of true ``flags``, joining runs fewer than ``gap`` apart."""
-    where = np.flatnonzero(flags)
-    if where.size == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(where) > gap)
-    starts = where[np.append(0, breaks + 1)]
-    stops = where[np.append(breaks, where.size - 1)] + 1
-    return list(zip(starts.tolist(), stops.tolist(), strict=True))
+def _reused(buffer: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Return ``buffer`` if it has ``shape``, else a new bool array of that shape."""
+    return buffer if buffer.shape == shape else np.empty(shape, bool)

@@ -142,26 +142,26 @@ class Publisher:
         """Send the page what changed in the figure since the last frame, if anything.
 
         The figure is taken at the page's device pixel ratio. While it shows only pixel panels
-        (the live view, titles off), its pixels are composed in numpy, repainting only the
-        panels that changed, and Agg draws the canvas only when its buffer is read
-        (:class:`LazyAggCanvas`); otherwise Agg draws it now. ``ex.figure``, saves and GIFs
-        keep the figure's own dpi either way.
+        (the live view, titles off), the frame is the patches that repaint the panels that
+        changed (:class:`PanelComposite`), and Agg draws the canvas only when its buffer is
+        read (:class:`LazyAggCanvas`); otherwise Agg draws it now, and the frame is what
+        changed in its pixels. ``ex.figure``, saves and GIFs keep the figure's own dpi either way.
         """
         figure = self._controller.view.figure
         canvas: Any = figure.canvas  # Agg's, or ipympl's: both hold the RGBA buffer drawn
         with self._at_ratio():
             renderer = canvas.get_renderer()
-            lazy = isinstance(canvas, LazyAggCanvas)
-            if lazy and self._composite.can_paint(figure, renderer):
-                within = self._composite.paint(renderer) or (0, 0, 0, 0)
-                words = self._composite.words
-                rgba = words.view(np.uint8).reshape(*words.shape, 4)
+            if isinstance(canvas, LazyAggCanvas) and self._composite.can_paint(figure, renderer):
+                if self._frames.key_wanted:
+                    self._composite.forget()  # the whole figure
+                patches = self._composite.patches(renderer)
+                size = self._composite.size(renderer)
+                frame = self._frames.encode_patches(patches, size, self._pixel_ratio)
                 canvas.behind(self._draw)
             else:
                 canvas.draw()
                 self._composite.forget()
-                rgba, within = np.asarray(canvas.buffer_rgba()), None
-        frame = self._frames.encode(rgba, self._pixel_ratio, within=within)
+                frame = self._frames.encode(np.asarray(canvas.buffer_rgba()), self._pixel_ratio)
         if frame is not None:
             self._host.set_traits({"_figure_frame": frame})
 
