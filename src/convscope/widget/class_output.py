@@ -69,8 +69,10 @@ class ClassOutput:
 
         ``None`` when the output is not a class vector.
         """
-        probabilities = self.probabilities
-        return None if probabilities is None else _argmax(probabilities)
+        if self.reading is None:
+            return None
+        self.fill()
+        return self._rows().predictions()
 
     @property
     def complete(self) -> bool:
@@ -162,10 +164,19 @@ class _Rows:
     def __init__(self, samples: int, classes: int) -> None:
         self.values = np.full((samples, classes), np.nan, dtype=np.float32)
         self.known = np.zeros(samples, dtype=bool)
+        self._predictions: np.ndarray | None = None  # of these values, until the next store
 
     def store(self, indices: np.ndarray, values: np.ndarray) -> None:
         self.values[indices] = values
         self.known[indices] = True
+        self._predictions = None
+
+    def predictions(self) -> np.ndarray:
+        """Return each row's class (-1 where not finite), kept until rows are stored; read-only."""
+        if self._predictions is None:
+            self._predictions = _argmax(self.values)
+            self._predictions.flags.writeable = False
+        return self._predictions
 
 
 def _argmax(probabilities: np.ndarray) -> np.ndarray:
