@@ -164,7 +164,7 @@ class PanelComposite:
             if not covering:
                 patches.append(Patch.solid(box, _WHITE))
             for panel, place, clip in over[covering[-1] if covering else 0 :]:
-                patches.extend(_panel_patches(panel, marks[panel], place, clip))
+                patches.extend(_panel_patches(marks[panel], place, clip))
         return patches
 
 
@@ -209,14 +209,14 @@ def _merged(boxes: list[Place]) -> list[Place]:
     return merged
 
 
-def _panel_patches(panel: PixelPanel, mark: _Mark, place: Place, clip: Place) -> list[Patch]:
-    """Return the patches that paint the part ``clip`` of ``panel`` at ``place``, outlined."""
+def _panel_patches(mark: _Mark, place: Place, clip: Place) -> list[Patch]:
+    """Return the patches that paint the part ``clip`` of a panel marked ``mark`` at ``place``."""
     left, top, width, height = place
     x, y, w, h = clip
-    source_h, source_w = panel.source_shape
+    source_h, source_w = mark.source
     row_starts, rows = _index_runs(scale_indices(source_h, height)[y - top : y - top + h])
     col_starts, cols = _index_runs(scale_indices(source_w, width)[x - left : x - left + w])
-    words = panel.words.take(row_starts, axis=0).take(col_starts, axis=1)
+    words = mark.words.take(row_starts, axis=0).take(col_starts, axis=1)
     patches = [Patch(x, y, w, h, rows, cols, words)]
     for strip in mark.strips():
         part = _clip(strip, clip)
