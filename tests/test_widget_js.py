@@ -346,6 +346,70 @@ def test_the_canvas_shows_exactly_the_figure_after_each_frame(host: Host) -> Non
     assert host.errors == []  # type: ignore[attr-defined]
 
 
+THUMBNAIL_PIXELS = """async () => Promise.all(
+  [...document.querySelectorAll(".convscope-thumbs button")].map(async (button) => {
+    const image = button.querySelector("img");
+    await image.decode();
+    const canvas = document.createElement("canvas");
+    [canvas.width, canvas.height] = [image.naturalWidth, image.naturalHeight];
+    const context = canvas.getContext("2d");
+    context.drawImage(image, 0, 0);
+    const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    let text = "";
+    for (const byte of data) text += String.fromCharCode(byte);
+    return [Number(button.dataset.index), canvas.width, canvas.height, btoa(text)];
+  }),
+)"""
+
+
+def thumbnail_pixels(page: Page) -> dict[int, np.ndarray]:
+    """Each thumbnail's decoded picture, RGBA at its own size, by sample index."""
+    return {
+        index: np.frombuffer(base64.b64decode(data), np.uint8).reshape(height, width, 4)
+        for index, width, height, data in page.evaluate(THUMBNAIL_PIXELS)
+    }
+
+
+def test_each_thumbnail_shows_exactly_its_digit(
+    host: Host, digit_arrays: tuple[np.ndarray, np.ndarray]
+) -> None:
+    page, explorer = host.page, host.explorer
+    digits = np.asarray(digit_arrays[0][:200]).reshape(-1, 28, 28)
+    assert digits.dtype == np.uint8
+    for page_number in (0, 3):
+        explorer.page = page_number
+        host.push()
+        shown = thumbnail_pixels(page)
+        assert sorted(shown) == [meta["index"] for meta in explorer._thumb_meta]
+        assert len(shown) > 10
+        # Pictures, not canvases: each canvas would be one more layer in every frame the
+        # browser draws (see thumbImage in widget.js).
+        assert page.locator(".convscope-thumbs canvas").count() == 0
+        for index, rgba in shown.items():
+            assert np.array_equal(rgba[..., :3], np.repeat(digits[index][..., None], 3, -1))
+            assert (rgba[..., 3] == 255).all()
+    assert host.errors == []  # type: ignore[attr-defined]
+
+
+def test_colour_thumbnails_keep_red_green_and_blue_at_any_width(host: Host) -> None:
+    page, explorer = host.page, host.explorer
+    count = len(explorer._thumb_meta)
+    for height, width in ((5, 7), (3, 4), (2, 1)):  # rows of 21, 12 and 3 bytes: padded or not
+        rgb = np.random.default_rng(width).integers(0, 256, (count, height, width, 3), np.uint8)
+        page.evaluate(
+            "(c) => window.fake.model.update(c)",
+            {
+                "_thumb_shape": [height, width, 3],
+                "_thumbs": encode(rgb.tobytes()),
+                "_thumb_meta": [dict(meta) for meta in explorer._thumb_meta],
+            },
+        )
+        shown = thumbnail_pixels(page)
+        for i, meta in enumerate(explorer._thumb_meta):
+            assert np.array_equal(shown[meta["index"]][..., :3], rgb[i]), (width, i)
+    assert host.errors == []  # type: ignore[attr-defined]
+
+
 def test_the_canvas_paints_every_form_of_rectangle(host: Host) -> None:
     page = host.page
     frames, pictures = noisy_frames()  # deflated words, then 2- and 1-byte palettes
