@@ -8,7 +8,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from convscope.data.mnist import load_mnist
-from convscope.render.pixel_panel import PixelPanel
+from convscope.render.pixel_panel import PixelPanel, shown_runs
 
 
 def digits(count: int) -> np.ndarray:
@@ -84,3 +84,21 @@ def test_a_renderer_that_keeps_the_pixels_keeps_those_of_its_draw() -> None:
     np.testing.assert_array_equal(kept[1], enlarged(second, 10))
     assert not np.array_equal(kept[2], enlarged(first, 10))  # the outline is in it
     np.testing.assert_array_equal(kept[3], enlarged(second, 10))
+
+
+def test_shown_runs_rebuild_each_part_of_the_scaled_pixels() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        source, size = int(rng.integers(1, 41)), int(rng.integers(1, 301))
+        start = int(rng.integers(0, size))
+        stop = int(rng.integers(start + 1, size + 1))
+        shown, runs = shown_runs(source, size, start, stop)
+        # Nearest-neighbour scaling, written out: scaled pixel i shows source pixel i·source/size.
+        expected = [i * source // size for i in range(start, stop)]
+        assert np.repeat(shown, runs).tolist() == expected
+        assert (np.diff(shown) > 0).all()
+        assert (runs > 0).all()
+    whole, runs = shown_runs(3, 10)
+    assert whole.tolist() == [0, 1, 2]
+    assert runs.tolist() == [4, 3, 3]
+    assert [len(part) for part in shown_runs(5, 8, 4, 4)] == [0, 0]  # nothing shown

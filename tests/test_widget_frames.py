@@ -115,7 +115,10 @@ def test_fold_and_boxes_on_known_pixels() -> None:
 
 
 def noisy_frames() -> tuple[list[bytes], list[np.ndarray]]:
-    """Frames whose rectangles take every form: raw words deflated, 2-byte and 1-byte palettes."""
+    """Frames whose rectangles take every form.
+
+    Raw words deflated, 2-byte and 1-byte palettes, and one colour as its own word.
+    """
     rng = np.random.default_rng(0)
     first = rng.integers(0, 256, (300, 400, 4), dtype=np.uint8)  # 120,000 colours: no palette
     first[..., 3] = 255
@@ -123,6 +126,8 @@ def noisy_frames() -> tuple[list[bytes], list[np.ndarray]]:
     second[10:60, 20:120, :3] = rng.integers(0, 16, (50, 100, 3)) * 16  # 4,096 colours
     third = second.copy()
     third[200:210, 300:310] = (255, 45, 85, 255)  # one colour
+    third[250:260, 50:60] = (0, 0, 0, 255)
+    third[250:255, 50:60] = (255, 255, 255, 255)  # two colours
     encoder = FrameEncoder()
     encoder.frame_id = 1000  # numbered apart from any Explorer's frames
     pictures = [first, second, third]
@@ -139,4 +144,4 @@ def test_every_form_of_rectangle_comes_back_exactly() -> None:
         forms |= {(rect["colours"] > 0, rect["index_bytes"], rect["deflate"]) for rect in rects}
         shown = apply_frame(shown, frame)
         assert np.array_equal(shown, picture)
-    assert forms == {(False, 4, True), (True, 2, False), (True, 1, False)}
+    assert forms == {(False, 4, True), (True, 2, False), (True, 1, False), (False, 4, False)}

@@ -14,6 +14,7 @@ source pixels of the panels that changed, and those patches are what the page is
 
 from __future__ import annotations
 
+import functools
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,7 @@ from matplotlib.backend_bases import RendererBase
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
-from convscope.render.pixel_panel import PixelPanel, outline_strips, scale_indices
+from convscope.render.pixel_panel import PixelPanel, outline_strips, scale_indices, shown_runs
 
 Place = tuple[int, int, int, int]  # (left, top, width, height) from the canvas's top-left
 _WHITE = 0xFFFFFFFF  # opaque white as one RGBA word (the same in either byte order)
@@ -214,21 +215,15 @@ def _panel_patches(mark: _Mark, place: Place, clip: Place) -> list[Patch]:
     left, top, width, height = place
     x, y, w, h = clip
     source_h, source_w = mark.source
-    row_starts, rows = _index_runs(scale_indices(source_h, height)[y - top : y - top + h])
-    col_starts, cols = _index_runs(scale_indices(source_w, width)[x - left : x - left + w])
+    row_starts, rows = shown_runs(source_h, height, y - top, y - top + h)
+    col_starts, cols = shown_runs(source_w, width, x - left, x - left + w)
     words = mark.words.take(row_starts, axis=0).take(col_starts, axis=1)
     patches = [Patch(x, y, w, h, rows, cols, words)]
-    for strip in mark.strips():
+    for strip in mark.strips:
         part = _clip(strip, clip)
         if part is not None:
             patches.append(Patch.solid(part, mark.outline_word))
     return patches
-
-
-def _index_runs(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the values that start each run of equal ``indices``, and the runs' lengths."""
-    starts = np.flatnonzero(np.r_[True, indices[1:] != indices[:-1]])
-    return indices[starts], np.diff(np.append(starts, len(indices)))
 
 
 @dataclass(frozen=True)
@@ -272,8 +267,12 @@ class _Mark:
         """Whether only the source pixels can differ, keeping their shape."""
         return replace(self, revision=other.revision, words=other.words) == other
 
+    @functools.cached_property
     def strips(self) -> list[Place]:
-        """Return the outline's strips on the canvas, as the panel paints them (none if hidden)."""
+        """The outline's strips on the canvas, as the panel paints them (none if hidden).
+
+        Worked out once per mark: an update asks for them again for each box they may cross.
+        """
         if self.place is None or self.outline is None:
             return []
         left, top, width, height = self.place
@@ -284,7 +283,7 @@ class _Mark:
     def outline_box(self) -> Place | None:
         """Return the smallest box holding the outline's strips, or ``None`` without one."""
         box = None
-        for strip in self.strips():
+        for strip in self.strips:
             box = _union(box, strip)
         return box
 

@@ -251,6 +251,22 @@ def scale_indices(source: int, size: int) -> np.ndarray:
     return np.arange(size) * source // size
 
 
+def shown_runs(
+    source: int, size: int, start: int = 0, stop: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the source pixels that scaled pixels ``start:stop`` show, and each one's run.
+
+    A panel scales ``source`` pixels to ``size`` (:func:`scale_indices`); in order, each source
+    pixel shown fills a run of neighbouring scaled pixels. Repeating the source pixels by the
+    runs gives scaled pixels ``start:stop``, as the panel draws them.
+    """
+    indices = scale_indices(source, size)[start:stop]
+    if not len(indices):
+        return indices, indices
+    starts = np.flatnonzero(np.r_[True, indices[1:] != indices[:-1]])
+    return indices[starts], np.diff(np.append(starts, len(indices)))
+
+
 def outline_strips(
     boxes: np.ndarray, source: tuple[int, int], scaled: tuple[int, int], thick: int
 ) -> np.ndarray:

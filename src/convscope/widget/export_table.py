@@ -32,7 +32,7 @@ import numpy as np
 from convscope.errors import ConvscopeError, InvalidArgumentError
 from convscope.render.compose import ChannelSweep
 from convscope.render.panel_composite import changed_boxes, only_panels, overlaps
-from convscope.render.pixel_panel import PixelPanel, outline_strips, scale_indices
+from convscope.render.pixel_panel import PixelPanel, outline_strips, shown_runs
 from convscope.widget.descriptions import describe_panels, describe_sample
 from convscope.widget.frames import fold, paletted
 
@@ -339,11 +339,10 @@ class Painter:
         """
         left, top, width, height = place
         count, source_h, source_w = words.shape
-        # Each source row and column fills as many scaled ones as the panel's scaling gives it.
-        row_runs = np.bincount(scale_indices(source_h, height), minlength=source_h)
-        col_runs = np.bincount(scale_indices(source_w, width), minlength=source_w)
-        words = words[:, row_runs > 0][:, :, col_runs > 0]
-        row_runs, col_runs = row_runs[row_runs > 0], col_runs[col_runs > 0]
+        # Each source row and column shown fills a run of scaled ones, as the panel draws it.
+        shown_rows, row_runs = shown_runs(source_h, height)
+        shown_cols, col_runs = shown_runs(source_w, width)
+        words = words[:, shown_rows][:, :, shown_cols]
         box = (left, top, width, height)
         flat = words.reshape(count, -1)
         # A map of one colour (a dead channel, a unit) is one solid rectangle.

@@ -148,6 +148,10 @@ class FrameEncoder:
             return None
         blocks = []
         for patch in patches:  # equal neighbouring source rows and columns folded too
+            if patch.words.size == 1:  # one colour (an outline's strip, say): nothing to fold
+                blocks.append(((patch.x, patch.y, patch.w, patch.h), [patch.h], [patch.w],
+                               patch.words.reshape(1, 1)))  # fmt: skip
+                continue
             rows, cols, folded = fold(patch.words)
             rows = np.add.reduceat(patch.rows, np.cumsum([0, *rows[:-1]])).tolist()
             cols = np.add.reduceat(patch.cols, np.cumsum([0, *cols[:-1]])).tolist()
@@ -212,8 +216,11 @@ def fold(block: np.ndarray) -> tuple[list[int], list[int], np.ndarray]:
 def paletted(folded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return a palette of ``folded``'s colours and each pixel's index into it, flattened.
 
-    Beyond 65,536 colours there is no palette (an empty one) and the pixels are their own words.
+    Beyond 65,536 colours, or for one pixel (its word is shorter than a palette and an index),
+    there is no palette (an empty one) and the pixels are their own words.
     """
+    if folded.size == 1:
+        return np.empty(0, np.uint32), folded.ravel().astype("<u4")
     colours, inverse = np.unique(folded, return_inverse=True)
     if len(colours) > _PALETTE_LIMIT:
         return np.empty(0, np.uint32), folded.ravel()

@@ -47,6 +47,7 @@ buffer (``width × height`` grey levels, row by row), never as a JSON list.
 
 from __future__ import annotations
 
+import functools
 import math
 import typing
 from typing import Final, TypedDict
@@ -404,6 +405,12 @@ def drawing_bytes(request: DrawRequest, buffers: object) -> bytes:
     return data
 
 
+@functools.cache
+def _fields(kind: str) -> dict[str, typing.Any]:
+    """Return the fields of request ``kind`` and their types, resolved once (not per message)."""
+    return typing.get_type_hints(REQUESTS[kind])
+
+
 def parse_request(content: object) -> Request:
     """Check one message from the page against the request ``TypedDict`` of its kind.
 
@@ -438,7 +445,7 @@ def parse_request(content: object) -> Request:
     schema = REQUESTS.get(kind)
     if schema is None:
         raise UnknownRequestError(f"unknown request type {kind!r}")
-    fields = typing.get_type_hints(schema)
+    fields = _fields(kind)
     required: frozenset[str] = typing.cast("typing.Any", schema).__required_keys__
     _check_field_names(kind, content, fields, required)
     for name, value in content.items():
