@@ -412,7 +412,7 @@ def test_colour_thumbnails_keep_red_green_and_blue_at_any_width(host: Host) -> N
 
 def test_the_canvas_paints_every_form_of_rectangle(host: Host) -> None:
     page = host.page
-    frames, pictures = noisy_frames()  # deflated words, then 2- and 1-byte palettes
+    frames, pictures = noisy_frames()  # deflated words, palettes, one word
     for frame, picture in zip(frames, pictures, strict=True):
         page.evaluate("(f) => window.fake.model.update({ _figure_frame: f })", encode(frame))
         assert np.array_equal(canvas_pixels(page), picture)
