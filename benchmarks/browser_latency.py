@@ -13,6 +13,12 @@ repainted:
 - floor: the page sends a message, the kernel sets a trait in reply, and the page waits for the
   change and then the next animation frame.
 
+The kernel's budget: the same echo, but at its input the page also moves a range slider and
+its label (as a slider move of the Explorer does), and the kernel spins for 0, 2, 4, 6 or 8 ms
+of CPU before it answers. These rows say what p95, as a ratio to the floor's, a widget gets
+on this machine for a given time in its kernel handler, with nothing else of its own: the
+budget each browser target leaves the Explorer's handler.
+
 Events are spaced (each waits for the kernel's ack and a pause of 150–250 ms) so that none
 coalesces with the one before. Random thumbnail clicks pick a thumbnail of the current page
 other than the current sample; every 10 clicks the next page of thumbnails is turned, outside
@@ -41,7 +47,9 @@ from jupyter_harness import (  # noqa: E402 - test tooling, on the path above
     write_notebook,
 )
 
-ECHO_CELL = '''import anywidget
+ECHO_CELL = '''import time
+
+import anywidget
 import traitlets
 
 
@@ -53,14 +61,23 @@ class Echo(anywidget.AnyWidget):
       render({ model, el }) {
         el.className = "latency-echo";
         el.textContent = "echo";
-        window.__latencyEcho = () => new Promise((resolve) => {
+        const slider = Object.assign(document.createElement("input"), { type: "range", max: 47 });
+        const label = document.createElement("span");
+        el.append(slider, label);
+        // spinMs: CPU the kernel spends before it answers; moved: a slider and label move first
+        window.__latencyEcho = (spinMs = 0, moved = false) => new Promise((resolve) => {
           const start = performance.now();
+          const value = model.get("value") + 1;
+          if (moved) {
+            slider.value = String(value % 48);
+            label.textContent = `channel ${value % 48} of 48`;
+          }
           const changed = () => {
             model.off("change:value", changed);
             requestAnimationFrame(() => resolve(performance.now() - start));
           };
           model.on("change:value", changed);
-          model.send({ value: model.get("value") + 1 });
+          model.send({ value, spin_ms: spinMs });
         });
       },
     };
@@ -69,7 +86,13 @@ class Echo(anywidget.AnyWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        self.on_msg(lambda _widget, content, _buffers: setattr(self, "value", content["value"]))
+        self.on_msg(self._answer)
+
+    def _answer(self, _widget: object, content: dict, _buffers: object) -> None:
+        end = time.perf_counter() + content.get("spin_ms", 0) / 1e3
+        while time.perf_counter() < end:  # the handler's own work, as CPU time
+            pass
+        self.value = content["value"]
 
 
 echo = Echo()
@@ -220,10 +243,10 @@ _PAGE_TIMING = """
     }
     return results;
   }
-  async function floor(count, gapMs) {
+  async function floor(count, gapMs, spinMs = 0, moved = false) {
     const results = [];
     for (let i = 0; i < count; i += 1) {
-      results.push(await window.__latencyEcho());
+      results.push(await window.__latencyEcho(spinMs, moved));
       await sleep(gapMs + Math.random() * 100);
     }
     return results;
@@ -233,6 +256,7 @@ _PAGE_TIMING = """
 """
 
 KINDS = ("channel", "layer", "thumbnail", "pad")
+BUDGET_MS = (0, 2, 4, 6, 8)  # the echo's kernel handler spins this long, its page moves a slider
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -244,8 +268,11 @@ def _stats(values: list[float]) -> dict[str, float]:
     }
 
 
-def bench_browser(events: int = 100, gap_ms: float = 150) -> dict[str, object]:
-    """Floor, and per figure path and kind of event: median and p95 in ms, and p95 / floor."""
+def bench_browser(
+    events: int = 100, gap_ms: float = 150, *, paths: bool = True
+) -> dict[str, object]:
+    """Floor, the kernel's budget, and per figure path and kind of event (not when ``paths`` is
+    false): median and p95 in ms, and p95 / floor."""
     folder = Path(tempfile.mkdtemp(prefix="convscope-latency-"))
     notebook = write_notebook(folder / "latency.ipynb", [ECHO_CELL, IPYMPL_CELL, CANVAS_CELL])
     env = {
@@ -279,7 +306,18 @@ def bench_browser(events: int = 100, gap_ms: float = 150) -> dict[str, object]:
         page.evaluate("(n) => window.__latency.floor(5, 100)", 5)  # warm up
         floor = page.evaluate("([n, gap]) => window.__latency.floor(n, gap)", [events, gap_ms])
         results["floor"] = {**_stats(floor), "events": floor}
-        for path, root in roots.items():
+        budget: dict[str, object] = {}
+        plan = [spin for spin in BUDGET_MS for _ in range(events)]
+        np.random.default_rng(0).shuffle(plan)  # interleaved: a slow minute hits every row
+        runs: dict[int, list[float]] = {spin: [] for spin in BUDGET_MS}
+        for spin in plan:
+            runs[spin] += page.evaluate(
+                "([gap, spin]) => window.__latency.floor(1, gap, spin, true)", [gap_ms, spin]
+            )
+        for spin, times in runs.items():
+            budget[str(spin)] = {**_stats(times), "events": times}
+        results["budget"] = budget
+        for path, root in roots.items() if paths else ():
             root.evaluate("(root) => root.scrollIntoView({ block: 'center' })")
             handle = root.element_handle()
             page.evaluate("(root) => window.__latency.watch(root)", handle)
@@ -306,7 +344,9 @@ def bench_browser(events: int = 100, gap_ms: float = 150) -> dict[str, object]:
                 }
             results[path] = entry
     floor_p95 = results["floor"]["p95_ms"]  # type: ignore[index]
-    for path in ("ipympl", "canvas"):
+    for timing in budget.values():
+        timing["p95_over_floor"] = timing["p95_ms"] / floor_p95  # type: ignore[index]
+    for path in ("ipympl", "canvas") if paths else ():
         for kind in KINDS:
             timing = results[path][kind]["paint"]  # type: ignore[index]
             timing["p95_over_floor"] = timing["p95_ms"] / floor_p95
@@ -317,4 +357,9 @@ def bench_browser(events: int = 100, gap_ms: float = 150) -> dict[str, object]:
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(bench_browser(int(sys.argv[1]) if len(sys.argv) > 1 else 20), indent=2))
+    # python benchmarks/browser_latency.py [EVENTS] [--budget]: --budget, the floors only
+    counts = [int(arg) for arg in sys.argv[1:] if arg.isdigit()]
+    found = bench_browser(counts[0] if counts else 20, paths="--budget" not in sys.argv)
+    for timing in [found["floor"], *found.get("budget", {}).values()]:  # type: ignore[attr-defined]
+        timing.pop("events")
+    print(json.dumps(found, indent=2))

@@ -611,6 +611,9 @@ def delivery_rows(results: dict[str, object]) -> list[str]:
         rows.append(
             f"{'browser.floor (echo)':44} {timing['median_ms']:10.2f} {timing['p95_ms']:9.2f}"
         )
+    for spin, timing in browser.get("budget", {}).items():  # the echo, a slider, kernel CPU
+        label = f"browser.echo+slider, kernel {spin} ms ({timing['p95_over_floor']:.2f}x)"
+        rows.append(f"{label:44} {timing['median_ms']:10.2f} {timing['p95_ms']:9.2f}")
     for path in ("ipympl", "canvas"):
         for kind, entry in browser.get(path, {}).items():
             timing = entry.get("paint", entry)
