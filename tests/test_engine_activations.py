@@ -42,6 +42,33 @@ def test_first_look_is_eager_and_scrubbing_compiles_only_that_layer(
     np.testing.assert_allclose(engine.activation("conv3", images[1], key=1), expected[1], atol=1e-5)
 
 
+def test_an_images_output_comes_with_its_maps_from_one_pass(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """``with_output`` leaves the model's output cached: ``output`` then costs no pass.
+
+    Through a first look (every row), then through the compiled pass of a layer and the output
+    that repeated looks earn; each against plain Keras on the same digit.
+    """
+    images, _ = mnist_test
+    engine = ActivationEngine(model)
+    maps = keras.Model(model.inputs[0], model.get_layer("conv2").output)
+    for index in range(6):
+        image = images[index]
+        batch = image[None, ..., None].astype(np.float32)
+        shown = engine.activation("conv2", image, key=("drawn", index), with_output=True)
+        hits, misses = engine.cache.hits, engine.cache.misses
+        output = engine.output(image, key=("drawn", index))
+        assert (engine.cache.hits, engine.cache.misses) == (hits + 1, misses), index
+        np.testing.assert_allclose(shown, maps(batch).numpy()[0], atol=1e-5)
+        np.testing.assert_allclose(output, model(batch).numpy()[0], rtol=1e-5, atol=1e-7)
+    assert ("conv2", "") in engine.compiled_layers  # the repeated looks were compiled
+    np.testing.assert_allclose(  # asked alone, uncached: its own pass, the same numbers
+        engine.output(images[9]), model(images[9:10, ..., None].astype(np.float32)).numpy()[0],
+        rtol=1e-5, atol=1e-7,
+    )  # fmt: skip
+
+
 def test_background_compile_serves_eagerly_until_the_trace_is_ready(
     model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
 ) -> None:

@@ -315,7 +315,7 @@ def test_a_drawing_is_compared_with_a_test_digit(
 def test_a_strokes_maps_and_classes_are_keras_own(explorer, mnist_test, layer) -> None:
     """What the figure and the sample line show for a drawing, against plain Keras on it."""
     explorer.update(layer=layer, view="maps", compare=-1)
-    for index in (3, 4, 5):
+    for index in (3, 4, 5, 6, 7, 8):  # strokes past the first look: the compiled pass too
         explorer.draw(canvas_of(mnist_test[0][index]))
         model = explorer.engine.model
         digit = explorer.drawn.astype(np.float32)[None, ..., None]  # MNIST's units, 0-255
@@ -327,3 +327,5 @@ def test_a_strokes_maps_and_classes_are_keras_own(explorer, mnist_test, layer) -
         assert explorer._sample_text == (
             f"your drawing  ·  predicted {best} ({probabilities[best]:.1%})"
         )
+        # The class chart's bars: the output from the pass that computed the maps.
+        np.testing.assert_allclose(explorer.probabilities, probabilities, rtol=1e-5, atol=1e-7)

@@ -102,8 +102,9 @@ class ActivationEngine:
         self._requests: Counter[tuple[str, ...]] = Counter()
         self._failed: set[tuple[str, ...]] = set()  # background traces that raised
         self._worker = ThreadPoolExecutor(1, "convscope-trace") if background_compile else None
-        self._all_rows = tuple(info.name for info in self.layers)
-        self._all_rows_bytes = sum(info.nbytes for info in self.layers)
+        # Every layer's row and the selected output: what a first look at an image computes.
+        self._all_rows = (*(info.name for info in self.layers), _MODEL_OUTPUT)
+        self._all_rows_bytes = sum(self._row_bytes(row) for row in self._all_rows)
         if self._worker is not None and self._first_looks_take_every_row:
             # First looks compute every row of one image; compiled, that costs one forward
             # pass (80 ms for ResNet50 at 96 px, against 0.4 s eagerly).
@@ -233,7 +234,14 @@ class ActivationEngine:
                 result[start : start + len(out)] = out
         return results
 
-    def activation(self, layer: str, image: object, *, key: Hashable | None = None) -> np.ndarray:
+    def activation(
+        self,
+        layer: str,
+        image: object,
+        *,
+        key: Hashable | None = None,
+        with_output: bool = False,
+    ) -> np.ndarray:
         """Return ``layer``'s output for one image, from the cache when possible.
 
         Parameters
@@ -245,6 +253,9 @@ class ActivationEngine:
         key : hashable, optional
             Identifies the image in the cache (for example its index in a data set). By
             default the image's bytes are hashed.
+        with_output : bool
+            Also compute the selected output, in the same pass, when a pass is needed; then
+            :meth:`output` finds it cached (one call into TensorFlow, not two).
 
         Returns
         -------
@@ -253,33 +264,57 @@ class ActivationEngine:
 
         """
         self.layer(layer)
+        rows = (layer, _MODEL_OUTPUT) if with_output else (layer,)
+        return self._one(rows, image, key, "activation")
+
+    def output(self, image: object, *, key: Hashable | None = None) -> np.ndarray:
+        """Return the selected output for one image, from the cache when possible.
+
+        As :meth:`activation` (``key`` names the image in the cache); :meth:`predict` is the
+        uncached pass over a batch.
+        """
+        return self._one((_MODEL_OUTPUT,), image, key, "output")
+
+    def _one(
+        self, rows: tuple[str, ...], image: object, key: Hashable | None, caller: str
+    ) -> np.ndarray:
+        """Return the first of ``rows`` for one image, cached; one pass computes those missing.
+
+        A first look (no compiled pass for these rows yet, and room in the cache) computes
+        every row of the image, the selected output included, so that visiting the other
+        layers on this image costs nothing.
+        """
         batch = self.prepare(image)
         if self.follow_each_call:
             self.follow_weights()
         if batch.shape[0] != 1:
             raise InvalidArgumentError(
-                f"activation() takes one image, got a batch of {batch.shape[0]}. Use compute()."
+                f"{caller}() takes one image, got a batch of {batch.shape[0]}. Use compute()."
             )
         image_key = key if key is not None else _digest(batch)
-        cached = self.cache.get(self._key(layer, image_key))
+        cached = self.cache.get(self._key(rows[0], image_key))
         if cached is not None:
             return cached
-        forward, compiled = self._forward((layer,))
+        rows = (rows[0], *(row for row in rows[1:] if self._key(row, image_key) not in self.cache))
+        forward, compiled = self._forward(rows)
         if compiled or not self._first_looks_take_every_row:
-            result: np.ndarray = np.asarray(forward(batch)[0])[0]
-            return self.cache.put(self._key(layer, image_key), result)
+            outputs = forward(batch)
+            found = [
+                self.cache.put(self._key(row, image_key), np.asarray(out)[0])
+                for row, out in zip(rows, outputs, strict=True)
+            ]
+            return found[0]
         # A first look: every row of this image in the same pass, so that visiting the other
         # layers on this image costs nothing.
         every_row = self._compiled.get(self._all_rows)
         if every_row is None:
             every_row = functools.partial(_eager, self._extractor(self._all_rows))
         outputs = every_row(batch)
-        rows = zip(self._all_rows, outputs, strict=True)
-        found = {
+        every = {
             name: self.cache.put(self._key(name, image_key), np.asarray(out)[0])
-            for name, out in rows
+            for name, out in zip(self._all_rows, outputs, strict=True)
         }
-        return found[layer]
+        return every[rows[0]]
 
     def follow_weights(self, *, full: bool = False) -> bool:
         """Key the cache on the model's weights as they are now; whether they had changed.

@@ -114,6 +114,17 @@ class ClassOutput:
             return None
         return class_probabilities(self.engine.predict(images), self.reading)
 
+    def read_one(self, image: np.ndarray, key: Hashable) -> np.ndarray | None:
+        """Return one image's class probabilities, or ``None``; its output is cached by ``key``.
+
+        The output comes from the pass that computed the image's maps when that pass was asked
+        for it too (``ActivationEngine.activation(..., with_output=True)``).
+        """
+        if self.reading is None:
+            return None
+        found = class_probabilities(self.engine.output(image, key=key)[None], self.reading)
+        return None if found is None else found[0]
+
     def follow(self) -> None:
         """Use the weights in use now: their rows are computed when first asked for."""
         self._rows()

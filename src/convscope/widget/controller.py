@@ -201,23 +201,28 @@ class ExplorerController:
         self.renders += 1
         return state
 
-    def draw(self, drawing: object) -> ViewState:
+    def draw(self, drawing: object, *, follow: bool = True) -> ViewState:
         """Preprocess ``drawing`` as MNIST's digits were and show it; on error nothing changes.
 
         See :meth:`DrawingPad.drawing`: painted into the model's input size and scaled to the
-        data set's range of values (0–255 for MNIST).
+        data set's range of values (0–255 for MNIST). ``follow`` as for :meth:`apply`.
         """
         self.rules.check_pad()
         with self.pad.drawing(drawing):
-            return self.apply(sample=DRAWN)
+            return self.apply(follow=follow, sample=DRAWN)
 
     def drawn_probabilities(self) -> np.ndarray | None:
         """Return the drawing's class probabilities; ``None`` while it is empty or not a class.
 
-        One compiled pass of the model's output, kept until the drawing or the weights change.
+        The model's output from the pass that computed the drawing's maps (see :meth:`_maps`),
+        kept until the drawing or the weights change.
         """
-        read = self.classes.read if self.classes.has_classes else None
-        return self.pad.probabilities(self.engine.weights_tag, read)
+        if not self.classes.has_classes:
+            return self.pad.probabilities(self.engine.weights_tag, None)
+        key = self._image_key(DRAWN)  # its output came with its maps: no pass of its own
+        return self.pad.probabilities(
+            self.engine.weights_tag, lambda image: self.classes.read_one(image, key)
+        )
 
     def use_weights(self, weights: list[np.ndarray], tag: Hashable) -> None:
         """Show the same model with other weights (a training epoch), and redraw.
@@ -402,7 +407,11 @@ class ExplorerController:
         """One input's activation of ``layer`` as channel maps ``(H, W, C)``, cached."""
         info = self.engine.layer(layer)
         image = self.pad.model_input[0] if sample == DRAWN else self.images[int(sample)]
-        activation = self.engine.activation(layer, image, key=self._image_key(sample))
+        # A drawing's classes come from the same pass (see drawn_probabilities).
+        with_output = sample == DRAWN and self.classes.has_classes
+        activation = self.engine.activation(
+            layer, image, key=self._image_key(sample), with_output=with_output
+        )
         return as_maps(info.channels_last(activation))
 
     def _mosaic(

@@ -65,17 +65,15 @@ class DrawingPad:
     def probabilities(
         self, weights: Hashable, read: Callable[[np.ndarray], np.ndarray | None] | None
     ) -> np.ndarray | None:
-        """Return the drawing's classes by ``read`` (``None``: the model has none).
+        """Return the drawing's classes, read by ``read`` from its one image (``None``: none).
 
-        ``None`` while the drawing is empty. One pass, kept until the drawing or the
-        ``weights`` change.
+        ``None`` while the drawing is empty. Kept until the drawing or the ``weights`` change.
         """
         key = (weights, self.tag)
         if self._probabilities is None or self._probabilities[0] != key:
             found = None
             if not self.is_empty and read is not None:
-                probabilities = read(self.model_input)
-                found = None if probabilities is None else probabilities[0]
+                found = read(self.model_input[0])
             self._probabilities = (key, found)
         return self._probabilities[1]
 

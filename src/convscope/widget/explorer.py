@@ -273,7 +273,7 @@ class Explorer(ExplorerTraits):
         """
         self._kernel.remember()
         self._weights.follow()
-        self._controller.draw(image)
+        self._controller.draw(image, follow=False)
         self._error = ""
         self._publish()
 
