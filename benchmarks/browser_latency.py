@@ -9,7 +9,8 @@ repainted:
 - ipympl: the first ``drawImage`` on the view's canvas (ipympl copies its offscreen image
   there once the new PNG is decoded), then the next animation frame;
 - canvas path: the figure canvas's ``data-frame`` changes (set once every changed rectangle is
-  painted), then the next animation frame;
+  painted), or its ``data-preview`` (a channel painted at the input from the kernel's sweep,
+  exactly the kernel's pixels: ``widget/previews.py``), then the next animation frame;
 - floor: the page sends a message, the kernel sets a trait in reply, and the page waits for the
   change and then the next animation frame.
 
@@ -130,7 +131,7 @@ _PAGE_TIMING = """
         return result;
       };
     } else if (own) {
-      const options = { attributes: true, attributeFilter: ["data-frame"] };
+      const options = { attributes: true, attributeFilter: ["data-frame", "data-preview"] };
       new MutationObserver(bump).observe(own, options);
     } else {  // an older release: the figure is a PNG in an <img>
       root.querySelector("img.convscope-figure").addEventListener("load", bump);

@@ -254,8 +254,8 @@ const VIEW_NAMES = {
  * The host-neutral part of anywidget's model that this file uses: one event name per `on`.
  * @typedef {Object} Model
  * @property {<K extends keyof ExplorerState>(name: K) => ExplorerState[K]} get
- * @property {(event: string, handler: () => void) => void} on
- * @property {(event: string, handler: () => void) => void} off
+ * @property {(event: string, handler: (...args: any[]) => void) => void} on
+ * @property {(event: string, handler: (...args: any[]) => void) => void} off
  * @property {(content: ViewRequest | StepRequest | MoveRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest | ProbeRequest | GifRequest | DrawRequest | TrainingRequest | FrameRequest, callbacks?: unknown, buffers?: ArrayBuffer[]) => void} send
  */
 
@@ -303,19 +303,33 @@ function listen(target, type, handler, capture = false) {
 }
 
 /**
- * Run `handler` when any of the traits `names` changes: one `model.on` per event, as every
- * anywidget host supports (Backbone's space-separated event lists are not host-neutral).
+ * Run `handler` on each of the model's `events`: one `model.on` per event, as every anywidget
+ * host supports (Backbone's space-separated event lists are not host-neutral).
+ * @param {Model} model
+ * @param {string[]} events
+ * @param {(...args: any[]) => void} handler
+ * @returns {() => void} removes the listeners
+ */
+function onModel(model, events, handler) {
+  for (const event of events) model.on(event, handler);
+  return () => {
+    for (const event of events) model.off(event, handler);
+  };
+}
+
+/**
+ * Run `handler` when any of the traits `names` changes.
  * @param {Model} model
  * @param {(keyof ExplorerState)[]} names
  * @param {() => void} handler
  * @returns {() => void} removes the listeners
  */
 function onChange(model, names, handler) {
-  const events = names.map((name) => `change:${name}`);
-  for (const event of events) model.on(event, handler);
-  return () => {
-    for (const event of events) model.off(event, handler);
-  };
+  return onModel(
+    model,
+    names.map((name) => `change:${name}`),
+    handler,
+  );
 }
 
 /**
@@ -792,6 +806,10 @@ function thumbImage(bytes, offset, [height, width, channels]) {
  *   echo of an older value must not move it back
  * @property {() => void} mirror once the kernel has answered every request, show its state
  *   again in every control: a refused choice (a layer the view cannot show, say) goes back
+ * @property {(channel: number) => void} preview paint a channel from the kernel's sweep at once,
+ *   before its frame comes (previews.py), where the page holds one for the figure on screen
+ * @property {(delta: number) => void} previewStep the same, `delta` channels from the one painted
+ *   (clamped at the ends, as the kernel clamps a press)
  */
 
 /**
@@ -818,6 +836,23 @@ function thumbImage(bytes, offset, [height, width, channels]) {
  * @property {number} width
  * @property {number} height
  * @property {number} ratio pixels per CSS pixel it was drawn at
+ * @property {number} [gen] its generation for the channel previews; 0 or absent: none apply
+ * @property {number} [channel] the channel it shows
+ * @property {FrameRect[]} rects
+ */
+
+/**
+ * The kernel's sweep of channel previews, mirrored from previews.SweepHeader: going from
+ * channel a to c paints `unders[a]`, `strips[c]`, then `maps[c]` (indices into `rects`).
+ * @typedef {Object} SweepHeader
+ * @property {number} gen
+ * @property {number} base the frame it was made after
+ * @property {number} width
+ * @property {number} height
+ * @property {number} channel
+ * @property {number[]} maps
+ * @property {number[][]} strips
+ * @property {number[][]} unders
  * @property {FrameRect[]} rects
  */
 
@@ -873,13 +908,28 @@ function paintRect(context, rect, folded) {
 }
 
 /**
+ * @param {Uint8Array} bytes a frame or a sweep: a uint32 header length, the header, the data
+ * @returns {{header: any, data: Uint8Array}}
+ */
+function splitMessage(bytes) {
+  const size = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
+  return { header: JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + size))), data: bytes.subarray(4 + size) };
+}
+
+/**
  * The figure outside ipympl: a canvas that paints the kernel's frames (frames.py), each over
  * the one before. A view that holds no frame, or another one than a frame's base, asks for a
- * key frame. `data-frame` names the frame on screen (for tests and timing).
+ * key frame. With the kernel's sweep of the generation on screen (previews.py), a channel
+ * move is painted at once; the kernel's frame for it then first puts back the channel of the
+ * frame on screen, so that what stays is exactly the kernel's figure. `data-frame` names the
+ * frame on screen, `data-preview` a channel previewed over it and `data-sweep` the generation
+ * of the sweep held (for tests and timing).
  * @param {HTMLCanvasElement} canvas
  * @param {() => void} askForKey
+ * @param {() => boolean} pending whether requests are still on their way: a channel previewed
+ *   ahead of the frame that came stays painted over it, as that frame is not the last
  */
-function makeFigureView(canvas, askForKey) {
+function makeFigureView(canvas, askForKey, pending) {
   const context = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
   // The width of a frame drawn for this screen: CSS pixels times the device pixel ratio.
   const wanted = (/** @type {FrameHeader} */ header) => {
@@ -887,6 +937,11 @@ function makeFigureView(canvas, askForKey) {
     return Math.round((header.width / (header.ratio || 1)) * ratio);
   };
   let shown = 0; // the frame on screen; 0: none
+  let shownGen = 0; // its generation
+  let shownChannel = -1; // the channel it shows
+  let displayed = -1; // the channel painted on screen: shownChannel, or a preview's
+  /** @type {{header: SweepHeader, blocks: Uint32Array[]} | null} */
+  let sweep = null;
   let askedRatio = false;
   let askedAt = -Infinity;
   const ask = () => {
@@ -897,11 +952,32 @@ function makeFigureView(canvas, askForKey) {
   let queue = Promise.resolve();
   let disposed = false;
 
+  /**
+   * Paint the channel `to` over the channel `from`, both of the sweep's generation.
+   * @param {{header: SweepHeader, blocks: Uint32Array[]}} s
+   * @param {number} from
+   * @param {number} to
+   */
+  function paintChannel(s, from, to) {
+    const { rects, maps, strips, unders } = s.header;
+    for (const piece of [...unders[from], ...strips[to], maps[to]]) paintRect(context, rects[piece], s.blocks[piece]);
+    displayed = to;
+    if (to === shownChannel) delete canvas.dataset.preview;
+    else canvas.dataset.preview = String(to);
+  }
+
+  /** Whether the sweep held applies to the figure on screen. */
+  function sweepFits() {
+    return (
+      sweep !== null && shown !== 0 && sweep.header.gen === shownGen && sweep.header.width === canvas.width &&
+      sweep.header.height === canvas.height && displayed >= 0 && displayed < sweep.header.maps.length
+    );
+  }
+
   /** @param {Uint8Array} bytes */
   async function paint(bytes) {
-    const size = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
-    /** @type {FrameHeader} */
-    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + size)));
+    const { header: h, data } = splitMessage(bytes);
+    const header = /** @type {FrameHeader} */ (h);
     if (header.id === shown) return;
     if (header.base === 0 && !askedRatio && header.width !== wanted(header)) {
       askedRatio = true; // once: two screens showing this widget must not take turns
@@ -911,7 +987,6 @@ function makeFigureView(canvas, askForKey) {
       ask(); // this view missed a frame: start again from a whole one
       return;
     }
-    const data = bytes.subarray(4 + size);
     const blocks = await Promise.all(
       header.rects.map(async (rect) => {
         const chunk = data.subarray(rect.offset, rect.offset + rect.length);
@@ -919,14 +994,26 @@ function makeFigureView(canvas, askForKey) {
       }),
     );
     if (disposed) return;
+    const ahead = displayed;
     if (header.base === 0) {
       askedAt = -Infinity;
       if (canvas.width !== header.width) canvas.width = header.width;
       if (canvas.height !== header.height) canvas.height = header.height;
+    } else if (sweep && displayed !== shownChannel && sweepFits()) {
+      paintChannel(sweep, displayed, shownChannel); // the frame applies to its base's pixels
     }
     header.rects.forEach((rect, i) => paintRect(context, rect, blocks[i]));
     shown = header.id;
+    shownGen = header.gen ?? 0;
+    displayed = shownChannel = header.channel ?? -1;
+    if (sweep && sweep.header.gen !== shownGen) {
+      sweep = null;
+      delete canvas.dataset.sweep;
+    }
     canvas.dataset.frame = String(shown);
+    delete canvas.dataset.preview;
+    // Moves made since are still on their way: keep showing where the user went.
+    if (sweep && ahead !== shownChannel && ahead >= 0 && pending() && sweepFits()) paintChannel(sweep, shownChannel, ahead);
   }
 
   return {
@@ -942,6 +1029,37 @@ function makeFigureView(canvas, askForKey) {
       }
       const copy = frame.slice(); // the host may reuse its buffer
       queue = queue.then(() => paint(copy)).catch((error) => console.error("convscope: bad frame", error));
+    },
+    /** @param {Uint8Array} bytes the kernel's sweep of channel previews */
+    takeSweep(bytes) {
+      const copy = bytes.slice();
+      queue = queue
+        .then(() => {
+          const { header: h, data } = splitMessage(copy);
+          const header = /** @type {SweepHeader} */ (h);
+          if (header.base !== shown || header.gen !== shownGen) return; // for another figure
+          const blocks = header.rects.map((rect) => foldedPixels(rect, data.subarray(rect.offset, rect.offset + rect.length)));
+          sweep = { header, blocks };
+          canvas.dataset.sweep = String(header.gen);
+        })
+        .catch((error) => console.error("convscope: bad sweep", error));
+    },
+    /** @param {number} channel paint it now, if the sweep held applies */
+    preview(channel) {
+      if (disposed || !sweep || !sweepFits() || channel < 0 || channel >= sweep.header.maps.length) return;
+      if (channel !== displayed) paintChannel(sweep, displayed, channel);
+    },
+    /** Every request answered: a channel previewed but not the frame's goes back to the frame's. */
+    settle() {
+      queue = queue.then(() => {
+        if (!disposed && sweep && displayed !== shownChannel && sweepFits()) paintChannel(sweep, displayed, shownChannel);
+      });
+    },
+    /** @param {number} delta paint the channel `delta` from the one painted, clamped */
+    previewStep(delta) {
+      if (disposed || !sweep || !sweepFits()) return;
+      const channel = Math.min(Math.max(displayed + delta, 0), sweep.header.maps.length - 1);
+      if (channel !== displayed) paintChannel(sweep, displayed, channel);
     },
     dispose() {
       disposed = true;
@@ -1351,7 +1469,17 @@ function showMessages(model, c) {
  * @returns {() => void} removes every model listener
  */
 function bindModel(model, c, ui, request) {
-  const figure = makeFigureView(c.figure, () => request.frame());
+  const figure = makeFigureView(
+    c.figure,
+    () => request.frame(),
+    () => !request.idle(),
+  );
+  ui.preview = (channel) => figure.preview(channel);
+  ui.previewStep = (delta) => figure.previewStep(delta);
+  // The kernel's sweep of channel previews comes as a message of its own, not a trait.
+  const offSweep = onModel(model, ["msg:custom"], (/** @type {{type?: string}} */ content, /** @type {DataView[]} */ buffers) => {
+    if (content?.type === "sweep" && buffers?.length) figure.takeSweep(asBytes(buffers[0]));
+  });
   // The controls a user sets: what they show comes back from the kernel after every answer,
   // refused or not, once no request of theirs is left on the way.
   const controls = [
@@ -1364,6 +1492,7 @@ function bindModel(model, c, ui, request) {
   ];
   ui.mirror = () => {
     if (!request.idle()) return;
+    figure.settle(); // a preview the kernel did not follow (a press past the end, a refusal)
     for (const show of controls) show();
   };
   /** @type {[(keyof ExplorerState)[], () => void][]} */
@@ -1400,6 +1529,7 @@ function bindModel(model, c, ui, request) {
   });
   return () => {
     for (const off of offs) off();
+    offSweep();
     figure.dispose();
   };
 }
@@ -1473,6 +1603,7 @@ function bindInputs(model, c, ui, request) {
     }),
     ...onSlide(c.channelSlider, ui, (index) => {
       labelSlider(c.channelSlider, c.channelLabel, channelText(model, index), channelSpoken(model, index));
+      ui.preview(index);
       request.view({ channel: index });
     }),
     ...onSlide(c.epochSlider, ui, (index) => {
@@ -1697,10 +1828,11 @@ function liftSuppression(event, root) {
  * classic Notebook); SUPPRESS_SHORTCUTS covers JupyterLab builds that listen while it is
  * captured, before any listener of ours can run.
  * @param {Controls} c
+ * @param {Ui} ui
  * @param {ReturnType<typeof makeRequester>} request
  * @returns {() => void}
  */
-function bindKeys(c, request) {
+function bindKeys(c, ui, request) {
   return listen(c.root, "keydown", (/** @type {KeyboardEvent} */ event) => {
     if (belongsToHost(event)) {
       liftSuppression(event, c.root);
@@ -1712,7 +1844,10 @@ function bindKeys(c, request) {
     event.preventDefault();
     // Steps, not positions: the kernel adds up presses that come faster than its answers.
     if (move.what === "sample") request.step(move.delta);
-    else request.move(move.what, move.delta);
+    else {
+      if (move.what === "channel") ui.previewStep(move.delta);
+      request.move(move.what, move.delta);
+    }
   });
 }
 
@@ -1751,11 +1886,11 @@ function render({ model, el }) {
   el.append(controls.root);
   const request = makeRequester(model);
   /** @type {Ui} */
-  const ui = { dragging: null, mirror: () => {} };
+  const ui = { dragging: null, mirror: () => {}, preview: () => {}, previewStep: () => {} };
   const unbind = [
     bindModel(model, controls, ui, request),
     bindInputs(model, controls, ui, request),
-    bindKeys(controls, request),
+    bindKeys(controls, ui, request),
     freeTabFromIpympl(el),
     bindPad(controls, request),
   ];

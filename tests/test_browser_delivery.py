@@ -16,6 +16,7 @@ screenshot is then 1800×900).
 
 from __future__ import annotations
 
+import base64
 import io
 import random
 from collections.abc import Iterator
@@ -47,6 +48,8 @@ CELLS = [
     IPYMPL_CELL,
     "canvas_explorer = convscope.Explorer()  # the default path\ncanvas_explorer",
 ]
+SLIDES_PER_BURST = 40  # channel slider moves, GAP_MS apart, a pause of PAUSE_MS every tenth
+PAUSE_MS = 400  # long enough for the kernel's sweep of previews (previews.IDLE_S) to come
 NAVIGATION_KEYS = ("ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "PageUp", "PageDown")
 KEYS_PER_BURST = 60
 CLICKS_PER_BURST = 20
@@ -188,4 +191,102 @@ def test_the_screen_shows_exactly_the_figure_after_bursts(delivered: Delivered, 
             "the test cannot tell the figure after the round from the one before"
         )
     assert not handles.error_banner.is_visible()
+    assert handles.page_errors == []
+
+
+SLIDE_JS = """(canvas, value) => {
+  const slider = canvas.closest('.convscope').querySelector('input.convscope-channel');
+  const frame = canvas.dataset.frame;
+  slider.value = String(value);
+  slider.dispatchEvent(new Event('input', { bubbles: true }));
+  // Still in the input's task: nothing from the kernel can have come in between.
+  return { frame, after: canvas.dataset.frame, preview: canvas.dataset.preview ?? null,
+           png: canvas.toDataURL('image/png') };
+}"""
+
+
+def _slide(handles: ExplorerHandles, channel: int) -> dict[str, str | None]:
+    """Move the channel slider as a drag does; what the canvas held right after the input."""
+    result: dict[str, str | None] = handles.canvas.evaluate(SLIDE_JS, channel)
+    return result
+
+
+def _canvas_rgb(data_url: str) -> np.ndarray:
+    """The canvas's own pixels (no screenshot, no resampling), RGB."""
+    png = base64.b64decode(data_url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def test_a_channel_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure(
+    delivered: Delivered,
+) -> None:
+    """The preview from the kernel's sweep: painted before any answer, exactly Agg's pixels.
+
+    Then bursts of slider moves 30 ms apart, with sample steps among them (each starts another
+    generation, which the page's sweep no longer fits): once quiet, the canvas holds exactly
+    the kernel's figure.
+    """
+    handles = delivered.figures["canvas"]
+    handles.box.scroll_into_view_if_needed()
+    delivered.lab.run_code("canvas_explorer.update(view='maps', layer='conv2', channel=0)")
+    sweep = "(canvas) => canvas.dataset.sweep !== undefined"
+    handles.page.wait_for_function(sweep, arg=handles.canvas.element_handle(), timeout=30_000)
+    moved = _slide(handles, 17)
+    assert moved["after"] == moved["frame"], "the kernel answered within the input's task"
+    assert moved["preview"] == "17", "the channel was not painted at the input"
+    assert handles.wait_until_settled(quiet_ms=QUIET_MS)
+    expected = _agg_pixels(delivered, "canvas")
+    assert np.array_equal(_canvas_rgb(str(moved["png"])), expected), "the preview is not Agg's"
+    rng = random.Random(17)  # noqa: S311 - moves, not secrets
+    previews = 0
+    for step in range(SLIDES_PER_BURST):
+        if step % 10 == 9:
+            handles.sample_text.press("ArrowRight")  # a new generation: its sweep comes later
+            handles.page.wait_for_timeout(PAUSE_MS)
+        moved = _slide(handles, rng.randrange(48))
+        previews += moved["preview"] is not None
+        handles.page.wait_for_timeout(GAP_MS)
+    assert handles.wait_until_settled(quiet_ms=QUIET_MS)
+    expected = _agg_pixels(delivered, "canvas")
+    shown = handles.canvas.evaluate("(canvas) => canvas.toDataURL('image/png')")
+    assert np.array_equal(_canvas_rgb(shown), expected), "the canvas is not the kernel's figure"
+    assert previews >= SLIDES_PER_BURST // 2, f"only {previews} moves were previewed"
+    assert handles.page_errors == []
+
+
+PRESS_JS = """(canvas, keys) => {
+  const root = canvas.closest('.convscope');
+  for (const key of keys) {
+    root.querySelector('.convscope-sample-text').dispatchEvent(
+      new KeyboardEvent('keydown', { key, bubbles: true, cancelable: true }));
+  }
+  return canvas.dataset.preview ?? null;
+}"""
+
+
+@pytest.mark.parametrize(
+    ("start", "keys"),
+    [
+        (0, ["ArrowDown", "ArrowDown", "ArrowUp"]),
+        (1, ["ArrowDown", "ArrowDown", "ArrowUp", "ArrowUp"]),
+    ],
+    ids=["no-frame-comes", "another-channel-comes"],
+)
+def test_a_preview_the_kernel_does_not_follow_gives_way_to_its_figure(
+    delivered: Delivered, start: int, keys: list[str]
+) -> None:
+    """Presses past the first channel, all in one task: the page clamps each press, the kernel
+    the sum of those that come in one batch, so the page previews a channel the kernel never
+    goes to. From channel 0 no frame comes at all; from channel 1 the last frame is of another
+    channel than the one previewed. Once answered, the canvas is exactly the kernel's figure."""
+    handles = delivered.figures["canvas"]
+    handles.box.scroll_into_view_if_needed()
+    delivered.lab.run_code(f"canvas_explorer.update(view='maps', layer='conv2', channel={start})")
+    sweep = "(canvas) => canvas.dataset.sweep !== undefined && canvas.dataset.preview === undefined"
+    handles.page.wait_for_function(sweep, arg=handles.canvas.element_handle(), timeout=30_000)
+    assert handles.canvas.evaluate(PRESS_JS, keys) is not None, "the presses were not previewed"
+    assert handles.wait_until_settled(quiet_ms=QUIET_MS)
+    expected = _agg_pixels(delivered, "canvas")
+    shown = handles.canvas.evaluate("(canvas) => canvas.toDataURL('image/png')")
+    assert np.array_equal(_canvas_rgb(shown), expected), "a preview stayed over the figure"
     assert handles.page_errors == []

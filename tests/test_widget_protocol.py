@@ -124,7 +124,7 @@ def test_every_model_listener_takes_one_event() -> None:
     # literally named so, which never fires.
     assert not re.search(r"[\"'`][^\"'`]*change:[^\"'`]*\s[^\"'`]*change:", code)
     assert not re.search(r"\.(on|off)\(\s*[\"'`][^\"'`]*\s", code)
-    # Every listener goes through onChange(), whose remover the view's cleanup calls.
+    # Every listener goes through onModel() (onChange()), whose remover the cleanup calls.
     assert re.findall(r"model\.(on|off)\(", code) == ["on", "off"], "use onChange()"
 
 

@@ -129,6 +129,30 @@ class PanelComposite:
         """Paint everything again next time (the picture was drawn some other way meanwhile)."""
         self._size = None
 
+    def signature(self, pixels_free: PixelPanel, outline_free: PixelPanel) -> tuple[object, ...]:
+        """Return what the picture painted last was, but one panel's pixels and another's outline.
+
+        Two pictures with equal signatures differ at most in ``pixels_free``'s source pixels and
+        ``outline_free``'s outline: what a channel move changes (see ``widget/previews.py``).
+        """
+        marks: list[_Mark | None] = []
+        for panel in self._panels:
+            mark = self._painted.get(panel)
+            if mark is not None and panel is pixels_free:
+                mark = replace(mark, revision=-1)
+            if mark is not None and panel is outline_free:
+                mark = replace(mark, outline=None)
+            marks.append(mark)
+        return (self._size, tuple(marks))
+
+    def current(self, renderer: RendererBase) -> bool:
+        """Whether the picture painted last is still the panels' picture on ``renderer``."""
+        size = _canvas_size(renderer)
+        return self._size == size and all(
+            self._painted.get(panel) == _Mark.of(panel, renderer, size, self._painted.get(panel))
+            for panel in self._panels
+        )
+
     def patches(self, renderer: RendererBase) -> list[Patch]:
         """Return what brings the picture painted last up to date for ``renderer``'s size and dpi.
 

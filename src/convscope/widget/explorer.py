@@ -174,6 +174,8 @@ class Explorer(ExplorerTraits):
                 teaching=lambda: self._teaching,
                 training=lambda: None if self._live is None else self._trainer.trait(),
                 say_progress=self._say_progress,
+                send=lambda data: self.send({"type": "sweep"}, [data]),
+                later=self._kernel.call_later,
             ),
         )
         self._inbox = RequestInbox(self._apply_requests)

@@ -67,7 +67,9 @@ class FrameHeader(TypedDict):
     """What a frame holds: its number, the frame it applies to, the figure size, rectangles.
 
     ``ratio`` is how many pixels per CSS pixel the figure was drawn at (the page's device
-    pixel ratio): the page shows ``width / ratio`` CSS pixels wide.
+    pixel ratio): the page shows ``width / ratio`` CSS pixels wide. ``gen`` is the frame's
+    generation for the channel previews (``previews.py``; 0: none apply) and ``channel`` the
+    channel it shows.
     """
 
     id: int
@@ -75,6 +77,8 @@ class FrameHeader(TypedDict):
     width: int
     height: int
     ratio: float
+    gen: int
+    channel: int
     rects: list[FrameRect]
 
 
@@ -104,12 +108,15 @@ class FrameEncoder:
         """Whether the next frame must be a key frame: the whole figure."""
         return self._key_wanted
 
-    def encode(self, rgba: np.ndarray, ratio: float = 1.0) -> bytes | None:
+    def encode(
+        self, rgba: np.ndarray, ratio: float = 1.0, *, gen: int = 0, channel: int = -1
+    ) -> bytes | None:
         """Return the frame from the last buffer to ``rgba`` (``(H, W, 4)`` uint8), or ``None``.
 
         ``None`` means nothing changed and no key frame is wanted: there is nothing to send.
         ``ratio`` is the device pixel ratio it was drawn at; the gap between rectangles
-        follows it, so that a panel stays one rectangle.
+        follows it, so that a panel stays one rectangle. ``gen`` and ``channel`` go in the
+        header (:class:`FrameHeader`).
         """
         words = np.ascontiguousarray(rgba).view(np.uint32)[..., 0]
         height, width = words.shape
@@ -130,10 +137,16 @@ class FrameEncoder:
         for x, y, w, h in boxes:
             rows, cols, folded = fold(words[y : y + h, x : x + w])
             blocks.append(((x, y, w, h), rows, cols, folded))
-        return self._pack(blocks, (width, height), ratio, key=key)
+        return self._pack(blocks, (width, height), ratio, key=key, tags=(gen, channel))
 
     def encode_patches(
-        self, patches: Sequence[Patch], size: tuple[int, int], ratio: float = 1.0
+        self,
+        patches: Sequence[Patch],
+        size: tuple[int, int],
+        ratio: float = 1.0,
+        *,
+        gen: int = 0,
+        channel: int = -1,
     ) -> bytes | None:
         """Return the frame that paints ``patches`` on a figure of ``size`` ``(W, H)``, or ``None``.
 
@@ -156,7 +169,7 @@ class FrameEncoder:
             rows = np.add.reduceat(patch.rows, np.cumsum([0, *rows[:-1]])).tolist()
             cols = np.add.reduceat(patch.cols, np.cumsum([0, *cols[:-1]])).tolist()
             blocks.append(((patch.x, patch.y, patch.w, patch.h), rows, cols, folded))
-        return self._pack(blocks, size, ratio, key=key)
+        return self._pack(blocks, size, ratio, key=key, tags=(gen, channel))
 
     def _pack(
         self,
@@ -165,8 +178,12 @@ class FrameEncoder:
         ratio: float,
         *,
         key: bool,
+        tags: tuple[int, int] = (0, -1),
     ) -> bytes:
-        """Return the frame, numbered: its header, then each block's paletted pixels."""
+        """Return the frame, numbered: its header, then each block's paletted pixels.
+
+        ``tags`` are the header's ``gen`` and ``channel``.
+        """
         base = 0 if key else self.frame_id
         self._key_wanted = False
         self.frame_id += 1
@@ -190,8 +207,9 @@ class FrameEncoder:
             offset += len(data)
         width, height = size
         header = FrameHeader(
-            id=self.frame_id, base=base, width=width, height=height, ratio=ratio, rects=rects
-        )
+            id=self.frame_id, base=base, width=width, height=height, ratio=ratio,
+            gen=tags[0], channel=tags[1], rects=rects,
+        )  # fmt: skip
         text = json.dumps(header, separators=(",", ":")).encode()
         return b"".join([len(text).to_bytes(4, "little"), text, *chunks])
 

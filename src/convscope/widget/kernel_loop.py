@@ -37,3 +37,12 @@ class KernelLoop:
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(callback, *args)
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> None:
+        """On the kernel's thread: run ``callback()`` after ``delay`` seconds on its loop.
+
+        In a script there is no loop, and nothing runs.
+        """
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_later(delay, callback)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import time
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from convscope.widget.descriptions import describe_drawing, describe_panels, des
 from convscope.widget.explorer_state import trait_values
 from convscope.widget.figure_display import LazyAggCanvas
 from convscope.widget.frames import FrameEncoder
+from convscope.widget.previews import IDLE_S, ChannelPreviews
 
 if typing.TYPE_CHECKING:
     from convscope.widget.controller import ExplorerController
@@ -46,6 +48,10 @@ class PublishHost:
         The live training's state for the page, or ``None`` without a live training.
     say_progress : callable
         Show ``what: done/total images`` in the status line at once.
+    send : callable
+        Send the page bytes outside the traits (a sweep of channel previews).
+    later : callable
+        Run a callable after some seconds on the kernel's event loop (nothing in a script).
 
     """
 
@@ -55,6 +61,8 @@ class PublishHost:
     teaching: Callable[[], bool]
     training: Callable[[], dict[str, Any] | None]
     say_progress: Callable[[str, int, int], None]
+    send: Callable[[bytes], None]
+    later: Callable[[float, Callable[[], None]], None]
 
 
 class Publisher:
@@ -75,6 +83,8 @@ class Publisher:
         self._frames = FrameEncoder()
         self._composite = PanelComposite(controller.view.panels)
         self._pixel_ratio = 1.0  # the page's device pixel ratio (canvas path)
+        self._previews = ChannelPreviews(controller.view)
+        self._framed_at = 0.0  # time.monotonic() of the last frame sent
 
     def forget_panel(self) -> None:
         """Fill the channel panel again at the next publish (new weights, or opened again)."""
@@ -151,19 +161,52 @@ class Publisher:
         canvas: Any = figure.canvas  # Agg's, or ipympl's: both hold the RGBA buffer drawn
         with self._at_ratio():
             renderer = canvas.get_renderer()
+            state = self._controller.state
             if isinstance(canvas, LazyAggCanvas) and self._composite.can_paint(figure, renderer):
                 if self._frames.key_wanted:
                     self._composite.forget()  # the whole figure
                 patches = self._composite.patches(renderer)
                 size = self._composite.size(renderer)
-                frame = self._frames.encode_patches(patches, size, self._pixel_ratio)
+                gen = self._previews.generation(self._composite, state, self._pixel_ratio)
+                frame = self._frames.encode_patches(
+                    patches, size, self._pixel_ratio, gen=gen, channel=state.channel
+                )
                 canvas.behind(self._draw)
             else:
                 canvas.draw()
                 self._composite.forget()
-                frame = self._frames.encode(np.asarray(canvas.buffer_rgba()), self._pixel_ratio)
+                frame = self._frames.encode(
+                    np.asarray(canvas.buffer_rgba()),
+                    self._pixel_ratio,
+                    gen=self._previews.drawn(),
+                    channel=state.channel,
+                )
         if frame is not None:
             self._host.set_traits({"_figure_frame": frame})
+            self._framed_at = time.monotonic()
+            if self._previews.wanted:
+                self._host.later(IDLE_S, self.sweep_when_idle)
+
+    def sweep_when_idle(self) -> None:
+        """Send the channel previews of the figure in view, once the kernel has been idle.
+
+        After :data:`~convscope.widget.previews.IDLE_S` without a frame; called again later
+        while frames keep coming (a burst of moves never waits on the sweep).
+        """
+        if self._mode != "png" or not self._previews.wanted:
+            return
+        quiet = time.monotonic() - self._framed_at
+        if quiet < IDLE_S:
+            self._host.later(IDLE_S - quiet, self.sweep_when_idle)
+            return
+        canvas: Any = self._controller.view.figure.canvas
+        with self._at_ratio():
+            renderer = canvas.get_renderer()
+            sweep = self._previews.sweep(
+                self._controller, self._composite, renderer, self._frames.frame_id
+            )
+        if sweep is not None:
+            self._host.send(sweep)
 
     def _draw(self) -> None:
         """Draw the figure with Agg at the page's device pixel ratio."""
