@@ -89,16 +89,24 @@ def test_the_generation_stays_through_channel_moves_and_changes_with_anything_el
     for channel in (7, 8, 47, 0):
         explorer.channel = channel
         assert generation(explorer) == gen, f"channel {channel} started another generation"
-    seen = {gen}
+    explorer.update(view="heatmap")  # its overlay, recomputed at each update, is the same
+    gen = generation(explorer)
+    for channel in (3, 4):
+        explorer.channel = channel
+        assert generation(explorer) == gen, "a channel move in the heatmap view"
+    explorer.update(view="maps")
+    seen = {gen, generation(explorer)}
     for change in ({"sample": 9}, {"layer": "conv1"}, {"cmap": "magma"}, {"norm": "layer"}):
         explorer.update(**change)
         assert generation(explorer) not in seen, f"{change} kept the generation"
         seen.add(generation(explorer))
-    # New weights under an open Explorer: the next frame is of another generation.
+    # New weights under an open Explorer: the next frame is of another generation. (Scaling a
+    # ReLU layer's weights would not do: its maps, normalised, would be the same pixels.)
     conv = model.get_layer("conv1")
     kept = conv.get_weights()
+    noise = np.random.default_rng(1)
     try:
-        conv.set_weights([w * 1.5 for w in kept])
+        conv.set_weights([w + noise.normal(0, 0.2, w.shape).astype(w.dtype) for w in kept])
         explorer.channel = 3
         assert generation(explorer) not in seen
     finally:
@@ -133,6 +141,10 @@ def test_a_sweep_is_made_once_per_generation_and_not_for_a_stale_picture(
     assert sweep_of(explorer, monkeypatch) is not None
     explorer.channel = 2  # same generation: the page has its sweep
     assert sweep_of(explorer, monkeypatch) is None
+    explorer._on_frontend_message(explorer, {"type": "frame", "seq": 2}, [])  # a view opens
+    again = sweep_of(explorer, monkeypatch)
+    assert again is not None, "a view that opened gets no sweep"
+    assert read_sweep(again)[0]["base"] == read_frame(explorer._figure_frame)[0]["id"]
     explorer.sample = 12
     # The panels change behind the page's back (no frame sent): no sweep of them.
     explorer._controller.apply(follow=False, sample=13)

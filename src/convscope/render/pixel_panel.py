@@ -67,6 +67,9 @@ class PixelPanel(Artist):
         """Show ``(h, w)`` grey, ``(h, w, 3)`` RGB or ``(h, w, 4)`` RGBA ``uint8`` pixels."""
         if pixels is self._source:  # unchanged: keep the scaled copy
             return
+        source = self._source
+        if source is not None and source.shape == pixels.shape and np.array_equal(source, pixels):
+            return  # the same pixels again (a view recomputed): nothing to repaint
         self._source = pixels
         packed = pixels.ndim == 3 and pixels.shape[2] == 4 and pixels.strides[1:] == (4, 1)  # noqa: PLR2004
         if packed:  # RGBA with whole pixels adjacent: view each pixel as one word, no copy

@@ -176,6 +176,7 @@ class Explorer(ExplorerTraits):
                 say_progress=self._say_progress,
                 send=lambda data: self.send({"type": "sweep"}, [data]),
                 later=self._kernel.call_later,
+                following=lambda: self._trainer.following_a_run,
             ),
         )
         self._inbox = RequestInbox(self._apply_requests)

@@ -96,6 +96,10 @@ class ChannelPreviews:
         self.gen = 0
         return 0
 
+    def again(self) -> None:
+        """Make the sweep of the generation in view again (a view opened: it holds none)."""
+        self._swept = 0
+
     @property
     def wanted(self) -> bool:
         """Whether the generation in view still has no sweep."""

@@ -52,6 +52,8 @@ class PublishHost:
         Send the page bytes outside the traits (a sweep of channel previews).
     later : callable
         Run a callable after some seconds on the kernel's event loop (nothing in a script).
+    following : callable
+        Whether the view follows a live training: frames keep coming, and no sweep is made.
 
     """
 
@@ -63,6 +65,7 @@ class PublishHost:
     say_progress: Callable[[str, int, int], None]
     send: Callable[[bytes], None]
     later: Callable[[float, Callable[[], None]], None]
+    following: Callable[[], bool]
 
 
 class Publisher:
@@ -146,6 +149,7 @@ class Publisher:
         ratio = self._pixel_ratio if ratio is None else ratio
         self._pixel_ratio = min(max(float(ratio), 1.0), _MAX_PIXEL_RATIO)
         self._frames.want_key()  # a view opened, or missed a frame: the whole figure
+        self._previews.again()  # and the channel previews, which it holds none of
         self.frame()
 
     def frame(self) -> None:
@@ -193,7 +197,7 @@ class Publisher:
         After :data:`~convscope.widget.previews.IDLE_S` without a frame; called again later
         while frames keep coming (a burst of moves never waits on the sweep).
         """
-        if self._mode != "png" or not self._previews.wanted:
+        if self._mode != "png" or not self._previews.wanted or self._host.following():
             return
         quiet = time.monotonic() - self._framed_at
         if quiet < IDLE_S:
