@@ -1,19 +1,18 @@
 """The static export's table of figures: every state drawn, stored as the canvas path's rectangles.
 
 States that differ only by channel (same view, layer, sample and colours) form a group. One
-controller update per group (channel 0) composes the figure as live. Its rectangles are then
-made in numpy from the panels' own pixels and geometry
-(:class:`~convscope.render.pixel_panel.PixelPanel`): one per visible panel, where and as it
-blits itself into Agg, folded and paletted as ``frames.py`` folds a frame's rectangle (from the
-source pixels and the scaling's run lengths, so an enlarged map is never built). Every other
-channel changes only the channel panel and, in the maps view, the grid's outline
-(:func:`convscope.render.compose.channel_sweep`), so its own rectangles are made for all
-channels at once: the grid under channel 0's outline, the channel's outline (four solid strips)
-and the channel's whole map. Nothing of that is trusted unchecked: each group's first and last
-figures are painted from the stored rectangles, as the page paints them, and compared with Agg's
-buffer pixel for pixel; where either differs (or a figure holds anything else, teaching mode's
-titles) the group is drawn by Agg throughout, one controller update and one comparison with the
-first figure per channel.
+controller update per group (channel 0) composes the figure as live. Its rectangles are then made in
+numpy from the panels' own pixels and geometry (:class:`~convscope.render.pixel_panel.PixelPanel`):
+one per visible panel, where and as it blits itself into Agg, folded and paletted as ``frames.py``
+folds a frame's rectangle (from the source pixels and the scaling's run lengths, so an enlarged map
+is never built). Every other channel changes only the channel panel and, in the maps view, the
+grid's outline (:func:`convscope.render.compose.channel_sweep`), so its own rectangles are made for
+all channels at once: the grid in the box of channel 0's outline (no outline), the channel's outline
+(four solid strips) and the channel's whole map. Nothing of that is trusted unchecked: each group's
+first and last figures are painted from the stored rectangles, as the page paints them, and compared
+with Agg's buffer pixel for pixel; where either differs (or a figure holds anything else, teaching
+mode's titles) the group is drawn by Agg throughout, one controller update and one comparison with
+the first figure per channel.
 
 Equal rectangles are stored once (an outline's strips serve every sample, a channel's map both
 views, a map of one colour is looked up by its colour).
@@ -298,26 +297,45 @@ class Painter:
         self, pieces: Pieces, grid: PixelPanel, boxes: np.ndarray
     ) -> tuple[list[int], list[list[int]]] | None:
         """Store the grid under channel 0's outline, and each channel's outline as strips."""
+        made = self.outline_sweep(pieces, grid, boxes, unders=1)
+        if made is None:
+            return None
+        strips, unders = made
+        return unders[0], strips
+
+    def outline_sweep(
+        self, pieces: Pieces, grid: PixelPanel, boxes: np.ndarray, unders: int | None = None
+    ) -> tuple[list[list[int]], list[list[int]]] | None:
+        """Store each channel's outline as strips, and the grid (no outline) under each.
+
+        Under an outline, one block: the grid's pixels in the box that holds its strips.
+        Painting a channel's block, then another's strips, moves the outline. Only the first
+        ``unders`` channels' blocks are stored (``None``: all). ``None`` where the grid is not
+        on the canvas.
+        """
         place = grid.place(self.size)
         left, top, width, height = place
         if not self.inside(place):
             return None
         thick = grid.outline_thickness(self.renderer)
-        strips = outline_strips(boxes, grid.source_shape, (height, width), thick)
-        strips[..., 0] += left
-        strips[..., 1] += top
+        all_strips = outline_strips(boxes, grid.source_shape, (height, width), thick)
         word = int(grid.outline_colour.view(np.uint32)[0])
         scaled = grid.scaled(height, width).view(np.uint32)[..., 0]
-        under = [
-            pieces.add(scaled[y - top : y - top + h, x - left : x - left + w], x, y)
-            for x, y, w, h in strips[0].tolist()
-            if w and h
-        ]
-        outlines = [
-            [pieces.add_solid((x, y, w, h), word) for x, y, w, h in channel if w and h]
-            for channel in strips.tolist()
-        ]
-        return under, outlines
+        x0 = all_strips[..., 0].min(axis=1)
+        y0 = all_strips[..., 1].min(axis=1)
+        x1 = (all_strips[..., 0] + all_strips[..., 2]).max(axis=1)
+        y1 = (all_strips[..., 1] + all_strips[..., 3]).max(axis=1)
+        around = zip(x0.tolist(), y0.tolist(), x1.tolist(), y1.tolist(), strict=True)
+        strips: list[list[int]] = []
+        under: list[list[int]] = []
+        for channel, (a, b, c, d) in zip(all_strips.tolist(), around, strict=True):
+            kept = [(x, y, w, h) for x, y, w, h in channel if w and h]
+            strips.append(
+                [pieces.add_solid((left + x, top + y, w, h), word) for x, y, w, h in kept]
+            )
+            if unders is None or len(under) < unders:
+                under.append([pieces.add(scaled[b:d, a:c], left + a, top + b, seen=False)])
+        return strips, under
 
     def channel_pieces(
         self, pieces: Pieces, panel: PixelPanel, rgba: np.ndarray

@@ -251,21 +251,24 @@ def read_frame(frame: bytes) -> tuple[FrameHeader, list[np.ndarray]]:
     size = int.from_bytes(frame[:4], "little")
     header: FrameHeader = json.loads(frame[4 : 4 + size])
     data = memoryview(frame)[4 + size :]
-    pixels = []
-    for rect in header["rects"]:
-        raw = bytes(data[rect["offset"] : rect["offset"] + rect["length"]])
-        if rect["deflate"]:
-            raw = zlib.decompress(raw)
-        shape = (len(rect["rows"]), len(rect["cols"]))
-        if rect["colours"]:
-            palette = np.frombuffer(raw[: 4 * rect["colours"]], "<u4")
-            kind = np.uint8 if rect["index_bytes"] == 1 else np.dtype("<u2")
-            folded = palette[np.frombuffer(raw[4 * rect["colours"] :], kind)].reshape(shape)
-        else:
-            folded = np.frombuffer(raw, np.uint32).reshape(shape)
-        words = np.repeat(np.repeat(folded, rect["rows"], axis=0), rect["cols"], axis=1)
-        pixels.append(words.view(np.uint8).reshape(rect["h"], rect["w"], 4))
-    return header, pixels
+    return header, [rect_pixels(rect, data) for rect in header["rects"]]
+
+
+def rect_pixels(rect: FrameRect, data: memoryview) -> np.ndarray:
+    """Return one rectangle's pixels ``(h, w, 4)``, from the data after a header."""
+    raw = bytes(data[rect["offset"] : rect["offset"] + rect["length"]])
+    if rect["deflate"]:
+        raw = zlib.decompress(raw)
+    shape = (len(rect["rows"]), len(rect["cols"]))
+    if rect["colours"]:
+        palette = np.frombuffer(raw[: 4 * rect["colours"]], "<u4")
+        kind = np.uint8 if rect["index_bytes"] == 1 else np.dtype("<u2")
+        folded = palette[np.frombuffer(raw[4 * rect["colours"] :], kind)].reshape(shape)
+    else:
+        folded = np.frombuffer(raw, np.uint32).reshape(shape)
+    words = np.repeat(np.repeat(folded, rect["rows"], axis=0), rect["cols"], axis=1)
+    pixels: np.ndarray = words.view(np.uint8).reshape(rect["h"], rect["w"], 4)
+    return pixels
 
 
 def apply_frame(shown: np.ndarray | None, frame: bytes) -> np.ndarray:

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
-from convscope.render.pixel_panel import outline_strips
 from convscope.widget.export_table import Painter, Pieces
-from convscope.widget.frames import FrameRect
+from convscope.widget.frames import FrameRect, rect_pixels
 
 if TYPE_CHECKING:
     from matplotlib.backend_bases import RendererBase
@@ -137,7 +136,7 @@ class ChannelPreviews:
         if sweep.outlines is not None:
             if grid.outline is None or not np.array_equal(sweep.outlines[channel], grid.outline):
                 return None
-            made = _outlines(painter, pieces, grid, sweep.outlines)
+            made = painter.outline_sweep(pieces, grid, sweep.outlines)
             if made is None:
                 return None
             strips, unders = made
@@ -147,32 +146,6 @@ class ChannelPreviews:
             painter.size,
             (maps, strips, unders),
         )
-
-
-def _outlines(
-    painter: Painter, pieces: Pieces, grid: Any, boxes: np.ndarray
-) -> tuple[list[list[int]], list[list[int]]] | None:
-    """Store each channel's outline strips, and the grid's pixels (no outline) under them."""
-    place = grid.place(painter.size)
-    left, top, width, height = place
-    if not painter.inside(place):
-        return None
-    thick = grid.outline_thickness(painter.renderer)
-    all_strips = outline_strips(boxes, grid.source_shape, (height, width), thick)
-    word = int(grid.outline_colour.view(np.uint32)[0])
-    scaled = grid.scaled(height, width).view(np.uint32)[..., 0]
-    # Under each outline, one block: the grid (no outline) in the box that holds its strips.
-    x0 = all_strips[..., 0].min(axis=1)
-    y0 = all_strips[..., 1].min(axis=1)
-    x1 = (all_strips[..., 0] + all_strips[..., 2]).max(axis=1)
-    y1 = (all_strips[..., 1] + all_strips[..., 3]).max(axis=1)
-    around = zip(x0.tolist(), y0.tolist(), x1.tolist(), y1.tolist(), strict=True)
-    strips, unders = [], []
-    for channel, (a, b, c, d) in zip(all_strips.tolist(), around, strict=True):
-        kept = [(x, y, w, h) for x, y, w, h in channel if w and h]
-        strips.append([pieces.add_solid((left + x, top + y, w, h), word) for x, y, w, h in kept])
-        unders.append([pieces.add(scaled[b:d, a:c], left + a, top + b, seen=False)])
-    return strips, unders
 
 
 def _pack(
@@ -211,19 +184,7 @@ def read_sweep(data: bytes) -> tuple[SweepHeader, list[np.ndarray]]:
     size = int.from_bytes(data[:4], "little")
     header: SweepHeader = json.loads(data[4 : 4 + size])
     body = memoryview(data)[4 + size :]
-    pixels = []
-    for rect in header["rects"]:
-        raw = bytes(body[rect["offset"] : rect["offset"] + rect["length"]])
-        palette = np.frombuffer(raw[: 4 * rect["colours"]], "<u4")
-        kind = np.uint8 if rect["index_bytes"] == 1 else np.dtype("<u2")
-        if rect["colours"]:
-            folded = palette[np.frombuffer(raw[4 * rect["colours"] :], kind)]
-        else:
-            folded = np.frombuffer(raw, "<u4")
-        folded = folded.reshape(len(rect["rows"]), len(rect["cols"]))
-        words = np.repeat(np.repeat(folded, rect["rows"], axis=0), rect["cols"], axis=1)
-        pixels.append(words.view(np.uint8).reshape(rect["h"], rect["w"], 4))
-    return header, pixels
+    return header, [rect_pixels(rect, body) for rect in header["rects"]]
 
 
 def apply_preview(shown: np.ndarray, sweep: bytes, since: int, channel: int) -> np.ndarray:
