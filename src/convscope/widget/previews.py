@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from convscope.render.explorer_figure import ExplorerFigure
     from convscope.render.panel_composite import PanelComposite
     from convscope.widget.controller import ExplorerController
+    from convscope.widget.view_state import ViewState
 
 IDLE_S = 0.1  # quiet after a frame before the sweep is made: a burst of moves never waits on it
 MAX_BYTES = 2_000_000  # a sweep larger than this is not sent (a layer of thousands of channels)
@@ -75,11 +76,11 @@ class ChannelPreviews:
         self._last = 0  # the highest generation handed out
         self._swept = 0  # the generation whose sweep was made (or found impossible)
 
-    def generation(self, composite: PanelComposite, state: object, ratio: float) -> int:
+    def generation(self, composite: PanelComposite, state: ViewState, ratio: float) -> int:
         """Return the generation of the frame just made from ``composite``'s patches."""
         panels = self._panels
         signature = (
-            replace(state, channel=0),  # type: ignore[type-var]
+            replace(state, channel=0),
             ratio,
             composite.signature(panels.channel_panel, panels.grid_panel),
         )
@@ -155,6 +156,8 @@ def _pack(
     lists: tuple[list[int], list[list[int]], list[list[int]]],
 ) -> bytes | None:
     """Return the sweep as bytes: a ``uint32`` header length, the header, the rectangles' data."""
+    if pieces.data_bytes > MAX_BYTES:
+        return None
     rects: list[FrameRect] = []
     for piece in range(len(pieces.data)):
         x, y, w, h, nrows, _, colours, size_, offset, length, _ = pieces.meta[
@@ -167,8 +170,6 @@ def _pack(
                 index_bytes=size_, offset=offset, length=length, deflate=False,
             )
         )  # fmt: skip
-    if pieces.data_bytes > MAX_BYTES:
-        return None
     maps, strips, unders = lists
     width, height = size
     header = SweepHeader(
