@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from playwright.sync_api import Page
 
 import convscope
 from convscope.widget import protocol
+from convscope.widget.previews import IDLE_S
 from jupyter_harness import chromium_page
 from test_browser import _require_chromium
 from test_widget_frames import noisy_frames
@@ -56,6 +58,10 @@ async ([source, css, state]) => {
       buffers.push(
         (binary ?? []).map((b) => btoa(String.fromCharCode(...new Uint8Array(b)))),
       );
+    },
+    custom(content, binary) {  // a message of the widget's own, not a trait (the sweep)
+      const handlers = [...(listeners.get("msg:custom") ?? [])];
+      for (const handler of handlers) handler(content, binary.map(decode));
     },
     update(changes) {
       for (const [name, value] of Object.entries(changes)) this.state[name] = decode(value);
@@ -590,6 +596,54 @@ def test_every_press_counts_when_keys_come_faster_than_the_kernel(host: Host) ->
     host.deliver()
     assert explorer.layers.index(explorer.layer) == 0
     assert explorer.error == ""
+
+
+SHOWN_PIXELS = """() => {
+  const canvas = document.querySelector("canvas.convscope-figure");
+  const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+  let text = "";
+  for (let i = 0; i < data.length; i += 0x8000) {
+    text += String.fromCharCode(...data.subarray(i, i + 0x8000));
+  }
+  return [canvas.width, canvas.height, btoa(text), canvas.dataset.preview ?? null];
+}"""
+
+
+def shown_pixels(page: Page) -> tuple[np.ndarray, str | None]:
+    """The figure canvas's pixels now, and the channel previewed over its frame (or None)."""
+    width, height, data, preview = page.evaluate(SHOWN_PIXELS)
+    return np.frombuffer(base64.b64decode(data), np.uint8).reshape(height, width, 4), preview
+
+
+def test_a_frame_that_comes_over_a_preview_applies_to_its_own_base(
+    host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From channel 0, ↓↓↑↑ before the kernel answers: the page previews channel 2 from the
+    sweep (each press clamped), the kernel goes to channel 1 (the first press alone, then the
+    sum of the other three). Its frame, delivered before its ack, must first put back the
+    channel the frame was made over, or channel 2's outline would stay on the grid."""
+    page, explorer = host.page, host.explorer
+    explorer.update(layer="conv2", channel=0)
+    host.push()
+    sent: list[bytes] = []
+    monkeypatch.setattr(explorer, "send", lambda _c, data: sent.extend(data), raising=False)
+    time.sleep(IDLE_S)
+    explorer._publisher.sweep_when_idle()
+    assert len(sent) == 1
+    page.evaluate("(b) => window.fake.model.custom({ type: 'sweep' }, [b])", encode(sent[0]))
+    before, _ = shown_pixels(page)
+    page.click(".convscope-sample-text")  # the focus in the widget; a click on the figure probes
+    for key in ("ArrowDown", "ArrowDown", "ArrowUp", "ArrowUp"):
+        page.keyboard.press(key)
+    previewed, channel = shown_pixels(page)
+    assert channel == "2", "the presses were not painted at once"
+    assert not np.array_equal(previewed, before)
+    host.deliver()  # each answer pushes the frame before the ack, as protocol.TRAITS orders them
+    assert explorer.channel == 1
+    shown, channel = shown_pixels(page)
+    assert channel is None
+    assert np.array_equal(shown, agg_pixels(explorer))
+    assert host.errors == []  # type: ignore[attr-defined]
 
 
 def test_a_refused_choice_puts_every_control_back(host: Host) -> None:
