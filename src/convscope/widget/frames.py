@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Sequence
-from typing import TypedDict
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -210,8 +210,7 @@ class FrameEncoder:
             id=self.frame_id, base=base, width=width, height=height, ratio=ratio,
             gen=tags[0], channel=tags[1], rects=rects,
         )  # fmt: skip
-        text = json.dumps(header, separators=(",", ":")).encode()
-        return b"".join([len(text).to_bytes(4, "little"), text, *chunks])
+        return pack_message(header, chunks)
 
 
 def fold(block: np.ndarray) -> tuple[list[int], list[int], np.ndarray]:
@@ -246,11 +245,22 @@ def paletted(folded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return colours.astype("<u4"), inverse.ravel().astype(kind)
 
 
+def pack_message(header: Mapping[str, object], chunks: Sequence[bytes]) -> bytes:
+    """Return a frame or a sweep as bytes: a ``uint32`` header length, the JSON header, data."""
+    text = json.dumps(header, separators=(",", ":")).encode()
+    return b"".join([len(text).to_bytes(4, "little"), text, *chunks])
+
+
+def split_message(message: bytes) -> tuple[Any, memoryview]:
+    """Return a frame's or a sweep's header (parsed) and the data after it."""
+    size = int.from_bytes(message[:4], "little")
+    return json.loads(message[4 : 4 + size]), memoryview(message)[4 + size :]
+
+
 def read_frame(frame: bytes) -> tuple[FrameHeader, list[np.ndarray]]:
     """Split a frame into its header and each rectangle's pixels, unfolded to ``(h, w, 4)``."""
-    size = int.from_bytes(frame[:4], "little")
-    header: FrameHeader = json.loads(frame[4 : 4 + size])
-    data = memoryview(frame)[4 + size :]
+    header: FrameHeader
+    header, data = split_message(frame)
     return header, [rect_pixels(rect, data) for rect in header["rects"]]
 
 
@@ -284,9 +294,16 @@ def apply_frame(shown: np.ndarray | None, frame: bytes) -> np.ndarray:
         shown = np.zeros((header["height"], header["width"], 4), np.uint8)
     else:
         shown = shown.copy()
-    for rect, block in zip(header["rects"], pixels, strict=True):
-        shown[rect["y"] : rect["y"] + rect["h"], rect["x"] : rect["x"] + rect["w"]] = block
+    paste_rects(shown, header["rects"], pixels)
     return shown
+
+
+def paste_rects(
+    shown: np.ndarray, rects: Sequence[FrameRect], pixels: Sequence[np.ndarray]
+) -> None:
+    """Paint each rectangle's pixels over ``shown`` ``(H, W, 4)``, in order, as the page does."""
+    for rect, block in zip(rects, pixels, strict=True):
+        shown[rect["y"] : rect["y"] + rect["h"], rect["x"] : rect["x"] + rect["w"]] = block
 
 
 def _reused(buffer: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

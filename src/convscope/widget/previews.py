@@ -18,14 +18,19 @@ still the panels' picture, and the channel in view's rectangles are what its pan
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
 from convscope.widget.export_table import Painter, Pieces
-from convscope.widget.frames import FrameRect, rect_pixels
+from convscope.widget.frames import (
+    FrameRect,
+    pack_message,
+    paste_rects,
+    rect_pixels,
+    split_message,
+)
 
 if TYPE_CHECKING:
     from matplotlib.backend_bases import RendererBase
@@ -176,15 +181,13 @@ def _pack(
         gen=head["gen"], base=head["base"], width=width, height=height, channel=head["channel"],
         maps=maps, strips=strips, unders=unders, rects=rects,
     )  # fmt: skip
-    text = json.dumps(header, separators=(",", ":")).encode()
-    return b"".join([len(text).to_bytes(4, "little"), text, *pieces.data])
+    return pack_message(header, pieces.data)
 
 
 def read_sweep(data: bytes) -> tuple[SweepHeader, list[np.ndarray]]:
     """Split a sweep into its header and each rectangle's pixels ``(h, w, 4)``, for tests."""
-    size = int.from_bytes(data[:4], "little")
-    header: SweepHeader = json.loads(data[4 : 4 + size])
-    body = memoryview(data)[4 + size :]
+    header: SweepHeader
+    header, body = split_message(data)
     return header, [rect_pixels(rect, body) for rect in header["rects"]]
 
 
@@ -196,7 +199,6 @@ def apply_preview(shown: np.ndarray, sweep: bytes, since: int, channel: int) -> 
     """
     header, pixels = read_sweep(sweep)
     out: np.ndarray = shown.copy()
-    for piece in [*header["unders"][since], *header["strips"][channel], header["maps"][channel]]:
-        rect = header["rects"][piece]
-        out[rect["y"] : rect["y"] + rect["h"], rect["x"] : rect["x"] + rect["w"]] = pixels[piece]
+    pieces = [*header["unders"][since], *header["strips"][channel], header["maps"][channel]]
+    paste_rects(out, [header["rects"][p] for p in pieces], [pixels[p] for p in pieces])
     return out
