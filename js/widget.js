@@ -810,6 +810,10 @@ function thumbImage(bytes, offset, [height, width, channels]) {
  *   before its frame comes (previews.py), where the page holds one for the figure on screen
  * @property {(delta: number) => void} previewStep the same, `delta` channels from the one painted
  *   (clamped at the ends, as the kernel clamps a press)
+ * @property {(index: number) => void} previewLayer paint the layer at this place of the slider
+ *   from the kernel's layer previews at once (layer_previews.py), where the page holds one
+ * @property {(delta: number) => void} previewLayerStep the same, `delta` layers from the one
+ *   in view (clamped at the ends)
  */
 
 /**
@@ -853,6 +857,18 @@ function thumbImage(bytes, offset, [height, width, channels]) {
  * @property {number[]} maps
  * @property {number[][]} strips
  * @property {number[][]} unders
+ * @property {FrameRect[]} rects
+ */
+
+/**
+ * One of the kernel's layer previews, mirrored from layer_previews.LayerPreviewHeader: the
+ * rectangles that turn the frame `base` into the figure of the layer at place `layer`.
+ * @typedef {Object} LayerPreviewHeader
+ * @property {number} base
+ * @property {number} width
+ * @property {number} height
+ * @property {number} layer
+ * @property {number} channel
  * @property {FrameRect[]} rects
  */
 
@@ -923,7 +939,10 @@ function splitMessage(bytes) {
  * move is painted at once; the kernel's frame for it then first puts back the channel of the
  * frame on screen, so that what stays is exactly the kernel's figure. `data-frame` names the
  * frame on screen, `data-preview` a channel previewed over it and `data-sweep` the generation
- * of the sweep held (for tests and timing).
+ * of the sweep held (for tests and timing). The kernel's layer previews (layer_previews.py)
+ * paint a layer move at once the same way: the pixels a preview covers are kept, and put back
+ * before the next frame is painted (`data-preview` is then "layer N", `data-layers` counts the
+ * previews held).
  * @param {HTMLCanvasElement} canvas
  * @param {() => void} askForKey
  * @param {() => boolean} pending whether requests are still on their way: a channel previewed
@@ -942,6 +961,10 @@ function makeFigureView(canvas, askForKey, pending) {
   let displayed = -1; // the channel painted on screen: shownChannel, or a preview's
   /** @type {{header: SweepHeader, blocks: Uint32Array[]} | null} */
   let sweep = null;
+  /** @type {Map<number, {header: LayerPreviewHeader, blocks: Uint32Array[]}>} */
+  const layers = new Map(); // the layer previews over the frame on screen, by the layer's place
+  /** @type {{kept: ImageData[], rects: FrameRect[]} | null} */
+  let layerShown = null; // the layer preview on screen, and the frame's pixels it covered
   let askedRatio = false;
   let askedAt = -Infinity;
   const ask = () => {
@@ -966,10 +989,31 @@ function makeFigureView(canvas, askForKey, pending) {
     else canvas.dataset.preview = String(to);
   }
 
+  /** Put back the frame's pixels that a layer preview covered. */
+  function unpaintLayer() {
+    if (!layerShown) return;
+    const { kept, rects } = layerShown;
+    kept.forEach((image, i) => context.putImageData(image, rects[i].x, rects[i].y));
+    layerShown = null;
+    delete canvas.dataset.preview;
+  }
+
+  /** @param {number} index paint the preview of the layer at this place; none: the frame's */
+  function paintLayer(index) {
+    unpaintLayer();
+    const entry = layers.get(index);
+    if (!entry) return;
+    const { rects } = entry.header;
+    const kept = rects.map((rect) => context.getImageData(rect.x, rect.y, rect.w, rect.h));
+    rects.forEach((rect, i) => paintRect(context, rect, entry.blocks[i]));
+    layerShown = { kept, rects };
+    canvas.dataset.preview = `layer ${index}`;
+  }
+
   /** Whether the sweep held applies to the figure on screen. */
   function sweepFits() {
     return (
-      sweep !== null && shown !== 0 && sweep.header.gen === shownGen && sweep.header.width === canvas.width &&
+      sweep !== null && shown !== 0 && !layerShown && sweep.header.gen === shownGen && sweep.header.width === canvas.width &&
       sweep.header.height === canvas.height && displayed >= 0 && displayed < sweep.header.maps.length
     );
   }
@@ -994,6 +1038,9 @@ function makeFigureView(canvas, askForKey, pending) {
       }),
     );
     if (disposed) return;
+    unpaintLayer(); // the frame applies to its base's pixels
+    layers.clear();
+    delete canvas.dataset.layers;
     const ahead = displayed;
     if (header.base === 0) {
       askedAt = -Infinity;
@@ -1044,6 +1091,36 @@ function makeFigureView(canvas, askForKey, pending) {
         })
         .catch((error) => console.error("convscope: bad sweep", error));
     },
+    /** @param {Uint8Array} bytes one of the kernel's layer previews */
+    takeLayer(bytes) {
+      const copy = bytes.slice();
+      queue = queue
+        .then(async () => {
+          const { header: h, data } = splitMessage(copy);
+          const header = /** @type {LayerPreviewHeader} */ (h);
+          if (header.base !== shown) return; // over another frame
+          const blocks = await Promise.all(
+            header.rects.map(async (rect) => {
+              const chunk = data.subarray(rect.offset, rect.offset + rect.length);
+              return foldedPixels(rect, rect.deflate ? new Uint8Array(await inflate(chunk)) : chunk);
+            }),
+          );
+          if (header.base !== shown || header.width !== canvas.width || header.height !== canvas.height) return;
+          layers.set(header.layer, { header, blocks });
+          canvas.dataset.layers = String(layers.size);
+        })
+        .catch((error) => console.error("convscope: bad layer preview", error));
+    },
+    /**
+     * Paint the layer at place `index` now, if a preview of it over the frame on screen is
+     * held, nothing is on its way (a preview is of a move from the frame) and no channel is
+     * previewed; the frame's own layer puts back the frame's pixels.
+     * @param {number} index
+     */
+    previewLayer(index) {
+      if (disposed || shown === 0 || pending() || displayed !== shownChannel) return;
+      if (layers.size || layerShown) paintLayer(index);
+    },
     /** @param {number} channel paint it now, if the sweep held applies */
     preview(channel) {
       if (disposed || !sweep || !sweepFits() || channel < 0 || channel >= sweep.header.maps.length) return;
@@ -1052,7 +1129,9 @@ function makeFigureView(canvas, askForKey, pending) {
     /** Every request answered: a channel previewed but not the frame's goes back to the frame's. */
     settle() {
       queue = queue.then(() => {
-        if (!disposed && sweep && displayed !== shownChannel && sweepFits()) paintChannel(sweep, displayed, shownChannel);
+        if (disposed) return;
+        unpaintLayer();
+        if (sweep && displayed !== shownChannel && sweepFits()) paintChannel(sweep, displayed, shownChannel);
       });
     },
     /** @param {number} delta paint the channel `delta` from the one painted, clamped */
@@ -1476,9 +1555,16 @@ function bindModel(model, c, ui, request) {
   );
   ui.preview = (channel) => figure.preview(channel);
   ui.previewStep = (delta) => figure.previewStep(delta);
-  // The kernel's sweep of channel previews comes as a message of its own, not a trait.
+  ui.previewLayer = (index) => figure.previewLayer(index);
+  ui.previewLayerStep = (delta) => {
+    const last = model.get("_layer_options").length - 1;
+    figure.previewLayer(Math.min(Math.max(layerIndex(model) + delta, 0), last));
+  };
+  // The kernel's previews come as messages of their own, not traits.
   const offSweep = onModel(model, ["msg:custom"], (/** @type {{type?: string}} */ content, /** @type {DataView[]} */ buffers) => {
-    if (content?.type === "sweep" && buffers?.length) figure.takeSweep(asBytes(buffers[0]));
+    if (!buffers?.length) return;
+    if (content?.type === "sweep") figure.takeSweep(asBytes(buffers[0]));
+    else if (content?.type === "layer") figure.takeLayer(asBytes(buffers[0]));
   });
   // The controls a user sets: what they show comes back from the kernel after every answer,
   // refused or not, once no request of theirs is left on the way.
@@ -1599,6 +1685,7 @@ function bindInputs(model, c, ui, request) {
     ...onSlide(c.layerSlider, ui, (index) => {
       labelSlider(c.layerSlider, c.layerLabel, layerText(model, index));
       c.layerLabel.title = c.layerLabel.textContent ?? "";
+      ui.previewLayer(index);
       request.view({ layer: model.get("_layer_options")[index].name });
     }),
     ...onSlide(c.channelSlider, ui, (index) => {
@@ -1846,6 +1933,7 @@ function bindKeys(c, ui, request) {
     if (move.what === "sample") request.step(move.delta);
     else {
       if (move.what === "channel") ui.previewStep(move.delta);
+      else ui.previewLayerStep(move.delta);
       request.move(move.what, move.delta);
     }
   });
@@ -1886,7 +1974,14 @@ function render({ model, el }) {
   el.append(controls.root);
   const request = makeRequester(model);
   /** @type {Ui} */
-  const ui = { dragging: null, mirror: () => {}, preview: () => {}, previewStep: () => {} };
+  const ui = {
+    dragging: null,
+    mirror: () => {},
+    preview: () => {},
+    previewStep: () => {},
+    previewLayer: () => {},
+    previewLayerStep: () => {},
+  };
   const unbind = [
     bindModel(model, controls, ui, request),
     bindInputs(model, controls, ui, request),

@@ -41,7 +41,10 @@ def sweep_of(explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch) -> b
     """What the kernel sends the page once idle after its last frame (None: nothing)."""
     sent: list[bytes] = []
     monkeypatch.setattr(
-        explorer, "send", lambda _content, buffers: sent.extend(buffers), raising=False
+        explorer,
+        "send",
+        lambda content, buffers: sent.extend(buffers if content["type"] == "sweep" else []),
+        raising=False,
     )
     time.sleep(IDLE_S)
     explorer._publisher.sweep_when_idle()

@@ -228,6 +228,11 @@ class ExplorerFigure:
         self._has_classes = {self.class_panel: True, self.class_b_panel: True}
         self._place()
 
+    @property
+    def caption(self) -> str:
+        """The line written above the bars."""
+        return self._caption
+
     def show(self, view: ExplorerView) -> None:
         """Put ``view`` into the figure's artists. Drawing is left to the caller."""
         other = view.compare

@@ -161,36 +161,62 @@ class PanelComposite:
         when no panel changed.
         """
         size = _canvas_size(renderer)
-        marks = {
-            panel: _Mark.of(panel, renderer, size, self._painted.get(panel))
-            for panel in self._panels
-        }
-        if self._size != size:
-            dirty = [(0, 0, *size)]
-        else:
-            dirty = [
-                box
-                for panel, mark in marks.items()
-                for box in _boxes(self._painted.get(panel), mark)
-            ]
-        self._size, self._painted = size, marks
-        dirty = _merged(dirty)
-        order = sorted(self._panels, key=lambda panel: panel.get_zorder())  # as Agg draws
-        patches = []
-        for box in dirty:
-            over = [
-                (panel, place, clip)
-                for panel in order
-                if (place := marks[panel].place) is not None
-                and (clip := _clip(place, box)) is not None
-            ]
-            # Start at the last panel that covers the whole box: what is under it is hidden.
-            covering = [i for i, (_, _, clip) in enumerate(over) if clip == box]
-            if not covering:
-                patches.append(Patch.solid(box, _WHITE))
-            for panel, place, clip in over[covering[-1] if covering else 0 :]:
-                patches.extend(_panel_patches(marks[panel], place, clip))
-        return patches
+        marks = [
+            _Mark.of(panel, renderer, size, self._painted.get(panel)) for panel in self._panels
+        ]
+        befores = [self._painted.get(panel) for panel in self._panels]
+        whole = self._size != size
+        self._size, self._painted = size, dict(zip(self._panels, marks, strict=True))
+        return _patches(befores, marks, size, whole=whole)
+
+    def patches_to(
+        self, panels: Sequence[PixelPanel], renderer: RendererBase
+    ) -> list[Patch] | None:
+        """Return what brings the picture painted last to ``panels``' picture; remember nothing.
+
+        ``panels`` are another figure's, the same kinds in the same order (a figure composed
+        off screen): the patches turn the page's picture into the one they would paint.
+        Their source pixels are compared, never their revisions, which count another
+        figure's changes. ``None`` before anything was painted at ``renderer``'s size.
+        """
+        size = _canvas_size(renderer)
+        if self._size != size or len(panels) != len(self._panels):
+            return None
+        befores = [self._painted.get(panel) for panel in self._panels]
+        marks = [replace(_Mark.of(panel, renderer, size, None), revision=-1) for panel in panels]
+        return _patches(befores, marks, size, whole=False)
+
+
+def _patches(
+    befores: list[_Mark | None], marks: list[_Mark], size: tuple[int, int], *, whole: bool
+) -> list[Patch]:
+    """Return the patches that repaint panels painted as ``befores`` as ``marks`` say.
+
+    ``whole``: everything, over anything (a canvas of another size, or nothing painted).
+    """
+    if whole:
+        dirty = [(0, 0, *size)]
+    else:
+        dirty = [
+            box for before, mark in zip(befores, marks, strict=True) for box in _boxes(before, mark)
+        ]
+    dirty = _merged(dirty)
+    # As Agg draws: by z-order, in the panels' order among equals (a stable sort).
+    order = sorted(range(len(marks)), key=lambda i: marks[i].zorder)
+    patches = []
+    for box in dirty:
+        over = [
+            (marks[i], place, clip)
+            for i in order
+            if (place := marks[i].place) is not None and (clip := _clip(place, box)) is not None
+        ]
+        # Start at the last panel that covers the whole box: what is under it is hidden.
+        covering = [k for k, (_, _, clip) in enumerate(over) if clip == box]
+        if not covering:
+            patches.append(Patch.solid(box, _WHITE))
+        for mark, place, clip in over[covering[-1] if covering else 0 :]:
+            patches.extend(_panel_patches(mark, place, clip))
+    return patches
 
 
 def _boxes(before: _Mark | None, mark: _Mark) -> list[Place]:

@@ -267,6 +267,18 @@ class ExplorerController:
             deeper=deeper,
         )
 
+    def view_ahead(self, state: ViewState) -> ExplorerView:
+        """Compose what ``state`` would show, drawing nothing and keeping the state in view.
+
+        As :meth:`build_view` does (a layer preview, ``layer_previews.py``), but the layer view
+        kept for the state in view stays kept: its next channel move reuses it.
+        """
+        kept = self._last_layer_view
+        try:
+            return self.build_view(state)
+        finally:
+            self._last_layer_view = kept
+
     def channel_sweep(self) -> ChannelSweep | None:
         """Return every channel of the state in view at once: its panel pixels and outlines.
 

@@ -82,6 +82,10 @@ class FrameHeader(TypedDict):
     rects: list[FrameRect]
 
 
+Block = tuple[tuple[int, int, int, int], list[int], list[int], np.ndarray]
+"""A rectangle ``(x, y, w, h)`` of a frame: its row and column run lengths, its folded words."""
+
+
 class FrameEncoder:
     """Turn successive RGBA buffers of one figure into frames of what changed.
 
@@ -159,21 +163,11 @@ class FrameEncoder:
         self._last = None
         if not patches and not key:
             return None
-        blocks = []
-        for patch in patches:  # equal neighbouring source rows and columns folded too
-            if patch.words.size == 1:  # one colour (an outline's strip, say): nothing to fold
-                blocks.append(((patch.x, patch.y, patch.w, patch.h), [patch.h], [patch.w],
-                               patch.words.reshape(1, 1)))  # fmt: skip
-                continue
-            rows, cols, folded = fold(patch.words)
-            rows = np.add.reduceat(patch.rows, np.cumsum([0, *rows[:-1]])).tolist()
-            cols = np.add.reduceat(patch.cols, np.cumsum([0, *cols[:-1]])).tolist()
-            blocks.append(((patch.x, patch.y, patch.w, patch.h), rows, cols, folded))
-        return self._pack(blocks, size, ratio, key=key, tags=(gen, channel))
+        return self._pack(patch_blocks(patches), size, ratio, key=key, tags=(gen, channel))
 
     def _pack(
         self,
-        blocks: list[tuple[tuple[int, int, int, int], list[int], list[int], np.ndarray]],
+        blocks: list[Block],
         size: tuple[int, int],
         ratio: float,
         *,
@@ -187,30 +181,53 @@ class FrameEncoder:
         base = 0 if key else self.frame_id
         self._key_wanted = False
         self.frame_id += 1
-        rects: list[FrameRect] = []
-        chunks: list[bytes] = []
-        offset = 0
-        for (x, y, w, h), rows, cols, folded in blocks:
-            palette, indices = paletted(folded)
-            data = palette.tobytes() + indices.tobytes()
-            deflate = len(data) > DEFLATE_ABOVE
-            if deflate:
-                data = zlib.compress(data, _LEVEL)
-            rects.append(
-                FrameRect(
-                    x=x, y=y, w=w, h=h, rows=rows, cols=cols, colours=len(palette),
-                    index_bytes=indices.itemsize, offset=offset, length=len(data),
-                    deflate=deflate,
-                )
-            )  # fmt: skip
-            chunks.append(data)
-            offset += len(data)
+        rects, chunks = pack_blocks(blocks)
         width, height = size
         header = FrameHeader(
             id=self.frame_id, base=base, width=width, height=height, ratio=ratio,
             gen=tags[0], channel=tags[1], rects=rects,
         )  # fmt: skip
         return pack_message(header, chunks)
+
+
+def patch_blocks(patches: Sequence[Patch]) -> list[Block]:
+    """Return the patches as blocks, equal neighbouring source rows and columns folded too."""
+    blocks: list[Block] = []
+    for patch in patches:
+        if patch.words.size == 1:  # one colour (an outline's strip, say): nothing to fold
+            blocks.append(((patch.x, patch.y, patch.w, patch.h), [patch.h], [patch.w],
+                           patch.words.reshape(1, 1)))  # fmt: skip
+            continue
+        rows, cols, folded = fold(patch.words)
+        rows = np.add.reduceat(patch.rows, np.cumsum([0, *rows[:-1]])).tolist()
+        cols = np.add.reduceat(patch.cols, np.cumsum([0, *cols[:-1]])).tolist()
+        blocks.append(((patch.x, patch.y, patch.w, patch.h), rows, cols, folded))
+    return blocks
+
+
+def pack_blocks(blocks: Sequence[Block]) -> tuple[list[FrameRect], list[bytes]]:
+    """Return each block's rectangle and its data: a palette and an index per folded pixel.
+
+    Data over :data:`DEFLATE_ABOVE` bytes is deflated. The offsets count from the first block.
+    """
+    rects: list[FrameRect] = []
+    chunks: list[bytes] = []
+    offset = 0
+    for (x, y, w, h), rows, cols, folded in blocks:
+        palette, indices = paletted(folded)
+        data = palette.tobytes() + indices.tobytes()
+        deflate = len(data) > DEFLATE_ABOVE
+        if deflate:
+            data = zlib.compress(data, _LEVEL)
+        rects.append(
+            FrameRect(
+                x=x, y=y, w=w, h=h, rows=rows, cols=cols, colours=len(palette),
+                index_bytes=indices.itemsize, offset=offset, length=len(data), deflate=deflate,
+            )
+        )  # fmt: skip
+        chunks.append(data)
+        offset += len(data)
+    return rects, chunks
 
 
 def fold(block: np.ndarray) -> tuple[list[int], list[int], np.ndarray]:

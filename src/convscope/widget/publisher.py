@@ -23,6 +23,7 @@ from convscope.widget.descriptions import describe_drawing, describe_panels, des
 from convscope.widget.explorer_state import trait_values
 from convscope.widget.figure_display import LazyAggCanvas
 from convscope.widget.frames import FrameEncoder
+from convscope.widget.layer_previews import LayerPreviews
 from convscope.widget.previews import IDLE_S, ChannelPreviews
 
 if typing.TYPE_CHECKING:
@@ -49,7 +50,8 @@ class PublishHost:
     say_progress : callable
         Show ``what: done/total images`` in the status line at once.
     send : callable
-        Send the page bytes outside the traits (a sweep of channel previews).
+        Send the page bytes of a kind outside the traits (``"sweep"``: the channel previews,
+        ``"layer"``: a layer preview).
     later : callable
         Run a callable after some seconds on the kernel's event loop (nothing in a script).
     following : callable
@@ -63,7 +65,7 @@ class PublishHost:
     teaching: Callable[[], bool]
     training: Callable[[], dict[str, Any] | None]
     say_progress: Callable[[str, int, int], None]
-    send: Callable[[bytes], None]
+    send: Callable[[str, bytes], None]
     later: Callable[[float, Callable[[], None]], None]
     following: Callable[[], bool]
 
@@ -87,6 +89,8 @@ class Publisher:
         self._composite = PanelComposite(controller.view.panels)
         self._pixel_ratio = 1.0  # the page's device pixel ratio (canvas path)
         self._previews = ChannelPreviews(controller.view)
+        self._layers = LayerPreviews(controller)
+        self._chain = 0  # counts the frames sent: a chain of layer previews serves the last
         self._framed_at = 0.0  # time.monotonic() of the last frame sent
 
     def forget_panel(self) -> None:
@@ -175,6 +179,8 @@ class Publisher:
                 frame = self._frames.encode_patches(
                     patches, size, self._pixel_ratio, gen=gen, channel=state.channel
                 )
+                if frame is not None:
+                    self._layers.plan(self._frames.frame_id)
                 canvas.behind(self._draw)
             else:
                 canvas.draw()
@@ -188,29 +194,55 @@ class Publisher:
         if frame is not None:
             self._host.set_traits({"_figure_frame": frame})
             self._framed_at = time.monotonic()
-            if self._previews.wanted:
+            self._chain += 1
+            if self._previews.wanted or self._layers.wanted(self._frames.frame_id):
                 self._host.later(IDLE_S, self.sweep_when_idle)
 
     def sweep_when_idle(self) -> None:
         """Send the channel previews of the figure in view, once the kernel has been idle.
 
         After :data:`~convscope.widget.previews.IDLE_S` without a frame; called again later
-        while frames keep coming (a burst of moves never waits on the sweep).
+        while frames keep coming (a burst of moves never waits on the sweep). The layer
+        previews follow, one per turn of the event loop (:meth:`layer_ahead`).
         """
-        if self._mode != "png" or not self._previews.wanted or self._host.following():
+        if self._mode != "png" or self._host.following():
             return
         quiet = time.monotonic() - self._framed_at
         if quiet < IDLE_S:
             self._host.later(IDLE_S - quiet, self.sweep_when_idle)
             return
-        canvas: Any = self._controller.view.figure.canvas
+        if self._previews.wanted:
+            canvas: Any = self._controller.view.figure.canvas
+            with self._at_ratio():
+                renderer = canvas.get_renderer()
+                sweep = self._previews.sweep(
+                    self._controller, self._composite, renderer, self._frames.frame_id
+                )
+            if sweep is not None:
+                self._host.send("sweep", sweep)
+        self.layer_ahead(self._chain)
+
+    def layer_ahead(self, chain: int) -> None:
+        """Send the next layer preview for the frame on the page, then ask for the one after.
+
+        One layer per turn of the kernel's event loop: a request that comes meanwhile waits
+        for one layer at most. ``chain`` is the count of frames when the chain started: a
+        frame sent since starts a chain of its own, after its own quiet time.
+        """
+        base = self._frames.frame_id
+        if chain != self._chain or not self._layers.wanted(base) or self._host.following():
+            return
+        figure: Any = self._controller.view.figure
+        dpi = figure.dpi
         with self._at_ratio():
-            renderer = canvas.get_renderer()
-            sweep = self._previews.sweep(
-                self._controller, self._composite, renderer, self._frames.frame_id
-            )
-        if sweep is not None:
-            self._host.send(sweep)
+            renderer = figure.canvas.get_renderer()
+            if not self._composite.current(renderer):  # the page's picture is not the panels'
+                return
+            preview = self._layers.next(self._composite, renderer, dpi)
+        if preview is not None:
+            self._host.send("layer", preview)
+        if self._layers.wanted(base):
+            self._host.later(0.0, functools.partial(self.layer_ahead, chain))
 
     def _draw(self) -> None:
         """Draw the figure with Agg at the page's device pixel ratio."""

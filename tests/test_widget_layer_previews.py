@@ -1,0 +1,151 @@
+"""Layer previews: every other layer's figure, sent ahead, is exactly Agg's figure of that layer.
+
+Once idle, the kernel composes the figure that a move to each other layer would show, in an
+off-screen figure, and sends the page the rectangles that turn its picture into that figure
+(``widget/layer_previews.py``). Each preview here is painted as ``widget.js`` paints it
+(:func:`apply_layer_preview`) over the figure the page holds, and compared with the figure's
+own Agg buffer after the kernel moved to that layer, pixel for pixel. Making them changes
+nothing a user can see: not ``ex.figure``, not the state, not the next channel move's cache.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import keras
+import numpy as np
+import pytest
+
+import convscope
+from convscope.errors import ConvscopeError
+from convscope.widget.frames import read_frame
+from convscope.widget.layer_previews import apply_layer_preview, read_layer_preview
+from convscope.widget.previews import IDLE_S
+
+
+@pytest.fixture
+def explorer(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> Iterator[convscope.Explorer]:
+    images, labels = mnist_test
+    explorer = convscope.Explorer(model, images, labels, figure="png")
+    explorer._on_frontend_message(explorer, {"type": "frame", "seq": 1}, [])  # a page opens
+    yield explorer
+    explorer.close()
+
+
+def agg_pixels(explorer: convscope.Explorer) -> np.ndarray:
+    return np.asarray(explorer.figure.canvas.buffer_rgba()).copy()
+
+
+def previews_of(explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The layer previews the kernel sends once idle after its last frame.
+
+    In a script the kernel's event loop runs nothing later: each turn is called here.
+    """
+    sent: list[tuple[str, bytes]] = []
+    monkeypatch.setattr(
+        explorer,
+        "send",
+        lambda content, buffers: sent.append((content["type"], bytes(buffers[0]))),
+        raising=False,
+    )
+    time.sleep(IDLE_S)
+    publisher = explorer._publisher
+    publisher.sweep_when_idle()
+    for _ in range(len(explorer.layers)):
+        publisher.layer_ahead(publisher._chain)
+    monkeypatch.undo()
+    return [data for kind, data in sent if kind == "layer"]
+
+
+def frame_id(explorer: convscope.Explorer) -> int:
+    header, _ = read_frame(explorer._figure_frame)
+    return header["id"]
+
+
+@pytest.mark.parametrize(
+    "start",
+    [("maps", "conv1", 5, 4321), ("maps", "conv3", 63, 7), ("heatmap", "conv2", 40, 123)],
+)
+def test_every_layer_previewed_is_the_kernels_figure_of_it(
+    explorer: convscope.Explorer,
+    monkeypatch: pytest.MonkeyPatch,
+    start: tuple[str, str, int, int],
+) -> None:
+    view, layer, channel, sample = start
+    explorer.update(view=view, layer=layer, channel=channel, sample=sample)
+    before, base = agg_pixels(explorer), frame_id(explorer)
+    previews = previews_of(explorer, monkeypatch)
+    layers = explorer.layers
+    accepted = []  # every layer the rules let this view move to
+    for name in layers:
+        try:
+            explorer._controller.resolve(layer=name)
+        except ConvscopeError:
+            continue
+        accepted.append(name)
+    headers = [read_layer_preview(data)[0] for data in previews]
+    assert sorted(layers[h["layer"]] for h in headers) == sorted(set(accepted) - {layer})
+    assert {h["base"] for h in headers} == {base}
+    here = layers.index(layer)
+    distances = [abs(h["layer"] - here) for h in headers]
+    assert distances == sorted(distances), "the nearest layers are not sent first"
+    wrong = []
+    for data, header in zip(previews, headers, strict=True):
+        shown = apply_layer_preview(before, data)
+        explorer.update(layer=layers[header["layer"]])
+        if not np.array_equal(shown, agg_pixels(explorer)) or header["channel"] != explorer.channel:
+            wrong.append(layers[header["layer"]])
+        explorer.update(layer=layer, channel=channel)
+    assert wrong == []
+
+
+def test_making_previews_changes_nothing_a_user_sees(
+    explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    explorer.update(view="maps", layer="conv2", channel=7, sample=55)
+    before = agg_pixels(explorer)
+    state = explorer._controller.state
+    kept = explorer._controller._last_layer_view
+    renders = explorer._controller.renders
+    assert len(previews_of(explorer, monkeypatch)) == len(explorer.layers) - 1
+    explorer.figure.canvas.draw()
+    assert np.array_equal(agg_pixels(explorer), before), "ex.figure changed"
+    assert explorer._controller.state == state
+    assert explorer._controller._last_layer_view is kept, "the next channel move would recompute"
+    assert explorer._controller.renders == renders
+
+
+def test_a_frame_makes_the_previews_of_the_last_stale(
+    explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Previews are of moves from the frame on the page: after another frame, new ones, over it."""
+    explorer.update(view="maps", layer="conv2", channel=7, sample=55)
+    first = previews_of(explorer, monkeypatch)
+    explorer.update(channel=8)
+    second = previews_of(explorer, monkeypatch)
+    assert {read_layer_preview(d)[0]["base"] for d in second} == {frame_id(explorer)}
+    assert frame_id(explorer) not in {read_layer_preview(d)[0]["base"] for d in first}
+    # A chain of an earlier frame stops: the frame sent since starts its own after its quiet time.
+    publisher = explorer._publisher
+    sent: list[object] = []
+    monkeypatch.setattr(explorer, "send", lambda *args: sent.append(args), raising=False)
+    explorer.update(channel=9)
+    publisher.layer_ahead(publisher._chain - 1)
+    assert sent == []
+
+
+@pytest.mark.parametrize("kind", ["compare", "pattern", "fixed"])
+def test_no_previews_where_a_layer_costs_more_than_a_pass(
+    explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Comparing, the pattern view and the data set's colour scale: no layer is made ahead."""
+    changes = {
+        "compare": {"compare": 9},
+        "pattern": {"view": "pattern"},
+        "fixed": {"norm": "fixed"},
+    }
+    explorer.update(layer="conv2", **changes[kind])  # type: ignore[arg-type]
+    assert previews_of(explorer, monkeypatch) == []
