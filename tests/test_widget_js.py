@@ -626,7 +626,12 @@ def test_a_frame_that_comes_over_a_preview_applies_to_its_own_base(
     explorer.update(layer="conv2", channel=0)
     host.push()
     sent: list[bytes] = []
-    monkeypatch.setattr(explorer, "send", lambda _c, data: sent.extend(data), raising=False)
+    monkeypatch.setattr(
+        explorer,
+        "send",
+        lambda content, data: sent.extend(data if content["type"] == "sweep" else []),
+        raising=False,
+    )
     time.sleep(IDLE_S)
     explorer._publisher.sweep_when_idle()
     assert len(sent) == 1
@@ -643,6 +648,54 @@ def test_a_frame_that_comes_over_a_preview_applies_to_its_own_base(
     shown, channel = shown_pixels(page)
     assert channel is None
     assert np.array_equal(shown, agg_pixels(explorer))
+    assert host.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_layer_move_is_painted_at_the_key_and_gives_way_to_the_kernels_frame(
+    host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the kernel's layer previews held, PageDown paints the next layer at once: exactly
+    the figure the kernel then shows. A second press before the kernel answers is not
+    previewed (previews are of moves from the frame on screen); once answered, the canvas is
+    exactly the kernel's figure, two layers on, and no preview is left over it."""
+    page, explorer = host.page, host.explorer
+    explorer.update(layer="conv1", channel=5)
+    host.push()
+    sent: list[bytes] = []
+    monkeypatch.setattr(
+        explorer,
+        "send",
+        lambda content, data: sent.extend(data if content["type"] == "layer" else []),
+        raising=False,
+    )
+    time.sleep(IDLE_S)
+    publisher = explorer._publisher
+    publisher.sweep_when_idle()
+    for _ in explorer.layers:
+        publisher.layer_ahead(publisher._chain)
+    assert len(sent) == len(explorer.layers) - 1
+    old = list(sent)
+    for data in old:
+        page.evaluate("(b) => window.fake.model.custom({ type: 'layer' }, [b])", encode(data))
+    page.wait_for_function("() => document.querySelector('canvas.convscope-figure').dataset.layers")
+    start = explorer.layers.index("conv1")
+    before, _ = shown_pixels(page)
+    page.click(".convscope-sample-text")  # the focus in the widget; a click on the figure probes
+    page.keyboard.press("PageDown")
+    previewed, marker = shown_pixels(page)
+    assert marker == f"layer {start + 1}", "the layer was not painted at the key"
+    assert not np.array_equal(previewed, before)
+    host.deliver()
+    assert explorer.layers.index(explorer.layer) == start + 1
+    assert np.array_equal(previewed, agg_pixels(explorer)), "the preview is not the kernel's figure"
+    assert shown_pixels(page)[1] is None
+    for data in old:  # previews over the frame before: stale now, and dropped
+        page.evaluate("(b) => window.fake.model.custom({ type: 'layer' }, [b])", encode(data))
+    page.keyboard.press("PageUp")
+    assert shown_pixels(page)[1] is None, "a stale preview was painted"
+    host.deliver()
+    assert explorer.layers.index(explorer.layer) == start
+    assert np.array_equal(shown_pixels(page)[0], agg_pixels(explorer))
     assert host.errors == []  # type: ignore[attr-defined]
 
 
