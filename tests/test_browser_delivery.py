@@ -194,8 +194,8 @@ def test_the_screen_shows_exactly_the_figure_after_bursts(delivered: Delivered, 
     assert handles.page_errors == []
 
 
-SLIDE_JS = """(canvas, value) => {
-  const slider = canvas.closest('.convscope').querySelector('input.convscope-channel');
+SLIDE_JS = """(canvas, [value, which]) => {
+  const slider = canvas.closest('.convscope').querySelector(`input.convscope-${which}`);
   const frame = canvas.dataset.frame;
   slider.value = String(value);
   slider.dispatchEvent(new Event('input', { bubbles: true }));
@@ -205,9 +205,9 @@ SLIDE_JS = """(canvas, value) => {
 }"""
 
 
-def _slide(handles: ExplorerHandles, channel: int) -> dict[str, str | None]:
-    """Move the channel slider as a drag does; what the canvas held right after the input."""
-    result: dict[str, str | None] = handles.canvas.evaluate(SLIDE_JS, channel)
+def _slide(handles: ExplorerHandles, value: int, which: str = "channel") -> dict[str, str | None]:
+    """Move the channel (or layer) slider as a drag does; what the canvas held right after."""
+    result: dict[str, str | None] = handles.canvas.evaluate(SLIDE_JS, [value, which])
     return result
 
 
@@ -251,6 +251,50 @@ def test_a_channel_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure
     shown = handles.canvas.evaluate("(canvas) => canvas.toDataURL('image/png')")
     assert np.array_equal(_canvas_rgb(shown), expected), "the canvas is not the kernel's figure"
     assert previews >= SLIDES_PER_BURST // 2, f"only {previews} moves were previewed"
+    assert handles.page_errors == []
+
+
+def test_a_layer_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure(
+    delivered: Delivered,
+) -> None:
+    """The kernel's layer previews: a layer move painted before any answer, exactly Agg's pixels.
+
+    Then bursts of layer slider moves and PageUp/PageDown presses 30 ms apart, channel moves
+    and sample steps among them (after each, the previews held are stale until new ones come):
+    once quiet, the canvas holds exactly the kernel's figure.
+    """
+    handles = delivered.figures["canvas"]
+    handles.box.scroll_into_view_if_needed()
+    delivered.lab.run_code("canvas_explorer.update(view='maps', layer='conv1', channel=5)")
+    layers = int(handles.canvas.evaluate(
+        "(c) => c.closest('.convscope').querySelector('input.convscope-layer').max"
+    ))  # fmt: skip
+    held = f"(canvas) => Number(canvas.dataset.layers) === {layers}"  # every other layer
+    handles.page.wait_for_function(held, arg=handles.canvas.element_handle(), timeout=30_000)
+    moved = _slide(handles, 5, "layer")
+    assert moved["after"] == moved["frame"], "the kernel answered within the input's task"
+    assert moved["preview"] == "layer 5", "the layer was not painted at the input"
+    assert handles.wait_until_settled(quiet_ms=QUIET_MS)
+    expected = _agg_pixels(delivered, "canvas")
+    assert np.array_equal(_canvas_rgb(str(moved["png"])), expected), "the preview is not Agg's"
+    rng = random.Random(5)  # noqa: S311 - moves, not secrets
+    previews = 0
+    for step in range(SLIDES_PER_BURST):
+        if step % 10 == 9:
+            handles.sample_text.press(rng.choice(["ArrowRight", "ArrowUp", "PageDown"]))
+        elif step % 5 == 4:
+            previews += (
+                handles.canvas.evaluate(PRESS_JS, [rng.choice(["PageUp", "PageDown"])]) is not None
+            )
+        else:
+            previews += _slide(handles, rng.randrange(layers + 1), "layer")["preview"] is not None
+        handles.page.wait_for_timeout(PAUSE_MS if step % 3 == 2 else GAP_MS)
+    assert handles.wait_until_settled(quiet_ms=QUIET_MS)
+    expected = _agg_pixels(delivered, "canvas")
+    shown = handles.canvas.evaluate("(canvas) => canvas.toDataURL('image/png')")
+    assert np.array_equal(_canvas_rgb(shown), expected), "the canvas is not the kernel's figure"
+    assert previews >= SLIDES_PER_BURST // 5, f"only {previews} moves were previewed"
+    assert handles.error_banner.is_visible() is False
     assert handles.page_errors == []
 
 
