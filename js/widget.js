@@ -811,9 +811,10 @@ function thumbImage(bytes, offset, [height, width, channels]) {
  * @property {(delta: number) => void} previewStep the same, `delta` channels from the one painted
  *   (clamped at the ends, as the kernel clamps a press)
  * @property {(index: number) => void} previewLayer paint the layer at this place of the slider
- *   from the kernel's layer previews at once (layer_previews.py), where the page holds one
+ *   from the kernel's move previews at once (move_previews.py), where the page holds one
  * @property {(delta: number) => void} previewLayerStep the same, `delta` layers from the one
  *   in view (clamped at the ends)
+ * @property {(delta: number) => void} previewSample the same for a ←/→ step of `delta`
  */
 
 /**
@@ -861,13 +862,15 @@ function thumbImage(bytes, offset, [height, width, channels]) {
  */
 
 /**
- * One of the kernel's layer previews, mirrored from layer_previews.LayerPreviewHeader: the
- * rectangles that turn the frame `base` into the figure of the layer at place `layer`.
- * @typedef {Object} LayerPreviewHeader
+ * One of the kernel's move previews, mirrored from move_previews.MovePreviewHeader: the
+ * rectangles that turn the frame `base` into the figure of the move named `move` ("layer 5",
+ * "step 1", "step -1").
+ * @typedef {Object} MovePreviewHeader
  * @property {number} base
  * @property {number} width
  * @property {number} height
- * @property {number} layer
+ * @property {string} move
+ * @property {number} sample
  * @property {number} channel
  * @property {FrameRect[]} rects
  */
@@ -939,10 +942,10 @@ function splitMessage(bytes) {
  * move is painted at once; the kernel's frame for it then first puts back the channel of the
  * frame on screen, so that what stays is exactly the kernel's figure. `data-frame` names the
  * frame on screen, `data-preview` a channel previewed over it and `data-sweep` the generation
- * of the sweep held (for tests and timing). The kernel's layer previews (layer_previews.py)
- * paint a layer move at once the same way: the pixels a preview covers are kept, and put back
- * before the next frame is painted (`data-preview` is then "layer N", `data-layers` counts the
- * previews held).
+ * of the sweep held (for tests and timing). The kernel's move previews (move_previews.py)
+ * paint a layer move or a ←/→ step at once the same way: the pixels a preview covers are kept,
+ * and put back before the next frame is painted (`data-preview` is then the move's name,
+ * "layer 5" say, and `data-moves` counts the previews held).
  * @param {HTMLCanvasElement} canvas
  * @param {() => void} askForKey
  * @param {() => boolean} pending whether requests are still on their way: a channel previewed
@@ -961,10 +964,10 @@ function makeFigureView(canvas, askForKey, pending) {
   let displayed = -1; // the channel painted on screen: shownChannel, or a preview's
   /** @type {{header: SweepHeader, blocks: Uint32Array[]} | null} */
   let sweep = null;
-  /** @type {Map<number, {header: LayerPreviewHeader, blocks: Uint32Array[]}>} */
-  const layers = new Map(); // the layer previews over the frame on screen, by the layer's place
+  /** @type {Map<string, {header: MovePreviewHeader, blocks: Uint32Array[]}>} */
+  const moves = new Map(); // the move previews over the frame on screen, by the move's name
   /** @type {{kept: ImageData[], rects: FrameRect[]} | null} */
-  let layerShown = null; // the layer preview on screen, and the frame's pixels it covered
+  let moveShown = null; // the move preview on screen, and the frame's pixels it covered
   let askedRatio = false;
   let askedAt = -Infinity;
   const ask = () => {
@@ -989,31 +992,31 @@ function makeFigureView(canvas, askForKey, pending) {
     else canvas.dataset.preview = String(to);
   }
 
-  /** Put back the frame's pixels that a layer preview covered. */
-  function unpaintLayer() {
-    if (!layerShown) return;
-    const { kept, rects } = layerShown;
+  /** Put back the frame's pixels that a move preview covered. */
+  function unpaintMove() {
+    if (!moveShown) return;
+    const { kept, rects } = moveShown;
     kept.forEach((image, i) => context.putImageData(image, rects[i].x, rects[i].y));
-    layerShown = null;
+    moveShown = null;
     delete canvas.dataset.preview;
   }
 
-  /** @param {number} index paint the preview of the layer at this place; none: the frame's */
-  function paintLayer(index) {
-    unpaintLayer();
-    const entry = layers.get(index);
+  /** @param {string} move paint the preview of this move; none held: the frame's own pixels */
+  function paintMove(move) {
+    unpaintMove();
+    const entry = moves.get(move);
     if (!entry) return;
     const { rects } = entry.header;
     const kept = rects.map((rect) => context.getImageData(rect.x, rect.y, rect.w, rect.h));
     rects.forEach((rect, i) => paintRect(context, rect, entry.blocks[i]));
-    layerShown = { kept, rects };
-    canvas.dataset.preview = `layer ${index}`;
+    moveShown = { kept, rects };
+    canvas.dataset.preview = move;
   }
 
   /** Whether the sweep held applies to the figure on screen. */
   function sweepFits() {
     return (
-      sweep !== null && shown !== 0 && !layerShown && sweep.header.gen === shownGen && sweep.header.width === canvas.width &&
+      sweep !== null && shown !== 0 && !moveShown && sweep.header.gen === shownGen && sweep.header.width === canvas.width &&
       sweep.header.height === canvas.height && displayed >= 0 && displayed < sweep.header.maps.length
     );
   }
@@ -1038,9 +1041,9 @@ function makeFigureView(canvas, askForKey, pending) {
       }),
     );
     if (disposed) return;
-    unpaintLayer(); // the frame applies to its base's pixels
-    layers.clear();
-    delete canvas.dataset.layers;
+    unpaintMove(); // the frame applies to its base's pixels
+    moves.clear();
+    delete canvas.dataset.moves;
     const ahead = displayed;
     if (header.base === 0) {
       askedAt = -Infinity;
@@ -1091,13 +1094,13 @@ function makeFigureView(canvas, askForKey, pending) {
         })
         .catch((error) => console.error("convscope: bad sweep", error));
     },
-    /** @param {Uint8Array} bytes one of the kernel's layer previews */
-    takeLayer(bytes) {
+    /** @param {Uint8Array} bytes one of the kernel's move previews */
+    takeMove(bytes) {
       const copy = bytes.slice();
       queue = queue
         .then(async () => {
           const { header: h, data } = splitMessage(copy);
-          const header = /** @type {LayerPreviewHeader} */ (h);
+          const header = /** @type {MovePreviewHeader} */ (h);
           if (header.base !== shown) return; // over another frame
           const blocks = await Promise.all(
             header.rects.map(async (rect) => {
@@ -1106,20 +1109,20 @@ function makeFigureView(canvas, askForKey, pending) {
             }),
           );
           if (header.base !== shown || header.width !== canvas.width || header.height !== canvas.height) return;
-          layers.set(header.layer, { header, blocks });
-          canvas.dataset.layers = String(layers.size);
+          moves.set(header.move, { header, blocks });
+          canvas.dataset.moves = String(moves.size);
         })
-        .catch((error) => console.error("convscope: bad layer preview", error));
+        .catch((error) => console.error("convscope: bad move preview", error));
     },
     /**
-     * Paint the layer at place `index` now, if a preview of it over the frame on screen is
-     * held, nothing is on its way (a preview is of a move from the frame) and no channel is
-     * previewed; the frame's own layer puts back the frame's pixels.
-     * @param {number} index
+     * Paint the move now, if a preview of it over the frame on screen is held, nothing is on
+     * its way (a preview is of a move from the frame) and no channel is previewed; a move to
+     * the frame's own layer puts back the frame's pixels.
+     * @param {string} move "layer 5", "step 1"...
      */
-    previewLayer(index) {
+    previewMove(move) {
       if (disposed || shown === 0 || pending() || displayed !== shownChannel) return;
-      if (layers.size || layerShown) paintLayer(index);
+      if (moves.size || moveShown) paintMove(move);
     },
     /** @param {number} channel paint it now, if the sweep held applies */
     preview(channel) {
@@ -1130,7 +1133,7 @@ function makeFigureView(canvas, askForKey, pending) {
     settle() {
       queue = queue.then(() => {
         if (disposed) return;
-        unpaintLayer();
+        unpaintMove();
         if (sweep && displayed !== shownChannel && sweepFits()) paintChannel(sweep, displayed, shownChannel);
       });
     },
@@ -1555,16 +1558,17 @@ function bindModel(model, c, ui, request) {
   );
   ui.preview = (channel) => figure.preview(channel);
   ui.previewStep = (delta) => figure.previewStep(delta);
-  ui.previewLayer = (index) => figure.previewLayer(index);
+  ui.previewLayer = (index) => figure.previewMove(`layer ${index}`);
   ui.previewLayerStep = (delta) => {
     const last = model.get("_layer_options").length - 1;
-    figure.previewLayer(Math.min(Math.max(layerIndex(model) + delta, 0), last));
+    ui.previewLayer(Math.min(Math.max(layerIndex(model) + delta, 0), last));
   };
+  ui.previewSample = (delta) => figure.previewMove(`step ${delta}`);
   // The kernel's previews come as messages of their own, not traits.
   const offSweep = onModel(model, ["msg:custom"], (/** @type {{type?: string}} */ content, /** @type {DataView[]} */ buffers) => {
     if (!buffers?.length) return;
     if (content?.type === "sweep") figure.takeSweep(asBytes(buffers[0]));
-    else if (content?.type === "layer") figure.takeLayer(asBytes(buffers[0]));
+    else if (content?.type === "move") figure.takeMove(asBytes(buffers[0]));
   });
   // The controls a user sets: what they show comes back from the kernel after every answer,
   // refused or not, once no request of theirs is left on the way.
@@ -1705,8 +1709,14 @@ function bindInputs(model, c, ui, request) {
       }
     }),
     listen(c.playButton, "click", player.toggle),
-    listen(c.prevButton, "click", () => request.step(-1)),
-    listen(c.nextButton, "click", () => request.step(1)),
+    listen(c.prevButton, "click", () => {
+      ui.previewSample(-1);
+      request.step(-1);
+    }),
+    listen(c.nextButton, "click", () => {
+      ui.previewSample(1);
+      request.step(1);
+    }),
     listen(c.trueSelect, "change", sendFilter),
     listen(c.predSelect, "change", sendFilter),
     listen(c.wrongBox, "change", sendFilter),
@@ -1930,8 +1940,10 @@ function bindKeys(c, ui, request) {
     if (!move) return;
     event.preventDefault();
     // Steps, not positions: the kernel adds up presses that come faster than its answers.
-    if (move.what === "sample") request.step(move.delta);
-    else {
+    if (move.what === "sample") {
+      ui.previewSample(move.delta);
+      request.step(move.delta);
+    } else {
       if (move.what === "channel") ui.previewStep(move.delta);
       else ui.previewLayerStep(move.delta);
       request.move(move.what, move.delta);
@@ -1981,6 +1993,7 @@ function render({ model, el }) {
     previewStep: () => {},
     previewLayer: () => {},
     previewLayerStep: () => {},
+    previewSample: () => {},
   };
   const unbind = [
     bindModel(model, controls, ui, request),

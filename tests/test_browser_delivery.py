@@ -257,7 +257,8 @@ def test_a_channel_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure
 def test_a_layer_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure(
     delivered: Delivered,
 ) -> None:
-    """The kernel's layer previews: a layer move painted before any answer, exactly Agg's pixels.
+    """The kernel's move previews: a layer move, then →, each painted before any answer,
+    exactly Agg's pixels.
 
     Then bursts of layer slider moves and PageUp/PageDown presses 30 ms apart, channel moves
     and sample steps among them (after each, the previews held are stale until new ones come):
@@ -269,7 +270,7 @@ def test_a_layer_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure(
     layers = int(handles.canvas.evaluate(
         "(c) => c.closest('.convscope').querySelector('input.convscope-layer').max"
     ))  # fmt: skip
-    held = f"(canvas) => Number(canvas.dataset.layers) === {layers}"  # every other layer
+    held = f"(canvas) => Number(canvas.dataset.moves) === {layers + 2}"  # other layers, ←, →
     handles.page.wait_for_function(held, arg=handles.canvas.element_handle(), timeout=30_000)
     moved = _slide(handles, 5, "layer")
     assert moved["after"] == moved["frame"], "the kernel answered within the input's task"
@@ -277,6 +278,12 @@ def test_a_layer_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure(
     assert handles.wait_until_settled(quiet_ms=QUIET_MS)
     expected = _agg_pixels(delivered, "canvas")
     assert np.array_equal(_canvas_rgb(str(moved["png"])), expected), "the preview is not Agg's"
+    handles.page.wait_for_function(held, arg=handles.canvas.element_handle(), timeout=30_000)
+    stepped = handles.canvas.evaluate(STEP_JS)
+    assert stepped["preview"] == "step 1", "→ was not painted at the key"
+    assert handles.wait_until_settled(quiet_ms=QUIET_MS)
+    expected = _agg_pixels(delivered, "canvas")
+    assert np.array_equal(_canvas_rgb(stepped["png"]), expected), "the step's preview is not Agg's"
     rng = random.Random(5)  # noqa: S311 - moves, not secrets
     previews = 0
     for step in range(SLIDES_PER_BURST):
@@ -298,6 +305,11 @@ def test_a_layer_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure(
     assert handles.page_errors == []
 
 
+STEP_JS = """(canvas) => {
+  canvas.closest('.convscope').querySelector('.convscope-sample-text').dispatchEvent(
+    new KeyboardEvent('keydown', { key: 'ArrowRight', bubbles: true, cancelable: true }));
+  return { preview: canvas.dataset.preview ?? null, png: canvas.toDataURL('image/png') };
+}"""
 PRESS_JS = """(canvas, keys) => {
   const root = canvas.closest('.convscope');
   for (const key of keys) {

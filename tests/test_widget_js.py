@@ -665,19 +665,19 @@ def test_a_layer_move_is_painted_at_the_key_and_gives_way_to_the_kernels_frame(
     monkeypatch.setattr(
         explorer,
         "send",
-        lambda content, data: sent.extend(data if content["type"] == "layer" else []),
+        lambda content, data: sent.extend(data if content["type"] == "move" else []),
         raising=False,
     )
     time.sleep(IDLE_S)
     publisher = explorer._publisher
     publisher.sweep_when_idle()
-    for _ in explorer.layers:
-        publisher.layer_ahead(publisher._chain)
-    assert len(sent) == len(explorer.layers) - 1
+    for _ in range(len(explorer.layers) + 2):
+        publisher.moves_ahead(publisher._chain)
+    assert len(sent) == len(explorer.layers) + 1  # every other layer, and ← and →
     old = list(sent)
     for data in old:
-        page.evaluate("(b) => window.fake.model.custom({ type: 'layer' }, [b])", encode(data))
-    page.wait_for_function("() => document.querySelector('canvas.convscope-figure').dataset.layers")
+        page.evaluate("(b) => window.fake.model.custom({ type: 'move' }, [b])", encode(data))
+    page.wait_for_function("() => document.querySelector('canvas.convscope-figure').dataset.moves")
     start = explorer.layers.index("conv1")
     before, _ = shown_pixels(page)
     page.click(".convscope-sample-text")  # the focus in the widget; a click on the figure probes
@@ -690,7 +690,7 @@ def test_a_layer_move_is_painted_at_the_key_and_gives_way_to_the_kernels_frame(
     assert np.array_equal(previewed, agg_pixels(explorer)), "the preview is not the kernel's figure"
     assert shown_pixels(page)[1] is None
     for data in old:  # previews over the frame before: stale now, and dropped
-        page.evaluate("(b) => window.fake.model.custom({ type: 'layer' }, [b])", encode(data))
+        page.evaluate("(b) => window.fake.model.custom({ type: 'move' }, [b])", encode(data))
     page.keyboard.press("PageUp")
     assert shown_pixels(page)[1] is None, "a stale preview was painted"
     host.deliver()

@@ -270,14 +270,15 @@ class ExplorerController:
     def view_ahead(self, state: ViewState) -> ExplorerView:
         """Compose what ``state`` would show, drawing nothing and keeping the state in view.
 
-        As :meth:`build_view` does (a layer preview, ``layer_previews.py``), but the layer view
-        kept for the state in view stays kept: its next channel move reuses it.
+        As :meth:`build_view` does (a move preview, ``move_previews.py``), but what is kept for
+        the state in view stays kept: its layer view, which its next channel move reuses, and
+        its input's pixels.
         """
-        kept = self._last_layer_view
+        kept, images = self._last_layer_view, dict(self._shown_images)
         try:
             return self.build_view(state)
         finally:
-            self._last_layer_view = kept
+            self._last_layer_view, self._shown_images = kept, images
 
     def channel_sweep(self) -> ChannelSweep | None:
         """Return every channel of the state in view at once: its panel pixels and outlines.

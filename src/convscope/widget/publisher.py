@@ -23,7 +23,7 @@ from convscope.widget.descriptions import describe_drawing, describe_panels, des
 from convscope.widget.explorer_state import trait_values
 from convscope.widget.figure_display import LazyAggCanvas
 from convscope.widget.frames import FrameEncoder
-from convscope.widget.layer_previews import LayerPreviews
+from convscope.widget.move_previews import MovePreviews
 from convscope.widget.previews import IDLE_S, ChannelPreviews
 
 if typing.TYPE_CHECKING:
@@ -51,7 +51,7 @@ class PublishHost:
         Show ``what: done/total images`` in the status line at once.
     send : callable
         Send the page bytes of a kind outside the traits (``"sweep"``: the channel previews,
-        ``"layer"``: a layer preview).
+        ``"move"``: a move preview).
     later : callable
         Run a callable after some seconds on the kernel's event loop (nothing in a script).
     following : callable
@@ -89,8 +89,8 @@ class Publisher:
         self._composite = PanelComposite(controller.view.panels)
         self._pixel_ratio = 1.0  # the page's device pixel ratio (canvas path)
         self._previews = ChannelPreviews(controller.view)
-        self._layers = LayerPreviews(controller)
-        self._chain = 0  # counts the frames sent: a chain of layer previews serves the last
+        self._moves = MovePreviews(controller, samples.step)
+        self._chain = 0  # counts the frames sent: a chain of move previews serves the last
         self._framed_at = 0.0  # time.monotonic() of the last frame sent
 
     def forget_panel(self) -> None:
@@ -180,7 +180,7 @@ class Publisher:
                     patches, size, self._pixel_ratio, gen=gen, channel=state.channel
                 )
                 if frame is not None:
-                    self._layers.plan(self._frames.frame_id)
+                    self._moves.plan(self._frames.frame_id)
                 canvas.behind(self._draw)
             else:
                 canvas.draw()
@@ -195,15 +195,15 @@ class Publisher:
             self._host.set_traits({"_figure_frame": frame})
             self._framed_at = time.monotonic()
             self._chain += 1
-            if self._previews.wanted or self._layers.wanted(self._frames.frame_id):
+            if self._previews.wanted or self._moves.wanted(self._frames.frame_id):
                 self._host.later(IDLE_S, self.sweep_when_idle)
 
     def sweep_when_idle(self) -> None:
         """Send the channel previews of the figure in view, once the kernel has been idle.
 
         After :data:`~convscope.widget.previews.IDLE_S` without a frame; called again later
-        while frames keep coming (a burst of moves never waits on the sweep). The layer
-        previews follow, one per turn of the event loop (:meth:`layer_ahead`).
+        while frames keep coming (a burst of moves never waits on the sweep). The move
+        previews follow, one per turn of the event loop (:meth:`moves_ahead`).
         """
         if self._mode != "png" or self._host.following():
             return
@@ -220,17 +220,17 @@ class Publisher:
                 )
             if sweep is not None:
                 self._host.send("sweep", sweep)
-        self.layer_ahead(self._chain)
+        self.moves_ahead(self._chain)
 
-    def layer_ahead(self, chain: int) -> None:
-        """Send the next layer preview for the frame on the page, then ask for the one after.
+    def moves_ahead(self, chain: int) -> None:
+        """Send the next move preview for the frame on the page, then ask for the one after.
 
-        One layer per turn of the kernel's event loop: a request that comes meanwhile waits
-        for one layer at most. ``chain`` is the count of frames when the chain started: a
+        One move per turn of the kernel's event loop: a request that comes meanwhile waits
+        for one move's view at most. ``chain`` is the count of frames when the chain started: a
         frame sent since starts a chain of its own, after its own quiet time.
         """
         base = self._frames.frame_id
-        if chain != self._chain or not self._layers.wanted(base) or self._host.following():
+        if chain != self._chain or not self._moves.wanted(base) or self._host.following():
             return
         figure: Any = self._controller.view.figure
         dpi = figure.dpi
@@ -238,11 +238,11 @@ class Publisher:
             renderer = figure.canvas.get_renderer()
             if not self._composite.current(renderer):  # the page's picture is not the panels'
                 return
-            preview = self._layers.next(self._composite, renderer, dpi)
+            preview = self._moves.next(self._composite, renderer, dpi)
         if preview is not None:
-            self._host.send("layer", preview)
-        if self._layers.wanted(base):
-            self._host.later(0.0, functools.partial(self.layer_ahead, chain))
+            self._host.send("move", preview)
+        if self._moves.wanted(base):
+            self._host.later(0.0, functools.partial(self.moves_ahead, chain))
 
     def _draw(self) -> None:
         """Draw the figure with Agg at the page's device pixel ratio."""

@@ -1,15 +1,16 @@
-"""Layer previews: every other layer's figure, sent ahead, is exactly Agg's figure of that layer.
+"""Move previews: each move's figure, sent ahead, is exactly Agg's figure after the move.
 
-Once idle, the kernel composes the figure that a move to each other layer would show, in an
-off-screen figure, and sends the page the rectangles that turn its picture into that figure
-(``widget/layer_previews.py``). Each preview here is painted as ``widget.js`` paints it
-(:func:`apply_layer_preview`) over the figure the page holds, and compared with the figure's
-own Agg buffer after the kernel moved to that layer, pixel for pixel. Making them changes
-nothing a user can see: not ``ex.figure``, not the state, not the next channel move's cache.
+Once idle, the kernel composes the figure that each move would show (every other layer, a ←/→
+step), in an off-screen figure, and sends the page the rectangles that turn its picture into
+that figure (``widget/move_previews.py``). Each preview here is painted as ``widget.js`` paints
+it (:func:`apply_move_preview`) over the figure the page holds, and compared with the figure's
+own Agg buffer after the kernel made that move, pixel for pixel. Making them changes nothing a
+user can see: not ``ex.figure``, not the state, not the next channel move's cache.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 
@@ -20,8 +21,10 @@ import pytest
 import convscope
 from convscope.errors import ConvscopeError
 from convscope.widget.frames import read_frame
-from convscope.widget.layer_previews import apply_layer_preview, read_layer_preview
+from convscope.widget.move_previews import apply_move_preview, read_move_preview
 from convscope.widget.previews import IDLE_S
+
+_SEQ = itertools.count(2)
 
 
 @pytest.fixture
@@ -40,7 +43,7 @@ def agg_pixels(explorer: convscope.Explorer) -> np.ndarray:
 
 
 def previews_of(explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """The layer previews the kernel sends once idle after its last frame.
+    """The move previews the kernel sends once idle after its last frame.
 
     In a script the kernel's event loop runs nothing later: each turn is called here.
     """
@@ -54,10 +57,10 @@ def previews_of(explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch) -
     time.sleep(IDLE_S)
     publisher = explorer._publisher
     publisher.sweep_when_idle()
-    for _ in range(len(explorer.layers)):
-        publisher.layer_ahead(publisher._chain)
+    for _ in range(len(explorer.layers) + 2):
+        publisher.moves_ahead(publisher._chain)
     monkeypatch.undo()
-    return [data for kind, data in sent if kind == "layer"]
+    return [data for kind, data in sent if kind == "move"]
 
 
 def frame_id(explorer: convscope.Explorer) -> int:
@@ -65,11 +68,21 @@ def frame_id(explorer: convscope.Explorer) -> int:
     return header["id"]
 
 
+def make(explorer: convscope.Explorer, move: str) -> None:
+    """Make the move as the page asks for it: a layer of the slider, or ←/→."""
+    kind, value = move.split()
+    if kind == "layer":
+        content = {"type": "view", "layer": explorer.layers[int(value)]}
+    else:
+        content = {"type": "step", "delta": int(value)}
+    explorer._on_frontend_message(explorer, {**content, "seq": next(_SEQ)}, [])
+
+
 @pytest.mark.parametrize(
     "start",
     [("maps", "conv1", 5, 4321), ("maps", "conv3", 63, 7), ("heatmap", "conv2", 40, 123)],
 )
-def test_every_layer_previewed_is_the_kernels_figure_of_it(
+def test_every_move_previewed_is_the_kernels_figure_after_it(
     explorer: convscope.Explorer,
     monkeypatch: pytest.MonkeyPatch,
     start: tuple[str, str, int, int],
@@ -86,20 +99,45 @@ def test_every_layer_previewed_is_the_kernels_figure_of_it(
         except ConvscopeError:
             continue
         accepted.append(name)
-    headers = [read_layer_preview(data)[0] for data in previews]
-    assert sorted(layers[h["layer"]] for h in headers) == sorted(set(accepted) - {layer})
-    assert {h["base"] for h in headers} == {base}
+    headers = [read_move_preview(data)[0] for data in previews]
     here = layers.index(layer)
-    distances = [abs(h["layer"] - here) for h in headers]
-    assert distances == sorted(distances), "the nearest layers are not sent first"
+    moves = {f"layer {layers.index(name)}" for name in accepted if name != layer}
+    assert sorted(h["move"] for h in headers) == sorted(moves | {"step 1", "step -1"})
+    assert {h["base"] for h in headers} == {base}
+    distances = [
+        abs(int(h["move"].split()[1]) - here * h["move"].startswith("layer")) for h in headers
+    ]
+    assert distances == sorted(distances), "the nearest moves are not sent first"
     wrong = []
     for data, header in zip(previews, headers, strict=True):
-        shown = apply_layer_preview(before, data)
-        explorer.update(layer=layers[header["layer"]])
-        if not np.array_equal(shown, agg_pixels(explorer)) or header["channel"] != explorer.channel:
-            wrong.append(layers[header["layer"]])
-        explorer.update(layer=layer, channel=channel)
+        shown = apply_move_preview(before, data)
+        make(explorer, header["move"])
+        assert explorer.error == ""
+        after = (explorer.sample, explorer.channel)
+        if not np.array_equal(shown, agg_pixels(explorer)) or after != (
+            header["sample"],
+            header["channel"],
+        ):
+            wrong.append(header["move"])
+        explorer.update(layer=layer, channel=channel, sample=sample)
     assert wrong == []
+
+
+def test_steps_follow_the_filter_in_use(
+    explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """→ and ← go through the samples that pass: their previews show those, exactly."""
+    explorer.filter(true=3)  # the threes
+    explorer.update(sample=int(explorer.filtered_samples[4]))
+    before = agg_pixels(explorer)
+    previews = {read_move_preview(d)[0]["move"]: d for d in previews_of(explorer, monkeypatch)}
+    for delta in (1, -1):
+        make(explorer, f"step {delta}")
+        assert explorer.sample == int(explorer.filtered_samples[4 + delta])
+        assert np.array_equal(
+            apply_move_preview(before, previews[f"step {delta}"]), agg_pixels(explorer)
+        )
+        explorer.update(sample=int(explorer.filtered_samples[4]))
 
 
 def test_making_previews_changes_nothing_a_user_sees(
@@ -110,7 +148,7 @@ def test_making_previews_changes_nothing_a_user_sees(
     state = explorer._controller.state
     kept = explorer._controller._last_layer_view
     renders = explorer._controller.renders
-    assert len(previews_of(explorer, monkeypatch)) == len(explorer.layers) - 1
+    assert len(previews_of(explorer, monkeypatch)) == len(explorer.layers) + 1
     explorer.figure.canvas.draw()
     assert np.array_equal(agg_pixels(explorer), before), "ex.figure changed"
     assert explorer._controller.state == state
@@ -126,14 +164,14 @@ def test_a_frame_makes_the_previews_of_the_last_stale(
     first = previews_of(explorer, monkeypatch)
     explorer.update(channel=8)
     second = previews_of(explorer, monkeypatch)
-    assert {read_layer_preview(d)[0]["base"] for d in second} == {frame_id(explorer)}
-    assert frame_id(explorer) not in {read_layer_preview(d)[0]["base"] for d in first}
+    assert {read_move_preview(d)[0]["base"] for d in second} == {frame_id(explorer)}
+    assert frame_id(explorer) not in {read_move_preview(d)[0]["base"] for d in first}
     # A chain of an earlier frame stops: the frame sent since starts its own after its quiet time.
     publisher = explorer._publisher
     sent: list[object] = []
     monkeypatch.setattr(explorer, "send", lambda *args: sent.append(args), raising=False)
     explorer.update(channel=9)
-    publisher.layer_ahead(publisher._chain - 1)
+    publisher.moves_ahead(publisher._chain - 1)
     assert sent == []
 
 
@@ -141,7 +179,7 @@ def test_a_frame_makes_the_previews_of_the_last_stale(
 def test_no_previews_where_a_layer_costs_more_than_a_pass(
     explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
-    """Comparing, the pattern view and the data set's colour scale: no layer is made ahead."""
+    """Comparing, the pattern view and the data set's colour scale: no move is made ahead."""
     changes = {
         "compare": {"compare": 9},
         "pattern": {"view": "pattern"},
