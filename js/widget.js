@@ -256,7 +256,15 @@ const VIEW_NAMES = {
  * @property {<K extends keyof ExplorerState>(name: K) => ExplorerState[K]} get
  * @property {(event: string, handler: (...args: any[]) => void) => void} on
  * @property {(event: string, handler: (...args: any[]) => void) => void} off
- * @property {(content: ViewRequest | StepRequest | MoveRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest | ProbeRequest | GifRequest | DrawRequest | TrainingRequest | FrameRequest, callbacks?: unknown, buffers?: ArrayBuffer[]) => void} send
+ * @property {(content: ViewRequest | StepRequest | MoveRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest | ProbeRequest | GifRequest | DrawRequest | TrainingRequest | FrameRequest | AheadHint, callbacks?: unknown, buffers?: ArrayBuffer[]) => void} send
+ */
+
+/**
+ * A hint, not a request (protocol.AheadHint): no seq, no ack. The pointer or the focus is on
+ * the thumbnail of `sample`, which may be clicked next: the kernel makes its move preview.
+ * @typedef {Object} AheadHint
+ * @property {string} type
+ * @property {number} sample
  */
 
 // ----- small helpers ----------------------------------------------------------------------------
@@ -814,7 +822,11 @@ function thumbImage(bytes, offset, [height, width, channels]) {
  *   from the kernel's move previews at once (move_previews.py), where the page holds one
  * @property {(delta: number) => void} previewLayerStep the same, `delta` layers from the one
  *   in view (clamped at the ends)
- * @property {(delta: number) => void} previewSample the same for a ←/→ step of `delta`
+ * @property {(delta: number) => void} previewSampleStep the same for a ←/→ step of `delta`
+ * @property {(index: number) => void} previewThumb the same for a click on sample `index`'s
+ *   thumbnail
+ * @property {(index: number) => void} hintThumb tell the kernel that sample `index`'s
+ *   thumbnail may be clicked next (the pointer or the focus is on it), once per frame
  */
 
 /**
@@ -968,6 +980,7 @@ function makeFigureView(canvas, askForKey, pending) {
   const moves = new Map(); // the move previews over the frame on screen, by the move's name
   /** @type {{kept: ImageData[], rects: FrameRect[]} | null} */
   let moveShown = null; // the move preview on screen, and the frame's pixels it covered
+  const hinted = new Set(); // the moves the kernel was asked for over the frame on screen
   let askedRatio = false;
   let askedAt = -Infinity;
   const ask = () => {
@@ -1043,6 +1056,7 @@ function makeFigureView(canvas, askForKey, pending) {
     if (disposed) return;
     unpaintMove(); // the frame applies to its base's pixels
     moves.clear();
+    hinted.clear();
     delete canvas.dataset.moves;
     const ahead = displayed;
     if (header.base === 0) {
@@ -1113,6 +1127,16 @@ function makeFigureView(canvas, askForKey, pending) {
           canvas.dataset.moves = String(moves.size);
         })
         .catch((error) => console.error("convscope: bad move preview", error));
+    },
+    /**
+     * Whether to ask the kernel for the move's preview: not held, not asked for over the frame
+     * on screen (asking counts as asked).
+     * @param {string} move
+     */
+    wants(move) {
+      if (disposed || shown === 0 || moves.has(move) || hinted.has(move)) return false;
+      hinted.add(move);
+      return true;
     },
     /**
      * Paint the move now, if a preview of it over the frame on screen is held, nothing is on
@@ -1563,7 +1587,11 @@ function bindModel(model, c, ui, request) {
     const last = model.get("_layer_options").length - 1;
     ui.previewLayer(Math.min(Math.max(layerIndex(model) + delta, 0), last));
   };
-  ui.previewSample = (delta) => figure.previewMove(`step ${delta}`);
+  ui.previewSampleStep = (delta) => figure.previewMove(`step ${delta}`);
+  ui.previewThumb = (index) => figure.previewMove(`sample ${index}`);
+  ui.hintThumb = (index) => {
+    if (figure.wants(`sample ${index}`)) model.send({ type: "ahead", sample: index });
+  };
   // The kernel's previews come as messages of their own, not traits.
   const offSweep = onModel(model, ["msg:custom"], (/** @type {{type?: string}} */ content, /** @type {DataView[]} */ buffers) => {
     if (!buffers?.length) return;
@@ -1710,11 +1738,11 @@ function bindInputs(model, c, ui, request) {
     }),
     listen(c.playButton, "click", player.toggle),
     listen(c.prevButton, "click", () => {
-      ui.previewSample(-1);
+      ui.previewSampleStep(-1);
       request.step(-1);
     }),
     listen(c.nextButton, "click", () => {
-      ui.previewSample(1);
+      ui.previewSampleStep(1);
       request.step(1);
     }),
     listen(c.trueSelect, "change", sendFilter),
@@ -1735,7 +1763,9 @@ function bindInputs(model, c, ui, request) {
     }),
     listen(c.panelThumbs, "click", (/** @type {MouseEvent} */ event) => {
       const cell = /** @type {HTMLElement} */ (event.target).closest("button.convscope-thumb");
-      if (cell instanceof HTMLElement) request.view({ sample: Number(cell.dataset.index) });
+      if (!(cell instanceof HTMLElement)) return;
+      ui.previewThumb(Number(cell.dataset.index));
+      request.view({ sample: Number(cell.dataset.index) });
     }),
     listen(c.confusionTable, "click", (/** @type {MouseEvent} */ event) => {
       const cell = /** @type {HTMLElement} */ (event.target).closest("button.convscope-cell");
@@ -1752,8 +1782,20 @@ function bindInputs(model, c, ui, request) {
       const index = Number(cell.dataset.index);
       // After "pick B", one click on a thumbnail chooses sample B; A stays.
       if (armPick(c, false)) request.view({ compare: index });
-      else request.view({ sample: index });
+      else {
+        ui.previewThumb(index);
+        request.view({ sample: index });
+      }
     }),
+    // A thumbnail under the pointer or in focus may be clicked next: the kernel makes it ahead.
+    ...[c.thumbs, c.panelThumbs].flatMap((box) =>
+      ["pointerover", "focusin"].map((type) =>
+        listen(box, type, (/** @type {Event} */ event) => {
+          const cell = /** @type {HTMLElement} */ (event.target).closest("button.convscope-thumb");
+          if (cell instanceof HTMLElement) ui.hintThumb(Number(cell.dataset.index));
+        }),
+      ),
+    ),
     listen(c.comparePick, "click", () => armPick(c, c.comparePick.getAttribute("aria-pressed") !== "true")),
     listen(c.compareInput, "change", () => {
       const text = c.compareInput.value.trim();
@@ -1941,7 +1983,7 @@ function bindKeys(c, ui, request) {
     event.preventDefault();
     // Steps, not positions: the kernel adds up presses that come faster than its answers.
     if (move.what === "sample") {
-      ui.previewSample(move.delta);
+      ui.previewSampleStep(move.delta);
       request.step(move.delta);
     } else {
       if (move.what === "channel") ui.previewStep(move.delta);
@@ -1993,7 +2035,9 @@ function render({ model, el }) {
     previewStep: () => {},
     previewLayer: () => {},
     previewLayerStep: () => {},
-    previewSample: () => {},
+    previewSampleStep: () => {},
+    previewThumb: () => {},
+    hintThumb: () => {},
   };
   const unbind = [
     bindModel(model, controls, ui, request),

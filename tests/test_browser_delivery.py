@@ -257,8 +257,8 @@ def test_a_channel_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure
 def test_a_layer_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure(
     delivered: Delivered,
 ) -> None:
-    """The kernel's move previews: a layer move, then →, each painted before any answer,
-    exactly Agg's pixels.
+    """The kernel's move previews: a layer move, →, then a click on a thumbnail under the
+    pointer, each painted before any answer, exactly Agg's pixels.
 
     Then bursts of layer slider moves and PageUp/PageDown presses 30 ms apart, channel moves
     and sample steps among them (after each, the previews held are stale until new ones come):
@@ -284,6 +284,16 @@ def test_a_layer_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure(
     assert handles.wait_until_settled(quiet_ms=QUIET_MS)
     expected = _agg_pixels(delivered, "canvas")
     assert np.array_equal(_canvas_rgb(stepped["png"]), expected), "the step's preview is not Agg's"
+    handles.page.wait_for_function(held, arg=handles.canvas.element_handle(), timeout=30_000)
+    thumb = handles.box.locator(".convscope-thumbs button").nth(7)
+    thumb.hover()  # the pointer on a thumbnail: the kernel makes its preview
+    more = f"(canvas) => Number(canvas.dataset.moves) === {layers + 3}"
+    handles.page.wait_for_function(more, arg=handles.canvas.element_handle(), timeout=30_000)
+    clicked = thumb.evaluate(CLICK_JS)
+    assert clicked["preview"] == f"sample {thumb.get_attribute('data-index')}", "not painted"
+    assert handles.wait_until_settled(quiet_ms=QUIET_MS)
+    expected = _agg_pixels(delivered, "canvas")
+    assert np.array_equal(_canvas_rgb(clicked["png"]), expected), "the click's preview is not Agg's"
     rng = random.Random(5)  # noqa: S311 - moves, not secrets
     previews = 0
     for step in range(SLIDES_PER_BURST):
@@ -305,6 +315,11 @@ def test_a_layer_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure(
     assert handles.page_errors == []
 
 
+CLICK_JS = """(button) => {
+  const canvas = button.closest('.convscope').querySelector('canvas.convscope-figure');
+  button.click();
+  return { preview: canvas.dataset.preview ?? null, png: canvas.toDataURL('image/png') };
+}"""
 STEP_JS = """(canvas) => {
   canvas.closest('.convscope').querySelector('.convscope-sample-text').dispatchEvent(
     new KeyboardEvent('keydown', { key: 'ArrowRight', bubbles: true, cancelable: true }));

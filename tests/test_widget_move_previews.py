@@ -69,12 +69,14 @@ def frame_id(explorer: convscope.Explorer) -> int:
 
 
 def make(explorer: convscope.Explorer, move: str) -> None:
-    """Make the move as the page asks for it: a layer of the slider, or ←/→."""
+    """Make the move as the page asks for it: a layer of the slider, ←/→, a thumbnail."""
     kind, value = move.split()
     if kind == "layer":
         content = {"type": "view", "layer": explorer.layers[int(value)]}
-    else:
+    elif kind == "step":
         content = {"type": "step", "delta": int(value)}
+    else:  # a click on a thumbnail
+        content = {"type": "view", "sample": int(value)}
     explorer._on_frontend_message(explorer, {**content, "seq": next(_SEQ)}, [])
 
 
@@ -187,3 +189,48 @@ def test_no_previews_where_a_layer_costs_more_than_a_pass(
     }
     explorer.update(layer="conv2", **changes[kind])  # type: ignore[arg-type]
     assert previews_of(explorer, monkeypatch) == []
+
+
+def test_a_hinted_thumbnail_is_made_first_and_is_the_kernels_figure_after_its_click(
+    explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pointer on a thumbnail: the kernel makes that sample's preview before the others,
+    once, and gets no ack for the hint; clicked, the kernel shows exactly that preview."""
+    explorer.update(view="maps", layer="conv2", channel=3, sample=10)
+    before, ack = agg_pixels(explorer), explorer._ack
+    sent: list[bytes] = []
+    monkeypatch.setattr(
+        explorer, "send", lambda _content, buffers: sent.extend(buffers), raising=False
+    )
+    publisher = explorer._publisher
+    for _ in range(2):  # the pointer leaves and comes back: asked once
+        explorer._on_frontend_message(explorer, {"type": "ahead", "sample": 9876}, [])
+        publisher.moves_ahead(publisher._chain)
+    moves = [read_move_preview(data)[0]["move"] for data in sent]
+    assert moves[0] == "sample 9876"
+    assert moves.count("sample 9876") == 1
+    assert explorer._ack == ack, "a hint is not a request: no ack"
+    assert explorer.sample == 10
+    monkeypatch.undo()
+    make(explorer, "sample 9876")
+    assert np.array_equal(apply_move_preview(before, sent[0]), agg_pixels(explorer))
+
+
+def test_a_bad_hint_is_named_and_changes_nothing(
+    explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    explorer.update(layer="conv2", sample=10)
+    state = explorer._controller.state
+    explorer._on_frontend_message(explorer, {"type": "ahead", "sample": "7"}, [])
+    assert "'ahead' hint" in explorer.error
+    assert "'sample' (a whole number)" in explorer.error
+    assert explorer._controller.state == state
+    # A sample out of range: no preview (the click would be refused too), nothing else.
+    sent: list[bytes] = []
+    monkeypatch.setattr(
+        explorer, "send", lambda _content, buffers: sent.extend(buffers), raising=False
+    )
+    explorer._on_frontend_message(explorer, {"type": "ahead", "sample": 10**6}, [])
+    explorer._publisher.moves_ahead(explorer._publisher._chain)
+    assert all(read_move_preview(d)[0]["move"] != f"sample {10**6}" for d in sent)
+    assert explorer._controller.state == state

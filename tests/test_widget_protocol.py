@@ -31,6 +31,7 @@ SHARED = [
     "LayerOption",
     "ThumbMeta",
     "ExplorerState",
+    "AheadHint",
     *(t.__name__ for t in protocol.REQUESTS.values()),
 ]
 

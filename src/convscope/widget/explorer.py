@@ -787,8 +787,17 @@ class Explorer(ExplorerTraits):
 
         A valid request is merged into the pending one (the newest value of each field wins)
         and applied at the next turn of the event loop; a malformed one is reported in the
-        error banner; an unknown kind is logged and ignored. See :mod:`protocol`.
+        error banner; an unknown kind is logged and ignored. A hint (``ahead``) goes to the
+        publisher, outside the requests: it gets no ack. See :mod:`protocol`.
         """
+        try:
+            hint = protocol.parse_hint(content)
+        except protocol.MalformedRequestError as error:
+            self._report_error(f"MalformedRequestError: {error}")
+            return
+        if hint is not None:
+            self._publisher.sample_ahead(hint["sample"])
+            return
         self._inbox.take(content, buffers)
 
     def _receive(self, content: object, buffers: object = ()) -> None:

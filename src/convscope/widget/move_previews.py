@@ -3,15 +3,16 @@
 Once the kernel is idle after a frame (and after the channel sweep, ``previews.py``), it
 composes, one per turn of its event loop and nearest first, the figure that each move of the
 layer slider, PageUp/PageDown and ←/→ would show: every other layer, and the samples one step
-back and on (through the filter and order in use). It composes each as the move does
-(:meth:`ExplorerController.view_ahead`, the move's own ``build_view``), but into an off-screen
-figure of the same panels: the live figure, ``ex.figure``, never changes. Each is sent as a
-*move preview*: the frame's rectangles that turn the page's picture (the frame ``base``) into
-that figure (:meth:`PanelComposite.patches_to`). The page paints the one for the move the user
-makes in the same task as the input, keeping the pixels it covered; when the kernel's own
-frame comes, the page puts them back first and paints the frame over them, so what stays on
-screen is always the kernel's figure. Any frame makes every move preview stale: they are made
-again for the next one.
+back and on (through the filter and order in use); and, first, the sample of a thumbnail the
+pointer or the focus is on, when the page hints at it (``protocol.AheadHint``). It composes
+each as the move does (:meth:`ExplorerController.view_ahead`, the move's own ``build_view``),
+but into an off-screen figure of the same panels: the live figure, ``ex.figure``, never
+changes. Each is sent as a *move preview*: the frame's rectangles that turn the page's picture
+(the frame ``base``) into that figure (:meth:`PanelComposite.patches_to`). The page paints the
+one for the move the user makes in the same task as the input, keeping the pixels it covered;
+when the kernel's own frame comes, the page puts them back first and paints the frame over
+them, so what stays on screen is always the kernel's figure. Any frame makes every move
+preview stale: they are made again for the next one.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ class MovePreviewHeader(TypedDict):
     """One move preview: the frame it paints over, the move it shows, and its rectangles.
 
     ``move`` names the move as the page does: ``"layer 5"`` for the layer at place 5 of the
-    slider, ``"step 1"`` or ``"step -1"`` for → and ←. ``sample`` and ``channel`` are those the
-    move shows.
+    slider, ``"step 1"`` or ``"step -1"`` for → and ←, ``"sample 42"`` for a click on sample
+    42's thumbnail (made when the page hints at it, ``protocol.AheadHint``). ``sample`` and
+    ``channel`` are those the move shows.
     """
 
     base: int
@@ -84,6 +86,8 @@ class MovePreviews:
         self._shadow: ExplorerFigure | None = None
         self._base = -1  # the frame the plan is for
         self._todo: list[str] = []  # the moves still to make, nearest first
+        self._asked: set[str] = set()  # every move planned over the frame, made or not
+        self._open = False  # whether moves over the frame are made at all
         self._bytes = 0
 
     def plan(self, base: int) -> None:
@@ -94,16 +98,29 @@ class MovePreviews:
         for a layer not yet scaled); no sample steps from a drawing.
         """
         state = self._controller.state
-        self._base, self._bytes, self._todo = base, 0, []
+        self._base, self._bytes, self._todo, self._asked, self._open = base, 0, [], set(), False
         if state.view not in VIEWS or state.compare is not None or state.norm == "fixed":
             return
         if state.layer not in self._layers:
             return
+        self._open = True
         here = self._layers.index(state.layer)
         moves = [(abs(i - here), 0, f"layer {i}") for i in range(len(self._layers)) if i != here]
         if not state.drawn:
             moves += [(abs(delta), 1, f"step {delta}") for delta in STEPS]
         self._todo = [move for *_, move in sorted(moves)]
+        self._asked = set(self._todo)
+
+    def want(self, base: int, move: str) -> bool:
+        """Make ``move`` next over the frame ``base``; return whether it is to be made.
+
+        Not where the plan made none (see :meth:`plan`), nor a move made or planned already.
+        """
+        if base != self._base or not self._open or move in self._asked:
+            return False
+        self._asked.add(move)
+        self._todo.insert(0, move)
+        return True
 
     def wanted(self, base: int) -> bool:
         """Whether previews over the frame ``base`` remain to be made."""
@@ -122,8 +139,10 @@ class MovePreviews:
         try:
             if kind == "layer":
                 state = controller.resolve(layer=self._layers[int(value)])
-            else:
+            elif kind == "step":
                 state = controller.resolve(sample=self._step(controller.state.sample, int(value)))
+            else:  # a thumbnail's sample
+                state = controller.resolve(sample=int(value))
         except ConvscopeError:
             return None
         shadow = self._shadow_of(controller.view.figure, dpi)

@@ -39,6 +39,13 @@ arguments, the inbox and the checks of the page's model all follow it. A new fie
 
 ``tests/test_widget_protocol.py`` fails until steps 1 to 4 agree.
 
+Hints
+-----
+One message is a hint, not a request: ``ahead`` (:class:`AheadHint`) says that the user's
+pointer or focus is on a sample's thumbnail, which may be clicked next. It carries no ``seq``,
+gets no ack and changes no state, so it never holds back the page's requests; the kernel makes
+that sample's move preview (``move_previews.py``) once it is free.
+
 Binary data
 -----------
 One request carries bytes: ``draw`` sends the drawing pad's pixels as the message's one binary
@@ -81,6 +88,9 @@ TRAINING: Final = "training"
 TRAINING_ACTIONS: Final = ("pause", "resume", "stop", "follow", "unfollow")
 FRAME: Final = "frame"
 """Send the whole figure as a key frame: a view opened, or missed a frame (see frames.py)."""
+
+AHEAD: Final = "ahead"
+"""A hint: the thumbnail of ``sample`` may be clicked next (see :class:`AheadHint`)."""
 
 SEQ_MAX: Final = 2**53 - 1  # Number.MAX_SAFE_INTEGER
 
@@ -204,6 +214,16 @@ class FrameRequest(Request, total=False):
     """
 
     dpr: float
+
+
+class AheadHint(TypedDict):
+    """``type: "ahead"``: the pointer or the focus is on the thumbnail of ``sample``.
+
+    Not a request: no ``seq``, no ack, no change of state (see "Hints" above).
+    """
+
+    type: str
+    sample: int
 
 
 REQUESTS: Final[dict[str, type[Request]]] = {
@@ -452,6 +472,25 @@ def parse_request(content: object) -> Request:
         if name != "type":
             _check_field_value(kind, name, value, fields[name])
     return typing.cast("Request", content)
+
+
+def parse_hint(content: object) -> AheadHint | None:
+    """Return ``content`` if it is a hint (:class:`AheadHint`); ``None`` for anything else.
+
+    Raises
+    ------
+    MalformedRequestError
+        A hint whose fields are not exactly ``type`` and a whole-number ``sample``.
+
+    """
+    if not isinstance(content, dict) or content.get("type") != AHEAD:
+        return None
+    if set(content) != {"type", "sample"} or not _is_int(content["sample"]):
+        raise MalformedRequestError(
+            f"an {AHEAD!r} hint has exactly the fields 'type' and 'sample' (a whole number); "
+            f"got {_names(content)}"
+        )
+    return typing.cast("AheadHint", content)
 
 
 def _check_field_names(

@@ -222,6 +222,13 @@ class Publisher:
                 self._host.send("sweep", sweep)
         self.moves_ahead(self._chain)
 
+    def sample_ahead(self, sample: int) -> None:
+        """Make the move preview of ``sample`` next: its thumbnail may be clicked (a hint)."""
+        if self._mode != "png" or self._host.following():
+            return
+        if self._moves.want(self._frames.frame_id, f"sample {sample}"):
+            self._host.later(0.0, functools.partial(self.moves_ahead, self._chain))
+
     def moves_ahead(self, chain: int) -> None:
         """Send the next move preview for the frame on the page, then ask for the one after.
 
