@@ -9,8 +9,9 @@ repainted:
 - ipympl: the first ``drawImage`` on the view's canvas (ipympl copies its offscreen image
   there once the new PNG is decoded), then the next animation frame;
 - canvas path: the figure canvas's ``data-frame`` changes (set once every changed rectangle is
-  painted), or its ``data-preview`` (a channel painted at the input from the kernel's sweep,
-  exactly the kernel's pixels: ``widget/previews.py``), then the next animation frame;
+  painted), or its ``data-preview`` (a channel, a layer or a sample painted at the input from
+  what the kernel sent ahead, exactly the kernel's pixels: ``widget/previews.py``,
+  ``widget/move_previews.py``), then the next animation frame;
 - floor: the page sends a message, the kernel sets a trait in reply, and the page waits for the
   change and then the next animation frame.
 
@@ -23,7 +24,9 @@ budget each browser target leaves the Explorer's handler.
 Events are spaced (each waits for the kernel's ack and a pause of 150–250 ms) so that none
 coalesces with the one before. Random thumbnail clicks pick a thumbnail of the current page
 other than the current sample; every 10 clicks the next page of thumbnails is turned, outside
-the timing, so that most clicks land on samples never shown before. A pad stroke is one
+the timing, so that most clicks land on samples never shown before. A *pointed* thumbnail
+click is the same click as a mouse makes it: the pointer comes onto the thumbnail (a
+``pointerover``, outside the timing), rests there 150 ms, then clicks. A pad stroke is one
 pointer move on the open drawing pad, a line to a new point of a stroke in progress; every 20
 moves the pad is cleared and a new stroke begun, outside the timing.
 """
@@ -174,6 +177,9 @@ _PAGE_TIMING = """
       const cells = [...root.querySelectorAll(others)];
       cells[Math.floor(Math.random() * cells.length)].click();
     },
+    pointed_thumbnail(root) {
+      root.__pointed.click();
+    },
     pad(root) {
       pointer(root, "pointermove", 0.2 + 0.6 * Math.random(), 0.2 + 0.6 * Math.random());
     },
@@ -235,10 +241,19 @@ _PAGE_TIMING = """
     await settle(root, ackBefore);
     await sleep(200);
   }
+  async function pointAtThumbnail(root) {  // untimed: the pointer rests on a thumbnail
+    const others = ".convscope-thumbs button.convscope-thumb:not(.current)";
+    const cells = [...root.querySelectorAll(others)];
+    const cell = cells[Math.floor(Math.random() * cells.length)];
+    cell.dispatchEvent(new PointerEvent("pointerover", { bubbles: true, pointerType: "mouse" }));
+    root.__pointed = cell;
+    await sleep(150);
+  }
   async function run(root, kind, count, gapMs) {
     const results = [];
     for (let i = 0; i < count; i += 1) {
-      if (kind === "thumbnail" && i % 10 === 0) await turnPage(root);
+      if (kind.endsWith("thumbnail") && i % 10 === 0) await turnPage(root);
+      if (kind === "pointed_thumbnail") await pointAtThumbnail(root);
       if (kind === "pad" && i % 20 === 0) await newStroke(root);
       results.push(await event(root, kind, gapMs));
     }
@@ -256,7 +271,7 @@ _PAGE_TIMING = """
 }
 """
 
-KINDS = ("channel", "layer", "thumbnail", "pad")
+KINDS = ("channel", "layer", "thumbnail", "pointed_thumbnail", "pad")
 BUDGET_MS = (0, 2, 4, 6, 8)  # the echo's kernel handler spins this long, its page moves a slider
 
 

@@ -914,6 +914,21 @@ function foldedPixels(rect, bytes) {
 }
 
 /**
+ * Each rectangle's folded pixels, from the data after a message's header (inflated if need be).
+ * @param {FrameRect[]} rects
+ * @param {Uint8Array} data
+ * @returns {Promise<Uint32Array[]>}
+ */
+function decodeRects(rects, data) {
+  return Promise.all(
+    rects.map(async (rect) => {
+      const chunk = data.subarray(rect.offset, rect.offset + rect.length);
+      return foldedPixels(rect, rect.deflate ? new Uint8Array(await inflate(chunk)) : chunk);
+    }),
+  );
+}
+
+/**
  * Unfold a rectangle's distinct pixels into its rows and columns and paint it.
  * @param {CanvasRenderingContext2D} context
  * @param {FrameRect} rect
@@ -1047,12 +1062,7 @@ function makeFigureView(canvas, askForKey, pending) {
       ask(); // this view missed a frame: start again from a whole one
       return;
     }
-    const blocks = await Promise.all(
-      header.rects.map(async (rect) => {
-        const chunk = data.subarray(rect.offset, rect.offset + rect.length);
-        return foldedPixels(rect, rect.deflate ? new Uint8Array(await inflate(chunk)) : chunk);
-      }),
-    );
+    const blocks = await decodeRects(header.rects, data);
     if (disposed) return;
     unpaintMove(); // the frame applies to its base's pixels
     moves.clear();
@@ -1116,12 +1126,7 @@ function makeFigureView(canvas, askForKey, pending) {
           const { header: h, data } = splitMessage(copy);
           const header = /** @type {MovePreviewHeader} */ (h);
           if (header.base !== shown) return; // over another frame
-          const blocks = await Promise.all(
-            header.rects.map(async (rect) => {
-              const chunk = data.subarray(rect.offset, rect.offset + rect.length);
-              return foldedPixels(rect, rect.deflate ? new Uint8Array(await inflate(chunk)) : chunk);
-            }),
-          );
+          const blocks = await decodeRects(header.rects, data);
           if (header.base !== shown || header.width !== canvas.width || header.height !== canvas.height) return;
           moves.set(header.move, { header, blocks });
           canvas.dataset.moves = String(moves.size);

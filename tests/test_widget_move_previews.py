@@ -11,10 +11,7 @@ user can see: not ``ex.figure``, not the state, not the next channel move's cach
 from __future__ import annotations
 
 import itertools
-import time
-from collections.abc import Iterator
 
-import keras
 import numpy as np
 import pytest
 
@@ -22,45 +19,19 @@ import convscope
 from convscope.errors import ConvscopeError
 from convscope.widget.frames import read_frame
 from convscope.widget.move_previews import apply_move_preview, read_move_preview
-from convscope.widget.previews import IDLE_S
+from test_widget_previews import agg_pixels, capture, explorer, when_idle
+
+__all__ = ["explorer"]  # the fixture: a page opened on the MNIST test digits
 
 _SEQ = itertools.count(2)
 
 
-@pytest.fixture
-def explorer(
-    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
-) -> Iterator[convscope.Explorer]:
-    images, labels = mnist_test
-    explorer = convscope.Explorer(model, images, labels, figure="png")
-    explorer._on_frontend_message(explorer, {"type": "frame", "seq": 1}, [])  # a page opens
-    yield explorer
-    explorer.close()
-
-
-def agg_pixels(explorer: convscope.Explorer) -> np.ndarray:
-    return np.asarray(explorer.figure.canvas.buffer_rgba()).copy()
-
-
 def previews_of(explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """The move previews the kernel sends once idle after its last frame.
-
-    In a script the kernel's event loop runs nothing later: each turn is called here.
-    """
-    sent: list[tuple[str, bytes]] = []
-    monkeypatch.setattr(
-        explorer,
-        "send",
-        lambda content, buffers: sent.append((content["type"], bytes(buffers[0]))),
-        raising=False,
-    )
-    time.sleep(IDLE_S)
-    publisher = explorer._publisher
-    publisher.sweep_when_idle()
-    for _ in range(len(explorer.layers) + 2):
-        publisher.moves_ahead(publisher._chain)
+    """The move previews the kernel sends once idle after its last frame."""
+    sent = capture(explorer, monkeypatch, "move")
+    when_idle(explorer, moves=len(explorer.layers) + 2)
     monkeypatch.undo()
-    return [data for kind, data in sent if kind == "move"]
+    return sent
 
 
 def frame_id(explorer: convscope.Explorer) -> int:
@@ -175,6 +146,9 @@ def test_a_frame_makes_the_previews_of_the_last_stale(
     explorer.update(channel=9)
     publisher.moves_ahead(publisher._chain - 1)
     assert sent == []
+    # Within the quiet time after a frame, nothing is made ahead (a burst never waits on it).
+    publisher.moves_ahead(publisher._chain)
+    assert sent == []
 
 
 @pytest.mark.parametrize("kind", ["compare", "pattern", "fixed"])
@@ -198,10 +172,7 @@ def test_a_hinted_thumbnail_is_made_first_and_is_the_kernels_figure_after_its_cl
     once, and gets no ack for the hint; clicked, the kernel shows exactly that preview."""
     explorer.update(view="maps", layer="conv2", channel=3, sample=10)
     before, ack = agg_pixels(explorer), explorer._ack
-    sent: list[bytes] = []
-    monkeypatch.setattr(
-        explorer, "send", lambda _content, buffers: sent.extend(buffers), raising=False
-    )
+    sent = capture(explorer, monkeypatch, "move")
     publisher = explorer._publisher
     for _ in range(2):  # the pointer leaves and comes back: asked once
         explorer._on_frontend_message(explorer, {"type": "ahead", "sample": 9876}, [])
@@ -226,10 +197,7 @@ def test_a_bad_hint_is_named_and_changes_nothing(
     assert "'sample' (a whole number)" in explorer.error
     assert explorer._controller.state == state
     # A sample out of range: no preview (the click would be refused too), nothing else.
-    sent: list[bytes] = []
-    monkeypatch.setattr(
-        explorer, "send", lambda _content, buffers: sent.extend(buffers), raising=False
-    )
+    sent = capture(explorer, monkeypatch, "move")
     explorer._on_frontend_message(explorer, {"type": "ahead", "sample": 10**6}, [])
     explorer._publisher.moves_ahead(explorer._publisher._chain)
     assert all(read_move_preview(d)[0]["move"] != f"sample {10**6}" for d in sent)

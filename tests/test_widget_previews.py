@@ -37,17 +37,36 @@ def agg_pixels(explorer: convscope.Explorer) -> np.ndarray:
     return np.asarray(explorer.figure.canvas.buffer_rgba()).copy()
 
 
-def sweep_of(explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch) -> bytes | None:
-    """What the kernel sends the page once idle after its last frame (None: nothing)."""
+def capture(
+    explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> list[bytes]:
+    """Keep the bytes of each message of ``kind`` (``sweep``, ``move``) the kernel sends."""
     sent: list[bytes] = []
     monkeypatch.setattr(
         explorer,
         "send",
-        lambda content, buffers: sent.extend(buffers if content["type"] == "sweep" else []),
+        lambda content, buffers: sent.extend(buffers if content["type"] == kind else []),
         raising=False,
     )
+    return sent
+
+
+def when_idle(explorer: convscope.Explorer, moves: int = 0) -> None:
+    """Let the kernel be idle after its last frame: its sweep, then ``moves`` move previews.
+
+    In a script the kernel's event loop runs nothing later: each turn is called here.
+    """
     time.sleep(IDLE_S)
-    explorer._publisher.sweep_when_idle()
+    publisher = explorer._publisher
+    publisher.sweep_when_idle()
+    for _ in range(moves):
+        publisher.moves_ahead(publisher._chain)
+
+
+def sweep_of(explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch) -> bytes | None:
+    """What the kernel sends the page once idle after its last frame (None: nothing)."""
+    sent = capture(explorer, monkeypatch, "sweep")
+    when_idle(explorer)
     monkeypatch.undo()
     return sent[0] if sent else None
 

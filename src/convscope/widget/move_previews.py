@@ -87,6 +87,7 @@ class MovePreviews:
         self._base = -1  # the frame the plan is for
         self._todo: list[str] = []  # the moves still to make, nearest first
         self._asked: set[str] = set()  # every move planned over the frame, made or not
+        self._hinted: set[str] = set()  # the moves the page asked for over the frame
         self._open = False  # whether moves over the frame are made at all
         self._bytes = 0
 
@@ -98,7 +99,8 @@ class MovePreviews:
         for a layer not yet scaled); no sample steps from a drawing.
         """
         state = self._controller.state
-        self._base, self._bytes, self._todo, self._asked, self._open = base, 0, [], set(), False
+        self._base, self._bytes, self._todo, self._open = base, 0, [], False
+        self._asked, self._hinted = set(), set()
         if state.view not in VIEWS or state.compare is not None or state.norm == "fixed":
             return
         if state.layer not in self._layers:
@@ -119,8 +121,14 @@ class MovePreviews:
         if base != self._base or not self._open or move in self._asked:
             return False
         self._asked.add(move)
+        self._hinted.add(move)
         self._todo.insert(0, move)
         return True
+
+    @property
+    def hinted_next(self) -> bool:
+        """Whether the next move to make is one the page asked for (:meth:`want`)."""
+        return bool(self._todo) and self._todo[0] in self._hinted
 
     def wanted(self, base: int) -> bool:
         """Whether previews over the frame ``base`` remain to be made."""

@@ -234,10 +234,14 @@ class Publisher:
 
         One move per turn of the kernel's event loop: a request that comes meanwhile waits
         for one move's view at most. ``chain`` is the count of frames when the chain started: a
-        frame sent since starts a chain of its own, after its own quiet time.
+        frame sent since starts a chain of its own, after its own quiet time. Only a move the
+        page hinted at is made within that quiet time (a burst of moves never waits on the
+        others); :meth:`sweep_when_idle` goes on with them.
         """
         base = self._frames.frame_id
         if chain != self._chain or not self._moves.wanted(base) or self._host.following():
+            return
+        if time.monotonic() - self._framed_at < IDLE_S and not self._moves.hinted_next:
             return
         figure: Any = self._controller.view.figure
         dpi = figure.dpi
