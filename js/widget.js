@@ -1118,16 +1118,17 @@ function makeFigureView(canvas, askForKey, pending) {
         })
         .catch((error) => console.error("convscope: bad sweep", error));
     },
-    /** @param {Uint8Array} bytes one of the kernel's move previews */
+    /**
+     * Decoded on its own, not in the line of frames: a frame never waits for a preview.
+     * @param {Uint8Array} bytes one of the kernel's move previews
+     */
     takeMove(bytes) {
-      const copy = bytes.slice();
-      queue = queue
-        .then(async () => {
-          const { header: h, data } = splitMessage(copy);
-          const header = /** @type {MovePreviewHeader} */ (h);
-          if (header.base !== shown) return; // over another frame
-          const blocks = await decodeRects(header.rects, data);
-          if (header.base !== shown || header.width !== canvas.width || header.height !== canvas.height) return;
+      const { header: h, data } = splitMessage(bytes.slice());
+      const header = /** @type {MovePreviewHeader} */ (h);
+      if (header.base !== shown) return; // over another frame
+      decodeRects(header.rects, data)
+        .then((blocks) => {
+          if (disposed || header.base !== shown || header.width !== canvas.width || header.height !== canvas.height) return;
           moves.set(header.move, { header, blocks });
           canvas.dataset.moves = String(moves.size);
         })
@@ -1601,7 +1602,7 @@ function bindModel(model, c, ui, request) {
   const offSweep = onModel(model, ["msg:custom"], (/** @type {{type?: string}} */ content, /** @type {DataView[]} */ buffers) => {
     if (!buffers?.length) return;
     if (content?.type === "sweep") figure.takeSweep(asBytes(buffers[0]));
-    else if (content?.type === "move") figure.takeMove(asBytes(buffers[0]));
+    else if (content?.type === "move") for (const buffer of buffers) figure.takeMove(asBytes(buffer));
   });
   // The controls a user sets: what they show comes back from the kernel after every answer,
   // refused or not, once no request of theirs is left on the way.

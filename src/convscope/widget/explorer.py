@@ -174,7 +174,7 @@ class Explorer(ExplorerTraits):
                 teaching=lambda: self._teaching,
                 training=lambda: None if self._live is None else self._trainer.trait(),
                 say_progress=self._say_progress,
-                send=lambda kind, data: self.send({"type": kind}, [data]),
+                send=lambda kind, buffers: self.send({"type": kind}, buffers),
                 later=self._kernel.call_later,
                 following=lambda: self._trainer.following_a_run,
             ),

@@ -30,6 +30,7 @@ if typing.TYPE_CHECKING:
     from convscope.widget.controller import ExplorerController
     from convscope.widget.samples import SampleBrowser
 
+MOVE_GAP_S = 0.005  # between two move previews: room for the page's messages
 _MAX_PIXEL_RATIO = 3.0  # beyond this a frame would cost more than the sharpness is worth
 
 
@@ -50,8 +51,8 @@ class PublishHost:
     say_progress : callable
         Show ``what: done/total images`` in the status line at once.
     send : callable
-        Send the page bytes of a kind outside the traits (``"sweep"``: the channel previews,
-        ``"move"``: a move preview).
+        Send the page buffers of a kind outside the traits, as one message (``"sweep"``: the
+        channel previews, ``"move"``: move previews, one per buffer).
     later : callable
         Run a callable after some seconds on the kernel's event loop (nothing in a script).
     following : callable
@@ -65,7 +66,7 @@ class PublishHost:
     teaching: Callable[[], bool]
     training: Callable[[], dict[str, Any] | None]
     say_progress: Callable[[str, int, int], None]
-    send: Callable[[str, bytes], None]
+    send: Callable[[str, list[bytes]], None]
     later: Callable[[float, Callable[[], None]], None]
     following: Callable[[], bool]
 
@@ -91,6 +92,7 @@ class Publisher:
         self._previews = ChannelPreviews(controller.view)
         self._moves = MovePreviews(controller, samples.step)
         self._chain = 0  # counts the frames sent: a chain of move previews serves the last
+        self._held: list[bytes] = []  # move previews made by the chain, sent when it ends
         self._framed_at = 0.0  # time.monotonic() of the last frame sent
 
     def forget_panel(self) -> None:
@@ -195,6 +197,7 @@ class Publisher:
             self._host.set_traits({"_figure_frame": frame})
             self._framed_at = time.monotonic()
             self._chain += 1
+            self._held = []  # previews over the frame before: stale
             if self._previews.wanted or self._moves.wanted(self._frames.frame_id):
                 self._host.later(IDLE_S, self.sweep_when_idle)
 
@@ -219,29 +222,35 @@ class Publisher:
                     self._controller, self._composite, renderer, self._frames.frame_id
                 )
             if sweep is not None:
-                self._host.send("sweep", sweep)
-        self.moves_ahead(self._chain)
+                self._host.send("sweep", [sweep])
+            self._host.later(MOVE_GAP_S, functools.partial(self.moves_ahead, self._chain))
+        else:
+            self.moves_ahead(self._chain)
 
     def sample_ahead(self, sample: int) -> None:
         """Make the move preview of ``sample`` next: its thumbnail may be clicked (a hint)."""
         if self._mode != "png" or self._host.following():
             return
         if self._moves.want(self._frames.frame_id, f"sample {sample}"):
-            self._host.later(0.0, functools.partial(self.moves_ahead, self._chain))
+            self._host.later(0.0, functools.partial(self.moves_ahead, self._chain))  # at once
 
     def moves_ahead(self, chain: int) -> None:
         """Send the next move preview for the frame on the page, then ask for the one after.
 
-        One move per turn of the kernel's event loop: a request that comes meanwhile waits
-        for one move's view at most. ``chain`` is the count of frames when the chain started: a
-        frame sent since starts a chain of its own, after its own quiet time. Only a move the
-        page hinted at is made within that quiet time (a burst of moves never waits on the
-        others); :meth:`sweep_when_idle` goes on with them.
+        One move at a time, :data:`MOVE_GAP_S` apart: a message from the page that comes
+        meanwhile is dispatched (several turns of the kernel's event loop) between two moves,
+        and its request waits for one move's view at most. The previews go to the page in one
+        message when the chain ends (one message per frame, not one per move), but a move the
+        page hinted at goes at once. ``chain`` is the count of frames when the chain started:
+        a frame sent since starts a chain of its own, after its own quiet time. Only a hinted
+        move is made within that quiet time (a burst of moves never waits on the others);
+        :meth:`sweep_when_idle` goes on with them.
         """
         base = self._frames.frame_id
         if chain != self._chain or not self._moves.wanted(base) or self._host.following():
             return
-        if time.monotonic() - self._framed_at < IDLE_S and not self._moves.hinted_next:
+        hinted = self._moves.hinted_next
+        if time.monotonic() - self._framed_at < IDLE_S and not hinted:
             return
         figure: Any = self._controller.view.figure
         dpi = figure.dpi
@@ -250,10 +259,15 @@ class Publisher:
             if not self._composite.current(renderer):  # the page's picture is not the panels'
                 return
             preview = self._moves.next(self._composite, renderer, dpi)
-        if preview is not None:
-            self._host.send("move", preview)
+        if preview is not None and hinted:
+            self._host.send("move", [preview])
+        elif preview is not None:
+            self._held.append(preview)
         if self._moves.wanted(base):
-            self._host.later(0.0, functools.partial(self.moves_ahead, chain))
+            self._host.later(MOVE_GAP_S, functools.partial(self.moves_ahead, chain))
+        elif self._held:
+            self._host.send("move", self._held)
+            self._held = []
 
     def _draw(self) -> None:
         """Draw the figure with Agg at the page's device pixel ratio."""
