@@ -1,14 +1,15 @@
 """The figures of the moves a user may make next, made while idle: the page paints them at once.
 
 Once the kernel is idle after a frame (and after the channel sweep, ``previews.py``), it
-composes, one per turn of its event loop and nearest first, the figure that each move of the
-layer slider, PageUp/PageDown and ←/→ would show: every other layer, and the samples one step
-back and on (through the filter and order in use); and, first, the sample of a thumbnail the
-pointer or the focus is on, when the page hints at it (``protocol.AheadHint``). It composes
-each as the move does (:meth:`ExplorerController.view_ahead`, the move's own ``build_view``),
-but into an off-screen figure of the same panels: the live figure, ``ex.figure``, never
-changes. Each is sent as a *move preview*: the frame's rectangles that turn the page's picture
-(the frame ``base``) into that figure (:meth:`PanelComposite.patches_to`). The page paints the
+composes, one at a time and nearest first, the figure that each move of the layer slider,
+PageUp/PageDown and ←/→ would show: every other layer, and the samples one step back and on
+(through the filter and order in use); and, first, the sample of a thumbnail the pointer or
+the focus is on, when the page hints at it (``protocol.AheadHint``). It composes each as the
+move does (:meth:`ExplorerController.view_ahead`, the move's own ``build_view``), but into an
+off-screen figure of the same panels: the live figure, ``ex.figure``, never changes. Each is
+a *move preview*: the frame's rectangles that turn the page's picture (the frame ``base``)
+into that figure (:meth:`PanelComposite.patches_to`); they go to the page together, in one
+message once the last is made (a hinted one at once). The page paints the
 one for the move the user makes in the same task as the input, keeping the pixels it covered;
 when the kernel's own frame comes, the page puts them back first and paints the frame over
 them, so what stays on screen is always the kernel's figure. Any frame makes every move
