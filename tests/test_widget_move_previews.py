@@ -144,10 +144,10 @@ def test_a_frame_makes_the_previews_of_the_last_stale(
     sent: list[object] = []
     monkeypatch.setattr(explorer, "send", lambda *args: sent.append(args), raising=False)
     explorer.update(channel=9)
-    publisher.moves_ahead(publisher._chain - 1)
+    publisher.moves_ahead(publisher.frame_id - 1)
     assert sent == []
     # Within the quiet time after a frame, nothing is made ahead (a burst never waits on it).
-    publisher.moves_ahead(publisher._chain)
+    publisher.moves_ahead(publisher.frame_id)
     assert sent == []
 
 
@@ -176,7 +176,7 @@ def test_a_hinted_thumbnail_is_made_first_and_is_the_kernels_figure_after_its_cl
     publisher = explorer._publisher
     for _ in range(2):  # the pointer leaves and comes back: asked once
         explorer._on_frontend_message(explorer, {"type": "ahead", "sample": 9876}, [])
-        publisher.moves_ahead(publisher._chain)
+        publisher.moves_ahead(publisher.frame_id)
     moves = [read_move_preview(data)[0]["move"] for data in sent]
     assert moves[0] == "sample 9876"
     assert moves.count("sample 9876") == 1
@@ -199,6 +199,6 @@ def test_a_bad_hint_is_named_and_changes_nothing(
     # A sample out of range: no preview (the click would be refused too), nothing else.
     sent = capture(explorer, monkeypatch, "move")
     explorer._on_frontend_message(explorer, {"type": "ahead", "sample": 10**6}, [])
-    explorer._publisher.moves_ahead(explorer._publisher._chain)
+    explorer._publisher.moves_ahead(explorer._publisher.frame_id)
     assert all(read_move_preview(d)[0]["move"] != f"sample {10**6}" for d in sent)
     assert explorer._controller.state == state

@@ -60,7 +60,7 @@ def when_idle(explorer: convscope.Explorer, moves: int = 0) -> None:
     publisher = explorer._publisher
     publisher.sweep_when_idle()
     for _ in range(moves):
-        publisher.moves_ahead(publisher._chain)
+        publisher.moves_ahead(publisher.frame_id)
 
 
 def sweep_of(explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch) -> bytes | None:

@@ -91,9 +91,13 @@ class Publisher:
         self._pixel_ratio = 1.0  # the page's device pixel ratio (canvas path)
         self._previews = ChannelPreviews(controller.view)
         self._moves = MovePreviews(controller, samples.step)
-        self._chain = 0  # counts the frames sent: a chain of move previews serves the last
         self._held: list[bytes] = []  # move previews made by the chain, sent when it ends
         self._framed_at = 0.0  # time.monotonic() of the last frame sent
+
+    @property
+    def frame_id(self) -> int:
+        """The number of the last frame sent (0: none yet)."""
+        return self._frames.frame_id
 
     def forget_panel(self) -> None:
         """Fill the channel panel again at the next publish (new weights, or opened again)."""
@@ -196,7 +200,6 @@ class Publisher:
         if frame is not None:
             self._host.set_traits({"_figure_frame": frame})
             self._framed_at = time.monotonic()
-            self._chain += 1
             self._held = []  # previews over the frame before: stale
             if self._previews.wanted or self._moves.wanted(self._frames.frame_id):
                 self._host.later(IDLE_S, self.sweep_when_idle)
@@ -223,31 +226,30 @@ class Publisher:
                 )
             if sweep is not None:
                 self._host.send("sweep", [sweep])
-            self._host.later(MOVE_GAP_S, functools.partial(self.moves_ahead, self._chain))
+            self._host.later(MOVE_GAP_S, functools.partial(self.moves_ahead, self.frame_id))
         else:
-            self.moves_ahead(self._chain)
+            self.moves_ahead(self.frame_id)
 
     def sample_ahead(self, sample: int) -> None:
         """Make the move preview of ``sample`` next: its thumbnail may be clicked (a hint)."""
         if self._mode != "png" or self._host.following():
             return
         if self._moves.want(self._frames.frame_id, f"sample {sample}"):
-            self._host.later(0.0, functools.partial(self.moves_ahead, self._chain))  # at once
+            self._host.later(0.0, functools.partial(self.moves_ahead, self.frame_id))  # at once
 
-    def moves_ahead(self, chain: int) -> None:
+    def moves_ahead(self, base: int) -> None:
         """Send the next move preview for the frame on the page, then ask for the one after.
 
         One move at a time, :data:`MOVE_GAP_S` apart: a message from the page that comes
         meanwhile is dispatched (several turns of the kernel's event loop) between two moves,
         and its request waits for one move's view at most. The previews go to the page in one
         message when the chain ends (one message per frame, not one per move), but a move the
-        page hinted at goes at once. ``chain`` is the count of frames when the chain started:
-        a frame sent since starts a chain of its own, after its own quiet time. Only a hinted
+        page hinted at goes at once. ``base`` is the frame the chain started after: a frame
+        sent since starts a chain of its own, after its own quiet time. Only a hinted
         move is made within that quiet time (a burst of moves never waits on the others);
         :meth:`sweep_when_idle` goes on with them.
         """
-        base = self._frames.frame_id
-        if chain != self._chain or not self._moves.wanted(base) or self._host.following():
+        if base != self.frame_id or not self._moves.wanted(base) or self._host.following():
             return
         hinted = self._moves.hinted_next
         if time.monotonic() - self._framed_at < IDLE_S and not hinted:
@@ -264,7 +266,7 @@ class Publisher:
         elif preview is not None:
             self._held.append(preview)
         if self._moves.wanted(base):
-            self._host.later(MOVE_GAP_S, functools.partial(self.moves_ahead, chain))
+            self._host.later(MOVE_GAP_S, functools.partial(self.moves_ahead, base))
         elif self._held:
             self._host.send("move", self._held)
             self._held = []
