@@ -8,7 +8,7 @@ import pytest
 
 from convscope import ActivationEngine
 from convscope.engine.cache import ActivationCache
-from convscope.errors import ImageInputError
+from convscope.errors import ImageInputError, InvalidArgumentError
 
 
 def test_activations_match_keras_reference(
@@ -67,6 +67,43 @@ def test_an_images_output_comes_with_its_maps_from_one_pass(
         engine.output(images[9]), model(images[9:10, ..., None].astype(np.float32)).numpy()[0],
         rtol=1e-5, atol=1e-7,
     )  # fmt: skip
+
+
+def test_every_layer_of_an_image_is_cached_by_one_pass_of_the_weights_in_use(
+    model: keras.Model, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """``cache_every_row``: each layer's maps, then read from the cache, are Keras's own.
+
+    On a copy of the model whose weights then change: the next call follows them. A batch is
+    refused and caches nothing; a cache too small for one image's rows gets none.
+    """
+    images, _ = mnist_test
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    engine = ActivationEngine(copy, background_compile=True)
+    engine.wait_compiled(timeout=60)  # the every-row pass, compiled
+    names = engine.layer_names
+    for weights in (model.get_weights(), [w * 0.5 for w in model.get_weights()]):
+        copy.set_weights(weights)
+        assert engine.cache_every_row(images[20], key=20)
+        assert not engine.cache_every_row(images[20], key=20)  # all cached: no pass
+        hits, misses = engine.cache.hits, engine.cache.misses
+        got = {name: engine.activation(name, images[20], key=20) for name in names}
+        assert (engine.cache.hits, engine.cache.misses) == (hits + len(names), misses)
+        batch = images[20:21, ..., None].astype(np.float32)
+        for name in names:
+            expected = keras.Model(copy.inputs, copy.get_layer(name).output)(batch).numpy()[0]
+            np.testing.assert_allclose(got[name], expected, rtol=1e-5, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(
+            engine.output(images[20], key=20), copy(batch).numpy()[0], rtol=1e-5, atol=1e-7
+        )
+    held = engine.cache.nbytes
+    with pytest.raises(InvalidArgumentError, match="one image"):
+        engine.cache_every_row(images[:2])
+    assert engine.cache.nbytes == held
+    small = ActivationEngine(copy, cache_bytes=4096)
+    assert not small.cache_every_row(images[20], key=20)
+    assert small.cache.nbytes == 0
 
 
 def test_background_compile_serves_eagerly_until_the_trace_is_ready(

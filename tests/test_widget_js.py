@@ -21,6 +21,7 @@ from playwright.sync_api import Page
 
 import convscope
 from convscope.widget import protocol
+from convscope.widget.frames import read_frame
 from jupyter_harness import chromium_page
 from test_browser import _require_chromium
 from test_widget_frames import noisy_frames
@@ -679,6 +680,45 @@ def test_a_layer_move_is_painted_at_the_key_and_gives_way_to_the_kernels_frame(
     assert shown_pixels(page)[1] is None, "a stale preview was painted"
     host.deliver()
     assert explorer.layers.index(explorer.layer) == start
+    assert np.array_equal(shown_pixels(page)[0], agg_pixels(explorer))
+    assert host.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_frame_over_a_painted_move_first_puts_back_what_the_move_covered(
+    host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PageDown paints the next layer at once; before its request reaches the kernel, code in
+    the kernel moves the channel (a linked widget, a training callback), and that frame comes
+    first. It changes only the channel's pixels, over the frame the preview was painted on:
+    the page must put back the preview's pixels before painting it, or the next layer's maps
+    would stay around the new channel. Then the request lands, and the canvas is the kernel's."""
+    page, explorer = host.page, host.explorer
+    explorer.update(layer="conv1", channel=5)
+    host.push()
+    sent = capture(explorer, monkeypatch, "move")
+    when_idle(explorer, moves=len(explorer.layers) + 2)
+    for data in sent:
+        page.evaluate("(b) => window.fake.model.custom({ type: 'move' }, [b])", encode(data))
+    page.wait_for_function("() => document.querySelector('canvas.convscope-figure').dataset.moves")
+    start = explorer.layers.index("conv1")
+    page.click(".convscope-sample-text")  # the focus in the widget; a click on the figure probes
+    page.keyboard.press("PageDown")
+    previewed, marker = shown_pixels(page)
+    assert marker == f"layer {start + 1}", "the layer was not painted at the key"
+    explorer.update(channel=6)  # the kernel's own move, before the page's request
+    assert explorer.layer == "conv1"
+    host.push()
+    frame = read_frame(explorer._figure_frame)[0]["id"]
+    page.wait_for_function(
+        "(id) => document.querySelector('canvas.convscope-figure').dataset.frame === String(id)",
+        arg=frame,
+    )
+    shown, marker = shown_pixels(page)
+    assert marker is None
+    assert not np.array_equal(shown, previewed)
+    assert np.array_equal(shown, agg_pixels(explorer)), "the preview was left under the frame"
+    host.deliver()
+    assert explorer.layers.index(explorer.layer) == start + 1
     assert np.array_equal(shown_pixels(page)[0], agg_pixels(explorer))
     assert host.errors == []  # type: ignore[attr-defined]
 

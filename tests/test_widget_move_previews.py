@@ -96,6 +96,29 @@ def test_every_move_previewed_is_the_kernels_figure_after_it(
     assert wrong == []
 
 
+def test_a_new_digits_layer_moves_are_made_from_one_pass(
+    explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once idle on a digit not seen before, the previews of every other layer take one pass
+    of the model between them, not one each, even for layers that have a compiled pass of
+    their own: the cache then answers every layer's maps."""
+    engine = explorer._controller.engine
+    layers = [*(name for name in explorer.layers if name != "conv2"), "conv2"]
+    for start, layer in enumerate(layers):  # each looked at often: a pass of its own
+        for sample in range(8000 + 10 * start, 8004 + 10 * start):
+            explorer.update(view="maps", layer=layer, channel=0, sample=sample)
+        engine.wait_compiled(timeout=60)
+    assert {(name,) for name in layers} <= set(engine.compiled_layers)
+    explorer.update(sample=8765)
+    assert engine.is_cached("conv2", 8765)
+    assert not engine.is_cached("conv1", 8765), "the digit's other layers came with it"
+    missed = engine.cache.misses
+    previews = previews_of(explorer, monkeypatch)
+    assert len(previews) == len(explorer.layers) + 1
+    assert engine.cache.misses - missed <= 2, "a layer move ran a pass of its own"
+    assert all(engine.is_cached(name, 8765) for name in explorer.layers)
+
+
 def test_steps_follow_the_filter_in_use(
     explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

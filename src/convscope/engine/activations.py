@@ -306,15 +306,56 @@ class ActivationEngine:
             return found[0]
         # A first look: every row of this image in the same pass, so that visiting the other
         # layers on this image costs nothing.
+        return self._every_row(batch, image_key)[rows[0]]
+
+    def cache_every_row(self, image: object, *, key: Hashable | None = None) -> bool:
+        """Cache every layer's output and the selected output for one image, in one pass.
+
+        For work that will visit the image's other layers (the Explorer's move previews): one
+        pass of the whole model, compiled once its trace is ready, instead of one per layer.
+        Nothing is computed where every row is cached already, or where one image's rows would
+        take more than an eighth of the cache (as for first looks). Weights are followed as by
+        :meth:`activation`.
+
+        Parameters
+        ----------
+        image : array-like
+            One image.
+        key : hashable, optional
+            Identifies the image in the cache, as for :meth:`activation`.
+
+        Returns
+        -------
+        bool
+            Whether a pass ran.
+
+        """
+        batch = self.prepare(image)
+        if batch.shape[0] != 1:
+            raise InvalidArgumentError(
+                f"cache_every_row() takes one image, got a batch of {batch.shape[0]}."
+            )
+        if not self._first_looks_take_every_row:
+            return False
+        if self.follow_each_call:
+            self.follow_weights()
+        image_key = key if key is not None else _digest(batch)
+        if all(self._key(row, image_key) in self.cache for row in self._all_rows):
+            return False
+        self._every_row(batch, image_key)
+        return True
+
+    def _every_row(self, batch: np.ndarray, image_key: Hashable) -> dict[str, np.ndarray]:
+        """Compute and cache every row of one image in one pass; return them by row."""
+        self._collect_traced()
         every_row = self._compiled.get(self._all_rows)
         if every_row is None:
             every_row = functools.partial(_eager, self._extractor(self._all_rows))
         outputs = every_row(batch)
-        every = {
+        return {
             name: self.cache.put(self._key(name, image_key), np.asarray(out)[0])
             for name, out in zip(self._all_rows, outputs, strict=True)
         }
-        return every[rows[0]]
 
     def follow_weights(self, *, full: bool = False) -> bool:
         """Key the cache on the model's weights as they are now; whether they had changed.

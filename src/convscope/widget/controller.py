@@ -243,15 +243,20 @@ class ExplorerController:
         self.engine.forget_weights(gone)
 
     def build_view(
-        self, state: ViewState, on_progress: Callable[[int, int], None] | None = None
+        self,
+        state: ViewState,
+        on_progress: Callable[[int, int], None] | None = None,
+        *,
+        prefetch: bool = True,
     ) -> ExplorerView:
         """Compute what ``state`` shows, then compose its panels and titles, once.
 
         One compiled pass for its layer, or the cache; the panels and titles come from
-        :func:`~convscope.render.compose.compose_view`.
+        :func:`~convscope.render.compose.compose_view`. With ``prefetch``, a step of a scrub
+        also computes the next samples that way in the same batch (see :meth:`_ahead`).
         """
         info = self.engine.layer(state.layer)
-        maps, other = self._layer_view(state, on_progress)
+        maps, other = self._layer_view(state, on_progress, prefetch=prefetch)
         a = self._input_arrays(source_of(state), maps)
         b = None if state.compare is None else self._input_arrays(state.compare, other)
         deeper = None
@@ -272,11 +277,12 @@ class ExplorerController:
 
         As :meth:`build_view` does (a move preview, ``move_previews.py``), but what is kept for
         the state in view stays kept: its layer view, which its next channel move reuses, and
-        its input's pixels.
+        its input's pixels. Only ``state``'s own sample is computed: the scrub's batch ahead
+        is left to the move itself, if it is made.
         """
         kept, images = self._last_layer_view, dict(self._shown_images)
         try:
-            return self.build_view(state)
+            return self.build_view(state, prefetch=False)
         finally:
             self._last_layer_view, self._shown_images = kept, images
 
@@ -370,7 +376,11 @@ class ExplorerController:
         return self.views.grad_cam_of(state.layer, self.pad.model_input, state.target_class)
 
     def _layer_view(
-        self, state: ViewState, on_progress: Callable[[int, int], None] | None
+        self,
+        state: ViewState,
+        on_progress: Callable[[int, int], None] | None,
+        *,
+        prefetch: bool = True,
     ) -> LayerView:
         """Return the maps, pixels, coloured grid, layout and NaN/Inf mask of one layer view.
 
@@ -391,7 +401,7 @@ class ExplorerController:
         )
         if self._last_layer_view is not None and self._last_layer_view[0] == key:
             return self._last_layer_view[1]
-        ahead = self._ahead(state)
+        ahead = self._ahead(state) if prefetch else None
         if ahead is not None and not self.engine.is_cached(state.layer, state.sample):
             self.engine.prefetch(state.layer, self.images, ahead.tolist())
         maps = self._maps(state.layer, source_of(state))
@@ -419,13 +429,27 @@ class ExplorerController:
     def _maps(self, layer: str, sample: Source) -> np.ndarray:
         """One input's activation of ``layer`` as channel maps ``(H, W, C)``, cached."""
         info = self.engine.layer(layer)
-        image = self.pad.model_input[0] if sample == DRAWN else self.images[int(sample)]
         # A drawing's classes come from the same pass (see drawn_probabilities).
         with_output = sample == DRAWN and self.classes.has_classes
         activation = self.engine.activation(
-            layer, image, key=self._image_key(sample), with_output=with_output
+            layer, self._model_image(sample), key=self._image_key(sample), with_output=with_output
         )
         return as_maps(info.channels_last(activation))
+
+    def _model_image(self, sample: Source) -> np.ndarray:
+        """Return the image the model takes for ``sample``: a data-set row, or the drawing."""
+        image: np.ndarray = self.pad.model_input[0] if sample == DRAWN else self.images[int(sample)]
+        return image
+
+    def cache_every_layer(self) -> None:
+        """Compute every layer of the input in view in one pass, where not cached yet.
+
+        For the move previews (``move_previews.py``), which visit the other layers of this
+        input: one pass of the model instead of one per layer. Uses the weights of the last
+        update, as those previews do.
+        """
+        sample = source_of(self.state)
+        self.engine.cache_every_row(self._model_image(sample), key=self._image_key(sample))
 
     def _mosaic(
         self, state: ViewState, maps: np.ndarray, pixels: np.ndarray, cmap: str

@@ -148,6 +148,7 @@ class MovePreviews:
         try:
             if kind == "layer":
                 state = controller.resolve(layer=self._layers[int(value)])
+                controller.cache_every_layer()  # the first layer move: one pass for them all
             elif kind == "step":
                 state = controller.resolve(sample=self._step(controller.state.sample, int(value)))
             else:  # a thumbnail's sample
