@@ -17,6 +17,7 @@ import pytest
 
 import convscope
 from convscope.errors import ConvscopeError
+from convscope.widget import publisher as publishing
 from convscope.widget.frames import read_frame
 from convscope.widget.move_previews import apply_move_preview, read_move_preview
 from test_widget_previews import agg_pixels, capture, explorer, when_idle
@@ -117,6 +118,30 @@ def test_a_new_digits_layer_moves_are_made_from_one_pass(
     assert len(previews) == len(explorer.layers) + 1
     assert engine.cache.misses - missed <= 2, "a layer move ran a pass of its own"
     assert all(engine.is_cached(name, 8765) for name in explorer.layers)
+
+
+def test_a_turn_makes_moves_until_its_time_is_up_and_a_new_frame_stops_the_next(
+    explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each turn of the idle kernel makes previews until it has taken ``MOVE_TURN_S``, then
+    leaves the event loop to the page's messages: with no time, one move a turn; with time
+    enough, one turn makes them all. A frame sent between two turns ends the chain."""
+    explorer.update(view="maps", layer="conv2", channel=2, sample=70)
+    publisher = explorer._publisher
+    sent = capture(explorer, monkeypatch, "move")
+    monkeypatch.setattr(publishing, "MOVE_TURN_S", 0.0)
+    when_idle(explorer, moves=1)  # the sweep's turn, then one turn: one move
+    assert publisher._moves.wanted(publisher.frame_id)
+    assert len(publisher._held) == 1
+    assert sent == []  # held until the last is made
+    explorer.update(channel=3)  # a frame between two turns
+    publisher.moves_ahead(publisher.frame_id - 1)
+    assert sent == []  # the stale chain made nothing and sent nothing
+    assert publisher._held == []
+    monkeypatch.setattr(publishing, "MOVE_TURN_S", 60.0)
+    when_idle(explorer, moves=1)
+    assert not publisher._moves.wanted(publisher.frame_id)
+    assert len(sent) == len(explorer.layers) + 1
 
 
 def test_steps_follow_the_filter_in_use(

@@ -30,7 +30,8 @@ if typing.TYPE_CHECKING:
     from convscope.widget.controller import ExplorerController
     from convscope.widget.samples import SampleBrowser
 
-MOVE_GAP_S = 0.005  # between two move previews: room for the page's messages
+MOVE_GAP_S = 0.005  # between two turns of move previews: room for the page's messages
+MOVE_TURN_S = 0.008  # a turn makes move previews until it has taken this long
 _MAX_PIXEL_RATIO = 3.0  # beyond this a frame would cost more than the sharpness is worth
 
 
@@ -238,38 +239,42 @@ class Publisher:
             self._host.later(0.0, functools.partial(self.moves_ahead, self.frame_id))  # at once
 
     def moves_ahead(self, base: int) -> None:
-        """Send the next move preview for the frame on the page, then ask for the one after.
+        """Make the next move previews for the frame on the page, then ask for the next turn.
 
-        One move at a time, :data:`MOVE_GAP_S` apart: a message from the page that comes
-        meanwhile is dispatched (several turns of the kernel's event loop) between two moves,
-        and its request waits for one move's view at most. The previews go to the page in one
-        message when the chain ends (one message per frame, not one per move), but a move the
-        page hinted at goes at once. ``base`` is the frame the chain started after: a frame
-        sent since starts a chain of its own, after its own quiet time. Only a hinted
+        A turn makes moves, nearest first, until it has taken :data:`MOVE_TURN_S` (a move
+        takes 1–4 ms); turns are :data:`MOVE_GAP_S` apart, so a message from the page that
+        comes meanwhile is dispatched (several turns of the kernel's event loop) before the
+        next turn, and its request waits for one turn at most. The previews go to the page in
+        one message when the last is made (one message per frame, not one per move), but a
+        move the page hinted at goes at once. ``base`` is the frame the chain started after:
+        a frame sent since starts a chain of its own, after its own quiet time. Only a hinted
         move is made within that quiet time (a burst of moves never waits on the others);
         :meth:`sweep_when_idle` goes on with them.
         """
-        if base != self.frame_id or not self._moves.wanted(base) or self._host.following():
-            return
-        hinted = self._moves.hinted_next
-        if time.monotonic() - self._framed_at < IDLE_S and not hinted:
-            return
-        figure: Any = self._controller.view.figure
-        dpi = figure.dpi
-        with self._at_ratio():
-            renderer = figure.canvas.get_renderer()
-            if not self._composite.current(renderer):  # the page's picture is not the panels'
+        started = time.monotonic()
+        while base == self.frame_id and self._moves.wanted(base) and not self._host.following():
+            hinted = self._moves.hinted_next
+            if time.monotonic() - self._framed_at < IDLE_S and not hinted:
                 return
-            preview = self._moves.next(self._composite, renderer, dpi)
-        if preview is not None and hinted:
-            self._host.send("move", [preview])
-        elif preview is not None:
-            self._held.append(preview)
-        if self._moves.wanted(base):
-            self._host.later(MOVE_GAP_S, functools.partial(self.moves_ahead, base))
-        elif self._held:
-            self._host.send("move", self._held)
-            self._held = []
+            figure: Any = self._controller.view.figure
+            dpi = figure.dpi
+            with self._at_ratio():
+                renderer = figure.canvas.get_renderer()
+                if not self._composite.current(renderer):  # the page's picture: not the panels'
+                    return
+                preview = self._moves.next(self._composite, renderer, dpi)
+            if preview is not None and hinted:
+                self._host.send("move", [preview])
+            elif preview is not None:
+                self._held.append(preview)
+            if not self._moves.wanted(base):
+                if self._held:
+                    self._host.send("move", self._held)
+                    self._held = []
+                return
+            if time.monotonic() - started >= MOVE_TURN_S:
+                self._host.later(MOVE_GAP_S, functools.partial(self.moves_ahead, base))
+                return
 
     def _draw(self) -> None:
         """Draw the figure with Agg at the page's device pixel ratio."""
