@@ -8,6 +8,8 @@ Backbone-style ``"change:a change:b"`` lists draws the first frame and then neve
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import re
 import shutil
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import Page
 
 from jupyter_harness import (
@@ -211,6 +214,87 @@ def test_a_stroke_on_the_pad_reaches_the_kernel(explorer: MarimoExplorer) -> Non
         has_text=re.compile(r"^your drawing\s+·\s+predicted 1 \(")
     ).wait_for(timeout=30_000)
     explorer.wait_for_figure(old_src, timeout_ms=30_000)
+    _assert_no_error(explorer)
+
+
+SLIDE_LAYER_JS = """(canvas, value) => {
+  const slider = canvas.closest('.convscope').querySelector('input.convscope-layer');
+  slider.value = String(value);
+  slider.dispatchEvent(new Event('input', { bubbles: true }));
+  // Still in the input's task: nothing from the kernel can have come in between.
+  return { preview: canvas.dataset.preview ?? null, png: canvas.toDataURL('image/png') };
+}"""
+CLICK_JS = """(button) => {
+  const canvas = button.closest('.convscope').querySelector('canvas.convscope-figure');
+  button.click();
+  return { preview: canvas.dataset.preview ?? null, png: canvas.toDataURL('image/png') };
+}"""
+
+
+def _canvas_rgba(data_url: str) -> np.ndarray:
+    """The canvas's own pixels, from its data URL (no screenshot, no resampling)."""
+    png = base64.b64decode(data_url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+
+
+def _settled_pixels(explorer: MarimoExplorer, old_frame: str | None) -> np.ndarray:
+    """The canvas once the kernel's frame for the move is painted and no preview is over it."""
+    explorer.wait_for_figure(old_frame, timeout_ms=30_000)
+    explorer.page.wait_for_function(
+        "(canvas) => canvas.dataset.preview === undefined",
+        arg=explorer.figure.element_handle(),
+        timeout=30_000,
+    )
+    return _canvas_rgba(explorer.figure.evaluate("(canvas) => canvas.toDataURL('image/png')"))
+
+
+def _previews_held(explorer: MarimoExplorer) -> int:
+    """How many move previews the page holds, once that number has stayed put for 0.5 s."""
+    counts: list[int] = []
+    deadline = time.monotonic() + 30
+    while len(counts) < 5 or len(set(counts[-5:])) > 1 or counts[-1] < 3:
+        assert time.monotonic() < deadline, f"the previews never settled: {counts[-5:]}"
+        counts.append(int(explorer.figure.get_attribute("data-moves") or 0))
+        time.sleep(0.1)
+    return counts[-1]
+
+
+def test_moves_are_painted_at_the_input_from_the_kernels_previews(
+    explorer: MarimoExplorer,
+) -> None:
+    """marimo carries the widget's own messages both ways: the kernel's previews (binary
+    buffers, once it is idle) and the page's hint for the thumbnail under the pointer. A layer
+    slid to and a hovered thumbnail clicked are then painted in the input's own task, and the
+    kernel's frame that follows leaves exactly those pixels."""
+    page, canvas = explorer.page, explorer.figure.element_handle()
+    held = "(canvas) => canvas.dataset.sweep !== undefined && Number(canvas.dataset.moves) > 2"
+    page.wait_for_function(held, arg=canvas, timeout=30_000)
+    layer = explorer.controls.locator("input.convscope-layer")
+    target = (int(layer.input_value()) + 2) % (int(layer.get_attribute("max") or 0) + 1)
+    old_frame = explorer.figure.get_attribute("data-frame")
+    moved = canvas.evaluate(SLIDE_LAYER_JS, target)
+    assert moved["preview"] == f"layer {target}", "the layer was not painted at the input"
+    assert np.array_equal(_canvas_rgba(moved["png"]), _settled_pixels(explorer, old_frame))
+
+    text = explorer.sample_text()  # "sample 1 ·" or, after a stroke, "your drawing ·"
+    current = int(text.split()[1]) if text.startswith("sample ") else -10
+    index = (
+        explorer.controls.locator(
+            "button.convscope-thumb:not(.current)"
+            f":not([data-index='{current - 1}']):not([data-index='{current + 1}'])"
+        )
+        .nth(7)
+        .get_attribute("data-index")
+    )
+    thumb = explorer.controls.locator(f"button.convscope-thumb[data-index='{index}']")
+    count = _previews_held(explorer)  # every preview of the new frame is in
+    moves = "([canvas, n]) => Number(canvas.dataset.moves) === n"
+    thumb.hover()  # the page hints; the kernel makes that sample's preview first
+    page.wait_for_function(moves, arg=[canvas, count + 1], timeout=30_000)
+    old_frame = explorer.figure.get_attribute("data-frame")
+    clicked = thumb.evaluate(CLICK_JS)
+    assert clicked["preview"] == f"sample {index}", "the click was not painted at the input"
+    assert np.array_equal(_canvas_rgba(clicked["png"]), _settled_pixels(explorer, old_frame))
     _assert_no_error(explorer)
 
 
