@@ -1159,12 +1159,19 @@ function makeFigureView(canvas, askForKey, pending) {
       if (disposed || !sweep || !sweepFits() || channel < 0 || channel >= sweep.header.maps.length) return;
       if (channel !== displayed) paintChannel(sweep, displayed, channel);
     },
-    /** Every request answered: a channel previewed but not the frame's goes back to the frame's. */
+    /**
+     * Every request answered: a move previewed goes, a channel previewed but not the frame's
+     * goes back to the frame's. After the rest of the message that brought the answer: its
+     * frame comes after the ack there (ipywidgets puts binary values back last), and is painted
+     * first, or the figure before it would show while the frame is inflated.
+     */
     settle() {
-      queue = queue.then(() => {
-        if (disposed) return;
-        unpaintMove();
-        if (sweep && displayed !== shownChannel && sweepFits()) paintChannel(sweep, displayed, shownChannel);
+      queueMicrotask(() => {
+        queue = queue.then(() => {
+          if (disposed) return;
+          unpaintMove();
+          if (sweep && displayed !== shownChannel && sweepFits()) paintChannel(sweep, displayed, shownChannel);
+        });
       });
     },
     /** @param {number} delta paint the channel `delta` from the one painted, clamped */

@@ -20,7 +20,7 @@ from PIL import Image
 from playwright.sync_api import Page
 
 import convscope
-from convscope.widget import protocol
+from convscope.widget import frames, protocol
 from convscope.widget.frames import read_frame
 from jupyter_harness import chromium_page
 from test_browser import _require_chromium
@@ -719,6 +719,65 @@ def test_a_frame_over_a_painted_move_first_puts_back_what_the_move_covered(
     assert np.array_equal(shown, agg_pixels(explorer)), "the preview was left under the frame"
     host.deliver()
     assert explorer.layers.index(explorer.layer) == start + 1
+    assert np.array_equal(shown_pixels(page)[0], agg_pixels(explorer))
+    assert host.errors == []  # type: ignore[attr-defined]
+
+
+ACK_FIRST_JS = """async (changes) => {
+  // The host's message as ipywidgets builds it: binary values (the frame) put back last.
+  window.fake.model.update(changes);
+  const canvas = document.querySelector("canvas.convscope-figure");
+  await new Promise((resolve) => setTimeout(resolve, 0));  // after the message's microtasks
+  const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+  let text = "";
+  for (let i = 0; i < data.length; i += 0x8000) {
+    text += String.fromCharCode(...data.subarray(i, i + 0x8000));
+  }
+  return btoa(text);
+}"""
+
+
+def test_an_ack_that_comes_before_its_frame_never_shows_the_old_figure(
+    host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ipywidgets sends a frame's bytes as a buffer, and the page puts them back after the
+    message's other values: the ack's change comes before the frame's. The layer painted at
+    PageDown must stay until the frame is painted, never giving way to the figure it was
+    painted over (a flash of the old layer)."""
+    page, explorer = host.page, host.explorer
+    explorer.update(layer="conv1", channel=5)
+    host.push()
+    sent = capture(explorer, monkeypatch, "move")
+    when_idle(explorer, moves=len(explorer.layers) + 2)
+    for data in sent:
+        page.evaluate("(b) => window.fake.model.custom({ type: 'move' }, [b])", encode(data))
+    page.wait_for_function("() => document.querySelector('canvas.convscope-figure').dataset.moves")
+    before, _ = shown_pixels(page)
+    page.click(".convscope-sample-text")  # the focus in the widget; a click on the figure probes
+    page.keyboard.press("PageDown")
+    previewed, marker = shown_pixels(page)
+    assert marker is not None
+    # A frame as a large one is sent (a layer at a high pixel ratio): deflated, so the page
+    # inflates it asynchronously, and the screen may be drawn before it is painted.
+    monkeypatch.setattr(frames, "DEFLATE_ABOVE", 0)
+    script = "() => [window.fake.sent.splice(0), window.fake.buffers.splice(0)]"
+    messages, buffers = page.evaluate(script)
+    for message, binary in zip(messages, buffers, strict=True):
+        data = [base64.b64decode(b) for b in binary]
+        explorer._on_frontend_message(explorer, message, data)
+    if explorer._inbox.scheduled:
+        explorer._flush()
+    state = host.state()
+    changed = {k: encode(v) for k, v in state.items() if v != host.pushed[k]}
+    host.pushed = state
+    frame = changed.pop("_figure_frame")
+    shown = page.evaluate(ACK_FIRST_JS, {**changed, "_figure_frame": frame})
+    seen = np.frombuffer(base64.b64decode(shown), np.uint8).reshape(previewed.shape)
+    assert not np.array_equal(seen, before), "the old figure was shown between ack and frame"
+    page.wait_for_function(
+        "(id) => document.querySelector('canvas.convscope-figure').dataset.frame === String(id)",
+        arg=read_frame(explorer._figure_frame)[0]["id"],
+    )
     assert np.array_equal(shown_pixels(page)[0], agg_pixels(explorer))
     assert host.errors == []  # type: ignore[attr-defined]
 
