@@ -125,28 +125,49 @@ class Host:
     def deliver(self) -> list[dict[str, object]]:
         """Run requests and answers until the page has nothing more to send."""
         delivered = []
-        script = "() => [window.fake.sent.splice(0), window.fake.buffers.splice(0)]"
-        while (sent := self.page.evaluate(script))[0]:
-            messages, buffers = sent
-            for message, binary in zip(messages, buffers, strict=True):
-                if protocol.parse_hint(message) is None:  # raise if the page breaks the contract
-                    protocol.parse_request(message)
-                self.kinds.add(message["type"])
-                data = [base64.b64decode(b) for b in binary]
-                self.explorer._on_frontend_message(self.explorer, message, data)
-            # Playwright runs an event loop here, so the Explorer scheduled its flush on it,
-            # as in a kernel; run it now rather than at Playwright's next turn.
-            if self.explorer._inbox.scheduled:
-                self.explorer._flush()
+        while messages := self.answer():
             delivered += messages
             self.push()
         return delivered
 
-    def push(self) -> None:
+    def answer(self) -> list[dict[str, object]]:
+        """Hand the kernel what the page has sent so far; the page hears nothing back yet."""
+        script = "() => [window.fake.sent.splice(0), window.fake.buffers.splice(0)]"
+        messages, buffers = self.page.evaluate(script)
+        for message, binary in zip(messages, buffers, strict=True):
+            if protocol.parse_hint(message) is None:  # raise if the page breaks the contract
+                protocol.parse_request(message)
+            self.kinds.add(message["type"])
+            data = [base64.b64decode(b) for b in binary]
+            self.explorer._on_frontend_message(self.explorer, message, data)
+        # Playwright runs an event loop here, so the Explorer scheduled its flush on it,
+        # as in a kernel; run it now rather than at Playwright's next turn.
+        if self.explorer._inbox.scheduled:
+            self.explorer._flush()
+        return messages  # type: ignore[no-any-return]
+
+    def changes(self) -> dict[str, object]:
+        """The traits changed since the page last heard, encoded for it; now counted as heard."""
         state = self.state()
         changed = {k: encode(v) for k, v in state.items() if v != self.pushed[k]}
         self.pushed = state
-        self.page.evaluate("(changes) => window.fake.model.update(changes)", changed)
+        return changed
+
+    def push(self) -> None:
+        self.page.evaluate("(changes) => window.fake.model.update(changes)", self.changes())
+
+    def hold_move_previews(self, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+        """Let the kernel be idle and hand the page every move preview it makes; return them."""
+        sent = capture(self.explorer, monkeypatch, "move")
+        when_idle(self.explorer, moves=len(self.explorer.layers) + 2)
+        for data in sent:
+            self.page.evaluate(
+                "(b) => window.fake.model.custom({ type: 'move' }, [b])", encode(data)
+            )
+        self.page.wait_for_function(
+            "() => document.querySelector('canvas.convscope-figure').dataset.moves"
+        )
+        return list(sent)  # those made so far: later ones are over later frames
 
     def text(self, selector: str) -> str:
         return self.page.locator(f".convscope {selector}").first.inner_text()
@@ -656,13 +677,8 @@ def test_a_layer_move_is_painted_at_the_key_and_gives_way_to_the_kernels_frame(
     page, explorer = host.page, host.explorer
     explorer.update(layer="conv1", channel=5)
     host.push()
-    sent = capture(explorer, monkeypatch, "move")
-    when_idle(explorer, moves=len(explorer.layers) + 2)
-    assert len(sent) == len(explorer.layers) + 1  # every other layer, and ← and →
-    old = list(sent)
-    for data in old:
-        page.evaluate("(b) => window.fake.model.custom({ type: 'move' }, [b])", encode(data))
-    page.wait_for_function("() => document.querySelector('canvas.convscope-figure').dataset.moves")
+    old = host.hold_move_previews(monkeypatch)
+    assert len(old) == len(explorer.layers) + 1  # every other layer, and ← and →
     start = explorer.layers.index("conv1")
     before, _ = shown_pixels(page)
     page.click(".convscope-sample-text")  # the focus in the widget; a click on the figure probes
@@ -695,11 +711,7 @@ def test_a_frame_over_a_painted_move_first_puts_back_what_the_move_covered(
     page, explorer = host.page, host.explorer
     explorer.update(layer="conv1", channel=5)
     host.push()
-    sent = capture(explorer, monkeypatch, "move")
-    when_idle(explorer, moves=len(explorer.layers) + 2)
-    for data in sent:
-        page.evaluate("(b) => window.fake.model.custom({ type: 'move' }, [b])", encode(data))
-    page.wait_for_function("() => document.querySelector('canvas.convscope-figure').dataset.moves")
+    host.hold_move_previews(monkeypatch)
     start = explorer.layers.index("conv1")
     page.click(".convscope-sample-text")  # the focus in the widget; a click on the figure probes
     page.keyboard.press("PageDown")
@@ -747,11 +759,7 @@ def test_an_ack_that_comes_before_its_frame_never_shows_the_old_figure(
     page, explorer = host.page, host.explorer
     explorer.update(layer="conv1", channel=5)
     host.push()
-    sent = capture(explorer, monkeypatch, "move")
-    when_idle(explorer, moves=len(explorer.layers) + 2)
-    for data in sent:
-        page.evaluate("(b) => window.fake.model.custom({ type: 'move' }, [b])", encode(data))
-    page.wait_for_function("() => document.querySelector('canvas.convscope-figure').dataset.moves")
+    host.hold_move_previews(monkeypatch)
     before, _ = shown_pixels(page)
     page.click(".convscope-sample-text")  # the focus in the widget; a click on the figure probes
     page.keyboard.press("PageDown")
@@ -760,16 +768,8 @@ def test_an_ack_that_comes_before_its_frame_never_shows_the_old_figure(
     # A frame as a large one is sent (a layer at a high pixel ratio): deflated, so the page
     # inflates it asynchronously, and the screen may be drawn before it is painted.
     monkeypatch.setattr(frames, "DEFLATE_ABOVE", 0)
-    script = "() => [window.fake.sent.splice(0), window.fake.buffers.splice(0)]"
-    messages, buffers = page.evaluate(script)
-    for message, binary in zip(messages, buffers, strict=True):
-        data = [base64.b64decode(b) for b in binary]
-        explorer._on_frontend_message(explorer, message, data)
-    if explorer._inbox.scheduled:
-        explorer._flush()
-    state = host.state()
-    changed = {k: encode(v) for k, v in state.items() if v != host.pushed[k]}
-    host.pushed = state
+    assert host.answer()
+    changed = host.changes()
     frame = changed.pop("_figure_frame")
     shown = page.evaluate(ACK_FIRST_JS, {**changed, "_figure_frame": frame})
     seen = np.frombuffer(base64.b64decode(shown), np.uint8).reshape(previewed.shape)
