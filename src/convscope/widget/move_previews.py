@@ -6,7 +6,9 @@ PageUp/PageDown and ←/→ would show: every other layer, and the samples one s
 (through the filter and order in use); and, first, the sample of a thumbnail the pointer or
 the focus is on, when the page hints at it (``protocol.AheadHint``). It composes each as the
 move does (:meth:`ExplorerController.view_ahead`, the move's own ``build_view``), but into an
-off-screen figure of the same panels: the live figure, ``ex.figure``, never changes. Each is
+off-screen figure of the same panels: the live figure, ``ex.figure``, never changes (the
+first layer move computes every layer of the input in one pass, and a step its own sample
+only). Each is
 a *move preview*: the frame's rectangles that turn the page's picture (the frame ``base``)
 into that figure (:meth:`PanelComposite.patches_to`); they go to the page together, in one
 message once the last is made (a hinted one at once). The page paints the

@@ -210,7 +210,7 @@ class Publisher:
 
         After :data:`~convscope.widget.previews.IDLE_S` without a frame; called again later
         while frames keep coming (a burst of moves never waits on the sweep). The move
-        previews follow, one at a time (:meth:`moves_ahead`).
+        previews follow, in turns (:meth:`moves_ahead`).
         """
         if self._mode != "png" or self._host.following():
             return
