@@ -18,6 +18,7 @@ workspaces and config live in a temporary folder, so the developer's own setting
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -643,6 +644,29 @@ class LabNotebook:
             timeout=timeout_ms,
         )
         return ExplorerHandles(page, self.path, box, figure, canvas, controls, self.page_errors)
+
+
+# An input made in the page's own task, and what the figure's canvas held right after it:
+# nothing from the kernel can have come in between.
+SLIDE_JS = """(canvas, [value, which]) => {
+  const slider = canvas.closest('.convscope').querySelector(`input.convscope-${which}`);
+  const frame = canvas.dataset.frame;
+  slider.value = String(value);
+  slider.dispatchEvent(new Event('input', { bubbles: true }));
+  return { frame, after: canvas.dataset.frame, preview: canvas.dataset.preview ?? null,
+           png: canvas.toDataURL('image/png') };
+}"""
+CLICK_JS = """(button) => {
+  const canvas = button.closest('.convscope').querySelector('canvas.convscope-figure');
+  button.click();
+  return { preview: canvas.dataset.preview ?? null, png: canvas.toDataURL('image/png') };
+}"""
+
+
+def canvas_rgb(data_url: str) -> np.ndarray:
+    """A canvas's own pixels from its ``toDataURL()`` (no screenshot, no resampling), RGB."""
+    png = base64.b64decode(data_url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
 
 
 def write_notebook(path: Path, cells: Iterable[str]) -> Path:

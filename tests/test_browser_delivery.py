@@ -16,7 +16,6 @@ screenshot is then 1800×900).
 
 from __future__ import annotations
 
-import base64
 import io
 import random
 from collections.abc import Iterator
@@ -28,9 +27,12 @@ from PIL import Image
 from playwright.sync_api import Locator
 
 from jupyter_harness import (
+    CLICK_JS,
+    SLIDE_JS,
     ExplorerHandles,
     JupyterServer,
     LabNotebook,
+    canvas_rgb,
     chromium_page,
     jupyter_lab_server,
     write_notebook,
@@ -194,27 +196,10 @@ def test_the_screen_shows_exactly_the_figure_after_bursts(delivered: Delivered, 
     assert handles.page_errors == []
 
 
-SLIDE_JS = """(canvas, [value, which]) => {
-  const slider = canvas.closest('.convscope').querySelector(`input.convscope-${which}`);
-  const frame = canvas.dataset.frame;
-  slider.value = String(value);
-  slider.dispatchEvent(new Event('input', { bubbles: true }));
-  // Still in the input's task: nothing from the kernel can have come in between.
-  return { frame, after: canvas.dataset.frame, preview: canvas.dataset.preview ?? null,
-           png: canvas.toDataURL('image/png') };
-}"""
-
-
 def _slide(handles: ExplorerHandles, value: int, which: str = "channel") -> dict[str, str | None]:
     """Move the channel (or layer) slider as a drag does; what the canvas held right after."""
     result: dict[str, str | None] = handles.canvas.evaluate(SLIDE_JS, [value, which])
     return result
-
-
-def _canvas_rgb(data_url: str) -> np.ndarray:
-    """The canvas's own pixels (no screenshot, no resampling), RGB."""
-    png = base64.b64decode(data_url.split(",", 1)[1])
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
 
 
 def test_a_channel_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure(
@@ -236,7 +221,7 @@ def test_a_channel_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure
     assert moved["preview"] == "17", "the channel was not painted at the input"
     assert handles.wait_until_settled(quiet_ms=QUIET_MS)
     expected = _agg_pixels(delivered, "canvas")
-    assert np.array_equal(_canvas_rgb(str(moved["png"])), expected), "the preview is not Agg's"
+    assert np.array_equal(canvas_rgb(str(moved["png"])), expected), "the preview is not Agg's"
     rng = random.Random(17)  # noqa: S311 - moves, not secrets
     previews = 0
     for step in range(SLIDES_PER_BURST):
@@ -249,7 +234,7 @@ def test_a_channel_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure
     assert handles.wait_until_settled(quiet_ms=QUIET_MS)
     expected = _agg_pixels(delivered, "canvas")
     shown = handles.canvas.evaluate("(canvas) => canvas.toDataURL('image/png')")
-    assert np.array_equal(_canvas_rgb(shown), expected), "the canvas is not the kernel's figure"
+    assert np.array_equal(canvas_rgb(shown), expected), "the canvas is not the kernel's figure"
     assert previews >= SLIDES_PER_BURST // 2, f"only {previews} moves were previewed"
     assert handles.page_errors == []
 
@@ -277,13 +262,13 @@ def test_a_layer_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure(
     assert moved["preview"] == "layer 5", "the layer was not painted at the input"
     assert handles.wait_until_settled(quiet_ms=QUIET_MS)
     expected = _agg_pixels(delivered, "canvas")
-    assert np.array_equal(_canvas_rgb(str(moved["png"])), expected), "the preview is not Agg's"
+    assert np.array_equal(canvas_rgb(str(moved["png"])), expected), "the preview is not Agg's"
     handles.page.wait_for_function(held, arg=handles.canvas.element_handle(), timeout=30_000)
     stepped = handles.canvas.evaluate(STEP_JS)
     assert stepped["preview"] == "step 1", "→ was not painted at the key"
     assert handles.wait_until_settled(quiet_ms=QUIET_MS)
     expected = _agg_pixels(delivered, "canvas")
-    assert np.array_equal(_canvas_rgb(stepped["png"]), expected), "the step's preview is not Agg's"
+    assert np.array_equal(canvas_rgb(stepped["png"]), expected), "the step's preview is not Agg's"
     handles.page.wait_for_function(held, arg=handles.canvas.element_handle(), timeout=30_000)
     thumb = handles.box.locator(".convscope-thumbs button").nth(7)
     thumb.hover()  # the pointer on a thumbnail: the kernel makes its preview
@@ -293,7 +278,7 @@ def test_a_layer_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure(
     assert clicked["preview"] == f"sample {thumb.get_attribute('data-index')}", "not painted"
     assert handles.wait_until_settled(quiet_ms=QUIET_MS)
     expected = _agg_pixels(delivered, "canvas")
-    assert np.array_equal(_canvas_rgb(clicked["png"]), expected), "the click's preview is not Agg's"
+    assert np.array_equal(canvas_rgb(clicked["png"]), expected), "the click's preview is not Agg's"
     rng = random.Random(5)  # noqa: S311 - moves, not secrets
     previews = 0
     for step in range(SLIDES_PER_BURST):
@@ -309,17 +294,12 @@ def test_a_layer_slid_to_is_painted_in_the_same_task_and_is_the_kernels_figure(
     assert handles.wait_until_settled(quiet_ms=QUIET_MS)
     expected = _agg_pixels(delivered, "canvas")
     shown = handles.canvas.evaluate("(canvas) => canvas.toDataURL('image/png')")
-    assert np.array_equal(_canvas_rgb(shown), expected), "the canvas is not the kernel's figure"
+    assert np.array_equal(canvas_rgb(shown), expected), "the canvas is not the kernel's figure"
     assert previews >= SLIDES_PER_BURST // 5, f"only {previews} moves were previewed"
     assert handles.error_banner.is_visible() is False
     assert handles.page_errors == []
 
 
-CLICK_JS = """(button) => {
-  const canvas = button.closest('.convscope').querySelector('canvas.convscope-figure');
-  button.click();
-  return { preview: canvas.dataset.preview ?? null, png: canvas.toDataURL('image/png') };
-}"""
 STEP_JS = """(canvas) => {
   canvas.closest('.convscope').querySelector('.convscope-sample-text').dispatchEvent(
     new KeyboardEvent('keydown', { key: 'ArrowRight', bubbles: true, cancelable: true }));
@@ -359,5 +339,5 @@ def test_a_preview_the_kernel_does_not_follow_gives_way_to_its_figure(
     assert handles.wait_until_settled(quiet_ms=QUIET_MS)
     expected = _agg_pixels(delivered, "canvas")
     shown = handles.canvas.evaluate("(canvas) => canvas.toDataURL('image/png')")
-    assert np.array_equal(_canvas_rgb(shown), expected), "a preview stayed over the figure"
+    assert np.array_equal(canvas_rgb(shown), expected), "a preview stayed over the figure"
     assert handles.page_errors == []

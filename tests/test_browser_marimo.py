@@ -8,8 +8,6 @@ Backbone-style ``"change:a change:b"`` lists draws the first frame and then neve
 
 from __future__ import annotations
 
-import base64
-import io
 import os
 import re
 import shutil
@@ -25,10 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from playwright.sync_api import Page
 
 from jupyter_harness import (
+    CLICK_JS,
+    SLIDE_JS,
+    canvas_rgb,
     changed_fraction,
     chromium_page,
     colour_bbox,
@@ -217,26 +217,6 @@ def test_a_stroke_on_the_pad_reaches_the_kernel(explorer: MarimoExplorer) -> Non
     _assert_no_error(explorer)
 
 
-SLIDE_LAYER_JS = """(canvas, value) => {
-  const slider = canvas.closest('.convscope').querySelector('input.convscope-layer');
-  slider.value = String(value);
-  slider.dispatchEvent(new Event('input', { bubbles: true }));
-  // Still in the input's task: nothing from the kernel can have come in between.
-  return { preview: canvas.dataset.preview ?? null, png: canvas.toDataURL('image/png') };
-}"""
-CLICK_JS = """(button) => {
-  const canvas = button.closest('.convscope').querySelector('canvas.convscope-figure');
-  button.click();
-  return { preview: canvas.dataset.preview ?? null, png: canvas.toDataURL('image/png') };
-}"""
-
-
-def _canvas_rgba(data_url: str) -> np.ndarray:
-    """The canvas's own pixels, from its data URL (no screenshot, no resampling)."""
-    png = base64.b64decode(data_url.split(",", 1)[1])
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
-
-
 def _settled_pixels(explorer: MarimoExplorer, old_frame: str | None) -> np.ndarray:
     """The canvas once the kernel's frame for the move is painted and no preview is over it."""
     explorer.wait_for_figure(old_frame, timeout_ms=30_000)
@@ -245,7 +225,7 @@ def _settled_pixels(explorer: MarimoExplorer, old_frame: str | None) -> np.ndarr
         arg=explorer.figure.element_handle(),
         timeout=30_000,
     )
-    return _canvas_rgba(explorer.figure.evaluate("(canvas) => canvas.toDataURL('image/png')"))
+    return canvas_rgb(explorer.figure.evaluate("(canvas) => canvas.toDataURL('image/png')"))
 
 
 def _previews_held(explorer: MarimoExplorer) -> int:
@@ -272,9 +252,9 @@ def test_moves_are_painted_at_the_input_from_the_kernels_previews(
     layer = explorer.controls.locator("input.convscope-layer")
     target = (int(layer.input_value()) + 2) % (int(layer.get_attribute("max") or 0) + 1)
     old_frame = explorer.figure.get_attribute("data-frame")
-    moved = canvas.evaluate(SLIDE_LAYER_JS, target)
+    moved = canvas.evaluate(SLIDE_JS, [target, "layer"])
     assert moved["preview"] == f"layer {target}", "the layer was not painted at the input"
-    assert np.array_equal(_canvas_rgba(moved["png"]), _settled_pixels(explorer, old_frame))
+    assert np.array_equal(canvas_rgb(moved["png"]), _settled_pixels(explorer, old_frame))
 
     text = explorer.sample_text()  # "sample 1 ·" or, after a stroke, "your drawing ·"
     current = int(text.split()[1]) if text.startswith("sample ") else -10
@@ -294,7 +274,7 @@ def test_moves_are_painted_at_the_input_from_the_kernels_previews(
     old_frame = explorer.figure.get_attribute("data-frame")
     clicked = thumb.evaluate(CLICK_JS)
     assert clicked["preview"] == f"sample {index}", "the click was not painted at the input"
-    assert np.array_equal(_canvas_rgba(clicked["png"]), _settled_pixels(explorer, old_frame))
+    assert np.array_equal(canvas_rgb(clicked["png"]), _settled_pixels(explorer, old_frame))
     _assert_no_error(explorer)
 
 

@@ -634,7 +634,12 @@ SHOWN_PIXELS = """() => {
 
 def shown_pixels(page: Page) -> tuple[np.ndarray, str | None]:
     """The figure canvas's pixels now, and the channel previewed over its frame (or None)."""
-    width, height, data, preview = page.evaluate(SHOWN_PIXELS)
+    return decoded_pixels(page.evaluate(SHOWN_PIXELS))
+
+
+def decoded_pixels(shown: tuple[int, int, str, str | None]) -> tuple[np.ndarray, str | None]:
+    """What :data:`SHOWN_PIXELS` returns, as pixels ``(H, W, 4)`` and the preview's name."""
+    width, height, data, preview = shown
     return np.frombuffer(base64.b64decode(data), np.uint8).reshape(height, width, 4), preview
 
 
@@ -735,18 +740,12 @@ def test_a_frame_over_a_painted_move_first_puts_back_what_the_move_covered(
     assert host.errors == []  # type: ignore[attr-defined]
 
 
-ACK_FIRST_JS = """async (changes) => {
+ACK_FIRST_JS = f"""async (changes) => {{
   // The host's message as ipywidgets builds it: binary values (the frame) put back last.
   window.fake.model.update(changes);
-  const canvas = document.querySelector("canvas.convscope-figure");
   await new Promise((resolve) => setTimeout(resolve, 0));  // after the message's microtasks
-  const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
-  let text = "";
-  for (let i = 0; i < data.length; i += 0x8000) {
-    text += String.fromCharCode(...data.subarray(i, i + 0x8000));
-  }
-  return btoa(text);
-}"""
+  return ({SHOWN_PIXELS})();
+}}"""
 
 
 def test_an_ack_that_comes_before_its_frame_never_shows_the_old_figure(
@@ -763,16 +762,14 @@ def test_an_ack_that_comes_before_its_frame_never_shows_the_old_figure(
     before, _ = shown_pixels(page)
     page.click(".convscope-sample-text")  # the focus in the widget; a click on the figure probes
     page.keyboard.press("PageDown")
-    previewed, marker = shown_pixels(page)
-    assert marker is not None
+    assert shown_pixels(page)[1] is not None
     # A frame as a large one is sent (a layer at a high pixel ratio): deflated, so the page
     # inflates it asynchronously, and the screen may be drawn before it is painted.
     monkeypatch.setattr(frames, "DEFLATE_ABOVE", 0)
     assert host.answer()
     changed = host.changes()
     frame = changed.pop("_figure_frame")
-    shown = page.evaluate(ACK_FIRST_JS, {**changed, "_figure_frame": frame})
-    seen = np.frombuffer(base64.b64decode(shown), np.uint8).reshape(previewed.shape)
+    seen, _ = decoded_pixels(page.evaluate(ACK_FIRST_JS, {**changed, "_figure_frame": frame}))
     assert not np.array_equal(seen, before), "the old figure was shown between ack and frame"
     page.wait_for_function(
         "(id) => document.querySelector('canvas.convscope-figure').dataset.frame === String(id)",

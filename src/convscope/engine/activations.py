@@ -284,14 +284,7 @@ class ActivationEngine:
         every row of the image, the selected output included, so that visiting the other
         layers on this image costs nothing.
         """
-        batch = self.prepare(image)
-        if self.follow_each_call:
-            self.follow_weights()
-        if batch.shape[0] != 1:
-            raise InvalidArgumentError(
-                f"{caller}() takes one image, got a batch of {batch.shape[0]}. Use compute()."
-            )
-        image_key = key if key is not None else _digest(batch)
+        batch, image_key = self._one_image(image, key, caller)
         cached = self.cache.get(self._key(rows[0], image_key))
         if cached is not None:
             return cached
@@ -330,20 +323,29 @@ class ActivationEngine:
             Whether a pass ran.
 
         """
-        batch = self.prepare(image)
-        if batch.shape[0] != 1:
-            raise InvalidArgumentError(
-                f"cache_every_row() takes one image, got a batch of {batch.shape[0]}."
-            )
+        batch, image_key = self._one_image(image, key, "cache_every_row")
         if not self._first_looks_take_every_row:
             return False
-        if self.follow_each_call:
-            self.follow_weights()
-        image_key = key if key is not None else _digest(batch)
         if all(self._key(row, image_key) in self.cache for row in self._all_rows):
             return False
         self._every_row(batch, image_key)
         return True
+
+    def _one_image(
+        self, image: object, key: Hashable | None, caller: str
+    ) -> tuple[np.ndarray, Hashable]:
+        """Return one image as a batch of one and its cache key, the weights followed first.
+
+        A batch is refused before anything changes.
+        """
+        batch = self.prepare(image)
+        if batch.shape[0] != 1:
+            raise InvalidArgumentError(
+                f"{caller}() takes one image, got a batch of {batch.shape[0]}. Use compute()."
+            )
+        if self.follow_each_call:
+            self.follow_weights()
+        return batch, key if key is not None else _digest(batch)
 
     def _every_row(self, batch: np.ndarray, image_key: Hashable) -> dict[str, np.ndarray]:
         """Compute and cache every row of one image in one pass; return them by row."""
