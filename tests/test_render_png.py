@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convscope.render.png import encode_png
+from convscope.render.png import encode_png, opaque_rgb
 
 
 @pytest.mark.parametrize("channels", [3, 4])
@@ -35,3 +35,20 @@ def test_a_figure_sized_frame_is_compressed() -> None:
 def test_other_arrays_are_refused(pixels: np.ndarray) -> None:
     with pytest.raises(ValueError, match="uint8"):
         encode_png(pixels)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (450, 900), (17, 1)])
+def test_an_opaque_picture_is_written_as_its_rgb(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(sum(shape))
+    pixels = rng.integers(0, 256, (*shape, 4), dtype=np.uint8)
+    pixels[..., 3] = 255
+    rgb = opaque_rgb(pixels)
+    assert rgb.flags.c_contiguous
+    np.testing.assert_array_equal(rgb, pixels[..., :3])
+    decoded = Image.open(io.BytesIO(encode_png(rgb)))
+    np.testing.assert_array_equal(np.asarray(decoded.convert("RGBA")), pixels)
+
+
+def test_only_rgba_pixels_lose_their_alpha() -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        opaque_rgb(np.zeros((4, 4, 3), np.uint8))

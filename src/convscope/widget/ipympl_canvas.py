@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from ipympl.backend_nbagg import Canvas
 
-from convscope.render.png import encode_png
+from convscope.render.png import encode_png, opaque_rgb
 
 OPAQUE = 255  # alpha of a pixel that hides what is behind it
 
@@ -18,7 +18,7 @@ class WholeFrameCanvas(Canvas):  # type: ignore[misc]  # ipympl is untyped
     that arrives before the previous one has loaded cancels that load; its own diff is then
     painted over a picture that never got the previous changes, and those pixels stay wrong
     until they change again (a probability bar left standing, strokes of an earlier digit).
-    A whole frame is right whatever was lost before it. Opaque, unfiltered and at zlib level 1
+    A whole frame is right whatever was lost before it. Opaque, "Up"-filtered and at zlib level 1
     (:func:`~convscope.render.png.encode_png`), it costs the kernel less than the diff did.
     """
 
@@ -30,6 +30,6 @@ class WholeFrameCanvas(Canvas):  # type: ignore[misc]  # ipympl is untyped
             return super().get_diff_image()  # type: ignore[no-any-return]
         self.set_image_mode("full")
         pixels = np.asarray(self.get_renderer().buffer_rgba())
-        if pixels[..., 3].min() == OPAQUE:  # opaque, as the Explorer's figure: RGB, half the work
-            pixels = pixels[..., :3]
+        if pixels[..., 3].min() == OPAQUE:  # opaque, as the Explorer's figure: RGB, less to deflate
+            pixels = opaque_rgb(pixels)
         return encode_png(pixels)
