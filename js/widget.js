@@ -129,6 +129,8 @@ const VIEW_NAMES = {
  * @property {string} _error
  * @property {string} _status
  * @property {number} _ack
+ * @property {boolean} _echo_acks
+ * @property {number} _shown
  */
 
 /**
@@ -256,6 +258,8 @@ const VIEW_NAMES = {
  * @property {<K extends keyof ExplorerState>(name: K) => ExplorerState[K]} get
  * @property {(event: string, handler: (...args: any[]) => void) => void} on
  * @property {(event: string, handler: (...args: any[]) => void) => void} off
+ * @property {(name: "_shown", value: number) => void} set the page's one write: see echoAck
+ * @property {() => void} save_changes
  * @property {(content: ViewRequest | StepRequest | MoveRequest | FilterRequest | PageRequest | SortRequest | PanelRequest | EpochRequest | ProbeRequest | GifRequest | DrawRequest | TrainingRequest | FrameRequest | AheadHint, callbacks?: unknown, buffers?: ArrayBuffer[]) => void} send
  */
 
@@ -1580,6 +1584,20 @@ function showMessages(model, c) {
 }
 
 /**
+ * In marimo (`_echo_acks`), write back the ack the page has shown once no request is in
+ * flight: marimo runs the cells that read `mo.ui.anywidget(explorer).value` again only for a
+ * change the page makes (explorer_state.py). The echo is a private trait: it undoes nothing.
+ * @param {Model} model
+ * @param {ReturnType<typeof makeRequester>} request
+ */
+function echoAck(model, request) {
+  const ack = model.get("_ack");
+  if (!model.get("_echo_acks") || !request.idle() || ack === model.get("_shown")) return;
+  model.set("_shown", ack);
+  model.save_changes();
+}
+
+/**
  * Draw the kernel's state and redraw each part when its traits change.
  * @param {Model} model
  * @param {Controls} c
@@ -1653,6 +1671,7 @@ function bindModel(model, c, ui, request) {
     [["_error", "_status"], () => showMessages(model, c)],
     [["_ack", "_error"], () => ui.mirror()],
     [["_ack"], () => (c.root.dataset.ack = String(model.get("_ack")))], // for tests and timing
+    [["_ack"], () => echoAck(model, request)],
   ];
   const offs = parts.map(([names, show]) => {
     show();

@@ -136,19 +136,26 @@ class MarimoExplorer:
         return self.controls.locator(".convscope-sample-text").inner_text()
 
 
-@pytest.fixture(scope="module")
-def explorer(mnist_dir: Path) -> Iterator[MarimoExplorer]:
+@contextmanager
+def served(app: Path, mnist_dir: Path) -> Iterator[MarimoExplorer]:
+    """Serve ``app`` and open it in Chromium; yield its Explorer once the figure is shown."""
     _require_chromium()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     env = {"CONVSCOPE_MNIST_DIR": str(mnist_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    with marimo_run(APP, env) as url, chromium_page() as page:
+    with marimo_run(app, env) as url, chromium_page() as page:
         shown = MarimoExplorer(page)
         page.goto(url, wait_until="domcontentloaded")
         try:
             shown.wait_for_figure()
         except Exception:
-            page.screenshot(path=ARTIFACTS / "marimo-setup-failed.png")
+            page.screenshot(path=ARTIFACTS / f"marimo-{app.stem}-setup-failed.png")
             raise
+        yield shown
+
+
+@pytest.fixture(scope="module")
+def explorer(mnist_dir: Path) -> Iterator[MarimoExplorer]:
+    with served(APP, mnist_dir) as shown:
         yield shown
 
 

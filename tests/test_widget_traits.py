@@ -169,3 +169,6 @@ def test_marimo_sees_the_users_state(explorer: convscope.Explorer) -> None:
     value = wrapped.value
     assert (value["layer"], value["sample"]) == ("conv3", 7)
     assert set(protocol.USER_TRAITS) <= set(value)
+    # Outside a marimo kernel the page does not write its acks back (test_browser_marimo_wrapped
+    # shows a marimo cell following the widget's own moves).
+    assert explorer.get_state()["_echo_acks"] is False

@@ -1,4 +1,4 @@
-"""PNG bytes of a picture, made for speed: every row "Up"-filtered, deflated at zlib's fastest level.
+"""PNG bytes of a picture, made for speed: rows "Up"-filtered, deflated at zlib's fastest level.
 
 Pillow's encoder tries every PNG filter on every row and keeps the best; on the Explorer's
 900×450 figure that took 5.8 ms at ``compress_level=1``. One filter for every row costs one

@@ -31,7 +31,7 @@ from convscope.widget.figure_display import (
 from convscope.widget.figure_input import FigureInput
 from convscope.widget.gif import GifHost, ScrubGif
 from convscope.widget.inbox import Batch, RequestInbox
-from convscope.widget.kernel_loop import KernelLoop
+from convscope.widget.kernel_loop import KernelLoop, in_marimo
 from convscope.widget.live_training import LiveTraining
 from convscope.widget.page_requests import PageRequests, RequestHost
 from convscope.widget.pattern_news import PatternNews, PatternsHost
@@ -191,6 +191,7 @@ class Explorer(ExplorerTraits):
         if run is not None:  # the epoch slider replays it
             self._trainer.replay(run)
         self._teaching = bool(teaching)
+        self._echo_acks = in_marimo()  # cells reading mo.ui.anywidget(explorer) follow its moves
         controller.view.set_live_titles(bool(teaching))
         self._sort_options = picker.sorts
         self._patterns = PatternNews(

@@ -169,6 +169,12 @@ class ExplorerTraits(anywidget.AnyWidget):
     _error = traitlets.Unicode("").tag(sync=True)
     _status = traitlets.Unicode("").tag(sync=True)
     _ack = traitlets.Int(0).tag(sync=True)
+    # marimo runs again the cells that read ``mo.ui.anywidget(explorer).value`` only for a
+    # change the page makes, never for one the kernel makes (the Explorer's answers). In
+    # marimo the page therefore writes back each ack it has shown, once no request is in
+    # flight: a private trait, so no user state can be undone by an echo arriving late.
+    _echo_acks = traitlets.Bool(False).tag(sync=True)
+    _shown = traitlets.Int(0).tag(sync=True)
 
     _ready = False  # the user's traits are validated once the Explorer is made
     _publishing = 0  # >0: the kernel is writing the user's traits itself

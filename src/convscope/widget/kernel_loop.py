@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import Callable
 
 
@@ -46,3 +47,12 @@ class KernelLoop:
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_later(delay, callback)
+
+
+def in_marimo() -> bool:
+    """Whether the kernel runs a marimo notebook or app (``marimo.running_in_notebook()``).
+
+    marimo is not imported to find out: a kernel that runs marimo has loaded it already.
+    """
+    marimo = sys.modules.get("marimo")
+    return marimo is not None and bool(marimo.running_in_notebook())

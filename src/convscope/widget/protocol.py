@@ -353,6 +353,8 @@ class ExplorerState(UserState):
     _error: str
     _status: str
     _ack: int
+    _echo_acks: bool
+    _shown: int
 
 
 USER_TRAITS: Final = tuple(UserState.__annotations__)
