@@ -1,9 +1,10 @@
 """js/widget.js in headless Chromium against a minimal host, wired to a real Explorer.
 
 The fake model offers only anywidget's host-neutral API (``get``, ``on`` and ``off`` with one
-event each, ``send``), as marimo does. Every message the page sends goes through the protocol's
-check and into a real Explorer's handler, and the Explorer's changed traits come back, as they
-would through a comm. No Jupyter server: each test takes about a second.
+event each, ``send``, and ``set`` with ``save_changes``, which it records), as marimo does.
+Every message the page sends goes through the protocol's check and into a real Explorer's
+handler, and the Explorer's changed traits come back, as they would through a comm. No Jupyter
+server: each test takes about a second.
 """
 
 from __future__ import annotations
@@ -58,6 +59,17 @@ async ([source, css, state]) => {
       buffers.push(
         (binary ?? []).map((b) => btoa(String.fromCharCode(...new Uint8Array(b)))),
       );
+    },
+    saved: [],  // what the page wrote itself, one entry per save_changes (marimo's echo)
+    dirty: {},
+    set(name, value) {
+      if (!(name in this.state)) throw new Error(`the page wrote an unknown trait ${name}`);
+      this.state[name] = value;
+      this.dirty[name] = value;
+    },
+    save_changes() {
+      this.saved.push(this.dirty);
+      this.dirty = {};
     },
     custom(content, binary) {  // a message of the widget's own, not a trait (the sweep)
       const handlers = [...(listeners.get("msg:custom") ?? [])];
@@ -619,6 +631,31 @@ def test_every_press_counts_when_keys_come_faster_than_the_kernel(host: Host) ->
     host.deliver()
     assert explorer.layers.index(explorer.layer) == 0
     assert explorer.error == ""
+
+
+def test_in_marimo_the_page_writes_back_each_ack_once_nothing_is_in_flight(host: Host) -> None:
+    """marimo runs the cells that read ``mo.ui.anywidget(explorer)`` only for the page's own
+    changes: there the page writes back the ack it has shown, once per quiet moment, and never
+    a trait of the user's (test_browser_marimo_wrapped.py shows the cells following)."""
+    page, explorer = host.page, host.explorer
+    saved = "() => window.fake.model.saved"
+    page.click(".convscope-figure")
+    page.keyboard.press("ArrowRight")
+    host.deliver()
+    assert page.evaluate(saved) == []  # outside marimo, nothing is written back
+    explorer._echo_acks = True
+    host.push()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    host.answer()  # the first press; the other two wait for its ack, merged
+    host.push()
+    assert page.evaluate(saved) == []  # the ack came, but a request is in flight
+    host.deliver()
+    assert explorer.sample == 4
+    assert page.evaluate(saved) == [{"_shown": explorer._ack}]
+    explorer.set_state(page.evaluate(saved)[0])  # what the kernel gets: no user state moves
+    assert (explorer.sample, explorer._shown) == (4, explorer._ack)
+    assert set(host.changes()) == {"_shown"}  # the page's own write, and nothing else
 
 
 SHOWN_PIXELS = """() => {

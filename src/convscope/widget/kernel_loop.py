@@ -1,4 +1,7 @@
-"""The kernel's event loop, kept for news from worker threads (filter patterns, training)."""
+"""The kernel the Explorer runs in: its event loop, and whether it is marimo's.
+
+The loop is kept for news from worker threads (filter patterns, training).
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,9 @@ State travels from the kernel to the page as synced traits, one per field of
 :class:`ExplorerState`. The user's view state (:class:`UserState`) is public: the page's
 controls change it by requests, as below, and the kernel publishes the result in those traits;
 a change of one of them made in the page's model (``jslink``, say) is applied by the kernel as
-if set from Python. The other traits start with ``_``, and the page only reads them. Requests
+if set from Python. The other traits start with ``_``, and the page only reads them, but one:
+in marimo (``_echo_acks``) it writes ``_shown``, the last ack it has shown, so that marimo runs
+the cells that read the widget again (``js/widget.js``'s ``echoAck``). Requests
 travel from the page to the kernel as custom messages, one kind per user action
 (:data:`REQUESTS`). ``js/widget.js`` mirrors every
 ``TypedDict`` here as a JSDoc ``@typedef`` of the same name, and a test checks that the two agree.
