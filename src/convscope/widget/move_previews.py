@@ -8,10 +8,9 @@ the focus is on, when the page hints at it (``protocol.AheadHint``). It composes
 move does (:meth:`ExplorerController.view_ahead`, the move's own ``build_view``), but into an
 off-screen figure of the same panels: the live figure, ``ex.figure``, never changes (the
 first layer move computes every layer of the input in one pass, and a step its own sample
-only). Each is
-a *move preview*: the frame's rectangles that turn the page's picture (the frame ``base``)
-into that figure (:meth:`PanelComposite.patches_to`); they go to the page together, in one
-message once the last is made (a hinted one at once). The page paints the
+only). Each is a *move preview*: the frame's rectangles that turn the page's picture (the
+frame ``base``) into that figure (:meth:`PanelComposite.patches_to`); they go to the page
+together, in one message once the last is made (a hinted one at once). The page paints the
 one for the move the user makes in the same task as the input, keeping the pixels it covered;
 when the kernel's own frame comes, the page puts them back first and paints the frame over
 them, so what stays on screen is always the kernel's figure. Any frame makes every move
