@@ -37,6 +37,7 @@ from convscope.engine.inputs import check_images
 from convscope.engine.pass_memo import PASS_MEMO, data_key
 from convscope.widget.dataset_stats import DataSetStats
 from convscope.widget.figure_display import png_bytes
+from convscope.widget.previews import IDLE_S
 from insight import bench_insight
 from passes import bench_passes, detail_lines
 from passes import target_rows as passes_target_rows
@@ -343,6 +344,37 @@ def bench_memory(samples: int) -> dict[str, object]:
     }
 
 
+def jumps(
+    explorer: convscope.Explorer,
+    rng: np.random.Generator,
+    repeats: int,
+    frame_bytes: list[int] | None,
+    *,
+    ready: bool = False,
+) -> list[float]:
+    """Seconds of each jump to a random other sample of the page, the page turned every 10.
+
+    The turns are outside the timing. With ``ready``, the kernel is idle for ``IDLE_S`` after
+    each turn and makes the page ready as its event loop would (``thumbnails_when_idle``).
+    ``frame_bytes`` gets each frame's size.
+    """
+    times = []
+    for index in range(repeats):
+        if index % 10 == 0:
+            explorer.page += 1
+            if ready:
+                time.sleep(IDLE_S)
+                explorer._publisher.thumbnails_when_idle()  # noqa: SLF001
+        shown = [m["index"] for m in explorer._thumb_meta if m["index"] != explorer.sample]  # noqa: SLF001
+        sample = int(rng.choice(shown))
+        begin = time.perf_counter()
+        explorer.sample = sample
+        times.append(time.perf_counter() - begin)
+        if frame_bytes is not None:
+            frame_bytes.append(len(explorer._figure_frame))  # noqa: SLF001
+    return times
+
+
 def bench_delivery(repeats: int) -> dict[str, object]:
     """Per update in the kernel, the bytes for the page included, on each figure path.
 
@@ -354,7 +386,11 @@ def bench_delivery(repeats: int) -> dict[str, object]:
     as PNG. The floor is one compiled forward pass of the layer plus one Agg draw.
     ``sequential`` scrubs new samples one after another; ``random`` jumps as a thumbnail click
     does, to a random other sample of the page of thumbnails in view, the page turned every 10
-    jumps outside the timing (as in the browser benchmark), so that most samples are new.
+    jumps outside the timing (as in the browser benchmark), so that most samples are new, with
+    no pause between jumps. ``random_ready`` makes the same kind of jumps on new pages after a
+    pause of ``IDLE_S`` at each page turn, in which the kernel makes the page ready as it does
+    when idle (one batched pass for its thumbnails, untimed): what a click on a page shown for
+    a moment costs.
     """
     images, labels = convscope.load_mnist("test")
     model = convscope.mnist_cnn()
@@ -374,24 +410,16 @@ def bench_delivery(repeats: int) -> dict[str, object]:
         bytes_sent.clear()
         sequential = timed(lambda i, s=start, e=explorer: setattr(e, "sample", s + i), repeats)
         frame_bytes = list(bytes_sent) if mode == "ipympl" else []
-        random_jumps = []
         explorer.page = 40 if mode == "png" else 120
-        for index in range(repeats):
-            if index % 10 == 0:
-                explorer.page += 1
-            shown = [m["index"] for m in explorer._thumb_meta if m["index"] != explorer.sample]  # noqa: SLF001
-            sample = int(rng.choice(shown))
-            begin = time.perf_counter()
-            explorer.sample = sample
-            random_jumps.append(time.perf_counter() - begin)
-            if mode == "png":
-                frame_bytes.append(len(explorer._figure_frame))  # noqa: SLF001
+        random_jumps = jumps(explorer, rng, repeats, frame_bytes if mode == "png" else None)
+        ready_jumps = jumps(explorer, rng, repeats, None, ready=True)
         channel = timed(lambda i, e=explorer: setattr(e, "channel", (7 * i + 1) % 48), repeats)
         cycle = ["conv1", "pool1", "conv2", "pool2", "conv3", "pool3", "dense"]
         layer = timed(lambda i, e=explorer, c=cycle: setattr(e, "layer", c[i % len(c)]), repeats)
         results[path] = {
             "sequential": stats(sequential),
             "random": stats(random_jumps),
+            "random_ready": stats(ready_jumps),
             "channel": stats(channel),
             "layer": stats(layer),
             "frame_kb_median": float(np.median(frame_bytes)) / 1e3 if frame_bytes else None,

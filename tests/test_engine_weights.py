@@ -73,6 +73,35 @@ def test_the_cheap_tier_sees_one_changed_weight_anywhere(model) -> None:
         model.set_weights(original)
 
 
+def test_the_idle_check_reads_every_slice_and_keeps_nothing() -> None:
+    """``unchanged`` sees one weight moved in any slice, and leaves the change to ``changed``.
+
+    Idle work asks it before its passes (``ActivationEngine.weights_as_tagged``): were the
+    change kept as seen, the next update's check would miss it and key new maps as old ones.
+    """
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), *(keras.layers.Dense(64) for _ in range(4))])
+    watch = WeightsWatch(model, slice_size=600)  # a slice per layer or so: several slices
+    watch.version()
+    assert watch.slice_count > 2
+    assert watch.unchanged()
+    original = model.get_weights()
+    try:
+        for index in range(len(original)):  # every variable, so every slice
+            changed = [w.copy() for w in original]
+            changed[index].flat[-1] += 1.0
+            model.set_weights(changed)
+            assert not watch.unchanged(), index
+            assert not watch.unchanged(), index  # asking again still sees it
+            model.set_weights(original)
+            assert watch.unchanged(), index
+        model.set_weights([w * 2 for w in original])
+        assert not watch.unchanged()
+        assert any(watch.changed() for _ in range(watch.slice_count))  # still there to see
+    finally:
+        model.set_weights(original)
+
+
 def test_the_sign_of_a_zero_weight_is_seen(model) -> None:
     """The version hashes the weights' bytes: ``0.0`` and ``-0.0`` are two states."""
     original = model.get_weights()

@@ -114,6 +114,22 @@ class WeightsWatch:
         sums, steps = _read(self._slices[index])  # one call: waking TensorFlow costs most
         return steps != self._steps or sums != self._sums[index]
 
+    def unchanged(self) -> bool:
+        """Whether every weight is as at the last :meth:`version`; nothing is kept.
+
+        Reads every slice (for an idle moment, as :meth:`version` does) but, unlike it, leaves
+        the last look as it was: a change seen here is still :meth:`changed` afterwards.
+        """
+        before = self._variables
+        self._refresh()
+        if self._variables != before or len(self._sums) != len(self._slices):
+            return False
+        looks = [_read(checksum) for checksum in self._slices]
+        return all(
+            sums == seen and steps == self._steps
+            for (sums, steps), seen in zip(looks, self._sums, strict=True)
+        )
+
     def _refresh(self) -> None:
         variables = tuple(self._model.weights)
         counter = getattr(getattr(self._model, "optimizer", None), "iterations", None)

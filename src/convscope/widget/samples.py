@@ -290,6 +290,11 @@ class SampleBrowser:
             for entry in meta
         ]
 
+    def page_samples(self, page: int) -> np.ndarray:
+        """Return the samples shown on thumbnail page ``page`` (none past the last page)."""
+        size = self.picker.page_size
+        return self.passing[page * size : (page + 1) * size]
+
     def confusion(self) -> list[list[int]]:
         """Return the confusion matrix of the predictions listed, rows true; empty if unknown."""
         return self.picker.confusion(len(self.class_names))
