@@ -408,3 +408,38 @@ def test_following_computes_only_the_predictions_shown_and_never_stale_ones(
     expected = np.zeros((10, 10), dtype=np.int64)
     np.add.at(expected, (labels.astype(np.int64), predicted), 1)
     assert seen["after"] == expected.tolist()
+
+
+def test_predictions_filled_while_idle_never_mix_in_weights_set_since(
+    data: tuple[np.ndarray, ...],
+) -> None:
+    """After a run, the data set's predictions are filled in chunks between requests.
+
+    A cell that sets other weights meanwhile must not have its predictions kept as the last
+    snapshot's: back on that snapshot, the sample line and the thumbnails' classes are Keras's.
+    """
+    x, y, shown, _ = data
+    ex = _explorer(data)
+    run = ex.fit(x, y, epochs=1, batch_size=64, every=5)
+    ex._trainer.wait(None)  # the run ends as in a kernel: ex.wait() would fill them all
+    last = run.epochs[-1]
+    assert ex.epoch == last
+    assert not ex._controller.classes.complete  # filled between requests, lazily
+    model = ex.engine.model
+    model.set_weights(convscope.mnist_cnn().get_weights())  # pretrained: other classes
+    ex._weights._fill()  # an idle turn of the kernel's loop
+    ex.epoch = 0
+    ex.epoch = last  # back on the run's last snapshot
+    probabilities = _plain_keras(run.weights[-1], "predictions", shown[150])
+    ex.update(sample=150)
+    np.testing.assert_allclose(ex.probabilities, probabilities, rtol=1e-5, atol=1e-6)
+    expected = _plain_keras_all(run.weights[-1], shown).argmax(axis=1)
+    thumbs = ex._thumb_meta
+    assert [t["predicted"] for t in thumbs] == expected[[t["index"] for t in thumbs]].tolist()
+    ex.close()
+
+
+def _plain_keras_all(weights: list[np.ndarray], images: np.ndarray) -> np.ndarray:
+    fresh = convscope.mnist_cnn(pretrained=False)
+    fresh.set_weights(weights)
+    return np.asarray(fresh(images[..., np.newaxis].astype(np.float32)))

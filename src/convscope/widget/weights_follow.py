@@ -121,6 +121,10 @@ class WeightsFollower:
             self.fill_later()
             return
         try:
+            if not self.controller.engine.weights_as_tagged() and self.follow(full=True):
+                # Changed since the last update (a cell ran set_weights): the chunk would
+                # have been kept as the old weights' rows. Shown now, predictions with them.
+                return
             classes.fill(FILL_CHUNK)
             loop = self._running_loop()
             if not classes.complete and loop is not None:
