@@ -24,6 +24,7 @@ from convscope.errors import (
     IndexOutOfRangeError,
     ModelNotSupportedError,
     NotSpatialLayerError,
+    WeightsChangedError,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -367,6 +368,39 @@ def test_cached_patterns_follow_the_weights(
     after = convscope.filter_patterns(model, "conv1", [3], steps=3, progress=False)
     assert len(list((tmp_path / "patterns").glob("*.npz"))) == 2
     assert not np.array_equal(before, after)
+
+
+def test_patterns_whose_weights_moved_during_the_ascent_are_refused_and_never_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another thread (an Explorer's epoch slider, a training) moves the weights mid-ascent.
+
+    The steps then mixed two models: nothing is returned or saved under the first weights, so
+    asking again on them gives what a quiet ascent gives, not the mixed patterns.
+    """
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path / "moved"))
+    model = convscope.mnist_cnn()
+    gradients = gradients_for(model)
+    original = model.get_weights()
+    other = [weight * 1.5 for weight in original]
+
+    def patterns(on_step: object = None) -> np.ndarray:
+        return gradients.filter_patterns(
+            "conv1", [3, 7], steps=6, size=None, seed=0, input_range=(0.0, 255.0),
+            progress=False, on_step=on_step,
+        )  # fmt: skip
+
+    try:
+        model.set_weights(other)
+        with pytest.raises(WeightsChangedError, match=r"changed while the filter patterns"):
+            patterns(lambda done, _total: done == 3 and model.set_weights(original))
+        assert not list((tmp_path / "moved").rglob("*.npz"))
+        model.set_weights(other)
+        again = patterns()
+        monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path / "quiet"))
+        np.testing.assert_array_equal(again, patterns())
+    finally:
+        model.set_weights(original)
 
 
 def test_cache_home_follows_the_environment(

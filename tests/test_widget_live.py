@@ -410,13 +410,15 @@ def test_following_computes_only_the_predictions_shown_and_never_stale_ones(
     assert seen["after"] == expected.tolist()
 
 
+@pytest.mark.parametrize("fill", ["idle turn", "ex.wait()"])
 def test_predictions_filled_while_idle_never_mix_in_weights_set_since(
-    data: tuple[np.ndarray, ...],
+    data: tuple[np.ndarray, ...], fill: str
 ) -> None:
     """After a run, the data set's predictions are filled in chunks between requests.
 
     A cell that sets other weights meanwhile must not have its predictions kept as the last
-    snapshot's: back on that snapshot, the sample line and the thumbnails' classes are Keras's.
+    snapshot's, nor may ``ex.wait()``, which fills them all: back on that snapshot, the sample
+    line and the thumbnails' classes are Keras's.
     """
     x, y, shown, _ = data
     ex = _explorer(data)
@@ -427,7 +429,10 @@ def test_predictions_filled_while_idle_never_mix_in_weights_set_since(
     assert not ex._controller.classes.complete  # filled between requests, lazily
     model = ex.engine.model
     model.set_weights(convscope.mnist_cnn().get_weights())  # pretrained: other classes
-    ex._weights._fill()  # an idle turn of the kernel's loop
+    if fill == "idle turn":
+        ex._weights._fill()  # an idle turn of the kernel's loop
+    else:
+        ex.wait()
     ex.epoch = 0
     ex.epoch = last  # back on the run's last snapshot
     probabilities = _plain_keras(run.weights[-1], "predictions", shown[150])

@@ -28,6 +28,7 @@ from convscope.errors import (
     NotSpatialLayerError,
     TrainingBusyError,
     UnknownLayerError,
+    WeightsChangedError,
 )
 from convscope.render.normalise import normalise_channels
 from convscope.tensorflow_logs import install_quiet_import
@@ -120,6 +121,7 @@ __all__ = [
     "TrainingBusyError",
     "TrainingRun",
     "UnknownLayerError",
+    "WeightsChangedError",
     "__version__",
     "activation_heatmap",
     "channel_stats",

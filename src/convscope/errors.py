@@ -75,6 +75,10 @@ class TrainingBusyError(ConvscopeError):
     """A training was asked for while one is already running in the same Explorer."""
 
 
+class WeightsChangedError(ConvscopeError):
+    """The model's weights changed while a result was computed from them: it fits none."""
+
+
 def check_index(what: str, value: object, size: int) -> int:
     """Return ``value`` as an ``int`` if it indexes one of ``size`` things, else raise.
 

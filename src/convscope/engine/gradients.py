@@ -35,6 +35,7 @@ from convscope.errors import (
     InvalidArgumentError,
     ModelNotSupportedError,
     NotSpatialLayerError,
+    WeightsChangedError,
     check_index,
     check_int,
 )
@@ -213,10 +214,11 @@ class GradientEngine:
         shape = self._pattern_shape(size)
         low, high = _check_range(input_range)
         steps = _check_steps(steps)
+        weights = weights_digest(self.engine.model)
         store = PatternStore(
             settings_key(
                 _PATTERN_VERSION,
-                weights_digest(self.engine.model),
+                weights,
                 [(row.name, row.kind, row.output_shape) for row in self.engine.layers],
                 info.name,
                 steps,
@@ -229,6 +231,15 @@ class GradientEngine:
         missing = [channel for channel in dict.fromkeys(wanted) if channel not in known]
         if missing:
             found = self._ascend(info, missing, steps, shape, seed, (low, high), progress, on_step)
+            if weights_digest(self.engine.model) != weights:
+                # Another thread (a training, an Explorer's epoch slider) moved the weights
+                # during the ascent: its steps mixed them. Nothing is kept or saved.
+                raise WeightsChangedError(
+                    f"The model's weights changed while the filter patterns of {info.name} "
+                    "were computed (a training, set_weights or another epoch in the meantime), "
+                    "so they fit no weights; nothing was saved. Ask again once the weights "
+                    "stay as they are."
+                )
             known.update(zip(missing, found, strict=True))
             store.save(known)
         return np.stack([known[channel] for channel in wanted])

@@ -196,7 +196,12 @@ class Explorer(ExplorerTraits):
         self._sort_options = picker.sorts
         self._patterns = PatternNews(
             PatternsHost(
-                controller, self._kernel.call_soon, self._set_traits, self.hold_sync, self._publish
+                controller,
+                self._kernel.call_soon,
+                self._set_traits,
+                self.hold_sync,
+                self._publish,
+                self._weights.follow,
             )
         )
         self.on_msg(self._on_frontend_message)
@@ -218,6 +223,7 @@ class Explorer(ExplorerTraits):
         if self._publishing or not self._ready:
             return value
         if name == "page":
+            self._weights.follow()  # the thumbnails' classes (and the filter): the model now
             self._publish_page(check_index("page", value, self.page_count))
         elif name == "epoch":
             self._trainer.use_epoch(value)
@@ -290,6 +296,7 @@ class Explorer(ExplorerTraits):
         prediction for the weights it ended on.
         """
         self._trainer.wait(timeout)
+        self._weights.follow()  # the predictions below are kept per weights
         if not self._controller.classes.complete and not self._trainer.following_a_run:
             self._controller.classes.fill()
             self._show_filled_predictions()
@@ -370,6 +377,7 @@ class Explorer(ExplorerTraits):
     def channel_panel(self, show: bool) -> None:
         if not isinstance(show, (bool, np.bool_)):
             raise ArgumentTypeError(f"channel_panel must be True or False, not {show!r}.")
+        self._weights.follow()  # its statistics are kept per weights: the model as it is now
         self._publisher.forget_panel()
         self._panel_open = bool(show)
         self._publish()
@@ -561,6 +569,7 @@ class Explorer(ExplorerTraits):
 
         """
         target, extension, dpi = check_save(self.figure, path, dpi)
+        self._weights.follow()  # the model as it is now
         with self._controller.view.titled():
             self.figure.savefig(target, dpi=dpi, format=extension)
 
@@ -600,6 +609,7 @@ class Explorer(ExplorerTraits):
         """
         from convscope.widget.export import export_html  # noqa: PLC0415 - only when exporting
 
+        self._weights.follow()  # the model as it is now
         return export_html(self, Path(path), samples, layers, views, **options)
 
     def save_gif(
@@ -631,6 +641,7 @@ class Explorer(ExplorerTraits):
             the same afterwards.
 
         """
+        self._weights.follow()  # the model as it is now
         return self._gif.save(path, samples, fps, channels)
 
     @property

@@ -32,6 +32,8 @@ class PatternsHost:
         A context in which trait changes go to the page as one message.
     publish : callable
         Publish the view.
+    follow : callable
+        Follow the model's weights if they changed (and show everything that follows them).
 
     """
 
@@ -40,6 +42,7 @@ class PatternsHost:
     set_traits: Callable[[dict[str, Any]], None]
     hold: Callable[[], contextlib.AbstractContextManager[Any]]
     publish: Callable[[], None]
+    follow: Callable[[], bool]
 
 
 class PatternNews:
@@ -63,12 +66,15 @@ class PatternNews:
             return
         with self.host.hold():
             try:
-                controller.apply()
+                # Weights a cell changed since the last update: followed as a request
+                # follows them (predictions, thumbnails, sorts too), not only redrawn.
+                self.host.follow()
+                controller.apply(follow=False)
                 self.host.set_traits({"_error": ""})
             except Exception as error:  # noqa: BLE001 - shown in the banner, with the maps
                 message = f"Filter patterns failed: {type(error).__name__}: {error}"
                 self.host.set_traits({"_error": message})
-                controller.apply(view="maps")
+                controller.apply(view="maps", follow=False)
             self.host.publish()
 
     def progress(self, layer: str) -> None:

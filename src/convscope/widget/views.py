@@ -18,7 +18,7 @@ import numpy as np
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.gradients import GradientEngine, heatmap_of
 from convscope.engine.graph import LayerInfo
-from convscope.errors import NotSpatialLayerError
+from convscope.errors import NotSpatialLayerError, WeightsChangedError
 
 VIEWS: Final = ("maps", "heatmap", "grad-cam", "pattern")
 """What the Explorer's big panel shows: feature maps, or one of the three deeper views."""
@@ -59,6 +59,7 @@ class DeeperViews:
         self._failures: dict[str, Exception] = {}
         self._jobs: dict[str, Future[None]] = {}
         self._progress: dict[str, tuple[int, int]] = {}
+        self._generation = 0  # of the weights: forget() moves it on
         self._lock = threading.Lock()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convscope-patterns")
 
@@ -144,7 +145,9 @@ class DeeperViews:
             failure = self._failures.pop(layer, None)
             if failure is None and layer not in self._jobs:
                 self._progress[layer] = (0, _PATTERN_STEPS)
-                self._jobs[layer] = self._worker.submit(self._compute_patterns, layer)
+                self._jobs[layer] = self._worker.submit(
+                    self._compute_patterns, layer, self._generation
+                )
         if failure is not None:
             raise failure
         return None
@@ -165,6 +168,7 @@ class DeeperViews:
         with self._lock:
             self._cams.clear()
             self._patterns.clear()
+            self._generation += 1  # a job still running computes for the old weights
 
     def busy(self) -> bool:
         """Whether filter patterns are being computed."""
@@ -182,7 +186,14 @@ class DeeperViews:
         """Stop the worker thread once its job in hand is done; queued ones are dropped."""
         self._worker.shutdown(wait=False, cancel_futures=True)
 
-    def _compute_patterns(self, layer: str) -> None:
+    def _compute_patterns(self, layer: str, generation: int) -> None:
+        """Compute ``layer``'s patterns on the worker thread, for the weights of ``generation``.
+
+        Patterns of weights that changed meanwhile (:meth:`forget`, or the weights moving
+        under the ascent: ``WeightsChangedError``) are dropped, not kept and not reported:
+        the view asks again, and a new job computes them for the weights now.
+        """
+
         def on_step(done: int, total: int) -> None:
             with self._lock:
                 self._progress[layer] = (done, total)
@@ -199,12 +210,16 @@ class DeeperViews:
                 progress=False,
                 on_step=on_step,
             )
+        except WeightsChangedError:
+            with self._lock:
+                del self._jobs[layer]
         except Exception as error:  # noqa: BLE001 - reported by the next patterns() call
             with self._lock:
                 self._failures[layer] = error
                 del self._jobs[layer]
         else:
             with self._lock:
-                self._patterns[layer] = found
+                if generation == self._generation:
+                    self._patterns[layer] = found
                 del self._jobs[layer]
         self._on_update(layer, True)

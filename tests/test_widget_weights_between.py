@@ -1,0 +1,71 @@
+"""Weights a cell changes between requests: whatever is shown or kept next is of the model now.
+
+A request from the page checks the weights first; so must everything a cell or the kernel's
+own loop does between requests: a page of thumbnails, the channel panel, filter patterns that
+were computing while the weights moved.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+
+import convscope
+from convscope.widget.views import DeeperViews
+
+
+@pytest.fixture
+def retrained(mnist_test: tuple[np.ndarray, np.ndarray]) -> tuple[convscope.Explorer, Any]:
+    """An Explorer, then other weights set in a cell: the pretrained model's, shuffled."""
+    images, labels = mnist_test
+    model = convscope.mnist_cnn()
+    explorer = convscope.Explorer(model, images[:600], labels[:600], figure="png")
+    rng = np.random.default_rng(0)
+    model.set_weights(
+        [rng.permutation(w.reshape(-1)).reshape(w.shape) for w in model.get_weights()]
+    )
+    return explorer, model
+
+
+def keras_classes(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    return np.asarray(model(images[..., np.newaxis].astype(np.float32))).argmax(axis=1)
+
+
+@pytest.mark.parametrize("action", ["page", "channel_panel"])
+def test_a_page_or_the_panel_after_a_cell_set_weights_shows_the_model_now(
+    retrained: tuple[convscope.Explorer, Any],
+    mnist_test: tuple[np.ndarray, np.ndarray],
+    action: str,
+) -> None:
+    """Before, the thumbnails' predicted classes stayed the old model's until the next move."""
+    explorer, model = retrained
+    if action == "page":
+        explorer.page = 3
+    else:
+        explorer.channel_panel = True
+    shown = [entry["index"] for entry in explorer._thumb_meta]
+    expected = keras_classes(model, mnist_test[0][shown])
+    assert [entry["predicted"] for entry in explorer._thumb_meta] == expected.tolist()
+    explorer.close()
+
+
+def test_patterns_finished_after_the_weights_moved_on_are_dropped(model: keras.Model) -> None:
+    """A pattern job that ends after ``forget()`` (new weights followed) keeps nothing."""
+    news: list[tuple[str, bool]] = []
+    views = DeeperViews(convscope.ActivationEngine(model), (0.0, 255.0), lambda *n: news.append(n))
+    stale = np.zeros((24, 28, 28, 1), np.float32)
+
+    def meanwhile_new_weights(*_args: object, **_options: object) -> np.ndarray:
+        views.forget()  # the Explorer followed new weights while this job ran
+        return stale
+
+    views.gradients.filter_patterns = meanwhile_new_weights  # type: ignore[method-assign]
+    assert views.patterns("conv1") is None  # a job starts
+    views.wait()
+    assert news[-1] == ("conv1", True)
+    assert views.patterns("conv1") is None  # not the stale patterns: a new job for these
+    views.wait()
+    views.close()
