@@ -38,6 +38,7 @@ from convscope.engine.pass_memo import PASS_MEMO, data_key
 from convscope.widget.dataset_stats import DataSetStats
 from convscope.widget.figure_display import png_bytes
 from convscope.widget.previews import IDLE_S
+from convscope.widget.publisher import READY_CHUNK
 from insight import bench_insight
 from passes import bench_passes, detail_lines
 from passes import target_rows as passes_target_rows
@@ -364,7 +365,8 @@ def jumps(
             explorer.page += 1
             if ready:
                 time.sleep(IDLE_S)
-                explorer._publisher.thumbnails_when_idle()  # noqa: SLF001
+                for _ in range(-(-48 // READY_CHUNK)):  # the loop's turns, one after another
+                    explorer._publisher.thumbnails_when_idle()  # noqa: SLF001
         shown = [m["index"] for m in explorer._thumb_meta if m["index"] != explorer.sample]  # noqa: SLF001
         sample = int(rng.choice(shown))
         begin = time.perf_counter()

@@ -17,7 +17,9 @@ import pytest
 
 import convscope
 from convscope.engine import activations
+from convscope.widget import publisher as publishing
 from convscope.widget.previews import IDLE_S
+from convscope.widget.publisher import READY_CHUNK
 
 PAGE = 60  # samples 2880-2927: none of them seen before
 
@@ -38,14 +40,18 @@ def explorer(mnist_test: tuple[np.ndarray, np.ndarray]) -> Iterator[convscope.Ex
 
 
 def idle(explorer: convscope.Explorer) -> None:
-    """Let the kernel be idle after its last view (a script's loop runs nothing later)."""
+    """Let the kernel be idle after its last view: its turns, called here one after another.
+
+    A script has no event loop to run them later.
+    """
     time.sleep(IDLE_S)
-    explorer._publisher.thumbnails_when_idle()
+    for _ in range(-(-48 // READY_CHUNK)):
+        explorer._publisher.thumbnails_when_idle()
 
 
-def page_samples(explorer: convscope.Explorer) -> list[int]:
+def page_samples(explorer: convscope.Explorer, page: int = PAGE) -> list[int]:
     samples = [entry["index"] for entry in explorer._thumb_meta]
-    assert samples == list(range(PAGE * 48, PAGE * 48 + 48))
+    assert samples == list(range(page * 48, page * 48 + 48))
     return samples
 
 
@@ -145,3 +151,16 @@ def test_move_previews_never_run_on_weights_changed_since_the_frame(
     shown = explorer._controller._maps("conv3", 4321)
     np.testing.assert_allclose(shown.reshape(expected.shape[1:]), expected[0], rtol=1e-5, atol=1e-4)
     explorer.close()
+
+
+def test_a_layer_too_slow_to_make_ready_in_a_turn_is_left_alone(
+    explorer: convscope.Explorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large model's chunk would keep a click waiting: after one, that layer gets no more."""
+    monkeypatch.setattr(publishing, "MOVE_TURN_S", 0.0)  # every chunk is too slow
+    samples, engine = page_samples(explorer), explorer.engine
+    idle(explorer)
+    assert sum(engine.is_cached("conv2", sample) for sample in samples) == READY_CHUNK
+    explorer.page = PAGE + 1
+    idle(explorer)
+    assert not any(engine.is_cached("conv2", sample) for sample in page_samples(explorer, PAGE + 1))

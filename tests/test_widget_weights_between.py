@@ -7,6 +7,7 @@ were computing while the weights moved.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -69,3 +70,41 @@ def test_patterns_finished_after_the_weights_moved_on_are_dropped(model: keras.M
     assert views.patterns("conv1") is None  # not the stale patterns: a new job for these
     views.wait()
     views.close()
+
+
+def test_wait_shows_the_patterns_of_the_weights_now_when_they_moved_mid_ascent(
+    mnist_test: tuple[np.ndarray, np.ndarray],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A script's ``ex.wait()`` then ``ex.save()`` must save patterns, not "computing"."""
+    images, labels = mnist_test
+    model = convscope.mnist_cnn()
+    explorer = convscope.Explorer(model, images[:600], labels[:600], figure="png")
+    views = explorer._controller.views
+    real, jobs = views.gradients.filter_patterns, []
+    other = [weight * 1.5 for weight in model.get_weights()]
+
+    def weights_move_in_the_first(*args: Any, **options: Any) -> np.ndarray:
+        report = options["on_step"]
+
+        def step(done: int, total: int) -> None:
+            if len(jobs) == 1 and done == 2:
+                model.set_weights(other)  # a cell, a snapshot: the first ascent mixes two
+            report(done, total)
+
+        jobs.append(1)
+        return real(*args, **{**options, "on_step": step})
+
+    monkeypatch.setattr(views.gradients, "filter_patterns", weights_move_in_the_first)
+    explorer.update(view="pattern", layer="conv1")
+    explorer.wait()
+    assert len(jobs) == 2  # the first dropped, the second for the weights now
+    assert not views.busy()
+    assert "computing" not in explorer.status
+    fresh = convscope.mnist_cnn()
+    fresh.set_weights(other)
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path))  # computed afresh, not read
+    expected = convscope.filter_patterns(fresh, "conv1", steps=20, progress=False)
+    np.testing.assert_array_equal(views.patterns("conv1"), expected)
+    explorer.close()

@@ -6,6 +6,7 @@ import difflib
 import functools
 import logging
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -300,8 +301,14 @@ class Explorer(ExplorerTraits):
         if not self._controller.classes.complete and not self._trainer.following_a_run:
             self._controller.classes.fill()
             self._show_filled_predictions()
-        self._controller.views.wait(timeout)
-        self._patterns.ready()
+        # Patterns dropped for weights that moved under them start again: wait for those too.
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            self._controller.views.wait(left)
+            self._patterns.ready()
+            if not self._controller.views.busy() or left == 0.0:
+                return
 
     @property
     def page_count(self) -> int:

@@ -42,14 +42,16 @@ class KernelLoop:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(callback, *args)
 
-    def call_later(self, delay: float, callback: Callable[[], object]) -> None:
+    def call_later(self, delay: float, callback: Callable[[], object]) -> bool:
         """On the kernel's thread: run ``callback()`` after ``delay`` seconds on its loop.
 
-        In a script there is no loop, and nothing runs.
+        In a script there is no loop, and nothing runs. Returns whether it was scheduled.
         """
         loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_later(delay, callback)
+        if loop is None or loop.is_closed():
+            return False
+        loop.call_later(delay, callback)
+        return True
 
 
 def in_marimo() -> bool:

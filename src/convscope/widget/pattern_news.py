@@ -8,12 +8,15 @@ loop, where the view shows the progress, then the patterns, or what failed.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from convscope.widget.controller import ExplorerController
+
+_LOG = logging.getLogger("convscope")
 
 
 @dataclass(frozen=True)
@@ -66,10 +69,15 @@ class PatternNews:
             return
         with self.host.hold():
             try:
-                # Weights a cell changed since the last update: followed as a request
-                # follows them (predictions, thumbnails, sorts too), not only redrawn.
-                self.host.follow()
-                controller.apply(follow=False)
+                # Weights a cell changed since the last update are followed as a request
+                # follows them (predictions, thumbnails, sorts too): that redraws the view.
+                followed = self.host.follow()
+            except Exception:  # noqa: BLE001 - logged; the next request follows them again
+                _LOG.exception("convscope: could not follow the model's new weights")
+                followed = False
+            try:
+                if not followed:
+                    controller.apply(follow=False)
                 self.host.set_traits({"_error": ""})
             except Exception as error:  # noqa: BLE001 - shown in the banner, with the maps
                 message = f"Filter patterns failed: {type(error).__name__}: {error}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import time
 import typing
 from collections.abc import Callable
@@ -30,9 +31,10 @@ if typing.TYPE_CHECKING:
     from convscope.widget.controller import ExplorerController
     from convscope.widget.samples import SampleBrowser
 
+_LOG = logging.getLogger("convscope")
 MOVE_GAP_S = 0.005  # between two turns of move previews: room for the page's messages
 MOVE_TURN_S = 0.008  # a turn makes move previews until it has taken this long
-READY_BYTES = 16 * 2**20  # a page's maps made ready while idle: at most this many bytes
+READY_CHUNK = 8  # thumbnails made ready per turn of the kernel's loop
 _MAX_PIXEL_RATIO = 3.0  # beyond this a frame would cost more than the sharpness is worth
 
 
@@ -56,7 +58,8 @@ class PublishHost:
         Send the page buffers of a kind outside the traits, as one message (``"sweep"``: the
         channel previews, ``"move"``: move previews, one per buffer).
     later : callable
-        Run a callable after some seconds on the kernel's event loop (nothing in a script).
+        Run a callable after some seconds on the kernel's event loop (nothing in a script);
+        returns whether it was scheduled.
     following : callable
         Whether the view follows a live training: frames keep coming, and no sweep is made.
 
@@ -69,7 +72,7 @@ class PublishHost:
     training: Callable[[], dict[str, Any] | None]
     say_progress: Callable[[str, int, int], None]
     send: Callable[[str, list[bytes]], None]
-    later: Callable[[float, Callable[[], None]], None]
+    later: Callable[[float, Callable[[], None]], bool]
     following: Callable[[], bool]
 
 
@@ -98,6 +101,7 @@ class Publisher:
         self._page = 0  # the page of thumbnails shown
         self._shown_at = 0.0  # time.monotonic() of the last view or page published
         self._thumbs_due = False  # whether thumbnails_when_idle is scheduled
+        self._slow_layers: set[str] = set()  # layers whose chunk of thumbnails took too long
 
     @property
     def frame_id(self) -> int:
@@ -213,30 +217,47 @@ class Publisher:
     def thumbnails_when_idle(self) -> None:
         """Compute the layer in view for the page of thumbnails, once the kernel is idle.
 
-        One batched pass for the page's samples not cached yet (3 ms for 48 digits at
-        ``conv2`` on a 2-core machine; none where their maps would pass
-        :data:`READY_BYTES`), so that a click on any of its thumbnails reads that
-        sample's maps from the cache instead of waking TensorFlow for a pass of its own, on
-        either figure path. Only in the views whose moves cost one pass (maps, heatmap), not
-        while comparing or following a training, and only while the weights are those of the
-        last update (:meth:`~convscope.engine.activations.ActivationEngine.weights_as_tagged`):
-        the pass is cached under that update's weights.
+        The page's samples not cached yet, :data:`READY_CHUNK` per turn of the kernel's loop
+        (turns :data:`MOVE_GAP_S` apart, so a message from the page waits for one chunk at
+        most), in batched passes: 3 ms for all 48 digits at ``conv2`` on a 2-core machine. A
+        click on any of them then reads that sample's maps from the cache instead of waking
+        TensorFlow for a pass of its own, on either figure path. Only once the layer's pass is
+        compiled, in the views whose moves cost one pass (maps, heatmap), not while comparing
+        or following a training, and only while the weights are those of the last update
+        (:meth:`~convscope.engine.activations.ActivationEngine.weights_as_tagged`): the pass
+        is cached under that update's weights. A layer whose chunk takes longer than a turn
+        (:data:`MOVE_TURN_S`; a large model's) is left alone from then on.
         """
         self._thumbs_due = False
         quiet = time.monotonic() - self._shown_at
         if quiet < IDLE_S:
             self._thumbnails_later(IDLE_S - quiet)
             return
+        try:
+            if self._make_thumbnails_ready():
+                self._thumbnails_later(MOVE_GAP_S)  # the next chunk, at the next turn
+        except Exception:  # noqa: BLE001 - logged; a click computes its own sample
+            _LOG.exception("convscope: could not make the page of thumbnails ready")
+
+    def _make_thumbnails_ready(self) -> bool:
+        """Compute one chunk of the page's thumbnails; whether more are left to compute."""
         controller = self._controller
         state, engine = controller.state, controller.engine
+        layer = state.layer
         if state.view not in VIEWS or state.compare is not None or self._host.following():
-            return
+            return False
+        if layer in self._slow_layers or (layer,) not in engine.compiled_layers:
+            return False
         page = self._samples.page_samples(self._page).tolist()
-        if len(page) * engine.layer(state.layer).nbytes > READY_BYTES:
-            return  # large maps, a large model's: the batch would keep a click waiting
-        samples = [sample for sample in page if not engine.is_cached(state.layer, sample)]
-        if samples and engine.weights_as_tagged():
-            engine.prefetch(state.layer, controller.images, samples)
+        samples = [sample for sample in page if not engine.is_cached(layer, sample)]
+        if not samples or not engine.weights_as_tagged():
+            return False
+        started = time.monotonic()
+        done = engine.prefetch(layer, controller.images, samples[:READY_CHUNK])
+        if time.monotonic() - started > MOVE_TURN_S:
+            self._slow_layers.add(layer)
+            return False
+        return 0 < done < len(samples)
 
     def _shown(self) -> None:
         """Note that a view or a page was just published: the page's thumbnails follow."""
@@ -246,8 +267,7 @@ class Publisher:
     def _thumbnails_later(self, delay: float) -> None:
         """Call :meth:`thumbnails_when_idle` after ``delay`` seconds, unless it is due."""
         if not self._thumbs_due:
-            self._thumbs_due = True
-            self._host.later(delay, self.thumbnails_when_idle)
+            self._thumbs_due = self._host.later(delay, self.thumbnails_when_idle)
 
     def sweep_when_idle(self) -> None:
         """Send the channel previews of the figure in view, once the kernel has been idle.

@@ -215,7 +215,8 @@ class DeeperViews:
                 del self._jobs[layer]
         except Exception as error:  # noqa: BLE001 - reported by the next patterns() call
             with self._lock:
-                self._failures[layer] = error
+                if generation == self._generation:  # else it was of weights gone since
+                    self._failures[layer] = error
                 del self._jobs[layer]
         else:
             with self._lock:
