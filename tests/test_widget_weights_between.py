@@ -108,3 +108,43 @@ def test_wait_shows_the_patterns_of_the_weights_now_when_they_moved_mid_ascent(
     expected = convscope.filter_patterns(fresh, "conv1", steps=20, progress=False)
     np.testing.assert_array_equal(views.patterns("conv1"), expected)
     explorer.close()
+
+
+def test_patterns_whose_weights_went_away_and_back_mid_ascent_are_not_saved(
+    mnist_test: tuple[np.ndarray, np.ndarray],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The epoch slider moved off and back during the ascent: the same digest at both ends.
+
+    The steps in between ran on other weights, so the patterns must not reach the disk cache,
+    from which the next job (and the static call) would read them as the first weights'.
+    """
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path / "explorer"))
+    images, labels = mnist_test
+    model = convscope.mnist_cnn()
+    explorer = convscope.Explorer(model, images[:600], labels[:600], figure="png")
+    views = explorer._controller.views
+    real, jobs = views.gradients.filter_patterns, []
+    weights = model.get_weights()
+
+    def slider_off_and_back_in_the_first(*args: Any, **options: Any) -> np.ndarray:
+        report = options["on_step"]
+
+        def step(done: int, total: int) -> None:
+            if len(jobs) == 1 and done in (2, 4):  # off to others, back two steps later
+                model.set_weights([w * 1.5 for w in weights] if done == 2 else weights)
+                views.forget()  # as the Explorer's use_weights does
+            report(done, total)
+
+        jobs.append(1)
+        return real(*args, **{**options, "on_step": step})
+
+    monkeypatch.setattr(views.gradients, "filter_patterns", slider_off_and_back_in_the_first)
+    explorer.update(view="pattern", layer="conv1")
+    explorer.wait()
+    assert len(jobs) == 2  # the first dropped before saving, the second computed afresh
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path / "quiet"))
+    quiet = convscope.filter_patterns(convscope.mnist_cnn(), "conv1", steps=20, progress=False)
+    np.testing.assert_array_equal(views.patterns("conv1"), quiet)
+    explorer.close()

@@ -202,12 +202,16 @@ class GradientEngine:
         input_range: tuple[float, float],
         progress: bool,
         on_step: Callable[[int, int], None] | None = None,
+        still_valid: Callable[[], bool] | None = None,
     ) -> np.ndarray:
         """Return one image per channel that maximises its mean activation, in [0, 1].
 
         See :func:`convscope.api.filter_patterns`; cached on disk by
         :class:`~convscope.engine.pattern_cache.PatternStore`. ``on_step(done, total)`` is
         called after every gradient step, for a progress line of the caller's own.
+        ``still_valid()`` is asked after the ascent, before anything is saved: a caller that
+        knows of weights swapped during it (and back: their digest is the same again) says
+        ``False``, and ``WeightsChangedError`` is raised as for any change seen.
         """
         info = self.spatial_layer(layer, "Filter patterns")
         wanted = self._channels(info, channels)
@@ -231,7 +235,8 @@ class GradientEngine:
         missing = [channel for channel in dict.fromkeys(wanted) if channel not in known]
         if missing:
             found = self._ascend(info, missing, steps, shape, seed, (low, high), progress, on_step)
-            if weights_digest(self.engine.model) != weights:
+            moved = still_valid is not None and not still_valid()
+            if moved or weights_digest(self.engine.model) != weights:
                 # Another thread (a training, an Explorer's epoch slider) moved the weights
                 # during the ascent: its steps mixed them. Nothing is kept or saved.
                 raise WeightsChangedError(

@@ -209,6 +209,7 @@ class DeeperViews:
                 input_range=self.input_range,
                 progress=False,
                 on_step=on_step,
+                still_valid=lambda: generation == self._generation,
             )
         except WeightsChangedError:
             with self._lock:
