@@ -78,6 +78,7 @@ def test_wait_shows_the_patterns_of_the_weights_now_when_they_moved_mid_ascent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A script's ``ex.wait()`` then ``ex.save()`` must save patterns, not "computing"."""
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path / "explorer"))  # no ascent done
     images, labels = mnist_test
     model = convscope.mnist_cnn()
     explorer = convscope.Explorer(model, images[:600], labels[:600], figure="png")
@@ -104,7 +105,7 @@ def test_wait_shows_the_patterns_of_the_weights_now_when_they_moved_mid_ascent(
     assert "computing" not in explorer.status
     fresh = convscope.mnist_cnn()
     fresh.set_weights(other)
-    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path))  # computed afresh, not read
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path / "quiet"))  # afresh, not read
     expected = convscope.filter_patterns(fresh, "conv1", steps=20, progress=False)
     np.testing.assert_array_equal(views.patterns("conv1"), expected)
     explorer.close()
