@@ -7,6 +7,7 @@ were computing while the weights moved.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,30 @@ def test_patterns_finished_after_the_weights_moved_on_are_dropped(model: keras.M
     views.close()
 
 
+def during_the_first_ascent(
+    views: DeeperViews, monkeypatch: pytest.MonkeyPatch, after_step: Callable[[int], None]
+) -> list[int]:
+    """Call ``after_step(done)`` after each step of the first pattern job's ascent only.
+
+    Returns the list of jobs started (one entry each), filled as they start.
+    """
+    real, jobs = views.gradients.filter_patterns, []
+
+    def counted(*args: Any, **options: Any) -> np.ndarray:
+        report = options["on_step"]
+
+        def step(done: int, total: int) -> None:
+            if len(jobs) == 1:
+                after_step(done)
+            report(done, total)
+
+        jobs.append(1)
+        return real(*args, **{**options, "on_step": step})
+
+    monkeypatch.setattr(views.gradients, "filter_patterns", counted)
+    return jobs
+
+
 def test_wait_shows_the_patterns_of_the_weights_now_when_they_moved_mid_ascent(
     mnist_test: tuple[np.ndarray, np.ndarray],
     tmp_path: Path,
@@ -83,21 +108,13 @@ def test_wait_shows_the_patterns_of_the_weights_now_when_they_moved_mid_ascent(
     model = convscope.mnist_cnn()
     explorer = convscope.Explorer(model, images[:600], labels[:600], figure="png")
     views = explorer._controller.views
-    real, jobs = views.gradients.filter_patterns, []
     other = [weight * 1.5 for weight in model.get_weights()]
 
-    def weights_move_in_the_first(*args: Any, **options: Any) -> np.ndarray:
-        report = options["on_step"]
+    def weights_move(done: int) -> None:
+        if done == 2:
+            model.set_weights(other)  # a cell, a snapshot: the first ascent mixes two
 
-        def step(done: int, total: int) -> None:
-            if len(jobs) == 1 and done == 2:
-                model.set_weights(other)  # a cell, a snapshot: the first ascent mixes two
-            report(done, total)
-
-        jobs.append(1)
-        return real(*args, **{**options, "on_step": step})
-
-    monkeypatch.setattr(views.gradients, "filter_patterns", weights_move_in_the_first)
+    jobs = during_the_first_ascent(views, monkeypatch, weights_move)
     explorer.update(view="pattern", layer="conv1")
     explorer.wait()
     assert len(jobs) == 2  # the first dropped, the second for the weights now
@@ -126,22 +143,14 @@ def test_patterns_whose_weights_went_away_and_back_mid_ascent_are_not_saved(
     model = convscope.mnist_cnn()
     explorer = convscope.Explorer(model, images[:600], labels[:600], figure="png")
     views = explorer._controller.views
-    real, jobs = views.gradients.filter_patterns, []
     weights = model.get_weights()
 
-    def slider_off_and_back_in_the_first(*args: Any, **options: Any) -> np.ndarray:
-        report = options["on_step"]
+    def slider_off_and_back(done: int) -> None:
+        if done in (2, 4):  # off to others, back two steps later
+            model.set_weights([w * 1.5 for w in weights] if done == 2 else weights)
+            views.forget()  # as the Explorer's use_weights does
 
-        def step(done: int, total: int) -> None:
-            if len(jobs) == 1 and done in (2, 4):  # off to others, back two steps later
-                model.set_weights([w * 1.5 for w in weights] if done == 2 else weights)
-                views.forget()  # as the Explorer's use_weights does
-            report(done, total)
-
-        jobs.append(1)
-        return real(*args, **{**options, "on_step": step})
-
-    monkeypatch.setattr(views.gradients, "filter_patterns", slider_off_and_back_in_the_first)
+    jobs = during_the_first_ascent(views, monkeypatch, slider_off_and_back)
     explorer.update(view="pattern", layer="conv1")
     explorer.wait()
     assert len(jobs) == 2  # the first dropped before saving, the second computed afresh

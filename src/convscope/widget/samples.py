@@ -207,7 +207,7 @@ class SamplePicker:
 
     def page(self, indices: np.ndarray, page: int) -> tuple[bytes, list[dict[str, int]]]:
         """Thumbnail bytes of one page (row-major, concatenated) and each one's labels."""
-        chosen = indices[page * self.page_size : (page + 1) * self.page_size]
+        chosen = self.on_page(indices, page)
         predicted = self.classes.predictions_of(chosen)  # this page's only: one small pass
         meta = [
             {
@@ -218,6 +218,10 @@ class SamplePicker:
             for row, index in enumerate(chosen)
         ]
         return np.ascontiguousarray(self.thumbnails[chosen]).tobytes(), meta
+
+    def on_page(self, indices: np.ndarray, page: int) -> np.ndarray:
+        """Return the samples of ``indices`` that page ``page`` shows (none past the last)."""
+        return indices[page * self.page_size : (page + 1) * self.page_size]
 
     def page_count(self, indices: np.ndarray) -> int:
         """Pages needed for ``indices`` (at least one, even when empty)."""
@@ -292,8 +296,7 @@ class SampleBrowser:
 
     def page_samples(self, page: int) -> np.ndarray:
         """Return the samples shown on thumbnail page ``page`` (none past the last page)."""
-        size = self.picker.page_size
-        return self.passing[page * size : (page + 1) * size]
+        return self.picker.on_page(self.passing, page)
 
     def confusion(self) -> list[list[int]]:
         """Return the confusion matrix of the predictions listed, rows true; empty if unknown."""
