@@ -10,7 +10,8 @@ import pytest
 
 import convscope
 from convscope.render.panel_composite import changed_boxes
-from convscope.widget.frames import FrameEncoder, apply_frame, fold, read_frame
+from convscope.widget import frames
+from convscope.widget.frames import FrameEncoder, apply_frame, colour_indices, fold, read_frame
 
 REMOTE_FRAME_LIMIT = 100_000  # bytes: Colab and VS Code relay every message
 _SEQ = itertools.count(1)
@@ -145,3 +146,22 @@ def test_every_form_of_rectangle_comes_back_exactly() -> None:
         shown = apply_frame(shown, frame)
         assert np.array_equal(shown, picture)
     assert forms == {(False, 4, True), (True, 2, False), (True, 1, False), (False, 4, False)}
+
+
+@pytest.mark.parametrize("count", [2, 164, 256, 257, 5000, 65_536])
+def test_each_pixel_gets_its_own_colours_index_whatever_the_palette(count: int) -> None:
+    rng = np.random.default_rng(count)
+    colours = np.unique(rng.integers(0, 2**32, count, dtype=np.uint64).astype(np.uint32))
+    words = colours[rng.integers(0, len(colours), 40_000)]
+    found = colour_indices(colours, words)
+    assert np.array_equal(colours[found], words)  # a brute-force check: the colour comes back
+
+
+def test_colours_that_share_every_bucket_are_still_told_apart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(frames, "_HASH_BITS", 2)  # four buckets for 200 colours: every try fails
+    monkeypatch.setattr(frames, "_SCRATCH", frames.threading.local())
+    colours = np.arange(0xFF000000, 0xFF000000 + 200, dtype=np.uint32)
+    words = np.repeat(colours[::-1], 3)
+    assert np.array_equal(colours[colour_indices(colours, words)], words)

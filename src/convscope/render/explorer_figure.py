@@ -349,16 +349,17 @@ class ClassChart:
         height, width = size
         named = len(class_names) <= _MAX_NAMED_CLASSES
         self.bar_rows = height - (_LABEL_ROWS if named else 0) - 1
-        self.background = np.full((height, width, 3), 255, np.uint8)
+        # Opaque RGBA, whole pixels adjacent: the panel takes each chart as it is, one word a
+        # pixel, where RGB would cost a strided copy into RGBA on every update.
+        self.background = np.full((height, width, 4), 255, np.uint8)
+        rgb = self.background[..., :3]
         self.top = 0
         if caption:
             self.top = _LABEL_ROWS
-            self.background[: self.top] = _text_strip([caption], (self.top, width))
-        self.background[self.bar_rows] = _AXIS_RGB
+            rgb[: self.top] = _text_strip([caption], (self.top, width))
+        rgb[self.bar_rows] = _AXIS_RGB
         if named:
-            self.background[self.bar_rows + 1 :] = _text_strip(
-                class_names, (height - self.bar_rows - 1, width)
-            )
+            rgb[self.bar_rows + 1 :] = _text_strip(class_names, (height - self.bar_rows - 1, width))
         # Pixel columns of each bar: the middle 80 % of its slot.
         edges = np.linspace(0, width, self.count + 1)
         margin = 0.1 * (edges[1] - edges[0])
@@ -366,7 +367,7 @@ class ClassChart:
         self.columns = self.columns.astype(int)
 
     def draw(self, probabilities: np.ndarray, label: int | None) -> np.ndarray:
-        """Return the chart: the predicted class blue, a true class the model missed green."""
+        """Return the chart, opaque RGBA: the predicted class blue, a true class missed green."""
         chart = self.background.copy()
         predicted = int(np.argmax(probabilities))
         heights = np.round(np.clip(probabilities, 0, 1) * (self.bar_rows - self.top - 1))
@@ -375,7 +376,7 @@ class ClassChart:
             colour = _PREDICTED_RGB if index == predicted else _BAR_RGB
             if index == label and label != predicted:
                 colour = _TRUE_RGB
-            chart[self.bar_rows - height : self.bar_rows, left:right] = colour  # one bar per class
+            chart[self.bar_rows - height : self.bar_rows, left:right] = (*colour, 255)  # a bar
         return np.asarray(chart)
 
 

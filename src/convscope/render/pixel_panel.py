@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.backend_bases import RendererBase
@@ -249,11 +251,16 @@ class PixelPanel(Artist):
         return max(1, round(float(np.asarray(renderer.points_to_pixels(self.outline_width)))))
 
 
+@functools.lru_cache(maxsize=256)
 def scale_indices(source: int, size: int) -> np.ndarray:
-    """Return which of ``source`` pixels each of ``size`` scaled pixels shows (nearest)."""
-    return np.arange(size) * source // size
+    """Return which of ``source`` pixels each of ``size`` scaled pixels shows (nearest).
+
+    Kept per size, read-only: every update asks again for each panel's few sizes.
+    """
+    return _read_only(np.arange(size) * source // size)
 
 
+@functools.lru_cache(maxsize=1024)
 def shown_runs(
     source: int, size: int, start: int = 0, stop: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -261,13 +268,20 @@ def shown_runs(
 
     A panel scales ``source`` pixels to ``size`` (:func:`scale_indices`); in order, each source
     pixel shown fills a run of neighbouring scaled pixels. Repeating the source pixels by the
-    runs gives scaled pixels ``start:stop``, as the panel draws them.
+    runs gives scaled pixels ``start:stop``, as the panel draws them. Kept, read-only: an
+    update asks again for the same boxes of the same panels (about 0.1 ms of small numpy
+    calls on a random jump of the Explorer).
     """
     indices = scale_indices(source, size)[start:stop]
     if not len(indices):
         return indices, indices
     starts = np.flatnonzero(np.r_[True, indices[1:] != indices[:-1]])
-    return indices[starts], np.diff(np.append(starts, len(indices)))
+    return _read_only(indices[starts]), _read_only(np.diff(np.append(starts, len(indices))))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 def outline_strips(
