@@ -41,8 +41,15 @@ def change_at_random(figure: Figure, panels: list[PixelPanel], rng: np.random.Ge
     """Change one thing that decides the picture; return which kind of change it was."""
     panel = panels[int(rng.integers(len(panels)))]
     change = int(rng.integers(8))
-    if change in (0, 1):
+    if change == 0:
         panel.set_pixels(random_pixels(rng))
+    elif change == 1:  # a few source pixels, in the same shape: only their area is repainted
+        pixels = np.array(panel.pixels)
+        height, width = pixels.shape[:2]
+        y, x = int(rng.integers(height)), int(rng.integers(width))
+        h, w = int(rng.integers(1, height - y + 1)), int(rng.integers(1, width - x + 1))
+        pixels[y : y + h, x : x + w] = rng.integers(0, 256, (h, w, 3), np.uint8)
+        panel.set_pixels(pixels)
     elif change == 2:
         height, width = panel.source_shape
         x, y = float(rng.integers(width)), float(rng.integers(height))
@@ -126,6 +133,32 @@ def test_new_pixels_and_outlines_repaint_only_around_what_changed() -> None:
     assert sum(patch.w * patch.h for patch in patches) < 3 * 30 * 30  # the outline's box, repainted
     paste(picture, patches)
     assert np.array_equal(picture, agg_words(figure))
+
+
+def test_a_few_pixels_of_a_shrunk_panel_repaint_exactly_what_agg_draws() -> None:
+    """A panel smaller than its source (uneven runs): partial changes land on the right pixels."""
+    rng = np.random.default_rng(3)
+    figure = Figure(figsize=(1.0, 1.0), dpi=100, facecolor="white")
+    canvas = FigureCanvasAgg(figure)
+    panel = PixelPanel((0.05, 0.1, 0.37, 0.53))  # 77×61 source pixels into 37×29
+    pixels = rng.integers(0, 256, (61, 77), np.uint8)
+    panel.set_pixels(pixels)
+    figure.add_artist(panel)
+    composite = PanelComposite([panel])
+    renderer = canvas.get_renderer()
+    picture = np.zeros((100, 100), np.uint32)
+    paste(picture, composite.patches(renderer))
+    seen = 0
+    for _ in range(200):
+        pixels = pixels.copy()
+        y, x = int(rng.integers(61)), int(rng.integers(77))
+        pixels[y : y + int(rng.integers(1, 4)), x : x + int(rng.integers(1, 4))] ^= 0x55
+        panel.set_pixels(pixels)
+        patches = composite.patches(renderer)
+        paste(picture, patches)
+        assert np.array_equal(picture, agg_words(figure))
+        seen += bool(patches)
+    assert seen > 100, "too few changes showed"
 
 
 def test_figures_with_more_than_panels_are_left_to_agg() -> None:

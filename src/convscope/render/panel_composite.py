@@ -24,7 +24,7 @@ from matplotlib.backend_bases import RendererBase
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
-from convscope.render.pixel_panel import PixelPanel, outline_strips, scale_indices, shown_runs
+from convscope.render.pixel_panel import PixelPanel, outline_strips, shown_runs
 
 Place = tuple[int, int, int, int]  # (left, top, width, height) from the canvas's top-left
 _WHITE = 0xFFFFFFFF  # opaque white as one RGBA word (the same in either byte order)
@@ -235,17 +235,35 @@ def _boxes(before: _Mark | None, mark: _Mark) -> list[Place]:
 
 
 def _changed_pixels(old: np.ndarray, new: np.ndarray, place: Place) -> list[Place]:
-    """Return the boxes of a panel at ``place`` showing source pixels where ``old`` != ``new``."""
+    """Return the box of a panel at ``place`` showing the source pixels where ``old`` != ``new``.
+
+    One box around every change: within one panel, what changes between two updates is one
+    area (a new sample's maps, a stroke of the pad, the bars of a chart), and the frame folds
+    away the repeated pixels of what did not. Where a source pixel starts and ends on the
+    canvas is worked out in integers, as :func:`~convscope.render.pixel_panel.scale_indices` rounds.
+    """
+    changed = old != new
+    rows = np.flatnonzero(changed.any(axis=1))
+    if not rows.size:
+        return []
+    cols = np.flatnonzero(changed.any(axis=0))
     left, top, width, height = place
-    rows = scale_indices(new.shape[0], height)
-    cols = scale_indices(new.shape[1], width)
-    boxes = []
-    for x, y, w, h in changed_boxes(old != new):
-        y0, y1 = np.searchsorted(rows, [y, y + h]).tolist()
-        x0, x1 = np.searchsorted(cols, [x, x + w]).tolist()
-        if y0 < y1 and x0 < x1:  # else no pixel shown changed (a panel shrunk)
-            boxes.append((left + x0, top + y0, x1 - x0, y1 - y0))
-    return boxes
+    (source_h, source_w), y, x = new.shape, rows[0].item(), cols[0].item()
+    y0, y1 = _first_shown(y, source_h, height), _first_shown(rows[-1].item() + 1, source_h, height)
+    x0, x1 = _first_shown(x, source_w, width), _first_shown(cols[-1].item() + 1, source_w, width)
+    if y0 < y1 and x0 < x1:  # else no pixel shown changed (a panel shrunk)
+        return [(left + x0, top + y0, x1 - x0, y1 - y0)]
+    return []
+
+
+def _first_shown(source_pixel: int, source: int, size: int) -> int:
+    """Return the first of ``size`` scaled pixels that shows ``source_pixel`` or a later one.
+
+    Scaled pixel ``i`` shows source pixel ``i * source // size``
+    (:func:`~convscope.render.pixel_panel.scale_indices`), so this is
+    ``ceil(source_pixel * size / source)``, at most ``size``.
+    """
+    return min(-(-source_pixel * size // source), size)
 
 
 def _merged(boxes: list[Place]) -> list[Place]:
@@ -315,20 +333,20 @@ class _Mark:
 
     def same_but_pixels(self, other: _Mark) -> bool:
         """Whether only the source pixels can differ, keeping their shape."""
-        return replace(self, revision=other.revision, words=other.words) == other
+        return (self.source, self.zorder, self.place, self.outline, self.outline_word,
+                self.thickness) == (other.source, other.zorder, other.place, other.outline,
+                                    other.outline_word, other.thickness)  # fmt: skip
 
     @functools.cached_property
     def strips(self) -> list[Place]:
         """The outline's strips on the canvas, as the panel paints them (none if hidden).
 
-        Worked out once per mark: an update asks for them again for each box they may cross.
+        Worked out once per mark, and kept per outline and place (:func:`_strips`): an update
+        asks for them again for each box they may cross, and most keep their outline.
         """
         if self.place is None or self.outline is None:
             return []
-        left, top, width, height = self.place
-        boxes = np.asarray([self.outline], float)
-        strips = outline_strips(boxes, self.source, (height, width), self.thickness)[0]
-        return [(left + x, top + y, w, h) for x, y, w, h in strips.tolist() if w and h]
+        return _strips(self.place, self.outline, self.source, self.thickness)
 
     def outline_box(self) -> Place | None:
         """Return the smallest box holding the outline's strips, or ``None`` without one."""
@@ -336,6 +354,17 @@ class _Mark:
         for strip in self.strips:
             box = _union(box, strip)
         return box
+
+
+@functools.lru_cache(maxsize=256)
+def _strips(
+    place: Place, outline: tuple[float, float, float, float], source: tuple[int, int], thick: int
+) -> list[Place]:
+    """Return the strips of ``outline`` (source pixels) on the canvas, the panel at ``place``."""
+    left, top, width, height = place
+    boxes = np.asarray([outline], float)
+    strips = outline_strips(boxes, source, (height, width), thick)[0]
+    return [(left + x, top + y, w, h) for x, y, w, h in strips.tolist() if w and h]
 
 
 def _canvas_size(renderer: RendererBase) -> tuple[int, int]:
