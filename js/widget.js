@@ -1232,8 +1232,36 @@ function layerIndex(model) {
  * @param {string} [spoken] said, when it differs from what is shown
  */
 function labelSlider(slider, label, text, spoken = text) {
-  label.textContent = text;
-  slider.setAttribute("aria-valuetext", spoken);
+  setText(label, text);
+  setAttr(slider, "aria-valuetext", spoken);
+}
+
+/**
+ * Write a control's value only where it differs: every answer mirrors every control, and
+ * writing a select's value, even the same one, selects its option again (up to 2 ms a frame
+ * on a busy page).
+ * @param {HTMLInputElement | HTMLSelectElement} control
+ * @param {string} value
+ */
+function setValue(control, value) {
+  if (control.value !== value) control.value = value;
+}
+
+/**
+ * @param {HTMLElement} element
+ * @param {string} text its text, written only where it differs (no relayout for the same)
+ */
+function setText(element, text) {
+  if (element.textContent !== text) element.textContent = text;
+}
+
+/**
+ * @param {Element} element
+ * @param {string} name
+ * @param {string} value written only where it differs
+ */
+function setAttr(element, name, value) {
+  if (element.getAttribute(name) !== value) element.setAttribute(name, value);
 }
 
 /**
@@ -1242,11 +1270,11 @@ function labelSlider(slider, label, text, spoken = text) {
  * @param {Ui} ui
  */
 function showLayer(model, c, ui) {
-  c.layerSlider.max = String(model.get("_layer_options").length - 1);
-  if (ui.dragging !== c.layerSlider) c.layerSlider.value = String(layerIndex(model));
+  setAttr(c.layerSlider, "max", String(model.get("_layer_options").length - 1));
+  if (ui.dragging !== c.layerSlider) setValue(c.layerSlider, String(layerIndex(model)));
   labelSlider(c.layerSlider, c.layerLabel, layerText(model, Number(c.layerSlider.value)));
-  c.layerLabel.title = c.layerLabel.textContent ?? "";
-  c.channelSlider.setAttribute("aria-valuetext", channelSpoken(model, Number(c.channelSlider.value)));
+  setAttr(c.layerLabel, "title", c.layerLabel.textContent ?? "");
+  setAttr(c.channelSlider, "aria-valuetext", channelSpoken(model, Number(c.channelSlider.value)));
 }
 
 /**
@@ -1255,8 +1283,8 @@ function showLayer(model, c, ui) {
  * @param {Ui} ui
  */
 function showChannel(model, c, ui) {
-  c.channelSlider.max = String(model.get("_channel_count") - 1);
-  if (ui.dragging !== c.channelSlider) c.channelSlider.value = String(model.get("channel"));
+  setAttr(c.channelSlider, "max", String(model.get("_channel_count") - 1));
+  if (ui.dragging !== c.channelSlider) setValue(c.channelSlider, String(model.get("channel")));
   const channel = Number(c.channelSlider.value);
   labelSlider(c.channelSlider, c.channelLabel, channelText(model, channel), channelSpoken(model, channel));
 }
@@ -1297,14 +1325,14 @@ function showOptions(model, c) {
  * @param {Controls} c
  */
 function showValues(model, c) {
-  c.trueSelect.value = String(model.get("filter_true"));
-  c.predSelect.value = String(model.get("filter_predicted"));
+  setValue(c.trueSelect, String(model.get("filter_true")));
+  setValue(c.predSelect, String(model.get("filter_predicted")));
   c.wrongBox.checked = model.get("misclassified_only");
-  c.cmapSelect.value = model.get("cmap");
-  c.normSelect.value = model.get("norm");
-  c.viewSelect.value = model.get("view");
-  c.sortSelect.value = model.get("_sort");
-  c.classSelect.value = String(model.get("target_class") ?? -1);
+  setValue(c.cmapSelect, model.get("cmap"));
+  setValue(c.normSelect, model.get("norm"));
+  setValue(c.viewSelect, model.get("view"));
+  setValue(c.sortSelect, model.get("_sort"));
+  setValue(c.classSelect, String(model.get("target_class") ?? -1));
   c.classLabel.hidden = model.get("view") !== "grad-cam";
 }
 
@@ -1313,7 +1341,7 @@ function showValues(model, c) {
  * @param {Controls} c
  */
 function showSample(model, c) {
-  c.sampleLabel.textContent = model.get("_sample_text");
+  setText(c.sampleLabel, model.get("_sample_text"));
   const sample = model.get("sample");
   c.pad.classList.toggle("drawn", sample === "drawn");
   const current = sample === "drawn" ? "" : String(sample); // the drawing: no thumbnail
@@ -1333,12 +1361,12 @@ function showCompare(model, c) {
   if (c.compareMode.options.length === 0) {
     c.compareMode.replaceChildren(...Object.entries(COMPARE_MODE_NAMES).map(([mode, name]) => option(mode, name)));
   }
-  c.compareMode.value = model.get("compare_mode");
+  setValue(c.compareMode, model.get("compare_mode"));
   const focused = /** @type {Document | ShadowRoot} */ (c.root.getRootNode()).activeElement;
-  if (focused !== c.compareInput) c.compareInput.value = on ? String(compare) : "";
+  if (focused !== c.compareInput) setValue(c.compareInput, on ? String(compare) : "");
   c.compareClear.disabled = !on;
   const where = model.get("compare_mode") === "side" ? "the lower row" : "A − B in the grid";
-  c.compareLabel.textContent = on ? `B: ${model.get("_compare_text")}  ·  ${where}` : "off";
+  setText(c.compareLabel, on ? `B: ${model.get("_compare_text")}  ·  ${where}` : "off");
   for (const cell of /** @type {HTMLElement[]} */ ([...c.thumbs.children])) {
     cell.classList.toggle("compared", cell.dataset.index === String(compare));
   }
@@ -1407,7 +1435,7 @@ function showEpoch(model, c, ui) {
   if (!epochs.length) return;
   const index = Math.max(0, epochs.indexOf(model.get("epoch") ?? -1));
   c.epochSlider.max = String(epochs.length - 1);
-  if (ui.dragging !== c.epochSlider) c.epochSlider.value = String(index);
+  if (ui.dragging !== c.epochSlider) setValue(c.epochSlider, String(index));
   labelSlider(c.epochSlider, c.epochLabel, epochText(model, index));
   const [width, height] = CURVE_SIZE;
   const last = Math.max(1, epochs[epochs.length - 1]);
@@ -1646,7 +1674,6 @@ function bindModel(model, c, ui, request) {
   };
   /** @type {[(keyof ExplorerState)[], () => void][]} */
   const parts = [
-    [["_figure_frame", "_figure_mode"], () => figure.show(model)],
     [["layer", "_layer_options"], () => showLayer(model, c, ui)],
     [["channel", "_channel_count", "_unit_name"], () => showChannel(model, c, ui)],
     [
@@ -1673,11 +1700,37 @@ function bindModel(model, c, ui, request) {
     [["_ack"], () => (c.root.dataset.ack = String(model.get("_ack")))], // for tests and timing
     [["_ack"], () => echoAck(model, request)],
   ];
+  // A message from the kernel changes several traits, one change event each: each part but
+  // the figure is marked, and shown once after the last of them (a page of thumbnails is
+  // built once, not once per trait). The figure takes every frame as it comes: each applies
+  // to the one before.
+  /** @type {Set<() => void>} */
+  const due = new Set();
+  let flushing = false;
+  let unbound = false;
+  const flush = () => {
+    flushing = false;
+    if (unbound) return;
+    const shows = parts.map(([, show]) => show).filter((show) => due.has(show));
+    due.clear();
+    for (const show of shows) show();
+  };
+  const showFigure = () => figure.show(model);
+  showFigure();
+  const offFigure = onChange(model, ["_figure_frame", "_figure_mode"], showFigure);
   const offs = parts.map(([names, show]) => {
     show();
-    return onChange(model, names, show);
+    return onChange(model, names, () => {
+      due.add(show);
+      if (!flushing) {
+        flushing = true;
+        queueMicrotask(flush);
+      }
+    });
   });
   return () => {
+    unbound = true;
+    offFigure();
     for (const off of offs) off();
     offSweep();
     figure.dispose();

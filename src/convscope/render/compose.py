@@ -7,6 +7,7 @@ with the words of :mod:`convscope.render.words`. Pure numpy: no model, no state.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -179,10 +180,12 @@ def compose_view(
     return _deeper_view(state, layer, (a.image, view), deeper, class_names)
 
 
+@functools.lru_cache(maxsize=128)
 def grid_columns(channels: int, aspect: float = _GRID_ASPECT) -> int:
     """Columns that give the largest square cells in a panel of ``aspect`` (width / height).
 
     Ties go to the layout with fewer empty cells: 16 channels make a 4×4 grid, not 5×4.
+    Kept per layer size and aspect: every update of a layer view asks again.
     """
     candidates = np.arange(1, channels + 1)
     rows = -(-channels // candidates)
