@@ -110,18 +110,27 @@ def test_random_changes_to_overlapping_panels_match_agg_exactly() -> None:
     assert (painted, partial) >= (160, 80), "too few steps changed the picture"
 
 
-def test_new_pixels_and_outlines_repaint_only_around_what_changed() -> None:
-    """A few source pixels, or an outline, changed: patches that small, no more."""
-    figure = Figure(figsize=(4.0, 4.0), dpi=100, facecolor="white")
-    canvas = FigureCanvasAgg(figure)
-    panel = PixelPanel((0.0, 0.0, 1.0, 1.0))  # 40 source pixels a side, each 10x10 on screen
-    pixels = np.zeros((40, 40), np.uint8)
+def one_panel(
+    inches: float, box: tuple[float, float, float, float], pixels: np.ndarray
+) -> tuple[Figure, PixelPanel, PanelComposite, np.ndarray]:
+    """A square figure at 100 dpi with one panel, and a page's picture of it painted once."""
+    figure = Figure(figsize=(inches, inches), dpi=100, facecolor="white")
+    FigureCanvasAgg(figure)
+    panel = PixelPanel(box)
     panel.set_pixels(pixels)
     figure.add_artist(panel)
     composite = PanelComposite([panel])
-    renderer = canvas.get_renderer()
-    picture = np.zeros((400, 400), np.uint32)
-    paste(picture, composite.patches(renderer))
+    side = round(inches * 100)
+    picture = np.zeros((side, side), np.uint32)
+    paste(picture, composite.patches(figure.canvas.get_renderer()))
+    return figure, panel, composite, picture
+
+
+def test_new_pixels_and_outlines_repaint_only_around_what_changed() -> None:
+    """A few source pixels, or an outline, changed: patches that small, no more."""
+    pixels = np.zeros((40, 40), np.uint8)  # 40 source pixels a side, each 10x10 on screen
+    figure, panel, composite, picture = one_panel(4.0, (0.0, 0.0, 1.0, 1.0), pixels)
+    renderer = figure.canvas.get_renderer()
     pixels = pixels.copy()
     pixels[5:7, 30] = 200
     panel.set_pixels(pixels)
@@ -138,16 +147,9 @@ def test_new_pixels_and_outlines_repaint_only_around_what_changed() -> None:
 def test_a_few_pixels_of_a_shrunk_panel_repaint_exactly_what_agg_draws() -> None:
     """A panel smaller than its source (uneven runs): partial changes land on the right pixels."""
     rng = np.random.default_rng(3)
-    figure = Figure(figsize=(1.0, 1.0), dpi=100, facecolor="white")
-    canvas = FigureCanvasAgg(figure)
-    panel = PixelPanel((0.05, 0.1, 0.37, 0.53))  # 77×61 source pixels into 37×29
-    pixels = rng.integers(0, 256, (61, 77), np.uint8)
-    panel.set_pixels(pixels)
-    figure.add_artist(panel)
-    composite = PanelComposite([panel])
-    renderer = canvas.get_renderer()
-    picture = np.zeros((100, 100), np.uint32)
-    paste(picture, composite.patches(renderer))
+    pixels = rng.integers(0, 256, (61, 77), np.uint8)  # into 37×29 pixels
+    figure, panel, composite, picture = one_panel(1.0, (0.05, 0.1, 0.37, 0.53), pixels)
+    renderer = figure.canvas.get_renderer()
     seen = 0
     for _ in range(200):
         pixels = pixels.copy()
