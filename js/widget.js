@@ -1244,7 +1244,9 @@ function labelSlider(slider, label, text, spoken = text) {
  * @param {string} value
  */
 function setValue(control, value) {
-  if (control.value !== value) control.value = value;
+  // A number box holding text that is no number reads "" but shows the text: write it away.
+  const bad = control instanceof HTMLInputElement && control.validity.badInput;
+  if (bad || control.value !== value) control.value = value;
 }
 
 /**
@@ -1713,7 +1715,13 @@ function bindModel(model, c, ui, request) {
     if (unbound) return;
     const shows = parts.map(([, show]) => show).filter((show) => due.has(show));
     due.clear();
-    for (const show of shows) show();
+    for (const show of shows) {
+      try {
+        show();
+      } catch (error) {
+        console.error("convscope: could not show a part of the widget", error); // the rest still
+      }
+    }
   };
   const showFigure = () => figure.show(model);
   showFigure();

@@ -165,3 +165,9 @@ def test_colours_that_share_every_bucket_are_still_told_apart(
     colours = np.arange(0xFF000000, 0xFF000000 + 200, dtype=np.uint32)
     words = np.repeat(colours[::-1], 3)
     assert np.array_equal(colours[colour_indices(colours, words)], words)
+
+
+def test_words_wider_than_32_bits_are_indexed_by_search() -> None:
+    colours = np.array([5, 2**40 + 5, 2**63], np.uint64)  # equal low words: no 32-bit hash
+    words = colours[[2, 0, 1, 1, 0]]
+    assert np.array_equal(colours[colour_indices(colours, words)], words)

@@ -924,6 +924,28 @@ def test_the_epoch_slider_replays_the_training(
     assert explorer.error == ""
 
 
+def test_text_that_is_no_number_in_the_compare_box_gives_way_to_the_kernels_state(
+    host: Host,
+) -> None:
+    """A number box holding "1e" reads "" and sends nothing; the next answer shows "off"'s
+    empty box again, not the text (a control shows the kernel's state)."""
+    page, explorer = host.page, host.explorer
+    field = page.locator("input.convscope-compare")
+    field.click()
+    page.keyboard.type("1e")
+    page.locator(".convscope-sample-text").click()  # the box left: no change event for "1e"
+    bad = "() => document.querySelector('input.convscope-compare').validity.badInput"
+    assert page.evaluate(bad)
+    page.keyboard.press("ArrowRight")  # any request: its answer mirrors every control
+    host.deliver()
+    assert explorer.compare is None
+    assert page.evaluate(
+        "() => { const f = document.querySelector('input.convscope-compare');"
+        " return [f.value, f.validity.badInput]; }"
+    ) == ["", False]
+    assert host.errors == []  # type: ignore[attr-defined]
+
+
 def test_the_compare_control_picks_b_and_keeps_its_keys(host: Host) -> None:
     page, explorer = host.page, host.explorer
     page.evaluate(KEYS_REACHING_THE_PAGE)

@@ -346,7 +346,8 @@ class _Mark:
         """
         if self.place is None or self.outline is None:
             return []
-        return _strips(self.place, self.outline, self.source, self.thickness)
+        outline = typing.cast("tuple[float, float, float, float]", tuple(map(float, self.outline)))
+        return list(_strips(self.place, outline, self.source, self.thickness))
 
     def outline_box(self) -> Place | None:
         """Return the smallest box holding the outline's strips, or ``None`` without one."""
@@ -359,12 +360,12 @@ class _Mark:
 @functools.lru_cache(maxsize=256)
 def _strips(
     place: Place, outline: tuple[float, float, float, float], source: tuple[int, int], thick: int
-) -> list[Place]:
+) -> tuple[Place, ...]:
     """Return the strips of ``outline`` (source pixels) on the canvas, the panel at ``place``."""
     left, top, width, height = place
     boxes = np.asarray([outline], float)
     strips = outline_strips(boxes, source, (height, width), thick)[0]
-    return [(left + x, top + y, w, h) for x, y, w, h in strips.tolist() if w and h]
+    return tuple((left + x, top + y, w, h) for x, y, w, h in strips.tolist() if w and h)
 
 
 def _canvas_size(renderer: RendererBase) -> tuple[int, int]:
