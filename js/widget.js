@@ -1436,7 +1436,7 @@ function showEpoch(model, c, ui) {
   c.epochRow.hidden = epochs.length === 0;
   if (!epochs.length) return;
   const index = Math.max(0, epochs.indexOf(model.get("epoch") ?? -1));
-  c.epochSlider.max = String(epochs.length - 1);
+  setAttr(c.epochSlider, "max", String(epochs.length - 1));
   if (ui.dragging !== c.epochSlider) setValue(c.epochSlider, String(index));
   labelSlider(c.epochSlider, c.epochLabel, epochText(model, index));
   const [width, height] = CURVE_SIZE;
@@ -1707,11 +1707,9 @@ function bindModel(model, c, ui, request) {
   // built once, not once per trait). The figure takes every frame as it comes: each applies
   // to the one before.
   /** @type {Set<() => void>} */
-  const due = new Set();
-  let flushing = false;
+  const due = new Set(); // a flush is queued while it holds any
   let unbound = false;
   const flush = () => {
-    flushing = false;
     if (unbound) return;
     const shows = parts.map(([, show]) => show).filter((show) => due.has(show));
     due.clear();
@@ -1729,11 +1727,8 @@ function bindModel(model, c, ui, request) {
   const offs = parts.map(([names, show]) => {
     show();
     return onChange(model, names, () => {
+      if (due.size === 0) queueMicrotask(flush);
       due.add(show);
-      if (!flushing) {
-        flushing = true;
-        queueMicrotask(flush);
-      }
     });
   });
   return () => {

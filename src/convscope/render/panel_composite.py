@@ -338,16 +338,15 @@ class _Mark:
                                     other.outline_word, other.thickness)  # fmt: skip
 
     @functools.cached_property
-    def strips(self) -> list[Place]:
+    def strips(self) -> tuple[Place, ...]:
         """The outline's strips on the canvas, as the panel paints them (none if hidden).
 
         Worked out once per mark, and kept per outline and place (:func:`_strips`): an update
         asks for them again for each box they may cross, and most keep their outline.
         """
         if self.place is None or self.outline is None:
-            return []
-        outline = typing.cast("tuple[float, float, float, float]", tuple(map(float, self.outline)))
-        return list(_strips(self.place, outline, self.source, self.thickness))
+            return ()
+        return _strips(self.place, tuple(self.outline), self.source, self.thickness)
 
     def outline_box(self) -> Place | None:
         """Return the smallest box holding the outline's strips, or ``None`` without one."""
