@@ -70,6 +70,9 @@ def test_benchmark_smoke_run_reports_every_section(
         for access in ("sequential", "random"):
             assert delivery[path][access]["median_ms"] > 0
     assert delivery["canvas"]["frame_kb_max"] < 100  # what Colab and VS Code relay
+    for access in ("sequential", "random"):  # each target's floor, timed in turn with it
+        assert delivery["canvas"]["paired_floor"][access]["median_ms"] > 0
+        assert f"kernel.canvas.{access}, bytes included" in result.stdout
     # issue 20: what following the weights costs per update, on a small and a large model
     weights = results["weights"]
     assert weights["mnist_cnn"]["slices"] == 1  # every weight checked on every update

@@ -134,3 +134,32 @@ def test_a_step_of_the_optimizer_is_seen_even_when_no_weight_moves() -> None:
     model.fit(np.ones((8, 4)), np.zeros((8, 3)), epochs=1, batch_size=8, verbose=0)
     assert watch.changed()
     assert watch.version() == before  # the same weights: the version is the weights' alone
+
+
+def test_a_pass_carries_the_check_only_where_one_slice_reads_every_weight() -> None:
+    """The check traced into a pass vouches for the weights of the last version, and only them.
+
+    A zero weight's sign and an optimizer's step are changes to it too; a model of several
+    slices carries no check (its cheap tier reads one slice at a time).
+    """
+    import tensorflow as tf
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    model.compile(keras.optimizers.SGD(learning_rate=0.0), "mse")
+    watch = WeightsWatch(model)
+    watch.version()
+    check = watch.inline_check()
+    assert check is not None and WeightsWatch(model, slice_size=4).inline_check() is None
+    look = tf.function(check.checksum)
+    assert watch.vouches_for(check, *look())
+    original = model.get_weights()
+    changed = [w.copy() for w in original]
+    changed[1].flat[0] = -0.0  # the bias starts at +0.0
+    model.set_weights(changed)
+    assert not watch.vouches_for(check, *look())
+    model.set_weights(original)
+    assert watch.vouches_for(check, *look())
+    model.fit(np.ones((8, 4)), np.zeros((8, 3)), epochs=1, batch_size=8, verbose=0)
+    assert not watch.vouches_for(check, *look())  # the step counter moved, no weight did
+    watch.version()
+    assert watch.vouches_for(check, *look())

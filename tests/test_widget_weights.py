@@ -165,3 +165,54 @@ def test_what_is_kept_for_live_weights_stays_bounded(split: tuple[np.ndarray, ..
     np.testing.assert_allclose(
         explorer.engine.activation("conv1", images[5], key=5), expected, 1e-5
     )
+
+
+def test_a_jump_checks_the_weights_in_its_own_pass_and_keeps_nothing_of_other_weights(
+    split: tuple[np.ndarray, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A jump to a sample not cached is one call into TensorFlow: the pass carries the check.
+
+    A pass whose own look shows weights changed since the last update is dropped, never cached
+    under the old weights' tag: putting those weights back must show their maps, not the maps
+    that pass computed. Through ``update`` and through the page's request alike.
+    """
+    from convscope.engine import activations, weights
+
+    _, _, images, labels = split
+    model = convscope.mnist_cnn()
+    explorer = convscope.Explorer(model, images, labels, figure="png", layer="conv2")
+    explorer._on_frontend_message(explorer, {"type": "frame", "seq": 1}, [])  # a page opens
+    for sample in (1, 2, 3):  # a scrub: conv2's pass gets compiled
+        explorer.sample = sample
+    explorer.engine.wait_compiled()
+    calls: list[str] = []
+    read, checked = weights._read, activations._Compiled.checked
+    monkeypatch.setattr(weights, "_read", lambda fn: calls.append("check") or read(fn))
+    monkeypatch.setattr(
+        activations._Compiled,
+        "checked",
+        lambda self, batch: calls.append("pass") or checked(self, batch),
+    )
+
+    def jump(sample: int, seq: int) -> None:
+        if seq:  # a thumbnail click
+            message = {"type": "view", "sample": sample, "seq": seq}
+            explorer._on_frontend_message(explorer, message, [])
+        else:
+            explorer.sample = sample
+        assert explorer.sample == sample
+        maps = explorer.engine.activation("conv2", images[sample], key=sample)
+        expected = _keras_row(model, "conv2", images[sample : sample + 1, ..., None])[0]
+        np.testing.assert_allclose(maps, expected, rtol=1e-5, atol=1e-4)
+
+    original = model.get_weights()
+    for seq, (sample, other) in enumerate(((120, 140), (220, 240)), start=0):
+        calls.clear()
+        jump(sample, seq and seq + 1)
+        assert calls == ["pass"]  # the check came with the pass: one call
+        model.set_weights([weight * 1.5 for weight in original])
+        calls.clear()
+        jump(other, seq and seq + 2)  # its pass sees the change: dropped, checked, run again
+        assert calls[0] == "pass" and "check" in calls and calls[-1] == "pass"
+        model.set_weights(original)
+        jump(other, seq and seq + 3)  # the first weights again: their own maps of `other`

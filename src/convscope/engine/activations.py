@@ -9,6 +9,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -20,7 +21,7 @@ from convscope.engine.cache import DEFAULT_CACHE_BYTES, ActivationCache
 from convscope.engine.graph import LayerInfo, read_graph
 from convscope.engine.inputs import check_images
 from convscope.engine.layers import check_model, find_layer
-from convscope.engine.weights import WeightsWatch
+from convscope.engine.weights import InlineCheck, WeightsWatch
 from convscope.errors import (
     ArgumentTypeError,
     InvalidArgumentError,
@@ -32,6 +33,20 @@ DEFAULT_BATCH_SIZE = 256
 _WEIGHT_TENSOR_BYTES = 64 * 2**20  # weights kept as tensors for quick swaps, all tags together
 _BATCH_BYTES = 64 * 2**20  # outputs of one compiled call, so memory stays near the result's
 _MODEL_OUTPUT = ""  # the row name of the model's (selected) output
+
+
+@dataclass(frozen=True)
+class NextPass:
+    """The one-image pass an update is about to ask for: ``activation(layer, image, key=key)``.
+
+    Given to :meth:`ActivationEngine.follow_weights`, it runs with the weights' check in one
+    call into TensorFlow where it can (see :meth:`~ActivationEngine.follow_weights`).
+    """
+
+    layer: str
+    image: np.ndarray
+    key: Hashable
+
 
 Forward = Callable[[np.ndarray], list[object]]
 
@@ -109,7 +124,7 @@ class ActivationEngine:
             # First looks compute every row of one image; compiled, that costs one forward
             # pass (80 ms for ResNet50 at 96 px, against 0.4 s eagerly).
             self._tracing[self._all_rows] = self._worker.submit(
-                self._trace, self._extractor(self._all_rows), warm=True
+                self._trace, self._extractor(self._all_rows), self._inline_check(), warm=True
             )
 
     @property
@@ -356,7 +371,7 @@ class ActivationEngine:
             for name, out in zip(self._all_rows, outputs, strict=True)
         }
 
-    def follow_weights(self, *, full: bool = False) -> bool:
+    def follow_weights(self, *, full: bool = False, ahead: NextPass | None = None) -> bool:
         """Key the cache on the model's weights as they are now; whether they had changed.
 
         The cheap tier of :class:`~convscope.engine.weights.WeightsWatch` (the optimizer's
@@ -364,7 +379,14 @@ class ActivationEngine:
         only a change it sees costs the full checksum. ``full`` checks every weight (for an
         idle moment). Activations cached for other weights stay under their own version, so
         weights that come back find theirs, and are never served for other weights.
+
+        ``ahead`` is the pass the caller asks for next. Where it is not cached and its compiled
+        pass carries the cheap tier's check (a one-slice model), that pass runs now, and its
+        outputs are cached only if its own look at the weights shows them unchanged: one call
+        into TensorFlow instead of two. Otherwise the check runs alone, as without ``ahead``.
         """
+        if not full and ahead is not None and self._vouched_pass(ahead):
+            return False
         if not full and not self._watch.changed():
             return False
         version = self._watch.version()
@@ -372,6 +394,31 @@ class ActivationEngine:
             return False
         self._seen_weights = version
         self.weights_tag = ("weights", version)
+        return True
+
+    def _vouched_pass(self, ahead: NextPass) -> bool:
+        """Run ``ahead``'s pass with the weights' check; whether the check vouched for it.
+
+        Its outputs are cached (under the weights' tag) only then: a pass whose look shows
+        other weights leaves nothing behind.
+        """
+        rows = (self.layer(ahead.layer).name,)
+        self._collect_traced()
+        compiled = self._compiled.get(rows)
+        if (
+            compiled is None
+            or compiled.check is None
+            or self._key(rows[0], ahead.key) in self.cache
+        ):
+            return False
+        batch = self.prepare(ahead.image)
+        if batch.shape[0] != 1:
+            return False
+        outputs, sums, steps = compiled.checked(batch)
+        if not self._watch.vouches_for(compiled.check, sums, steps):
+            return False
+        for row, out in zip(rows, outputs, strict=True):
+            self.cache.put(self._key(row, ahead.key), np.asarray(out)[0])
         return True
 
     def weights_as_tagged(self) -> bool:
@@ -642,7 +689,7 @@ class ActivationEngine:
             if pending is not None and pending.exception() is None:  # waits for it to finish
                 compiled = pending.result()
             else:
-                compiled = self._trace(self._extractor(rows), warm=False)
+                compiled = self._trace(self._extractor(rows), self._inline_check(), warm=False)
             self._compiled[rows] = compiled
             return compiled, True
         wanted = self._requests[rows] > 1 and rows not in self._tracing and rows not in self._failed
@@ -652,7 +699,9 @@ class ActivationEngine:
             for waiting in [key for key in queued if self._tracing[key].cancel()]:
                 del self._tracing[waiting]
                 self._requests[waiting] = 1
-            self._tracing[rows] = self._worker.submit(self._trace, self._extractor(rows), warm=True)
+            self._tracing[rows] = self._worker.submit(
+                self._trace, self._extractor(rows), self._inline_check(), warm=True
+            )
         return functools.partial(_eager, self._extractor(rows)), False
 
     def _extractor(self, rows: tuple[str, ...]) -> Forward:
@@ -662,17 +711,24 @@ class ActivationEngine:
             self._extractors[rows] = extractor
         return extractor
 
-    def _trace(self, extractor: Forward, *, warm: bool) -> _Compiled:
-        """Compile ``extractor`` (traced now); with ``warm``, also run it once now."""
+    def _inline_check(self) -> InlineCheck | None:
+        """Return the weights' check for a pass to carry; ``None`` for several slices.
+
+        Asked on the caller's thread: the watch is not shared with the tracing worker.
+        """
+        return self._watch.inline_check()
+
+    def _trace(self, extractor: Forward, check: InlineCheck | None, *, warm: bool) -> _Compiled:
+        """Compile ``extractor`` (traced now), carrying ``check``; with ``warm``, run it once."""
+        # A partial of one module-level function, not a closure per extractor: TensorFlow
+        # counts traces per code object and would warn of "frequent retracing".
+        function = (
+            functools.partial(_apply, extractor)
+            if check is None
+            else functools.partial(_apply_checked, extractor, check.checksum)
+        )
         compiled = _Compiled(
-            tf.function(
-                # A partial of one module-level function, not a closure per extractor:
-                # TensorFlow counts traces per code object and would warn of "frequent
-                # retracing".
-                functools.partial(_apply, extractor),
-                input_signature=[self._signature],
-                autograph=False,
-            )
+            tf.function(function, input_signature=[self._signature], autograph=False), check
         )
         if warm:  # the first call also optimises the graph: do it before a user waits on it
             shape = [dim or 1 for dim in self.input_shape]
@@ -750,6 +806,13 @@ def _apply(extractor: Forward, batch: tf.Tensor) -> list[object]:
     return extractor(batch)
 
 
+def _apply_checked(
+    extractor: Forward, checksum: Callable[[], tuple[tf.Tensor, tf.Tensor]], batch: tf.Tensor
+) -> tuple[list[object], tf.Tensor, tf.Tensor]:
+    sums, steps = checksum()
+    return extractor(batch), sums, steps
+
+
 class _Compiled:
     """A compiled pass, called through its one concrete function.
 
@@ -761,13 +824,22 @@ class _Compiled:
     :meth:`ActivationEngine.prepare`, which checks it against the model's input.
     """
 
-    def __init__(self, function: Any) -> None:
+    def __init__(self, function: Any, check: InlineCheck | None) -> None:
         self._function = function
         self._concrete = function.get_concrete_function()
+        self.check = check
+        """The weights' check it carries (:meth:`checked`), or ``None``."""
 
     def __call__(self, batch: np.ndarray) -> list[object]:
-        outputs: list[object] = self._concrete(tf.convert_to_tensor(batch, tf.float32))
-        return outputs
+        return self.checked(batch)[0]
+
+    def checked(self, batch: np.ndarray) -> tuple[list[object], Any, Any]:
+        """Its outputs, then the carried check's fingerprints and step counter (or ``None``)."""
+        found = self._concrete(tf.convert_to_tensor(batch, tf.float32))
+        if self.check is None:
+            return found, None, None
+        outputs, sums, steps = found
+        return outputs, sums, steps
 
     def tracing_count(self) -> int:
         """How many times TensorFlow traced it (one, for its one signature)."""

@@ -24,7 +24,8 @@ model is one slice, checked whole on every call. A change the cheap tier cannot 
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -46,6 +47,21 @@ def _fingerprint_of(values: list[Any]) -> tf.Tensor:
     0.29 ms for the wrap-around integer sums used before (medians of 3,000 calls).
     """
     return tf.concat([tf.fingerprint(tf.reshape(value, [1, -1])) for value in values], axis=0)
+
+
+@dataclass(frozen=True)
+class InlineCheck:
+    """The cheap tier's check of a one-slice watch, for tracing into another compiled call.
+
+    A pass compiled with it (:meth:`WeightsWatch.inline_check`) returns the check's fingerprints
+    and step counter with its outputs: the update that needs that pass calls TensorFlow once,
+    not twice (after a pause between a user's events, each call costs most in waking up).
+    """
+
+    variables: tuple[Any, ...]
+    """The variables it reads, in order: the watch's, when it was made."""
+    checksum: Callable[[], tuple[tf.Tensor, tf.Tensor]]
+    """Traces the fingerprints, ``(len(variables), 8)`` uint8, and the step counter (int64)."""
 
 
 class WeightsWatch:
@@ -114,6 +130,30 @@ class WeightsWatch:
         sums, steps = _read(self._slices[index])  # one call: waking TensorFlow costs most
         return steps != self._steps or sums != self._sums[index]
 
+    def inline_check(self) -> InlineCheck | None:
+        """Return the cheap tier's check, to trace into a pass; ``None`` unless one slice.
+
+        With one slice the check reads every weight, so a pass that returns its look
+        (:meth:`vouches_for`) shows whether the pass itself ran on the weights of the last
+        :meth:`version`. A model of several slices keeps its separate check.
+        """
+        self._refresh()
+        if len(self._slices) != 1:
+            return None
+        return InlineCheck(self._variables, _checksum_function(self._variables, self._counter))
+
+    def vouches_for(self, check: InlineCheck, sums: Any, steps: Any) -> bool:
+        """Whether a look taken by ``check`` shows every weight as at the last :meth:`version`.
+
+        ``sums`` and ``steps`` are what a pass traced with ``check`` returned. ``False`` when
+        anything differs, or the variables are no longer those ``check`` reads: then ask
+        :meth:`changed` as usual. Nothing is kept, as for :meth:`changed`.
+        """
+        self._refresh()
+        if check.variables != self._variables or len(self._sums) != 1:
+            return False
+        return bool(int(steps) == self._steps and np.asarray(sums).tobytes() == self._sums[0])
+
     def unchanged(self) -> bool:
         """Whether every weight is as at the last :meth:`version`; nothing is kept.
 
@@ -163,6 +203,16 @@ def _compiled_checksum(variables: tuple[Any, ...], counter: Any) -> Any:
     events, each call into TensorFlow costs about a millisecond of waking up, not the work.
     ``-1`` stands for no optimizer.
     """
+    checksum = _checksum_function(variables, counter)
+    # The concrete function, traced now: calling it skips tf.function's dispatch, a tenth of
+    # the cheap check's time on the MNIST CNN.
+    return tf.function(checksum, autograph=False).get_concrete_function()
+
+
+def _checksum_function(
+    variables: tuple[Any, ...], counter: Any
+) -> Callable[[], tuple[tf.Tensor, tf.Tensor]]:
+    """Return the function that :func:`_compiled_checksum` compiles, to trace elsewhere too."""
     values = [variable.value for variable in variables]
     steps = None if counter is None else getattr(counter, "value", counter)
 
@@ -170,9 +220,7 @@ def _compiled_checksum(variables: tuple[Any, ...], counter: Any) -> Any:
         read = tf.constant(-1, tf.int64) if steps is None else tf.cast(steps, tf.int64)
         return _fingerprint_of(values), read
 
-    # The concrete function, traced now: calling it skips tf.function's dispatch, a tenth of
-    # the cheap check's time on the MNIST CNN.
-    return tf.function(checksum, autograph=False).get_concrete_function()
+    return checksum
 
 
 def _read(checksum: Any) -> tuple[bytes, int]:

@@ -9,12 +9,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from convscope.data.labels import class_labels
-from convscope.engine.activations import ActivationEngine
+from convscope.engine.activations import ActivationEngine, NextPass
 from convscope.engine.graph import LayerInfo
 from convscope.engine.inputs import check_images
 from convscope.engine.pass_memo import data_key
 from convscope.engine.receptive import receptive_field
 from convscope.errors import (
+    ConvscopeError,
     ModelNotSupportedError,
     check_layer_name,
 )
@@ -145,15 +146,16 @@ class ExplorerController:
             return None
         return shown
 
-    def follow_weights(self, *, full: bool = False) -> bool:
+    def follow_weights(self, *, full: bool = False, ahead: NextPass | None = None) -> bool:
         """Follow a change of the model's weights (training, ``set_weights``, an ``assign``).
 
         Asks the engine's cheap tier (``full``: every weight); on a change, the predictions
         are computed again and everything else keyed on the weights (maps, colour scales,
         peaks and dead channels, Grad-CAM, patterns) is looked up afresh. The caller redraws.
-        Returns whether the weights had changed.
+        ``ahead`` is the pass the next update needs (:meth:`next_pass`): the engine may run it
+        with the check. Returns whether the weights had changed.
         """
-        if not self.engine.follow_weights(full=full):
+        if not self.engine.follow_weights(full=full, ahead=ahead):
             return False
         self._forget_other_live_weights()
         self.classes.follow()
@@ -173,6 +175,21 @@ class ExplorerController:
 
         self.classes.forget(stale)
         self.stats.forget(stale)
+
+    def next_pass(self, **changes: Any) -> NextPass | None:
+        """Return the one-image pass that :meth:`apply` of ``changes`` would ask for first.
+
+        The maps of the layer in view for the sample in view, which every view draws; ``None``
+        where there is none to run ahead: ``changes`` that :meth:`apply` refuses, a drawing, or
+        a step of a scrub (its batch ahead computes that sample, :meth:`_ahead`).
+        """
+        try:
+            state = self.resolve(**changes)
+        except ConvscopeError:
+            return None
+        if state.drawn or self._ahead(state) is not None:
+            return None
+        return NextPass(state.layer, self.images[state.sample], state.sample)
 
     def resolve(self, **changes: Any) -> ViewState:
         """Return the state after ``changes``, or raise; see :meth:`ViewRules.resolve`."""

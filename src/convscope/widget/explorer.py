@@ -477,21 +477,20 @@ class Explorer(ExplorerTraits):
                 f"{', '.join(protocol.VIEW_FIELDS)}."
             )
         self._kernel.remember()
-        self._weights.follow()
-        self._controller.apply(
-            on_progress=self._show_progress,
-            follow=False,
-            layer=layer,
-            channel=channel,
-            sample=sample,
-            cmap=cmap,
-            norm=norm,
-            view=view,
-            target_class=target_class,
-            probe=probe,
-            compare=compare,
-            compare_mode=compare_mode,
-        )
+        changes = {
+            "layer": layer,
+            "channel": channel,
+            "sample": sample,
+            "cmap": cmap,
+            "norm": norm,
+            "view": view,
+            "target_class": target_class,
+            "probe": probe,
+            "compare": compare,
+            "compare_mode": compare_mode,
+        }
+        self._weights.follow(ahead=self._controller.next_pass(**changes))
+        self._controller.apply(on_progress=self._show_progress, follow=False, **changes)
         self._error = ""
         self._publish()
         self._weights.check_when_idle()
@@ -827,7 +826,10 @@ class Explorer(ExplorerTraits):
 
     def _apply_requests(self, pending: Batch, problems: list[str]) -> None:
         """Apply everything that arrived since the last flush as one update, then ack it."""
-        self._weights.request_begins()
+        changes = self._requests.view_changes(pending)
+        self._weights.request_begins(
+            None if changes is None else self._controller.next_pass(**changes)
+        )
         # One state message for the whole request, ack included, sent after the new frame:
         # fewer round trips for a remote kernel.
         with self.hold_sync():

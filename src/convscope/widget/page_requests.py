@@ -109,6 +109,16 @@ class PageRequests:
         if "page" in pending:
             self.host.show_page(min(max(pending["page"], 0), ex.page_count - 1))
 
+    @staticmethod
+    def view_changes(pending: dict[str, Any]) -> dict[str, Any] | None:
+        """Return what ``pending`` asks of ``update``, if that is all it asks; else ``None``.
+
+        Then nothing runs before that update (no filter, no step, no drawing), so the pass it
+        needs can run with the request's check of the weights.
+        """
+        changes = {key: pending[key] for key in protocol.VIEW_REQUEST_FIELDS if key in pending}
+        return changes if changes and len(changes) == len(pending) else None
+
     def apply_moves(self, pending: dict[str, Any]) -> None:
         """Apply the filter, then the view's fields and ←/→ steps, then a new drawing."""
         ex = self.host.explorer

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
+from convscope.engine.activations import NextPass
 from convscope.widget.controller import ExplorerController
 
 IDLE_SECONDS: Final = 1.0
@@ -58,23 +59,24 @@ class WeightsFollower:
         self._idle_check: asyncio.TimerHandle | None = None
         self._fill_pending: asyncio.TimerHandle | None = None
 
-    def follow(self, *, full: bool = False) -> bool:
+    def follow(self, *, full: bool = False, ahead: NextPass | None = None) -> bool:
         """Show the model as it is now if its weights changed; return whether they had.
 
         Asked before anything is shown; ``full`` checks every weight (when idle). The maps,
         predictions, thumbnails, sorts, statistics, colour scales, Grad-CAM and patterns all
-        follow.
+        follow. ``ahead``: the pass the update to come needs, which may run with the check
+        (:meth:`ExplorerController.next_pass`).
         """
-        if self._followed or not self.controller.follow_weights(full=full):
+        if self._followed or not self.controller.follow_weights(full=full, ahead=ahead):
             return False
         self.controller.apply(follow=False)
         self._show()
         return True
 
-    def request_begins(self) -> None:
+    def request_begins(self, ahead: NextPass | None = None) -> None:
         """Follow changed weights at the start of a request, and not again within it."""
         try:
-            self.follow()
+            self.follow(ahead=ahead)
         except Exception:  # noqa: BLE001 - logged; the request itself goes on
             _LOG.exception("convscope: could not follow the model's new weights")
         self._followed = True
