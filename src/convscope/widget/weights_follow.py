@@ -67,7 +67,11 @@ class WeightsFollower:
         follow. ``ahead``: the pass the update to come needs, which may run with the check
         (:meth:`ExplorerController.next_pass`).
         """
-        if self._followed or not self.controller.follow_weights(full=full, ahead=ahead):
+        if self._followed:
+            return False
+        if ahead is not None and self._busy():  # a training that runs: no pass ahead, as
+            ahead = None  # its look would see new weights at almost every update
+        if not self.controller.follow_weights(full=full, ahead=ahead):
             return False
         self.controller.apply(follow=False)
         self._show()
