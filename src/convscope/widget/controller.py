@@ -15,7 +15,6 @@ from convscope.engine.inputs import check_images
 from convscope.engine.pass_memo import data_key
 from convscope.engine.receptive import receptive_field
 from convscope.errors import (
-    ConvscopeError,
     ModelNotSupportedError,
     check_layer_name,
 )
@@ -185,7 +184,7 @@ class ExplorerController:
         """
         try:
             state = self.resolve(**changes)
-        except ConvscopeError:
+        except Exception:  # noqa: BLE001 - a hint only: apply() refuses the same changes
             return None
         if state.drawn or self._ahead(state) is not None:
             return None
