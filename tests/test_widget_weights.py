@@ -206,6 +206,13 @@ def test_a_jump_checks_the_weights_in_its_own_pass_and_keeps_nothing_of_other_we
         np.testing.assert_allclose(maps, expected, rtol=1e-5, atol=1e-4)
 
     original = model.get_weights()
+    # Other weights and back: the cache's tag is now that of these weights' version (the
+    # Explorer's first weights keep a tag of their own, never taken again), which a pass
+    # wrongly kept under it would reach.
+    model.set_weights([weight * 1.5 for weight in original])
+    explorer.sample = 4
+    model.set_weights(original)
+    explorer.sample = 5
     for seq, (sample, other) in enumerate(((120, 140), (220, 240)), start=0):
         calls.clear()
         jump(sample, seq and seq + 1)
@@ -218,3 +225,39 @@ def test_a_jump_checks_the_weights_in_its_own_pass_and_keeps_nothing_of_other_we
         assert calls[-1] == "pass"
         model.set_weights(original)
         jump(other, seq and seq + 3)  # the first weights again: their own maps of `other`
+
+
+def test_a_model_compiled_after_the_explorer_opened_wastes_no_pass(
+    split: tuple[np.ndarray, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass traced before ``compile`` reads the old optimizer's step counter: never run ahead.
+
+    It could never vouch for the weights once the new optimizer steps, so every jump would pay
+    a pass, the check and the pass again. It takes the check and one pass, as before passes
+    carried the check, and shows Keras's maps.
+    """
+    from convscope.engine import activations, weights
+
+    train_x, train_y, images, labels = split
+    model = convscope.mnist_cnn()
+    explorer = convscope.Explorer(model, images, labels, figure="none", layer="conv2")
+    for sample in (1, 2, 3):  # a scrub: conv2's pass gets compiled, carrying the check
+        explorer.sample = sample
+    explorer.engine.wait_compiled()
+    model.compile(keras.optimizers.SGD(learning_rate=0.0), "sparse_categorical_crossentropy")
+    model.fit(train_x[:64, ..., None], train_y[:64], epochs=1, batch_size=32, verbose=0)
+    calls: list[str] = []
+    read, checked = weights._read, activations._Compiled.checked
+    monkeypatch.setattr(weights, "_read", lambda fn: calls.append("check") or read(fn))
+    monkeypatch.setattr(
+        activations._Compiled,
+        "checked",
+        lambda self, batch: calls.append("pass") or checked(self, batch),
+    )
+    for sample in (150, 250):
+        calls.clear()
+        explorer.sample = sample
+        assert calls == ["check", "pass"]
+        maps = explorer.engine.activation("conv2", images[sample], key=sample)
+        expected = _keras_row(model, "conv2", images[sample : sample + 1, ..., None])[0]
+        np.testing.assert_allclose(maps, expected, rtol=1e-5, atol=1e-4)

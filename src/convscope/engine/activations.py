@@ -385,8 +385,12 @@ class ActivationEngine:
         outputs are cached only if its own look at the weights shows them unchanged: one call
         into TensorFlow instead of two. Otherwise the check runs alone, as without ``ahead``.
         """
-        if not full and ahead is not None and self._vouched_pass(ahead):
-            return False
+        if not full and ahead is not None:
+            try:
+                if self._vouched_pass(ahead):
+                    return False
+            except Exception:  # noqa: BLE001 - the check below runs; apply's pass fails again
+                _LOG.debug("The pass ahead failed; the weights are checked on their own.")
         if not full and not self._watch.changed():
             return False
         version = self._watch.version()
@@ -400,7 +404,10 @@ class ActivationEngine:
         """Run ``ahead``'s pass with the weights' check; whether the check vouched for it.
 
         Its outputs are cached (under the weights' tag) only then: a pass whose look shows
-        other weights leaves nothing behind.
+        other weights leaves nothing behind. Not run where the cache could not keep them, or
+        where its check no longer reads what the watch reads (``compile`` since its trace).
+        Another thread's ``assign`` during the call may reach the check's reads and the
+        pass's in either order, as it could between two calls before.
         """
         rows = (self.layer(ahead.layer).name,)
         self._collect_traced()
@@ -409,6 +416,8 @@ class ActivationEngine:
             compiled is None
             or compiled.check is None
             or self._key(rows[0], ahead.key) in self.cache
+            or self._row_bytes(rows[0]) > self.cache.max_bytes
+            or not self._watch.reads_as(compiled.check)
         ):
             return False
         batch = self.prepare(ahead.image)

@@ -60,6 +60,8 @@ class InlineCheck:
 
     variables: tuple[Any, ...]
     """The variables it reads, in order: the watch's, when it was made."""
+    counter: Any
+    """The optimizer's step counter it reads (``None``: none then)."""
     checksum: Callable[[], tuple[tf.Tensor, tf.Tensor]]
     """Traces the fingerprints, ``(len(variables), 8)`` uint8, and the step counter (int64)."""
 
@@ -140,7 +142,21 @@ class WeightsWatch:
         self._refresh()
         if len(self._slices) != 1:
             return None
-        return InlineCheck(self._variables, _checksum_function(self._variables, self._counter))
+        checksum = _checksum_function(self._variables, self._counter)
+        return InlineCheck(self._variables, self._counter, checksum)
+
+    def reads_as(self, check: InlineCheck) -> bool:
+        """Whether ``check`` reads what the cheap tier reads now: the same variables, counter.
+
+        Not after the model gained variables or an optimizer (``compile``) since ``check`` was
+        made: a pass carrying it could then never vouch, so it is not worth running ahead.
+        """
+        self._refresh()
+        return (
+            len(self._slices) == 1
+            and check.variables == self._variables
+            and check.counter is self._counter
+        )
 
     def vouches_for(self, check: InlineCheck, sums: Any, steps: Any) -> bool:
         """Whether a look taken by ``check`` shows every weight as at the last :meth:`version`.
