@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import convscope
+from convscope.engine import activations, weights
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.weights import WeightsWatch
 
@@ -22,6 +23,22 @@ def _pixels(explorer: convscope.Explorer) -> np.ndarray:
 
 def _keras_row(model: keras.Model, layer: str, images: np.ndarray) -> np.ndarray:
     return keras.Model(model.inputs[0], model.get_layer(layer).output)(images).numpy()
+
+
+def calls_into_tensorflow(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Return a list that gets, in order from now on, ``"check"`` and ``"pass"`` per call.
+
+    ``"check"``: a weights check of its own; ``"pass"``: a compiled pass (carrying one or not).
+    """
+    calls: list[str] = []
+    read, checked = weights._read, activations._Compiled.checked
+    monkeypatch.setattr(weights, "_read", lambda fn: calls.append("check") or read(fn))
+    monkeypatch.setattr(
+        activations._Compiled,
+        "checked",
+        lambda self, batch: calls.append("pass") or checked(self, batch),
+    )
+    return calls
 
 
 @pytest.fixture(scope="module")
@@ -176,8 +193,6 @@ def test_a_jump_checks_the_weights_in_its_own_pass_and_keeps_nothing_of_other_we
     under the old weights' tag: putting those weights back must show their maps, not the maps
     that pass computed. Through ``update`` and through the page's request alike.
     """
-    from convscope.engine import activations, weights
-
     _, _, images, labels = split
     model = convscope.mnist_cnn()
     explorer = convscope.Explorer(model, images, labels, figure="png", layer="conv2")
@@ -185,14 +200,7 @@ def test_a_jump_checks_the_weights_in_its_own_pass_and_keeps_nothing_of_other_we
     for sample in (1, 2, 3):  # a scrub: conv2's pass gets compiled
         explorer.sample = sample
     explorer.engine.wait_compiled()
-    calls: list[str] = []
-    read, checked = weights._read, activations._Compiled.checked
-    monkeypatch.setattr(weights, "_read", lambda fn: calls.append("check") or read(fn))
-    monkeypatch.setattr(
-        activations._Compiled,
-        "checked",
-        lambda self, batch: calls.append("pass") or checked(self, batch),
-    )
+    calls = calls_into_tensorflow(monkeypatch)
 
     def jump(sample: int, seq: int) -> None:
         if seq:  # a thumbnail click
@@ -236,8 +244,6 @@ def test_a_model_compiled_after_the_explorer_opened_wastes_no_pass(
     a pass, the check and the pass again. It takes the check and one pass, as before passes
     carried the check, and shows Keras's maps.
     """
-    from convscope.engine import activations, weights
-
     train_x, train_y, images, labels = split
     model = convscope.mnist_cnn()
     explorer = convscope.Explorer(model, images, labels, figure="none", layer="conv2")
@@ -246,14 +252,7 @@ def test_a_model_compiled_after_the_explorer_opened_wastes_no_pass(
     explorer.engine.wait_compiled()
     model.compile(keras.optimizers.SGD(learning_rate=0.0), "sparse_categorical_crossentropy")
     model.fit(train_x[:64, ..., None], train_y[:64], epochs=1, batch_size=32, verbose=0)
-    calls: list[str] = []
-    read, checked = weights._read, activations._Compiled.checked
-    monkeypatch.setattr(weights, "_read", lambda fn: calls.append("check") or read(fn))
-    monkeypatch.setattr(
-        activations._Compiled,
-        "checked",
-        lambda self, batch: calls.append("pass") or checked(self, batch),
-    )
+    calls = calls_into_tensorflow(monkeypatch)
     for sample in (150, 250):
         calls.clear()
         explorer.sample = sample
