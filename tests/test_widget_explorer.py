@@ -398,8 +398,8 @@ def test_a_jump_computes_one_sample_and_a_scrub_prefetches_its_way(
     images, labels = mnist_test
     explorer = convscope.Explorer(model, images[:400], labels[:400], figure="none")
     explorer.layer = "conv2"
-    explorer.sample = 1  # scrubbing: by the second new sample, the layer's pass is traced
-    explorer.sample = 2
+    for sample in (1, 2, 3):  # scrubbing: by the second step, the layer's batch pass is traced
+        explorer.sample = sample
     explorer.engine.wait_compiled(timeout=60)
 
     def cached(samples: range) -> list[int]:
@@ -407,8 +407,13 @@ def test_a_jump_computes_one_sample_and_a_scrub_prefetches_its_way(
 
     explorer.sample = 250  # a thumbnail click
     assert cached(range(200, 300)) == [250]
-    explorer.sample = 249  # one step back: the next ones that way come in the same batch
-    assert cached(range(200, 300)) == list(range(218, 251))
+    explorer.sample = 251  # a click on its neighbour, or a scrub's first step: one pass
+    assert cached(range(200, 300)) == [250, 251]
+    explorer.sample = 249  # a step back the other way: still no scrub
+    assert cached(range(200, 300)) == [249, 250, 251]
+    explorer.sample = 248  # a second step that way: the next ones that way in one batch
+    assert cached(range(200, 300)) == list(range(217, 252))
     explorer.sample = 100
-    explorer.sample = 101  # one step forward
-    assert cached(range(100, 140)) == list(range(100, 133))
+    explorer.sample = 101
+    explorer.sample = 102  # two steps forward
+    assert cached(range(100, 140)) == list(range(100, 134))

@@ -210,9 +210,11 @@ def test_a_grad_cam_scrub_computes_ahead_and_a_jump_computes_one(
     cached = len(views._cams)
     explorer.sample = 250  # a jump: that digit only
     assert len(views._cams) == cached + 1
-    explorer.sample = 251  # a scrub: the next 32 in one batch
-    assert len(views._cams) == cached + 33
+    explorer.sample = 251  # a neighbour's thumbnail, or a scrub's first step: that digit only
+    assert len(views._cams) == cached + 2
+    explorer.sample = 252  # a scrub: the next 32 in one batch
+    assert len(views._cams) == cached + 34
     before = len(views._cams)
-    for sample in range(252, 260):  # served from that batch
+    for sample in range(253, 261):  # served from that batch
         explorer.sample = sample
     assert len(views._cams) == before

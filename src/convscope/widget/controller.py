@@ -122,6 +122,7 @@ class ExplorerController:
         # Per (weights tag, layer): the data-set colour scale and each sample's channel peaks.
         self.stats = DataSetStats(engine, self.images, self._data)
         self._last_layer_view: tuple[tuple[object, ...], LayerView] | None = None
+        self._last_step = 0  # the sample step of the last update shown; 0 for any other move
         self._shown_images: dict[Hashable, np.ndarray] = {}
         self.pad = DrawingPad(engine.input_shape, (low, high))
         self.rules = ViewRules(
@@ -212,6 +213,7 @@ class ExplorerController:
             self.follow_weights()
         view = self.build_view(state, on_progress)
         self.view.show(view)
+        self._last_step = self._step(state)
         self.state = state
         self.notice = view.notice
         self.renders += 1
@@ -487,17 +489,23 @@ class ExplorerController:
     def _ahead(self, state: ViewState) -> np.ndarray | None:
         """Return the samples to compute in one batch with ``state``'s, or ``None`` for a jump.
 
-        While scrubbing one way (a step of at most ``_SCRUB_STEP`` on the same layer), the next
-        ``_PREFETCH`` samples that way, from the one asked for. A jump (a thumbnail click)
-        computes only the sample asked for: a batch would cost more than it saves.
+        While scrubbing one way (a second step of at most ``_SCRUB_STEP`` that way, on the same
+        layer), the next ``_PREFETCH`` samples that way, from the one asked for. A jump (a
+        thumbnail click, a neighbour's included) and a scrub's first step compute only the
+        sample asked for: a batch costs several passes, and a lone step would waste most of it.
         """
-        step = state.sample - self.state.sample
-        if state.drawn or self.state.drawn:
-            return None
-        if state.layer != self.state.layer or not 0 < abs(step) <= _SCRUB_STEP:
+        step = self._step(state)
+        if step == 0 or step * self._last_step <= 0:
             return None
         direction = 1 if step > 0 else -1
         return (state.sample + direction * np.arange(_PREFETCH)) % len(self.images)
+
+    def _step(self, state: ViewState) -> int:
+        """Return the sample step from the state shown to ``state``: 0 unless a scrub's step."""
+        step = state.sample - self.state.sample
+        if state.drawn or self.state.drawn or state.layer != self.state.layer:
+            return 0
+        return step if abs(step) <= _SCRUB_STEP else 0
 
     def class_name(self, index: int) -> str:
         """Return the name of class ``index``, or the index itself when there is no name."""
