@@ -7,7 +7,7 @@ import hashlib
 import logging
 import warnings
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -303,12 +303,7 @@ class ActivationEngine:
         rows = (rows[0], *(row for row in rows[1:] if self._key(row, image_key) not in self.cache))
         forward, compiled = self._forward(rows)
         if compiled or not self._first_looks_take_every_row:
-            outputs = forward(batch)
-            found = [
-                self.cache.put(self._key(row, image_key), np.asarray(out)[0])
-                for row, out in zip(rows, outputs, strict=True)
-            ]
-            return found[0]
+            return self._keep(rows, forward(batch), image_key)[0]
         # A first look: every row of this image in the same pass, so that visiting the other
         # layers on this image costs nothing.
         return self._every_row(batch, image_key)[rows[0]]
@@ -365,11 +360,17 @@ class ActivationEngine:
         every_row: Forward | None = self._compiled.get(self._all_rows)
         if every_row is None:
             every_row = functools.partial(_eager, self._extractor(self._all_rows))
-        outputs = every_row(batch)
-        return {
-            name: self.cache.put(self._key(name, image_key), np.asarray(out)[0])
-            for name, out in zip(self._all_rows, outputs, strict=True)
-        }
+        outputs = self._keep(self._all_rows, every_row(batch), image_key)
+        return dict(zip(self._all_rows, outputs, strict=True))
+
+    def _keep(
+        self, rows: Sequence[str], outputs: Sequence[Any], image_key: Hashable
+    ) -> list[np.ndarray]:
+        """Cache one image's outputs of ``rows`` (a batch of one each); return them in order."""
+        return [
+            self.cache.put(self._key(row, image_key), np.asarray(out)[0])
+            for row, out in zip(rows, outputs, strict=True)
+        ]
 
     def follow_weights(self, *, full: bool = False, ahead: NextPass | None = None) -> bool:
         """Key the cache on the model's weights as they are now; whether they had changed.
@@ -426,8 +427,7 @@ class ActivationEngine:
         outputs, sums, steps = compiled.checked(batch)
         if not self._watch.vouches_for(compiled.check, sums, steps):
             return False
-        for row, out in zip(rows, outputs, strict=True):
-            self.cache.put(self._key(row, ahead.key), np.asarray(out)[0])
+        self._keep(rows, outputs, ahead.key)
         return True
 
     def weights_as_tagged(self) -> bool:

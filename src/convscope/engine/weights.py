@@ -129,8 +129,8 @@ class WeightsWatch:
             return False
         index = self._next % len(self._slices)
         self._next = index + 1
-        sums, steps = _read(self._slices[index])  # one call: waking TensorFlow costs most
-        return steps != self._steps or sums != self._sums[index]
+        # One call: waking TensorFlow costs most.
+        return not self._seen_before(index, _read(self._slices[index]))
 
     def inline_check(self) -> InlineCheck | None:
         """Return the cheap tier's check, to trace into a pass; ``None`` unless one slice.
@@ -168,7 +168,7 @@ class WeightsWatch:
         self._refresh()
         if check.variables != self._variables or len(self._sums) != 1:
             return False
-        return bool(int(steps) == self._steps and np.asarray(sums).tobytes() == self._sums[0])
+        return self._seen_before(0, _look(sums, steps))
 
     def unchanged(self) -> bool:
         """Whether every weight is as at the last :meth:`version`; nothing is kept.
@@ -181,10 +181,12 @@ class WeightsWatch:
         if self._variables != before or len(self._sums) != len(self._slices):
             return False
         looks = [_read(checksum) for checksum in self._slices]
-        return all(
-            sums == seen and steps == self._steps
-            for (sums, steps), seen in zip(looks, self._sums, strict=True)
-        )
+        return all(self._seen_before(index, look) for index, look in enumerate(looks))
+
+    def _seen_before(self, index: int, look: tuple[bytes, int]) -> bool:
+        """Whether ``look`` (slice ``index``'s fingerprints, the steps) is the last version's."""
+        sums, steps = look
+        return steps == self._steps and sums == self._sums[index]
 
     def _refresh(self) -> None:
         variables = tuple(self._model.weights)
@@ -241,7 +243,11 @@ def _checksum_function(
 
 def _read(checksum: Any) -> tuple[bytes, int]:
     """Call a compiled checksum; return its fingerprints' bytes and the step counter."""
-    sums, steps = checksum()
+    return _look(*checksum())
+
+
+def _look(sums: Any, steps: Any) -> tuple[bytes, int]:
+    """Return a checksum's outputs as compared: the fingerprints' bytes, the step counter."""
     return np.asarray(sums).tobytes(), int(steps)
 
 

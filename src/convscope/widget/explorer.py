@@ -489,7 +489,7 @@ class Explorer(ExplorerTraits):
             "compare": compare,
             "compare_mode": compare_mode,
         }
-        self._weights.follow(ahead=self._controller.next_pass(**changes))
+        self._weights.follow(ahead=functools.partial(self._controller.next_pass, **changes))
         self._controller.apply(on_progress=self._show_progress, follow=False, **changes)
         self._error = ""
         self._publish()
@@ -828,7 +828,7 @@ class Explorer(ExplorerTraits):
         """Apply everything that arrived since the last flush as one update, then ack it."""
         changes = self._requests.view_changes(pending)
         self._weights.request_begins(
-            None if changes is None else self._controller.next_pass(**changes)
+            None if changes is None else functools.partial(self._controller.next_pass, **changes)
         )
         # One state message for the whole request, ack included, sent after the new frame:
         # fewer round trips for a remote kernel.

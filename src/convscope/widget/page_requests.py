@@ -116,7 +116,7 @@ class PageRequests:
         Then nothing runs before that update (no filter, no step, no drawing), so the pass it
         needs can run with the request's check of the weights.
         """
-        changes = {key: pending[key] for key in protocol.VIEW_REQUEST_FIELDS if key in pending}
+        changes = _view_fields(pending)
         return changes if changes and len(changes) == len(pending) else None
 
     def apply_moves(self, pending: dict[str, Any]) -> None:
@@ -125,7 +125,7 @@ class PageRequests:
         if "filter" in pending:
             request = pending["filter"]
             ex.filter(request["true"], request["predicted"], request["misclassified"])
-        changes = {key: pending[key] for key in protocol.VIEW_REQUEST_FIELDS if key in pending}
+        changes = _view_fields(pending)
         if "step" in pending:
             start = changes.get("sample", self.host.sample())
             changes["sample"] = self.host.step(start, pending["step"])
@@ -155,3 +155,8 @@ class PageRequests:
             start = changes.get("channel", min(ex.channel, count - 1))
             moved["channel"] = min(max(start + channels, 0), count - 1)
         return moved
+
+
+def _view_fields(pending: dict[str, Any]) -> dict[str, Any]:
+    """Return the fields of ``pending`` that :meth:`Explorer.update` takes as they are."""
+    return {key: pending[key] for key in protocol.VIEW_REQUEST_FIELDS if key in pending}

@@ -59,25 +59,28 @@ class WeightsFollower:
         self._idle_check: asyncio.TimerHandle | None = None
         self._fill_pending: asyncio.TimerHandle | None = None
 
-    def follow(self, *, full: bool = False, ahead: NextPass | None = None) -> bool:
+    def follow(
+        self, *, full: bool = False, ahead: Callable[[], NextPass | None] | None = None
+    ) -> bool:
         """Show the model as it is now if its weights changed; return whether they had.
 
         Asked before anything is shown; ``full`` checks every weight (when idle). The maps,
         predictions, thumbnails, sorts, statistics, colour scales, Grad-CAM and patterns all
-        follow. ``ahead``: the pass the update to come needs, which may run with the check
-        (:meth:`ExplorerController.next_pass`).
+        follow. ``ahead`` names the pass the update to come needs, which may run with the
+        check (:meth:`ExplorerController.next_pass`); it is asked only when the check runs.
         """
         if self._followed:
             return False
-        if ahead is not None and self._busy():  # a training that runs: no pass ahead, as
-            ahead = None  # its look would see new weights at almost every update
-        if not self.controller.follow_weights(full=full, ahead=ahead):
+        # A training that runs: no pass ahead, as its look would see new weights at almost
+        # every update.
+        next_pass = None if ahead is None or self._busy() else ahead()
+        if not self.controller.follow_weights(full=full, ahead=next_pass):
             return False
         self.controller.apply(follow=False)
         self._show()
         return True
 
-    def request_begins(self, ahead: NextPass | None = None) -> None:
+    def request_begins(self, ahead: Callable[[], NextPass | None] | None = None) -> None:
         """Follow changed weights at the start of a request, and not again within it."""
         try:
             self.follow(ahead=ahead)
