@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import convscope
-from convscope.engine import activations
+from convscope.engine import compiled
 from convscope.widget import publisher as publishing
 from convscope.widget.previews import IDLE_S
 from convscope.widget.publisher import READY_CHUNK
@@ -74,9 +74,9 @@ def test_a_click_on_a_thumbnail_made_ready_runs_no_pass_and_shows_keras_maps(
     idle(explorer)
     assert all(engine.is_cached("conv2", sample) for sample in samples)
     passes: list[int] = []
-    call = activations._Compiled.__call__
+    call = compiled.CompiledPass.__call__
     monkeypatch.setattr(
-        activations._Compiled, "__call__", lambda self, batch: passes.append(1) or call(self, batch)
+        compiled.CompiledPass, "__call__", lambda self, batch: passes.append(1) or call(self, batch)
     )
     for seq, sample in enumerate((samples[17], samples[40], samples[3]), start=2):
         click(explorer, sample, seq)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import convscope
-from convscope.engine import activations, weights
+from convscope.engine import compiled, weights
 from convscope.engine.activations import ActivationEngine
 from convscope.engine.weights import WeightsWatch
 
@@ -31,10 +31,10 @@ def calls_into_tensorflow(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     ``"check"``: a weights check of its own; ``"pass"``: a compiled pass (carrying one or not).
     """
     calls: list[str] = []
-    read, checked = weights._read, activations._Compiled.checked
+    read, checked = weights._read, compiled.CompiledPass.checked
     monkeypatch.setattr(weights, "_read", lambda fn: calls.append("check") or read(fn))
     monkeypatch.setattr(
-        activations._Compiled,
+        compiled.CompiledPass,
         "checked",
         lambda self, batch: calls.append("pass") or checked(self, batch),
     )

@@ -6,9 +6,7 @@ import functools
 import hashlib
 import logging
 import warnings
-from collections import Counter
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,10 +16,11 @@ import tensorflow as tf
 
 from convscope.engine.attached import attached
 from convscope.engine.cache import DEFAULT_CACHE_BYTES, ActivationCache
+from convscope.engine.compiled import CompiledPasses, Forward
 from convscope.engine.graph import LayerInfo, read_graph
 from convscope.engine.inputs import check_images
 from convscope.engine.layers import check_model, find_layer
-from convscope.engine.weights import InlineCheck, WeightsWatch
+from convscope.engine.weights import WeightsWatch
 from convscope.errors import (
     ArgumentTypeError,
     InvalidArgumentError,
@@ -46,9 +45,6 @@ class NextPass:
     layer: str
     image: np.ndarray
     key: Hashable
-
-
-Forward = Callable[[np.ndarray], list[object]]
 
 
 class ActivationEngine:
@@ -110,22 +106,20 @@ class ActivationEngine:
         self._seen_weights = self._watch.version()
         self._weight_tensors: dict[Hashable, list[Any]] = {}
         self._swap: Callable[[list[Any]], Any] | None = None
-        self._signature = tf.TensorSpec((None, *self.input_shape), tf.float32)
-        self._extractors: dict[tuple[str, ...], Forward] = {}
-        self._compiled: dict[tuple[str, ...], _Compiled] = {}
-        self._tracing: dict[tuple[str, ...], Future[_Compiled]] = {}
-        self._requests: Counter[tuple[str, ...]] = Counter()
-        self._failed: set[tuple[str, ...]] = set()  # background traces that raised
-        self._worker = ThreadPoolExecutor(1, "convscope-trace") if background_compile else None
+        self._passes = CompiledPasses(
+            self.graph,
+            self.input_shape,
+            self.output_index,
+            self._watch.inline_check,
+            background=background_compile,
+        )
         # Every layer's row and the selected output: what a first look at an image computes.
         self._all_rows = (*(info.name for info in self.layers), _MODEL_OUTPUT)
         self._all_rows_bytes = sum(self._row_bytes(row) for row in self._all_rows)
-        if self._worker is not None and self._first_looks_take_every_row:
-            # First looks compute every row of one image; compiled, that costs one forward
-            # pass (80 ms for ResNet50 at 96 px, against 0.4 s eagerly).
-            self._tracing[self._all_rows] = self._worker.submit(
-                self._trace, self._extractor(self._all_rows), self._inline_check(), warm=True
-            )
+        if self._first_looks_take_every_row:
+            # First looks compute every row of one image; compiled (in the background), that
+            # costs one forward pass (80 ms for ResNet50 at 96 px, against 0.4 s eagerly).
+            self._passes.trace_soon(self._all_rows)
 
     @property
     def layer_names(self) -> list[str]:
@@ -148,8 +142,7 @@ class ActivationEngine:
 
         The group of every row, which first looks use, is not listed.
         """
-        self._collect_traced()
-        return [rows for rows in self._compiled if rows != self._all_rows]
+        return [rows for rows in self._passes.rows if rows != self._all_rows]
 
     @property
     def trace_count(self) -> int:
@@ -158,13 +151,11 @@ class ActivationEngine:
         Each pass is traced once for its fixed input signature; swapping weights
         (:meth:`use_weights`) must not add to it.
         """
-        self._collect_traced()
-        return sum(compiled.tracing_count() for compiled in self._compiled.values())
+        return self._passes.trace_count
 
     def wait_compiled(self, timeout: float | None = None) -> None:
         """Block until every background trace has finished (for tests and benchmarks)."""
-        wait(list(self._tracing.values()), timeout)
-        self._collect_traced()
+        self._passes.wait(timeout)
 
     def layer(self, name: str) -> LayerInfo:
         """Return the :class:`LayerInfo` for ``name``; raises ``UnknownLayerError`` if absent."""
@@ -301,7 +292,7 @@ class ActivationEngine:
         if cached is not None:
             return cached
         rows = (rows[0], *(row for row in rows[1:] if self._key(row, image_key) not in self.cache))
-        forward, compiled = self._forward(rows)
+        forward, compiled = self._passes.forward(rows)
         if compiled or not self._first_looks_take_every_row:
             return self._keep(rows, forward(batch), image_key)[0]
         # A first look: every row of this image in the same pass, so that visiting the other
@@ -356,10 +347,9 @@ class ActivationEngine:
 
     def _every_row(self, batch: np.ndarray, image_key: Hashable) -> dict[str, np.ndarray]:
         """Compute and cache every row of one image in one pass; return them by row."""
-        self._collect_traced()
-        every_row: Forward | None = self._compiled.get(self._all_rows)
+        every_row: Forward | None = self._passes.get(self._all_rows)
         if every_row is None:
-            every_row = functools.partial(_eager, self._extractor(self._all_rows))
+            every_row = self._passes.eager(self._all_rows)
         outputs = self._keep(self._all_rows, every_row(batch), image_key)
         return dict(zip(self._all_rows, outputs, strict=True))
 
@@ -411,8 +401,7 @@ class ActivationEngine:
         pass's in either order, as it could between two calls before.
         """
         rows = (self.layer(ahead.layer).name,)
-        self._collect_traced()
-        compiled = self._compiled.get(rows)
+        compiled = self._passes.get(rows)
         if (
             compiled is None
             or compiled.check is None
@@ -522,8 +511,7 @@ class ActivationEngine:
 
         """
         info = self.layer(layer)
-        self._collect_traced()
-        compiled = self._compiled.get((layer,))
+        compiled = self._passes.get((layer,))
         if compiled is None:
             return 0
         budget = min(max_bytes, self.cache.max_bytes // 10) // info.nbytes
@@ -668,7 +656,7 @@ class ActivationEngine:
     ) -> Iterator[tuple[int, list[np.ndarray]]]:
         per_image = sum(self._row_bytes(row) for row in rows)
         size = max(1, min(int(batch_size), _BATCH_BYTES // max(per_image, 1)))
-        forward, _ = self._forward(rows, calls=-(-len(batch) // size))
+        forward, _ = self._passes.forward(rows, calls=-(-len(batch) // size))
         bar = keras.utils.Progbar(len(batch), unit_name="image") if progress else None
         for start in range(0, len(batch), size):
             chunk = np.ascontiguousarray(batch[start : start + size], dtype=np.float32)
@@ -680,83 +668,6 @@ class ActivationEngine:
         if row == _MODEL_OUTPUT:
             return 4 * int(np.prod([dim or 1 for dim in self.output_shape]))
         return self._by_name[row].nbytes
-
-    def _forward(self, rows: tuple[str, ...], calls: int = 1) -> tuple[Forward, bool]:
-        """Return the best forward pass for ``rows`` now, and whether it is compiled.
-
-        Batched work (several calls) and repeated requests get a compiled pass. A first
-        single request runs eagerly; with ``background_compile`` a repeated one also runs
-        eagerly while its trace runs in the worker thread.
-        """
-        self._collect_traced()
-        compiled = self._compiled.get(rows)
-        if compiled is not None:
-            return compiled, True
-        self._requests[rows] += 1
-        if calls > 1 or (self._worker is None and self._requests[rows] > 1):
-            pending = self._tracing.pop(rows, None)
-            if pending is not None and pending.exception() is None:  # waits for it to finish
-                compiled = pending.result()
-            else:
-                compiled = self._trace(self._extractor(rows), self._inline_check(), warm=False)
-            self._compiled[rows] = compiled
-            return compiled, True
-        wanted = self._requests[rows] > 1 and rows not in self._tracing and rows not in self._failed
-        if self._worker is not None and wanted:
-            # Only the newest wish is worth a trace: drop queued ones that have not started.
-            queued = [key for key in self._tracing if key != self._all_rows]
-            for waiting in [key for key in queued if self._tracing[key].cancel()]:
-                del self._tracing[waiting]
-                self._requests[waiting] = 1
-            self._tracing[rows] = self._worker.submit(
-                self._trace, self._extractor(rows), self._inline_check(), warm=True
-            )
-        return functools.partial(_eager, self._extractor(rows)), False
-
-    def _extractor(self, rows: tuple[str, ...]) -> Forward:
-        extractor = self._extractors.get(rows)
-        if extractor is None:
-            extractor = self.graph.extractor(rows, output=self.output_index)
-            self._extractors[rows] = extractor
-        return extractor
-
-    def _inline_check(self) -> InlineCheck | None:
-        """Return the weights' check for a pass to carry; ``None`` for several slices.
-
-        Asked on the caller's thread: the watch is not shared with the tracing worker.
-        """
-        return self._watch.inline_check()
-
-    def _trace(self, extractor: Forward, check: InlineCheck | None, *, warm: bool) -> _Compiled:
-        """Compile ``extractor`` (traced now), carrying ``check``; with ``warm``, run it once."""
-        # A partial of one module-level function, not a closure per extractor: TensorFlow
-        # counts traces per code object and would warn of "frequent retracing".
-        function = (
-            functools.partial(_apply, extractor)
-            if check is None
-            else functools.partial(_apply_checked, extractor, check.checksum)
-        )
-        compiled = _Compiled(
-            tf.function(function, input_signature=[self._signature], autograph=False), check
-        )
-        if warm:  # the first call also optimises the graph: do it before a user waits on it
-            shape = [dim or 1 for dim in self.input_shape]
-            compiled(np.zeros((1, *shape), np.float32))
-        return compiled
-
-    def _collect_traced(self) -> None:
-        """Take in finished background traces; a failed one leaves its rows on the eager path."""
-        for rows, future in list(self._tracing.items()):
-            if not future.done():
-                continue
-            del self._tracing[rows]
-            if future.cancelled():
-                continue
-            if future.exception() is not None:
-                self._failed.add(rows)
-                _LOG.warning("Tracing %s failed (%s); it stays eager.", rows, future.exception())
-                continue
-            self._compiled[rows] = future.result()
 
 
 def engine_for(model: keras.Model) -> ActivationEngine:
@@ -809,54 +720,6 @@ def _output_index(output: int | str | None, names: list[tuple[str, ...]]) -> int
             f"output={output} is out of range: the model has {len(names)} output(s) ({described})."
         )
     return int(output)
-
-
-def _apply(extractor: Forward, batch: tf.Tensor) -> list[object]:
-    return extractor(batch)
-
-
-def _apply_checked(
-    extractor: Forward, checksum: Callable[[], tuple[tf.Tensor, tf.Tensor]], batch: tf.Tensor
-) -> tuple[list[object], tf.Tensor, tf.Tensor]:
-    sums, steps = checksum()
-    return extractor(batch), sums, steps
-
-
-class _Compiled:
-    """A compiled pass, called through its one concrete function.
-
-    Its input signature is fixed, so it has exactly one; calling that directly skips
-    ``tf.function``'s dispatch (binding and checking the arguments): a single-digit pass of
-    the MNIST CNN's ``conv2`` through the Explorer's controller took 0.47–0.52 ms against
-    0.60–0.75 (medians of 1,000 digits, 3 runs each). Unlike the dispatch, the concrete
-    function does not check the batch's shape: every caller passes a batch from
-    :meth:`ActivationEngine.prepare`, which checks it against the model's input.
-    """
-
-    def __init__(self, function: Any, check: InlineCheck | None) -> None:
-        self._function = function
-        self._concrete = function.get_concrete_function()
-        self.check = check
-        """The weights' check it carries (:meth:`checked`), or ``None``."""
-
-    def __call__(self, batch: np.ndarray) -> list[object]:
-        return self.checked(batch)[0]
-
-    def checked(self, batch: np.ndarray) -> tuple[list[object], Any, Any]:
-        """Its outputs, then the carried check's fingerprints and step counter (or ``None``)."""
-        found = self._concrete(tf.convert_to_tensor(batch, tf.float32))
-        if self.check is None:
-            return found, None, None
-        outputs, sums, steps = found
-        return outputs, sums, steps
-
-    def tracing_count(self) -> int:
-        """How many times TensorFlow traced it (one, for its one signature)."""
-        return int(self._function.experimental_get_tracing_count())
-
-
-def _eager(extractor: Forward, batch: np.ndarray) -> list[object]:
-    return extractor(tf.convert_to_tensor(batch))
 
 
 def per_channel(out: np.ndarray, info: LayerInfo | None) -> np.ndarray:
