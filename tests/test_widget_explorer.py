@@ -417,3 +417,9 @@ def test_a_jump_computes_one_sample_and_a_scrub_prefetches_its_way(
     explorer.sample = 101
     explorer.sample = 102  # two steps forward
     assert cached(range(100, 140)) == list(range(100, 134))
+    explorer.sample = 300
+    explorer.sample = 303  # a click three thumbnails on: a jump
+    assert cached(range(290, 350)) == [300, 303]
+    explorer.sample = 304  # a first step from there
+    explorer.sample = 307  # three presses the page sent as one: the scrub goes on, in a batch
+    assert cached(range(290, 350)) == [300, 303, 304, *range(307, 339)]

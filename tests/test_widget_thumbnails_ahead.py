@@ -73,10 +73,15 @@ def test_a_click_on_a_thumbnail_made_ready_runs_no_pass_and_shows_keras_maps(
     assert not any(engine.is_cached("conv2", sample) for sample in samples)
     idle(explorer)
     assert all(engine.is_cached("conv2", sample) for sample in samples)
-    passes: list[int] = []
-    call = compiled.CompiledPass.__call__
+    passes: list[int] = []  # compiled (with the weights' check or not) and eager alike
+    checked, eager = compiled.CompiledPass.checked, compiled._eager
     monkeypatch.setattr(
-        compiled.CompiledPass, "__call__", lambda self, batch: passes.append(1) or call(self, batch)
+        compiled.CompiledPass,
+        "checked",
+        lambda self, batch: passes.append(1) or checked(self, batch),
+    )
+    monkeypatch.setattr(
+        compiled, "_eager", lambda forward, batch: passes.append(1) or eager(forward, batch)
     )
     for seq, sample in enumerate((samples[17], samples[40], samples[3]), start=2):
         click(explorer, sample, seq)

@@ -53,7 +53,8 @@ from convscope.widget.view_state import DRAWN, Source, ViewRules, ViewState, sou
 from convscope.widget.views import PREDICTED, DeeperViews
 
 _PREFETCH = 32  # samples computed together when scrubbing reaches an uncached one
-_SCRUB_STEP = 2  # a sample move this small is a scrub (arrows, play, slider); larger, a jump
+_SCRUB_STEP = 2  # a sample move this small may start a scrub (arrows, play, slider)
+_SCRUB_REACH = 8  # one this small goes on with one (the page adds up a burst of arrow presses)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 DEAD_RGB = (205, 210, 216)  # the cross over a channel that never fires on the data set
 # One layer view: A's maps (or those of A - B), and B's when two are shown side by side.
@@ -181,7 +182,7 @@ class ExplorerController:
 
         The maps of the layer in view for the sample in view, which every view draws; ``None``
         where there is none to run ahead: ``changes`` that :meth:`apply` refuses, a drawing, or
-        a step of a scrub (its batch ahead computes that sample, :meth:`_ahead`).
+        a scrub's second or later step (its batch ahead computes that sample, :meth:`_ahead`).
         """
         try:
             state = self.resolve(**changes)
@@ -213,7 +214,8 @@ class ExplorerController:
             self.follow_weights()
         view = self.build_view(state, on_progress)
         self.view.show(view)
-        self._last_step = self._step(state)
+        if source_of(state) != source_of(self.state) or state.layer != self.state.layer:
+            self._last_step = self._step(state)  # a redraw of the same input leaves it as it was
         self.state = state
         self.notice = view.notice
         self.renders += 1
@@ -489,23 +491,29 @@ class ExplorerController:
     def _ahead(self, state: ViewState) -> np.ndarray | None:
         """Return the samples to compute in one batch with ``state``'s, or ``None`` for a jump.
 
-        While scrubbing one way (a second step of at most ``_SCRUB_STEP`` that way, on the same
-        layer), the next ``_PREFETCH`` samples that way, from the one asked for. A jump (a
+        While scrubbing one way, from its second step on the same layer, the next
+        ``_PREFETCH`` samples that way, from the one asked for (see :meth:`_step`). A jump (a
         thumbnail click, a neighbour's included) and a scrub's first step compute only the
         sample asked for: a batch costs several passes, and a lone step would waste most of it.
         """
         step = self._step(state)
-        if step == 0 or step * self._last_step <= 0:
+        if step * self._last_step <= 0:
             return None
         direction = 1 if step > 0 else -1
         return (state.sample + direction * np.arange(_PREFETCH)) % len(self.images)
 
     def _step(self, state: ViewState) -> int:
-        """Return the sample step from the state shown to ``state``: 0 unless a scrub's step."""
+        """Return the sample step from the input shown to ``state``'s, if a scrub's; else 0.
+
+        On the same layer, between two samples of the data set: a step of at most
+        ``_SCRUB_STEP`` starts a scrub or goes on with one; after a step that way, one of at
+        most ``_SCRUB_REACH`` goes on with it (several arrow presses the page sent as one).
+        """
         step = state.sample - self.state.sample
         if state.drawn or self.state.drawn or state.layer != self.state.layer:
             return 0
-        return step if abs(step) <= _SCRUB_STEP else 0
+        reach = _SCRUB_REACH if step * self._last_step > 0 else _SCRUB_STEP
+        return step if abs(step) <= reach else 0
 
     def class_name(self, index: int) -> str:
         """Return the name of class ``index``, or the index itself when there is no name."""

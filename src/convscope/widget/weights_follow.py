@@ -71,9 +71,14 @@ class WeightsFollower:
         """
         if self._followed:
             return False
+        next_pass = None
         # A training that runs: no pass ahead, as its look would see new weights at almost
         # every update.
-        next_pass = None if ahead is None or self._busy() else ahead()
+        if ahead is not None and not self._busy():
+            try:
+                next_pass = ahead()
+            except Exception:  # noqa: BLE001 - a hint only: the check below runs without it
+                _LOG.debug("No pass ahead: naming it failed.", exc_info=True)
         if not self.controller.follow_weights(full=full, ahead=next_pass):
             return False
         self.controller.apply(follow=False)
