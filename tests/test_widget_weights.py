@@ -235,6 +235,41 @@ def test_a_jump_checks_the_weights_in_its_own_pass_and_keeps_nothing_of_other_we
         jump(other, seq and seq + 3)  # the first weights again: their own maps of `other`
 
 
+def test_the_page_s_arrow_and_page_keys_check_the_weights_in_their_own_pass(
+    split: tuple[np.ndarray, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """→, PageDown and ↑ from the page: one call into TensorFlow each, and Keras's maps.
+
+    → to a digit not cached and PageDown to a layer it has not computed need a pass, which
+    carries the check; ↑ recolours maps already computed, so the check runs alone.
+    """
+    _, _, images, labels = split
+    model = convscope.mnist_cnn()
+    explorer = convscope.Explorer(model, images, labels, figure="png", layer="conv2")
+    explorer._on_frontend_message(explorer, {"type": "frame", "seq": 1}, [])  # a page opens
+    deeper = explorer.layers[explorer.layers.index("conv2") + 1]
+    for layer, samples in (("conv2", (10, 20, 30)), (deeper, (40, 50, 60))):
+        for sample in samples:  # jumps to new digits: each layer's one-row pass gets compiled
+            explorer.update(layer=layer, sample=sample)
+    explorer.engine.wait_compiled()
+    explorer.update(layer="conv2", sample=200)
+    calls = calls_into_tensorflow(monkeypatch)
+    for seq, (message, expected) in enumerate(
+        [
+            ({"type": "step", "delta": 1}, ("conv2", 201, 0, ["pass"])),
+            ({"type": "move", "layers": 1, "channels": 0}, (deeper, 201, 0, ["pass"])),
+            ({"type": "move", "layers": 0, "channels": 1}, (deeper, 201, 1, ["check"])),
+        ],
+        start=2,
+    ):
+        calls.clear()
+        explorer._on_frontend_message(explorer, {**message, "seq": seq}, [])
+        assert (explorer.layer, explorer.sample, explorer.channel, calls) == expected, message
+        maps = explorer.engine.activation(explorer.layer, images[201], key=201)
+        keras_maps = _keras_row(model, explorer.layer, images[201:202, ..., None])[0]
+        np.testing.assert_allclose(maps, keras_maps, rtol=1e-5, atol=1e-4)
+
+
 def test_a_model_compiled_after_the_explorer_opened_wastes_no_pass(
     split: tuple[np.ndarray, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,7 +15,7 @@ import ipywidgets
 import numpy as np
 import traitlets
 
-from convscope.engine.activations import ActivationEngine
+from convscope.engine.activations import ActivationEngine, NextPass
 from convscope.engine.cache import DEFAULT_CACHE_BYTES
 from convscope.engine.live import DEFAULT_CAP, DEFAULT_EVERY
 from convscope.engine.training import TrainingRun
@@ -826,10 +826,7 @@ class Explorer(ExplorerTraits):
 
     def _apply_requests(self, pending: Batch, problems: list[str]) -> None:
         """Apply everything that arrived since the last flush as one update, then ack it."""
-        changes = self._requests.view_changes(pending)
-        self._weights.request_begins(
-            None if changes is None else functools.partial(self._controller.next_pass, **changes)
-        )
+        self._weights.request_begins(functools.partial(self._request_pass, pending))
         # One state message for the whole request, ack included, sent after the new frame:
         # fewer round trips for a remote kernel.
         with self.hold_sync():
@@ -845,6 +842,11 @@ class Explorer(ExplorerTraits):
                 self._error = "\n".join(problems)
             self._ack = max(self._ack, self._inbox.seen_seq)
         self._weights.request_ends()
+
+    def _request_pass(self, pending: Batch) -> NextPass | None:
+        """Return the pass that the update ``pending`` asks for needs first, if that is all."""
+        changes = self._requests.view_changes(pending)
+        return None if changes is None else self._controller.next_pass(**changes)
 
     def _samples_step(self, start: int, delta: int) -> int:
         return self._samples.step(start, delta)

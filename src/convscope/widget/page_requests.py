@@ -14,6 +14,9 @@ from typing import Any, Protocol
 
 from convscope.widget import protocol
 
+_VIEW_MOVES = frozenset({*protocol.VIEW_REQUEST_FIELDS, "step", "layer_steps", "channel_steps"})
+"""What a request that only moves the view holds."""
+
 
 class Explorer(Protocol):
     """The Explorer's public API that the requests use (no import of it: no cycle)."""
@@ -109,15 +112,16 @@ class PageRequests:
         if "page" in pending:
             self.host.show_page(min(max(pending["page"], 0), ex.page_count - 1))
 
-    @staticmethod
-    def view_changes(pending: dict[str, Any]) -> dict[str, Any] | None:
+    def view_changes(self, pending: dict[str, Any]) -> dict[str, Any] | None:
         """Return what ``pending`` asks of ``update``, if that is all it asks; else ``None``.
 
-        Then nothing runs before that update (no filter, no step, no drawing), so the pass it
-        needs can run with the request's check of the weights.
+        The view's fields, ←/→ and the layer and channel steps. Then nothing runs before that
+        update (no filter, no drawing), so the pass it needs can run with the request's check
+        of the weights.
         """
-        changes = _view_fields(pending)
-        return changes if changes and len(changes) == len(pending) else None
+        if not pending or not pending.keys() <= _VIEW_MOVES:
+            return None
+        return self._update_changes(pending) or None
 
     def apply_moves(self, pending: dict[str, Any]) -> None:
         """Apply the filter, then the view's fields and ←/→ steps, then a new drawing."""
@@ -125,17 +129,21 @@ class PageRequests:
         if "filter" in pending:
             request = pending["filter"]
             ex.filter(request["true"], request["predicted"], request["misclassified"])
-        changes = _view_fields(pending)
-        if "step" in pending:
-            start = changes.get("sample", self.host.sample())
-            changes["sample"] = self.host.step(start, pending["step"])
-        changes |= self.moved(
-            changes, pending.get("layer_steps", 0), pending.get("channel_steps", 0)
-        )
+        changes = self._update_changes(pending)
         if changes:
             ex.update(**changes)
         if "draw" in pending:
             ex.draw(pending["draw"])
+
+    def _update_changes(self, pending: dict[str, Any]) -> dict[str, Any]:
+        """Return what ``pending`` asks of ``update``: its view's fields, ←/→ and steps."""
+        changes = _view_fields(pending)
+        if "step" in pending:
+            start = changes.get("sample", self.host.sample())
+            changes["sample"] = self.host.step(start, pending["step"])
+        return changes | self.moved(
+            changes, pending.get("layer_steps", 0), pending.get("channel_steps", 0)
+        )
 
     def moved(self, changes: dict[str, Any], layers: int, channels: int) -> dict[str, Any]:
         """Return the layer and channel ``layers`` and ``channels`` steps on from ``changes``.
