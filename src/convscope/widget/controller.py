@@ -15,6 +15,7 @@ from convscope.engine.inputs import check_images
 from convscope.engine.pass_memo import data_key
 from convscope.engine.receptive import receptive_field
 from convscope.errors import (
+    ConvscopeError,
     ModelNotSupportedError,
     check_layer_name,
 )
@@ -186,8 +187,8 @@ class ExplorerController:
         """
         try:
             state = self.resolve(**changes)
-        except Exception:  # noqa: BLE001 - a hint only: apply() refuses the same changes
-            return None
+        except ConvscopeError:  # apply() refuses the same changes; anything else, the
+            return None  # caller's guard (WeightsFollower.follow) logs, and checks alone
         if state.drawn or self._ahead(state) is not None:
             return None
         return NextPass(state.layer, self.images[state.sample], state.sample)
