@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import convscope
-from convscope.render.panel_composite import changed_boxes
+from convscope.render.panel_composite import Patch, changed_boxes
 from convscope.widget import frames
 from convscope.widget.frames import FrameEncoder, apply_frame, colour_indices, fold, read_frame
 
@@ -113,6 +113,31 @@ def test_fold_and_boxes_on_known_pixels() -> None:
     changed[2:5, 3:6] = True  # two separate changes, far apart
     changed[30:33, 80:90] = True
     assert changed_boxes(changed) == [(3, 2, 3, 3), (80, 30, 10, 3)]
+
+
+@pytest.mark.parametrize("repeat", ["rows", "cols", "both", "neither"])
+def test_a_patch_folds_to_the_pixels_it_paints(repeat: str) -> None:
+    """Folded source rows or columns add up their run lengths; unfolded, the same pixels."""
+    rng = np.random.default_rng(3)
+    # No two neighbours equal by chance: rows differ by about 100, columns by about 10.
+    grid = np.arange(9)[:, None] * 100 + np.arange(7) * 10 + rng.integers(0, 5, (9, 7))
+    words = grid.astype(np.uint32)
+    if repeat in ("rows", "both"):
+        words[3] = words[2]  # rows 2, 3 and 4 one run
+        words[4] = words[2]
+    if repeat in ("cols", "both"):
+        words[:, 6] = words[:, 5]
+    rows = rng.integers(1, 4, 9)
+    cols = rng.integers(1, 4, 7)
+    patch = Patch(5, 8, int(cols.sum()), int(rows.sum()), rows, cols, words)
+    [((x, y, w, h), block_rows, block_cols, folded)] = frames.patch_blocks([patch])
+    assert (x, y, w, h) == (patch.x, patch.y, patch.w, patch.h)
+    assert len(block_rows) == 9 - 2 * (repeat in ("rows", "both"))
+    assert len(block_cols) == 7 - (repeat in ("cols", "both"))
+    assert all(type(n) is int for n in [*block_rows, *block_cols])  # the header is JSON
+    painted = np.repeat(np.repeat(folded, block_rows, axis=0), block_cols, axis=1)
+    assert np.array_equal(painted, patch.unfolded())
+    assert (fold(words)[0] == [1] * 9) is (repeat in ("cols", "neither"))
 
 
 def noisy_frames() -> tuple[list[bytes], list[np.ndarray]]:

@@ -203,10 +203,11 @@ def patch_blocks(patches: Sequence[Patch]) -> list[Block]:
             blocks.append(((patch.x, patch.y, patch.w, patch.h), [patch.h], [patch.w],
                            patch.words.reshape(1, 1)))  # fmt: skip
             continue
-        rows, cols, folded = fold(patch.words)
-        rows = np.add.reduceat(patch.rows, np.cumsum([0, *rows[:-1]])).tolist()
-        cols = np.add.reduceat(patch.cols, np.cumsum([0, *cols[:-1]])).tolist()
-        blocks.append(((patch.x, patch.y, patch.w, patch.h), rows, cols, folded))
+        row_starts, col_starts, folded = fold_starts(patch.words)
+        # A folded run of source rows paints the rows of all of them; none folded: the patch's.
+        rows = patch.rows if row_starts is None else np.add.reduceat(patch.rows, row_starts)
+        cols = patch.cols if col_starts is None else np.add.reduceat(patch.cols, col_starts)
+        blocks.append(((patch.x, patch.y, patch.w, patch.h), rows.tolist(), cols.tolist(), folded))
     return blocks
 
 
@@ -242,14 +243,36 @@ def fold(block: np.ndarray) -> tuple[list[int], list[int], np.ndarray]:
     ``(len(rows), len(cols))``; repeating them by those run lengths gives ``block`` back.
     """
     height, width = block.shape
-    new_row = np.ones(height, bool)
-    new_row[1:] = (block[1:] != block[:-1]).any(axis=1)
-    kept = block[new_row]
-    new_col = np.ones(width, bool)
-    new_col[1:] = (kept[:, 1:] != kept[:, :-1]).any(axis=0)
-    rows = np.diff(np.append(np.flatnonzero(new_row), height))
-    cols = np.diff(np.append(np.flatnonzero(new_col), width))
-    return rows.tolist(), cols.tolist(), np.ascontiguousarray(kept[:, new_col])
+    row_starts, col_starts, folded = fold_starts(block)
+    return _runs(row_starts, height), _runs(col_starts, width), folded
+
+
+def fold_starts(block: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
+    """Fold ``block`` as :func:`fold` does; return where each run of rows and of columns starts.
+
+    ``None`` for an axis where no two neighbours are equal (every run is one long): most
+    feature maps' rows and columns, which then cost no index or copy.
+    """
+    height, width = block.shape
+    new_row = np.empty(height, bool)
+    new_row[:1] = True
+    np.any(block[1:] != block[:-1], axis=1, out=new_row[1:])
+    row_starts = None if new_row.all() else np.flatnonzero(new_row)
+    kept = block if row_starts is None else block[row_starts]
+    new_col = np.empty(width, bool)
+    new_col[:1] = True
+    np.any(kept[:, 1:] != kept[:, :-1], axis=0, out=new_col[1:])
+    col_starts = None if new_col.all() else np.flatnonzero(new_col)
+    folded = kept if col_starts is None else kept[:, col_starts]
+    return row_starts, col_starts, np.ascontiguousarray(folded)
+
+
+def _runs(starts: np.ndarray | None, size: int) -> list[int]:
+    """Return the run lengths of ``size`` items whose runs begin at ``starts`` (``None``: 1s)."""
+    if starts is None:
+        return [1] * size
+    runs: list[int] = np.diff(starts, append=size).tolist()
+    return runs
 
 
 def paletted(folded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
