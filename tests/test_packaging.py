@@ -21,6 +21,7 @@ tomllib = pytest.importorskip("tomllib")  # Python 3.11+: CI's main run
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 IMAGES_URL = PYPROJECT["tool"]["hatch"]["metadata"]["hooks"]["custom"]["images-url"]
+DOCS_URL = PYPROJECT["tool"]["hatch"]["metadata"]["hooks"]["custom"]["docs-url"]
 NOTEBOOKS = ("quickstart", "bring_your_own_model", "looking_deeper", "dataset_insight")
 
 
@@ -76,7 +77,8 @@ def test_sdist_ships_the_licence_the_pictures_and_the_build_hook(built: tuple[Pa
     with tarfile.open(sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     pictures = {f"docs/images/{path.name}" for path in (ROOT / "docs" / "images").glob("*.png")}
-    assert {"LICENSE", "README.md", "hatch_build.py", "pyproject.toml", "js/widget.js"} <= names
+    shipped = {"LICENSE", "README.md", "docs/performance.md", "hatch_build.py", "pyproject.toml"}
+    assert shipped | {"js/widget.js"} <= names  # the README links docs/performance.md
     assert pictures <= names
     assert "src/convscope/weights/pretrained_cnn.npz" in names
 
@@ -106,3 +108,16 @@ def test_metadata_has_the_licence_classifiers_extras_and_absolute_pictures(
         assert address.startswith(IMAGES_URL), address
         assert (ROOT / "docs" / "images" / address.removeprefix(IMAGES_URL)).is_file(), address
     assert "](docs/" not in description
+    # So does every link to a page of docs/ (docs/performance.md), to a heading it has.
+    pages = re.findall(r"(?<!!)\[[^\]]*\]\((" + re.escape(DOCS_URL) + r"[^)\s]+)\)", description)
+    assert len(pages) >= 5  # the README's links to docs/performance.md
+    for address in pages:
+        path, _, anchor = address.removeprefix(DOCS_URL).partition("#")
+        assert (ROOT / "docs" / path).is_file(), address
+        assert not anchor or anchor in heading_anchors(ROOT / "docs" / path), address
+
+
+def heading_anchors(page: Path) -> set[str]:
+    """Return the anchors of a Markdown page's headings, as a repository browser makes them."""
+    titles = re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-") for title in titles}
