@@ -241,6 +241,7 @@ def fold(block: np.ndarray) -> tuple[list[int], list[int], np.ndarray]:
 
     Returns the run lengths of the rows and of the columns, and the distinct pixels
     ``(len(rows), len(cols))``; repeating them by those run lengths gives ``block`` back.
+    The distinct pixels may be ``block`` itself, where nothing folds: read them, never write.
     """
     height, width = block.shape
     row_starts, col_starts, folded = fold_starts(block)
@@ -251,7 +252,8 @@ def fold_starts(block: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None
     """Fold ``block`` as :func:`fold` does; return where each run of rows and of columns starts.
 
     ``None`` for an axis where no two neighbours are equal (every run is one long): most
-    feature maps' rows and columns, which then cost no index or copy.
+    feature maps' rows and columns, which then cost no index and no copy of their own (a
+    block that is not contiguous is still copied once, into the contiguous pixels returned).
     """
     height, width = block.shape
     new_row = np.empty(height, bool)
