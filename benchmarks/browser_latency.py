@@ -26,7 +26,10 @@ coalesces with the one before. Random thumbnail clicks pick a thumbnail of the c
 other than the current sample; every 10 clicks the next page of thumbnails is turned, outside
 the timing, so that most clicks land on samples never shown before. A *pointed* thumbnail
 click is the same click as a mouse makes it: the pointer comes onto the thumbnail (a
-``pointerover``, outside the timing), rests there 150 ms, then clicks. A pad stroke is one
+``pointerover``, outside the timing), rests there 150 ms, then clicks. A *focused* thumbnail
+click is the one a keyboard makes: the focus comes onto the thumbnail (as Tab brings it, a
+``focusin``, outside the timing), rests there 150 ms, then the button is clicked, as Enter
+clicks it. A pad stroke is one
 pointer move on the open drawing pad, a line to a new point of a stroke in progress; every 20
 moves the pad is cleared and a new stroke begun, outside the timing.
 """
@@ -180,6 +183,9 @@ _PAGE_TIMING = """
     pointed_thumbnail(root) {
       root.__pointed.click();
     },
+    focused_thumbnail(root) {
+      root.__focused.click();  // what Enter does on the focused button
+    },
     pad(root) {
       pointer(root, "pointermove", 0.2 + 0.6 * Math.random(), 0.2 + 0.6 * Math.random());
     },
@@ -249,11 +255,20 @@ _PAGE_TIMING = """
     root.__pointed = cell;
     await sleep(150);
   }
+  async function focusThumbnail(root) {  // untimed: Tab has brought the focus onto a thumbnail
+    const others = ".convscope-thumbs button.convscope-thumb:not(.current)";
+    const cells = [...root.querySelectorAll(others)];
+    const cell = cells[Math.floor(Math.random() * cells.length)];
+    cell.focus({ preventScroll: true });
+    root.__focused = cell;
+    await sleep(150);
+  }
   async function run(root, kind, count, gapMs) {
     const results = [];
     for (let i = 0; i < count; i += 1) {
       if (kind.endsWith("thumbnail") && i % 10 === 0) await turnPage(root);
       if (kind === "pointed_thumbnail") await pointAtThumbnail(root);
+      if (kind === "focused_thumbnail") await focusThumbnail(root);
       if (kind === "pad" && i % 20 === 0) await newStroke(root);
       results.push(await event(root, kind, gapMs));
     }
@@ -271,7 +286,7 @@ _PAGE_TIMING = """
 }
 """
 
-KINDS = ("channel", "layer", "thumbnail", "pointed_thumbnail", "pad")
+KINDS = ("channel", "layer", "thumbnail", "pointed_thumbnail", "focused_thumbnail", "pad")
 BUDGET_MS = (0, 2, 4, 6, 8)  # the echo's kernel handler spins this long, its page moves a slider
 
 
