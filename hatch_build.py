@@ -9,25 +9,29 @@ the long description alone. At build time those links become absolute, under ``i
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from hatchling.metadata.plugin.interface import MetadataHookInterface
 
-IMAGE_LINK = re.compile(r"(!\[[^\]]*\]\()(docs/images/[^)\s]+)(\))")
-PAGE_LINK = re.compile(r"((?<!!)\[[^\]]*\]\()(docs/[^)\s]+)(\))")  # a link, not a picture
+# Each kind of relative link: the part before the address, the folder it is under, the rest;
+# and the key in the hook's configuration of where that folder is served.
+LINKS = (
+    (re.compile(r"(!\[[^\]]*\]\()(docs/images/)([^)\s]+\))"), "images-url"),  # pictures
+    (re.compile(r"((?<!!)\[[^\]]*\]\()(docs/)([^)\s]+\))"), "docs-url"),  # links to pages
+)
 
 
-def absolute_image_links(text: str, images_url: str) -> str:
-    """Return ``text`` with every ``![...](docs/images/...)`` made absolute under ``images_url``."""
-    base = images_url.rstrip("/") + "/"
-    return IMAGE_LINK.sub(lambda m: m[1] + base + m[2].removeprefix("docs/images/") + m[3], text)
+def absolute_links(text: str, urls: Mapping[str, str]) -> str:
+    """Return ``text`` with its pictures and its links to ``docs/`` pages made absolute.
 
-
-def absolute_page_links(text: str, docs_url: str) -> str:
-    """Return ``text`` with every link ``[...](docs/...)`` that is no picture made absolute."""
-    base = docs_url.rstrip("/") + "/"
-    return PAGE_LINK.sub(lambda m: m[1] + base + m[2].removeprefix("docs/") + m[3], text)
+    ``urls`` gives each folder's address by the keys of :data:`LINKS`.
+    """
+    for pattern, key in LINKS:
+        base = urls[key].rstrip("/") + "/"
+        text = pattern.sub(lambda m, base=base: m[1] + base + m[3], text)
+    return text
 
 
 class CustomMetadataHook(MetadataHookInterface):
@@ -38,8 +42,5 @@ class CustomMetadataHook(MetadataHookInterface):
         text = (Path(self.root) / "README.md").read_text(encoding="utf-8")
         metadata["readme"] = {
             "content-type": "text/markdown",
-            "text": absolute_page_links(
-                absolute_image_links(text, str(self.config["images-url"])),
-                str(self.config["docs-url"]),
-            ),
+            "text": absolute_links(text, {key: str(self.config[key]) for _, key in LINKS}),
         }

@@ -181,10 +181,10 @@ _PAGE_TIMING = """
       cells[Math.floor(Math.random() * cells.length)].click();
     },
     pointed_thumbnail(root) {
-      root.__pointed.click();
+      root.__rested.click();
     },
     focused_thumbnail(root) {
-      root.__focused.click();  // what Enter does on the focused button
+      root.__rested.click();  // what Enter does on the focused button
     },
     pad(root) {
       pointer(root, "pointermove", 0.2 + 0.6 * Math.random(), 0.2 + 0.6 * Math.random());
@@ -247,28 +247,24 @@ _PAGE_TIMING = """
     await settle(root, ackBefore);
     await sleep(200);
   }
-  async function pointAtThumbnail(root) {  // untimed: the pointer rests on a thumbnail
+  async function restOnThumbnail(root, how) {  // untimed: the pointer or the focus rests there
     const others = ".convscope-thumbs button.convscope-thumb:not(.current)";
     const cells = [...root.querySelectorAll(others)];
     const cell = cells[Math.floor(Math.random() * cells.length)];
-    cell.dispatchEvent(new PointerEvent("pointerover", { bubbles: true, pointerType: "mouse" }));
-    root.__pointed = cell;
-    await sleep(150);
-  }
-  async function focusThumbnail(root) {  // untimed: Tab has brought the focus onto a thumbnail
-    const others = ".convscope-thumbs button.convscope-thumb:not(.current)";
-    const cells = [...root.querySelectorAll(others)];
-    const cell = cells[Math.floor(Math.random() * cells.length)];
-    cell.focus({ preventScroll: true });
-    root.__focused = cell;
+    if (how === "pointer") {
+      cell.dispatchEvent(new PointerEvent("pointerover", { bubbles: true, pointerType: "mouse" }));
+    } else {
+      cell.focus({ preventScroll: true });  // as Tab brings it: a focusin
+    }
+    root.__rested = cell;
     await sleep(150);
   }
   async function run(root, kind, count, gapMs) {
     const results = [];
     for (let i = 0; i < count; i += 1) {
       if (kind.endsWith("thumbnail") && i % 10 === 0) await turnPage(root);
-      if (kind === "pointed_thumbnail") await pointAtThumbnail(root);
-      if (kind === "focused_thumbnail") await focusThumbnail(root);
+      if (kind === "pointed_thumbnail") await restOnThumbnail(root, "pointer");
+      if (kind === "focused_thumbnail") await restOnThumbnail(root, "focus");
       if (kind === "pad" && i % 20 === 0) await newStroke(root);
       results.push(await event(root, kind, gapMs));
     }
